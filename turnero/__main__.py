@@ -1,0 +1,3 @@
+from turnero.cli import main
+
+main()

@@ -1,0 +1,136 @@
+"""The `turnero` command: serve, demo, migrate, user, close-day."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+
+from turnero.settings import Settings
+
+ROLE_NAMES = ("admin", "supervisor", "operator", "kiosk", "display")
+
+
+def _serve(settings: Settings, host: str | None, port: int | None, workers: int) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "turnero.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        proxy_headers=True,
+        log_level="info",
+        timeout_graceful_shutdown=20,
+    )
+
+
+async def _with_db(settings: Settings, work):
+    from turnero.core.db import close_db, init_db
+
+    await init_db(settings)
+    try:
+        return await work()
+    finally:
+        await close_db()
+
+
+def cmd_serve(args, settings: Settings) -> None:
+    _serve(settings, args.host, args.port, args.workers)
+
+
+def cmd_demo(args, settings: Settings) -> None:
+    from turnero.demo import DEMO_PASSWORD, seed_demo
+
+    users = asyncio.run(_with_db(settings, seed_demo))
+    host, port = args.host or settings.host, args.port or settings.port
+    print("\nTurnero — datos de demostración (oficinas de La Paz)")
+    print(f"Base de datos: {settings.database_url}")
+    print(f"Usuarios de demostración (contraseña «{DEMO_PASSWORD}»):")
+    for user in users:
+        print(f"  {user.username:<12} {user.role.value:<11} {user.office or 'todas las oficinas'}")
+    print(f"\nAbra http://{host}:{port}/ — quiosco /kiosk/LPZ-PRINCIPAL, ventanilla /desk/LPZ-PRINCIPAL\n")
+    sys.stdout.flush()
+    _serve(settings, args.host, args.port, 1)
+
+
+def cmd_migrate(args, settings: Settings) -> None:
+    asyncio.run(_with_db(settings, _noop))
+    print("Esquema al día.")
+
+
+async def _noop():
+    return None
+
+
+def cmd_user_create(args, settings: Settings) -> None:
+    from turnero.core.auth import hash_password
+    from turnero.core.models import Office, Role, User
+
+    password = args.password or getpass.getpass("Contraseña: ")
+    if len(password) < 8:
+        raise SystemExit("La contraseña debe tener al menos 8 caracteres.")
+    role = Role(args.role)
+    if role != Role.ADMIN and not args.office:
+        raise SystemExit("Los roles distintos de admin necesitan --office.")
+
+    async def work():
+        office = None
+        if args.office:
+            office = await Office.get_or_none(code=args.office)
+            if office is None:
+                raise SystemExit(f"No existe la oficina {args.office}.")
+        if await User.exists(username=args.username):
+            raise SystemExit(f"Ya existe el usuario {args.username}.")
+        await User.create(
+            username=args.username, role=role, office=office, password_hash=hash_password(password),
+            full_name=args.full_name or "",
+        )
+
+    asyncio.run(_with_db(settings, work))
+    print(f"Usuario {args.username} creado ({role.value}).")
+
+
+def cmd_close_day(args, settings: Settings) -> None:
+    from turnero.queue.service import QueueConfig, close_all_days
+
+    cancelled = asyncio.run(_with_db(settings, lambda: close_all_days(QueueConfig.from_settings(settings))))
+    print(f"Turnos en espera cancelados: {cancelled}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="turnero", description="Citas y filas para oficinas de atención.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    for name, help_text, func in (
+        ("serve", "servir la aplicación", cmd_serve),
+        ("demo", "cargar datos de demostración y servir", cmd_demo),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--host")
+        p.add_argument("--port", type=int)
+        if name == "serve":
+            p.add_argument("--workers", type=int, default=1)
+        p.set_defaults(func=func)
+
+    sub.add_parser("migrate", help="crear o actualizar el esquema").set_defaults(func=cmd_migrate)
+    sub.add_parser("close-day", help="cancelar turnos en espera de días cerrados").set_defaults(func=cmd_close_day)
+
+    user = sub.add_parser("user", help="gestionar usuarios").add_subparsers(dest="user_command", required=True)
+    create = user.add_parser("create", help="crear un usuario")
+    create.add_argument("username")
+    create.add_argument("--role", required=True, choices=ROLE_NAMES)
+    create.add_argument("--office")
+    create.add_argument("--password", help="si se omite, se pregunta")
+    create.add_argument("--full-name")
+    create.set_defaults(func=cmd_user_create)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    args.func(args, Settings.from_env())

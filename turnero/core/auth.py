@@ -1,0 +1,141 @@
+"""Passwords (argon2), bearer tokens and session cookies, roles and office scoping.
+
+API clients send `Authorization: Bearer <token>`; browser pages carry the same kind of
+token in an HTTP-only cookie set by the login form. Tokens are stored as digests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from starlette.requests import HTTPConnection
+
+from turnero.core import clock
+from turnero.core.errors import forbidden, unauthorized
+from turnero.core.ids import new_token, token_digest
+from turnero.core.models import ApiToken, Role, User
+
+SESSION_COOKIE = "turnero_session"
+_hasher = PasswordHasher()
+# Verified tokens are remembered briefly so the hot path (call-next) skips a query;
+# a revoked token stops working on other instances within this many seconds.
+_CACHE_SECONDS = 15.0
+_cache: dict[str, tuple[float, "Principal"]] = {}
+# A hash to verify against when the user does not exist, so timing does not tell.
+_DUMMY_HASH = _hasher.hash("turnero-dummy-password")
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: int
+    username: str
+    role: Role
+    office_id: int | None
+    office_code: str | None
+    expires_at_epoch: float
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    def can_act_on(self, office_id: int) -> bool:
+        return self.is_admin or self.office_id == office_id
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def _verify(stored_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def authenticate(username: str, password: str) -> User | None:
+    user = await User.get_or_none(username=username, active=True).select_related("office")
+    # argon2 takes tens of milliseconds of CPU: keep it off the event loop.
+    ok = await asyncio.to_thread(_verify, user.password_hash if user else _DUMMY_HASH, password)
+    return user if (user and ok) else None
+
+
+async def issue_token(user: User, ttl_hours: int) -> tuple[str, ApiToken]:
+    token = new_token()
+    now = clock.now()
+    row = await ApiToken.create(
+        digest=token_digest(token), user=user, created_at=now, expires_at=now + timedelta(hours=ttl_hours)
+    )
+    return token, row
+
+
+async def revoke_token(token: str) -> None:
+    digest = token_digest(token)
+    _cache.pop(digest, None)
+    await ApiToken.filter(digest=digest).delete()
+
+
+async def principal_for_token(token: str) -> Principal | None:
+    digest = token_digest(token)
+    now_epoch = clock.now().timestamp()
+    cached = _cache.get(digest)
+    if cached and time.monotonic() - cached[0] < _CACHE_SECONDS and cached[1].expires_at_epoch > now_epoch:
+        return cached[1]
+    row = (
+        await ApiToken.filter(digest=digest, user__active=True)
+        .select_related("user", "user__office")
+        .first()
+    )
+    if row is None or row.expires_at.timestamp() <= now_epoch:
+        _cache.pop(digest, None)
+        return None
+    user = row.user
+    principal = Principal(
+        user_id=user.id,
+        username=user.username,
+        role=Role(user.role),
+        office_id=user.office_id,
+        office_code=user.office.code if user.office else None,
+        expires_at_epoch=row.expires_at.timestamp(),
+    )
+    if len(_cache) > 10_000:
+        _cache.clear()
+    _cache[digest] = (time.monotonic(), principal)
+    return principal
+
+
+def request_token(conn: HTTPConnection) -> str | None:
+    header = conn.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return conn.cookies.get(SESSION_COOKIE) or None
+
+
+async def current_principal(conn: HTTPConnection) -> Principal | None:
+    if "principal" not in conn.scope.setdefault("state", {}):
+        token = request_token(conn)
+        conn.state.principal = await principal_for_token(token) if token else None
+    return conn.state.principal
+
+
+async def require(conn: HTTPConnection, *roles: Role, office_id: int | None = None) -> Principal:
+    """The caller's principal, if it has one of `roles` (admin always does) and, when
+    `office_id` is given, belongs to that office; 401 or 403 otherwise."""
+    principal = await current_principal(conn)
+    if principal is None:
+        raise unauthorized()
+    if not principal.is_admin and principal.role not in roles:
+        raise forbidden("Su rol no permite esta operación.")
+    if office_id is not None and not principal.can_act_on(office_id):
+        raise forbidden("Solo puede operar en su propia oficina.")
+    return principal
+
+
+def clear_cache() -> None:
+    _cache.clear()

@@ -1,0 +1,49 @@
+"""The one place code reads the time from, so tests can move it.
+
+All stored times are UTC; offices convert to their own zone for days and display.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+_offset = timedelta(0)
+_frozen: datetime | None = None
+
+
+def now() -> datetime:
+    if _frozen is not None:
+        return _frozen
+    return datetime.now(timezone.utc) + _offset
+
+
+def freeze(at: datetime | None) -> None:
+    """Stop the clock at `at` (aware datetime); None lets it run again."""
+    global _frozen
+    if at is not None and at.tzinfo is None:
+        raise ValueError("freeze() needs an aware datetime")
+    _frozen = at
+
+
+def advance(delta: timedelta) -> None:
+    """Move the clock forward (or back) by `delta`, frozen or running."""
+    global _offset, _frozen
+    if _frozen is not None:
+        _frozen = _frozen + delta
+    else:
+        _offset += delta
+
+
+def reset() -> None:
+    global _offset, _frozen
+    _offset = timedelta(0)
+    _frozen = None
+
+
+def local(at: datetime, tz: str) -> datetime:
+    return at.astimezone(ZoneInfo(tz))
+
+
+def local_day(at: datetime, tz: str) -> date:
+    return local(at, tz).date()

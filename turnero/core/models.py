@@ -1,0 +1,97 @@
+"""Shared-kernel models: offices, the service catalogue, users and their tokens."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Role(StrEnum):
+    ADMIN = "admin"  # everything, every office
+    SUPERVISOR = "supervisor"  # one office
+    OPERATOR = "operator"  # desks of one office
+    KIOSK = "kiosk"  # issue tickets and check-ins at one office
+    DISPLAY = "display"  # read-only board
+
+
+class ServiceKind(StrEnum):
+    COUNTER = "counter"
+    EXAM = "exam"
+
+
+class Office(Model):
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=32, unique=True)
+    name = fields.CharField(max_length=120)
+    institution = fields.CharField(max_length=32, default="SEGIP")
+    department = fields.CharField(max_length=40)
+    city = fields.CharField(max_length=80)
+    address = fields.CharField(max_length=200, default="")
+    timezone = fields.CharField(max_length=64, default="America/La_Paz")
+    # {"mon": [["07:30", "16:00"]], ..., "sat": [["08:00", "12:00"]]}; a missing day is closed.
+    opening_hours = fields.JSONField(default=dict)
+    active = fields.BooleanField(default=True)
+
+    class Meta:
+        table = "office"
+
+
+class Service(Model):
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=32, unique=True)
+    name = fields.CharField(max_length=120)
+    prefix = fields.CharField(max_length=3)
+    walk_in = fields.BooleanField(default=True)
+    bookable = fields.BooleanField(default=False)
+    kind = fields.CharEnumField(ServiceKind, max_length=16, default=ServiceKind.COUNTER)
+    requirements = fields.JSONField(default=list)
+    # Codes of the services a visit goes through in order (descarte -> captura -> entrega);
+    # empty means this service is served in a single step.
+    steps = fields.JSONField(default=list)
+    # Prior for the wait estimate until observed service times exist.
+    expected_service_minutes = fields.FloatField(default=8.0)
+    active = fields.BooleanField(default=True)
+
+    class Meta:
+        table = "service"
+
+
+class OfficeService(Model):
+    """The per-office catalogue: which trámites an office offers."""
+
+    id = fields.IntField(primary_key=True)
+    office = fields.ForeignKeyField("models.Office", related_name="catalogue", on_delete=fields.CASCADE)
+    service = fields.ForeignKeyField("models.Service", related_name="offices", on_delete=fields.CASCADE)
+
+    class Meta:
+        table = "office_service"
+        unique_together = (("office", "service"),)
+
+
+class User(Model):
+    id = fields.IntField(primary_key=True)
+    username = fields.CharField(max_length=64, unique=True)
+    full_name = fields.CharField(max_length=120, default="")
+    password_hash = fields.CharField(max_length=255)
+    role = fields.CharEnumField(Role, max_length=16)
+    office = fields.ForeignKeyField(
+        "models.Office", related_name="users", null=True, on_delete=fields.RESTRICT
+    )
+    active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "app_user"
+
+
+class ApiToken(Model):
+    id = fields.IntField(primary_key=True)
+    digest = fields.CharField(max_length=64, unique=True)
+    user = fields.ForeignKeyField("models.User", related_name="tokens", on_delete=fields.CASCADE)
+    created_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "api_token"

@@ -1,0 +1,59 @@
+"""Authentication and the public catalogue."""
+
+from __future__ import annotations
+
+from datetime import timezone
+
+from starlette.requests import Request
+
+from turnero.core import service
+from turnero.core.api import ApiDoc, api_route
+from turnero.core.auth import authenticate, issue_token
+from turnero.core.errors import unauthorized
+from turnero.core.http import json_response, read_json
+from turnero.core.schemas import OfficeOut, ServiceOut, TokenOut, TokenRequest
+
+
+async def create_token(request: Request):
+    body = await read_json(request, TokenRequest)
+    user = await authenticate(body.username, body.password)
+    if user is None:
+        raise unauthorized("Usuario o contraseña incorrectos.")
+    token, row = await issue_token(user, request.app.state.settings.token_ttl_hours)
+    return json_response(
+        {
+            "token": token,
+            "role": str(user.role),
+            "office": user.office.code if user.office else None,
+            "expires_at": row.expires_at.astimezone(timezone.utc).isoformat(timespec="seconds"),
+        }
+    )
+
+
+async def list_services(request: Request):
+    return json_response(await service.list_services())
+
+
+async def list_offices(request: Request):
+    return json_response(await service.list_offices(request.query_params.get("service")))
+
+
+routes = [
+    api_route(
+        "/api/auth/token", "POST", create_token,
+        ApiDoc("Obtener un token de acceso", "auth", body=TokenRequest, response=TokenOut, errors=(400, 401, 422)),
+    ),
+    api_route(
+        "/api/services", "GET", list_services,
+        ApiDoc("Catálogo de trámites", "catalogue", response=ServiceOut, response_list=True),
+    ),
+    api_route(
+        "/api/offices", "GET", list_offices,
+        ApiDoc(
+            "Oficinas (opcionalmente las que ofrecen un trámite)", "catalogue",
+            response=OfficeOut, response_list=True, errors=(404,),
+            query={"service": "código de trámite"},
+        ),
+    ),
+]
+

@@ -1,0 +1,43 @@
+"""Request and response shapes of the catalogue and authentication endpoints."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TokenRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class TokenOut(BaseModel):
+    token: str
+    role: Literal["admin", "supervisor", "operator", "kiosk", "display"]
+    office: str | None
+    expires_at: str
+
+
+class ServiceOut(BaseModel):
+    code: str
+    name: str
+    prefix: str
+    walk_in: bool
+    bookable: bool
+    kind: Literal["counter", "exam"]
+    requirements: list[str]
+    steps: list[str]
+
+
+class OfficeOut(BaseModel):
+    code: str
+    name: str
+    institution: str
+    department: str
+    city: str
+    address: str
+    timezone: str
+    opening_hours: dict[str, list[list[str]]]
+    services: list[str]

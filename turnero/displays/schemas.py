@@ -1,0 +1,28 @@
+"""The lobby board's shape (public: ticket numbers only, never names or documents)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class BoardCall(BaseModel):
+    ticket: str
+    service: str
+    service_name: str
+    desk: str | None
+    called_at: str
+    recall_count: int
+
+
+class BoardDesk(BaseModel):
+    name: str
+    status: str
+    serving: str | None
+
+
+class BoardOut(BaseModel):
+    office: str
+    office_name: str
+    calls: list[BoardCall]
+    waiting: dict[str, int]
+    desks: list[BoardDesk]

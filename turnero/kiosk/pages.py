@@ -1,0 +1,3 @@
+"""Kiosk pages (written next)."""
+
+routes: list = []

@@ -1,0 +1,154 @@
+"""Desks, tickets, their audit trail and the per-day number counters."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class DeskStatus(StrEnum):
+    OPEN = "open"
+    PAUSED = "paused"
+    CLOSED = "closed"
+
+
+class TicketStatus(StrEnum):
+    WAITING = "waiting"
+    CALLED = "called"
+    SERVING = "serving"
+    DONE = "done"
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+    TRANSFERRED = "transferred"
+
+
+class Priority(StrEnum):
+    REGULAR = "regular"
+    SENIOR = "senior"
+    DISABILITY = "disability"
+    PREGNANT = "pregnant"
+    CHILD = "child"
+
+
+class Lane(StrEnum):
+    """Which line of the call-next policy a ticket stands in."""
+
+    APPOINTMENT = "appointment"
+    PREFERENTIAL = "preferential"
+    REGULAR = "regular"
+
+
+class Desk(Model):
+    id = fields.IntField(primary_key=True)
+    office = fields.ForeignKeyField("models.Office", related_name="desks", on_delete=fields.CASCADE)
+    name = fields.CharField(max_length=32)
+    status = fields.CharEnumField(DeskStatus, max_length=16, default=DeskStatus.CLOSED)
+    operator = fields.ForeignKeyField(
+        "models.User", related_name="desks", null=True, on_delete=fields.SET_NULL
+    )
+    # Preferential tickets called in a row; drives the preferential/regular interleave.
+    preferential_streak = fields.IntField(default=0)
+    status_changed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "desk"
+        unique_together = (("office", "name"),)
+
+
+class DeskService(Model):
+    """A service a desk serves; weight 1 is primary, higher weights are fallbacks."""
+
+    id = fields.IntField(primary_key=True)
+    desk = fields.ForeignKeyField("models.Desk", related_name="services", on_delete=fields.CASCADE)
+    service = fields.ForeignKeyField("models.Service", related_name="desks", on_delete=fields.CASCADE)
+    weight = fields.IntField(default=1)
+
+    class Meta:
+        table = "desk_service"
+        unique_together = (("desk", "service"),)
+
+
+class Ticket(Model):
+    """One turn in one queue. A transfer or the next step of a visit is a new row with
+    the same number and visit, the same arrival time, and `hop` one higher."""
+
+    id = fields.IntField(primary_key=True)
+    public_id = fields.CharField(max_length=32, unique=True)
+    visit_id = fields.CharField(max_length=32, db_index=True)
+    hop = fields.IntField(default=0)
+    previous = fields.ForeignKeyField(
+        "models.Ticket", related_name="next_hops", null=True, on_delete=fields.SET_NULL
+    )
+    office = fields.ForeignKeyField("models.Office", related_name="tickets", on_delete=fields.RESTRICT)
+    service = fields.ForeignKeyField("models.Service", related_name="tickets", on_delete=fields.RESTRICT)
+    # The trámite the visit is for, when this ticket is one step of a multi-step flow.
+    flow_service = fields.ForeignKeyField(
+        "models.Service", related_name="flow_tickets", null=True, on_delete=fields.RESTRICT
+    )
+    step_index = fields.IntField(default=0)
+    day = fields.DateField()
+    number = fields.CharField(max_length=16)
+    priority = fields.CharEnumField(Priority, max_length=16, default=Priority.REGULAR)
+    lane = fields.CharEnumField(Lane, max_length=16, default=Lane.REGULAR)
+    party_size = fields.IntField(default=1)
+    phone = fields.CharField(max_length=20, null=True)
+    status = fields.CharEnumField(TicketStatus, max_length=16, default=TicketStatus.WAITING)
+    arrived_at = fields.DatetimeField()
+    # Appointment tickets become eligible at their time; walk-ins at once.
+    due_at = fields.DatetimeField(null=True)
+    issued_at = fields.DatetimeField()
+    called_at = fields.DatetimeField(null=True)
+    started_at = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+    desk = fields.ForeignKeyField("models.Desk", related_name="tickets", null=True, on_delete=fields.SET_NULL)
+    recall_count = fields.IntField(default=0)
+
+    class Meta:
+        table = "ticket"
+        # A number is minted once per office and day; later hops reuse it.
+        unique_together = (("office", "day", "number", "hop"),)
+        indexes = (("office", "status", "lane", "arrived_at"), ("desk", "status"))
+
+
+class TicketEvent(Model):
+    """Audit trail: one row per state change, written in the same transaction."""
+
+    id = fields.IntField(primary_key=True)
+    ticket = fields.ForeignKeyField("models.Ticket", related_name="events", on_delete=fields.CASCADE)
+    kind = fields.CharField(max_length=24)
+    at = fields.DatetimeField()
+    desk = fields.ForeignKeyField("models.Desk", related_name="events", null=True, on_delete=fields.SET_NULL)
+    user = fields.ForeignKeyField("models.User", related_name="ticket_events", null=True, on_delete=fields.SET_NULL)
+    data = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "ticket_event"
+
+
+class TicketCounter(Model):
+    """Last number issued per office, ticket prefix and office-local day."""
+
+    id = fields.IntField(primary_key=True)
+    office = fields.ForeignKeyField("models.Office", related_name="counters", on_delete=fields.CASCADE)
+    prefix = fields.CharField(max_length=3)
+    day = fields.DateField()
+    value = fields.IntField(default=0)
+
+    class Meta:
+        table = "ticket_counter"
+        unique_together = (("office", "prefix", "day"),)
+
+
+class DeskEvent(Model):
+    """Audit trail of desk status changes (open, pause, close), for productivity reports."""
+
+    id = fields.IntField(primary_key=True)
+    desk = fields.ForeignKeyField("models.Desk", related_name="status_events", on_delete=fields.CASCADE)
+    kind = fields.CharField(max_length=16)
+    at = fields.DatetimeField()
+    user = fields.ForeignKeyField("models.User", related_name="desk_events", null=True, on_delete=fields.SET_NULL)
+
+    class Meta:
+        table = "desk_event"

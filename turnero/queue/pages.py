@@ -1,0 +1,3 @@
+"""Operator desk console pages (written next)."""
+
+routes: list = []

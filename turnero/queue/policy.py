@@ -1,0 +1,112 @@
+"""Call-next policy and queue position: pure functions over plain values, no I/O.
+
+Order (DESIGN.md): a regular ticket that has waited past the limit goes first; then
+appointments whose time has come (by their time); then, in the desk's best service tier
+that has anyone waiting, preferential and regular tickets interleaved — `ratio`
+preferential, then one regular, when both wait — each by arrival time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+APPOINTMENT = "appointment"
+PREFERENTIAL = "preferential"
+REGULAR = "regular"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    ticket_id: int
+    lane: str
+    service_id: int
+    arrived_at: datetime
+    due_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    preferential_ratio: int = 2
+    regular_max_wait: timedelta = timedelta(minutes=60)
+
+
+@dataclass(frozen=True)
+class Decision:
+    candidate: Candidate
+    preferential_streak: int  # the desk's streak after this call
+
+
+def is_eligible(c: Candidate, weights: Mapping[int, int], now: datetime) -> bool:
+    if c.service_id not in weights:
+        return False
+    if c.lane == APPOINTMENT:
+        return c.due_at is not None and c.due_at <= now
+    return True
+
+
+def choose_next(
+    candidates: Iterable[Candidate],
+    *,
+    now: datetime,
+    weights: Mapping[int, int],
+    preferential_streak: int,
+    config: PolicyConfig,
+) -> Decision | None:
+    """The ticket a desk serving `weights` (service id -> tier, 1 = primary) calls next."""
+    eligible = [c for c in candidates if is_eligible(c, weights, now)]
+    if not eligible:
+        return None
+
+    def by_arrival(c: Candidate):
+        return (c.arrived_at, c.ticket_id)
+
+    overdue = [c for c in eligible if c.lane == REGULAR and now - c.arrived_at >= config.regular_max_wait]
+    if overdue:
+        return Decision(min(overdue, key=by_arrival), 0)
+
+    due = [c for c in eligible if c.lane == APPOINTMENT]
+    if due:
+        first = min(due, key=lambda c: (c.due_at, c.arrived_at, c.ticket_id))
+        return Decision(first, preferential_streak)
+
+    best_tier = min(weights[c.service_id] for c in eligible)
+    tier = [c for c in eligible if weights[c.service_id] == best_tier]
+    preferential = [c for c in tier if c.lane == PREFERENTIAL]
+    regular = [c for c in tier if c.lane == REGULAR]
+    ratio = max(1, config.preferential_ratio)
+    if preferential and (not regular or preferential_streak < ratio):
+        return Decision(min(preferential, key=by_arrival), preferential_streak + 1)
+    return Decision(min(regular, key=by_arrival), 0)
+
+
+def queue_position(
+    lane: str,
+    *,
+    appointments_ahead: int,
+    same_lane_ahead: int,
+    other_lane_waiting: int,
+    ratio: int,
+) -> int:
+    """1-based place of a ticket in its service's queue under the interleave.
+
+    A regular ticket also waits for up to `ratio` preferential tickets per regular ahead
+    of it (including itself); a preferential ticket lets one regular through per `ratio`
+    preferential ahead of it. Appointments that are due go before both."""
+    ratio = max(1, ratio)
+    if lane == APPOINTMENT:
+        return appointments_ahead + 1
+    if lane == PREFERENTIAL:
+        interleaved = min(other_lane_waiting, same_lane_ahead // ratio)
+    else:
+        interleaved = min(other_lane_waiting, ratio * (same_lane_ahead + 1))
+    return appointments_ahead + same_lane_ahead + interleaved + 1
+
+
+def estimate_wait_minutes(position: int, open_desks: int, service_minutes: float) -> int:
+    """Minutes until called: the tickets ahead shared among the open desks, plus half a
+    service for the one at the desk now. With no desk open, assume one will open."""
+    desks = max(1, open_desks)
+    return max(0, math.ceil((position - 0.5) * service_minutes / desks))

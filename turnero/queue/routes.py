@@ -1,0 +1,130 @@
+"""Walk-in tickets, operator desks and ticket actions (API.md)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from turnero.core.api import ApiDoc, api_route
+from turnero.core.auth import require
+from turnero.core.http import json_response, read_json
+from turnero.core.models import Role
+from turnero.core.service import get_office
+from turnero.queue import service
+from turnero.queue.models import DeskStatus
+from turnero.queue.schemas import CallTicket, DeskOut, IssueTicket, TicketOut, Transfer
+
+ISSUERS = (Role.KIOSK, Role.OPERATOR, Role.SUPERVISOR)
+STAFF = (Role.OPERATOR, Role.SUPERVISOR)
+
+
+def _config(request: Request) -> service.QueueConfig:
+    return request.app.state.queue_config
+
+
+async def issue_ticket(request: Request):
+    office = await get_office(request.path_params["office"])
+    actor = await require(request, *ISSUERS, office_id=office.id)
+    body = await read_json(request, IssueTicket)
+    view = await service.issue_ticket(
+        office, body.service, priority=body.priority, party_size=body.party_size, phone=body.phone,
+        actor=actor, config=_config(request),
+    )
+    return json_response(view, 201)
+
+
+async def get_ticket(request: Request):
+    return json_response(await service.public_ticket_view(request.path_params["ticket"], _config(request)))
+
+
+async def list_desks(request: Request):
+    office = await get_office(request.path_params["office"])
+    await require(request, *STAFF, office_id=office.id)
+    return json_response(await service.desk_views(office))
+
+
+def _desk_status_handler(status: DeskStatus):
+    async def handler(request: Request):
+        office = await get_office(request.path_params["office"])
+        actor = await require(request, *STAFF, office_id=office.id)
+        return json_response(await service.set_desk_status(office, request.path_params["desk"], status, actor))
+
+    return handler
+
+
+async def call_next(request: Request):
+    office = await get_office(request.path_params["office"])
+    actor = await require(request, *STAFF, office_id=office.id)
+    view = await service.call_next(office, request.path_params["desk"], actor, _config(request))
+    return Response(status_code=204) if view is None else json_response(view)
+
+
+async def call_ticket(request: Request):
+    office = await get_office(request.path_params["office"])
+    actor = await require(request, *STAFF, office_id=office.id)
+    body = await read_json(request, CallTicket)
+    return json_response(
+        await service.call_ticket(office, request.path_params["desk"], body.ticket, actor, _config(request))
+    )
+
+
+def _ticket_action(action):
+    async def handler(request: Request):
+        ticket = await service.get_ticket(request.path_params["ticket"])
+        actor = await require(request, *STAFF, office_id=ticket.office_id)
+        return json_response(await action(ticket, actor, _config(request)))
+
+    return handler
+
+
+async def transfer(request: Request):
+    ticket = await service.get_ticket(request.path_params["ticket"])
+    actor = await require(request, *STAFF, office_id=ticket.office_id)
+    body = await read_json(request, Transfer)
+    return json_response(await service.transfer(ticket, body.service, actor, _config(request)))
+
+
+_STAFF_ROLES = ("operator", "supervisor", "admin")
+_DESK_ERRORS = (401, 403, 404, 409)
+
+
+def _desk_doc(summary: str, **kw) -> ApiDoc:
+    return ApiDoc(summary, "desks", roles=_STAFF_ROLES, errors=_DESK_ERRORS, **kw)
+
+
+def _ticket_doc(summary: str, **kw) -> ApiDoc:
+    return ApiDoc(summary, "tickets", roles=_STAFF_ROLES, response=TicketOut, errors=(401, 403, 404, 409), **kw)
+
+
+routes = [
+    api_route(
+        "/api/offices/{office}/tickets", "POST", issue_ticket,
+        ApiDoc("Emitir un turno presencial", "tickets", body=IssueTicket, response=TicketOut,
+               success_status=201, roles=("kiosk", "operator", "supervisor", "admin"),
+               errors=(400, 401, 403, 404, 422)),
+    ),
+    api_route(
+        "/api/tickets/{ticket}", "GET", get_ticket,
+        ApiDoc("Estado público de un turno (por su id no adivinable)", "tickets", response=TicketOut, errors=(404,)),
+    ),
+    api_route(
+        "/api/offices/{office}/desks", "GET", list_desks,
+        _desk_doc("Ventanillas de la oficina", response=DeskOut, response_list=True),
+    ),
+    api_route("/api/offices/{office}/desks/{desk}/open", "POST", _desk_status_handler(DeskStatus.OPEN),
+              _desk_doc("Abrir la ventanilla", response=DeskOut)),
+    api_route("/api/offices/{office}/desks/{desk}/pause", "POST", _desk_status_handler(DeskStatus.PAUSED),
+              _desk_doc("Pausar la ventanilla", response=DeskOut)),
+    api_route("/api/offices/{office}/desks/{desk}/close", "POST", _desk_status_handler(DeskStatus.CLOSED),
+              _desk_doc("Cerrar la ventanilla", response=DeskOut)),
+    api_route("/api/offices/{office}/desks/{desk}/call-next", "POST", call_next,
+              _desk_doc("Llamar al siguiente turno (204 si no hay nadie esperando)", response=TicketOut)),
+    api_route("/api/offices/{office}/desks/{desk}/call", "POST", call_ticket,
+              _desk_doc("Llamar un turno en particular fuera de orden", body=CallTicket, response=TicketOut)),
+    api_route("/api/tickets/{ticket}/recall", "POST", _ticket_action(service.recall), _ticket_doc("Volver a llamar")),
+    api_route("/api/tickets/{ticket}/start", "POST", _ticket_action(service.start), _ticket_doc("Iniciar la atención")),
+    api_route("/api/tickets/{ticket}/finish", "POST", _ticket_action(service.finish), _ticket_doc("Finalizar la atención")),
+    api_route("/api/tickets/{ticket}/no-show", "POST", _ticket_action(service.no_show), _ticket_doc("Marcar como ausente")),
+    api_route("/api/tickets/{ticket}/transfer", "POST", transfer,
+              _ticket_doc("Transferir a otro trámite (conserva la hora de llegada)", body=Transfer)),
+]

@@ -1,0 +1,613 @@
+"""Queue operations: issue, call, recall, start, finish, no-show, transfer, desks, day close.
+
+Each operation is one database transaction that also writes its audit event; the bus
+event goes out after commit. Routes call these and never hold the rules themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from turnero.core import clock
+from turnero.core.auth import Principal
+from turnero.core.db import placeholders
+from turnero.core.errors import conflict, invalid, not_found
+from turnero.core.ids import public_id
+from turnero.core.models import Office, Service
+from turnero.core.service import offered_service
+from turnero.displays.bus import publish_office_event
+from turnero.queue import policy
+from turnero.queue.models import (
+    Desk,
+    DeskEvent,
+    DeskService,
+    DeskStatus,
+    Lane,
+    Priority,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+)
+from turnero.settings import Settings
+
+ACTIVE_AT_DESK = (TicketStatus.CALLED, TicketStatus.SERVING)
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    policy: policy.PolicyConfig = policy.PolicyConfig()
+    day_close_grace: timedelta = timedelta(minutes=60)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "QueueConfig":
+        return cls(
+            policy=policy.PolicyConfig(
+                preferential_ratio=max(1, settings.preferential_ratio),
+                regular_max_wait=timedelta(minutes=settings.regular_max_wait_minutes),
+            ),
+            day_close_grace=timedelta(minutes=settings.day_close_grace_minutes),
+        )
+
+
+def lane_for(priority: Priority, appointment: bool = False) -> Lane:
+    if appointment:
+        return Lane.APPOINTMENT
+    return Lane.REGULAR if priority == Priority.REGULAR else Lane.PREFERENTIAL
+
+
+def format_number(prefix: str, n: int) -> str:
+    return f"{prefix}-{n:03d}"
+
+
+def _iso(at: datetime | None, tz: str) -> str | None:
+    return at.astimezone(ZoneInfo(tz)).isoformat(timespec="seconds") if at else None
+
+
+def _actor_id(actor: Principal | None) -> int | None:
+    return actor.user_id if actor else None
+
+
+# ---------------------------------------------------------------- numbers
+
+
+async def next_number(conn, office_id: int, prefix: str, day: date) -> int:
+    """Atomically take the next number of an office's prefix for a day (one statement:
+    concurrent issuers can never read the same value)."""
+    sql = placeholders(
+        "INSERT INTO ticket_counter (office_id, prefix, day, value) VALUES (?, ?, ?, 1) "
+        "ON CONFLICT (office_id, prefix, day) DO UPDATE SET value = ticket_counter.value + 1 "
+        "RETURNING value"
+    )
+    rows = await conn.execute_query_dict(sql, [office_id, prefix, day])
+    return int(rows[0]["value"])
+
+
+# ---------------------------------------------------------------- views
+
+
+async def ticket_view(ticket: Ticket, office: Office, config: QueueConfig) -> dict:
+    await ticket.fetch_related("service", "desk")
+    tz = office.timezone
+    view = {
+        "id": ticket.public_id,
+        "number": ticket.number,
+        "office": office.code,
+        "service": ticket.service.code,
+        "service_name": ticket.service.name,
+        "priority": str(ticket.priority),
+        "party_size": ticket.party_size,
+        "status": str(ticket.status),
+        "position": None,
+        "estimated_wait_minutes": None,
+        "issued_at": _iso(ticket.issued_at, tz),
+        "arrived_at": _iso(ticket.arrived_at, tz),
+        "called_at": _iso(ticket.called_at, tz),
+        "desk": ticket.desk.name if ticket.desk else None,
+        "recall_count": ticket.recall_count,
+    }
+    if ticket.status == TicketStatus.WAITING:
+        position = await waiting_position(ticket, config)
+        open_desks = await Desk.filter(
+            office_id=office.id, status=DeskStatus.OPEN, services__service_id=ticket.service_id
+        ).count()
+        view["position"] = position
+        view["estimated_wait_minutes"] = policy.estimate_wait_minutes(
+            position, open_desks, ticket.service.expected_service_minutes
+        )
+    return view
+
+
+async def waiting_position(ticket: Ticket, config: QueueConfig) -> int:
+    now = clock.now()
+    waiting = Ticket.filter(
+        office_id=ticket.office_id, service_id=ticket.service_id, status=TicketStatus.WAITING
+    )
+    due_appointments = waiting.filter(lane=Lane.APPOINTMENT, due_at__lte=now)
+    if ticket.lane == Lane.APPOINTMENT:
+        ahead = await due_appointments.filter(
+            Q(due_at__lt=ticket.due_at) | Q(due_at=ticket.due_at, id__lt=ticket.id)
+        ).count()
+        return policy.queue_position(
+            policy.APPOINTMENT, appointments_ahead=ahead, same_lane_ahead=0, other_lane_waiting=0,
+            ratio=config.policy.preferential_ratio,
+        )
+    earlier = Q(arrived_at__lt=ticket.arrived_at) | Q(arrived_at=ticket.arrived_at, id__lt=ticket.id)
+    other = Lane.REGULAR if ticket.lane == Lane.PREFERENTIAL else Lane.PREFERENTIAL
+    return policy.queue_position(
+        str(ticket.lane),
+        appointments_ahead=await due_appointments.count(),
+        same_lane_ahead=await waiting.filter(earlier, lane=ticket.lane).count(),
+        other_lane_waiting=await waiting.filter(lane=other).count(),
+        ratio=config.policy.preferential_ratio,
+    )
+
+
+async def desk_views(office: Office) -> list[dict]:
+    desks = await Desk.filter(office_id=office.id).order_by("id").prefetch_related(
+        "services__service", "operator"
+    )
+    serving = dict(
+        await Ticket.filter(office_id=office.id, status__in=ACTIVE_AT_DESK, desk_id__isnull=False)
+        .values_list("desk_id", "number")
+    )
+    return [_desk_view(d, serving.get(d.id)) for d in desks]
+
+
+def _desk_view(desk: Desk, serving_number: str | None) -> dict:
+    links = sorted(desk.services, key=lambda link: (link.weight, link.service.code))
+    return {
+        "name": desk.name,
+        "status": str(desk.status),
+        "services": [link.service.code for link in links],
+        "service_weights": {link.service.code: link.weight for link in links},
+        "operator": desk.operator.username if desk.operator else None,
+        "serving": serving_number,
+    }
+
+
+# ---------------------------------------------------------------- issue
+
+
+async def _step_services(office: Office, tramite: Service) -> list[Service]:
+    return [await offered_service(office, code) for code in (tramite.steps or [])]
+
+
+async def issue_ticket(
+    office: Office,
+    service_code: str,
+    *,
+    priority: str = "regular",
+    party_size: int = 1,
+    phone: str | None = None,
+    actor: Principal | None,
+    config: QueueConfig,
+) -> dict:
+    tramite = await offered_service(office, service_code)
+    if not tramite.walk_in:
+        raise invalid(
+            f"El trámite {tramite.code} se atiende solo con cita.", code="walk_in_not_allowed"
+        )
+    steps = await _step_services(office, tramite)
+    first = steps[0] if steps else tramite
+    prio = Priority(priority)
+    now = clock.now()
+    day = clock.local_day(now, office.timezone)
+    async with in_transaction() as conn:
+        n = await next_number(conn, office.id, tramite.prefix, day)
+        pid = public_id()
+        ticket = await Ticket.create(
+            public_id=pid,
+            visit_id=pid,
+            office_id=office.id,
+            service_id=first.id,
+            flow_service_id=tramite.id if steps else None,
+            day=day,
+            number=format_number(tramite.prefix, n),
+            priority=prio,
+            lane=lane_for(prio),
+            party_size=party_size,
+            phone=phone,
+            status=TicketStatus.WAITING,
+            arrived_at=now,
+            issued_at=now,
+        )
+        await TicketEvent.create(
+            ticket=ticket, kind="issued", at=now, user_id=_actor_id(actor),
+            data={"service": first.code, "tramite": tramite.code, "priority": prio.value},
+        )
+    await _publish_queue_changed(office)
+    return await ticket_view(ticket, office, config)
+
+
+# ---------------------------------------------------------------- desks
+
+
+async def get_desk(office: Office, name: str) -> Desk:
+    desk = await Desk.get_or_none(office_id=office.id, name=name) if name else None
+    if desk is None:
+        raise not_found("desk_not_found", f"No existe la ventanilla {name!r} en {office.code}.")
+    return desk
+
+
+async def set_desk_status(office: Office, desk_name: str, status: DeskStatus, actor: Principal) -> dict:
+    desk = await get_desk(office, desk_name)
+    now = clock.now()
+    async with in_transaction():
+        desk = await Desk.filter(id=desk.id).select_for_update().get()
+        if status == DeskStatus.CLOSED and await Ticket.exists(desk_id=desk.id, status__in=ACTIVE_AT_DESK):
+            raise conflict(
+                "desk_busy", "La ventanilla tiene un turno en atención: finalícelo antes de cerrar."
+            )
+        if status == DeskStatus.PAUSED and desk.status == DeskStatus.CLOSED:
+            raise conflict("desk_not_open", "No se puede pausar una ventanilla cerrada.")
+        desk.status = status
+        desk.status_changed_at = now
+        if status == DeskStatus.OPEN:
+            desk.operator_id = actor.user_id
+        elif status == DeskStatus.CLOSED:
+            desk.operator_id = None
+            desk.preferential_streak = 0
+        await desk.save(update_fields=["status", "status_changed_at", "operator_id", "preferential_streak"])
+        await DeskEvent.create(desk=desk, kind=status.value, at=now, user_id=actor.user_id)
+    await _publish_queue_changed(office)
+    for view in await desk_views(office):
+        if view["name"] == desk.name:
+            return view
+    raise not_found("desk_not_found", "La ventanilla ya no existe.")
+
+
+async def _lock_open_desk(desk_id: int) -> Desk:
+    desk = await Desk.filter(id=desk_id).select_for_update().get()
+    if desk.status != DeskStatus.OPEN:
+        raise conflict("desk_not_open", f"La ventanilla {desk.name} no está abierta.")
+    if await Ticket.exists(desk_id=desk.id, status__in=ACTIVE_AT_DESK):
+        raise conflict(
+            "desk_busy",
+            f"La ventanilla {desk.name} ya tiene un turno llamado o en atención: "
+            "finalícelo, márquelo como ausente o transfiéralo antes de llamar otro.",
+        )
+    return desk
+
+
+async def _head_candidates(office_id: int, weights: dict[int, int], now: datetime) -> list[policy.Candidate]:
+    """The head of each line the desk could serve, locked so that a concurrent desk
+    skips it (PostgreSQL `FOR UPDATE SKIP LOCKED`; on SQLite the write transaction is
+    already exclusive)."""
+    waiting = Ticket.filter(office_id=office_id, status=TicketStatus.WAITING)
+    queries = [
+        waiting.filter(lane=Lane.APPOINTMENT, due_at__lte=now, service_id__in=list(weights)).order_by("due_at", "id")
+    ]
+    for tier in sorted(set(weights.values())):
+        ids = [sid for sid, w in weights.items() if w == tier]
+        for lane in (Lane.PREFERENTIAL, Lane.REGULAR):
+            queries.append(waiting.filter(lane=lane, service_id__in=ids).order_by("arrived_at", "id"))
+    heads = []
+    for query in queries:
+        row = await query.limit(1).select_for_update(skip_locked=True).first()
+        if row is not None:
+            heads.append(
+                policy.Candidate(row.id, str(row.lane), row.service_id, row.arrived_at, row.due_at)
+            )
+    return heads
+
+
+async def _mark_called(ticket: Ticket, desk: Desk, now: datetime, actor: Principal, kind: str) -> None:
+    updated = await Ticket.filter(id=ticket.id, status=TicketStatus.WAITING).update(
+        status=TicketStatus.CALLED, desk_id=desk.id, called_at=now
+    )
+    if updated != 1:  # cannot happen while the row is locked; never call a ticket twice
+        raise conflict("ticket_not_callable", f"El turno {ticket.number} ya no está en espera.")
+    ticket.status, ticket.desk_id, ticket.called_at = TicketStatus.CALLED, desk.id, now
+    await TicketEvent.create(ticket_id=ticket.id, kind=kind, at=now, desk_id=desk.id, user_id=actor.user_id)
+
+
+async def call_next(office: Office, desk_name: str, actor: Principal, config: QueueConfig) -> dict | None:
+    """Call the next ticket for a desk; None when nobody it serves is waiting."""
+    desk = await get_desk(office, desk_name)
+    now = clock.now()
+    async with in_transaction():
+        desk = await _lock_open_desk(desk.id)
+        weights = dict(await DeskService.filter(desk_id=desk.id).values_list("service_id", "weight"))
+        if not weights:
+            return None
+        decision = policy.choose_next(
+            await _head_candidates(office.id, weights, now),
+            now=now, weights=weights, preferential_streak=desk.preferential_streak, config=config.policy,
+        )
+        if decision is None:
+            return None
+        ticket = await Ticket.get(id=decision.candidate.ticket_id)
+        await _mark_called(ticket, desk, now, actor, "called")
+        if decision.preferential_streak != desk.preferential_streak:
+            await Desk.filter(id=desk.id).update(preferential_streak=decision.preferential_streak)
+    view = await ticket_view(ticket, office, config)
+    await _publish_call(office, "ticket.called", view)
+    return view
+
+
+async def find_waiting_ticket(office: Office, ref: str) -> Ticket:
+    """A waiting ticket of this office by public id or by today's number (`C-023`)."""
+    today = clock.local_day(clock.now(), office.timezone)
+    ticket = await Ticket.filter(office_id=office.id, public_id=ref).first()
+    if ticket is None:
+        ticket = (
+            await Ticket.filter(office_id=office.id, day=today, number=ref.upper())
+            .order_by("-hop")
+            .first()
+        )
+    if ticket is None:
+        raise not_found("ticket_not_found", f"No existe el turno {ref!r} en {office.code}.")
+    return ticket
+
+
+async def call_ticket(office: Office, desk_name: str, ref: str, actor: Principal, config: QueueConfig) -> dict:
+    """Call one particular waiting ticket out of order."""
+    desk = await get_desk(office, desk_name)
+    target = await find_waiting_ticket(office, ref)
+    now = clock.now()
+    async with in_transaction():
+        desk = await _lock_open_desk(desk.id)
+        ticket = await Ticket.filter(id=target.id).select_for_update().get()
+        if ticket.status != TicketStatus.WAITING:
+            raise conflict(
+                "ticket_not_callable", f"El turno {ticket.number} no está en espera ({ticket.status.value})."
+            )
+        await _mark_called(ticket, desk, now, actor, "called_out_of_order")
+    view = await ticket_view(ticket, office, config)
+    await _publish_call(office, "ticket.called", view)
+    return view
+
+
+# ---------------------------------------------------------------- ticket actions
+
+
+async def get_ticket(public: str) -> Ticket:
+    ticket = await Ticket.get_or_none(public_id=public).select_related("office") if public else None
+    if ticket is None:
+        raise not_found("ticket_not_found", "No existe ese turno.")
+    return ticket
+
+
+async def public_ticket_view(public: str, config: QueueConfig) -> dict:
+    """The ticket as the citizen sees it; a transferred ticket shows where it went."""
+    ticket = await get_ticket(public)
+    current = ticket
+    if ticket.status == TicketStatus.TRANSFERRED:
+        latest = await Ticket.filter(visit_id=ticket.visit_id).order_by("-hop").first()
+        if latest is not None:
+            current = latest
+    view = await ticket_view(current, ticket.office, config)
+    if current.id != ticket.id:
+        view["transferred_from"] = ticket.public_id
+    return view
+
+
+_TRANSITIONS = {
+    "recall": (TicketStatus.CALLED,),
+    "start": (TicketStatus.CALLED,),
+    "finish": (TicketStatus.CALLED, TicketStatus.SERVING),
+    "no_show": (TicketStatus.CALLED,),
+    "transfer": (TicketStatus.CALLED, TicketStatus.SERVING),
+}
+_ACTION_ES = {
+    "recall": "volver a llamar",
+    "start": "iniciar la atención de",
+    "finish": "finalizar",
+    "no_show": "marcar como ausente",
+    "transfer": "transferir",
+}
+
+
+def _check_transition(ticket: Ticket, action: str) -> None:
+    if ticket.status not in _TRANSITIONS[action]:
+        raise conflict(
+            "invalid_transition",
+            f"No se puede {_ACTION_ES[action]} el turno {ticket.number}: está «{ticket.status.value}».",
+        )
+
+
+async def _locked_ticket(ticket_id: int, action: str) -> Ticket:
+    ticket = await Ticket.filter(id=ticket_id).select_for_update().get()
+    _check_transition(ticket, action)
+    return ticket
+
+
+async def recall(ticket: Ticket, actor: Principal, config: QueueConfig) -> dict:
+    now = clock.now()
+    async with in_transaction():
+        locked = await _locked_ticket(ticket.id, "recall")
+        locked.recall_count += 1
+        await locked.save(update_fields=["recall_count"])
+        await TicketEvent.create(
+            ticket=locked, kind="recalled", at=now, desk_id=locked.desk_id, user_id=actor.user_id,
+            data={"recall_count": locked.recall_count},
+        )
+    view = await ticket_view(locked, ticket.office, config)
+    await _publish_call(ticket.office, "ticket.recalled", view)
+    return view
+
+
+async def start(ticket: Ticket, actor: Principal, config: QueueConfig) -> dict:
+    now = clock.now()
+    async with in_transaction():
+        locked = await _locked_ticket(ticket.id, "start")
+        locked.status, locked.started_at = TicketStatus.SERVING, now
+        await locked.save(update_fields=["status", "started_at"])
+        await TicketEvent.create(ticket=locked, kind="started", at=now, desk_id=locked.desk_id, user_id=actor.user_id)
+    return await ticket_view(locked, ticket.office, config)
+
+
+async def no_show(ticket: Ticket, actor: Principal, config: QueueConfig) -> dict:
+    now = clock.now()
+    async with in_transaction():
+        locked = await _locked_ticket(ticket.id, "no_show")
+        locked.status, locked.finished_at = TicketStatus.NO_SHOW, now
+        await locked.save(update_fields=["status", "finished_at"])
+        await TicketEvent.create(ticket=locked, kind="no_show", at=now, desk_id=locked.desk_id, user_id=actor.user_id)
+    await _publish_queue_changed(ticket.office)
+    return await ticket_view(locked, ticket.office, config)
+
+
+async def _enqueue_next_hop(
+    previous: Ticket, service: Service, now: datetime, actor: Principal, *, reason: str,
+    flow_service_id: int | None, step_index: int,
+) -> Ticket:
+    """The visit goes on in another queue: same number, same arrival time (so it keeps
+    its place in order), a new row one hop further."""
+    nxt = await Ticket.create(
+        public_id=public_id(),
+        visit_id=previous.visit_id,
+        hop=previous.hop + 1,
+        previous_id=previous.id,
+        office_id=previous.office_id,
+        service_id=service.id,
+        flow_service_id=flow_service_id,
+        step_index=step_index,
+        day=previous.day,
+        number=previous.number,
+        priority=previous.priority,
+        lane=previous.lane if previous.lane != Lane.APPOINTMENT else lane_for(previous.priority),
+        party_size=previous.party_size,
+        phone=previous.phone,
+        status=TicketStatus.WAITING,
+        arrived_at=previous.arrived_at,
+        issued_at=now,
+    )
+    await TicketEvent.create(
+        ticket=nxt, kind="enqueued", at=now, user_id=actor.user_id,
+        data={"from": previous.public_id, "reason": reason, "service": service.code},
+    )
+    return nxt
+
+
+async def finish(ticket: Ticket, actor: Principal, config: QueueConfig) -> dict:
+    """Finish the service; in a multi-step visit, the next step's queue gets the ticket."""
+    office = ticket.office
+    now = clock.now()
+    next_service = None
+    if ticket.flow_service_id is not None:
+        flow = await Service.get(id=ticket.flow_service_id)
+        steps = list(flow.steps or [])
+        if ticket.step_index + 1 < len(steps):
+            next_service = await offered_service(office, steps[ticket.step_index + 1])
+    async with in_transaction():
+        locked = await _locked_ticket(ticket.id, "finish")
+        locked.started_at = locked.started_at or locked.called_at
+        locked.finished_at = now
+        locked.status = TicketStatus.TRANSFERRED if next_service else TicketStatus.DONE
+        await locked.save(update_fields=["status", "started_at", "finished_at"])
+        await TicketEvent.create(ticket=locked, kind="finished", at=now, desk_id=locked.desk_id, user_id=actor.user_id)
+        nxt = None
+        if next_service is not None:
+            nxt = await _enqueue_next_hop(
+                locked, next_service, now, actor, reason="next_step",
+                flow_service_id=locked.flow_service_id, step_index=locked.step_index + 1,
+            )
+    await _publish_queue_changed(office)
+    view = await ticket_view(locked, office, config)
+    view["next"] = await ticket_view(nxt, office, config) if nxt else None
+    return view
+
+
+async def transfer(ticket: Ticket, service_code: str, actor: Principal, config: QueueConfig) -> dict:
+    """Move a called or served ticket to another service's queue; returns the new ticket."""
+    office = ticket.office
+    target = await offered_service(office, service_code)
+    if target.id == ticket.service_id:
+        raise invalid("El turno ya está en ese trámite.", code="same_service")
+    now = clock.now()
+    async with in_transaction():
+        locked = await _locked_ticket(ticket.id, "transfer")
+        locked.status, locked.finished_at = TicketStatus.TRANSFERRED, now
+        locked.started_at = locked.started_at or locked.called_at
+        await locked.save(update_fields=["status", "started_at", "finished_at"])
+        await TicketEvent.create(
+            ticket=locked, kind="transferred", at=now, desk_id=locked.desk_id, user_id=actor.user_id,
+            data={"to": target.code},
+        )
+        nxt = await _enqueue_next_hop(
+            locked, target, now, actor, reason="transfer", flow_service_id=None, step_index=0
+        )
+    await _publish_queue_changed(office)
+    return await ticket_view(nxt, office, config)
+
+
+# ---------------------------------------------------------------- day close
+
+
+def closing_time(office: Office, day: date) -> time | None:
+    """The office's last closing time on `day`, from its opening hours; None if closed."""
+    spans = (office.opening_hours or {}).get(_WEEKDAYS[day.weekday()]) or []
+    ends = [time.fromisoformat(end) for _start, end in spans]
+    return max(ends) if ends else None
+
+
+def day_is_over(office: Office, day: date, now: datetime, grace: timedelta) -> bool:
+    """Whether tickets of `day` still waiting should be cancelled at `now`."""
+    tz = ZoneInfo(office.timezone)
+    local_now = now.astimezone(tz)
+    if day < local_now.date():
+        return True
+    if day > local_now.date():
+        return False
+    close = closing_time(office, day)
+    if close is None:
+        return False  # a day with no hours (special opening): closed by the next day's sweep
+    return local_now >= datetime.combine(day, close, tz) + grace
+
+
+async def close_day(office: Office, config: QueueConfig, now: datetime | None = None) -> int:
+    """Cancel the office's tickets still waiting after its day is over; returns how many."""
+    now = now or clock.now()
+    days = await Ticket.filter(office_id=office.id, status=TicketStatus.WAITING).distinct().values_list("day", flat=True)
+    over = [d for d in days if day_is_over(office, d, now, config.day_close_grace)]
+    if not over:
+        return 0
+    cancelled = 0
+    async with in_transaction():
+        stale = await Ticket.filter(
+            office_id=office.id, status=TicketStatus.WAITING, day__in=over
+        ).select_for_update()
+        for ticket in stale:
+            ticket.status, ticket.finished_at = TicketStatus.CANCELLED, now
+            await ticket.save(update_fields=["status", "finished_at"])
+            await TicketEvent.create(ticket=ticket, kind="cancelled", at=now, data={"reason": "day_closed"})
+            cancelled += 1
+    if cancelled:
+        await _publish_queue_changed(office)
+    return cancelled
+
+
+async def close_all_days(config: QueueConfig, now: datetime | None = None) -> int:
+    total = 0
+    for office in await Office.filter(active=True):
+        total += await close_day(office, config, now)
+    return total
+
+
+# ---------------------------------------------------------------- events
+
+
+async def _publish_call(office: Office, kind: str, view: dict) -> None:
+    await publish_office_event(
+        office.code,
+        {
+            "type": kind,
+            "ticket": view["number"],
+            "service": view["service"],
+            "desk": view["desk"],
+            "called_at": view["called_at"],
+            "recall_count": view["recall_count"],
+        },
+    )
+
+
+async def _publish_queue_changed(office: Office) -> None:
+    await publish_office_event(office.code, {"type": "queue.changed"})
+
