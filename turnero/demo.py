@@ -83,6 +83,12 @@ FLOW_DESKS = {
     "8": {"CIE": 1, "CI-RENOV": 2},
     "9": {"SANEAMIENTO": 1},
     "10": {"ENTREGA": 1, "CERT": 2},
+    # The main office issues ~1,400 CIs on a peak day at 40-55 per operator: ~24 desks.
+    **{str(n): {"CI-RENOV": 1, "CERT": 2} for n in range(11, 19)},
+    **{str(n): {"CAPTURA": 1, "CI-RENOV": 2} for n in range(19, 22)},
+    "22": {"CIE": 1, "CI-RENOV": 2},
+    "23": {"SANEAMIENTO": 1, "CERT": 2},
+    "24": {"ENTREGA": 1, "CI-RENOV": 2},
 }
 
 OFFICES = [

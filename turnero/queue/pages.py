@@ -1,3 +1,98 @@
-"""Operator desk console pages (written next)."""
+"""Operator desk console: pick a desk, then work it (the buttons call the JSON API)."""
 
-routes: list = []
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from turnero.core.auth import require
+from turnero.core.errors import not_found
+from turnero.core.http import json_response
+from turnero.core.models import Office, OfficeService, Role
+from turnero.core.pages import PageRedirect
+from turnero.core.service import get_office
+from turnero.core.templating import templates
+from turnero.kiosk.pages import not_found_page, page_office
+from turnero.kiosk.printing import PRIORITY_ES, STATUS_ES
+from turnero.queue import service
+from turnero.queue.models import Desk, Ticket
+
+STAFF = (Role.OPERATOR, Role.SUPERVISOR)
+DESK_STATUS_ES = {"open": "Abierta", "paused": "En pausa", "closed": "Cerrada"}
+
+
+async def _office_services(office: Office) -> dict[str, str]:
+    """Code -> name of every service the office offers (transfer targets, counts)."""
+    rows = await OfficeService.filter(office_id=office.id, service__active=True).values_list(
+        "service__code", "service__name"
+    )
+    return dict(sorted(rows))
+
+
+async def _desk_state(office: Office, desk_name: str, config: service.QueueConfig) -> dict:
+    """The desk and the ticket it has called or is serving (None when free)."""
+    desk = await service.get_desk(office, desk_name)
+    view = next(v for v in await service.desk_views(office) if v["name"] == desk.name)
+    ticket = (
+        await Ticket.filter(desk_id=desk.id, status__in=service.ACTIVE_AT_DESK)
+        .order_by("-called_at", "-id")
+        .first()
+    )
+    return {"desk": view, "ticket": await service.ticket_view(ticket, office, config) if ticket else None}
+
+
+async def desk_list(request: Request) -> Response:
+    office = await page_office(request, request.path_params["office"], *STAFF)
+    return templates.TemplateResponse(
+        request,
+        "desk/choose.html",
+        {
+            "office": office,
+            "desks": await service.desk_views(office),
+            "services": await _office_services(office),
+            "desk_status_es": DESK_STATUS_ES,
+        },
+    )
+
+
+async def desk_console(request: Request) -> Response:
+    office = await page_office(request, request.path_params["office"], *STAFF)
+    name = request.path_params["desk"]
+    if not await Desk.exists(office_id=office.id, name=name):
+        raise PageRedirect(not_found_page(request, f"No existe la ventanilla «{name}» en {office.code}."))
+    state = await _desk_state(office, name, request.app.state.queue_config)
+    return templates.TemplateResponse(
+        request,
+        "desk/console.html",
+        {
+            "office": office,
+            "desk": state["desk"],
+            "boot": {
+                "office": office.code,
+                "desk": name,
+                "state": state,
+                "services": await _office_services(office),
+                "status_es": STATUS_ES,
+                "priority_es": PRIORITY_ES,
+                "desk_status_es": DESK_STATUS_ES,
+            },
+        },
+    )
+
+
+async def desk_state(request: Request) -> Response:
+    """JSON for the console's refresh: the API's error shape, not a login redirect."""
+    office = await get_office(request.path_params["office"])
+    await require(request, *STAFF, office_id=office.id)
+    name = request.path_params["desk"]
+    if not await Desk.exists(office_id=office.id, name=name):
+        raise not_found("desk_not_found", f"No existe la ventanilla {name!r} en {office.code}.")
+    return json_response(await _desk_state(office, name, request.app.state.queue_config))
+
+
+routes = [
+    Route("/desk/{office}", desk_list, methods=["GET"]),
+    Route("/desk/{office}/{desk}", desk_console, methods=["GET"]),
+    Route("/desk/{office}/{desk}/state", desk_state, methods=["GET"]),
+]

@@ -1,0 +1,530 @@
+#!/usr/bin/env python
+"""Queue benchmark: a real server, 10,000 walk-in tickets, 50 desks draining them over HTTP.
+
+For each backend (SQLite file, PostgreSQL database `turnero_bench`, dropped and
+re-created every run) and each worker count, every run:
+
+1. creates a fresh database and, with turnero's own models, a benchmark office
+   `BENCH` with two services (`BENCH-A`, `BENCH-B`), N desks serving both (half of
+   them A first, half B first), one operator per desk and a kiosk user;
+2. starts `python -m turnero serve` on 127.0.0.1 (TURNERO_RUN_JOBS=0);
+3. phase 1 — issues the tickets with C concurrent kiosk clients (15 % preferential):
+   tickets/s and the p50/p99 latency of POST /api/offices/BENCH/tickets;
+4. phase 2 — opens the desks, then runs one loop per desk: call-next, then finish,
+   until call-next answers 204: calls/s (call-next answers with a ticket per second of
+   wall clock), p50/p99 of call-next and of finish;
+5. checks correctness: every ticket called exactly once (no duplicate ids, as many
+   calls as tickets, the same ids as issued), numbers unique, and in the database every
+   ticket `done` with exactly one `called` event.
+
+With --runs N it prints each run and then the median of every figure, and ends with a
+Markdown table for the README. Every loop is bounded in count and by --timeout.
+
+The load generator shares the machine's cores with the server, so it is one asyncio
+process with aiohttp (and uvloop when installed) and keep-alive connections. Those are
+benchmark-only dependencies: `pip install -e '.[bench]'`.
+
+    python benchmarks/queue.py --backend both --runs 3 --workers 1,2
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# This file is called queue.py and Python puts its folder first on sys.path: take that
+# folder out so that `import queue` (asyncio, logging, concurrent.futures) finds the
+# standard library, and make the repository importable instead.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(_HERE)
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import random  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
+from urllib.parse import urlsplit, urlunsplit  # noqa: E402
+
+try:
+    import aiohttp
+except ImportError:  # pragma: no cover
+    raise SystemExit("Falta aiohttp: pip install -e '.[bench]'") from None
+
+HOST = "127.0.0.1"
+OFFICE = "BENCH"
+SERVICES = (("BENCH-A", "A"), ("BENCH-B", "B"))
+PASSWORD = "bench-password"
+PREFERENTIAL = ("senior", "disability", "pregnant", "child")
+PG_DEFAULT = "postgres://postgres@127.0.0.1:5432/test"
+PG_BENCH_DB = "turnero_bench"
+
+
+# ---------------------------------------------------------------- databases
+
+
+def _with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path="/" + name))
+
+
+async def _pg_admin(admin_url: str, *statements: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_url.replace("postgres://", "postgresql://", 1), timeout=10)
+    try:
+        for sql in statements:
+            await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def fresh_database(backend: str, pg_url: str, workdir: Path) -> str:
+    """A new empty database for one run; returns its Tortoise URL."""
+    if backend == "sqlite":
+        for suffix in ("", "-wal", "-shm"):
+            (workdir / f"bench.sqlite3{suffix}").unlink(missing_ok=True)
+        return f"sqlite://{workdir / 'bench.sqlite3'}"
+    host = urlsplit(pg_url).hostname
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise SystemExit("El benchmark solo habla con 127.0.0.1.")
+    asyncio.run(
+        _pg_admin(
+            pg_url,
+            f'DROP DATABASE IF EXISTS "{PG_BENCH_DB}" WITH (FORCE)',
+            f'CREATE DATABASE "{PG_BENCH_DB}"',
+        )
+    )
+    return _with_database(pg_url, PG_BENCH_DB)
+
+
+async def seed(database_url: str, desks: int) -> None:
+    """Migrate, then create the benchmark office, services, desks and users."""
+    from tortoise.transactions import in_transaction
+
+    from turnero.core.auth import hash_password
+    from turnero.core.db import close_db, init_db
+    from turnero.core.models import Office, OfficeService, Role, Service, User
+    from turnero.queue.models import Desk, DeskService
+    from turnero.settings import Settings
+
+    await init_db(Settings(database_url=database_url, run_jobs=False))
+    try:
+        password_hash = hash_password(PASSWORD)
+        async with in_transaction():
+            every_day = {d: [["00:00", "23:59"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+            office = await Office.create(
+                code=OFFICE, name="Oficina de benchmark", department="LP", city="La Paz",
+                timezone="America/La_Paz", opening_hours=every_day,
+            )
+            services = []
+            for code, prefix in SERVICES:
+                service = await Service.create(
+                    code=code, name=f"Trámite {prefix}", prefix=prefix, walk_in=True,
+                    expected_service_minutes=5,
+                )
+                await OfficeService.create(office=office, service=service)
+                services.append(service)
+            await User.create(username="bench-kiosk", role=Role.KIOSK, office=office, password_hash=password_hash)
+            for i in range(1, desks + 1):
+                desk = await Desk.create(office=office, name=str(i))
+                first, second = services if i % 2 else services[::-1]
+                await DeskService.create(desk=desk, service=first, weight=1)
+                await DeskService.create(desk=desk, service=second, weight=2)
+                await User.create(
+                    username=f"bench-op{i}", role=Role.OPERATOR, office=office, password_hash=password_hash
+                )
+    finally:
+        await close_db()
+
+
+async def check_database(database_url: str, tickets: int) -> list[str]:
+    """Independent check in the database after the run; returns the problems found."""
+    from tortoise import connections
+
+    from turnero.core.db import close_db, connection_name, init_db
+    from turnero.settings import Settings
+
+    await init_db(Settings(database_url=database_url, run_jobs=False), migrate=False)
+    try:
+        conn = connections.get(connection_name(database_url))
+        sql = (
+            "SELECT (SELECT COUNT(*) FROM ticket) AS total,"
+            " (SELECT COUNT(*) FROM ticket WHERE status = 'done') AS done,"
+            " (SELECT COUNT(*) FROM ticket_event WHERE kind = 'called') AS called,"
+            " (SELECT COUNT(DISTINCT ticket_id) FROM ticket_event WHERE kind = 'called') AS called_once,"
+            " (SELECT COUNT(*) FROM ticket_event WHERE kind = 'finished') AS finished,"
+            " (SELECT COUNT(DISTINCT number) FROM ticket) AS numbers"
+        )
+        row = (await conn.execute_query_dict(sql))[0]
+    finally:
+        await close_db()
+    problems = [f"db {k}={row[k]} (esperado {tickets})" for k in row if int(row[k]) != tickets]
+    return problems
+
+
+# ---------------------------------------------------------------- server process
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`python -m turnero serve` in its own process group, on 127.0.0.1 only."""
+
+    def __init__(self, database_url: str, workers: int, log_path: Path, env_extra: dict[str, str]):
+        self.port = free_port()
+        self.url = f"http://{HOST}:{self.port}"
+        self.workers = workers
+        self.log_path = log_path
+        self._log = open(log_path, "wb")
+        env = {
+            **os.environ,
+            "TURNERO_DATABASE_URL": database_url,
+            "TURNERO_RUN_JOBS": "0",
+            "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
+            **env_extra,
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "turnero", "serve", "--host", HOST, "--port", str(self.port),
+             "--workers", str(workers)],
+            env=env, cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def worker_pids(self) -> list[int]:
+        """The processes that serve requests (the uvicorn workers, or the server itself)."""
+        if self.workers == 1:
+            return [self.process.pid]
+        out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout
+        return [int(p) for p in out.split()]
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("el servidor terminó:\n" + self.log_path.read_text(errors="replace")[-3000:])
+            started = self.log_path.read_text(errors="replace").count("Application startup complete")
+            if started >= self.workers:
+                try:
+                    with urllib.request.urlopen(self.url + "/api/services", timeout=2) as r:
+                        if r.status == 200:
+                            return
+                except OSError:
+                    pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("el servidor no estuvo listo a tiempo")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        self._log.close()
+
+
+# ---------------------------------------------------------------- load
+
+
+class BenchError(Exception):
+    pass
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile of `values` (seconds) in milliseconds."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, int(round(q / 100 * len(ordered) + 0.5)) - 1))
+    return ordered[k] * 1000
+
+
+@dataclass
+class RunResult:
+    backend: str
+    workers: int
+    figures: dict[str, float] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+async def login(session: aiohttp.ClientSession, base: str, username: str) -> dict[str, str]:
+    async with session.post(f"{base}/api/auth/token", json={"username": username, "password": PASSWORD}) as r:
+        if r.status != 200:
+            raise BenchError(f"login {username}: {r.status} {await r.text()}")
+        token = (await r.json())["token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def issue_phase(session, base, headers, tickets: int, concurrency: int, preferential: float,
+                      deadline: float, rng: random.Random):
+    url = f"{base}/api/offices/{OFFICE}/tickets"
+    bodies = []
+    for _ in range(tickets):
+        prio = rng.choice(PREFERENTIAL) if rng.random() < preferential else "regular"
+        bodies.append(json.dumps({"service": rng.choice(SERVICES)[0], "priority": prio}).encode())
+    latencies: list[float] = []
+    issued: dict[str, str] = {}
+    errors: list[str] = []
+    next_index = iter(range(tickets))
+    post_headers = {**headers, "Content-Type": "application/json"}
+
+    async def client():
+        for i in next_index:  # shared iterator: each ticket issued once, at most `tickets` in all
+            if time.monotonic() > deadline or len(errors) > 20:
+                return
+            t0 = time.perf_counter()
+            async with session.post(url, data=bodies[i], headers=post_headers) as r:
+                body = await r.read()
+                latencies.append(time.perf_counter() - t0)
+                if r.status != 201:
+                    errors.append(f"emitir: {r.status} {body[:200]!r}")
+                    continue
+            view = json.loads(body)
+            issued[view["id"]] = view["number"]
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    wall = time.perf_counter() - start
+    return issued, latencies, wall, errors
+
+
+async def drain_phase(session, base, desk_headers: list[dict], expected: int, deadline: float):
+    call_lat: list[float] = []
+    finish_lat: list[float] = []
+    called: list[tuple[str, str]] = []
+    errors: list[str] = []
+    empty = 0
+    max_loops = expected + 10  # per desk: a desk can never call more than every ticket
+
+    async def desk_loop(name: str, headers: dict):
+        nonlocal empty
+        call_url = f"{base}/api/offices/{OFFICE}/desks/{name}/call-next"
+        for _ in range(max_loops):
+            if time.monotonic() > deadline or len(errors) > 20:
+                return
+            t0 = time.perf_counter()
+            async with session.post(call_url, headers=headers) as r:
+                body = await r.read()
+                call_lat.append(time.perf_counter() - t0)
+                status = r.status
+            if status == 204:
+                empty += 1
+                return
+            if status != 200:
+                errors.append(f"llamar ({name}): {status} {body[:200]!r}")
+                continue
+            view = json.loads(body)
+            called.append((view["id"], view["number"]))
+            t0 = time.perf_counter()
+            async with session.post(f"{base}/api/tickets/{view['id']}/finish", headers=headers) as r:
+                body = await r.read()
+                finish_lat.append(time.perf_counter() - t0)
+                if r.status != 200:
+                    errors.append(f"finalizar ({name}): {r.status} {body[:200]!r}")
+
+    start = time.perf_counter()
+    await asyncio.gather(*(desk_loop(str(i + 1), h) for i, h in enumerate(desk_headers)))
+    wall = time.perf_counter() - start
+    return called, call_lat, finish_lat, wall, errors
+
+
+async def drive(base: str, args, rng: random.Random) -> tuple[dict[str, float], list[str]]:
+    deadline = time.monotonic() + args.timeout
+    connector = aiohttp.TCPConnector(limit=max(args.concurrency, args.desks) + 10, limit_per_host=0,
+                                     keepalive_timeout=60)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        kiosk = await login(session, base, "bench-kiosk")
+        # Log the operators in a few at a time (argon2 is deliberately slow).
+        sem = asyncio.Semaphore(4)
+
+        async def op_login(i):
+            async with sem:
+                return await login(session, base, f"bench-op{i}")
+
+        desk_headers = await asyncio.gather(*(op_login(i) for i in range(1, args.desks + 1)))
+
+        issued, issue_lat, issue_wall, problems = await issue_phase(
+            session, base, kiosk, args.tickets, args.concurrency, args.preferential, deadline, rng
+        )
+        if len(issued) != args.tickets:
+            problems.append(f"emitidos {len(issued)} de {args.tickets}")
+        if len(set(issued.values())) != len(issued):
+            problems.append("números de turno repetidos al emitir")
+
+        for i, headers in enumerate(desk_headers, start=1):
+            async with session.post(f"{base}/api/offices/{OFFICE}/desks/{i}/open", headers=headers) as r:
+                if r.status != 200:
+                    raise BenchError(f"abrir ventanilla {i}: {r.status} {await r.text()}")
+
+        called, call_lat, finish_lat, drain_wall, errors = await drain_phase(
+            session, base, desk_headers, len(issued), deadline
+        )
+        problems += errors
+        ids = [c[0] for c in called]
+        if len(ids) != len(set(ids)):
+            problems.append(f"¡turnos llamados dos veces! {len(ids) - len(set(ids))}")
+        if len(set(ids)) != len(issued) or set(ids) != set(issued):
+            problems.append(f"llamados {len(set(ids))} distintos de {len(issued)} emitidos")
+        numbers = [c[1] for c in called]
+        if len(numbers) != len(set(numbers)):
+            problems.append("números repetidos al llamar")
+        if time.monotonic() > deadline:
+            problems.append(f"se alcanzó el tiempo límite ({args.timeout} s)")
+
+    figures = {
+        "tickets_per_s": len(issued) / issue_wall if issue_wall else 0.0,
+        "issue_p50_ms": percentile(issue_lat, 50),
+        "issue_p99_ms": percentile(issue_lat, 99),
+        "calls_per_s": len(called) / drain_wall if drain_wall else 0.0,
+        "call_p50_ms": percentile(call_lat, 50),
+        "call_p99_ms": percentile(call_lat, 99),
+        "finish_p50_ms": percentile(finish_lat, 50),
+        "finish_p99_ms": percentile(finish_lat, 99),
+    }
+    return figures, problems
+
+
+# ---------------------------------------------------------------- runs and report
+
+COLUMNS = [
+    ("tickets_per_s", "tickets/s", "{:.0f}"),
+    ("issue_p50_ms", "issue p50 ms", "{:.1f}"),
+    ("issue_p99_ms", "issue p99 ms", "{:.1f}"),
+    ("calls_per_s", "calls/s", "{:.0f}"),
+    ("call_p50_ms", "call p50 ms", "{:.1f}"),
+    ("call_p99_ms", "call p99 ms", "{:.1f}"),
+    ("finish_p50_ms", "finish p50 ms", "{:.1f}"),
+    ("finish_p99_ms", "finish p99 ms", "{:.1f}"),
+]
+
+
+def format_row(figures: dict[str, float]) -> str:
+    return "  ".join(f"{label} {fmt.format(figures[key])}" for key, label, fmt in COLUMNS)
+
+
+def one_run(backend: str, workers: int, args, workdir: Path, run: int) -> RunResult:
+    result = RunResult(backend, workers)
+    database_url = fresh_database(backend, args.pg_url, workdir)
+    asyncio.run(seed(database_url, args.desks))
+    env_extra = {"TURNERO_ACCESS_LOG": "1" if args.access_log else "0"}
+    if args.pool_size:
+        env_extra["TURNERO_DB_POOL_SIZE"] = str(args.pool_size)
+    log_path = workdir / f"server-{backend}-w{workers}-r{run}.log"
+    server = Server(database_url, workers, log_path, env_extra)
+    try:
+        server.wait_ready()
+        if args.profile_cmd:
+            pids = ",".join(str(p) for p in server.worker_pids())
+            print(f"    (pids del servidor: {pids})", flush=True)
+        rng = random.Random(args.seed + run)
+        loop_runner = _runner()
+        figures, problems = loop_runner(drive(server.url, args, rng))
+        result.figures, result.problems = figures, problems
+    finally:
+        server.stop()
+    if not result.problems:
+        result.problems += asyncio.run(check_database(database_url, args.tickets))
+    if result.problems:
+        print("    servidor: " + str(log_path))
+    return result
+
+
+def _runner():
+    try:
+        import uvloop
+
+        return uvloop.run
+    except ImportError:  # pragma: no cover
+        return asyncio.run
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--tickets", type=int, default=10_000)
+    parser.add_argument("--desks", type=int, default=50)
+    parser.add_argument("--concurrency", type=int, default=50, help="kiosk clients issuing tickets")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--workers", default="1", help="server worker processes, e.g. 1 or 1,2")
+    parser.add_argument("--preferential", type=float, default=0.15, help="share of preferential tickets")
+    parser.add_argument("--pg-url", default=os.environ.get("TURNERO_BENCH_POSTGRES_URL", PG_DEFAULT),
+                        help=f"a PostgreSQL server where {PG_BENCH_DB} may be created")
+    parser.add_argument("--pool-size", type=int, default=0, help="TURNERO_DB_POOL_SIZE (default: the app's)")
+    parser.add_argument("--access-log", action="store_true", help="keep uvicorn's access log on")
+    parser.add_argument("--timeout", type=float, default=600, help="hard limit in seconds for each run")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--profile-cmd", action="store_true", help="print the server pids (for py-spy)")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, SQLite file)")
+    args = parser.parse_args(argv)
+    if args.tickets < 1 or args.desks < 1 or args.runs < 1 or args.concurrency < 1:
+        parser.error("--tickets, --desks, --runs y --concurrency deben ser positivos")
+    worker_counts = [int(w) for w in str(args.workers).split(",") if w.strip()]
+    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+
+    workdir = Path(tempfile.mkdtemp(prefix="turnero-bench-"))
+    print(
+        f"Turnero queue benchmark: {args.tickets} tickets, {args.concurrency} issuing clients, "
+        f"{args.desks} desks, {args.runs} run(s), {os.cpu_count()} CPUs; access log "
+        f"{'on' if args.access_log else 'off'}; work folder {workdir}",
+        flush=True,
+    )
+    summary: list[tuple[str, int, dict[str, float], int]] = []
+    failed = False
+    try:
+        for backend in backends:
+            for workers in worker_counts:
+                results = []
+                for run in range(1, args.runs + 1):
+                    print(f"[{backend}, {workers} worker(s)] run {run}/{args.runs} …", flush=True)
+                    result = one_run(backend, workers, args, workdir, run)
+                    results.append(result)
+                    print("    " + format_row(result.figures), flush=True)
+                    if result.problems:
+                        failed = True
+                        print("    PROBLEMS: " + "; ".join(result.problems[:10]), flush=True)
+                    else:
+                        print(f"    ok: {args.tickets} tickets issued, each called once, numbers unique", flush=True)
+                medians = {
+                    key: statistics.median(r.figures[key] for r in results) for key, _label, _fmt in COLUMNS
+                }
+                summary.append((backend, workers, medians, sum(1 for r in results if r.problems)))
+                print(f"  median of {len(results)}: " + format_row(medians), flush=True)
+    finally:
+        if args.keep or failed:
+            print(f"work folder kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    print()
+    print(f"Medians of {args.runs} run(s); {args.tickets} tickets, {args.desks} desks, "
+          f"{args.concurrency} issuing clients, {os.cpu_count()} CPUs (client and server on the same machine).")
+    print()
+    header = ["backend", "workers"] + [label for _key, label, _fmt in COLUMNS] + ["failed runs"]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" for _ in header) + "|")
+    for backend, workers, medians, bad in summary:
+        cells = [backend, str(workers)] + [fmt.format(medians[key]) for key, _label, fmt in COLUMNS] + [str(bad)]
+        print("| " + " | ".join(cells) + " |")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Printed tickets: the data on a slip, its QR code (SVG) and ESC/POS bytes.
+
+The same `Slip` feeds the 80 mm HTML layout (printed by the kiosk browser) and the
+ESC/POS stream (sent to a networked thermal printer).
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+
+import segno
+from escpos.printer import Dummy
+from markupsafe import Markup
+from starlette.requests import Request
+
+from turnero.core import clock
+from turnero.queue.models import Priority, Ticket, TicketStatus
+from turnero.queue.service import QueueConfig, ticket_view
+
+# Spanish words shown to citizens and operators (pages pass them to the JS too).
+PRIORITY_ES = {
+    Priority.REGULAR.value: "Sin prioridad",
+    Priority.SENIOR.value: "Adulto mayor",
+    Priority.DISABILITY.value: "Persona con discapacidad",
+    Priority.PREGNANT.value: "Mujer embarazada",
+    Priority.CHILD.value: "Persona con niño pequeño",
+}
+STATUS_ES = {
+    TicketStatus.WAITING.value: "En espera",
+    TicketStatus.CALLED.value: "Llamado",
+    TicketStatus.SERVING.value: "En atención",
+    TicketStatus.DONE.value: "Atendido",
+    TicketStatus.NO_SHOW.value: "No se presentó",
+    TicketStatus.CANCELLED.value: "Cancelado",
+    TicketStatus.TRANSFERRED.value: "Transferido",
+}
+
+# 42 columns fit font A on both 72 mm (512 dots) and 80 mm (576 dots) printers.
+ESCPOS_COLUMNS = 42
+
+
+@dataclass(frozen=True)
+class Slip:
+    institution: str
+    office_name: str
+    number: str
+    tramite: str  # what the citizen asked for
+    first_step: str | None  # the first queue of a multi-step trámite
+    priority: str
+    priority_label: str | None  # None for regular tickets
+    issued_local: str  # "dd/mm/aaaa hh:mm" in the office's time zone
+    position: int | None
+    estimated_wait_minutes: int | None
+    url: str  # the citizen page /t/{id}
+
+    def qr_svg(self, scale: int = 4) -> Markup:
+        # Inline SVG: prints sharply at any DPI and needs no extra request.
+        svg = segno.make(self.url, error="m").svg_inline(scale=scale, title="Código QR de su turno")
+        return Markup(svg)
+
+
+def public_base(request: Request) -> str:
+    """Base of printed links: TURNERO_PUBLIC_URL when set, else the host asked."""
+    configured = request.app.state.settings.public_url
+    return (configured or str(request.base_url)).rstrip("/")
+
+
+def citizen_url(request: Request, public_id: str) -> str:
+    return f"{public_base(request)}/t/{public_id}"
+
+
+async def slip_for(ticket: Ticket, request: Request, config: QueueConfig) -> Slip:
+    """The slip of a ticket as it stands now (position and wait only while waiting)."""
+    await ticket.fetch_related("office", "service", "flow_service")
+    office = ticket.office
+    view = await ticket_view(ticket, office, config)
+    flow = ticket.flow_service
+    priority = str(ticket.priority)
+    return Slip(
+        institution=office.institution,
+        office_name=office.name,
+        number=ticket.number,
+        tramite=flow.name if flow else ticket.service.name,
+        first_step=ticket.service.name if flow else None,
+        priority=priority,
+        priority_label=None if priority == Priority.REGULAR.value else PRIORITY_ES[priority],
+        issued_local=clock.local(ticket.issued_at, office.timezone).strftime("%d/%m/%Y %H:%M"),
+        position=view["position"],
+        estimated_wait_minutes=view["estimated_wait_minutes"],
+        url=citizen_url(request, ticket.public_id),
+    )
+
+
+def _plain(text: str) -> str:
+    # Thermal printers' code pages lack typographic dashes; accents are fine.
+    return text.replace("—", "-").replace("–", "-")
+
+
+def _lines(text: str) -> str:
+    return "\n".join(textwrap.wrap(_plain(text), ESCPOS_COLUMNS)) + "\n"
+
+
+def escpos_bytes(slip: Slip) -> bytes:
+    """The ticket as an ESC/POS stream: init, header, big number, details, QR, cut."""
+    p = Dummy()
+    p.hw("INIT")  # ESC @: start from a known printer state
+    p.set(align="center", bold=True)
+    p.text(_lines(slip.institution))
+    p.set(align="center", bold=False)
+    p.text(_lines(slip.office_name))
+    p.text("\nSu turno\n")
+    p.set(align="center", bold=True, double_width=True, double_height=True)
+    p.text(slip.number + "\n")
+    p.set(align="center", bold=True, normal_textsize=True)
+    p.text(_lines(slip.tramite))
+    p.set(align="center", bold=False, normal_textsize=True)
+    if slip.first_step:
+        p.text(_lines(f"Primer paso: {slip.first_step}"))
+    if slip.priority_label:
+        p.set(align="center", bold=True)
+        p.text(_lines(f"Atención preferencial: {slip.priority_label}"))
+        p.set(align="center", bold=False)
+    p.text(f"Emitido: {slip.issued_local}\n")
+    if slip.position is not None:
+        p.text(f"Lugar en la fila: {slip.position}\n")
+    if slip.estimated_wait_minutes is not None:
+        p.text(f"Espera estimada: {slip.estimated_wait_minutes} min\n")
+    p.text("\n")
+    # Native QR (GS ( k): the printer draws it, no raster image to send.
+    p.qr(slip.url, native=True, size=6)
+    p.set(align="center")
+    p.text(_lines("Escanee el código para seguir su turno en el celular."))
+    p.text(_lines("Conserve este ticket y esté atento a la pantalla."))
+    p.cut()
+    return p.output
