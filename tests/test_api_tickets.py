@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import login
 from turnero.core import clock
 from turnero.core.models import User
+from turnero.demo import FLOW_DESKS
 from turnero.queue.models import Desk, Lane, Ticket, TicketCounter, TicketEvent, TicketStatus
 
 OFFICE = "LPZ-PRINCIPAL"
@@ -624,7 +625,7 @@ async def test_board_shows_desks_and_what_they_serve(client, kiosk, op):
     await call_next(client, op, "5")
     board = (await client.get(f"/api/offices/{OFFICE}/board")).json()
     desks = {d["name"]: d for d in board["desks"]}
-    assert set(desks) == {str(n) for n in range(1, 11)}
+    assert set(desks) == set(FLOW_DESKS)
     assert desks["5"] == {"name": "5", "status": "open", "serving": ticket["number"]}
     assert desks["1"] == {"name": "1", "status": "closed", "serving": None}
 

@@ -36,7 +36,10 @@ def _ref(model: type[BaseModel], components: dict) -> dict:
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     for name, sub in schema.pop("$defs", {}).items():
         components[name] = sub
-    components[model.__name__] = schema
+    # A recursive model (a ticket's `next` ticket) comes back as a bare $ref to its own
+    # definition, which the loop above already stored.
+    if model.__name__ not in components or "$ref" not in schema:
+        components[model.__name__] = schema
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
