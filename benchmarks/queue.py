@@ -264,6 +264,14 @@ class RunResult:
     problems: list[str] = field(default_factory=list)
 
 
+CLIENT_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError)
+
+
+async def post(session: aiohttp.ClientSession, url: str, headers: dict, data: bytes | None = None):
+    async with session.post(url, data=data, headers=headers) as r:
+        return r.status, await r.read()
+
+
 async def login(session: aiohttp.ClientSession, base: str, username: str) -> dict[str, str]:
     async with session.post(f"{base}/api/auth/token", json={"username": username, "password": PASSWORD}) as r:
         if r.status != 200:
@@ -290,12 +298,15 @@ async def issue_phase(session, base, headers, tickets: int, concurrency: int, pr
             if time.monotonic() > deadline or len(errors) > 20:
                 return
             t0 = time.perf_counter()
-            async with session.post(url, data=bodies[i], headers=post_headers) as r:
-                body = await r.read()
-                latencies.append(time.perf_counter() - t0)
-                if r.status != 201:
-                    errors.append(f"emitir: {r.status} {body[:200]!r}")
-                    continue
+            try:
+                status, body = await post(session, url, post_headers, bodies[i])
+            except CLIENT_ERRORS as exc:
+                errors.append(f"emitir: {exc!r}")
+                continue
+            latencies.append(time.perf_counter() - t0)
+            if status != 201:
+                errors.append(f"emitir: {status} {body[:200]!r}")
+                continue
             view = json.loads(body)
             issued[view["id"]] = view["number"]
 
@@ -320,10 +331,12 @@ async def drain_phase(session, base, desk_headers: list[dict], expected: int, de
             if time.monotonic() > deadline or len(errors) > 20:
                 return
             t0 = time.perf_counter()
-            async with session.post(call_url, headers=headers) as r:
-                body = await r.read()
-                call_lat.append(time.perf_counter() - t0)
-                status = r.status
+            try:
+                status, body = await post(session, call_url, headers)
+            except CLIENT_ERRORS as exc:
+                errors.append(f"llamar ({name}): {exc!r}")
+                continue
+            call_lat.append(time.perf_counter() - t0)
             if status == 204:
                 empty += 1
                 return
@@ -333,11 +346,14 @@ async def drain_phase(session, base, desk_headers: list[dict], expected: int, de
             view = json.loads(body)
             called.append((view["id"], view["number"]))
             t0 = time.perf_counter()
-            async with session.post(f"{base}/api/tickets/{view['id']}/finish", headers=headers) as r:
-                body = await r.read()
-                finish_lat.append(time.perf_counter() - t0)
-                if r.status != 200:
-                    errors.append(f"finalizar ({name}): {r.status} {body[:200]!r}")
+            try:
+                status, body = await post(session, f"{base}/api/tickets/{view['id']}/finish", headers)
+            except CLIENT_ERRORS as exc:
+                errors.append(f"finalizar ({name}): {exc!r}")
+                continue
+            finish_lat.append(time.perf_counter() - t0)
+            if status != 200:
+                errors.append(f"finalizar ({name}): {status} {body[:200]!r}")
 
     start = time.perf_counter()
     await asyncio.gather(*(desk_loop(str(i + 1), h) for i, h in enumerate(desk_headers)))
@@ -347,8 +363,10 @@ async def drain_phase(session, base, desk_headers: list[dict], expected: int, de
 
 async def drive(base: str, args, rng: random.Random) -> tuple[dict[str, float], list[str]]:
     deadline = time.monotonic() + args.timeout
+    # Keep-alive below uvicorn's 5 s, so the client never reuses a connection the server
+    # is closing at that moment (a reset POST is not retried).
     connector = aiohttp.TCPConnector(limit=max(args.concurrency, args.desks) + 10, limit_per_host=0,
-                                     keepalive_timeout=60)
+                                     keepalive_timeout=3)
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         kiosk = await login(session, base, "bench-kiosk")

@@ -17,6 +17,7 @@ from turnero.core import routes as core_routes
 from turnero.core.db import close_db, init_db
 from turnero.core.errors import EXCEPTION_HANDLERS
 from turnero.core.openapi import build_openapi
+from turnero.core.ratelimit import RateLimiter
 from turnero.core.templating import STATIC_DIR
 from turnero.displays import routes as display_routes
 from turnero.displays.bus import get_bus
@@ -74,4 +75,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.queue_config = QueueConfig.from_settings(settings)
+    app.state.rate_limiter = RateLimiter()
     return app

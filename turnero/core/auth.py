@@ -16,9 +16,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from starlette.requests import HTTPConnection
 
 from turnero.core import clock
-from turnero.core.errors import forbidden, unauthorized
+from turnero.core.errors import ApiError, forbidden, unauthorized
 from turnero.core.ids import new_token, token_digest
 from turnero.core.models import ApiToken, Role, User
+from turnero.core.ratelimit import FAILED_LOGINS_PER_CLIENT, FAILED_LOGINS_PER_USER, RateLimiter
 
 SESSION_COOKIE = "turnero_session"
 _hasher = PasswordHasher()
@@ -63,6 +64,20 @@ async def authenticate(username: str, password: str) -> User | None:
     # argon2 takes tens of milliseconds of CPU: keep it off the event loop.
     ok = await asyncio.to_thread(_verify, user.password_hash if user else _DUMMY_HASH, password)
     return user if (user and ok) else None
+
+
+async def sign_in(limiter: RateLimiter, client: str, username: str, password: str) -> User | None:
+    """authenticate(), refused with 429 after too many recent failures for this user
+    name or from this client address; only failures are counted."""
+    user_key, client_key = ("login-user", username.lower()), ("login-client", client)
+    if not (await limiter.allowed(FAILED_LOGINS_PER_USER, *user_key)
+            and await limiter.allowed(FAILED_LOGINS_PER_CLIENT, *client_key)):
+        raise ApiError(429, "too_many_attempts", "Demasiados intentos fallidos; espere unos minutos.")
+    user = await authenticate(username, password)
+    if user is None:
+        await limiter.hit(FAILED_LOGINS_PER_USER, *user_key)
+        await limiter.hit(FAILED_LOGINS_PER_CLIENT, *client_key)
+    return user
 
 
 async def issue_token(user: User, ttl_hours: int) -> tuple[str, ApiToken]:

@@ -8,7 +8,16 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from turnero.core.auth import SESSION_COOKIE, Principal, authenticate, current_principal, issue_token, revoke_token, request_token
+from turnero.core.auth import (
+    SESSION_COOKIE,
+    Principal,
+    current_principal,
+    issue_token,
+    request_token,
+    revoke_token,
+    sign_in,
+)
+from turnero.core.errors import ApiError
 from turnero.core.models import Office, Role
 from turnero.core.templating import templates
 
@@ -65,7 +74,15 @@ async def login_submit(request: Request) -> Response:
     username = str(form.get("username", "")).strip()
     password = str(form.get("password", ""))
     nxt = _safe_next(str(form.get("next", "")))
-    user = await authenticate(username, password) if username and password else None
+    client = request.client.host if request.client else "?"
+    limiter = request.app.state.rate_limiter
+    try:
+        user = await sign_in(limiter, client, username, password) if username and password else None
+    except ApiError as exc:  # too many failures: same form, the limiter's message
+        return templates.TemplateResponse(
+            request, "login.html", {"next": nxt or "", "error": exc.message, "username": username},
+            status_code=exc.status,
+        )
     if user is None:
         return templates.TemplateResponse(
             request, "login.html",

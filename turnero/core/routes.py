@@ -8,7 +8,7 @@ from starlette.requests import Request
 
 from turnero.core import service
 from turnero.core.api import ApiDoc, api_route
-from turnero.core.auth import authenticate, issue_token
+from turnero.core.auth import issue_token, sign_in
 from turnero.core.errors import unauthorized
 from turnero.core.http import json_response, read_json
 from turnero.core.schemas import OfficeOut, ServiceOut, TokenOut, TokenRequest
@@ -16,7 +16,8 @@ from turnero.core.schemas import OfficeOut, ServiceOut, TokenOut, TokenRequest
 
 async def create_token(request: Request):
     body = await read_json(request, TokenRequest)
-    user = await authenticate(body.username, body.password)
+    client = request.client.host if request.client else "?"
+    user = await sign_in(request.app.state.rate_limiter, client, body.username, body.password)
     if user is None:
         raise unauthorized("Usuario o contraseña incorrectos.")
     token, row = await issue_token(user, request.app.state.settings.token_ttl_hours)
@@ -41,7 +42,7 @@ async def list_offices(request: Request):
 routes = [
     api_route(
         "/api/auth/token", "POST", create_token,
-        ApiDoc("Obtener un token de acceso", "auth", body=TokenRequest, response=TokenOut, errors=(400, 401, 422)),
+        ApiDoc("Obtener un token de acceso", "auth", body=TokenRequest, response=TokenOut, errors=(400, 401, 422, 429)),
     ),
     api_route(
         "/api/services", "GET", list_services,

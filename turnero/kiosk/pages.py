@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from turnero.core.auth import Principal
 from turnero.core.errors import ApiError
 from turnero.core.models import Office, OfficeService, Role
 from turnero.core.pages import PageRedirect, page_principal
@@ -25,13 +26,13 @@ def not_found_page(request: Request, message: str) -> Response:
     return templates.TemplateResponse(request, "not_found.html", {"message": message}, status_code=404)
 
 
-async def page_office(request: Request, code: str, *roles: Role) -> Office:
-    """The office of a staff page: login and role first, then a Spanish 404 page."""
+async def page_office(request: Request, code: str, *roles: Role) -> tuple[Office, Principal]:
+    """The office of a staff page and its user: login and role first, then a 404 page."""
     office = await Office.get_or_none(code=code, active=True)
-    await page_principal(request, *roles, office=office)
+    principal = await page_principal(request, *roles, office=office)
     if office is None:
         raise PageRedirect(not_found_page(request, f"No existe la oficina «{code}»."))
-    return office
+    return office, principal
 
 
 async def _kiosk_ticket(request: Request) -> Ticket:
@@ -54,7 +55,7 @@ async def walk_in_services(office: Office) -> list[dict]:
 
 
 async def kiosk(request: Request) -> Response:
-    office = await page_office(request, request.path_params["office"], *KIOSK_ROLES)
+    office, _principal = await page_office(request, request.path_params["office"], *KIOSK_ROLES)
     return templates.TemplateResponse(
         request,
         "kiosk/kiosk.html",

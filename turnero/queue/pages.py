@@ -43,11 +43,12 @@ async def _desk_state(office: Office, desk_name: str, config: service.QueueConfi
 
 
 async def desk_list(request: Request) -> Response:
-    office = await page_office(request, request.path_params["office"], *STAFF)
+    office, principal = await page_office(request, request.path_params["office"], *STAFF)
     return templates.TemplateResponse(
         request,
         "desk/choose.html",
         {
+            "principal": principal,
             "office": office,
             "desks": await service.desk_views(office),
             "services": await _office_services(office),
@@ -57,7 +58,7 @@ async def desk_list(request: Request) -> Response:
 
 
 async def desk_console(request: Request) -> Response:
-    office = await page_office(request, request.path_params["office"], *STAFF)
+    office, principal = await page_office(request, request.path_params["office"], *STAFF)
     name = request.path_params["desk"]
     if not await Desk.exists(office_id=office.id, name=name):
         raise PageRedirect(not_found_page(request, f"No existe la ventanilla «{name}» en {office.code}."))
@@ -66,6 +67,7 @@ async def desk_console(request: Request) -> Response:
         request,
         "desk/console.html",
         {
+            "principal": principal,
             "office": office,
             "desk": state["desk"],
             "boot": {
