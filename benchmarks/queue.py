@@ -256,6 +256,57 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[k] * 1000
 
 
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process (Linux /proc); 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _db_backend_pids(backend: str) -> list[int]:
+    """PostgreSQL backend processes serving the benchmark database (by process title)."""
+    if backend != "postgres" or not os.path.isdir("/proc"):
+        return []
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if f" {PG_BENCH_DB} ".encode() in f.read():
+                        pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+class CpuMeter:
+    """CPU seconds used by the server processes, the PostgreSQL backends and this client
+    between two snapshots — the figures that stay meaningful on a busy machine."""
+
+    def __init__(self, server_pids: list[int], backend: str):
+        self.server_pids, self.backend = server_pids, backend
+
+    def snapshot(self) -> dict[str, dict[int, float] | float]:
+        return {
+            "server": {p: _cpu_seconds(p) for p in self.server_pids},
+            "db": {p: _cpu_seconds(p) for p in _db_backend_pids(self.backend)},
+            "client": time.process_time(),
+        }
+
+    @staticmethod
+    def delta(before: dict, after: dict) -> dict[str, float]:
+        out = {"client": after["client"] - before["client"]}
+        for key in ("server", "db"):
+            out[key] = sum(v - before[key].get(p, 0.0) for p, v in after[key].items())
+        return out
+
+
 @dataclass
 class RunResult:
     backend: str
@@ -361,7 +412,7 @@ async def drain_phase(session, base, desk_headers: list[dict], expected: int, de
     return called, call_lat, finish_lat, wall, errors
 
 
-async def drive(base: str, args, rng: random.Random) -> tuple[dict[str, float], list[str]]:
+async def drive(base: str, args, rng: random.Random, meter: CpuMeter) -> tuple[dict[str, float], list[str]]:
     deadline = time.monotonic() + args.timeout
     # Keep-alive below uvicorn's 5 s, so the client never reuses a connection the server
     # is closing at that moment (a reset POST is not retried).
@@ -379,9 +430,11 @@ async def drive(base: str, args, rng: random.Random) -> tuple[dict[str, float], 
 
         desk_headers = await asyncio.gather(*(op_login(i) for i in range(1, args.desks + 1)))
 
+        cpu0 = meter.snapshot()
         issued, issue_lat, issue_wall, problems = await issue_phase(
             session, base, kiosk, args.tickets, args.concurrency, args.preferential, deadline, rng
         )
+        issue_cpu = meter.delta(cpu0, meter.snapshot())
         if len(issued) != args.tickets:
             problems.append(f"emitidos {len(issued)} de {args.tickets}")
         if len(set(issued.values())) != len(issued):
@@ -392,9 +445,11 @@ async def drive(base: str, args, rng: random.Random) -> tuple[dict[str, float], 
                 if r.status != 200:
                     raise BenchError(f"abrir ventanilla {i}: {r.status} {await r.text()}")
 
+        cpu0 = meter.snapshot()
         called, call_lat, finish_lat, drain_wall, errors = await drain_phase(
             session, base, desk_headers, len(issued), deadline
         )
+        drain_cpu = meter.delta(cpu0, meter.snapshot())
         problems += errors
         ids = [c[0] for c in called]
         if len(ids) != len(set(ids)):
@@ -417,6 +472,10 @@ async def drive(base: str, args, rng: random.Random) -> tuple[dict[str, float], 
         "finish_p50_ms": percentile(finish_lat, 50),
         "finish_p99_ms": percentile(finish_lat, 99),
     }
+    # CPU milliseconds per ticket issued, and per ticket called and finished.
+    for phase, cpu, n in (("issue", issue_cpu, len(issued)), ("drain", drain_cpu, len(called))):
+        for who in ("server", "db", "client"):
+            figures[f"{phase}_{who}_cpu_ms"] = 1000 * cpu[who] / n if n else float("nan")
     return figures, problems
 
 
@@ -434,8 +493,21 @@ COLUMNS = [
 ]
 
 
+CPU_COLUMNS = [
+    (f"{phase}_{who}_cpu_ms", f"{who}", "{:.2f}") for phase in ("issue", "drain") for who in ("server", "db", "client")
+]
+
+
 def format_row(figures: dict[str, float]) -> str:
     return "  ".join(f"{label} {fmt.format(figures[key])}" for key, label, fmt in COLUMNS)
+
+
+def format_cpu(figures: dict[str, float]) -> str:
+    parts = []
+    for phase, what in (("issue", "per ticket issued"), ("drain", "per ticket called+finished")):
+        cells = ", ".join(f"{who} {figures[f'{phase}_{who}_cpu_ms']:.2f}" for who in ("server", "db", "client"))
+        parts.append(f"{what}: {cells}")
+    return "CPU ms " + "; ".join(parts)
 
 
 def one_run(backend: str, workers: int, args, workdir: Path, run: int) -> RunResult:
@@ -453,8 +525,9 @@ def one_run(backend: str, workers: int, args, workdir: Path, run: int) -> RunRes
             pids = ",".join(str(p) for p in server.worker_pids())
             print(f"    (pids del servidor: {pids})", flush=True)
         rng = random.Random(args.seed + run)
+        meter = CpuMeter(server.worker_pids(), backend)
         loop_runner = _runner()
-        figures, problems = loop_runner(drive(server.url, args, rng))
+        figures, problems = loop_runner(drive(server.url, args, rng, meter))
         result.figures, result.problems = figures, problems
     finally:
         server.stop()
@@ -511,20 +584,24 @@ def main(argv: list[str] | None = None) -> int:
             for workers in worker_counts:
                 results = []
                 for run in range(1, args.runs + 1):
-                    print(f"[{backend}, {workers} worker(s)] run {run}/{args.runs} …", flush=True)
+                    load = " (load average %.1f)" % os.getloadavg()[0] if hasattr(os, "getloadavg") else ""
+                    print(f"[{backend}, {workers} worker(s)] run {run}/{args.runs}{load} …", flush=True)
                     result = one_run(backend, workers, args, workdir, run)
                     results.append(result)
                     print("    " + format_row(result.figures), flush=True)
+                    print("    " + format_cpu(result.figures), flush=True)
                     if result.problems:
                         failed = True
                         print("    PROBLEMS: " + "; ".join(result.problems[:10]), flush=True)
                     else:
                         print(f"    ok: {args.tickets} tickets issued, each called once, numbers unique", flush=True)
                 medians = {
-                    key: statistics.median(r.figures[key] for r in results) for key, _label, _fmt in COLUMNS
+                    key: statistics.median(r.figures[key] for r in results)
+                    for key, _label, _fmt in COLUMNS + CPU_COLUMNS
                 }
                 summary.append((backend, workers, medians, sum(1 for r in results if r.problems)))
                 print(f"  median of {len(results)}: " + format_row(medians), flush=True)
+                print("    " + format_cpu(medians), flush=True)
     finally:
         if args.keep or failed:
             print(f"work folder kept: {workdir}")

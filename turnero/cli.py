@@ -25,6 +25,9 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int)
         proxy_headers=True,
         log_level="info",
         timeout_graceful_shutdown=20,
+        # Longer than a load balancer's idle timeout (often 60 s), so the proxy, not
+        # uvicorn, closes idle connections: no request races a closing socket.
+        timeout_keep_alive=75,
     )
 
 

@@ -20,6 +20,7 @@ from turnero.core.errors import ApiError, forbidden, unauthorized
 from turnero.core.ids import new_token, token_digest
 from turnero.core.models import ApiToken, Role, User
 from turnero.core.ratelimit import FAILED_LOGINS_PER_CLIENT, FAILED_LOGINS_PER_USER, RateLimiter
+from turnero.core.service import can_match
 
 SESSION_COOKIE = "turnero_session"
 _hasher = PasswordHasher()
@@ -60,7 +61,10 @@ def _verify(stored_hash: str, password: str) -> bool:
 
 
 async def authenticate(username: str, password: str) -> User | None:
-    user = await User.get_or_none(username=username, active=True).select_related("office")
+    user = (
+        await User.get_or_none(username=username, active=True).select_related("office")
+        if can_match(User, "username", username) else None  # e.g. a NUL: PostgreSQL would raise
+    )
     # argon2 takes tens of milliseconds of CPU: keep it off the event loop.
     ok = await asyncio.to_thread(_verify, user.password_hash if user else _DUMMY_HASH, password)
     return user if (user and ok) else None

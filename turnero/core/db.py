@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
@@ -33,10 +34,14 @@ def tortoise_config(settings: Settings) -> dict:
         # Wait for another process's write instead of failing at once.
         credentials.setdefault("busy_timeout", 10000)
         credentials.setdefault("synchronous", "NORMAL")
-    elif "postgres" in connection["engine"]:
+    elif connection["engine"] in ("tortoise.backends.asyncpg", "tortoise.backends.psycopg"):
+        # (The engine is named after the driver: a test for "postgres" never matched,
+        # and the pool stayed at Tortoise's default of 5 connections.)
         credentials = connection["credentials"]
         credentials.setdefault("maxsize", settings.db_pool_size)
         credentials.setdefault("minsize", 1)
+        if connection["engine"] == "tortoise.backends.asyncpg":
+            credentials.setdefault("reset", _release_without_session_reset)
     # Tortoise caches prepared statements per connection name; naming the connection
     # after its dialect keeps one process that opens both (the test suite) correct.
     name = connection_name(url)
@@ -46,6 +51,18 @@ def tortoise_config(settings: Settings) -> dict:
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+async def _release_without_session_reset(connection) -> None:
+    """What the asyncpg pool runs when a connection comes back (instead of its default
+    `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`).
+
+    The pool has already rolled back any open transaction. Turnero keeps no session
+    state on pooled connections (no SET, LISTEN, cursors or session advisory locks), so
+    the reset query would be one more round trip per query outside a transaction — a
+    large share of a request's cost. Code that ever needs session state must use a
+    transaction-scoped form (SET LOCAL, pg_advisory_xact_lock) or its own connection."""
+    return None
 
 
 async def init_db(settings: Settings, migrate: bool = True) -> None:
@@ -84,6 +101,11 @@ def placeholders(sql: str) -> str:
     """Write raw SQL with `?` placeholders; PostgreSQL (asyncpg) wants $1, $2 …"""
     if not is_postgres():
         return sql
+    return _numbered(sql)
+
+
+@functools.lru_cache(maxsize=512)
+def _numbered(sql: str) -> str:
     out, n = [], 0
     for ch in sql:
         if ch == "?":

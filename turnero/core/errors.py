@@ -76,7 +76,10 @@ async def api_error_handler(request: Request, exc: Exception) -> Response:
 async def http_exception_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code, message = _HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
-    return error_response(exc.status_code, code, message)
+    response = error_response(exc.status_code, code, message)
+    if exc.headers:  # e.g. the Allow header a 405 must carry
+        response.headers.update(exc.headers)
+    return response
 
 
 async def unexpected_error_handler(request: Request, exc: Exception) -> Response:

@@ -67,7 +67,7 @@ async def read_json(request: Request, schema: type[S]) -> S:
         body = b"{}"
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: [[[[… nested too deep
         raise malformed() from None
     if not isinstance(data, dict):
         raise malformed("El cuerpo debe ser un objeto JSON.")

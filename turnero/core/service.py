@@ -6,15 +6,23 @@ from turnero.core.errors import invalid, not_found
 from turnero.core.models import Office, OfficeService, Service
 
 
+def can_match(model, field: str, value: str | None) -> bool:
+    """Whether `value` could be stored in `model.field`, so a look-up by it can match.
+    An over-long value makes Tortoise raise instead of finding nothing, and a NUL
+    character makes PostgreSQL raise: neither may turn a bad request into a 500."""
+    max_length = model._meta.fields_map[field].max_length
+    return bool(value) and len(value) <= max_length and "\x00" not in value
+
+
 async def get_office(code: str) -> Office:
-    office = await Office.get_or_none(code=code, active=True) if code else None
+    office = await Office.get_or_none(code=code, active=True) if can_match(Office, "code", code) else None
     if office is None:
         raise not_found("office_not_found", f"No existe la oficina {code!r}.")
     return office
 
 
 async def get_service(code: str) -> Service:
-    service = await Service.get_or_none(code=code, active=True) if code else None
+    service = await Service.get_or_none(code=code, active=True) if can_match(Service, "code", code) else None
     if service is None:
         raise not_found("service_not_found", f"No existe el trámite {code!r}.")
     return service

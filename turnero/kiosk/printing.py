@@ -55,8 +55,11 @@ class Slip:
     url: str  # the citizen page /t/{id}
 
     def qr_svg(self, scale: int = 4) -> Markup:
-        # Inline SVG: prints sharply at any DPI and needs no extra request.
-        svg = segno.make(self.url, error="m").svg_inline(scale=scale, title="Código QR de su turno")
+        # Inline SVG: prints sharply at any DPI and needs no extra request. Without fixed
+        # width/height (viewBox only) the page's CSS decides its size on screen and paper.
+        svg = segno.make(self.url, error="m").svg_inline(
+            scale=scale, omitsize=True, title="Código QR de su turno"
+        )
         return Markup(svg)
 
 
@@ -119,7 +122,8 @@ def escpos_bytes(slip: Slip) -> bytes:
         p.text(_lines(f"Primer paso: {slip.first_step}"))
     if slip.priority_label:
         p.set(align="center", bold=True)
-        p.text(_lines(f"Atención preferencial: {slip.priority_label}"))
+        p.text("Atención preferencial:\n")
+        p.text(_lines(slip.priority_label))
         p.set(align="center", bold=False)
     p.text(f"Emitido: {slip.issued_local}\n")
     if slip.position is not None:

@@ -6,6 +6,7 @@ event goes out after commit. Routes call these and never hold the rules themselv
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -15,11 +16,11 @@ from tortoise.transactions import in_transaction
 
 from turnero.core import clock
 from turnero.core.auth import Principal
-from turnero.core.db import placeholders
+from turnero.core.db import is_postgres, placeholders
 from turnero.core.errors import conflict, invalid, not_found
 from turnero.core.ids import public_id
 from turnero.core.models import Office, Service
-from turnero.core.service import offered_service
+from turnero.core.service import can_match, offered_service
 from turnero.displays.bus import publish_office_event
 from turnero.queue import policy
 from turnero.queue.models import (
@@ -91,15 +92,21 @@ async def next_number(conn, office_id: int, prefix: str, day: date) -> int:
 # ---------------------------------------------------------------- views
 
 
-async def ticket_view(ticket: Ticket, office: Office, config: QueueConfig) -> dict:
-    await ticket.fetch_related("service", "desk")
+def _connection():
+    """The connection queries run on now (the transaction's, inside in_transaction)."""
+    return Ticket._meta.db
+
+
+def _view(ticket: Ticket, office: Office, service_code: str, service_name: str, desk_name: str | None) -> dict:
+    """The ticket as the API shows it, from values at hand (no query); position and
+    wait estimate are filled in by ticket_view for a waiting ticket."""
     tz = office.timezone
-    view = {
+    return {
         "id": ticket.public_id,
         "number": ticket.number,
         "office": office.code,
-        "service": ticket.service.code,
-        "service_name": ticket.service.name,
+        "service": service_code,
+        "service_name": service_name,
         "priority": str(ticket.priority),
         "party_size": ticket.party_size,
         "status": str(ticket.status),
@@ -108,44 +115,78 @@ async def ticket_view(ticket: Ticket, office: Office, config: QueueConfig) -> di
         "issued_at": _iso(ticket.issued_at, tz),
         "arrived_at": _iso(ticket.arrived_at, tz),
         "called_at": _iso(ticket.called_at, tz),
-        "desk": ticket.desk.name if ticket.desk else None,
+        "desk": desk_name,
         "recall_count": ticket.recall_count,
     }
+
+
+async def ticket_view(ticket: Ticket, office: Office, config: QueueConfig) -> dict:
+    # Relations already loaded (select_related, or set by the caller) cost no query.
+    service = ticket.service if isinstance(ticket.service, Service) else await Service.get(id=ticket.service_id)
+    desk_name = None
+    if ticket.desk_id is not None:
+        desk = ticket.desk if isinstance(ticket.desk, Desk) else await Desk.get(id=ticket.desk_id)
+        desk_name = desk.name
+    view = _view(ticket, office, service.code, service.name, desk_name)
     if ticket.status == TicketStatus.WAITING:
-        position = await waiting_position(ticket, config)
-        open_desks = await Desk.filter(
-            office_id=office.id, status=DeskStatus.OPEN, services__service_id=ticket.service_id
-        ).count()
+        position, open_desks = await _position_and_open_desks(ticket, config)
         view["position"] = position
         view["estimated_wait_minutes"] = policy.estimate_wait_minutes(
-            position, open_desks, ticket.service.expected_service_minutes
+            position, open_desks, service.expected_service_minutes
         )
     return view
 
 
 async def waiting_position(ticket: Ticket, config: QueueConfig) -> int:
+    return (await _position_and_open_desks(ticket, config))[0]
+
+
+async def _position_and_open_desks(ticket: Ticket, config: QueueConfig) -> tuple[int, int]:
+    """A waiting ticket's place in its service's queue, and how many open desks serve
+    that service — one statement (one pass over the service's waiting tickets)."""
     now = clock.now()
-    waiting = Ticket.filter(
-        office_id=ticket.office_id, service_id=ticket.service_id, status=TicketStatus.WAITING
-    )
-    due_appointments = waiting.filter(lane=Lane.APPOINTMENT, due_at__lte=now)
-    if ticket.lane == Lane.APPOINTMENT:
-        ahead = await due_appointments.filter(
-            Q(due_at__lt=ticket.due_at) | Q(due_at=ticket.due_at, id__lt=ticket.id)
-        ).count()
-        return policy.queue_position(
-            policy.APPOINTMENT, appointments_ahead=ahead, same_lane_ahead=0, other_lane_waiting=0,
-            ratio=config.policy.preferential_ratio,
-        )
-    earlier = Q(arrived_at__lt=ticket.arrived_at) | Q(arrived_at=ticket.arrived_at, id__lt=ticket.id)
+    appointment = ticket.lane == Lane.APPOINTMENT
     other = Lane.REGULAR if ticket.lane == Lane.PREFERENTIAL else Lane.PREFERENTIAL
-    return policy.queue_position(
-        str(ticket.lane),
-        appointments_ahead=await due_appointments.count(),
-        same_lane_ahead=await waiting.filter(earlier, lane=ticket.lane).count(),
-        other_lane_waiting=await waiting.filter(lane=other).count(),
-        ratio=config.policy.preferential_ratio,
+    sql = placeholders(
+        "SELECT"
+        " SUM(CASE WHEN lane = ? AND due_at <= ? THEN 1 ELSE 0 END) AS due,"
+        " SUM(CASE WHEN lane = ? AND due_at <= ? AND (due_at < ? OR (due_at = ? AND id < ?))"
+        " THEN 1 ELSE 0 END) AS due_ahead,"
+        " SUM(CASE WHEN lane = ? AND (arrived_at < ? OR (arrived_at = ? AND id < ?))"
+        " THEN 1 ELSE 0 END) AS same_lane_ahead,"
+        " SUM(CASE WHEN lane = ? THEN 1 ELSE 0 END) AS other_lane,"
+        " (SELECT COUNT(*) FROM desk d JOIN desk_service ds ON ds.desk_id = d.id"
+        "  WHERE d.office_id = ? AND d.status = ? AND ds.service_id = ?) AS open_desks"
+        " FROM ticket WHERE office_id = ? AND service_id = ? AND status = ?"
     )
+    row = (
+        await _connection().execute_query_dict(
+            sql,
+            [
+                Lane.APPOINTMENT.value, now,
+                Lane.APPOINTMENT.value, now, ticket.due_at, ticket.due_at, ticket.id,
+                str(ticket.lane), ticket.arrived_at, ticket.arrived_at, ticket.id,
+                other.value,
+                ticket.office_id, DeskStatus.OPEN.value, ticket.service_id,
+                ticket.office_id, ticket.service_id, TicketStatus.WAITING.value,
+            ],
+        )
+    )[0]
+    ratio = config.policy.preferential_ratio
+    if appointment:
+        position = policy.queue_position(
+            policy.APPOINTMENT, appointments_ahead=int(row["due_ahead"] or 0), same_lane_ahead=0,
+            other_lane_waiting=0, ratio=ratio,
+        )
+    else:
+        position = policy.queue_position(
+            str(ticket.lane),
+            appointments_ahead=int(row["due"] or 0),
+            same_lane_ahead=int(row["same_lane_ahead"] or 0),
+            other_lane_waiting=int(row["other_lane"] or 0),
+            ratio=ratio,
+        )
+    return position, int(row["open_desks"] or 0)
 
 
 async def desk_views(office: Office) -> list[dict]:
@@ -205,7 +246,7 @@ async def issue_ticket(
             public_id=pid,
             visit_id=pid,
             office_id=office.id,
-            service_id=first.id,
+            service=first,  # the instance, so the view below needs no query for it
             flow_service_id=tramite.id if steps else None,
             day=day,
             number=format_number(tramite.prefix, n),
@@ -217,9 +258,9 @@ async def issue_ticket(
             arrived_at=now,
             issued_at=now,
         )
-        await TicketEvent.create(
-            ticket=ticket, kind="issued", at=now, user_id=_actor_id(actor),
-            data={"service": first.code, "tramite": tramite.code, "priority": prio.value},
+        await _insert_event(
+            conn, ticket.id, "issued", now, None, _actor_id(actor),
+            {"service": first.code, "tramite": tramite.code, "priority": prio.value},
         )
     await _publish_queue_changed(office)
     return await ticket_view(ticket, office, config)
@@ -229,7 +270,7 @@ async def issue_ticket(
 
 
 async def get_desk(office: Office, name: str) -> Desk:
-    desk = await Desk.get_or_none(office_id=office.id, name=name) if name else None
+    desk = await Desk.get_or_none(office_id=office.id, name=name) if can_match(Desk, "name", name) else None
     if desk is None:
         raise not_found("desk_not_found", f"No existe la ventanilla {name!r} en {office.code}.")
     return desk
@@ -275,26 +316,98 @@ async def _lock_open_desk(desk_id: int) -> Desk:
     return desk
 
 
-async def _head_candidates(office_id: int, weights: dict[int, int], now: datetime) -> list[policy.Candidate]:
-    """The head of each line the desk could serve, locked so that a concurrent desk
-    skips it (PostgreSQL `FOR UPDATE SKIP LOCKED`; on SQLite the write transaction is
-    already exclusive)."""
-    waiting = Ticket.filter(office_id=office_id, status=TicketStatus.WAITING)
-    queries = [
-        waiting.filter(lane=Lane.APPOINTMENT, due_at__lte=now, service_id__in=list(weights)).order_by("due_at", "id")
+# Call-next is the hot path: it runs as a few raw statements on the transaction's
+# connection (desk lock; busy check and line heads together; claim; audit event)
+# instead of a dozen ORM queries.
+
+
+def _for_update(clause: str) -> str:
+    """A row-lock clause on PostgreSQL; nothing on SQLite, whose write transaction
+    (BEGIN IMMEDIATE) already excludes every other writer."""
+    return f" {clause}" if is_postgres() else ""
+
+
+async def _lock_desk_for_call(conn, office: Office, desk_name: str) -> tuple[dict, dict[int, int]]:
+    """The open desk, locked, and the services it serves ({service id: weight})."""
+    rows = []
+    if can_match(Desk, "name", desk_name):
+        rows = await conn.execute_query_dict(
+            placeholders(
+                "SELECT d.id, d.name, d.status, d.preferential_streak, ds.service_id, ds.weight"
+                " FROM desk d LEFT JOIN desk_service ds ON ds.desk_id = d.id"
+                " WHERE d.office_id = ? AND d.name = ?" + _for_update("FOR UPDATE OF d")
+            ),
+            [office.id, desk_name],
+        )
+    if not rows:
+        raise not_found("desk_not_found", f"No existe la ventanilla {desk_name!r} en {office.code}.")
+    desk = rows[0]
+    if desk["status"] != DeskStatus.OPEN.value:
+        raise conflict("desk_not_open", f"La ventanilla {desk['name']} no está abierta.")
+    return desk, {r["service_id"]: r["weight"] for r in rows if r["service_id"] is not None}
+
+
+_HEAD_COLUMNS = (
+    "t.id, t.lane, t.service_id, t.arrived_at, t.due_at, s.code AS service_code, s.name AS service_name"
+)
+
+
+async def _busy_and_heads(conn, office_id: int, desk: dict, weights: dict[int, int], now: datetime):
+    """Whether the desk already has a ticket called or in service and, in the same
+    statement, the head of each line it could serve — locked so that a concurrent desk
+    skips it (PostgreSQL `FOR UPDATE SKIP LOCKED`). Runs after the desk lock, so it
+    sees a call this desk just committed."""
+    parts = [
+        f"SELECT 1 AS busy, {_HEAD_COLUMNS} FROM ticket t JOIN service s ON s.id = t.service_id"
+        " WHERE t.desk_id = ? AND t.status IN (?, ?) LIMIT 1"
     ]
-    for tier in sorted(set(weights.values())):
-        ids = [sid for sid, w in weights.items() if w == tier]
-        for lane in (Lane.PREFERENTIAL, Lane.REGULAR):
-            queries.append(waiting.filter(lane=lane, service_id__in=ids).order_by("arrived_at", "id"))
-    heads = []
-    for query in queries:
-        row = await query.limit(1).select_for_update(skip_locked=True).first()
-        if row is not None:
-            heads.append(
-                policy.Candidate(row.id, str(row.lane), row.service_id, row.arrived_at, row.due_at)
-            )
-    return heads
+    params: list = [desk["id"], *(s.value for s in ACTIVE_AT_DESK)]
+    lock = _for_update("FOR UPDATE OF t SKIP LOCKED")
+
+    def head(condition: str, service_ids: list[int], order: str, values: list) -> None:
+        marks = ", ".join("?" * len(service_ids))
+        parts.append(
+            f"SELECT 0 AS busy, {_HEAD_COLUMNS} FROM ticket t JOIN service s ON s.id = t.service_id"
+            f" WHERE t.office_id = ? AND t.status = ? AND {condition} AND t.service_id IN ({marks})"
+            f" ORDER BY {order}, t.id LIMIT 1{lock}"
+        )
+        params.extend([office_id, TicketStatus.WAITING.value, *values, *service_ids])
+
+    if weights:
+        head("t.lane = ? AND t.due_at <= ?", list(weights), "t.due_at", [Lane.APPOINTMENT.value, now])
+        for tier in sorted(set(weights.values())):
+            ids = [sid for sid, w in weights.items() if w == tier]
+            for lane in (Lane.PREFERENTIAL, Lane.REGULAR):
+                head("t.lane = ?", ids, "t.arrived_at", [lane.value])
+    sql = " UNION ALL ".join(f"SELECT * FROM ({part}) AS h{i}" for i, part in enumerate(parts))
+    rows = await conn.execute_query_dict(placeholders(sql), params)
+    busy = any(r["busy"] for r in rows)
+    heads = {}
+    for r in rows:
+        if not r["busy"]:
+            heads[r["id"]] = r
+    return busy, heads
+
+
+def _candidate(row: dict) -> policy.Candidate:
+    return policy.Candidate(
+        row["id"], row["lane"], row["service_id"], _db_datetime(row["arrived_at"]), _db_datetime(row["due_at"])
+    )
+
+
+def _db_datetime(value) -> datetime | None:
+    """A datetime column read by raw SQL (SQLite returns text) as an aware datetime."""
+    return Ticket._meta.fields_map["arrived_at"].to_python_value(value)
+
+
+async def _insert_event(conn, ticket_id: int, kind: str, at: datetime, desk_id: int | None,
+                        user_id: int | None, data: dict | None = None) -> None:
+    await conn.execute_query_dict(
+        placeholders(
+            "INSERT INTO ticket_event (ticket_id, kind, at, desk_id, user_id, data) VALUES (?, ?, ?, ?, ?, ?)"
+        ),
+        [ticket_id, kind, at, desk_id, user_id, json.dumps(data or {}, separators=(",", ":"), ensure_ascii=False)],
+    )
 
 
 async def _mark_called(ticket: Ticket, desk: Desk, now: datetime, actor: Principal, kind: str) -> None:
@@ -309,24 +422,41 @@ async def _mark_called(ticket: Ticket, desk: Desk, now: datetime, actor: Princip
 
 async def call_next(office: Office, desk_name: str, actor: Principal, config: QueueConfig) -> dict | None:
     """Call the next ticket for a desk; None when nobody it serves is waiting."""
-    desk = await get_desk(office, desk_name)
     now = clock.now()
-    async with in_transaction():
-        desk = await _lock_open_desk(desk.id)
-        weights = dict(await DeskService.filter(desk_id=desk.id).values_list("service_id", "weight"))
+    async with in_transaction() as conn:
+        desk, weights = await _lock_desk_for_call(conn, office, desk_name)
+        busy, heads = await _busy_and_heads(conn, office.id, desk, weights, now)
+        if busy:
+            raise conflict(
+                "desk_busy",
+                f"La ventanilla {desk['name']} ya tiene un turno llamado o en atención: "
+                "finalícelo, márquelo como ausente o transfiéralo antes de llamar otro.",
+            )
         if not weights:
             return None
         decision = policy.choose_next(
-            await _head_candidates(office.id, weights, now),
-            now=now, weights=weights, preferential_streak=desk.preferential_streak, config=config.policy,
+            [_candidate(row) for row in heads.values()],
+            now=now, weights=weights, preferential_streak=desk["preferential_streak"], config=config.policy,
         )
         if decision is None:
             return None
-        ticket = await Ticket.get(id=decision.candidate.ticket_id)
-        await _mark_called(ticket, desk, now, actor, "called")
-        if decision.preferential_streak != desk.preferential_streak:
-            await Desk.filter(id=desk.id).update(preferential_streak=decision.preferential_streak)
-    view = await ticket_view(ticket, office, config)
+        head = heads[decision.candidate.ticket_id]
+        rows = await conn.execute_query_dict(
+            placeholders(
+                "UPDATE ticket SET status = ?, desk_id = ?, called_at = ? WHERE id = ? AND status = ? RETURNING *"
+            ),
+            [TicketStatus.CALLED.value, desk["id"], now, head["id"], TicketStatus.WAITING.value],
+        )
+        if not rows:  # cannot happen while the row is locked; never call a ticket twice
+            raise conflict("ticket_not_callable", "El turno ya no está en espera.")
+        await _insert_event(conn, head["id"], "called", now, desk["id"], actor.user_id)
+        if decision.preferential_streak != desk["preferential_streak"]:
+            await conn.execute_query_dict(
+                placeholders("UPDATE desk SET preferential_streak = ? WHERE id = ?"),
+                [decision.preferential_streak, desk["id"]],
+            )
+    ticket = Ticket._init_from_db(**rows[0])
+    view = _view(ticket, office, head["service_code"], head["service_name"], desk["name"])
     await _publish_call(office, "ticket.called", view)
     return view
 
@@ -334,8 +464,10 @@ async def call_next(office: Office, desk_name: str, actor: Principal, config: Qu
 async def find_waiting_ticket(office: Office, ref: str) -> Ticket:
     """A waiting ticket of this office by public id or by today's number (`C-023`)."""
     today = clock.local_day(clock.now(), office.timezone)
-    ticket = await Ticket.filter(office_id=office.id, public_id=ref).first()
-    if ticket is None:
+    ticket = None
+    if can_match(Ticket, "public_id", ref):
+        ticket = await Ticket.filter(office_id=office.id, public_id=ref).first()
+    if ticket is None and can_match(Ticket, "number", ref.upper()):
         ticket = (
             await Ticket.filter(office_id=office.id, day=today, number=ref.upper())
             .order_by("-hop")
@@ -368,7 +500,11 @@ async def call_ticket(office: Office, desk_name: str, ref: str, actor: Principal
 
 
 async def get_ticket(public: str) -> Ticket:
-    ticket = await Ticket.get_or_none(public_id=public).select_related("office") if public else None
+    ticket = (
+        # Service and desk come along in the same query: the view needs them.
+        await Ticket.get_or_none(public_id=public).select_related("office", "service", "desk")
+        if can_match(Ticket, "public_id", public) else None
+    )
     if ticket is None:
         raise not_found("ticket_not_found", "No existe ese turno.")
     return ticket
@@ -410,6 +546,15 @@ def _check_transition(ticket: Ticket, action: str) -> None:
             "invalid_transition",
             f"No se puede {_ACTION_ES[action]} el turno {ticket.number}: está «{ticket.status.value}».",
         )
+
+
+def _carry_relations(source: Ticket, target: Ticket) -> None:
+    """Give a re-read copy of a ticket the service and desk already loaded on the
+    original, so that its view needs no query."""
+    if isinstance(source.service, Service) and source.service_id == target.service_id:
+        target.service = source.service
+    if source.desk_id is not None and isinstance(source.desk, Desk) and source.desk_id == target.desk_id:
+        target.desk = source.desk
 
 
 async def _locked_ticket(ticket_id: int, action: str) -> Ticket:
@@ -496,13 +641,23 @@ async def finish(ticket: Ticket, actor: Principal, config: QueueConfig) -> dict:
         steps = list(flow.steps or [])
         if ticket.step_index + 1 < len(steps):
             next_service = await offered_service(office, steps[ticket.step_index + 1])
-    async with in_transaction():
-        locked = await _locked_ticket(ticket.id, "finish")
-        locked.started_at = locked.started_at or locked.called_at
-        locked.finished_at = now
-        locked.status = TicketStatus.TRANSFERRED if next_service else TicketStatus.DONE
-        await locked.save(update_fields=["status", "started_at", "finished_at"])
-        await TicketEvent.create(ticket=locked, kind="finished", at=now, desk_id=locked.desk_id, user_id=actor.user_id)
+    status = TicketStatus.TRANSFERRED if next_service else TicketStatus.DONE
+    async with in_transaction() as conn:
+        # One conditional UPDATE both checks and makes the transition (a concurrent
+        # change waits for the row lock, then the condition is re-checked).
+        rows = await conn.execute_query_dict(
+            placeholders(
+                "UPDATE ticket SET status = ?, started_at = COALESCE(started_at, called_at), finished_at = ?"
+                f" WHERE id = ? AND status IN ({', '.join('?' * len(_TRANSITIONS['finish']))}) RETURNING *"
+            ),
+            [status.value, now, ticket.id, *(s.value for s in _TRANSITIONS["finish"])],
+        )
+        if not rows:
+            _check_transition(await Ticket.get(id=ticket.id), "finish")
+            raise conflict("invalid_transition", f"No se puede finalizar el turno {ticket.number}.")
+        locked = Ticket._init_from_db(**rows[0])
+        _carry_relations(ticket, locked)
+        await _insert_event(conn, locked.id, "finished", now, locked.desk_id, actor.user_id)
         nxt = None
         if next_service is not None:
             nxt = await _enqueue_next_hop(

@@ -120,6 +120,7 @@
       // The server renders the slip (with its QR code) so reprints look the same.
       const html = await Turnero.text("/kiosk/ticket/" + encodeURIComponent(t.id) + "/slip");
       $("print-area").innerHTML = html;
+      TurneroSlip.fitPage($("print-area").querySelector(".slip"));
       const svg = $("print-area").querySelector(".slip-qr svg");
       if (svg) {
         $("t-qr").replaceChildren(svg.cloneNode(true));
@@ -162,7 +163,7 @@
   document.addEventListener("contextmenu", (e) => e.preventDefault());
 
   // ---- clock in the office's time zone
-  const clockFmt = new Intl.DateTimeFormat("es-BO", { hour: "2-digit", minute: "2-digit", timeZone: data.timezone });
+  const clockFmt = new Intl.DateTimeFormat("es-BO", { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: data.timezone });
   function tick() { $("clock").textContent = clockFmt.format(new Date()); }
   tick();
   setInterval(tick, 10000);

@@ -5,7 +5,9 @@
   const POLL_SECONDS = 10;
   const FINAL = ["done", "no_show", "cancelled"];
   const $ = (id) => document.getElementById(id);
-  const timeFmt = new Intl.DateTimeFormat("es-BO", { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const timeFmt = new Intl.DateTimeFormat("es-BO", {
+    hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZone: boot.timezone,
+  });
   let last = boot.ticket;
   let timer = null;
 
@@ -16,7 +18,9 @@
     const badge = $("c-status");
     badge.textContent = boot.status_es[t.status] || t.status;
     badge.className = "status-badge status-" + t.status;
-    $("c-note").textContent = (boot.notes[t.status] || "").replace("{desk}", t.desk || "");
+    const note = (boot.notes[t.status] || "").replace("{desk}", t.desk || "");
+    $("c-note").textContent = note;
+    $("c-note").hidden = !note;
     $("c-waiting").hidden = t.status !== "waiting";
     $("c-position").textContent = t.position == null ? "—" : String(t.position);
     $("c-wait").textContent = t.estimated_wait_minutes == null ? "—" : "≈ " + t.estimated_wait_minutes + " min";
@@ -33,7 +37,7 @@
     try {
       const { data } = await Turnero.api("GET", "/api/tickets/" + encodeURIComponent(boot.id));
       render(data);
-      $("c-updated").textContent = "Actualizado a las " + timeFmt.format(new Date()) + ".";
+      $("c-updated").textContent = "Actualizado a las " + timeFmt.format(new Date());
     } catch (e) {
       $("c-updated").textContent = e.message + " Reintentando…";
     }
