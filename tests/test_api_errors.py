@@ -92,6 +92,9 @@ MALFORMED = [
     pytest.param(b"42", id="json-number"),
     pytest.param(b"null", id="json-null"),
     pytest.param(b"true", id="json-true"),
+    pytest.param(b'\xef\xbb\xbf{"service": "CI-RENOV", "ticket": "C-001"}', id="utf8-bom"),
+    pytest.param('{"service": "CI-RENOV", "ticket": "C-001"}'.encode("utf-16"), id="utf-16"),
+    pytest.param(b'{"service": "\\ud800", "ticket": "\\ud800"}', id="lone-surrogate"),
     pytest.param(b"[" * 5000 + b"]" * 5000, id="nested-too-deep"),
     pytest.param(b'{"service":' * 3000 + b'"CI-RENOV"' + b"}" * 3000, id="objects-nested-too-deep"),
 ]

@@ -248,6 +248,31 @@ async def test_public_view_needs_no_token_and_matches_the_issued_ticket(client, 
     assert view["party_size"] == 2 and view["desk"] is None
 
 
+async def test_public_view_never_shows_the_phone(client, kiosk, op):
+    ticket = await issue(client, kiosk, phone="71234567")
+    waiting = await client.get(f"/api/tickets/{ticket['id']}")
+    await open_desk(client, op, "5")
+    await call_next(client, op, "5")
+    called = await client.get(f"/api/tickets/{ticket['id']}")
+    for response in (waiting, called):
+        assert "phone" not in response.json()
+        assert "71234567" not in response.text and "+591" not in response.text
+
+
+async def test_positions_match_the_order_desks_will_call(client, kiosk, op):
+    plan = ["regular", "regular", "senior", "child", "pregnant"]
+    tickets = []
+    for priority in plan:
+        tickets.append(await issue(client, kiosk, priority=priority))
+        clock.advance(timedelta(seconds=10))
+    positions = {t["number"]: (await public(client, t["id"]))["position"] for t in tickets}
+    await open_desk(client, op, "5")
+    order = await _serve_all(client, op, "5")
+    assert order == ["C-003", "C-004", "C-001", "C-005", "C-002"]
+    assert sorted(positions, key=positions.get) == order
+    assert sorted(positions.values()) == [1, 2, 3, 4, 5]
+
+
 async def test_public_view_position_moves_up_as_others_are_called(client, kiosk, op):
     tickets = [await issue(client, kiosk) for _ in range(3)]
     last = tickets[-1]["id"]
@@ -328,6 +353,13 @@ async def test_no_show_from_called(client, kiosk, op):
     gone = await ok(client, op, called["id"], "no-show")
     assert gone["status"] == "no_show"
     assert (await row(called["id"])).status == TicketStatus.NO_SHOW
+
+
+async def test_desk_is_free_again_after_no_show(client, kiosk, op):
+    called = await called_at_desk(client, kiosk, op)
+    nxt = await issue(client, kiosk)
+    await ok(client, op, called["id"], "no-show")
+    assert (await call_next(client, op, "5"))["id"] == nxt["id"]
 
 
 async def test_desk_is_free_again_after_finish(client, kiosk, op):
@@ -437,6 +469,19 @@ async def test_transfer_frees_the_desk(client, kiosk, op):
     nxt = await issue(client, kiosk)
     await ok(client, op, called["id"], "transfer", service="CERT")
     assert (await call_next(client, op, "5"))["id"] == nxt["id"]
+
+
+async def test_transfer_to_a_multi_step_service_queues_at_its_first_step(client, kiosk, op):
+    """No desk serves CI-NUEVO itself: like a walk-in, the visit must start at DESCARTE
+    and then go through the remaining steps."""
+    called = await called_at_desk(client, kiosk, op)
+    moved = await ok(client, op, called["id"], "transfer", service="CI-NUEVO")
+    assert moved["service"] == "DESCARTE" and moved["number"] == "C-001" and moved["status"] == "waiting"
+    assert moved["arrived_at"] == called["arrived_at"]
+    await open_desk(client, op, "1")
+    assert (await call_next(client, op, "1"))["id"] == moved["id"]
+    finished = await ok(client, op, moved["id"], "finish")
+    assert finished["status"] == "transferred" and finished["next"]["service"] == "CAPTURA"
 
 
 async def test_transfer_to_the_same_service_is_422_and_changes_nothing(client, kiosk, op):

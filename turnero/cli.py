@@ -24,6 +24,7 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int)
         workers=workers,
         proxy_headers=True,
         log_level="info",
+        access_log=settings.access_log,
         timeout_graceful_shutdown=20,
         # Longer than a load balancer's idle timeout (often 60 s), so the proxy, not
         # uvicorn, closes idle connections: no request races a closing socket.

@@ -49,6 +49,8 @@ class Settings:
     day_close_grace_minutes: int = 60
     run_jobs: bool = True
     db_pool_size: int = 20
+    # uvicorn's line per request; off behind a proxy that logs requests itself.
+    access_log: bool = True
     secure_cookies: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -71,6 +73,7 @@ class Settings:
             ),
             run_jobs=_env_bool("TURNERO_RUN_JOBS", cls.run_jobs),
             db_pool_size=_env_int("TURNERO_DB_POOL_SIZE", cls.db_pool_size),
+            access_log=_env_bool("TURNERO_ACCESS_LOG", cls.access_log),
             secure_cookies=_env_bool("TURNERO_SECURE_COOKIES", cls.secure_cookies),
         )
 

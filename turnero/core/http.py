@@ -75,6 +75,10 @@ async def read_json(request: Request, schema: type[S]) -> S:
         # JSON-mode strict validation: "3" is not an int, but "senior" is a valid enum.
         return schema.model_validate_json(body, strict=True)
     except ValidationError as exc:
+        # json.loads is laxer than pydantic's parser (a BOM, UTF-16, a lone surrogate):
+        # what pydantic cannot read is malformed, not a wrong value.
+        if any(err["type"] == "json_invalid" for err in exc.errors()):
+            raise malformed() from None
         raise invalid(describe_validation_error(exc)) from None
 
 

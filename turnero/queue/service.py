@@ -347,45 +347,54 @@ async def _lock_desk_for_call(conn, office: Office, desk_name: str) -> tuple[dic
     return desk, {r["service_id"]: r["weight"] for r in rows if r["service_id"] is not None}
 
 
-_HEAD_COLUMNS = (
-    "t.id, t.lane, t.service_id, t.arrived_at, t.due_at, s.code AS service_code, s.name AS service_name"
-)
+def _sql_text(value: str) -> str:
+    """A SQL string literal for one of the code's own constants (enum values)."""
+    assert value.isidentifier(), value
+    return f"'{value}'"
 
 
 async def _busy_and_heads(conn, office_id: int, desk: dict, weights: dict[int, int], now: datetime):
     """Whether the desk already has a ticket called or in service and, in the same
     statement, the head of each line it could serve — locked so that a concurrent desk
     skips it (PostgreSQL `FOR UPDATE SKIP LOCKED`). Runs after the desk lock, so it
-    sees a call this desk just committed."""
-    parts = [
-        f"SELECT 1 AS busy, {_HEAD_COLUMNS} FROM ticket t JOIN service s ON s.id = t.service_id"
-        " WHERE t.desk_id = ? AND t.status IN (?, ?) LIMIT 1"
-    ]
-    params: list = [desk["id"], *(s.value for s in ACTIVE_AT_DESK)]
-    lock = _for_update("FOR UPDATE OF t SKIP LOCKED")
+    sees a call this desk just committed.
 
-    def head(condition: str, service_ids: list[int], order: str, values: list) -> None:
+    Statuses and lanes are written into the SQL as literals, not parameters: the
+    statement is then the same for every call of a desk, PostgreSQL plans it once per
+    connection (a generic plan that still uses the queue index) instead of re-planning
+    this union on every call."""
+    columns = "t.id, t.lane, t.service_id, t.arrived_at, t.due_at"
+    waiting = _sql_text(TicketStatus.WAITING.value)
+    parts = [
+        f"SELECT 1 AS busy, {columns} FROM ticket t WHERE t.desk_id = ?"
+        f" AND t.status IN ({', '.join(_sql_text(s.value) for s in ACTIVE_AT_DESK)}) LIMIT 1"
+    ]
+    params: list = [desk["id"]]
+    lock = _for_update("FOR UPDATE SKIP LOCKED")
+
+    def head(lane: Lane, condition: str, service_ids: list[int], order: str, values: list) -> None:
         marks = ", ".join("?" * len(service_ids))
         parts.append(
-            f"SELECT 0 AS busy, {_HEAD_COLUMNS} FROM ticket t JOIN service s ON s.id = t.service_id"
-            f" WHERE t.office_id = ? AND t.status = ? AND {condition} AND t.service_id IN ({marks})"
-            f" ORDER BY {order}, t.id LIMIT 1{lock}"
+            f"SELECT 0 AS busy, {columns} FROM ticket t"
+            f" WHERE t.office_id = ? AND t.status = {waiting} AND t.lane = {_sql_text(lane.value)}{condition}"
+            f" AND t.service_id IN ({marks}) ORDER BY {order}, t.id LIMIT 1{lock}"
         )
-        params.extend([office_id, TicketStatus.WAITING.value, *values, *service_ids])
+        params.extend([office_id, *values, *service_ids])
 
     if weights:
-        head("t.lane = ? AND t.due_at <= ?", list(weights), "t.due_at", [Lane.APPOINTMENT.value, now])
+        head(Lane.APPOINTMENT, " AND t.due_at <= ?", list(weights), "t.due_at", [now])
         for tier in sorted(set(weights.values())):
             ids = [sid for sid, w in weights.items() if w == tier]
             for lane in (Lane.PREFERENTIAL, Lane.REGULAR):
-                head("t.lane = ?", ids, "t.arrived_at", [lane.value])
-    sql = " UNION ALL ".join(f"SELECT * FROM ({part}) AS h{i}" for i, part in enumerate(parts))
+                head(lane, "", ids, "t.arrived_at", [])
+    union = " UNION ALL ".join(f"SELECT * FROM ({part}) AS h{i}" for i, part in enumerate(parts))
+    sql = (
+        "SELECT h.*, s.code AS service_code, s.name AS service_name"
+        f" FROM ({union}) AS h JOIN service s ON s.id = h.service_id"
+    )
     rows = await conn.execute_query_dict(placeholders(sql), params)
     busy = any(r["busy"] for r in rows)
-    heads = {}
-    for r in rows:
-        if not r["busy"]:
-            heads[r["id"]] = r
+    heads = {r["id"]: r for r in rows if not r["busy"]}
     return busy, heads
 
 
@@ -674,7 +683,10 @@ async def transfer(ticket: Ticket, service_code: str, actor: Principal, config: 
     """Move a called or served ticket to another service's queue; returns the new ticket."""
     office = ticket.office
     target = await offered_service(office, service_code)
-    if target.id == ticket.service_id:
+    # A multi-step trámite starts at its first step, as when it is issued.
+    steps = await _step_services(office, target)
+    queue_at = steps[0] if steps else target
+    if target.id == ticket.service_id or queue_at.id == ticket.service_id:
         raise invalid("El turno ya está en ese trámite.", code="same_service")
     now = clock.now()
     async with in_transaction():
@@ -687,7 +699,8 @@ async def transfer(ticket: Ticket, service_code: str, actor: Principal, config: 
             data={"to": target.code},
         )
         nxt = await _enqueue_next_hop(
-            locked, target, now, actor, reason="transfer", flow_service_id=None, step_index=0
+            locked, queue_at, now, actor, reason="transfer",
+            flow_service_id=target.id if steps else None, step_index=0,
         )
     await _publish_queue_changed(office)
     return await ticket_view(nxt, office, config)
