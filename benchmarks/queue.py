@@ -20,6 +20,13 @@ re-created every run) and each worker count, every run:
 With --runs N it prints each run and then the median of every figure, and ends with a
 Markdown table for the README. Every loop is bounded in count and by --timeout.
 
+It also prints the CPU time used per ticket (issued; called and finished) by the
+server processes, the PostgreSQL backends and the load generator, read from /proc:
+unlike throughput, those figures hold on a machine that is busy with other work (the
+load average at the start of each run is printed too). The server runs with
+TURNERO_ACCESS_LOG=0 (--access-log to keep uvicorn's line per request) and the app's
+default pool size (--pool-size to change it).
+
 The load generator shares the machine's cores with the server, so it is one asyncio
 process with aiohttp (and uvloop when installed) and keep-alive connections. Those are
 benchmark-only dependencies: `pip install -e '.[bench]'`.
@@ -445,6 +452,8 @@ async def drive(base: str, args, rng: random.Random, meter: CpuMeter) -> tuple[d
                 if r.status != 200:
                     raise BenchError(f"abrir ventanilla {i}: {r.status} {await r.text()}")
 
+        if args.profile_cmd:
+            print("    (fase 2: llamadas)", flush=True)
         cpu0 = meter.snapshot()
         called, call_lat, finish_lat, drain_wall, errors = await drain_phase(
             session, base, desk_headers, len(issued), deadline
@@ -562,7 +571,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--access-log", action="store_true", help="keep uvicorn's access log on")
     parser.add_argument("--timeout", type=float, default=600, help="hard limit in seconds for each run")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--profile-cmd", action="store_true", help="print the server pids (for py-spy)")
+    parser.add_argument("--profile-cmd", action="store_true",
+                        help="print the server pids and phase changes (to attach py-spy or perf)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, SQLite file)")
     args = parser.parse_args(argv)
     if args.tickets < 1 or args.desks < 1 or args.runs < 1 or args.concurrency < 1:
@@ -612,11 +622,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Medians of {args.runs} run(s); {args.tickets} tickets, {args.desks} desks, "
           f"{args.concurrency} issuing clients, {os.cpu_count()} CPUs (client and server on the same machine).")
     print()
-    header = ["backend", "workers"] + [label for _key, label, _fmt in COLUMNS] + ["failed runs"]
+    header = (
+        ["backend", "workers"] + [label for _key, label, _fmt in COLUMNS]
+        + ["CPU ms per call+finish (server + db + client)", "failed runs"]
+    )
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---" for _ in header) + "|")
     for backend, workers, medians, bad in summary:
-        cells = [backend, str(workers)] + [fmt.format(medians[key]) for key, _label, fmt in COLUMNS] + [str(bad)]
+        cpu = " + ".join(f"{medians[f'drain_{who}_cpu_ms']:.1f}" for who in ("server", "db", "client"))
+        if backend == "sqlite":  # SQLite runs inside the server process
+            cpu = " + ".join(f"{medians[f'drain_{who}_cpu_ms']:.1f}" for who in ("server", "client"))
+        cells = (
+            [backend, str(workers)] + [fmt.format(medians[key]) for key, _label, fmt in COLUMNS]
+            + [cpu, str(bad)]
+        )
         print("| " + " | ".join(cells) + " |")
     return 1 if failed else 0
 

@@ -109,7 +109,9 @@ class Ticket(Model):
         table = "ticket"
         # A number is minted once per office and day; later hops reuse it.
         unique_together = (("office", "day", "number", "hop"),)
-        indexes = (("office", "status", "lane", "arrived_at"), ("desk", "status"))
+        # The queue index: the head of one service's line (call-next reads one entry per
+        # line, already in arrival order) and the counts behind a ticket's position.
+        indexes = (("office", "status", "lane", "service", "arrived_at", "id"), ("desk", "status"))
 
 
 class TicketEvent(Model):

@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from turnero.core import clock
 from turnero.core.auth import Principal
-from turnero.core.db import is_postgres, placeholders
+from turnero.core.db import db_datetime, is_postgres, model_from_row, placeholders, select_columns
 from turnero.core.errors import conflict, invalid, not_found
 from turnero.core.ids import public_id
 from turnero.core.models import Office, Service
@@ -26,7 +25,6 @@ from turnero.queue import policy
 from turnero.queue.models import (
     Desk,
     DeskEvent,
-    DeskService,
     DeskStatus,
     Lane,
     Priority,
@@ -219,6 +217,41 @@ async def _step_services(office: Office, tramite: Service) -> list[Service]:
     return [await offered_service(office, code) for code in (tramite.steps or [])]
 
 
+async def _insert_ticket(values: dict, prefix: str, event: dict, user_id: int | None) -> dict:
+    """Take the next number of the office's `prefix` for the day, insert the ticket
+    with it and write the `issued` event, atomically; returns the ticket row.
+
+    On PostgreSQL this is one statement (data-modifying CTEs), its own transaction:
+    one round trip instead of five."""
+    columns = ", ".join(values)
+    if is_postgres():
+        n = len(values)
+        marks = ", ".join(f"${i}" for i in range(1, n + 1))
+        # (f"{prefix}-{n:03d}", as format_number writes it)
+        number = (
+            f"(SELECT ${n + 1} || '-' || CASE WHEN c.value < 1000 THEN lpad(c.value::text, 3, '0')"
+            " ELSE c.value::text END FROM c)"
+        )
+        rows = await _connection().execute_query_dict(
+            f"WITH c AS (INSERT INTO ticket_counter (office_id, prefix, day, value) VALUES (${n + 2}, ${n + 1}, ${n + 3}, 1)"
+            " ON CONFLICT (office_id, prefix, day) DO UPDATE SET value = ticket_counter.value + 1 RETURNING value),"
+            f" t AS (INSERT INTO ticket ({columns}, number) VALUES ({marks}, {number}) RETURNING *),"
+            " e AS (INSERT INTO ticket_event (ticket_id, kind, at, desk_id, user_id, data)"
+            f" SELECT id, 'issued', issued_at, NULL, ${n + 4}::int, ${n + 5}::jsonb FROM t)"
+            " SELECT * FROM t",
+            [*values.values(), prefix, values["office_id"], values["day"], user_id, _json(event)],
+        )
+        return rows[0]
+    async with in_transaction() as conn:
+        number = format_number(prefix, await next_number(conn, values["office_id"], prefix, values["day"]))
+        rows = await conn.execute_query_dict(
+            f"INSERT INTO ticket ({columns}, number) VALUES ({', '.join('?' * len(values))}, ?) RETURNING *",
+            [*values.values(), number],
+        )
+        await _insert_event(conn, rows[0]["id"], "issued", values["issued_at"], None, user_id, event)
+    return rows[0]
+
+
 async def issue_ticket(
     office: Office,
     service_code: str,
@@ -239,29 +272,18 @@ async def issue_ticket(
     prio = Priority(priority)
     now = clock.now()
     day = clock.local_day(now, office.timezone)
-    async with in_transaction() as conn:
-        n = await next_number(conn, office.id, tramite.prefix, day)
-        pid = public_id()
-        ticket = await Ticket.create(
-            public_id=pid,
-            visit_id=pid,
-            office_id=office.id,
-            service=first,  # the instance, so the view below needs no query for it
-            flow_service_id=tramite.id if steps else None,
-            day=day,
-            number=format_number(tramite.prefix, n),
-            priority=prio,
-            lane=lane_for(prio),
-            party_size=party_size,
-            phone=phone,
-            status=TicketStatus.WAITING,
-            arrived_at=now,
-            issued_at=now,
-        )
-        await _insert_event(
-            conn, ticket.id, "issued", now, None, _actor_id(actor),
-            {"service": first.code, "tramite": tramite.code, "priority": prio.value},
-        )
+    pid = public_id()
+    values = {
+        "public_id": pid, "visit_id": pid, "hop": 0, "step_index": 0, "day": day,
+        "priority": prio.value, "lane": lane_for(prio).value, "party_size": party_size, "phone": phone,
+        "status": TicketStatus.WAITING.value, "arrived_at": now, "due_at": None, "issued_at": now,
+        "recall_count": 0, "office_id": office.id, "service_id": first.id,
+        "flow_service_id": tramite.id if steps else None,
+    }
+    event = {"service": first.code, "tramite": tramite.code, "priority": prio.value}
+    row = await _insert_ticket(values, tramite.prefix, event, _actor_id(actor))
+    ticket = model_from_row(Ticket, row)
+    ticket.service = first  # so the view below needs no query for it
     await _publish_queue_changed(office)
     return await ticket_view(ticket, office, config)
 
@@ -316,26 +338,22 @@ async def _lock_open_desk(desk_id: int) -> Desk:
     return desk
 
 
-# Call-next is the hot path: it runs as a few raw statements on the transaction's
-# connection (desk lock; busy check and line heads together; claim; audit event)
-# instead of a dozen ORM queries.
+# Call-next is the hot path. It runs as a few raw statements on the transaction's
+# connection instead of a dozen ORM queries. On PostgreSQL: the desk lock and the heads
+# of its lines (one statement), then the claim with its audit event (one statement).
+# On SQLite, where BEGIN IMMEDIATE already excludes every other writer and no row lock
+# exists, the same steps run as plain statements (_desk_for_call, _heads, _claim).
 
 
-def _for_update(clause: str) -> str:
-    """A row-lock clause on PostgreSQL; nothing on SQLite, whose write transaction
-    (BEGIN IMMEDIATE) already excludes every other writer."""
-    return f" {clause}" if is_postgres() else ""
-
-
-async def _lock_desk_for_call(conn, office: Office, desk_name: str) -> tuple[dict, dict[int, int]]:
-    """The open desk, locked, and the services it serves ({service id: weight})."""
+async def _desk_for_call(conn, office: Office, desk_name: str) -> tuple[dict, dict[int, int]]:
+    """SQLite: the open desk and the services it serves ({service id: weight})."""
     rows = []
     if can_match(Desk, "name", desk_name):
         rows = await conn.execute_query_dict(
             placeholders(
                 "SELECT d.id, d.name, d.status, d.preferential_streak, ds.service_id, ds.weight"
                 " FROM desk d LEFT JOIN desk_service ds ON ds.desk_id = d.id"
-                " WHERE d.office_id = ? AND d.name = ?" + _for_update("FOR UPDATE OF d")
+                " WHERE d.office_id = ? AND d.name = ?"
             ),
             [office.id, desk_name],
         )
@@ -347,66 +365,167 @@ async def _lock_desk_for_call(conn, office: Office, desk_name: str) -> tuple[dic
     return desk, {r["service_id"]: r["weight"] for r in rows if r["service_id"] is not None}
 
 
+async def _desk_and_heads(conn, office: Office, desk_name: str, now: datetime):
+    """The open desk (locked), the services it serves ({service id: weight}) and the
+    head of each of its lines, one per service and lane ({ticket id: row}).
+
+    On PostgreSQL one statement: the desk is locked first (a materialised CTE), then,
+    for each of its services, the head of each lane (LATERAL), locked so that a
+    concurrent desk skips it (`FOR UPDATE SKIP LOCKED`). Heads read with the
+    statement's snapshot are still right after waiting for the desk lock: FOR UPDATE
+    re-checks each row's latest version and skips one that is no longer waiting.
+    Statuses and lanes are SQL literals, not parameters, so the statement is the same
+    for every call and PostgreSQL keeps one generic plan (on the queue index) for it.
+    Each head is the first entry of its range of the queue index (office, status,
+    lane, service, arrived_at, id); the policy picks the best tier's earliest, so
+    per-service heads give the same choice as per-tier ones."""
+    if not is_postgres():
+        desk, weights = await _desk_for_call(conn, office, desk_name)
+        return desk, weights, await _heads(conn, office.id, weights, now)
+    rows = []
+    if can_match(Desk, "name", desk_name):
+        waiting = _sql_text(TicketStatus.WAITING.value)
+
+        def head(lane: Lane, condition: str = "", order: str = "t.arrived_at") -> str:
+            return (
+                "SELECT * FROM (SELECT t.id, t.lane, t.service_id, t.arrived_at, t.due_at FROM ticket t"
+                f" WHERE d.status = {_sql_text(DeskStatus.OPEN.value)} AND t.office_id = $1"
+                f" AND t.status = {waiting} AND t.lane = {_sql_text(lane.value)}"
+                f" AND t.service_id = ds.service_id{condition}"
+                f" ORDER BY {order}, t.id LIMIT 1 FOR UPDATE SKIP LOCKED) AS {lane.value}"
+            )
+
+        lines = " UNION ALL ".join(
+            [head(Lane.APPOINTMENT, " AND t.due_at <= $3", "t.due_at"), head(Lane.PREFERENTIAL), head(Lane.REGULAR)]
+        )
+        rows = await conn.execute_query_dict(
+            "WITH d AS MATERIALIZED (SELECT id, name, status, preferential_streak FROM desk"
+            "  WHERE office_id = $1 AND name = $2 FOR UPDATE)"
+            " SELECT d.id AS desk_id, d.name AS desk_name, d.status AS desk_status,"
+            "  d.preferential_streak, ds.service_id AS desk_service_id, ds.weight,"
+            "  h.*, s.code AS service_code, s.name AS service_name"
+            " FROM d LEFT JOIN desk_service ds ON ds.desk_id = d.id"
+            f" LEFT JOIN LATERAL ({lines}) AS h ON TRUE"
+            " LEFT JOIN service s ON s.id = h.service_id",
+            [office.id, desk_name, now],
+        )
+    if not rows:
+        raise not_found("desk_not_found", f"No existe la ventanilla {desk_name!r} en {office.code}.")
+    first = rows[0]
+    desk = {
+        "id": first["desk_id"], "name": first["desk_name"], "status": first["desk_status"],
+        "preferential_streak": first["preferential_streak"],
+    }
+    if desk["status"] != DeskStatus.OPEN.value:
+        raise conflict("desk_not_open", f"La ventanilla {desk['name']} no está abierta.")
+    weights = {r["desk_service_id"]: r["weight"] for r in rows if r["desk_service_id"] is not None}
+    return desk, weights, {r["id"]: r for r in rows if r["id"] is not None}
+
+
 def _sql_text(value: str) -> str:
     """A SQL string literal for one of the code's own constants (enum values)."""
     assert value.isidentifier(), value
     return f"'{value}'"
 
 
-async def _busy_and_heads(conn, office_id: int, desk: dict, weights: dict[int, int], now: datetime):
-    """Whether the desk already has a ticket called or in service and, in the same
-    statement, the head of each line it could serve — locked so that a concurrent desk
-    skips it (PostgreSQL `FOR UPDATE SKIP LOCKED`). Runs after the desk lock, so it
-    sees a call this desk just committed.
-
-    Statuses and lanes are written into the SQL as literals, not parameters: the
-    statement is then the same for every call of a desk, PostgreSQL plans it once per
-    connection (a generic plan that still uses the queue index) instead of re-planning
-    this union on every call."""
+async def _heads(conn, office_id: int, weights: dict[int, int], now: datetime) -> dict[int, dict]:
+    """SQLite: the head of each line the desk could serve ({ticket id: row}), in one
+    statement (no lock needed: the write transaction is exclusive)."""
+    if not weights:
+        return {}
     columns = "t.id, t.lane, t.service_id, t.arrived_at, t.due_at"
     waiting = _sql_text(TicketStatus.WAITING.value)
-    parts = [
-        f"SELECT 1 AS busy, {columns} FROM ticket t WHERE t.desk_id = ?"
-        f" AND t.status IN ({', '.join(_sql_text(s.value) for s in ACTIVE_AT_DESK)}) LIMIT 1"
-    ]
-    params: list = [desk["id"]]
-    lock = _for_update("FOR UPDATE SKIP LOCKED")
+    parts: list[str] = []
+    params: list = []
 
-    def head(lane: Lane, condition: str, service_ids: list[int], order: str, values: list) -> None:
-        marks = ", ".join("?" * len(service_ids))
+    def head(lane: Lane, service_id: int, condition: str = "", order: str = "t.arrived_at", values=()) -> None:
         parts.append(
-            f"SELECT 0 AS busy, {columns} FROM ticket t"
-            f" WHERE t.office_id = ? AND t.status = {waiting} AND t.lane = {_sql_text(lane.value)}{condition}"
-            f" AND t.service_id IN ({marks}) ORDER BY {order}, t.id LIMIT 1{lock}"
+            f"SELECT {columns} FROM ticket t"
+            f" WHERE t.office_id = ? AND t.status = {waiting} AND t.lane = {_sql_text(lane.value)}"
+            f" AND t.service_id = ?{condition} ORDER BY {order}, t.id LIMIT 1"
         )
-        params.extend([office_id, *values, *service_ids])
+        params.extend([office_id, service_id, *values])
 
-    if weights:
-        head(Lane.APPOINTMENT, " AND t.due_at <= ?", list(weights), "t.due_at", [now])
-        for tier in sorted(set(weights.values())):
-            ids = [sid for sid, w in weights.items() if w == tier]
-            for lane in (Lane.PREFERENTIAL, Lane.REGULAR):
-                head(lane, "", ids, "t.arrived_at", [])
+    for service_id in sorted(weights):
+        head(Lane.APPOINTMENT, service_id, " AND t.due_at <= ?", "t.due_at", [now])
+        for lane in (Lane.PREFERENTIAL, Lane.REGULAR):
+            head(lane, service_id)
     union = " UNION ALL ".join(f"SELECT * FROM ({part}) AS h{i}" for i, part in enumerate(parts))
     sql = (
         "SELECT h.*, s.code AS service_code, s.name AS service_name"
         f" FROM ({union}) AS h JOIN service s ON s.id = h.service_id"
     )
-    rows = await conn.execute_query_dict(placeholders(sql), params)
-    busy = any(r["busy"] for r in rows)
-    heads = {r["id"]: r for r in rows if not r["busy"]}
-    return busy, heads
+    return {r["id"]: r for r in await conn.execute_query_dict(placeholders(sql), params)}
+
+
+_ACTIVE_SQL = "(" + ", ".join(_sql_text(s.value) for s in ACTIVE_AT_DESK) + ")"
+
+
+def _desk_busy_error(desk: dict):
+    return conflict(
+        "desk_busy",
+        f"La ventanilla {desk['name']} ya tiene un turno llamado o en atención: "
+        "finalícelo, márquelo como ausente o transfiéralo antes de llamar otro.",
+    )
+
+
+async def _check_desk_free(conn, desk: dict) -> None:
+    rows = await conn.execute_query_dict(
+        placeholders(f"SELECT 1 AS busy FROM ticket WHERE desk_id = ? AND status IN {_ACTIVE_SQL} LIMIT 1"),
+        [desk["id"]],
+    )
+    if rows:
+        raise _desk_busy_error(desk)
+
+
+async def _claim(conn, desk: dict, ticket_id: int, streak: int, now: datetime, user_id: int) -> dict:
+    """Call the ticket at the desk — the claim, its audit event and the desk's new
+    preferential streak — unless the desk already has a ticket called or in service
+    (desk_busy). Runs after the desk lock, so its check sees a call that this desk
+    just committed in a concurrent request. Returns the updated ticket row.
+
+    On PostgreSQL this is one statement (data-modifying CTEs): one round trip instead
+    of four."""
+    if is_postgres():
+        rows = await conn.execute_query_dict(
+            "WITH busy AS (SELECT EXISTS (SELECT 1 FROM ticket"
+            f"  WHERE desk_id = $1 AND status IN {_ACTIVE_SQL}) AS busy),"
+            " t AS (UPDATE ticket SET status = 'called', desk_id = $1, called_at = $2"
+            "  WHERE id = $3 AND status = 'waiting' AND NOT (SELECT busy FROM busy) RETURNING *),"
+            " e AS (INSERT INTO ticket_event (ticket_id, kind, at, desk_id, user_id, data)"
+            "  SELECT id, 'called', $2::timestamptz, $1::int, $4::int, '{}'::jsonb FROM t),"
+            " d AS (UPDATE desk SET preferential_streak = $5"
+            "  WHERE id = $1 AND preferential_streak <> $5 AND EXISTS (SELECT 1 FROM t))"
+            " SELECT (SELECT busy FROM busy) AS desk_is_busy, t.* FROM (SELECT 1) AS one LEFT JOIN t ON TRUE",
+            [desk["id"], now, ticket_id, user_id, streak],
+        )
+        row = rows[0]
+        if row.pop("desk_is_busy"):
+            raise _desk_busy_error(desk)
+        if row["id"] is None:  # cannot happen while the row is locked; never call a ticket twice
+            raise conflict("ticket_not_callable", "El turno ya no está en espera.")
+        return row
+    # SQLite: the write transaction is exclusive, so the busy check can ride along.
+    rows = await conn.execute_query_dict(
+        "UPDATE ticket SET status = ?, desk_id = ?, called_at = ? WHERE id = ? AND status = ?"
+        f" AND NOT EXISTS (SELECT 1 FROM ticket WHERE desk_id = ? AND status IN {_ACTIVE_SQL}) RETURNING *",
+        [TicketStatus.CALLED.value, desk["id"], now, ticket_id, TicketStatus.WAITING.value, desk["id"]],
+    )
+    if not rows:
+        await _check_desk_free(conn, desk)
+        raise conflict("ticket_not_callable", "El turno ya no está en espera.")
+    await _insert_event(conn, ticket_id, "called", now, desk["id"], user_id)
+    if streak != desk["preferential_streak"]:
+        await conn.execute_query_dict(
+            "UPDATE desk SET preferential_streak = ? WHERE id = ?", [streak, desk["id"]]
+        )
+    return rows[0]
 
 
 def _candidate(row: dict) -> policy.Candidate:
     return policy.Candidate(
-        row["id"], row["lane"], row["service_id"], _db_datetime(row["arrived_at"]), _db_datetime(row["due_at"])
+        row["id"], row["lane"], row["service_id"], db_datetime(row["arrived_at"]), db_datetime(row["due_at"])
     )
-
-
-def _db_datetime(value) -> datetime | None:
-    """A datetime column read by raw SQL (SQLite returns text) as an aware datetime."""
-    return Ticket._meta.fields_map["arrived_at"].to_python_value(value)
 
 
 async def _insert_event(conn, ticket_id: int, kind: str, at: datetime, desk_id: int | None,
@@ -415,8 +534,12 @@ async def _insert_event(conn, ticket_id: int, kind: str, at: datetime, desk_id: 
         placeholders(
             "INSERT INTO ticket_event (ticket_id, kind, at, desk_id, user_id, data) VALUES (?, ?, ?, ?, ?, ?)"
         ),
-        [ticket_id, kind, at, desk_id, user_id, json.dumps(data or {}, separators=(",", ":"), ensure_ascii=False)],
+        [ticket_id, kind, at, desk_id, user_id, _json(data or {})],
     )
+
+
+def _json(data: dict) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
 async def _mark_called(ticket: Ticket, desk: Desk, now: datetime, actor: Principal, kind: str) -> None:
@@ -433,38 +556,17 @@ async def call_next(office: Office, desk_name: str, actor: Principal, config: Qu
     """Call the next ticket for a desk; None when nobody it serves is waiting."""
     now = clock.now()
     async with in_transaction() as conn:
-        desk, weights = await _lock_desk_for_call(conn, office, desk_name)
-        busy, heads = await _busy_and_heads(conn, office.id, desk, weights, now)
-        if busy:
-            raise conflict(
-                "desk_busy",
-                f"La ventanilla {desk['name']} ya tiene un turno llamado o en atención: "
-                "finalícelo, márquelo como ausente o transfiéralo antes de llamar otro.",
-            )
-        if not weights:
-            return None
+        desk, weights, heads = await _desk_and_heads(conn, office, desk_name, now)
         decision = policy.choose_next(
             [_candidate(row) for row in heads.values()],
             now=now, weights=weights, preferential_streak=desk["preferential_streak"], config=config.policy,
         )
         if decision is None:
+            await _check_desk_free(conn, desk)  # a busy desk is told so, not "nobody waiting"
             return None
         head = heads[decision.candidate.ticket_id]
-        rows = await conn.execute_query_dict(
-            placeholders(
-                "UPDATE ticket SET status = ?, desk_id = ?, called_at = ? WHERE id = ? AND status = ? RETURNING *"
-            ),
-            [TicketStatus.CALLED.value, desk["id"], now, head["id"], TicketStatus.WAITING.value],
-        )
-        if not rows:  # cannot happen while the row is locked; never call a ticket twice
-            raise conflict("ticket_not_callable", "El turno ya no está en espera.")
-        await _insert_event(conn, head["id"], "called", now, desk["id"], actor.user_id)
-        if decision.preferential_streak != desk["preferential_streak"]:
-            await conn.execute_query_dict(
-                placeholders("UPDATE desk SET preferential_streak = ? WHERE id = ?"),
-                [decision.preferential_streak, desk["id"]],
-            )
-    ticket = Ticket._init_from_db(**rows[0])
+        row = await _claim(conn, desk, head["id"], decision.preferential_streak, now, actor.user_id)
+    ticket = model_from_row(Ticket, row)
     view = _view(ticket, office, head["service_code"], head["service_name"], desk["name"])
     await _publish_call(office, "ticket.called", view)
     return view
@@ -509,13 +611,25 @@ async def call_ticket(office: Office, desk_name: str, ref: str, actor: Principal
 
 
 async def get_ticket(public: str) -> Ticket:
-    ticket = (
-        # Service and desk come along in the same query: the view needs them.
-        await Ticket.get_or_none(public_id=public).select_related("office", "service", "desk")
-        if can_match(Ticket, "public_id", public) else None
-    )
-    if ticket is None:
+    """The ticket with its office, service and desk loaded — one joined statement
+    (every ticket action and view starts here; the ORM's select_related costs several
+    times more)."""
+    rows = []
+    if can_match(Ticket, "public_id", public):
+        sql = placeholders(
+            f"SELECT {select_columns(Ticket, 't')}, {select_columns(Office, 'o')},"
+            f" {select_columns(Service, 's')}, {select_columns(Desk, 'd')}"
+            " FROM ticket t JOIN office o ON o.id = t.office_id JOIN service s ON s.id = t.service_id"
+            " LEFT JOIN desk d ON d.id = t.desk_id WHERE t.public_id = ?"
+        )
+        rows = await _connection().execute_query_dict(sql, [public])
+    if not rows:
         raise not_found("ticket_not_found", "No existe ese turno.")
+    row = rows[0]
+    ticket = model_from_row(Ticket, row, "t")
+    ticket.office = model_from_row(Office, row, "o")
+    ticket.service = model_from_row(Service, row, "s")
+    ticket.desk = model_from_row(Desk, row, "d") if row["d__id"] is not None else None
     return ticket
 
 
@@ -640,6 +754,37 @@ async def _enqueue_next_hop(
     return nxt
 
 
+async def _finish_with_event(conn, ticket: Ticket, status: TicketStatus, now: datetime, actor: Principal) -> Ticket:
+    """Move a called or served ticket to `status` and write its `finished` event,
+    atomically; 409 if the ticket is in another state. One conditional UPDATE both
+    checks and makes the transition (a concurrent change waits for the row lock, then
+    the condition is re-checked); on PostgreSQL the event goes in the same statement."""
+    allowed = "(" + ", ".join(_sql_text(s.value) for s in _TRANSITIONS["finish"]) + ")"
+    update = (
+        "UPDATE ticket SET status = ?, started_at = COALESCE(started_at, called_at), finished_at = ?"
+        f" WHERE id = ? AND status IN {allowed} RETURNING *"
+    )
+    params = [status.value, now, ticket.id]
+    if is_postgres():
+        rows = await conn.execute_query_dict(
+            placeholders(
+                f"WITH t AS ({update}), e AS (INSERT INTO ticket_event (ticket_id, kind, at, desk_id, user_id, data)"
+                " SELECT id, 'finished', ?::timestamptz, desk_id, ?::int, '{}'::jsonb FROM t) SELECT * FROM t"
+            ),
+            [*params, now, actor.user_id],
+        )
+    else:
+        rows = await conn.execute_query_dict(update, params)
+        if rows:
+            await _insert_event(conn, ticket.id, "finished", now, rows[0]["desk_id"], actor.user_id)
+    if not rows:
+        _check_transition(await Ticket.get(id=ticket.id), "finish")
+        raise conflict("invalid_transition", f"No se puede finalizar el turno {ticket.number}.")
+    locked = model_from_row(Ticket, rows[0])
+    _carry_relations(ticket, locked)
+    return locked
+
+
 async def finish(ticket: Ticket, actor: Principal, config: QueueConfig) -> dict:
     """Finish the service; in a multi-step visit, the next step's queue gets the ticket."""
     office = ticket.office
@@ -651,28 +796,19 @@ async def finish(ticket: Ticket, actor: Principal, config: QueueConfig) -> dict:
         if ticket.step_index + 1 < len(steps):
             next_service = await offered_service(office, steps[ticket.step_index + 1])
     status = TicketStatus.TRANSFERRED if next_service else TicketStatus.DONE
-    async with in_transaction() as conn:
-        # One conditional UPDATE both checks and makes the transition (a concurrent
-        # change waits for the row lock, then the condition is re-checked).
-        rows = await conn.execute_query_dict(
-            placeholders(
-                "UPDATE ticket SET status = ?, started_at = COALESCE(started_at, called_at), finished_at = ?"
-                f" WHERE id = ? AND status IN ({', '.join('?' * len(_TRANSITIONS['finish']))}) RETURNING *"
-            ),
-            [status.value, now, ticket.id, *(s.value for s in _TRANSITIONS["finish"])],
-        )
-        if not rows:
-            _check_transition(await Ticket.get(id=ticket.id), "finish")
-            raise conflict("invalid_transition", f"No se puede finalizar el turno {ticket.number}.")
-        locked = Ticket._init_from_db(**rows[0])
-        _carry_relations(ticket, locked)
-        await _insert_event(conn, locked.id, "finished", now, locked.desk_id, actor.user_id)
-        nxt = None
-        if next_service is not None:
-            nxt = await _enqueue_next_hop(
-                locked, next_service, now, actor, reason="next_step",
-                flow_service_id=locked.flow_service_id, step_index=locked.step_index + 1,
-            )
+    nxt = None
+    if next_service is None and is_postgres():
+        # The finish and its event are one statement, which is its own transaction:
+        # no BEGIN/COMMIT round trips on the busiest action after call-next.
+        locked = await _finish_with_event(_connection(), ticket, status, now, actor)
+    else:
+        async with in_transaction() as conn:
+            locked = await _finish_with_event(conn, ticket, status, now, actor)
+            if next_service is not None:
+                nxt = await _enqueue_next_hop(
+                    locked, next_service, now, actor, reason="next_step",
+                    flow_service_id=locked.flow_service_id, step_index=locked.step_index + 1,
+                )
     await _publish_queue_changed(office)
     view = await ticket_view(locked, office, config)
     view["next"] = await ticket_view(nxt, office, config) if nxt else None
