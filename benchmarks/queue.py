@@ -28,7 +28,9 @@ TURNERO_ACCESS_LOG=0 (--access-log to keep uvicorn's line per request) and the a
 default pool size (--pool-size to change it).
 
 The load generator shares the machine's cores with the server, so it is one asyncio
-process with aiohttp (and uvloop when installed) and keep-alive connections. Those are
+process (uvloop when installed) with keep-alive connections: the timed phases use a
+minimal HTTP/1.1 client (RawHttp, a fraction of aiohttp's CPU per request;
+--http-client aiohttp to compare), set-up and log-in use aiohttp. Those are
 benchmark-only dependencies: `pip install -e '.[bench]'`.
 
     python benchmarks/queue.py --backend both --runs 3 --workers 1,2
@@ -322,10 +324,66 @@ class RunResult:
     problems: list[str] = field(default_factory=list)
 
 
-CLIENT_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError)
+CLIENT_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError, EOFError, ValueError)
 
 
-async def post(session: aiohttp.ClientSession, url: str, headers: dict, data: bytes | None = None):
+class RawHttp:
+    """A minimal HTTP/1.1 keep-alive client for the two timed phases: it writes each
+    POST as one buffer and reads the status line, headers and Content-Length body —
+    what uvicorn sends for these routes. The load generator shares the machine's two
+    cores with the server and PostgreSQL; this one spends a fraction of aiohttp's CPU
+    per request (--http-client aiohttp measures with aiohttp instead)."""
+
+    def __init__(self, base: str):
+        parts = urlsplit(base)
+        self.host, self.port = parts.hostname, parts.port
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def post(self, url: str, headers: dict, data: bytes | None = None) -> tuple[int, bytes]:
+        path = urlsplit(url).path
+        body = data or b""
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        request = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{head}"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+        conn = self._idle.pop() if self._idle else await asyncio.open_connection(self.host, self.port)
+        reader, writer = conn
+        try:
+            async with asyncio.timeout(30):
+                writer.write(request)
+                header_block = await reader.readuntil(b"\r\n\r\n")
+                lines = header_block.split(b"\r\n")
+                status = int(lines[0].split(b" ", 2)[1])
+                length, close = 0, False
+                for line in lines[1:]:
+                    name, _, value = line.partition(b":")
+                    name = name.strip().lower()
+                    if name == b"content-length":
+                        length = int(value)
+                    elif name == b"connection" and value.strip().lower() == b"close":
+                        close = True
+                    elif name == b"transfer-encoding":
+                        raise ValueError("respuesta fragmentada: use --http-client aiohttp")
+                payload = await reader.readexactly(length) if length else b""
+        except BaseException:
+            writer.close()
+            raise
+        if close:
+            writer.close()
+        else:
+            self._idle.append(conn)
+        return status, payload
+
+    async def close(self) -> None:
+        for _reader, writer in self._idle:
+            writer.close()
+        self._idle.clear()
+
+
+async def post(session, url: str, headers: dict, data: bytes | None = None):
+    if isinstance(session, RawHttp):
+        return await session.post(url, headers, data)
     async with session.post(url, data=data, headers=headers) as r:
         return r.status, await r.read()
 
@@ -437,9 +495,10 @@ async def drive(base: str, args, rng: random.Random, meter: CpuMeter) -> tuple[d
 
         desk_headers = await asyncio.gather(*(op_login(i) for i in range(1, args.desks + 1)))
 
+        timed = RawHttp(base) if args.http_client == "raw" else session
         cpu0 = meter.snapshot()
         issued, issue_lat, issue_wall, problems = await issue_phase(
-            session, base, kiosk, args.tickets, args.concurrency, args.preferential, deadline, rng
+            timed, base, kiosk, args.tickets, args.concurrency, args.preferential, deadline, rng
         )
         issue_cpu = meter.delta(cpu0, meter.snapshot())
         if len(issued) != args.tickets:
@@ -456,9 +515,11 @@ async def drive(base: str, args, rng: random.Random, meter: CpuMeter) -> tuple[d
             print("    (fase 2: llamadas)", flush=True)
         cpu0 = meter.snapshot()
         called, call_lat, finish_lat, drain_wall, errors = await drain_phase(
-            session, base, desk_headers, len(issued), deadline
+            timed, base, desk_headers, len(issued), deadline
         )
         drain_cpu = meter.delta(cpu0, meter.snapshot())
+        if isinstance(timed, RawHttp):
+            await timed.close()
         problems += errors
         ids = [c[0] for c in called]
         if len(ids) != len(set(ids)):
@@ -569,6 +630,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"a PostgreSQL server where {PG_BENCH_DB} may be created")
     parser.add_argument("--pool-size", type=int, default=0, help="TURNERO_DB_POOL_SIZE (default: the app's)")
     parser.add_argument("--access-log", action="store_true", help="keep uvicorn's access log on")
+    parser.add_argument("--http-client", choices=("raw", "aiohttp"), default="raw",
+                        help="load generator for the timed phases (raw: minimal keep-alive HTTP/1.1)")
     parser.add_argument("--timeout", type=float, default=600, help="hard limit in seconds for each run")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--profile-cmd", action="store_true",
@@ -584,7 +647,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"Turnero queue benchmark: {args.tickets} tickets, {args.concurrency} issuing clients, "
         f"{args.desks} desks, {args.runs} run(s), {os.cpu_count()} CPUs; access log "
-        f"{'on' if args.access_log else 'off'}; work folder {workdir}",
+        f"{'on' if args.access_log else 'off'}; {args.http_client} HTTP client; work folder {workdir}",
         flush=True,
     )
     summary: list[tuple[str, int, dict[str, float], int]] = []

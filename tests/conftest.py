@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -65,17 +67,77 @@ async def _pg_admin(sql: str) -> None:
         await conn.close()
 
 
-class FreshDatabase:
-    """A database no other test touches: a SQLite file in tmp, or a new PG database."""
+async def _migrate_and_seed(url: str) -> None:
+    from turnero.core.db import close_db, init_db
+    from turnero.demo import seed_demo
 
-    def __init__(self, backend: str, directory: Path):
+    await init_db(Settings(database_url=url, run_jobs=False, db_pool_size=2))
+    try:
+        await seed_demo()
+    finally:
+        await close_db()
+
+
+class SeededTemplates:
+    """One migrated database with the demo data per backend, built once per run; tests
+    get copies of it (a file copy, or PostgreSQL's CREATE DATABASE … TEMPLATE) instead
+    of migrating and seeding their own — most of a test's set-up time otherwise."""
+
+    def __init__(self):
+        self._directory: Path | None = None
+        self._sqlite: Path | None = None
+        self._pg_name: str | None = None
+
+    def sqlite_file(self) -> Path:
+        if self._sqlite is None:
+            import tempfile
+
+            self._directory = Path(tempfile.mkdtemp(prefix="turnero-template-"))
+            path = self._directory / "template.sqlite3"
+            run_sync(_migrate_and_seed(f"sqlite://{path}"))
+            self._sqlite = path
+        return self._sqlite
+
+    def pg_name(self) -> str:
+        if self._pg_name is None:
+            name = "turnero_tpl_" + secrets.token_hex(6)
+            run_sync(_pg_admin(f'CREATE DATABASE "{name}"'))
+            run_sync(_migrate_and_seed(_with_database(PG_URL, name)))
+            self._pg_name = name
+        return self._pg_name
+
+    def drop(self) -> None:
+        if self._pg_name:
+            run_sync(_pg_admin(f'DROP DATABASE IF EXISTS "{self._pg_name}" WITH (FORCE)'))
+        if self._directory:
+            shutil.rmtree(self._directory, ignore_errors=True)
+
+
+TEMPLATES = SeededTemplates()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    TEMPLATES.drop()
+
+
+class FreshDatabase:
+    """A database no other test touches: a SQLite file in tmp, or a new PG database.
+    `seeded`: already migrated and holding the demo data (a copy of the template)."""
+
+    def __init__(self, backend: str, directory: Path, seeded: bool = False):
         self.backend = backend
+        self.seeded = seeded
+        directory.mkdir(parents=True, exist_ok=True)
         if backend == "sqlite":
-            self.url = f"sqlite://{directory / 'turnero.sqlite3'}"
+            path = directory / "turnero.sqlite3"
+            if seeded:
+                shutil.copyfile(TEMPLATES.sqlite_file(), path)
+            self.url = f"sqlite://{path}"
             self._pg_name = None
         else:
             self._pg_name = "turnero_t_" + secrets.token_hex(6)
-            run_sync(_pg_admin(f'CREATE DATABASE "{self._pg_name}"'))
+            template = f' TEMPLATE "{TEMPLATES.pg_name()}"' if seeded else ""
+            run_sync(_pg_admin(f'CREATE DATABASE "{self._pg_name}"{template}'))
             self.url = _with_database(PG_URL, self._pg_name)
 
     def drop(self) -> None:
@@ -90,7 +152,8 @@ def backend(request) -> str:
 
 @pytest.fixture
 def database(backend: str, tmp_path: Path) -> Iterator[FreshDatabase]:
-    db = FreshDatabase(backend, tmp_path)
+    """Migrated, with the demo offices, services, desks and users."""
+    db = FreshDatabase(backend, tmp_path, seeded=True)
     yield db
     db.drop()
 
@@ -110,13 +173,14 @@ def _reset_clock_and_caches():
 
 
 @pytest.fixture
-async def db(settings: Settings) -> AsyncIterator[Settings]:
+async def db(settings: Settings, database: FreshDatabase) -> AsyncIterator[Settings]:
     """Migrated and seeded with the demo offices, for service-level tests."""
     from turnero.core.db import close_db, init_db
     from turnero.demo import seed_demo
 
     await init_db(settings)
-    await seed_demo()
+    if not database.seeded:
+        await seed_demo()
     try:
         yield settings
     finally:
@@ -124,14 +188,15 @@ async def db(settings: Settings) -> AsyncIterator[Settings]:
 
 
 @pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def client(settings: Settings, database: FreshDatabase) -> AsyncIterator[httpx.AsyncClient]:
     """The whole app in-process (lifespan run), seeded with the demo data."""
     from turnero.app import create_app
     from turnero.demo import seed_demo
 
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        await seed_demo()
+        if not database.seeded:
+            await seed_demo()
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             yield c
@@ -142,6 +207,30 @@ async def login(client: httpx.AsyncClient, username: str, password: str = "demo"
     response = await client.post("/api/auth/token", json={"username": username, "password": password})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def assert_error(response, status: int, code: str | None = None) -> dict:
+    """The API's one error shape: `{"error": {"code": snake_case, "message": text}}`."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"error"}
+    error = body["error"]
+    assert re.fullmatch(r"[a-z][a-z0-9_]*", error["code"])
+    assert isinstance(error["message"], str) and error["message"]
+    if code is not None:
+        assert error["code"] == code, error
+    return error
+
+
+@pytest.fixture
+async def kiosk(client) -> dict:
+    return await login(client, "kiosko")
+
+
+@pytest.fixture
+async def admin(client) -> dict:
+    return await login(client, "admin")
 
 
 # ---------------------------------------------------------------- real server process
@@ -201,7 +290,7 @@ class LiveServer:
 def live_server(request, tmp_path_factory) -> Iterator[LiveServer]:
     """A real server process per test module and backend, with the demo data."""
     directory = tmp_path_factory.mktemp(f"server-{request.param}")
-    database = FreshDatabase(request.param, directory)
+    database = FreshDatabase(request.param, directory, seeded=True)
     server = LiveServer(database.url, directory / "server.log")
     server.backend = request.param  # type: ignore[attr-defined]
     try:

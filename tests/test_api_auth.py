@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tests.conftest import login
+from tests.conftest import assert_error, login
 from turnero.core import auth, clock
 from turnero.core.models import ApiToken
 from turnero.queue.models import Desk, Ticket, TicketStatus
@@ -34,12 +34,6 @@ async def open_and_call(client, headers, desk, office=OFFICE) -> dict:
     response = await client.post(f"/api/offices/{office}/desks/{desk}/call-next", headers=headers)
     assert response.status_code == 200, response.text
     return response.json()
-
-
-def assert_error(response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"} and body["error"]["code"] == code and body["error"]["message"]
 
 
 # Every endpoint that needs a token, with a body that would be accepted.

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.conftest import login
+from tests.conftest import assert_error, login
 from turnero.core import clock
 from turnero.demo import FLOW_DESKS
 from turnero.queue.models import Desk, DeskEvent, Ticket, TicketEvent, TicketStatus
@@ -58,17 +58,6 @@ async def desks_by_name(client, headers, office=OFFICE) -> dict[str, dict]:
 
 async def desk_row(name: str, office=OFFICE) -> Desk:
     return await Desk.get(office__code=office, name=name)
-
-
-def assert_error(response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.json()["error"]["code"] == code
-    assert response.json()["error"]["message"]
-
-
-@pytest.fixture
-async def kiosk(client) -> dict:
-    return await login(client, "kiosko")
 
 
 @pytest.fixture

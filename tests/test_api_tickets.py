@@ -82,11 +82,6 @@ def offset_of(iso: str) -> timedelta:
 
 
 @pytest.fixture
-async def kiosk(client) -> dict:
-    return await login(client, "kiosko")
-
-
-@pytest.fixture
 async def op(client) -> dict:
     return await login(client, "operador1")
 

@@ -12,6 +12,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from turnero.admin import pages as admin_pages
+from turnero.admin import routes as admin_routes
+from turnero.core import ops
 from turnero.core import pages as core_pages
 from turnero.core import routes as core_routes
 from turnero.core.db import close_db, init_db
@@ -19,12 +22,23 @@ from turnero.core.errors import EXCEPTION_HANDLERS
 from turnero.core.openapi import build_openapi
 from turnero.core.ratelimit import RateLimiter
 from turnero.core.templating import STATIC_DIR
+from turnero.displays import pages as display_pages
 from turnero.displays import routes as display_routes
-from turnero.displays.bus import get_bus
+from turnero.displays.bus import bus_for, set_bus
+from turnero.displays.hub import BoardHub
 from turnero.kiosk import pages as kiosk_pages
+from turnero.notifications import jobs as notification_jobs
+from turnero.notifications import pages as notification_pages
+from turnero.notifications import routes as notification_routes
 from turnero.queue import jobs as queue_jobs
 from turnero.queue import pages as desk_pages
 from turnero.queue import routes as queue_routes
+from turnero.scheduler import jobs as scheduler_jobs
+from turnero.scheduler import pages as scheduler_pages
+from turnero.scheduler import routes as scheduler_routes
+from turnero.exam import jobs as exam_jobs
+from turnero.exam import pages as exam_pages
+from turnero.exam import routes as exam_routes
 from turnero.queue.service import QueueConfig
 from turnero.settings import Settings
 
@@ -32,7 +46,19 @@ log = logging.getLogger("turnero")
 
 
 def api_routes() -> list:
-    return [*core_routes.routes, *display_routes.routes, *queue_routes.routes]
+    return [
+        *core_routes.routes,
+        *display_routes.routes,
+        *queue_routes.routes,
+        *scheduler_routes.routes,
+        *notification_routes.routes,
+        *exam_routes.routes,
+        *admin_routes.routes,
+    ]
+
+
+# Each domain adds its own scheduled jobs (day close, slot materialising, reminders…).
+JOB_REGISTRARS = (queue_jobs.register, scheduler_jobs.register, notification_jobs.register, exam_jobs.register)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -46,18 +72,23 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         await init_db(settings)
-        bus = get_bus()
+        # The event bus: in-process, or Redis when several instances share the offices.
+        bus = bus_for(settings.redis_url, settings.redis_prefix)
+        set_bus(bus)
         await bus.start()
+        app.state.board_hub = BoardHub.from_settings(bus, settings)
         scheduler = None
         if settings.run_jobs:
             scheduler = AsyncIOScheduler(timezone="UTC")
-            queue_jobs.register(scheduler, app.state.queue_config)
+            for register in JOB_REGISTRARS:
+                register(scheduler, app)
             scheduler.start()
         try:
             yield
         finally:
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
+            await app.state.board_hub.close()
             await bus.close()
             await close_db()
 
@@ -65,13 +96,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             *api,
             Route("/openapi.json", openapi, methods=["GET"]),
+            *ops.routes(),
             *core_pages.routes,
+            *display_routes.websocket_routes,
+            *display_pages.routes,
             *kiosk_pages.routes,
             *desk_pages.routes,
+            *scheduler_pages.routes,
+            *notification_pages.routes,
+            *exam_pages.routes,
+            *admin_pages.routes,
             Mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static"),
         ],
         exception_handlers={**EXCEPTION_HANDLERS, core_pages.PageRedirect: core_pages.page_redirect_handler},
         lifespan=lifespan,
+        middleware=[ops.middleware(settings)],
     )
     app.state.settings = settings
     app.state.queue_config = QueueConfig.from_settings(settings)

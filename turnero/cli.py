@@ -16,6 +16,8 @@ ROLE_NAMES = ("admin", "supervisor", "operator", "kiosk", "display")
 def _serve(settings: Settings, host: str | None, port: int | None, workers: int) -> None:
     import uvicorn
 
+    from turnero.core.logging_setup import log_config
+
     uvicorn.run(
         "turnero.app:create_app",
         factory=True,
@@ -23,12 +25,15 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int)
         port=port or settings.port,
         workers=workers,
         proxy_headers=True,
-        log_level="info",
+        log_config=log_config(settings.log_format, settings.log_level, settings.access_log),
         access_log=settings.access_log,
-        timeout_graceful_shutdown=20,
+        # SIGTERM: stop accepting, let in-flight requests finish (up to this many seconds).
+        timeout_graceful_shutdown=settings.shutdown_timeout,
         # Longer than a load balancer's idle timeout (often 60 s), so the proxy, not
         # uvicorn, closes idle connections: no request races a closing socket.
         timeout_keep_alive=75,
+        # Live board WebSockets: see Settings.ws_compression.
+        ws_per_message_deflate=settings.ws_compression,
     )
 
 
@@ -105,6 +110,26 @@ def cmd_close_day(args, settings: Settings) -> None:
     print(f"Turnos en espera cancelados: {cancelled}")
 
 
+def cmd_exam_import(args, settings: Settings) -> None:
+    """Validate the whole file first; the bank changes only if every row is valid."""
+    from pathlib import Path
+
+    from turnero.exam.questions import ImportErrors, import_questions, parse_file
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise SystemExit(f"No existe el archivo {path}.")
+    try:
+        rows = parse_file(path)
+    except ImportErrors as exc:
+        print(f"No se importó nada: {len(exc.problems)} problema(s) en {path}:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        raise SystemExit(1) from None
+    created, updated = asyncio.run(_with_db(settings, lambda: import_questions(rows)))
+    print(f"Preguntas importadas: {created} nuevas, {updated} actualizadas.")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="turnero", description="Citas y filas para oficinas de atención.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -131,10 +156,22 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--password", help="si se omite, se pregunta")
     create.add_argument("--full-name")
     create.set_defaults(func=cmd_user_create)
+
+    from turnero.admin.commands import add_admin_commands
+
+    add_admin_commands(sub, user)
+
+    exam = sub.add_parser("exam", help="examen teórico").add_subparsers(dest="exam_command", required=True)
+    exam_import = exam.add_parser("import", help="importar preguntas desde un CSV o JSON")
+    exam_import.add_argument("file", help="archivo .csv o .json (formato en turnero/exam/questions.py)")
+    exam_import.set_defaults(func=cmd_exam_import)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from turnero.core.logging_setup import configure
+
+    settings = Settings.from_env()
+    configure(settings.log_format, settings.log_level, settings.access_log)
     args = build_parser().parse_args(argv)
-    args.func(args, Settings.from_env())
+    args.func(args, settings)

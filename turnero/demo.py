@@ -11,9 +11,12 @@ from tortoise.transactions import in_transaction
 
 from turnero.core.auth import hash_password
 from turnero.core.models import Office, OfficeService, Role, Service, ServiceKind, User
+from turnero.exam.service import seed_exam_demo
 from turnero.queue.models import Desk, DeskService
+from turnero.scheduler.models import BookingRule
 
 DEMO_PASSWORD = "demo"
+EXAM_OFFICE = "LPZ-SEGELIC"  # its theory-exam room: 20 computers (turnero/exam)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
 
 
@@ -144,6 +147,18 @@ OFFICES = [
 ]
 
 
+# Citas: booking rules of the bookable counter services (slots are made on demand and by
+# the scheduled job; places per slot default to the desks serving the service).
+BOOKING_RULES = {
+    "LPZ-PRINCIPAL": {"CI-RENOV": {}, "CI-NUEVO": {"slot_minutes": 20}, "SANEAMIENTO": {"slot_minutes": 30},
+                      "CIE": {"slot_minutes": 20}},
+    "LPZ-TELEFERICO-ROJO": {"CI-RENOV": {}, "CI-NUEVO": {"slot_minutes": 20}},
+    "LPZ-ZONA-SUR": {"CI-RENOV": {}, "SANEAMIENTO": {"slot_minutes": 30}},
+    "LPZ-SEGELIC": {"LIC-NUEVA": {"slot_minutes": 20}, "LIC-RENOV": {}},
+    "LPZ-DIGEMIG": {"PASAPORTE": {"slot_minutes": 20}, "PERMANENCIA": {"slot_minutes": 30}},
+}
+
+
 @dataclass(frozen=True)
 class DemoUser:
     username: str
@@ -156,6 +171,7 @@ def demo_users() -> list[DemoUser]:
     users = [DemoUser("admin", Role.ADMIN, None), DemoUser("supervisor", Role.SUPERVISOR, first.code)]
     users += [DemoUser(f"operador{i}", Role.OPERATOR, first.code) for i in range(1, len(first.desks) + 1)]
     users += [DemoUser("kiosko", Role.KIOSK, first.code), DemoUser("pantalla", Role.DISPLAY, first.code)]
+    users.append(DemoUser("examinador", Role.SUPERVISOR, EXAM_OFFICE))  # proctor of the exam room
     return users
 
 
@@ -199,4 +215,8 @@ async def seed_demo(password: str = DEMO_PASSWORD) -> list[DemoUser]:
                     full_name=user.username.capitalize(),
                 ),
             )
+        await seed_exam_demo(offices[EXAM_OFFICE])
+        for office_code, rules in BOOKING_RULES.items():
+            for code, rule in rules.items():
+                await BookingRule.get_or_create(office=offices[office_code], service=services[code], defaults=rule)
     return users

@@ -24,6 +24,19 @@ def _env_int(name: str, default: int) -> int:
         raise SystemExit(f"{name} debe ser un número entero, no {raw!r}") from None
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SystemExit(f"{name} debe ser un número, no {raw!r}") from None
+    if value <= 0:
+        raise SystemExit(f"{name} debe ser mayor que cero")
+    return value
+
+
 def _env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name, "").strip().lower()
     if not raw:
@@ -52,6 +65,50 @@ class Settings:
     # uvicorn's line per request; off behind a proxy that logs requests itself.
     access_log: bool = True
     secure_cookies: bool = False
+    # Live board WebSockets: keep-alive message interval, how long one send may block
+    # before the (stuck) client is dropped, and how many events may queue per client
+    # before it is sent a fresh snapshot instead.
+    # Prefix of the bus's Redis keys and channels (several deployments may share a Redis).
+    redis_prefix: str = "turnero:"
+    ws_ping_seconds: float = 20.0
+    ws_send_timeout_seconds: float = 10.0
+    ws_client_buffer: int = 64
+    # permessage-deflate on WebSockets: board messages are small and compressing each
+    # one for each screen costs more CPU than the bandwidth it saves.
+    ws_compression: bool = False
+    # Logs: "text" lines or "json" lines (one object per line, with the request id).
+    log_format: str = "text"
+    log_level: str = "INFO"
+    # Seconds uvicorn lets in-flight requests finish after SIGTERM before closing them.
+    shutdown_timeout: int = 20
+    # Notifications (turnero/notifications): "console" logs messages, "twilio" sends them;
+    # "auto" is twilio when an account sid and token are set. README: "Notificaciones".
+    notify_gateway: str = "auto"
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_from: str = ""
+    twilio_messaging_service_sid: str = ""
+    twilio_whatsapp_from: str = ""
+    twilio_api_base_url: str = ""  # empty: Twilio's own; set for a proxy or a test fake
+    # Channel per office/service: "LPZ-PRINCIPAL=whatsapp,*/LIC-EXAM=sms,EAL/CI-RENOV=sms".
+    notify_channel: str = "sms"
+    notify_channels: str = ""
+    reminder_hours: str = "24,2"  # hours before a cita that reminders go out
+    near_turn_position: int = 3
+    near_turn_minutes: int = 10
+    notify_interval_seconds: int = 5
+    notify_max_attempts: int = 6
+    # Citas (turnero/scheduler): booking attempts per client address (`limits` syntax),
+    # the holiday table ("" turns holidays off), the check-in window around a cita's
+    # start, what happens to a late arrival ("refuse" or "walk_in") and when an
+    # unclaimed cita becomes a no-show. README: "Citas".
+    booking_rate_limit: str = "20/minute"
+    holidays_country: str = "BO"
+    departmental_holidays: bool = True
+    checkin_before_minutes: int = 30
+    checkin_after_minutes: int = 15
+    late_checkin: str = "refuse"
+    no_show_grace_minutes: int = 15
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -75,6 +132,35 @@ class Settings:
             db_pool_size=_env_int("TURNERO_DB_POOL_SIZE", cls.db_pool_size),
             access_log=_env_bool("TURNERO_ACCESS_LOG", cls.access_log),
             secure_cookies=_env_bool("TURNERO_SECURE_COOKIES", cls.secure_cookies),
+            redis_prefix=_env("TURNERO_REDIS_PREFIX", cls.redis_prefix),
+            ws_ping_seconds=_env_float("TURNERO_WS_PING_SECONDS", cls.ws_ping_seconds),
+            ws_send_timeout_seconds=_env_float("TURNERO_WS_SEND_TIMEOUT_SECONDS", cls.ws_send_timeout_seconds),
+            ws_client_buffer=_env_int("TURNERO_WS_CLIENT_BUFFER", cls.ws_client_buffer),
+            ws_compression=_env_bool("TURNERO_WS_COMPRESSION", cls.ws_compression),
+            log_format=_env("TURNERO_LOG_FORMAT", cls.log_format).lower(),
+            log_level=_env("TURNERO_LOG_LEVEL", cls.log_level).upper(),
+            shutdown_timeout=_env_int("TURNERO_SHUTDOWN_TIMEOUT", cls.shutdown_timeout),
+            notify_gateway=_env("TURNERO_NOTIFY_GATEWAY", cls.notify_gateway).lower(),
+            twilio_account_sid=_env("TWILIO_ACCOUNT_SID", ""),
+            twilio_auth_token=_env("TWILIO_AUTH_TOKEN", ""),
+            twilio_from=_env("TWILIO_FROM", ""),
+            twilio_messaging_service_sid=_env("TWILIO_MESSAGING_SERVICE_SID", ""),
+            twilio_whatsapp_from=_env("TWILIO_WHATSAPP_FROM", ""),
+            twilio_api_base_url=_env("TWILIO_API_BASE_URL", "").rstrip("/"),
+            notify_channel=_env("TURNERO_NOTIFY_CHANNEL", cls.notify_channel).lower(),
+            notify_channels=_env("TURNERO_NOTIFY_CHANNELS", ""),
+            reminder_hours=_env("TURNERO_REMINDER_HOURS", cls.reminder_hours),
+            near_turn_position=_env_int("TURNERO_NEAR_TURN_POSITION", cls.near_turn_position),
+            near_turn_minutes=_env_int("TURNERO_NEAR_TURN_MINUTES", cls.near_turn_minutes),
+            notify_interval_seconds=_env_int("TURNERO_NOTIFY_INTERVAL_SECONDS", cls.notify_interval_seconds),
+            notify_max_attempts=_env_int("TURNERO_NOTIFY_MAX_ATTEMPTS", cls.notify_max_attempts),
+            booking_rate_limit=_env("TURNERO_BOOKING_RATE_LIMIT", cls.booking_rate_limit),
+            holidays_country=os.environ.get("TURNERO_HOLIDAYS_COUNTRY", cls.holidays_country).strip().upper(),
+            departmental_holidays=_env_bool("TURNERO_DEPARTMENTAL_HOLIDAYS", cls.departmental_holidays),
+            checkin_before_minutes=_env_int("TURNERO_CHECKIN_BEFORE_MINUTES", cls.checkin_before_minutes),
+            checkin_after_minutes=_env_int("TURNERO_CHECKIN_AFTER_MINUTES", cls.checkin_after_minutes),
+            late_checkin=_env("TURNERO_LATE_CHECKIN", cls.late_checkin).lower(),
+            no_show_grace_minutes=_env_int("TURNERO_NO_SHOW_GRACE_MINUTES", cls.no_show_grace_minutes),
         )
 
     def with_(self, **changes) -> "Settings":

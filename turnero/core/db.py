@@ -17,6 +17,10 @@ log = logging.getLogger("turnero.db")
 MODEL_MODULES = [
     "turnero.core.models",
     "turnero.queue.models",
+    "turnero.scheduler.models",
+    "turnero.notifications.models",
+    "turnero.exam.models",
+    "turnero.admin.models",
     "aerich.models",
 ]
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -66,7 +70,16 @@ async def _release_without_session_reset(connection) -> None:
     return None
 
 
+_generation = 0  # counts init_db calls: caches of rows tell one database from the next
+
+
+def database_generation() -> int:
+    return _generation
+
+
 async def init_db(settings: Settings, migrate: bool = True) -> None:
+    global _generation
+    _generation += 1
     config = tortoise_config(settings)
     # Global fallback: the lifespan task initialises, request tasks use it.
     await Tortoise.init(config=config, _enable_global_fallback=True)

@@ -1,44 +1,86 @@
-"""The event bus: services publish small events on `office:{code}` after commit.
+"""The event bus: services publish small events per office after their transaction commits.
 
-This is the in-process backend (the default). Subscribers get their own bounded
-queue so a slow one never blocks a publisher; when its queue is full the oldest event
-is dropped and the subscriber is told it missed events (it then re-reads a snapshot).
+Two backends behind one interface:
+- `MemoryBus` (the default): one process; `seq` comes from an in-process counter.
+- `RedisBus` (`TURNERO_REDIS_URL`): several instances; `seq` comes from a Redis counter
+  per office, taken and published in one Lua script so that every subscriber on every
+  instance sees the events of an office in `seq` order.
+
+Each event an office's subscribers receive carries `seq`, increasing by one per event of
+that office. A subscriber that may have lost events (its queue overflowed, or Redis was
+away) receives the `RESYNC` marker instead and re-reads a snapshot.
+
+A bus fault never fails a request: publishing is best effort after commit, and while
+Redis is unreachable events are dropped (displays resnapshot when it is back).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import random
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 log = logging.getLogger("turnero.bus")
+
+# Not an event: "you may have missed events; read a new snapshot".
+RESYNC: dict = {"type": "bus.resync"}
+# Published (with a seq) when events of an office were dropped during a Redis outage:
+# every instance's displays of that office then resnapshot.
+STALE = "board.stale"
 
 
 def office_channel(office_code: str) -> str:
     return f"office:{office_code}"
 
 
+def encode(event: dict) -> str:
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+
+
 class Subscription:
-    def __init__(self, channel: str, maxsize: int):
-        self.channel = channel
+    """One subscriber's bounded queue; a full queue is emptied and replaced by RESYNC,
+    so a slow subscriber never blocks the publisher nor grows without bound."""
+
+    def __init__(self, office: str, maxsize: int):
+        self.office = office
         self.queue: asyncio.Queue[dict] = asyncio.Queue(maxsize=maxsize)
         self.missed = 0
 
     def offer(self, event: dict) -> None:
         if self.queue.full():
-            self.queue.get_nowait()
-            self.missed += 1
+            self.missed += self.queue.qsize()
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            self.queue.put_nowait(RESYNC)
+            return
         self.queue.put_nowait(event)
 
     async def get(self) -> dict:
         return await self.queue.get()
 
+    def get_nowait(self) -> dict | None:
+        try:
+            return self.queue.get_nowait()
+        except asyncio.QueueEmpty:
+            return None
 
-class MemoryBus:
-    def __init__(self, subscriber_buffer: int = 256):
+
+class EventBus:
+    """The interface, and the local fan-out both backends share."""
+
+    name = "base"
+
+    def __init__(self, subscriber_buffer: int = 1024):
         self._subscribers: dict[str, set[Subscription]] = {}
         self._buffer = subscriber_buffer
+
+    @property
+    def healthy(self) -> bool:
+        return True
 
     async def start(self) -> None:
         pass
@@ -46,32 +88,278 @@ class MemoryBus:
     async def close(self) -> None:
         self._subscribers.clear()
 
-    async def publish(self, channel: str, event: dict) -> None:
-        for sub in list(self._subscribers.get(channel, ())):
-            sub.offer(event)
+    async def publish(self, office: str, event: dict) -> int | None:
+        """Publish `event` for `office`; returns its seq, or None if it was dropped."""
+        raise NotImplementedError
+
+    async def current_seq(self, office: str) -> int:
+        """The seq of the office's latest published event (0 before the first)."""
+        raise NotImplementedError
+
+    async def ready(self) -> None:
+        """Return once events published from now on reach this instance's subscribers."""
 
     @asynccontextmanager
-    async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
-        sub = Subscription(channel, self._buffer)
-        self._subscribers.setdefault(channel, set()).add(sub)
+    async def subscribe(self, office: str) -> AsyncIterator[Subscription]:
+        sub = Subscription(office, self._buffer)
+        self._subscribers.setdefault(office, set()).add(sub)
         try:
             yield sub
         finally:
-            subs = self._subscribers.get(channel)
+            subs = self._subscribers.get(office)
             if subs is not None:
                 subs.discard(sub)
                 if not subs:
-                    del self._subscribers[channel]
+                    del self._subscribers[office]
+
+    def _deliver(self, office: str, event: dict) -> None:
+        for sub in list(self._subscribers.get(office, ())):
+            sub.offer(event)
+
+    def _resync_all(self) -> None:
+        for subs in list(self._subscribers.values()):
+            for sub in list(subs):
+                sub.offer(RESYNC)
 
 
-_bus: MemoryBus = MemoryBus()
+class MemoryBus(EventBus):
+    """One process: events go straight to the subscribers' queues."""
+
+    name = "memory"
+
+    def __init__(self, subscriber_buffer: int = 1024):
+        super().__init__(subscriber_buffer)
+        self._seq: dict[str, int] = {}
+
+    async def publish(self, office: str, event: dict) -> int:
+        # No await between taking the seq and delivering: events arrive in seq order.
+        seq = self._seq.get(office, 0) + 1
+        self._seq[office] = seq
+        self._deliver(office, {**event, "seq": seq})
+        return seq
+
+    async def current_seq(self, office: str) -> int:
+        return self._seq.get(office, 0)
 
 
-def get_bus() -> MemoryBus:
+# INCR and PUBLISH in one script: Redis runs scripts one at a time, so the order in
+# which subscribers receive an office's events is the order of their seq, whichever
+# instance published them. The event (a JSON object) gets "seq" as its first field.
+_PUBLISH_LUA = """
+local seq = redis.call('INCR', KEYS[1])
+redis.call('PUBLISH', KEYS[2], '{"seq":' .. seq .. ',' .. string.sub(ARGV[1], 2))
+return seq
+"""
+
+
+class RedisBus(EventBus):
+    """Redis pub/sub across instances (redis.asyncio).
+
+    One pattern subscription per instance (`{prefix}office:*`) feeds the local
+    subscribers; a background task keeps it connected and reconnects with backoff.
+    While Redis is away, publishing returns at once (no request waits on it), the
+    offices whose events were dropped are remembered, and when Redis is back each of
+    them gets a STALE event so every instance's displays resnapshot.
+    """
+
+    name = "redis"
+    IDLE_PING_SECONDS = 5.0
+    DEAD_AFTER_SECONDS = 12.0
+    MAX_BACKOFF_SECONDS = 10.0
+
+    def __init__(self, url: str, prefix: str = "turnero:", subscriber_buffer: int = 1024):
+        super().__init__(subscriber_buffer)
+        self.url = url
+        self.prefix = prefix
+        self._redis = None
+        self._script = None
+        self._task: asyncio.Task | None = None
+        self._up = asyncio.Event()
+        self._healthy = False
+        self._down_since: float | None = None
+        self._failures = 0
+        self._dropped_offices: set[str] = set()
+        self._kick = asyncio.Event()  # a publish failed: reconnect now
+        self._closing = False
+
+    # -- keys
+    def _seq_key(self, office: str) -> str:
+        return f"{self.prefix}seq:{office_channel(office)}"
+
+    def _channel(self, office: str) -> str:
+        return self.prefix + office_channel(office)
+
+    @property
+    def healthy(self) -> bool:
+        return self._healthy
+
+    async def start(self) -> None:
+        from redis.asyncio import BlockingConnectionPool, Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        # Short timeouts and no client-side retries: a request publishing after its
+        # commit must never hang on an unreachable Redis. A burst of publishes waits
+        # (briefly) for a pooled connection rather than failing.
+        pool = BlockingConnectionPool.from_url(
+            self.url, max_connections=32, timeout=1.0, socket_connect_timeout=1.0, socket_timeout=2.0,
+            retry=Retry(NoBackoff(), 0), health_check_interval=0,
+        )
+        self._redis = Redis(connection_pool=pool)
+        self._script = self._redis.register_script(_PUBLISH_LUA)
+        self._task = asyncio.create_task(self._run(), name="turnero-redis-bus")
+        # Wait briefly for the first connection, but start anyway: the service works
+        # without Redis and the task keeps trying.
+        try:
+            await asyncio.wait_for(self._up.wait(), timeout=3.0)
+        except TimeoutError:
+            log.error("Redis (%s) no responde al iniciar; se seguirá intentando", _redacted(self.url))
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+        if self._redis is not None:
+            await self._redis.aclose(close_connection_pool=True)
+        await super().close()
+
+    async def ready(self) -> None:
+        await self._up.wait()
+
+    async def publish(self, office: str, event: dict) -> int | None:
+        if not self._healthy:
+            self._dropped_offices.add(office)
+            return None
+        try:
+            return int(await self._script(keys=[self._seq_key(office), self._channel(office)], args=[encode(event)]))
+        except Exception as exc:  # any Redis or socket fault: drop, remember, reconnect
+            self._dropped_offices.add(office)
+            self._mark_down(exc)
+            self._kick.set()
+            return None
+
+    async def current_seq(self, office: str) -> int:
+        value = await self._redis.get(self._seq_key(office))
+        return int(value or 0)
+
+    # -- connection state, logged once per outage (no log flood while it lasts)
+    def _mark_down(self, exc: BaseException) -> None:
+        self._failures += 1
+        if self._healthy or self._down_since is None:
+            self._down_since = time.monotonic()
+            log.error("bus Redis no disponible (%s: %s); la atención sigue, las pantallas se"
+                      " resincronizan al volver", type(exc).__name__, exc)
+        else:
+            log.debug("Redis sigue sin responder (%s)", exc)
+        self._healthy = False
+        self._up.clear()
+
+    async def _mark_up(self) -> None:
+        was_down = self._down_since is not None
+        self._healthy = True
+        self._up.set()
+        if was_down:
+            log.warning("bus Redis reconectado tras %.1f s", time.monotonic() - self._down_since)
+        self._down_since = None
+        self._failures = 0
+        # Events may have been lost both ways: local subscribers resnapshot, and the
+        # offices whose events this instance dropped are announced to every instance.
+        self._resync_all()
+        dropped, self._dropped_offices = self._dropped_offices, set()
+        for office in sorted(dropped):
+            await self.publish(office, {"type": STALE})
+
+    async def _run(self) -> None:
+        backoff = 0.5
+        pattern = self._channel("*")
+        prefix = self._channel("")
+        while not self._closing:
+            pubsub = self._redis.pubsub()
+            try:
+                await pubsub.psubscribe(pattern)
+                await self._confirm_subscription(pubsub)
+                if self._down_since is not None:
+                    # Idle pooled connections predate the outage and are dead: drop
+                    # them, so the first publish after it does not fail on one.
+                    await self._redis.connection_pool.disconnect(inuse_connections=False)
+                self._kick.clear()
+                await self._mark_up()
+                backoff = 0.5
+                last_heard = time.monotonic()
+                pinged = False
+                while not self._kick.is_set():
+                    message = await pubsub.get_message(timeout=1.0)
+                    now = time.monotonic()
+                    if message is None:
+                        if now - last_heard > self.DEAD_AFTER_SECONDS:
+                            raise ConnectionError("sin respuesta de Redis")
+                        if not pinged and now - last_heard > self.IDLE_PING_SECONDS:
+                            await pubsub.ping()
+                            pinged = True
+                        continue
+                    last_heard, pinged = now, False
+                    if message["type"] != "pmessage":
+                        continue
+                    channel = _text(message["channel"])
+                    try:
+                        event = json.loads(message["data"])
+                    except ValueError:
+                        log.warning("evento ilegible en %s", channel)
+                        continue
+                    self._deliver(channel[len(prefix):], event)
+                raise ConnectionError("falló una publicación")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._mark_down(exc)
+            finally:
+                try:
+                    await pubsub.aclose()
+                except Exception:
+                    pass
+            if self._closing:
+                return
+            # Exponential backoff with jitter, so instances do not reconnect in step.
+            await asyncio.sleep(backoff * random.uniform(0.7, 1.3))
+            backoff = min(backoff * 2, self.MAX_BACKOFF_SECONDS)
+
+    async def _confirm_subscription(self, pubsub) -> None:
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            message = await pubsub.get_message(timeout=0.5)
+            if message is not None and message["type"] == "psubscribe":
+                return
+        raise ConnectionError("Redis no confirmó la suscripción")
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password, for logs."""
+    if "@" in url:
+        scheme, _, rest = url.partition("://")
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def bus_for(redis_url: str | None, prefix: str = "turnero:") -> EventBus:
+    return RedisBus(redis_url, prefix) if redis_url else MemoryBus()
+
+
+_bus: EventBus = MemoryBus()
+
+
+def get_bus() -> EventBus:
     return _bus
 
 
-def set_bus(bus: MemoryBus) -> None:
+def set_bus(bus: EventBus) -> None:
     global _bus
     _bus = bus
 
@@ -79,6 +367,6 @@ def set_bus(bus: MemoryBus) -> None:
 async def publish_office_event(office_code: str, event: dict) -> None:
     """Publish after commit; a bus fault is logged and never fails the request."""
     try:
-        await _bus.publish(office_channel(office_code), event)
+        await _bus.publish(office_code, event)
     except Exception:
         log.exception("no se pudo publicar el evento %s", event.get("type"))

@@ -1,14 +1,21 @@
-"""The public lobby board."""
+"""The public lobby board: the JSON snapshot and its live WebSocket channel."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket
 
 from turnero.core.api import ApiDoc, api_route
+from turnero.core.errors import ApiError
 from turnero.core.http import json_response
 from turnero.core.service import get_office
+from turnero.displays.bus import encode
 from turnero.displays.schemas import BoardOut
 from turnero.displays.service import board_snapshot
+
+# Close codes in the private range: 4404 unknown office (the page stops retrying).
+CLOSE_UNKNOWN_OFFICE = 4404
 
 
 async def board(request: Request):
@@ -23,3 +30,19 @@ routes = [
                response=BoardOut, errors=(404,)),
     ),
 ]
+
+
+async def board_socket(websocket: WebSocket) -> None:
+    """`/ws/offices/{office}/board`: public like the board (ticket numbers only)."""
+    try:
+        office = await get_office(websocket.path_params["office"])
+    except ApiError as exc:
+        await websocket.accept()
+        await websocket.send_text(encode({"type": "error", "error": {"code": exc.code, "message": exc.message}}))
+        await websocket.close(code=CLOSE_UNKNOWN_OFFICE)
+        return
+    await websocket.accept()
+    await websocket.app.state.board_hub.serve(websocket, office)
+
+
+websocket_routes = [WebSocketRoute("/ws/offices/{office}/board", board_socket)]

@@ -23,6 +23,7 @@ class BoardDesk(BaseModel):
 class BoardOut(BaseModel):
     office: str
     office_name: str
+    services: dict[str, str]
     calls: list[BoardCall]
     waiting: dict[str, int]
     desks: list[BoardDesk]

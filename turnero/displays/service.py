@@ -1,4 +1,5 @@
-"""The lobby board snapshot: recent calls, waiting counts, desks — no personal data."""
+"""The lobby board: recent calls, waiting counts, desks — ticket numbers only, never
+names, documents or phones (the board and its WebSocket are public)."""
 
 from __future__ import annotations
 
@@ -8,21 +9,37 @@ from tortoise.functions import Count
 
 from turnero.core import clock
 from turnero.core.models import Office, OfficeService
-from turnero.queue.models import Ticket, TicketStatus
-from turnero.queue.service import desk_views
+from turnero.queue.models import Desk, Ticket, TicketStatus
+from turnero.queue.service import ACTIVE_AT_DESK
 
 RECENT_CALLS = 8
 
 
-async def board_snapshot(office: Office) -> dict:
+async def recent_calls(office: Office, limit: int = RECENT_CALLS) -> list[dict]:
+    """Today's latest calls, newest first."""
     tz = ZoneInfo(office.timezone)
     today = clock.local_day(clock.now(), office.timezone)
     recent = (
         await Ticket.filter(office_id=office.id, day=today, called_at__isnull=False)
         .order_by("-called_at", "-id")
-        .limit(RECENT_CALLS)
+        .limit(limit)
         .select_related("service", "desk")
     )
+    return [
+        {
+            "ticket": t.number,
+            "service": t.service.code,
+            "service_name": t.service.name,
+            "desk": t.desk.name if t.desk else None,
+            "called_at": t.called_at.astimezone(tz).isoformat(timespec="seconds"),
+            "recall_count": t.recall_count,
+        }
+        for t in recent
+    ]
+
+
+async def waiting_counts(office: Office) -> dict[str, int]:
+    """Tickets waiting per service code; every service the office offers appears."""
     catalogue = await OfficeService.filter(office_id=office.id).values_list("service__code", flat=True)
     waiting = {code: 0 for code in sorted(catalogue)}
     counts = (
@@ -32,23 +49,30 @@ async def board_snapshot(office: Office) -> dict:
         .values_list("service__code", "n")
     )
     waiting.update({code: n for code, n in counts})
+    return waiting
+
+
+async def board_desks(office: Office) -> list[dict]:
+    """Each desk's name, status and the ticket it is calling or serving."""
+    desks = await Desk.filter(office_id=office.id).order_by("id").values_list("id", "name", "status")
+    serving = dict(
+        await Ticket.filter(office_id=office.id, status__in=ACTIVE_AT_DESK, desk_id__isnull=False)
+        .values_list("desk_id", "number")
+    )
+    return [{"name": name, "status": str(status), "serving": serving.get(pk)} for pk, name, status in desks]
+
+
+async def service_names(office: Office) -> dict[str, str]:
+    rows = await OfficeService.filter(office_id=office.id).values_list("service__code", "service__name")
+    return dict(rows)
+
+
+async def board_snapshot(office: Office) -> dict:
     return {
         "office": office.code,
         "office_name": office.name,
-        "calls": [
-            {
-                "ticket": t.number,
-                "service": t.service.code,
-                "service_name": t.service.name,
-                "desk": t.desk.name if t.desk else None,
-                "called_at": t.called_at.astimezone(tz).isoformat(timespec="seconds"),
-                "recall_count": t.recall_count,
-            }
-            for t in recent
-        ],
-        "waiting": waiting,
-        "desks": [
-            {"name": d["name"], "status": d["status"], "serving": d["serving"]}
-            for d in await desk_views(office)
-        ],
+        "services": await service_names(office),
+        "calls": await recent_calls(office),
+        "waiting": await waiting_counts(office),
+        "desks": await board_desks(office),
     }

@@ -18,6 +18,7 @@ from turnero.core.templating import templates
 from turnero.kiosk.printing import PRIORITY_ES, STATUS_ES, escpos_bytes, slip_for
 from turnero.queue.models import Ticket
 from turnero.queue.service import public_ticket_view
+from turnero.scheduler.policy import CODE_ALPHABET, CODE_LENGTH
 
 KIOSK_ROLES = (Role.KIOSK, Role.OPERATOR, Role.SUPERVISOR)
 
@@ -64,6 +65,8 @@ async def kiosk(request: Request) -> Response:
             "services": await walk_in_services(office),
             # Every priority but regular, in the order the law lists them.
             "priorities": [(k, v) for k, v in PRIORITY_ES.items() if k != "regular"],
+            # «Tengo cita»: the keyboard offers only the characters a cita code uses.
+            "cita_code": {"alphabet": CODE_ALPHABET, "length": CODE_LENGTH},
         },
     )
 

@@ -17,7 +17,8 @@ async def sweep_day_close(config: QueueConfig) -> None:
         log.info("cierre del día: %d turnos en espera cancelados", cancelled)
 
 
-def register(scheduler: AsyncIOScheduler, config: QueueConfig) -> None:
+def register(scheduler: AsyncIOScheduler, app) -> None:
+    config: QueueConfig = app.state.queue_config
     # Idempotent (it only touches tickets still waiting), so running it on several
     # instances at once cancels each ticket once: rows are locked and re-checked.
     scheduler.add_job(

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
 
-from turnero.core import clock
+from turnero.core import clock, metrics
 from turnero.core.auth import Principal
 from turnero.core.db import db_datetime, is_postgres, model_from_row, placeholders, select_columns
 from turnero.core.errors import conflict, invalid, not_found
@@ -95,7 +95,17 @@ def _connection():
     return Ticket._meta.db
 
 
-def _view(ticket: Ticket, office: Office, service_code: str, service_name: str, desk_name: str | None) -> dict:
+class _TicketRow(dict):
+    """A ticket row read by raw SQL on PostgreSQL (values already typed), readable by
+    attribute like the model, for _view on the hot paths: building the model instance
+    costs more than the view itself."""
+
+    __getattr__ = dict.__getitem__
+
+
+def _view(
+    ticket: Ticket | _TicketRow, office: Office, service_code: str, service_name: str, desk_name: str | None
+) -> dict:
     """The ticket as the API shows it, from values at hand (no query); position and
     wait estimate are filled in by ticket_view for a waiting ticket."""
     tz = office.timezone
@@ -284,8 +294,39 @@ async def issue_ticket(
     row = await _insert_ticket(values, tramite.prefix, event, _actor_id(actor))
     ticket = model_from_row(Ticket, row)
     ticket.service = first  # so the view below needs no query for it
+    metrics.ticket_issued(office.code, tramite.code)
     await _publish_queue_changed(office)
     return await ticket_view(ticket, office, config)
+
+
+async def issue_checkin_ticket(
+    office: Office, tramite: Service, *, due_at: datetime | None, party_size: int = 1,
+    phone: str | None = None, actor: Principal | None, data: dict | None = None,
+) -> Ticket:
+    """The ticket of a cita checked in at the kiosk (turnero.scheduler). With `due_at`
+    it stands in the appointment lane, which call-next serves at or after that time
+    ahead of walk-ins; without it (a late arrival let in as walk-in) in the regular
+    lane. Runs in the caller's transaction, which publishes queue.changed after commit.
+    Citas may be for services that take no walk-ins, so that check is not made here."""
+    steps = await _step_services(office, tramite)
+    first = steps[0] if steps else tramite
+    now = clock.now()
+    pid = public_id()
+    values = {
+        "public_id": pid, "visit_id": pid, "hop": 0, "step_index": 0, "day": clock.local_day(now, office.timezone),
+        "priority": Priority.REGULAR.value, "lane": lane_for(Priority.REGULAR, appointment=due_at is not None).value,
+        "party_size": party_size, "phone": phone, "status": TicketStatus.WAITING.value, "arrived_at": now,
+        "due_at": due_at, "issued_at": now, "recall_count": 0, "office_id": office.id, "service_id": first.id,
+        "flow_service_id": tramite.id if steps else None,
+    }
+    event = {"service": first.code, "tramite": tramite.code, "priority": Priority.REGULAR.value, **(data or {})}
+    ticket = model_from_row(Ticket, await _insert_ticket(values, tramite.prefix, event, _actor_id(actor)))
+    ticket.service = first
+    return ticket
+
+
+async def publish_queue_changed(office: Office) -> None:
+    await _publish_queue_changed(office)
 
 
 # ---------------------------------------------------------------- desks
@@ -338,11 +379,11 @@ async def _lock_open_desk(desk_id: int) -> Desk:
     return desk
 
 
-# Call-next is the hot path. It runs as a few raw statements on the transaction's
-# connection instead of a dozen ORM queries. On PostgreSQL: the desk lock and the heads
-# of its lines (one statement), then the claim with its audit event (one statement).
-# On SQLite, where BEGIN IMMEDIATE already excludes every other writer and no row lock
-# exists, the same steps run as plain statements (_desk_for_call, _heads, _claim).
+# Call-next is the hot path. On PostgreSQL it is one statement (_call_next_statement),
+# which is its own transaction: no BEGIN/COMMIT round trips, row locks held for
+# microseconds. On SQLite, where BEGIN IMMEDIATE already excludes every other writer
+# and no row lock exists, the same steps run as plain statements in one write
+# transaction (_desk_for_call, _heads, then policy.choose_next and _claim).
 
 
 async def _desk_for_call(conn, office: Office, desk_name: str) -> tuple[dict, dict[int, int]]:
@@ -363,63 +404,6 @@ async def _desk_for_call(conn, office: Office, desk_name: str) -> tuple[dict, di
     if desk["status"] != DeskStatus.OPEN.value:
         raise conflict("desk_not_open", f"La ventanilla {desk['name']} no está abierta.")
     return desk, {r["service_id"]: r["weight"] for r in rows if r["service_id"] is not None}
-
-
-async def _desk_and_heads(conn, office: Office, desk_name: str, now: datetime):
-    """The open desk (locked), the services it serves ({service id: weight}) and the
-    head of each of its lines, one per service and lane ({ticket id: row}).
-
-    On PostgreSQL one statement: the desk is locked first (a materialised CTE), then,
-    for each of its services, the head of each lane (LATERAL), locked so that a
-    concurrent desk skips it (`FOR UPDATE SKIP LOCKED`). Heads read with the
-    statement's snapshot are still right after waiting for the desk lock: FOR UPDATE
-    re-checks each row's latest version and skips one that is no longer waiting.
-    Statuses and lanes are SQL literals, not parameters, so the statement is the same
-    for every call and PostgreSQL keeps one generic plan (on the queue index) for it.
-    Each head is the first entry of its range of the queue index (office, status,
-    lane, service, arrived_at, id); the policy picks the best tier's earliest, so
-    per-service heads give the same choice as per-tier ones."""
-    if not is_postgres():
-        desk, weights = await _desk_for_call(conn, office, desk_name)
-        return desk, weights, await _heads(conn, office.id, weights, now)
-    rows = []
-    if can_match(Desk, "name", desk_name):
-        waiting = _sql_text(TicketStatus.WAITING.value)
-
-        def head(lane: Lane, condition: str = "", order: str = "t.arrived_at") -> str:
-            return (
-                "SELECT * FROM (SELECT t.id, t.lane, t.service_id, t.arrived_at, t.due_at FROM ticket t"
-                f" WHERE d.status = {_sql_text(DeskStatus.OPEN.value)} AND t.office_id = $1"
-                f" AND t.status = {waiting} AND t.lane = {_sql_text(lane.value)}"
-                f" AND t.service_id = ds.service_id{condition}"
-                f" ORDER BY {order}, t.id LIMIT 1 FOR UPDATE SKIP LOCKED) AS {lane.value}"
-            )
-
-        lines = " UNION ALL ".join(
-            [head(Lane.APPOINTMENT, " AND t.due_at <= $3", "t.due_at"), head(Lane.PREFERENTIAL), head(Lane.REGULAR)]
-        )
-        rows = await conn.execute_query_dict(
-            "WITH d AS MATERIALIZED (SELECT id, name, status, preferential_streak FROM desk"
-            "  WHERE office_id = $1 AND name = $2 FOR UPDATE)"
-            " SELECT d.id AS desk_id, d.name AS desk_name, d.status AS desk_status,"
-            "  d.preferential_streak, ds.service_id AS desk_service_id, ds.weight,"
-            "  h.*, s.code AS service_code, s.name AS service_name"
-            " FROM d LEFT JOIN desk_service ds ON ds.desk_id = d.id"
-            f" LEFT JOIN LATERAL ({lines}) AS h ON TRUE"
-            " LEFT JOIN service s ON s.id = h.service_id",
-            [office.id, desk_name, now],
-        )
-    if not rows:
-        raise not_found("desk_not_found", f"No existe la ventanilla {desk_name!r} en {office.code}.")
-    first = rows[0]
-    desk = {
-        "id": first["desk_id"], "name": first["desk_name"], "status": first["desk_status"],
-        "preferential_streak": first["preferential_streak"],
-    }
-    if desk["status"] != DeskStatus.OPEN.value:
-        raise conflict("desk_not_open", f"La ventanilla {desk['name']} no está abierta.")
-    weights = {r["desk_service_id"]: r["weight"] for r in rows if r["desk_service_id"] is not None}
-    return desk, weights, {r["id"]: r for r in rows if r["id"] is not None}
 
 
 def _sql_text(value: str) -> str:
@@ -461,10 +445,10 @@ async def _heads(conn, office_id: int, weights: dict[int, int], now: datetime) -
 _ACTIVE_SQL = "(" + ", ".join(_sql_text(s.value) for s in ACTIVE_AT_DESK) + ")"
 
 
-def _desk_busy_error(desk: dict):
+def _desk_busy_error(desk_name: str):
     return conflict(
         "desk_busy",
-        f"La ventanilla {desk['name']} ya tiene un turno llamado o en atención: "
+        f"La ventanilla {desk_name} ya tiene un turno llamado o en atención: "
         "finalícelo, márquelo como ausente o transfiéralo antes de llamar otro.",
     )
 
@@ -475,37 +459,14 @@ async def _check_desk_free(conn, desk: dict) -> None:
         [desk["id"]],
     )
     if rows:
-        raise _desk_busy_error(desk)
+        raise _desk_busy_error(desk["name"])
 
 
 async def _claim(conn, desk: dict, ticket_id: int, streak: int, now: datetime, user_id: int) -> dict:
-    """Call the ticket at the desk — the claim, its audit event and the desk's new
-    preferential streak — unless the desk already has a ticket called or in service
-    (desk_busy). Runs after the desk lock, so its check sees a call that this desk
-    just committed in a concurrent request. Returns the updated ticket row.
-
-    On PostgreSQL this is one statement (data-modifying CTEs): one round trip instead
-    of four."""
-    if is_postgres():
-        rows = await conn.execute_query_dict(
-            "WITH busy AS (SELECT EXISTS (SELECT 1 FROM ticket"
-            f"  WHERE desk_id = $1 AND status IN {_ACTIVE_SQL}) AS busy),"
-            " t AS (UPDATE ticket SET status = 'called', desk_id = $1, called_at = $2"
-            "  WHERE id = $3 AND status = 'waiting' AND NOT (SELECT busy FROM busy) RETURNING *),"
-            " e AS (INSERT INTO ticket_event (ticket_id, kind, at, desk_id, user_id, data)"
-            "  SELECT id, 'called', $2::timestamptz, $1::int, $4::int, '{}'::jsonb FROM t),"
-            " d AS (UPDATE desk SET preferential_streak = $5"
-            "  WHERE id = $1 AND preferential_streak <> $5 AND EXISTS (SELECT 1 FROM t))"
-            " SELECT (SELECT busy FROM busy) AS desk_is_busy, t.* FROM (SELECT 1) AS one LEFT JOIN t ON TRUE",
-            [desk["id"], now, ticket_id, user_id, streak],
-        )
-        row = rows[0]
-        if row.pop("desk_is_busy"):
-            raise _desk_busy_error(desk)
-        if row["id"] is None:  # cannot happen while the row is locked; never call a ticket twice
-            raise conflict("ticket_not_callable", "El turno ya no está en espera.")
-        return row
-    # SQLite: the write transaction is exclusive, so the busy check can ride along.
+    """SQLite: call the ticket at the desk — the claim, its audit event and the desk's
+    new preferential streak — unless the desk already has a ticket called or in
+    service (desk_busy). The write transaction is exclusive, so the busy check can ride
+    along with the claim. Returns the updated ticket row."""
     rows = await conn.execute_query_dict(
         "UPDATE ticket SET status = ?, desk_id = ?, called_at = ? WHERE id = ? AND status = ?"
         f" AND NOT EXISTS (SELECT 1 FROM ticket WHERE desk_id = ? AND status IN {_ACTIVE_SQL}) RETURNING *",
@@ -520,6 +481,113 @@ async def _claim(conn, desk: dict, ticket_id: int, streak: int, now: datetime, u
             "UPDATE desk SET preferential_streak = ? WHERE id = ?", [streak, desk["id"]]
         )
     return rows[0]
+
+
+def _policy_order_sql(h: str, streak: str, cutoff: str, ratio: str) -> tuple[str, str]:
+    """policy.choose_next as SQL over candidate rows `h` (id, lane, arrived_at, due_at,
+    weight): the ORDER BY whose first row is the ticket to call, and the desk's streak
+    after calling it. Same rule order: an overdue regular ticket (arrived at or before
+    `cutoff`) by arrival; then due appointments by time; then the best tier, where
+    preferential goes before regular while the streak is below `ratio` and after it
+    otherwise, each by arrival. tests/test_call_next_sql.py checks both agree."""
+    overdue = f"({h}.lane = 'regular' AND {h}.arrived_at <= {cutoff})"
+    appointment = f"{h}.lane = 'appointment'"
+    walk_in = f"NOT ({overdue} OR {appointment})"
+    order = (
+        f"CASE WHEN {overdue} THEN 0 WHEN {appointment} THEN 1 ELSE 2 END,"
+        f" CASE WHEN {appointment} AND NOT {overdue} THEN {h}.due_at END,"
+        f" CASE WHEN {walk_in} THEN {h}.weight ELSE 0 END,"
+        f" CASE WHEN {walk_in} AND ({h}.lane = 'preferential') <> ({streak} < {ratio}) THEN 1 ELSE 0 END,"
+        f" {h}.arrived_at, {h}.id"
+    )
+    new_streak = (
+        f"CASE WHEN {overdue} THEN 0 WHEN {appointment} THEN {streak}"
+        f" WHEN {h}.lane = 'preferential' THEN {streak} + 1 ELSE 0 END"
+    )
+    return order, new_streak
+
+
+def _call_next_statement() -> str:
+    """PostgreSQL: call-next in one statement. Parameters: $1 office id, $2 desk name,
+    $3 now, $4 the overdue cutoff (now - regular_max_wait), $5 preferential ratio,
+    $6 user id.
+
+    d: the desk, locked, but only in the version this statement's snapshot sees (its
+    xmin): every call at a desk rewrites the desk row (u here, and call_ticket), so a
+    concurrent call at the same desk that committed after the snapshot makes d empty
+    and the caller runs the statement again with a fresh snapshot — the busy check
+    below can then trust the snapshot. h: the head of each of the desk's lines (per
+    service and lane), locked with SKIP LOCKED so concurrent desks take the next ones;
+    FOR UPDATE re-checks each head's latest version, so one called meanwhile is
+    skipped. pick: the policy's choice among them; t, e, u: the claim, its audit event
+    and the desk's new streak. Statuses and lanes are literals, so the statement's text
+    never changes and PostgreSQL keeps one plan for it."""
+    order, new_streak = _policy_order_sql("h", "d.preferential_streak", "$4", "$5")
+
+    def head(lane: Lane, condition: str = "", order_by: str = "t.arrived_at") -> str:
+        return (
+            "SELECT * FROM (SELECT t.id, t.lane, t.service_id, t.arrived_at, t.due_at FROM ticket t"
+            f" WHERE t.office_id = $1 AND t.status = 'waiting' AND t.lane = {_sql_text(lane.value)}"
+            f" AND t.service_id = ds.service_id{condition}"
+            f" ORDER BY {order_by}, t.id LIMIT 1 FOR UPDATE SKIP LOCKED) AS {lane.value}"
+        )
+
+    lines = " UNION ALL ".join(
+        [head(Lane.APPOINTMENT, " AND t.due_at <= $3", "t.due_at"), head(Lane.PREFERENTIAL), head(Lane.REGULAR)]
+    )
+    return (
+        "WITH d0 AS MATERIALIZED (SELECT id, xmin AS version FROM desk WHERE office_id = $1 AND name = $2),"
+        " d AS MATERIALIZED (SELECT desk.id, desk.name, desk.status, desk.preferential_streak FROM desk"
+        "  WHERE desk.id = (SELECT id FROM d0) AND desk.xmin = (SELECT version FROM d0) FOR UPDATE),"
+        " busy AS MATERIALIZED (SELECT EXISTS (SELECT 1 FROM ticket"
+        f"  WHERE desk_id = (SELECT id FROM d) AND status IN {_ACTIVE_SQL}) AS busy),"
+        " h AS MATERIALIZED (SELECT h.*, ds.weight FROM d JOIN desk_service ds ON ds.desk_id = d.id"
+        f"  CROSS JOIN LATERAL ({lines}) AS h"
+        "  WHERE d.status = 'open' AND NOT (SELECT busy FROM busy)),"
+        f" pick AS MATERIALIZED (SELECT h.id, {new_streak} AS streak FROM h CROSS JOIN d ORDER BY {order} LIMIT 1),"
+        " t AS (UPDATE ticket SET status = 'called', desk_id = (SELECT id FROM d), called_at = $3 FROM pick"
+        "  WHERE ticket.id = pick.id AND ticket.status = 'waiting' RETURNING ticket.*),"
+        " e AS (INSERT INTO ticket_event (ticket_id, kind, at, desk_id, user_id, data)"
+        "  SELECT id, 'called', $3::timestamptz, desk_id, $6::int, '{}'::jsonb FROM t),"
+        " u AS (UPDATE desk SET preferential_streak = pick.streak FROM pick"
+        "  WHERE desk.id = (SELECT id FROM d) AND EXISTS (SELECT 1 FROM t))"
+        " SELECT (SELECT id FROM d0) AS q_desk_id, d.name AS q_desk_name, d.status AS q_desk_status,"
+        "  (SELECT busy FROM busy) AS q_desk_busy, s.code AS q_service_code, s.name AS q_service_name, t.*"
+        " FROM (SELECT 1) AS one LEFT JOIN d ON TRUE LEFT JOIN t ON TRUE LEFT JOIN service s ON s.id = t.service_id"
+    )
+
+
+_CALL_NEXT_SQL: str | None = None
+_CALL_NEXT_ATTEMPTS = 20  # each retry follows a change at this very desk: a few at most
+
+
+async def _call_next_postgres(office: Office, desk_name: str, actor: Principal, config: QueueConfig,
+                              now: datetime) -> tuple[dict, str, str] | None:
+    """PostgreSQL: (ticket row, service code, service name) of the ticket called, or
+    None when nobody the desk serves is waiting."""
+    global _CALL_NEXT_SQL
+    if _CALL_NEXT_SQL is None:
+        _CALL_NEXT_SQL = _call_next_statement()
+    if not can_match(Desk, "name", desk_name):
+        raise not_found("desk_not_found", f"No existe la ventanilla {desk_name!r} en {office.code}.")
+    params = [office.id, desk_name, now, now - config.policy.regular_max_wait,
+              max(1, config.policy.preferential_ratio), actor.user_id]
+    for _attempt in range(_CALL_NEXT_ATTEMPTS):
+        row = (await _connection().execute_query_dict(_CALL_NEXT_SQL, params))[0]
+        if row["q_desk_id"] is None:
+            raise not_found("desk_not_found", f"No existe la ventanilla {desk_name!r} en {office.code}.")
+        if row["q_desk_name"] is not None:
+            break
+        # The desk changed after this statement's snapshot was taken: read it afresh.
+    else:
+        raise conflict("desk_busy", f"La ventanilla {desk_name} está ocupada en otra operación; reintente.")
+    if row["q_desk_status"] != DeskStatus.OPEN.value:
+        raise conflict("desk_not_open", f"La ventanilla {row['q_desk_name']} no está abierta.")
+    if row["q_desk_busy"]:
+        raise _desk_busy_error(row["q_desk_name"])
+    if row["id"] is None:
+        return None
+    return row, row.pop("q_service_code"), row.pop("q_service_name")
 
 
 def _candidate(row: dict) -> policy.Candidate:
@@ -549,25 +617,44 @@ async def _mark_called(ticket: Ticket, desk: Desk, now: datetime, actor: Princip
     if updated != 1:  # cannot happen while the row is locked; never call a ticket twice
         raise conflict("ticket_not_callable", f"El turno {ticket.number} ya no está en espera.")
     ticket.status, ticket.desk_id, ticket.called_at = TicketStatus.CALLED, desk.id, now
+    # A new version of the desk row: a one-statement call-next at this desk that took
+    # its snapshot before this commit then re-reads (see _call_next_statement).
+    await Desk.filter(id=desk.id).update(preferential_streak=desk.preferential_streak)
     await TicketEvent.create(ticket_id=ticket.id, kind=kind, at=now, desk_id=desk.id, user_id=actor.user_id)
 
 
 async def call_next(office: Office, desk_name: str, actor: Principal, config: QueueConfig) -> dict | None:
     """Call the next ticket for a desk; None when nobody it serves is waiting."""
     now = clock.now()
-    async with in_transaction() as conn:
-        desk, weights, heads = await _desk_and_heads(conn, office, desk_name, now)
-        decision = policy.choose_next(
-            [_candidate(row) for row in heads.values()],
-            now=now, weights=weights, preferential_streak=desk["preferential_streak"], config=config.policy,
-        )
-        if decision is None:
-            await _check_desk_free(conn, desk)  # a busy desk is told so, not "nobody waiting"
+    if is_postgres():
+        called = await _call_next_postgres(office, desk_name, actor, config, now)
+        if called is None:
             return None
-        head = heads[decision.candidate.ticket_id]
-        row = await _claim(conn, desk, head["id"], decision.preferential_streak, now, actor.user_id)
-    ticket = model_from_row(Ticket, row)
-    view = _view(ticket, office, head["service_code"], head["service_name"], desk["name"])
+        row, service_code, service_name = called
+        desk_name = row.pop("q_desk_name")
+        for key in ("q_desk_id", "q_desk_status", "q_desk_busy"):
+            row.pop(key)
+    else:
+        async with in_transaction() as conn:
+            desk, weights = await _desk_for_call(conn, office, desk_name)
+            heads = await _heads(conn, office.id, weights, now)
+            decision = policy.choose_next(
+                [_candidate(row) for row in heads.values()],
+                now=now, weights=weights, preferential_streak=desk["preferential_streak"], config=config.policy,
+            )
+            if decision is None:
+                await _check_desk_free(conn, desk)  # a busy desk is told so, not "nobody waiting"
+                return None
+            head = heads[decision.candidate.ticket_id]
+            row = await _claim(conn, desk, head["id"], decision.preferential_streak, now, actor.user_id)
+        service_code, service_name, desk_name = head["service_code"], head["service_name"], desk["name"]
+    if row["phone"]:  # "es su turno: ventanilla N" through the outbox (notifications)
+        from turnero.notifications.service import notify_called
+
+        await notify_called(None, ticket_id=row["id"], number=row["number"], phone=row["phone"], office=office,
+                            desk_name=desk_name, service_code=service_code)
+    ticket = _TicketRow(row) if is_postgres() else model_from_row(Ticket, row)
+    view = _view(ticket, office, service_code, service_name, desk_name)
     await _publish_call(office, "ticket.called", view)
     return view
 
@@ -786,7 +873,8 @@ async def _finish_with_event(conn, ticket: Ticket, status: TicketStatus, now: da
 
 
 async def finish(ticket: Ticket, actor: Principal, config: QueueConfig) -> dict:
-    """Finish the service; in a multi-step visit, the next step's queue gets the ticket."""
+    """Finish the service; in a multi-step visit, the next step's queue gets the ticket.
+    (finish_single_step does the common case in one statement: keep the two in step.)"""
     office = ticket.office
     now = clock.now()
     next_service = None
@@ -813,6 +901,50 @@ async def finish(ticket: Ticket, actor: Principal, config: QueueConfig) -> dict:
     view = await ticket_view(locked, office, config)
     view["next"] = await ticket_view(nxt, office, config) if nxt else None
     return view
+
+
+_FINISH_FAST_SQL: str | None = None
+
+
+async def finish_single_step(public: str, actor: Principal, config: QueueConfig) -> dict | None:
+    """finish() for the common case, by public id, in one statement on PostgreSQL:
+    a called or served ticket that is no step of a multi-step visit, of an office the
+    actor may act on. None when that does not apply (any other backend, or the ticket
+    is unknown, of another office, in another state, or has a next step): the caller
+    then takes the general path, which answers each of those cases."""
+    global _FINISH_FAST_SQL
+    if not is_postgres() or not can_match(Ticket, "public_id", public):
+        return None
+    if not actor.is_admin and actor.office_id is None:
+        return None  # (NULL below means "any office": for admins only)
+    if _FINISH_FAST_SQL is None:
+        allowed = "(" + ", ".join(_sql_text(s.value) for s in _TRANSITIONS["finish"]) + ")"
+        _FINISH_FAST_SQL = (
+            "WITH t AS (UPDATE ticket SET status = 'done', started_at = COALESCE(started_at, called_at),"
+            f"  finished_at = $2 WHERE public_id = $1 AND status IN {allowed} AND flow_service_id IS NULL"
+            "  AND ($3::int IS NULL OR office_id = $3) RETURNING *),"
+            " e AS (INSERT INTO ticket_event (ticket_id, kind, at, desk_id, user_id, data)"
+            "  SELECT id, 'finished', $2::timestamptz, desk_id, $4::int, '{}'::jsonb FROM t)"
+            f" SELECT t.*, {select_columns(Office, 'o')}, s.code AS q_service_code, s.name AS q_service_name,"
+            "  dk.name AS q_desk_name"
+            " FROM t JOIN office o ON o.id = t.office_id JOIN service s ON s.id = t.service_id"
+            " LEFT JOIN desk dk ON dk.id = t.desk_id"
+        )
+    now = clock.now()
+    rows = await _connection().execute_query_dict(
+        _FINISH_FAST_SQL, [public, now, None if actor.is_admin else actor.office_id, actor.user_id]
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    office = model_from_row(Office, row, "o")
+    ticket = _TicketRow(row)
+    await _publish_queue_changed(office)
+    view = _view(ticket, office, row["q_service_code"], row["q_service_name"], row["q_desk_name"])
+    view["next"] = None
+    return view
+
+
 
 
 async def transfer(ticket: Ticket, service_code: str, actor: Principal, config: QueueConfig) -> dict:
@@ -899,6 +1031,8 @@ async def close_all_days(config: QueueConfig, now: datetime | None = None) -> in
 
 
 async def _publish_call(office: Office, kind: str, view: dict) -> None:
+    if kind == "ticket.called":
+        metrics.ticket_called(office.code)
     await publish_office_event(
         office.code,
         {
@@ -910,6 +1044,9 @@ async def _publish_call(office: Office, kind: str, view: dict) -> None:
             "recall_count": view["recall_count"],
         },
     )
+    if kind == "ticket.called":
+        # The called ticket left the waiting line: boards refresh their counts.
+        await _publish_queue_changed(office)
 
 
 async def _publish_queue_changed(office: Office) -> None:

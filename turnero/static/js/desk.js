@@ -208,6 +208,13 @@
   render();
   quietRefresh();
   setInterval(quietRefresh, REFRESH_SECONDS * 1000);
+  // Waiting counts follow the office's live channel between re-reads.
+  if (Turnero.liveBoard) {
+    Turnero.liveBoard(boot.office, {
+      onSnapshot: (b) => { waiting = b.waiting; renderWaiting(); },
+      onEvent: (ev) => { if (ev.type === "queue.changed" && ev.waiting) { waiting = ev.waiting; renderWaiting(); } },
+    });
+  }
   setInterval(renderTimer, 1000);
   document.addEventListener("visibilitychange", quietRefresh);
 })();

@@ -2,7 +2,7 @@
 (function () {
   "use strict";
   const data = JSON.parse(document.getElementById("kiosk-data").textContent);
-  const STEPS = ["service", "priority", "phone", "busy", "ticket", "error"];
+  const STEPS = ["service", "priority", "phone", "checkin", "busy", "ticket", "error"];
   const TICKET_SECONDS = 10; // the ticket stays on screen this long, then the next citizen
   const IDLE_SECONDS = 60; // an abandoned choice resets so the next citizen starts clean
   const $ = (id) => document.getElementById(id);
@@ -25,7 +25,7 @@
 
   function armIdle() {
     clearTimeout(idleTimer);
-    if (["priority", "phone", "error"].includes(state.step)) {
+    if (["priority", "phone", "checkin", "error"].includes(state.step)) {
       idleTimer = setTimeout(restart, IDLE_SECONDS * 1000);
     }
   }
@@ -101,9 +101,9 @@
     }
   }
 
-  function showTicket(t) {
+  function showTicket(t, serviceName) {
     $("t-number").textContent = t.number;
-    $("t-service").textContent = state.serviceName || t.service_name;
+    $("t-service").textContent = serviceName || state.serviceName || t.service_name;
     const prio = $("t-priority");
     prio.hidden = t.priority === "regular";
     prio.textContent = "Atención preferencial: " + (data.priorities[t.priority] || t.priority);
@@ -170,4 +170,6 @@
 
   renderPhone();
   show("service");
+  // For kiosk-checkin.js: a cita's ticket is shown and printed like a walk-in's.
+  window.TurneroKiosk = { show, restart, showTicket, printTicket, office: data.office };
 })();

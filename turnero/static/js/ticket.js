@@ -1,8 +1,10 @@
-/* Citizen ticket page: polls the public ticket every 10 s (a WebSocket will replace it). */
+/* Citizen ticket page: follows the office's live board channel (ticket numbers only, no
+   personal data on it). A call of this number or a queue change makes the page re-read
+   its own ticket (position, estimated wait, desk); a slow poll stays as a fallback. */
 (function () {
   "use strict";
   const boot = JSON.parse(document.getElementById("ticket-data").textContent);
-  const POLL_SECONDS = 10;
+  const POLL_SECONDS = 60;            // fallback only: the live channel drives updates
   const FINAL = ["done", "no_show", "cancelled"];
   const $ = (id) => document.getElementById(id);
   const timeFmt = new Intl.DateTimeFormat("es-BO", {
@@ -28,7 +30,8 @@
     $("c-alert-desk").textContent = t.desk || "";
     document.title = (called ? "¡Es su turno! · " : "Turno ") + t.number + " · Turnero";
     if (called && (last.status !== "called" || last.recall_count !== t.recall_count)) {
-      if (navigator.vibrate) navigator.vibrate([400, 200, 400]);
+      if (navigator.vibrate) navigator.vibrate([400, 200, 400, 200, 400]);
+      beep();
     }
     last = t;
   }
@@ -48,8 +51,66 @@
     timer = setTimeout(poll, POLL_SECONDS * 1000);
   }
 
+  // ---- sound when called (phones allow audio only after a touch: the button unlocks it)
+  let audio = null;
+  function beep() {
+    if (!audio || audio.state !== "running") return;
+    [0, 0.5, 1.0].forEach((at) => {
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      const t = audio.currentTime + at;
+      osc.frequency.value = 988;
+      gain.gain.setValueAtTime(0.0001, t);
+      gain.gain.exponentialRampToValueAtTime(0.4, t + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, t + 0.35);
+      osc.connect(gain).connect(audio.destination);
+      osc.start(t);
+      osc.stop(t + 0.4);
+    });
+  }
+  const soundButton = $("c-sound");
+  if (soundButton) {
+    const Ctx = window.AudioContext || window.webkitAudioContext;
+    soundButton.hidden = !Ctx || FINAL.includes(last.status);
+    soundButton.addEventListener("click", () => {
+      audio = audio || new Ctx();
+      audio.resume().then(() => {
+        soundButton.textContent = "🔔 Sonido activado";
+        soundButton.disabled = true;
+      }).catch(() => {});
+    });
+  }
+
+  // ---- live updates: re-read this ticket when something that moves it happens
+  let refetchTimer = null;
+  function refetchSoon(maxDelayMs) {
+    if (FINAL.includes(last.status) || refetchTimer) return;
+    // Spread the re-reads of many phones over a moment instead of all at once.
+    refetchTimer = setTimeout(() => { refetchTimer = null; clearTimeout(timer); poll(); },
+      Math.random() * maxDelayMs);
+  }
+  function onEvent(ev) {
+    if ((ev.type === "ticket.called" || ev.type === "ticket.recalled") && ev.ticket === last.number) {
+      refetchSoon(0);          // possibly this ticket: at once
+    } else if (ev.type === "queue.changed" || ev.type === "ticket.called") {
+      refetchSoon(3000);       // the line moved: position and wait change
+    }
+  }
+
   render(last);
-  if (!FINAL.includes(last.status)) timer = setTimeout(poll, POLL_SECONDS * 1000);
+  if (!FINAL.includes(last.status)) {
+    timer = setTimeout(poll, POLL_SECONDS * 1000);
+    if (Turnero.liveBoard) {
+      const live = Turnero.liveBoard(boot.ticket.office, {
+        onSnapshot: (b) => { if (!b.polled) refetchSoon(1000); },
+        onEvent,
+        onStatus: (s) => { document.body.dataset.live = s; },
+      });
+      const stopWhenDone = setInterval(() => {
+        if (FINAL.includes(last.status)) { live.close(); clearInterval(stopWhenDone); }
+      }, 5000);
+    }
+  }
   // Phones freeze background tabs: refresh at once when the citizen looks again.
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible" && !FINAL.includes(last.status)) {

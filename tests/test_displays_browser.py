@@ -1,0 +1,139 @@
+"""The lobby display page in headless Chromium against a real server: a call made
+through the API is on the screen within a second, announced in Spanish (queued), a
+recall is announced again, waiting counts follow; a screenshot is saved."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.test_pages import _api, _new_page, _screenshot, _token, browser  # noqa: F401 (fixture)
+
+OFFICE = "LPZ-PRINCIPAL"
+pytestmark = pytest.mark.browser
+
+
+def _hero_is(page, number: str, timeout_ms: float) -> None:
+    page.wait_for_function(
+        "n => document.getElementById('d-hero-ticket').textContent === n", arg=number, timeout=timeout_ms
+    )
+
+
+def _spoken(page) -> list[str]:
+    return page.evaluate("window.TurneroDisplay.spoken.slice()")
+
+
+def test_display_shows_and_announces_a_call_within_a_second(browser, live_server):  # noqa: F811
+    admin, kiosk = _token(live_server, "admin"), _token(live_server, "kiosko")
+    _api(live_server, "POST", f"/api/offices/{OFFICE}/desks/18/open", admin)
+    page = _new_page(browser, 1920, 1080)
+    page.goto(f"{live_server.url}/display/{OFFICE}")
+    page.wait_for_function("document.body.dataset.live === 'live'", timeout=10000)
+    assert page.locator("#d-conn").is_hidden()
+
+    ticket = _api(live_server, "POST", f"/api/offices/{OFFICE}/tickets", kiosk, service="CI-RENOV")
+    started = time.monotonic()
+    called = _api(live_server, "POST", f"/api/offices/{OFFICE}/desks/18/call-next", admin)
+    answered = time.monotonic()
+    _hero_is(page, called["number"], 1000)
+    shown = time.monotonic()
+    assert shown - answered < 1.0, f"on screen {shown - answered:.3f} s after the call answered"
+    assert called["number"] == ticket["number"] or called["status"] == "called"
+    assert page.locator("#d-hero-desk").inner_text() == "Ventanilla 18"
+    assert "flash" in page.locator("#d-hero").get_attribute("class")
+    assert page.locator("#d-hero-service").inner_text()
+
+    number = called["number"]
+    prefix, digits = number.split("-")
+    page.wait_for_function("n => window.TurneroDisplay.spoken.length >= n", arg=1, timeout=3000)
+    spoken = _spoken(page)
+    expected = page.evaluate("t => window.TurneroDisplay.speakable(t)", number)
+    assert spoken[-1] == f"Turno {expected}, ventanilla dieciocho."
+    assert expected.startswith(page.evaluate("p => window.TurneroDisplay.speakable(p)", prefix) + " guion ")
+
+    # A second call and a recall: queued behind the first, none cut off, the recall said again.
+    _api(live_server, "POST", f"/api/tickets/{called['id']}/recall", admin)
+    page.wait_for_function("() => document.getElementById('d-hero-label').textContent === 'Llamando nuevamente'",
+                           timeout=2000)
+    page.wait_for_function("n => window.TurneroDisplay.spoken.length >= n", arg=2, timeout=15000)
+    assert _spoken(page)[1] == f"Llamado nuevamente: turno {expected}, ventanilla dieciocho."
+
+    # Waiting counts per trámite follow the queue.
+    before = int(page.locator("#d-waiting li[data-service='SANEAMIENTO'] .d-w-count").inner_text())
+    for _ in range(2):
+        _api(live_server, "POST", f"/api/offices/{OFFICE}/tickets", kiosk, service="SANEAMIENTO")
+    page.wait_for_function(
+        "n => document.querySelector(\"#d-waiting li[data-service='SANEAMIENTO'] .d-w-count\").textContent === String(n)",
+        arg=before + 2, timeout=2000,
+    )
+    assert "ventanillas abiertas" in page.locator("#d-open").inner_text()
+
+    _api(live_server, "POST", f"/api/tickets/{called['id']}/finish", admin)
+    assert page.locator("#d-clock").inner_text()
+    _screenshot(page, f"display-{live_server.backend}.png")
+    assert page.errors == []
+    assert started  # (kept for the timing message above)
+
+
+def test_numbers_and_desks_are_read_as_spanish_words(browser, live_server):  # noqa: F811
+    page = _new_page(browser)
+    page.goto(f"{live_server.url}/display/{OFFICE}")
+    say = lambda text: page.evaluate("t => window.TurneroDisplay.speakable(t)", text)  # noqa: E731
+    assert say("C-023") == "ce guion cero veintitrés"
+    assert say("C-100") == "ce guion cien"
+    assert say("CI-005") == "ce i guion cero cero cinco"
+    assert say("A-1234") == "a guion mil doscientos treinta y cuatro"
+    assert say("L-071") == "ele guion cero setenta y uno"
+    assert say("21") == "veintiuno" and say("5") == "cinco"
+    text = page.evaluate("() => window.TurneroDisplay.announcementText({ticket: 'C-023', desk: '5'}, false)")
+    assert text == "Turno ce guion cero veintitrés, ventanilla cinco."
+    assert page.errors == []
+
+
+def test_display_keeps_its_state_through_an_outage_and_catches_up(browser, live_server):  # noqa: F811
+    """The board's socket is cut (Playwright stands between page and server): the screen
+    keeps the last call with a discreet badge, reconnects by itself, resnapshots, shows
+    and announces the call made meanwhile."""
+    admin, kiosk = _token(live_server, "admin"), _token(live_server, "kiosko")
+    _api(live_server, "POST", f"/api/offices/{OFFICE}/desks/22/open", admin)
+    state = {"blocked": False, "routes": []}
+
+    def through(ws):
+        if state["blocked"]:
+            ws.close(code=4000, reason="corte simulado")
+            return
+        ws.connect_to_server()
+        state["routes"].append(ws)
+
+    page = _new_page(browser, 1920, 1080)
+    page.route_web_socket("**/ws/offices/**", through)
+    page.goto(f"{live_server.url}/display/{OFFICE}")
+    page.wait_for_function("document.body.dataset.live === 'live'", timeout=10000)
+
+    def call() -> dict:
+        _api(live_server, "POST", f"/api/offices/{OFFICE}/tickets", kiosk, service="CIE")
+        return _api(live_server, "POST", f"/api/offices/{OFFICE}/desks/22/call-next", admin)
+
+    first = call()
+    _hero_is(page, first["number"], 2000)
+
+    state["blocked"] = True
+    for ws in state["routes"]:
+        ws.close(code=4000, reason="corte simulado")
+    page.wait_for_function("!document.getElementById('d-conn').hidden", timeout=8000)
+    assert page.locator("#d-hero-ticket").inner_text() == first["number"]  # last state kept, not blank
+    _api(live_server, "POST", f"/api/tickets/{first['id']}/finish", admin)
+    second = call()
+    page.wait_for_timeout(500)
+    assert page.locator("#d-hero-ticket").inner_text() == first["number"]
+    _screenshot(page, f"display-reconnecting-{live_server.backend}.png")
+
+    state["blocked"] = False
+    _hero_is(page, second["number"], 20000)  # reconnected (backoff) and resnapshotted
+    page.wait_for_function("document.getElementById('d-conn').hidden", timeout=5000)
+    page.wait_for_function("t => window.TurneroDisplay.spoken.some(s => s.includes(t))",
+                           arg=page.evaluate("t => window.TurneroDisplay.speakable(t)", second["number"]),
+                           timeout=15000)
+    _api(live_server, "POST", f"/api/tickets/{second['id']}/finish", admin)
+    assert page.errors == []

@@ -1,0 +1,221 @@
+"""The wait estimator on constructed histories and queues whose answer is known."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from turnero.queue import policy
+from turnero.queue.eta import (
+    DEFAULT_PRIOR_MINUTES,
+    ArrivalStream,
+    DeskState,
+    Observation,
+    ServiceTimeModel,
+    WaitingTicket,
+    simulate,
+)
+from turnero.queue.policy import APPOINTMENT, PREFERENTIAL, REGULAR, PolicyConfig
+
+NOW = datetime(2026, 11, 23, 14, 0, tzinfo=timezone.utc)  # 10:00 in La Paz
+NO_LIMIT = PolicyConfig(preferential_ratio=2, regular_max_wait=timedelta(days=1))
+A, B, C = 1, 2, 3
+
+
+def flat(minutes: dict[int, float]) -> ServiceTimeModel:
+    """Service times with no history: the priors, the same at every hour."""
+    return ServiceTimeModel.fit([], minutes)
+
+
+def t(tid: int, lane: str = REGULAR, minutes_ago: float = 0.0, service: int = A, **kw) -> WaitingTicket:
+    return WaitingTicket(tid, lane, service, NOW - timedelta(minutes=minutes_ago), **kw)
+
+
+def waits(prediction, ids) -> list[int | None]:
+    return [prediction.wait_minutes(i) for i in ids]
+
+
+# ---------------------------------------------------------------- service times
+
+
+def test_no_history_gives_the_prior_and_eight_minutes_without_one():
+    model = ServiceTimeModel.fit([], {A: 7.0})
+    assert model.minutes(A, NOW) == 7.0
+    assert model.minutes(B, NOW) == DEFAULT_PRIOR_MINUTES == 8.0
+
+
+def test_many_observations_outweigh_the_prior():
+    model = ServiceTimeModel.fit([Observation(A, 9, 1000, 10_000.0)], {A: 6.0})
+    assert abs(model.minutes_at_hour(A, 9) - 10.0) < 0.05
+    # An hour never observed falls back on the service's overall mean, not the prior.
+    assert abs(model.minutes_at_hour(A, 15) - 10.0) < 0.1
+
+
+def test_hours_of_the_day_keep_their_own_means():
+    model = ServiceTimeModel.fit(
+        [Observation(A, 8, 400, 400 * 6.0), Observation(A, 12, 400, 400 * 12.0)], {A: 8.0}
+    )
+    assert abs(model.minutes_at_hour(A, 8) - 6.0) < 0.2
+    assert abs(model.minutes_at_hour(A, 12) - 12.0) < 0.2
+    assert abs(model.minutes_at_hour(A, 15) - 9.0) < 0.2
+
+
+def test_one_long_call_moves_the_estimate_only_a_little():
+    model = ServiceTimeModel.fit([Observation(A, 10, 1, 60.0)], {A: 8.0})
+    assert 8.0 < model.minutes_at_hour(A, 10) < 20.0
+
+
+def test_a_slow_day_scales_every_hour_by_todays_ratio():
+    history = [Observation(A, 9, 1000, 10_000.0), Observation(A, 11, 1000, 5_000.0)]
+    today = [Observation(A, 9, 45, 45 * 15.0, today=True)]  # 1.5x the usual at 9
+    model = ServiceTimeModel.fit(history + today, {A: 8.0})
+    factor = (5 + 45 * 1.5) / (5 + 45)
+    assert abs(model.minutes_at_hour(A, 9) - 10.0 * factor) < 0.1
+    assert abs(model.minutes_at_hour(A, 11) - 5.0 * factor) < 0.1
+    assert model.minutes_at_hour(B, 9) == 8.0  # other services untouched
+
+
+def test_minutes_use_the_office_local_hour():
+    model = ServiceTimeModel.fit(
+        [Observation(A, 10, 1000, 12_000.0), Observation(A, 14, 1000, 4_000.0)], {A: 8.0}, utc_offset_hours=-4
+    )
+    assert abs(model.minutes(A, NOW) - 12.0) < 0.1  # 14:00 UTC is 10:00 in La Paz
+
+
+# ---------------------------------------------------------------- the queue played forward
+
+
+def test_one_desk_serves_in_turn_and_a_new_walk_in_goes_last():
+    queue = [t(1, minutes_ago=3), t(2, minutes_ago=2), t(3, minutes_ago=1)]
+    p = simulate(queue, [DeskState(1, {A: 1})], flat({A: 10}), now=NOW, config=NO_LIMIT, ghosts=[(A, REGULAR)])
+    assert waits(p, [1, 2, 3]) == [0, 10, 20]
+    assert p.walk_in_minutes(A) == 30
+
+
+def test_desks_share_the_line():
+    queue = [t(i, minutes_ago=10 - i) for i in range(1, 6)]
+    desks = [DeskState(1, {A: 1}), DeskState(2, {A: 1})]
+    p = simulate(queue, desks, flat({A: 10}), now=NOW, config=NO_LIMIT, ghosts=[(A, REGULAR)])
+    assert waits(p, [1, 2, 3, 4, 5]) == [0, 0, 10, 10, 20]
+    assert p.walk_in_minutes(A) == 20
+
+
+def test_preferential_interleave_orders_the_waits():
+    # As in test_queue_service: R1 R2 then S1 S2 S3 arrive; order S1 S2 R1 S3 R2.
+    queue = [t(1, minutes_ago=5), t(2, minutes_ago=4)] + [t(10 + i, PREFERENTIAL, 3 - i) for i in range(3)]
+    p = simulate(queue, [DeskState(1, {A: 1})], flat({A: 7}), now=NOW, config=NO_LIMIT)
+    assert waits(p, [10, 11, 1, 12, 2]) == [0, 7, 14, 21, 28]
+
+
+def test_the_desks_preferential_streak_carries_over():
+    queue = [t(1, minutes_ago=5), t(10, PREFERENTIAL, 1)]
+    p = simulate(queue, [DeskState(1, {A: 1}, preferential_streak=2)], flat({A: 5}), now=NOW, config=NO_LIMIT)
+    assert waits(p, [1, 10]) == [0, 5]
+
+
+def test_a_regular_past_the_limit_goes_first_and_others_reach_it_later():
+    config = PolicyConfig(preferential_ratio=2, regular_max_wait=timedelta(minutes=60))
+    queue = [t(1, minutes_ago=70)] + [t(10 + i, PREFERENTIAL, 5 - i) for i in range(4)] + [t(2, minutes_ago=45)]
+    p = simulate(queue, [DeskState(1, {A: 1})], flat({A: 10}), now=NOW, config=config)
+    # R1 (overdue) first; S10; at +20 R2 has waited 65 min: past the limit, it goes
+    # before S11 (without the rule it would wait for a second preferential one).
+    assert waits(p, [1, 10, 2, 11, 12, 13]) == [0, 10, 20, 30, 40, 50]
+    p = simulate(queue, [DeskState(1, {A: 1})], flat({A: 10}), now=NOW, config=NO_LIMIT)
+    assert waits(p, [10, 11, 1, 12, 13, 2]) == [0, 10, 20, 30, 40, 50]
+
+
+def test_an_appointment_is_called_when_it_falls_due():
+    queue = [t(i, minutes_ago=10 - i) for i in range(1, 4)] + [t(9, APPOINTMENT, 1, due_at=NOW + timedelta(minutes=15))]
+    p = simulate(queue, [DeskState(1, {A: 1})], flat({A: 10}), now=NOW, config=NO_LIMIT)
+    assert waits(p, [1, 2, 9, 3]) == [0, 10, 20, 30]
+
+
+def test_a_busy_desk_is_free_when_its_call_should_end():
+    busy = WaitingTicket(99, REGULAR, A, NOW - timedelta(minutes=20))
+    desk = DeskState(1, {A: 1}, busy=busy, busy_since=NOW - timedelta(minutes=4))
+    p = simulate([t(1)], [desk], flat({A: 10}), now=NOW, config=NO_LIMIT)
+    assert p.wait_minutes(1) == 6
+    # A call already longer than expected is given a share of a service more.
+    late = DeskState(1, {A: 1}, busy=busy, busy_since=NOW - timedelta(minutes=30))
+    assert simulate([t(1)], [late], flat({A: 10}), now=NOW, config=NO_LIMIT).wait_minutes(1) == 3
+
+
+def test_a_fallback_service_waits_for_the_primary_line_to_empty():
+    queue = [t(1, minutes_ago=1), t(2, minutes_ago=2), t(3, minutes_ago=30, service=B)]
+    p = simulate(queue, [DeskState(1, {A: 1, B: 2})], flat({A: 10, B: 5}), now=NOW, config=NO_LIMIT,
+                 ghosts=[(A, REGULAR), (B, REGULAR)])
+    assert waits(p, [2, 1, 3]) == [0, 10, 20]
+    assert p.walk_in_minutes(A) == 20 and p.walk_in_minutes(B) == 25
+
+
+def test_a_later_step_reenters_with_its_arrival_time_and_goes_ahead():
+    # Ticket 1 is at step A (3 min) then B; ticket 2 came to B later than 1 arrived.
+    queue = [t(1, minutes_ago=20, next_steps=(B,)), t(2, minutes_ago=10, service=B), t(3, minutes_ago=5, service=B)]
+    desks = [DeskState(1, {A: 1}), DeskState(2, {B: 1})]
+    p = simulate(queue, desks, flat({A: 3, B: 6}), now=NOW, config=NO_LIMIT, ghosts=[(B, REGULAR)])
+    # B desk: ticket 2 at 0; at 6 ticket 1's second step (arrived 20 min ago) beats 3.
+    assert waits(p, [2, 3]) == [0, 12]
+    assert p.walk_in_minutes(B) == 18
+
+
+def test_a_service_without_desks_is_unknown_unless_one_is_assumed():
+    queue = [t(1, service=C)]
+    p = simulate(queue, [DeskState(1, {A: 1})], flat({C: 4}), now=NOW, config=NO_LIMIT, ghosts=[(C, REGULAR)])
+    assert p.wait_minutes(1) is None and p.walk_in_minutes(C) is None
+    p = simulate(queue, [DeskState(1, {A: 1})], flat({C: 4}), now=NOW, config=NO_LIMIT, ghosts=[(C, REGULAR)],
+                 assume_desk_for=[C])
+    assert p.wait_minutes(1) == 0 and p.walk_in_minutes(C) == 4
+
+
+def test_preferential_walk_ins_expected_to_arrive_push_a_regular_back():
+    queue = [t(i, minutes_ago=30 - i) for i in range(1, 7)]
+    desks = [DeskState(1, {A: 1})]
+    without = simulate(queue, desks, flat({A: 5}), now=NOW, config=NO_LIMIT)
+    stream = ArrivalStream(A, PREFERENTIAL, per_minute=0.1)  # one every 10 minutes
+    with_arrivals = simulate(queue, desks, flat({A: 5}), now=NOW, config=NO_LIMIT, arrivals=[stream])
+    assert without.wait_minutes(6) == 25
+    # Preferential arrivals at 5, 15, 25 …: each is served before the next regular, so
+    # the desk alternates R P R P …: the sixth regular is the eleventh call.
+    assert with_arrivals.wait_minutes(6) == 50
+    assert with_arrivals.wait_minutes(2) == 10
+
+
+lanes = st.sampled_from([REGULAR, PREFERENTIAL])
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.tuples(lanes, st.integers(0, 120), st.sampled_from([A, B])), min_size=1, max_size=25),
+    st.integers(1, 4),
+    st.integers(0, 2),
+)
+def test_ghosts_never_change_real_predictions(rows, n_desks, streak):
+    queue = [t(i, lane, ago, service=s) for i, (lane, ago, s) in enumerate(rows)]
+    desks = [DeskState(d, {A: 1, B: 2} if d % 2 else {B: 1, A: 2}, preferential_streak=streak) for d in range(n_desks)]
+    config = PolicyConfig(preferential_ratio=2, regular_max_wait=timedelta(minutes=60))
+    times = flat({A: 7, B: 4})
+    plain = simulate(queue, desks, times, now=NOW, config=config)
+    ghosted = simulate(queue, desks, times, now=NOW, config=config,
+                       ghosts=[(A, REGULAR), (B, REGULAR), (A, PREFERENTIAL), (B, PREFERENTIAL)])
+    assert plain.calls == ghosted.calls
+    assert all(v is not None for v in ghosted.walk_in.values())
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(lanes, st.integers(0, 50)), min_size=1, max_size=30), st.integers(0, 2))
+def test_one_desk_calls_in_the_policys_own_order(rows, streak):
+    """With one desk and equal service times the predicted call order is the order in
+    which repeated policy.choose_next calls drain the queue."""
+    queue = [t(i, lane, ago) for i, (lane, ago) in enumerate(rows)]
+    p = simulate(queue, [DeskState(1, {A: 1}, preferential_streak=streak)], flat({A: 5}), now=NOW, config=NO_LIMIT)
+    remaining = [policy.Candidate(q.ticket_id, q.lane, q.service_id, q.arrived_at) for q in queue]
+    order = []
+    while remaining:
+        d = policy.choose_next(remaining, now=NOW, weights={A: 1}, preferential_streak=streak, config=NO_LIMIT)
+        order.append(d.candidate.ticket_id)
+        remaining.remove(d.candidate)
+        streak = d.preferential_streak
+    assert sorted(p.calls, key=lambda i: p.calls[i]) == order
+    assert [p.wait_minutes(i) for i in order] == [5 * k for k in range(len(order))]

@@ -1,0 +1,146 @@
+"""Walk-in messages: "es su turno: ventanilla N" when a ticket with a phone is called,
+"faltan N turnos" once when it gets near, nothing for tickets without a phone, and
+phones never on the public board."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tests.conftest import login
+from turnero.core import clock
+from turnero.core.auth import Principal
+from turnero.core.models import Office, Role, User
+from turnero.notifications import outbox
+from turnero.notifications.dispatcher import dispatch_due
+from turnero.notifications.gateways import ConsoleGateway
+from turnero.notifications.models import MessageStatus, OutboundMessage
+from turnero.notifications.policy import NotificationConfig
+from turnero.notifications.service import notify_near_turns
+from turnero.queue import service as queue
+from turnero.queue.models import DeskStatus, Ticket
+
+NOW = datetime(2026, 11, 23, 14, 0, tzinfo=timezone.utc)  # Monday 10:00 in La Paz
+QUEUE = queue.QueueConfig()
+CONFIG = NotificationConfig(near_turn_position=3, near_turn_minutes=10)
+
+
+@pytest.fixture(autouse=True)
+def _config():
+    outbox.configure(CONFIG)
+    clock.freeze(NOW)
+    yield
+    outbox.configure(None)
+
+
+async def operator(office: Office, name: str = "operador3") -> Principal:
+    user = await User.get(username=name)
+    return Principal(user.id, user.username, Role(user.role), office.id, office.code, 0.0)
+
+
+async def issue(office: Office, phone: str | None = None, service: str = "SANEAMIENTO") -> dict:
+    return await queue.issue_ticket(office, service, phone=phone, actor=None, config=QUEUE)
+
+
+async def messages(template: str) -> list[OutboundMessage]:
+    return await OutboundMessage.filter(template=template).order_by("id")
+
+
+async def test_calling_a_ticket_with_a_phone_writes_its_turn_message(db):
+    office = await Office.get(code="LPZ-PRINCIPAL")
+    actor = await operator(office)
+    await queue.set_desk_status(office, "9", DeskStatus.OPEN, actor)  # desk 9 serves SANEAMIENTO
+    with_phone = await issue(office, "+59171234567")
+    without = await issue(office)
+    called = await queue.call_next(office, "9", actor, QUEUE)
+    assert called["id"] == with_phone["id"]
+    (message,) = await messages("turno_llamado")
+    ticket = await Ticket.get(public_id=with_phone["id"])
+    assert message.ticket_id == ticket.id and message.to == "+59171234567"
+    assert message.body == f"SEGIP: es su turno {with_phone['number']}. Pase a la ventanilla 9."
+    assert message.expires_at == NOW + CONFIG.walk_in_ttl and message.status == MessageStatus.PENDING
+
+    await queue.finish(await queue.get_ticket(with_phone["id"]), actor, QUEUE)
+    assert (await queue.call_next(office, "9", actor, QUEUE))["id"] == without["id"]
+    assert len(await messages("turno_llamado")) == 1  # no phone, no message
+    assert (await dispatch_due(ConsoleGateway(), CONFIG)).sent == 1
+
+
+async def test_near_turn_message_goes_once_to_tickets_near_the_front(db):
+    office = await Office.get(code="LPZ-PRINCIPAL")
+    actor = await operator(office)
+    await queue.set_desk_status(office, "9", DeskStatus.OPEN, actor)
+    # SANEAMIENTO takes 15 min a person at one desk: only position counts here.
+    tickets = [await issue(office, f"+5917000000{n}") for n in range(6)]
+    no_phone = await issue(office)
+
+    assert await notify_near_turns(QUEUE, CONFIG) == 3
+    near = await messages("turno_cerca")
+    assert [m.to for m in near] == ["+59170000000", "+59170000001", "+59170000002"]
+    assert "es el siguiente" in near[0].body and f"su turno {tickets[0]['number']}" in near[0].body
+    assert "falta 1 turno (unos 23 min)" in near[1].body
+    assert "faltan 2 turnos" in near[2].body
+
+    assert await notify_near_turns(QUEUE, CONFIG) == 0  # once per ticket
+
+    # The first is called before its "near" message went out: that one is cancelled,
+    # and the ticket now fourth in line gets its own.
+    await queue.call_next(office, "9", actor, QUEUE)
+    assert (await OutboundMessage.get(id=near[0].id)).status == MessageStatus.CANCELLED
+    assert await notify_near_turns(QUEUE, CONFIG) == 1
+    assert (await messages("turno_cerca"))[-1].to == "+59170000003"
+    ticket_ids = set(await OutboundMessage.all().values_list("ticket_id", flat=True))
+    assert (await Ticket.get(public_id=no_phone["id"])).id not in ticket_ids
+
+    report = await dispatch_due(ConsoleGateway(), CONFIG)
+    assert report.sent == 4  # three "near" still wanted + one "es su turno"
+
+
+async def test_a_short_estimated_wait_is_near_too(db):
+    office = await Office.get(code="LPZ-PRINCIPAL")
+    actor = await operator(office)
+    # CERT takes 4 min; with two desks serving it, the 5th waits about 9 min.
+    for desk in ("1", "5"):
+        await queue.set_desk_status(office, desk, DeskStatus.OPEN, await operator(office, f"operador{desk}"))
+    for n in range(7):
+        await issue(office, f"+5916000000{n}", service="CERT")
+    assert await notify_near_turns(QUEUE, CONFIG) == 5
+    assert sorted(m.to for m in await messages("turno_cerca"))[-1] == "+59160000004"
+    del actor
+
+
+async def test_a_ticket_called_out_of_order_gets_its_message_from_the_sweep(db):
+    office = await Office.get(code="LPZ-PRINCIPAL")
+    actor = await operator(office)
+    await queue.set_desk_status(office, "9", DeskStatus.OPEN, actor)
+    for n in range(5):
+        await issue(office)
+    late = await issue(office, "+59171234567")
+    await queue.call_ticket(office, "9", late["number"], actor, QUEUE)
+    await notify_near_turns(QUEUE, CONFIG)
+    (message,) = await messages("turno_llamado")
+    assert message.to == "+59171234567" and "ventanilla 9" in message.body
+    # Its "near" message can no longer be written (a cancelled placeholder holds the key).
+    assert [m.status for m in await messages("turno_cerca")] == [MessageStatus.CANCELLED]
+    # Called long ago: no late "es su turno".
+    clock.advance(timedelta(hours=1))
+    assert await notify_near_turns(QUEUE, CONFIG) == 0
+
+
+async def test_the_public_board_never_shows_phones(client):
+    kiosk = await login(client, "kiosko")
+    op = await login(client, "operador3")
+    response = await client.post("/api/offices/LPZ-PRINCIPAL/tickets",
+                                 json={"service": "CI-RENOV", "phone": "7123 4567"}, headers=kiosk)
+    assert response.status_code == 201, response.text
+    ticket = await Ticket.get(public_id=response.json()["id"])
+    assert ticket.phone == "+59171234567"  # stored in E.164
+    await client.post("/api/offices/LPZ-PRINCIPAL/desks/3/open", headers=op)
+    assert (await client.post("/api/offices/LPZ-PRINCIPAL/desks/3/call-next", headers=op)).status_code == 200
+    board = await client.get("/api/offices/LPZ-PRINCIPAL/board")
+    assert board.status_code == 200
+    assert "71234567" not in board.text and "phone" not in board.text
+    public = await client.get(f"/api/tickets/{ticket.public_id}")
+    assert "71234567" not in public.text
+    assert await OutboundMessage.filter(template="turno_llamado", to="+59171234567").exists()

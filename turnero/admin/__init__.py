@@ -1,0 +1,1 @@
+"""Administration: offices, services, desks, users and devices, with an audit log."""

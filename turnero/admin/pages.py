@@ -1,0 +1,119 @@
+"""Administration pages (Spanish): offices, services, desks, users and devices, audit log.
+
+The pages render the current configuration; their forms send JSON to /api/admin/… with
+the session cookie (static/js/admin.js), so the rules and messages are the API's.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from turnero.admin import charts, report_service, reports, service
+from turnero.admin.policy import WEEKDAYS, WEEKDAYS_ES
+from turnero.core.errors import ApiError
+from turnero.core.models import Role
+from turnero.core.pages import PageRedirect, page_principal
+from turnero.core.templating import templates
+from turnero.kiosk.pages import not_found_page
+
+ROLE_ES = {"admin": "Administrador", "supervisor": "Supervisor", "operator": "Operador",
+           "kiosk": "Quiosco", "display": "Pantalla de sala"}
+DEPARTMENTS = ("La Paz", "Cochabamba", "Santa Cruz", "Oruro", "Potosí", "Chuquisaca", "Tarija", "Beni", "Pando")
+
+
+def _hours_text(hours: dict) -> dict[str, str]:
+    """{"mon": [["07:30", "12:00"], …]} -> {"mon": "07:30-12:00, …"} for the form."""
+    return {day: ", ".join(f"{a}-{b}" for a, b in hours.get(day, [])) for day in WEEKDAYS}
+
+
+def _render(request: Request, template: str, context: dict) -> Response:
+    base = {"ROLE_ES": ROLE_ES, "WEEKDAYS": WEEKDAYS, "WEEKDAYS_ES": WEEKDAYS_ES, "DEPARTMENTS": DEPARTMENTS}
+    return templates.TemplateResponse(request, template, {**base, **context})
+
+
+async def _guarded(request: Request, work):
+    """The page's data; a 404 page for an unknown office, the 403 page for one that
+    is not the supervisor's."""
+    try:
+        return await work()
+    except ApiError as exc:
+        if exc.status == 404:
+            raise PageRedirect(not_found_page(request, exc.message)) from None
+        raise PageRedirect(templates.TemplateResponse(
+            request, "forbidden.html", {"principal": request.state.principal}, status_code=403)) from None
+
+
+async def overview(request: Request) -> Response:
+    principal = await page_principal(request, Role.SUPERVISOR)
+    offices = await service.list_offices(principal)
+    return _render(request, "admin/index.html", {"principal": principal, "offices": offices,
+                                                 "services": await service.list_services(),
+                                                 "hours": _hours_text({})})
+
+
+async def office_page(request: Request) -> Response:
+    principal = await page_principal(request, Role.SUPERVISOR)
+    code = request.path_params["office"]
+    office = await _guarded(request, lambda: service.get_office(principal, code))
+    desks = await service.list_desks(principal, code)
+    services = await service.list_services()
+    offered = [s for s in services if s["code"] in office["services"]]
+    return _render(request, "admin/office.html", {
+        "principal": principal, "office": office, "desks": desks, "services": services, "offered": offered,
+        "hours": _hours_text(office["opening_hours"]),
+        "audit": await service.list_audit(principal, code if principal.is_admin else None, limit=20),
+    })
+
+
+async def services_page(request: Request) -> Response:
+    principal = await page_principal(request)  # admin only
+    return _render(request, "admin/services.html",
+                   {"principal": principal, "services": await service.list_services()})
+
+
+async def users_page(request: Request) -> Response:
+    principal = await page_principal(request, Role.SUPERVISOR)
+    users = await service.list_users(principal)
+    offices = await service.list_offices(principal)
+    roles = list(ROLE_ES) if principal.is_admin else [r.value for r in service.SUPERVISED_ROLES]
+    return _render(request, "admin/users.html",
+                   {"principal": principal, "users": users, "offices": offices, "roles": roles})
+
+
+async def audit_page(request: Request) -> Response:
+    principal = await page_principal(request, Role.SUPERVISOR)
+    return _render(request, "admin/audit.html",
+                   {"principal": principal, "entries": await service.list_audit(principal, limit=200)})
+
+
+async def report_page(request: Request) -> Response:
+    principal = await page_principal(request, Role.SUPERVISOR)
+    code, query = request.path_params["office"], request.query_params
+    report = await _guarded(request, lambda: report_service.office_report(principal, code, query.get("from"),
+                                                                        query.get("to")))
+    hourly: dict[int, int] = {}
+    for counts in report["by_service_and_hour"].values():
+        for hour, n in counts.items():
+            hourly[hour] = hourly.get(hour, 0) + n
+    # At least a working day (07–16 h), so one busy hour is not drawn as one wide bar.
+    hours = list(range(min([7, *hourly]), max([16, *hourly]) + 1))
+    by_hour = charts.bar_chart("Turnos emitidos por hora", [f"{h:02d}" for h in hours], [hourly.get(h, 0) for h in hours])
+    waits = report["wait"]["by_service"]
+    wait_chart = charts.bar_chart("Espera p90 por trámite (minutos)", list(waits), [w["p90"] or 0 for w in waits.values()],
+                                  " min")
+    return _render(request, "admin/report.html", {
+        "principal": principal, "report": report, "hours": hours, "tables": reports.TABLES,
+        "charts": [by_hour, wait_chart],
+    })
+
+
+routes = [
+    Route("/admin/offices/{office}/report", report_page, methods=["GET"]),
+    Route("/admin", overview, methods=["GET"]),
+    Route("/admin/offices/{office}", office_page, methods=["GET"]),
+    Route("/admin/services", services_page, methods=["GET"]),
+    Route("/admin/users", users_page, methods=["GET"]),
+    Route("/admin/audit", audit_page, methods=["GET"]),
+]

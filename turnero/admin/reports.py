@@ -1,0 +1,286 @@
+"""Office performance figures: pure functions over plain facts (no database), so each
+figure can be checked against a constructed day whose answers are known.
+
+Definitions (minutes throughout):
+- wait: from the ticket (or the step of a visit) being issued until it is called;
+- service time: from the start of service (or the call, if "start" was never pressed)
+  until it is finished, for tickets that ended `done`;
+- no-show and cancellation rates: share of the tickets that reached an outcome
+  (done, no-show or cancelled) in the period; transfers are not outcomes;
+- percentiles by the nearest-rank method: p90 of n values is the ⌈0.9·n⌉-th smallest,
+  always one of the observed values;
+- desks: open, paused and busy time inside the period from their status changes; idle
+  is open time not spent with a called or serving ticket;
+- citas: fill rate = places booked / places offered (slots starting in the period);
+  no-show rate among citas whose time came (attended or not);
+- theory exam: attendance = candidates checked in / places booked; pass rate = passed /
+  scored attempts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True)
+class TicketFact:
+    service: str
+    status: str
+    issued_at: datetime
+    hop: int = 0
+    called_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    desk: str | None = None
+    operator: str | None = None  # who finished (or marked no-show) the ticket
+
+
+@dataclass(frozen=True)
+class DeskChange:
+    desk: str
+    status: str  # open, paused, closed
+    at: datetime
+
+
+def _minutes(a: datetime, b: datetime) -> float:
+    return (b - a).total_seconds() / 60
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def summary(values: list[float]) -> dict:
+    if not values:
+        return {"count": 0, "mean": None, "p50": None, "p90": None}
+    return {
+        "count": len(values),
+        "mean": round(sum(values) / len(values), 2),
+        "p50": round(percentile(values, 50), 2),
+        "p90": round(percentile(values, 90), 2),
+    }
+
+
+def wait_minutes(t: TicketFact) -> float | None:
+    return _minutes(t.issued_at, t.called_at) if t.called_at else None
+
+
+def service_minutes(t: TicketFact) -> float | None:
+    if t.status != "done" or t.finished_at is None:
+        return None
+    begin = t.started_at or t.called_at
+    return _minutes(begin, t.finished_at) if begin else None
+
+
+def tickets_by_service_and_hour(tickets: list[TicketFact], tz: str) -> dict[str, dict[int, int]]:
+    """Visits (first steps only) by service and office-local hour of issue."""
+    zone = ZoneInfo(tz)
+    table: dict[str, Counter] = defaultdict(Counter)
+    for t in tickets:
+        if t.hop == 0:
+            table[t.service][t.issued_at.astimezone(zone).hour] += 1
+    return {service: dict(sorted(hours.items())) for service, hours in sorted(table.items())}
+
+
+def outcome_rates(tickets: list[TicketFact]) -> dict:
+    counts = Counter(t.status for t in tickets)
+    outcomes = counts["done"] + counts["no_show"] + counts["cancelled"]
+    rate = (lambda n: round(n / outcomes, 4) if outcomes else None)
+    return {
+        "done": counts["done"], "no_show": counts["no_show"], "cancelled": counts["cancelled"],
+        "transferred": counts["transferred"], "outcomes": outcomes,
+        "no_show_rate": rate(counts["no_show"]), "cancellation_rate": rate(counts["cancelled"]),
+    }
+
+
+def by_service(tickets: list[TicketFact], measure) -> dict[str, dict]:
+    values: dict[str, list[float]] = defaultdict(list)
+    for t in tickets:
+        value = measure(t)
+        if value is not None:
+            values[t.service].append(value)
+    return {service: summary(v) for service, v in sorted(values.items())}
+
+
+def operator_productivity(tickets: list[TicketFact]) -> dict[str, dict]:
+    served: dict[str, list[float]] = defaultdict(list)
+    no_shows: Counter = Counter()
+    for t in tickets:
+        if t.operator is None:
+            continue
+        if t.status == "done":
+            minutes = service_minutes(t)
+            served[t.operator].append(minutes if minutes is not None else 0.0)
+        elif t.status == "no_show":
+            no_shows[t.operator] += 1
+    names = sorted(set(served) | set(no_shows))
+    return {
+        name: {
+            "served": len(served[name]),
+            "no_show": no_shows[name],
+            "mean_service_minutes": round(sum(served[name]) / len(served[name]), 2) if served[name] else None,
+        }
+        for name in names
+    }
+
+
+def _clip(a: datetime, b: datetime, start: datetime, end: datetime) -> float:
+    lo, hi = max(a, start), min(b, end)
+    return max(0.0, _minutes(lo, hi))
+
+
+def desk_time(changes: list[DeskChange], tickets: list[TicketFact], start: datetime, end: datetime,
+              initial: dict[str, str] | None = None) -> dict[str, dict]:
+    """Open, paused, busy and idle minutes per desk inside [start, end). `initial` is
+    each desk's status when the period begins (closed when unknown)."""
+    state = dict(initial or {})
+    since = {desk: start for desk in state}
+    open_time: Counter = Counter()
+    paused_time: Counter = Counter()
+    for change in sorted(changes, key=lambda c: c.at):
+        previous = state.get(change.desk, "closed")
+        began = since.get(change.desk, start)
+        if previous == "open":
+            open_time[change.desk] += _clip(began, change.at, start, end)
+        elif previous == "paused":
+            paused_time[change.desk] += _clip(began, change.at, start, end)
+        state[change.desk], since[change.desk] = change.status, change.at
+    for desk, status in state.items():  # still open or paused when the period ends
+        if status == "open":
+            open_time[desk] += _clip(since[desk], end, start, end)
+        elif status == "paused":
+            paused_time[desk] += _clip(since[desk], end, start, end)
+    busy: Counter = Counter()
+    for t in tickets:
+        if t.desk and t.called_at and t.finished_at:
+            busy[t.desk] += _clip(t.called_at, t.finished_at, start, end)
+    desks = sorted(set(state) | set(busy), key=lambda d: (0, int(d), "") if d.isdigit() else (1, 0, d))
+    return {
+        desk: {
+            "open_minutes": round(open_time[desk], 2),
+            "paused_minutes": round(paused_time[desk], 2),
+            "busy_minutes": round(busy[desk], 2),
+            "idle_minutes": round(max(0.0, open_time[desk] - busy[desk]), 2),
+        }
+        for desk in desks
+    }
+
+
+@dataclass(frozen=True)
+class SlotFact:
+    service: str
+    capacity: int
+    booked: int
+
+
+def _ratio(n: int, d: int) -> float | None:
+    return round(n / d, 4) if d else None
+
+
+def citas_fill(slots: list[SlotFact], appointment_statuses: list[str]) -> dict:
+    """Places offered and taken per service (fill rate = booked / capacity), and what
+    became of the citas: no-show rate among those whose time came (attended or not),
+    cancellation rate among all."""
+    capacity: Counter = Counter()
+    booked: Counter = Counter()
+    for slot in slots:
+        capacity[slot.service] += slot.capacity
+        booked[slot.service] += slot.booked
+    by_service = {
+        service: {"capacity": capacity[service], "booked": booked[service],
+                  "fill_rate": _ratio(booked[service], capacity[service])}
+        for service in sorted(capacity)
+    }
+    counts = Counter(appointment_statuses)
+    attended = counts["checked_in"] + counts["done"]
+    return {
+        "all": {"capacity": sum(capacity.values()), "booked": sum(booked.values()),
+                "fill_rate": _ratio(sum(booked.values()), sum(capacity.values()))},
+        "by_service": by_service,
+        "appointments": {status: counts[status] for status in ("booked", "checked_in", "done", "cancelled", "no_show")},
+        "no_show_rate": _ratio(counts["no_show"], attended + counts["no_show"]),
+        "cancellation_rate": _ratio(counts["cancelled"], len(appointment_statuses)),
+    }
+
+
+def exam_results(booked_places: int, attempts: list[tuple[str, bool | None]]) -> dict:
+    """Theory-exam attendance (candidates who checked in / places booked) and pass rate
+    (passed / scored attempts). `attempts` are (status, passed) of checked-in candidates;
+    a cancelled attempt (wrong person, withdrew) is not attendance."""
+    attended = [a for a in attempts if a[0] != "cancelled"]
+    scored = [passed for status, passed in attended if status == "finished"]
+    passed = sum(1 for p in scored if p)
+    return {
+        "booked": booked_places, "attended": len(attended), "attendance_rate": _ratio(len(attended), booked_places),
+        "scored": len(scored), "passed": passed, "failed": len(scored) - passed,
+        "pass_rate": _ratio(passed, len(scored)),
+    }
+
+
+def build_report(tickets: list[TicketFact], changes: list[DeskChange], *, tz: str, start: datetime, end: datetime,
+                 initial_desk_status: dict[str, str] | None = None) -> dict:
+    waits = [w for t in tickets if (w := wait_minutes(t)) is not None]
+    services = [s for t in tickets if (s := service_minutes(t)) is not None]
+    return {
+        "visits": sum(1 for t in tickets if t.hop == 0),
+        "tickets": len(tickets),
+        "by_service_and_hour": tickets_by_service_and_hour(tickets, tz),
+        "wait": {"all": summary(waits), "by_service": by_service(tickets, wait_minutes)},
+        "service_time": {"all": summary(services), "by_service": by_service(tickets, service_minutes)},
+        "outcomes": outcome_rates(tickets),
+        "operators": operator_productivity(tickets),
+        "desks": desk_time(changes, tickets, start, end, initial_desk_status),
+    }
+
+
+# ---------------------------------------------------------------- tables (for CSV)
+
+
+TABLES = ("by_service_and_hour", "wait", "service_time", "outcomes", "operators", "desks", "citas", "exam")
+
+
+def table_rows(report: dict, table: str) -> list[list]:
+    """One report table as rows (header first), as the CSV export writes it."""
+    if table == "by_service_and_hour":
+        hours = sorted({h for counts in report["by_service_and_hour"].values() for h in counts})
+        rows = [["tramite", *[f"{h:02d}:00" for h in hours], "total"]]
+        for service, counts in report["by_service_and_hour"].items():
+            rows.append([service, *[counts.get(h, 0) for h in hours], sum(counts.values())])
+        return rows
+    if table in ("wait", "service_time"):
+        rows = [["tramite", "cantidad", "media_min", "p50_min", "p90_min"]]
+        for service, s in [*report[table]["by_service"].items(), ("TODOS", report[table]["all"])]:
+            rows.append([service, s["count"], s["mean"], s["p50"], s["p90"]])
+        return rows
+    if table == "outcomes":
+        o = report["outcomes"]
+        return [["atendidos", "no_se_presentaron", "cancelados", "transferidos", "tasa_no_show", "tasa_cancelacion"],
+                [o["done"], o["no_show"], o["cancelled"], o["transferred"], o["no_show_rate"], o["cancellation_rate"]]]
+    if table == "operators":
+        rows = [["operador", "atendidos", "no_se_presentaron", "media_atencion_min"]]
+        for name, o in report["operators"].items():
+            rows.append([name, o["served"], o["no_show"], o["mean_service_minutes"]])
+        return rows
+    if table == "citas":
+        rows = [["tramite", "cupos", "reservados", "ocupacion"]]
+        for service, c in [*report["citas"]["by_service"].items(), ("TODOS", report["citas"]["all"])]:
+            rows.append([service, c["capacity"], c["booked"], c["fill_rate"]])
+        return rows
+    if table == "exam":
+        e = report["exam"]
+        return [["reservados", "asistieron", "tasa_asistencia", "evaluados", "aprobados", "reprobados", "tasa_aprobacion"],
+                [e["booked"], e["attended"], e["attendance_rate"], e["scored"], e["passed"], e["failed"], e["pass_rate"]]]
+    if table == "desks":
+        rows = [["ventanilla", "abierta_min", "en_pausa_min", "ocupada_min", "ociosa_min"]]
+        for desk, d in report["desks"].items():
+            rows.append([desk, d["open_minutes"], d["paused_minutes"], d["busy_minutes"], d["idle_minutes"]])
+        return rows
+    raise KeyError(table)

@@ -1,0 +1,396 @@
+"""The WebSocket hub: lobby boards, citizen pages and consoles follow an office live.
+
+Per office and instance, one `OfficeFeed` holds the single bus subscription and fans
+each event out to the office's clients. Each client has a bounded buffer and its own
+writer task, so a slow or stuck client never delays the others:
+
+- a client whose buffer overflows is sent a fresh snapshot instead of the lost events;
+- a client whose socket has not taken a message for `send_timeout` seconds is dropped.
+
+Ordering: a client first gets `{"type": "snapshot", "seq": S, ...}` and then exactly the
+events with seq S+1, S+2, … The feed is subscribed before S is read, S is the seq of the
+last event the feed has taken, and a snapshot is built from the database after its
+events were committed; later events are forwarded. Events are idempotent to apply
+(calls are keyed by ticket and time, counts are absolute), so an event whose effect the
+snapshot already shows does no harm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import socket
+import time
+from collections import deque
+from datetime import UTC, datetime
+
+from starlette.websockets import WebSocket, WebSocketState
+
+from turnero.core import metrics
+from turnero.core.models import Office
+from turnero.displays.bus import RESYNC, STALE, EventBus, encode
+from turnero.displays.service import board_desks, board_snapshot, service_names, waiting_counts
+
+log = logging.getLogger("turnero.displays")
+
+# Events whose payload the feed completes with the office's current counts and desks.
+_COUNTS_EVENTS = {"queue.changed"}
+_CALL_EVENTS = {"ticket.called", "ticket.recalled"}
+# A cached snapshot is rebuilt after this long even without events (e.g. at midnight).
+_SNAPSHOT_TTL_SECONDS = 30.0
+_PONG = encode({"type": "pong"})
+# A client asking for snapshots faster than this gets them at this pace (a broken or
+# hostile page must not make the server build and send snapshots in a loop).
+RESYNC_COOLDOWN_SECONDS = 1.0
+
+
+class BoardClient:
+    """One WebSocket connection of an office's board channel."""
+
+    __slots__ = ("ws", "buffer", "limit", "wake", "need_snapshot", "last_sent", "sending_since",
+                 "overflows", "writer", "dropped", "last_resync", "resync_due")
+
+    def __init__(self, ws: WebSocket, limit: int):
+        self.ws = ws
+        self.buffer: deque[tuple[int | None, str]] = deque()
+        self.limit = limit
+        self.wake = asyncio.Event()
+        self.need_snapshot = True
+        self.last_sent = -1
+        self.sending_since = 0.0
+        self.overflows = 0
+        self.writer: asyncio.Task | None = None
+        self.dropped = False
+        self.last_resync = 0.0
+        self.resync_due = False
+
+    def push(self, seq: int | None, text: str) -> None:
+        """Queue a message (seq None: not an event, e.g. a ping); never blocks."""
+        if self.need_snapshot and seq is None:
+            self.wake.set()
+            return
+        if len(self.buffer) >= self.limit:
+            # Too far behind: forget the backlog, a snapshot replaces it.
+            self.buffer.clear()
+            self.need_snapshot = True
+            self.overflows += 1
+        else:
+            self.buffer.append((seq, text))
+        self.wake.set()
+
+    def request_resync(self, now: float) -> None:
+        """The client asked for a snapshot: now, or when its cooldown is over."""
+        if now - self.last_resync >= RESYNC_COOLDOWN_SECONDS:
+            self.last_resync, self.resync_due = now, False
+            if not self.need_snapshot:
+                self.resnapshot()
+        else:
+            self.resync_due = True
+
+    def resnapshot(self) -> None:
+        self.buffer.clear()
+        self.need_snapshot = True
+        self.wake.set()
+
+    async def send(self, text: str) -> None:
+        self.sending_since = time.monotonic()
+        await self.ws.send_text(text)
+        self.sending_since = 0.0
+
+
+class OfficeFeed:
+    """One office's bus subscription on this instance, fanned out to its clients."""
+
+    def __init__(self, hub: "BoardHub", office: Office):
+        self.hub = hub
+        self.office = office
+        self.clients: set[BoardClient] = set()
+        self.last_seq = 0
+        self.ready = asyncio.Event()
+        self._snapshot: tuple[int, float, str] | None = None
+        self._building: tuple[int, asyncio.Future] | None = None
+        self._service_names: dict[str, str] = {}
+        self._tasks: list[asyncio.Task] = []
+
+    def start(self) -> None:
+        code = self.office.code
+        self._tasks = [
+            asyncio.create_task(self._run(), name=f"board-feed-{code}"),
+            asyncio.create_task(self._tick(), name=f"board-tick-{code}"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    # ------------------------------------------------------------ bus side
+
+    async def _run(self) -> None:
+        bus = self.hub.bus
+        try:
+            async with bus.subscribe(self.office.code) as sub:
+                await self._read_seq()
+                self.ready.set()
+                while True:
+                    batch = [await sub.get()]
+                    while (more := sub.get_nowait()) is not None:
+                        batch.append(more)
+                    await self._take(batch)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Never leave clients hanging on a dead feed: drop them, they reconnect.
+            log.exception("la transmisión de %s falló", self.office.code)
+            for client in list(self.clients):
+                self.hub.drop(client, "error interno")
+
+    async def _read_seq(self) -> None:
+        try:
+            self.last_seq = await self.hub.bus.current_seq(self.office.code)
+        except Exception as exc:  # Redis away: keep the last seq, a RESYNC follows its return
+            log.warning("no se pudo leer el seq de %s: %s", self.office.code, exc)
+
+    async def _take(self, batch: list[dict]) -> None:
+        pending: list[dict] = []
+        for event in batch:
+            seq = event.get("seq")
+            tail = pending[-1]["seq"] if pending else self.last_seq
+            if event is RESYNC or event.get("type") == STALE or (isinstance(seq, int) and seq > tail + 1):
+                # Events may be lost (or were, elsewhere): everyone gets a new snapshot.
+                await self._forward(pending)
+                pending = []
+                await self._resync_all()
+                continue
+            if not isinstance(seq, int) or seq <= tail:
+                continue  # already covered by what clients have or will get
+            pending.append(event)
+        await self._forward(pending)
+
+    async def _resync_all(self) -> None:
+        await self._read_seq()
+        self._snapshot = None
+        for client in self.clients:
+            client.resnapshot()
+
+    async def _forward(self, events: list[dict]) -> None:
+        if not events:
+            return
+        extra = {}
+        if any(e.get("type") in _COUNTS_EVENTS for e in events):
+            # Once per batch, however many changes it holds.
+            try:
+                extra = {"waiting": await waiting_counts(self.office), "desks": await board_desks(self.office)}
+            except Exception as exc:
+                log.warning("no se pudo leer la espera de %s: %s", self.office.code, exc)
+        for event in events:
+            kind = event.get("type")
+            if kind in _COUNTS_EVENTS:
+                event = {**event, **extra}
+            elif kind in _CALL_EVENTS and "service_name" not in event:
+                event = {**event, "service_name": await self._service_name(event.get("service"))}
+            self.last_seq = event["seq"]
+            self._broadcast(event["seq"], encode(event))
+
+    async def _service_name(self, code: str | None) -> str | None:
+        if code not in self._service_names:
+            with contextlib.suppress(Exception):
+                self._service_names = await service_names(self.office)
+        return self._service_names.get(code)
+
+    def _broadcast(self, seq: int | None, text: str) -> None:
+        for client in self.clients:
+            client.push(seq, text)
+
+    async def _tick(self) -> None:
+        """Keep-alive messages, and the watchdog that drops stuck clients."""
+        hub = self.hub
+        step = min(1.0, hub.ping_seconds, hub.send_timeout / 2)
+        next_ping = time.monotonic() + hub.ping_seconds
+        while True:
+            await asyncio.sleep(step)
+            now = time.monotonic()
+            for client in list(self.clients):
+                if client.sending_since and now - client.sending_since > hub.send_timeout:
+                    hub.drop(client, "cliente demasiado lento")
+                elif client.resync_due:
+                    client.request_resync(now)
+            if now >= next_ping and self.ready.is_set():
+                next_ping = now + hub.ping_seconds
+                ping = {"type": "ping", "last_seq": self.last_seq,
+                        "time": datetime.now(UTC).isoformat(timespec="milliseconds")}
+                self._broadcast(None, encode(ping))
+
+    # ------------------------------------------------------------ client side
+
+    async def snapshot(self) -> tuple[int, str]:
+        """(seq, message) of a snapshot at least as new as event `seq`; concurrent
+        callers at the same seq share one database read."""
+        seq = self.last_seq
+        cached = self._snapshot
+        if cached and cached[0] == seq and time.monotonic() - cached[1] < _SNAPSHOT_TTL_SECONDS:
+            return cached[0], cached[2]
+        if self._building is None or self._building[0] != seq or self._building[1].done():
+            self._building = (seq, asyncio.ensure_future(self._build(seq)))
+        return await asyncio.shield(self._building[1])
+
+    async def _build(self, seq: int) -> tuple[int, str]:
+        board = await board_snapshot(self.office)
+        self._service_names = board["services"]
+        text = encode({"type": "snapshot", "seq": seq, **board})
+        self._snapshot = (seq, time.monotonic(), text)
+        return seq, text
+
+    async def write_loop(self, client: BoardClient) -> None:
+        """Send the client its snapshot, then its events in order; one task per client."""
+        try:
+            await self.ready.wait()
+            while True:
+                if client.need_snapshot:
+                    client.need_snapshot = False
+                    seq, text = await self.snapshot()
+                    await client.send(text)
+                    client.last_sent = seq
+                elif client.buffer:
+                    seq, text = client.buffer.popleft()
+                    if seq is None or seq > client.last_sent:
+                        await client.send(text)
+                        if seq is not None:
+                            client.last_sent = seq
+                else:
+                    client.wake.clear()
+                    await client.wake.wait()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the socket went away, or the snapshot failed
+            if not client.dropped:
+                log.debug("cliente de %s terminó: %s", self.office.code, exc)
+                self.hub.drop(client, "error al enviar")
+
+
+class BoardHub:
+    def __init__(self, bus: EventBus, *, ping_seconds: float = 20.0, send_timeout: float = 10.0,
+                 client_buffer: int = 64):
+        self.bus = bus
+        self.ping_seconds = ping_seconds
+        self.send_timeout = send_timeout
+        self.client_buffer = client_buffer
+        self.feeds: dict[str, OfficeFeed] = {}
+        self.dropped = 0
+        # The kernel's send buffer per board socket. Linux grows it to megabytes for a
+        # peer that stops reading; board messages are a few KB, so a bounded buffer
+        # costs nothing, caps memory per connection, and lets a stuck client be
+        # noticed (and dropped) after kilobytes instead of megabytes.
+        self.socket_send_buffer = 64 * 1024
+
+    @classmethod
+    def from_settings(cls, bus: EventBus, settings) -> "BoardHub":
+        return cls(bus, ping_seconds=settings.ws_ping_seconds, send_timeout=settings.ws_send_timeout_seconds,
+                   client_buffer=settings.ws_client_buffer)
+
+    def client_count(self) -> int:
+        return sum(len(feed.clients) for feed in self.feeds.values())
+
+    async def serve(self, ws: WebSocket, office: Office) -> None:
+        """The whole life of one accepted connection."""
+        feed = self.feeds.get(office.code)
+        if feed is None:
+            feed = self.feeds[office.code] = OfficeFeed(self, office)
+            feed.start()
+        _bound_send_buffer(ws, self.socket_send_buffer)
+        client = BoardClient(ws, self.client_buffer)
+        feed.clients.add(client)  # before any await: events from now on are buffered
+        client.writer = asyncio.create_task(feed.write_loop(client))
+        metrics.websocket_connected()
+        try:
+            while True:
+                message = await ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                self._on_message(client, message.get("text"))
+        except Exception as exc:  # a broken socket ends the connection, nothing more
+            log.debug("conexión de %s cerrada: %s", office.code, exc)
+        finally:
+            metrics.websocket_disconnected()
+            feed.clients.discard(client)
+            client.writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await client.writer
+            if not feed.clients and self.feeds.get(office.code) is feed:
+                del self.feeds[office.code]
+                await feed.stop()
+
+    def _on_message(self, client: BoardClient, text: str | None) -> None:
+        try:
+            kind = json.loads(text).get("type") if text else None
+        except (ValueError, AttributeError):
+            return  # not JSON: ignored, the channel is one-way
+        if kind == "resync":
+            client.request_resync(time.monotonic())
+        elif kind == "ping":
+            client.push(None, _PONG)
+
+    def drop(self, client: BoardClient, reason: str) -> None:
+        """Close a client's connection without waiting on it."""
+        if client.dropped:
+            return
+        client.dropped = True
+        self.dropped += 1
+        for feed in self.feeds.values():  # it gets nothing more from now on
+            feed.clients.discard(client)
+        if client.writer is not None and client.writer is not asyncio.current_task():
+            client.writer.cancel()
+        log.info("pantalla desconectada: %s", reason)
+        _abort(client.ws)
+
+    async def close(self) -> None:
+        feeds, self.feeds = list(self.feeds.values()), {}
+        for feed in feeds:
+            await feed.stop()
+
+
+def _abort(ws: WebSocket) -> None:
+    """Close at once. A stuck peer never reads a close frame, and the server's closing
+    handshake would then hold the socket (and its buffered megabytes) for tens of
+    seconds; so where the server's transport can be reached (uvicorn's protocol,
+    behind Starlette's send wrapper) it is aborted. Otherwise a close is attempted in
+    the background and the server aborts it after its close timeout."""
+    transport = _server_transport(ws)
+    if transport is not None:
+        transport.abort()
+        return
+    if ws.application_state == WebSocketState.CONNECTED:
+        task = asyncio.ensure_future(ws.close(code=1008))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+
+def _bound_send_buffer(ws: WebSocket, size: int) -> None:
+    transport = _server_transport(ws)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError, AttributeError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+
+
+def _server_transport(ws: WebSocket):
+    """The asyncio transport under the ASGI `send` callable, if reachable: the bound
+    method of the server's protocol, possibly wrapped in closures by middleware."""
+    pending, seen = [getattr(ws, "_send", None)], 0
+    while pending and seen < 8:
+        fn = pending.pop()
+        seen += 1
+        transport = getattr(getattr(fn, "__self__", None), "transport", None)
+        if callable(getattr(transport, "abort", None)) and callable(getattr(transport, "get_extra_info", None)):
+            return transport  # asyncio's or uvloop's (not an asyncio.BaseTransport subclass)
+        for cell in getattr(fn, "__closure__", None) or ():
+            try:
+                value = cell.cell_contents
+            except ValueError:
+                continue
+            if callable(value):
+                pending.append(value)
+    return None

@@ -1,0 +1,141 @@
+"""Tortoise models of the exam room: rooms and seats, the question bank, sessions,
+attempts with their answers, and the audit trail.
+
+Two rules live in the database, not in check-then-insert code (migration 5_…_exam):
+an active attempt holds its seat alone within a session (partial unique index on
+(session_id, seat_id)), and a candidate has one active attempt per session.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class AttemptStatus(StrEnum):
+    ASSIGNED = "assigned"  # checked in, seated, not started (or paused by a seat swap)
+    IN_PROGRESS = "in_progress"
+    FINISHED = "finished"  # scored
+    CANCELLED = "cancelled"  # released its seat (wrong person, withdrew)
+
+
+# Attempts that hold their seat for the whole session (a finished candidate's seat is
+# not handed to someone else: late arrivals are refused anyway).
+SEAT_HOLDING = (AttemptStatus.ASSIGNED, AttemptStatus.IN_PROGRESS, AttemptStatus.FINISHED)
+
+
+class ExamRoom(Model):
+    id = fields.IntField(primary_key=True)
+    office = fields.ForeignKeyField("models.Office", related_name="exam_rooms", on_delete=fields.CASCADE)
+    code = fields.CharField(max_length=32)  # short, in URLs: "SALA-1"
+    name = fields.CharField(max_length=120)
+
+    class Meta:
+        table = "exam_room"
+        unique_together = (("office", "code"),)
+
+
+class Seat(Model):
+    id = fields.IntField(primary_key=True)
+    room = fields.ForeignKeyField("models.ExamRoom", related_name="seats", on_delete=fields.CASCADE)
+    number = fields.IntField()
+    in_service = fields.BooleanField(default=True)
+    # The seat computer opens /exam/seat/{token}: an unguessable link set up once.
+    token = fields.CharField(max_length=48, unique=True)
+
+    class Meta:
+        table = "exam_seat"
+        unique_together = (("room", "number"),)
+
+
+class Question(Model):
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=32, unique=True)  # stable key for re-imports
+    # "|B|P|": the categories whose exams draw it (a LIKE '%|B|%' finds them).
+    categories = fields.CharField(max_length=16)
+    text = fields.TextField()
+    choices = fields.JSONField()  # 2 to 5 option texts
+    correct = fields.IntField()  # index into choices
+    explanation = fields.TextField(default="")
+    active = fields.BooleanField(default=True)
+
+    class Meta:
+        table = "exam_question"
+
+
+class ExamSession(Model):
+    """A sitting in a room at a set time. Its places are booked in the scheduler: the
+    scheduler's slot id links them (`slot_id`), filled in when the slot exists."""
+
+    id = fields.IntField(primary_key=True)
+    room = fields.ForeignKeyField("models.ExamRoom", related_name="sessions", on_delete=fields.CASCADE)
+    starts_at = fields.DatetimeField()
+    ends_at = fields.DatetimeField()
+    slot_id = fields.IntField(null=True, unique=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "exam_session"
+        unique_together = (("room", "starts_at"),)
+
+
+class ExamAttempt(Model):
+    id = fields.IntField(primary_key=True)
+    public_id = fields.CharField(max_length=24, unique=True)
+    session = fields.ForeignKeyField("models.ExamSession", related_name="attempts", on_delete=fields.RESTRICT)
+    seat = fields.ForeignKeyField("models.Seat", related_name="attempts", null=True, on_delete=fields.RESTRICT)
+    # The booking this attempt came from: the scheduler's appointment id once linked,
+    # and the reference the proctor typed (the cita code) meanwhile.
+    appointment_id = fields.IntField(null=True, unique=True)
+    booking_ref = fields.CharField(max_length=32, default="")
+    document = fields.CharField(max_length=20)
+    name = fields.CharField(max_length=120)
+    phone = fields.CharField(max_length=20, null=True)
+    category = fields.CharField(max_length=1)
+    status = fields.CharEnumField(AttemptStatus, max_length=16, default=AttemptStatus.ASSIGNED)
+    seed = fields.BigIntField()
+    question_ids = fields.JSONField(default=list)  # the draw, in order
+    position = fields.IntField(default=0)  # question shown last (a reload returns there)
+    checked_in_at = fields.DatetimeField()
+    started_at = fields.DatetimeField(null=True)
+    deadline = fields.DatetimeField(null=True)
+    # Time left when a seat swap paused the attempt; the next start resumes with it.
+    remaining_seconds = fields.IntField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+    correct_count = fields.IntField(null=True)
+    total = fields.IntField(null=True)
+    score_percent = fields.FloatField(null=True)
+    passed = fields.BooleanField(null=True)
+
+    class Meta:
+        table = "exam_attempt"
+        indexes = (("document", "category", "status"),)
+
+
+class ExamAnswer(Model):
+    id = fields.IntField(primary_key=True)
+    attempt = fields.ForeignKeyField("models.ExamAttempt", related_name="answers", on_delete=fields.CASCADE)
+    question = fields.ForeignKeyField("models.Question", related_name="answers", on_delete=fields.RESTRICT)
+    choice = fields.IntField()
+    answered_at = fields.DatetimeField()
+
+    class Meta:
+        table = "exam_answer"
+        unique_together = (("attempt", "question"),)
+
+
+class ExamEvent(Model):
+    """Audit trail: one row per attempt or seat state change, in the same transaction."""
+
+    id = fields.IntField(primary_key=True)
+    attempt = fields.ForeignKeyField("models.ExamAttempt", related_name="events", null=True, on_delete=fields.CASCADE)
+    seat = fields.ForeignKeyField("models.Seat", related_name="events", null=True, on_delete=fields.SET_NULL)
+    kind = fields.CharField(max_length=24)
+    at = fields.DatetimeField()
+    user = fields.ForeignKeyField("models.User", related_name="exam_events", null=True, on_delete=fields.SET_NULL)
+    data = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "exam_event"

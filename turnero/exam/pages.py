@@ -1,0 +1,84 @@
+"""Exam pages: the proctor's rooms and sessions, the room board, and the seat kiosk.
+
+The seat page is opened on each exam computer by its unguessable link
+(/exam/seat/{token}, listed on the board); it needs no login and shows only the exam
+assigned to that seat. Proctor pages need a staff user of the office.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from turnero.core import clock
+from turnero.core.errors import ApiError
+from turnero.core.models import Role
+from turnero.core.pages import PageRedirect, page_principal
+from turnero.core.templating import templates
+from turnero.exam import service
+from turnero.exam.policy import CATEGORIES, CATEGORY_NAMES
+from turnero.exam.routes import exam_config
+from turnero.kiosk.pages import not_found_page, page_office
+
+PROCTORS = (Role.OPERATOR, Role.SUPERVISOR)
+
+
+async def rooms_page(request: Request) -> Response:
+    office, principal = await page_office(request, request.path_params["office"], *PROCTORS)
+    rooms = []
+    for room in await service.office_rooms(office):
+        room.office = office
+        seats = sorted(room.seats, key=lambda s: s.number)
+        rooms.append({
+            "room": room, "seats": len(seats), "in_service": sum(1 for s in seats if s.in_service),
+            "sessions": [
+                {"id": s.id, "label": f"{clock.local(s.starts_at, office.timezone):%H:%M}"
+                                      f"–{clock.local(s.ends_at, office.timezone):%H:%M}"}
+                for s in await service.day_sessions(room)
+            ],
+        })
+    local_now = clock.local(clock.now(), office.timezone)
+    return templates.TemplateResponse(request, "exam/rooms.html", {
+        "principal": principal, "office": office, "rooms": rooms,
+        "today": local_now.date().isoformat(), "now_local": local_now.strftime("%H:%M"),
+        "utc_offset": local_now.strftime("%z")[:3] + ":" + local_now.strftime("%z")[3:],
+    })
+
+
+async def board_page(request: Request) -> Response:
+    try:
+        session = await service.get_session(request.path_params["session"])
+    except ApiError:
+        await page_principal(request, *PROCTORS)
+        raise PageRedirect(not_found_page(request, "No existe esa sesión de examen.")) from None
+    office = session.room.office
+    principal = await page_principal(request, *PROCTORS, office=office)
+    board = await service.board_view(session, exam_config(request))
+    return templates.TemplateResponse(request, "exam/board.html", {
+        "principal": principal, "office": office, "session": session, "room": session.room,
+        "starts_local": clock.local(session.starts_at, office.timezone).strftime("%d/%m/%Y %H:%M"),
+        "categories": [(c, CATEGORY_NAMES[c]) for c in CATEGORIES],
+        "boot": {"session": session.id, "office": office.code, "board": board},
+    })
+
+
+async def seat_page(request: Request) -> Response:
+    try:
+        seat = await service.get_seat_by_token(request.path_params["token"])
+    except ApiError:
+        return not_found_page(request, "Este enlace de computadora no es válido. Pida ayuda al examinador.")
+    state = await service.seat_view(seat, exam_config(request))
+    response = templates.TemplateResponse(request, "exam/seat.html", {
+        "seat": seat, "room": seat.room, "boot": {"token": seat.token, "state": state},
+    })
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+routes = [
+    Route("/exam/seat/{token}", seat_page, methods=["GET"]),
+    Route("/exam/{office}", rooms_page, methods=["GET"]),
+    Route("/exam/{office}/sessions/{session}", board_page, methods=["GET"]),
+]

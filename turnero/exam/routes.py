@@ -1,0 +1,248 @@
+"""Exam API (/api/exam/...): the proctor's rooms, sessions, check-in, seat swaps and
+board (staff of the office), and the seat kiosk's exam (by the seat's link token)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from starlette.requests import Request
+
+from turnero.core.api import ApiDoc, api_route
+from turnero.core.auth import Principal, require
+from turnero.core.errors import invalid, not_found
+from turnero.core.http import json_response, read_json
+from turnero.core.models import Office, Role
+from turnero.core.service import get_office
+from turnero.exam import service
+from turnero.exam.policy import CATEGORIES, ExamConfig
+from turnero.exam.schemas import (
+    Answer,
+    AttemptOut,
+    AttemptRef,
+    BoardOut,
+    Cancel,
+    CheckIn,
+    CreateSession,
+    EligibilityOut,
+    RoomOut,
+    SeatOut,
+    SeatStateOut,
+    SessionOut,
+    Swap,
+)
+
+PROCTORS = (Role.OPERATOR, Role.SUPERVISOR)
+_PROCTOR_ROLES = ("operator", "supervisor", "admin")
+
+
+def exam_config(request: Request) -> ExamConfig:
+    state = request.app.state
+    if getattr(state, "exam_config", None) is None:
+        state.exam_config = ExamConfig.from_env()
+    return state.exam_config
+
+
+async def _office_proctor(request: Request) -> tuple[Office, Principal]:
+    office = await get_office(request.path_params["office"])
+    return office, await require(request, *PROCTORS, office_id=office.id)
+
+
+def _seat_number(raw: str) -> int:
+    if not (raw.isdigit() and len(raw) <= 4 and int(raw) > 0):
+        raise not_found("seat_not_found", f"No existe la computadora {raw!r}.")
+    return int(raw)
+
+
+def session_view(session) -> dict:
+    return {
+        "id": session.id, "room": session.room.code, "starts_at": session.starts_at.isoformat(timespec="seconds"),
+        "ends_at": session.ends_at.isoformat(timespec="seconds"), "slot_id": session.slot_id,
+    }
+
+
+# ---------------------------------------------------------------- proctor
+
+
+async def list_rooms(request: Request):
+    office, _ = await _office_proctor(request)
+    return json_response([
+        {"code": r.code, "name": r.name,
+         "seats": [{"number": s.number, "in_service": s.in_service} for s in sorted(r.seats, key=lambda s: s.number)]}
+        for r in await service.office_rooms(office)
+    ])
+
+
+async def create_session(request: Request):
+    office, _ = await _office_proctor(request)
+    room = await service.get_room(office, request.path_params["room"])
+    body = await read_json(request, CreateSession)
+    session = await service.create_session(room, datetime.fromisoformat(body.starts_at), timedelta(minutes=body.minutes))
+    session.room = room
+    return json_response(session_view(session), 201)
+
+
+async def list_sessions(request: Request):
+    office, _ = await _office_proctor(request)
+    room = await service.get_room(office, request.path_params["room"])
+    raw = request.query_params.get("date", "")
+    try:
+        day = datetime.fromisoformat(raw).date() if raw else None
+    except ValueError:
+        raise invalid("date: debe ser una fecha AAAA-MM-DD.") from None
+    sessions = await service.day_sessions(room, day)
+    return json_response([session_view(s) for s in sessions])
+
+
+def _seat_service_handler(in_service: bool):
+    async def handler(request: Request):
+        office, actor = await _office_proctor(request)
+        room = await service.get_room(office, request.path_params["room"])
+        seat = await service.set_seat_in_service(room, _seat_number(request.path_params["seat"]), in_service, actor)
+        return json_response({"number": seat.number, "in_service": seat.in_service})
+
+    return handler
+
+
+async def _proctor_session(request: Request):
+    session = await service.get_session(request.path_params["session"])
+    actor = await require(request, *PROCTORS, office_id=session.room.office_id)
+    return session, actor
+
+
+async def board(request: Request):
+    session, _ = await _proctor_session(request)
+    return json_response(await service.board_view(session, exam_config(request)))
+
+
+async def check_in(request: Request):
+    session, actor = await _proctor_session(request)
+    body = await read_json(request, CheckIn)
+    booking = service.ExamBooking(
+        reference=body.booking, document=body.document, name=body.name, category=body.category, phone=body.phone,
+    )
+    attempt = await service.assign_seat_for_booking(
+        session, booking, body.presented_document, seat_number=body.seat, actor=actor, config=exam_config(request),
+    )
+    return json_response(await service.attempt_view_loaded(attempt), 201)
+
+
+async def _proctor_attempt(request: Request):
+    attempt = await service.get_attempt(request.path_params["attempt"])
+    session = await service.get_session(attempt.session_id)
+    actor = await require(request, *PROCTORS, office_id=session.room.office_id)
+    return attempt, actor
+
+
+async def swap(request: Request):
+    attempt, actor = await _proctor_attempt(request)
+    body = await read_json(request, Swap)
+    moved = await service.swap_seat(attempt, seat_number=body.seat, actor=actor, reason=body.reason)
+    return json_response(await service.attempt_view_loaded(moved))
+
+
+async def cancel(request: Request):
+    attempt, actor = await _proctor_attempt(request)
+    body = await read_json(request, Cancel)
+    return json_response(await service.attempt_view_loaded(await service.cancel_attempt(attempt, actor, body.reason)))
+
+
+async def eligibility(request: Request):
+    await require(request, *PROCTORS)
+    document = request.query_params.get("document", "").strip().upper()
+    category = request.query_params.get("category", "").strip().upper()
+    if not document or len(document) > 20 or "\x00" in document:
+        raise invalid("document: falta o es inválido.")
+    if category not in CATEGORIES:
+        raise invalid(f"category: debe ser una de {' '.join(CATEGORIES)}.")
+    verdict = await service.check_eligibility(document, category, exam_config(request))
+    return json_response({
+        "allowed": verdict.allowed, "code": verdict.code, "message": verdict.message,
+        "not_before": verdict.not_before.isoformat(timespec="seconds") if verdict.not_before else None,
+    })
+
+
+# ---------------------------------------------------------------- the seat kiosk
+
+
+async def seat_state(request: Request):
+    seat = await service.get_seat_by_token(request.path_params["token"])
+    return json_response(await service.seat_view(seat, exam_config(request)))
+
+
+async def seat_start(request: Request):
+    seat = await service.get_seat_by_token(request.path_params["token"])
+    body = await read_json(request, AttemptRef)
+    started = await service.start_attempt(seat, body.attempt, exam_config(request))
+    return json_response(await service.seat_view(seat, exam_config(request), started))
+
+
+async def seat_answer(request: Request):
+    seat = await service.get_seat_by_token(request.path_params["token"])
+    body = await read_json(request, Answer)
+    attempt = await service.record_answer(
+        seat, body.attempt, body.question, body.choice, body.position, exam_config(request)
+    )
+    return json_response({"saved": True, "question": body.question, "choice": body.choice,
+                          "position": attempt.position})
+
+
+async def seat_submit(request: Request):
+    seat = await service.get_seat_by_token(request.path_params["token"])
+    body = await read_json(request, AttemptRef)
+    finished = await service.submit_attempt(seat, body.attempt, exam_config(request))
+    return json_response(await service.seat_view(seat, exam_config(request), finished))
+
+
+def _proctor_doc(summary: str, **kw) -> ApiDoc:
+    errors = kw.pop("errors", (401, 403, 404))
+    return ApiDoc(summary, "exam", roles=_PROCTOR_ROLES, errors=errors, **kw)
+
+
+def _seat_doc(summary: str, **kw) -> ApiDoc:
+    errors = kw.pop("errors", (400, 404, 409, 422))
+    return ApiDoc(summary, "exam-seat", errors=errors, **kw)
+
+
+SEAT_PATH = "/api/exam/offices/{office}/rooms/{room}/seats/{seat}"
+
+routes = [
+    api_route("/api/exam/offices/{office}/rooms", "GET", list_rooms,
+              _proctor_doc("Salas de examen de la oficina y sus computadoras", response=RoomOut, response_list=True)),
+    api_route("/api/exam/offices/{office}/rooms/{room}/sessions", "POST", create_session,
+              _proctor_doc("Crear una sesión de examen en la sala", body=CreateSession, response=SessionOut,
+                           success_status=201, errors=(400, 401, 403, 404, 409, 422))),
+    api_route("/api/exam/offices/{office}/rooms/{room}/sessions", "GET", list_sessions,
+              _proctor_doc("Sesiones de la sala en un día (hoy si falta)", response=SessionOut, response_list=True,
+                           query={"date": "AAAA-MM-DD, día en la zona horaria de la oficina"},
+                           errors=(401, 403, 404, 422))),
+    api_route(SEAT_PATH + "/out-of-service", "POST", _seat_service_handler(False),
+              _proctor_doc("Poner una computadora fuera de servicio", response=SeatOut, errors=(401, 403, 404, 409))),
+    api_route(SEAT_PATH + "/in-service", "POST", _seat_service_handler(True),
+              _proctor_doc("Devolver una computadora al servicio", response=SeatOut)),
+    api_route("/api/exam/sessions/{session}/board", "GET", board,
+              _proctor_doc("Tablero de la sala: estado de cada computadora y estadísticas", response=BoardOut)),
+    api_route("/api/exam/sessions/{session}/checkins", "POST", check_in,
+              _proctor_doc("Registrar la llegada del postulante (control de identidad) y asignarle computadora",
+                           body=CheckIn, response=AttemptOut, success_status=201,
+                           errors=(400, 401, 403, 404, 409, 422))),
+    api_route("/api/exam/attempts/{attempt}/swap", "POST", swap,
+              _proctor_doc("Cambiar de computadora (la anterior queda fuera de servicio; se conservan respuestas y "
+                           "tiempo)", body=Swap, response=AttemptOut, errors=(400, 401, 403, 404, 409, 422))),
+    api_route("/api/exam/attempts/{attempt}/cancel", "POST", cancel,
+              _proctor_doc("Anular un registro cuyo examen no empezó (libera la computadora)", body=Cancel,
+                           response=AttemptOut, errors=(400, 401, 403, 404, 409, 422))),
+    api_route("/api/exam/eligibility", "GET", eligibility,
+              _proctor_doc("¿Puede el postulante rendir (o reservar) el examen de la categoría?",
+                           response=EligibilityOut, query={"document": "número de documento", "category": "A B C M P T"},
+                           errors=(401, 403, 422))),
+    api_route("/api/exam/seats/{token}", "GET", seat_state,
+              _seat_doc("Estado de la computadora: examen asignado, preguntas, respuestas y tiempo",
+                        response=SeatStateOut, errors=(404,))),
+    api_route("/api/exam/seats/{token}/start", "POST", seat_start,
+              _seat_doc("Comenzar (o continuar tras un cambio de computadora) el examen", body=AttemptRef,
+                        response=SeatStateOut)),
+    api_route("/api/exam/seats/{token}/answers", "POST", seat_answer,
+              _seat_doc("Guardar una respuesta (reemplaza la anterior a la misma pregunta)", body=Answer)),
+    api_route("/api/exam/seats/{token}/submit", "POST", seat_submit,
+              _seat_doc("Terminar el examen y calificarlo", body=AttemptRef, response=SeatStateOut)),
+]

@@ -1,0 +1,56 @@
+"""What a citizen's reply does to their citas. The scheduler domain owns the citas:
+this module finds the sender's next one and asks the scheduler to act on it."""
+
+from __future__ import annotations
+
+from turnero.core import clock
+from turnero.core.errors import ApiError
+from turnero.notifications import policy
+from turnero.notifications.models import Channel
+
+
+async def next_appointment(conn, phone: str):
+    """The sender's next cita still booked and ahead (None if there is none)."""
+    from turnero.scheduler.models import Appointment, AppointmentStatus
+
+    return (
+        await Appointment.filter(phone=phone, status=AppointmentStatus.BOOKED, start__gt=clock.now())
+        .order_by("start", "id")
+        .using_db(conn)
+        .select_related("office", "service")
+        .first()
+    )
+
+
+async def apply_reply(conn, command: str, phone: str, channel: Channel, provider_sid: str, scheduler_config=None):
+    """CANCEL or CONFIRM on the sender's next cita, inside the caller's transaction."""
+    from turnero.notifications import service
+    from turnero.scheduler import service as scheduler
+    from turnero.scheduler.models import AppointmentEvent
+
+    appointment = await next_appointment(conn, phone)
+    if appointment is None:
+        await service.reply_no_appointment(conn, phone, channel, provider_sid)
+        return service.ReplyOutcome("no_appointment")
+    office, code = appointment.office, appointment.service.code
+    if command == policy.CANCEL:
+        try:
+            # The scheduler's own cancel (cut-off, places freed, its event, and its
+            # notifications hook writes the "cancelada" answer); nested in this
+            # transaction, so the reply's record and the cancel commit together.
+            await scheduler.cancel(
+                appointment.public_id, None, scheduler_config or scheduler.SchedulerConfig(),
+                reason=f"{channel.value}_reply",
+            )
+        except ApiError as exc:  # nothing changed (its savepoint was rolled back)
+            if exc.code == "cutoff_passed":
+                await service.appointment_not_cancellable(conn, appointment, office, provider_sid, code)
+                return service.ReplyOutcome("too_late", appointment.id)
+            return service.ReplyOutcome(exc.code[:24], appointment.id)  # e.g. cancelled meanwhile
+        return service.ReplyOutcome("cancelled", appointment.id)
+    await AppointmentEvent.create(
+        appointment_id=appointment.id, kind="attendance_confirmed", at=clock.now(),
+        data={"via": channel.value}, using_db=conn,
+    )
+    await service.appointment_attendance_confirmed(conn, appointment, office, code)
+    return service.ReplyOutcome("confirmed", appointment.id)

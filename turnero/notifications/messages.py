@@ -1,0 +1,118 @@
+"""The text of every message Turnero sends, in Spanish (Bolivia), and SMS encoding.
+
+Templates are short Jinja2 strings written with proper accents (WhatsApp shows them).
+An SMS with one character outside the GSM-7 alphabet (á, í, ó, ú, —, “…) is sent as
+UCS-2, where one segment holds 70 characters instead of 160 — so SMS bodies are
+transliterated to GSM-7 (ñ, é, ¿ and ¡ are GSM-7 and stay) and kept to one segment.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from datetime import datetime
+
+from jinja2 import Environment, StrictUndefined
+
+# Keyed by template name (stored on each outbox row). Context values are plain strings
+# and numbers prepared by the service (dates already in the office's time zone).
+TEMPLATES: dict[str, str] = {
+    "cita_confirmada": (
+        "{{ institucion }}: cita {{ codigo }} confirmada el {{ dia }} {{ hora }} en {{ oficina }}."
+        " Lleve sus requisitos. Para anular responda CANCELAR."
+    ),
+    "cita_recordatorio": (
+        "{{ institucion }}: recuerde su cita {{ codigo }} {{ cuando }} {{ dia }} {{ hora }} en {{ oficina }}."
+        " Confirme con SI o anule con CANCELAR."
+    ),
+    "cita_cancelada": (
+        "{{ institucion }}: su cita {{ codigo }} del {{ dia }} {{ hora }} en {{ oficina }} fue cancelada."
+    ),
+    "cita_reprogramada": (
+        "{{ institucion }}: su cita {{ codigo }} cambió al {{ dia }} {{ hora }} en {{ oficina }}."
+        " Para anular responda CANCELAR."
+    ),
+    "cita_asistencia_confirmada": (
+        "{{ institucion }}: gracias, su asistencia a la cita {{ codigo }} del {{ dia }} {{ hora }} quedó confirmada."
+    ),
+    "cita_no_cancelable": (
+        "{{ institucion }}: su cita {{ codigo }} del {{ dia }} {{ hora }} ya no puede cancelarse: pasó el plazo."
+    ),
+    "sin_cita": "Turnero: no encontramos una cita activa para este número.",
+    "turno_cerca": (
+        "{{ institucion }}: su turno {{ numero }} en {{ oficina }}"
+        "{% if delante == 0 %} es el siguiente{% elif delante == 1 %}: falta 1 turno"
+        "{% else %}: faltan {{ delante }} turnos{% endif %}{% if minutos %} (unos {{ minutos }} min){% endif %}."
+        " Por favor vuelva a la sala de espera."
+    ),
+    "turno_llamado": "{{ institucion }}: es su turno {{ numero }}. Pase a la ventanilla {{ ventanilla }}.",
+    "resultado_examen": (
+        "{{ institucion }}: examen teórico categoría {{ categoria }}:"
+        " {% if aprobado %}APROBADO{% else %}REPROBADO{% endif %} ({{ correctas }}/{{ total }})."
+        "{% if not aprobado %} Puede rendir un segundo intento.{% endif %}"
+    ),
+}
+
+_env = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+_compiled = {name: _env.from_string(text) for name, text in TEMPLATES.items()}
+
+
+def render(template: str, context: dict, *, sms: bool) -> str:
+    """The message text; for SMS, transliterated to GSM-7. KeyError for an unknown template."""
+    text = " ".join(_compiled[template].render(**context).split())
+    return to_gsm7(text) if sms else text
+
+
+# ---------------------------------------------------------------- dates for people
+
+_WEEKDAYS_ES = ("lun", "mar", "mié", "jue", "vie", "sáb", "dom")
+
+
+def short_day(local: datetime) -> str:
+    """`lun 24/11`: the weekday and day of a time already in the office's zone."""
+    return f"{_WEEKDAYS_ES[local.weekday()]} {local:%d/%m}"
+
+
+def short_time(local: datetime) -> str:
+    return f"{local:%H:%M}"
+
+
+# ---------------------------------------------------------------- GSM-7
+
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")  # two septets each (escape + char)
+_REPLACEMENTS = {
+    "—": "-", "–": "-", "‐": "-", "“": '"', "”": '"', "«": '"', "»": '"', "‘": "'", "’": "'",
+    "…": "...", "°": "o", "º": "o", "ª": "a", "\u00a0": " ", "\t": " ",
+}
+
+
+def to_gsm7(text: str) -> str:
+    """The closest text that GSM-7 can carry: accents it lacks are dropped (á -> a),
+    typographic punctuation becomes ASCII, anything else becomes '?'."""
+    out = []
+    for ch in text:
+        if ch in GSM7_BASIC or ch in GSM7_EXTENDED:
+            out.append(ch)
+        elif ch in _REPLACEMENTS:
+            out.append(_REPLACEMENTS[ch])
+        else:
+            base = "".join(c for c in unicodedata.normalize("NFD", ch) if not unicodedata.combining(c))
+            out.append(base if base and all(c in GSM7_BASIC for c in base) else "?")
+    return "".join(out)
+
+
+def is_gsm7(text: str) -> bool:
+    return all(ch in GSM7_BASIC or ch in GSM7_EXTENDED for ch in text)
+
+
+def sms_segments(text: str) -> tuple[str, int]:
+    """The encoding an SMS carrier uses for `text` and how many segments it takes."""
+    if is_gsm7(text):
+        septets = sum(2 if ch in GSM7_EXTENDED else 1 for ch in text)
+        return "GSM-7", 1 if septets <= 160 else math.ceil(septets / 153)
+    units = len(text.encode("utf-16-le")) // 2
+    return "UCS-2", 1 if units <= 70 else math.ceil(units / 67)

@@ -1,0 +1,5 @@
+"""Browser pages of the notifications domain."""
+
+from __future__ import annotations
+
+routes: list = []

@@ -1,0 +1,356 @@
+"""What each event of the other domains says to the citizen, and what replies do.
+
+The functions that take `conn` run inside the caller's transaction and only write
+outbox rows (see outbox.py); none of them sends anything. Citas call:
+
+    appointment_booked(conn, appointment, office, service_code)      confirmation + reminders
+    appointment_rescheduled(conn, appointment, office, service_code) pending ones cancelled, re-planned
+    appointment_cancelled(conn, appointment, office, service_code)   reminders cancelled + "cancelada"
+
+`appointment` is the scheduler's Appointment, a raw appointment row (dict) or a `Cita`:
+what is read of it is `id`, `code`, `phone` (E.164 or None) and `start` (UTC).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from tortoise.transactions import in_transaction
+
+from turnero.core import clock
+from turnero.core.db import db_datetime, placeholders
+from turnero.core.models import Office
+from turnero.notifications import outbox, policy
+from turnero.notifications.messages import short_day, short_time
+from turnero.notifications.models import Channel, InboundMessage, MessageStatus, OutboundMessage
+
+REMINDER = "cita_recordatorio"
+APPOINTMENT_TEMPLATES_TO_REPLAN = ("cita_confirmada", "cita_reprogramada", REMINDER)
+
+
+# ---------------------------------------------------------------- walk-in tickets
+
+
+def near_key(ticket_id: int) -> str:
+    return f"ticket:{ticket_id}:cerca"
+
+
+def called_key(ticket_id: int) -> str:
+    return f"ticket:{ticket_id}:llamado"
+
+
+async def notify_called(
+    conn, *, ticket_id: int, number: str, phone: str, office: Office, desk_name: str, service_code: str | None
+) -> None:
+    """"es su turno: ventanilla N", and no "faltan N turnos" after it (a pending one is
+    cancelled, a later one can no longer be written). In the caller's transaction when
+    `conn` is given, else in one of its own. (On PostgreSQL call-next is a single
+    statement and commits by itself, so this follows it; should the process die in
+    between, the walk-in sweep writes the message from the called ticket.)"""
+    if conn is None:
+        async with in_transaction() as own:
+            return await notify_called(own, ticket_id=ticket_id, number=number, phone=phone, office=office,
+                                       desk_name=desk_name, service_code=service_code)
+    now = clock.now()
+    await outbox.void(conn, near_key(ticket_id), template="turno_cerca", to=phone, ticket_id=ticket_id,
+                      reason="turno llamado")
+    await outbox.enqueue(
+        conn, to=phone, template="turno_llamado", dedupe_key=called_key(ticket_id),
+        context={"institucion": office.institution, "numero": number, "ventanilla": desk_name},
+        office=office, service_code=service_code, ticket_id=ticket_id,
+        expires_at=now + outbox.current_config().walk_in_ttl,
+    )
+
+
+async def _sweep_called(office: Office, config: policy.NotificationConfig) -> int:
+    """Tickets with a phone called in the last `walk_in_ttl` that have no "es su turno"
+    row (called out of order, or the process stopped right after the call)."""
+    rows = await OutboundMessage._meta.db.execute_query_dict(
+        placeholders(
+            "SELECT t.id, t.number, t.phone, d.name AS desk_name, s.code AS service_code FROM ticket t"
+            " JOIN desk d ON d.id = t.desk_id JOIN service s ON s.id = t.service_id"
+            " WHERE t.office_id = ? AND t.status IN ('called', 'serving') AND t.phone IS NOT NULL"
+            " AND t.called_at >= ?"
+            " AND NOT EXISTS (SELECT 1 FROM outbound_message m WHERE m.dedupe_key = 'ticket:' || t.id || ':llamado')"
+        ),
+        [office.id, clock.now() - config.walk_in_ttl],
+    )
+    for row in rows:
+        await notify_called(None, ticket_id=row["id"], number=row["number"], phone=row["phone"], office=office,
+                            desk_name=row["desk_name"], service_code=row["service_code"])
+    return len(rows)
+
+
+async def notify_near_turns(queue_config, config: policy.NotificationConfig | None = None) -> int:
+    """One pass over the walk-in tickets that have a phone: a "faltan N turnos" for
+    each waiting one that is near (position or estimated wait, as the citizen's ticket
+    page shows them) and was not told yet, and the "es su turno" any called one still
+    lacks. Runs as a job, off the call-next path; each message is written at most once
+    per ticket (its event key is unique). Returns how many were written."""
+    from turnero.queue.models import Ticket, TicketStatus
+    from turnero.queue.service import ticket_view
+
+    config = config or outbox.current_config()
+    written = 0
+    for office in await Office.filter(active=True):
+        written += await _sweep_called(office, config)
+        # The queue index's (office, status) prefix finds an office's waiting tickets.
+        candidates = await Ticket._meta.db.execute_query_dict(
+            placeholders(
+                "SELECT t.id FROM ticket t WHERE t.office_id = ? AND t.status = ? AND t.phone IS NOT NULL"
+                " AND NOT EXISTS (SELECT 1 FROM outbound_message m WHERE m.dedupe_key = 'ticket:' || t.id || ':cerca')"
+            ),
+            [office.id, TicketStatus.WAITING.value],
+        )
+        if not candidates:
+            continue
+        tickets = (
+            await Ticket.filter(id__in=[r["id"] for r in candidates])
+            .order_by("arrived_at", "id")
+            .select_related("service")
+        )
+        for ticket in tickets:
+            view = await ticket_view(ticket, office, queue_config)
+            if view["status"] != TicketStatus.WAITING.value or view["position"] is None:
+                continue
+            if not policy.is_near(view["position"], view["estimated_wait_minutes"],
+                                  config.near_turn_position, config.near_turn_minutes):
+                continue
+            # One statement. Should the ticket be called meanwhile, the call's void of
+            # this key either cancels this row or makes this insert do nothing.
+            created = await outbox.enqueue(
+                None, to=ticket.phone, template="turno_cerca", dedupe_key=near_key(ticket.id),
+                context={
+                    "institucion": office.institution, "oficina": office.name, "numero": ticket.number,
+                    "delante": view["position"] - 1, "minutos": view["estimated_wait_minutes"],
+                },
+                office=office, service_code=view["service"], ticket_id=ticket.id,
+                expires_at=clock.now() + config.walk_in_ttl,
+            )
+            written += created is not None
+    return written
+
+
+# ---------------------------------------------------------------- citas
+
+
+@dataclass(frozen=True)
+class Cita:
+    """What the messages need of a cita."""
+
+    id: int
+    code: str
+    phone: str | None
+    start: datetime  # UTC
+
+    @classmethod
+    def of(cls, appointment, start: datetime | None = None) -> "Cita":
+        """From the scheduler's Appointment, a raw row (dict) or a Cita; `start`
+        overrides the one it carries (a reschedule's new time)."""
+        get = appointment.get if isinstance(appointment, Mapping) else functools.partial(getattr, appointment)
+        return cls(int(get("id")), get("code"), get("phone"), start or db_datetime(get("start")))
+
+
+def _cita_context(cita: Cita, office: Office) -> dict:
+    local = clock.local(cita.start, office.timezone)
+    return {
+        "institucion": office.institution, "codigo": cita.code, "oficina": office.name,
+        "dia": short_day(local), "hora": short_time(local),
+    }
+
+
+def _when(start: datetime, send_at: datetime, tz: str) -> str:
+    days = (clock.local_day(start, tz) - clock.local_day(send_at, tz)).days
+    return {0: "hoy", 1: "mañana"}.get(days, "el")
+
+
+async def appointment_booked(
+    conn, appointment, office: Office, service_code: str | None = None, *, start: datetime | None = None,
+    rescheduled: bool = False,
+) -> list[int]:
+    """The confirmation (or "reprogramada") now and a reminder at each configured
+    time before the cita still ahead. Nothing without a phone. Returns the row ids."""
+    cita = Cita.of(appointment, start)
+    if not cita.phone:
+        return []
+    config = outbox.current_config()
+    now = clock.now()
+    start_key = cita.start.astimezone(timezone.utc).strftime("%Y%m%dT%H%MZ")
+    context = _cita_context(cita, office)
+    common = dict(office=office, service_code=service_code, appointment_id=cita.id, to=cita.phone)
+    if rescheduled:
+        first = await outbox.enqueue(
+            conn, template="cita_reprogramada", context=context,
+            dedupe_key=f"cita:{cita.id}:reprogramada:{start_key}", **common,
+        )
+    else:
+        first = await outbox.enqueue(
+            conn, template="cita_confirmada", context=context, dedupe_key=f"cita:{cita.id}:confirmada", **common,
+        )
+    ids = [first] if first else []
+    for hours, send_at in policy.reminder_times(cita.start, now, config.reminder_hours):
+        row = await outbox.enqueue(
+            conn, template=REMINDER, context={**context, "cuando": _when(cita.start, send_at, office.timezone)},
+            dedupe_key=f"cita:{cita.id}:recordatorio:{policy.hours_label(hours)}:{start_key}",
+            send_at=send_at, expires_at=cita.start, **common,
+        )
+        if row:
+            ids.append(row)
+    return ids
+
+
+async def appointment_rescheduled(
+    conn, appointment, office: Office, service_code: str | None = None, *, start: datetime | None = None
+) -> list[int]:
+    """The cita moved to `start` (or the start it already carries): the old plan's
+    pending messages are cancelled and a "reprogramada" plus new reminders written."""
+    cita = Cita.of(appointment, start)
+    await outbox.cancel_pending(
+        conn, appointment_id=cita.id, templates=APPOINTMENT_TEMPLATES_TO_REPLAN, reason="cita reprogramada"
+    )
+    return await appointment_booked(conn, cita, office, service_code, rescheduled=True)
+
+
+async def appointment_cancelled(
+    conn, appointment, office: Office, service_code: str | None = None, *, notify: bool = True
+) -> int | None:
+    """Every pending message of the cita is cancelled; then, if `notify` and it has a
+    phone, a "cancelada". Returns that message's row id."""
+    cita = Cita.of(appointment)
+    await outbox.cancel_pending(conn, appointment_id=cita.id, reason="cita cancelada")
+    if not (notify and cita.phone):
+        return None
+    return await outbox.enqueue(
+        conn, to=cita.phone, template="cita_cancelada", context=_cita_context(cita, office),
+        dedupe_key=f"cita:{cita.id}:cancelada", office=office, service_code=service_code, appointment_id=cita.id,
+    )
+
+
+async def appointment_attendance_confirmed(
+    conn, appointment, office: Office, service_code: str | None = None
+) -> int | None:
+    cita = Cita.of(appointment)
+    if not cita.phone:
+        return None
+    return await outbox.enqueue(
+        conn, to=cita.phone, template="cita_asistencia_confirmada", context=_cita_context(cita, office),
+        dedupe_key=f"cita:{cita.id}:asistencia", office=office, service_code=service_code, appointment_id=cita.id,
+    )
+
+
+async def appointment_not_cancellable(
+    conn, appointment, office: Office, provider_sid: str, service_code: str | None = None
+) -> int | None:
+    """The answer to a CANCELAR that came after the cita's cancellation cut-off."""
+    cita = Cita.of(appointment)
+    return await outbox.enqueue(
+        conn, to=cita.phone, template="cita_no_cancelable", context=_cita_context(cita, office),
+        dedupe_key=f"respuesta:{provider_sid}", office=office, service_code=service_code, appointment_id=cita.id,
+    )
+
+
+# ---------------------------------------------------------------- exam results
+
+
+async def exam_result(
+    conn, *, result_key: str, phone: str, office: Office, category: str, passed: bool, correct: int, total: int,
+    service_code: str | None = None,
+) -> int | None:
+    """The theory exam's result; `result_key` names the attempt (one message each)."""
+    return await outbox.enqueue(
+        conn, to=phone, template="resultado_examen", dedupe_key=f"examen:{result_key}:resultado",
+        context={"institucion": office.institution, "categoria": category, "aprobado": passed,
+                 "correctas": correct, "total": total},
+        office=office, service_code=service_code,
+    )
+
+
+# ---------------------------------------------------------------- provider callbacks
+
+
+_FINAL_STATUS = {
+    "delivered": MessageStatus.DELIVERED, "read": MessageStatus.DELIVERED,
+    "undelivered": MessageStatus.UNDELIVERED, "failed": MessageStatus.UNDELIVERED,
+}
+
+
+async def record_delivery(*, message_id: int | None, provider_sid: str, status: str, error_code: str | None) -> bool:
+    """A status callback: the message's delivery status moves forward (a late `sent`
+    after `delivered` changes nothing). False when no message matches."""
+    async with in_transaction():
+        message = await OutboundMessage.filter(provider_sid=provider_sid).select_for_update().first()
+        if message is None and message_id is not None:
+            # The callback can beat the dispatcher's own write of the sid.
+            message = await OutboundMessage.filter(id=message_id, provider_sid__isnull=True).select_for_update().first()
+        if message is None:
+            return False
+        if policy.delivery_rank(status) < policy.delivery_rank(message.delivery_status):
+            return True
+        message.delivery_status = status
+        fields = ["delivery_status"]
+        final = _FINAL_STATUS.get(status)
+        if final is not None and message.status in (MessageStatus.SENT, MessageStatus.DELIVERED,
+                                                     MessageStatus.UNDELIVERED):
+            message.status, message.status_changed_at = final, clock.now()
+            fields += ["status", "status_changed_at"]
+        if error_code and final == MessageStatus.UNDELIVERED:
+            message.last_error = f"Twilio ErrorCode {error_code}"
+            fields.append("last_error")
+        await message.save(update_fields=fields)
+    return True
+
+
+@dataclass(frozen=True)
+class ReplyOutcome:
+    action: str  # cancelled, too_late, confirmed, no_appointment, unknown_command, duplicate
+    appointment_id: int | None = None
+
+
+async def handle_reply(
+    *, provider_sid: str, from_address: str, body: str, scheduler_config=None
+) -> ReplyOutcome:
+    """An SMS/WhatsApp reply. CANCELAR cancels the sender's next cita and SI confirms
+    attendance, each answered by message; anything else is recorded only. A webhook
+    the provider retries (same MessageSid) is handled once."""
+    from turnero.notifications import citas
+
+    channel, phone = policy.split_address(from_address)
+    if await InboundMessage.exists(provider_sid=provider_sid):
+        return ReplyOutcome("duplicate")
+    command = policy.parse_reply(body)
+    now = clock.now()
+    try:
+        async with in_transaction() as conn:
+            outcome = ReplyOutcome("unknown_command")
+            if command is not None:
+                outcome = await citas.apply_reply(conn, command, phone, channel, provider_sid, scheduler_config)
+            if not await _record_inbound(conn, provider_sid, phone, channel, body, outcome, now):
+                raise _DuplicateReply  # the same webhook, handled concurrently: undo this one
+    except _DuplicateReply:
+        return ReplyOutcome("duplicate")
+    return outcome
+
+
+class _DuplicateReply(Exception):
+    pass
+
+
+async def _record_inbound(conn, sid, phone, channel, body, outcome: ReplyOutcome, now) -> bool:
+    rows = await conn.execute_query_dict(
+        placeholders(
+            "INSERT INTO inbound_message"
+            " (provider_sid, from_number, channel, body, action, appointment_id, received_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (provider_sid) DO NOTHING RETURNING id"
+        ),
+        [sid, phone[:20], channel.value, body[:1600], outcome.action, outcome.appointment_id, now],
+    )
+    return bool(rows)
+
+
+async def reply_no_appointment(conn, phone: str, channel: Channel, provider_sid: str) -> None:
+    await outbox.enqueue(
+        conn, to=phone, template="sin_cita", context={}, dedupe_key=f"respuesta:{provider_sid}", channel=channel,
+    )

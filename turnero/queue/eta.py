@@ -1,0 +1,355 @@
+"""Wait-time prediction: pure functions over plain values, no I/O.
+
+Two parts:
+
+* `ServiceTimeModel` — minutes a desk spends per call (called → finished, no-shows
+  included: they hold the desk too), per service and office-local hour of day. Each
+  level is shrunk towards the one above it (service prior → service mean → hour mean),
+  so a few observations move it a little and many move it all the way; today's
+  observations then scale it by how today's desks compare with history (a slow system
+  day, a new operator).
+* `simulate` — the call-next policy played forward: every open desk, when it becomes
+  free, asks the real `policy.choose_next` for the heads of its lines, exactly as
+  `service.call_next` does, and is busy for the expected minutes of what it picked. The
+  time a ticket is picked is its predicted call time. Multi-step visits re-enter the
+  next step's line with their arrival time when a step ends (as the engine does);
+  future walk-ins can be played in at their observed rate; and "ghost" tickets (one per
+  service and lane, arriving now, taking no desk time) give the wait a new walk-in
+  would have, without changing anyone else's prediction.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from bisect import insort
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from turnero.queue import policy
+
+DEFAULT_PRIOR_MINUTES = 8.0
+# Weight of a prior, in observations: five tickets count as much as the prior.
+PRIOR_WEIGHT = 5.0
+# A desk whose ticket has outlasted the expected time is assumed to need this share of
+# an expected service more (service times are skewed: a long one tends to go on).
+OVERRUN_SHARE = 0.3
+# Never play the queue further ahead than this.
+HORIZON = timedelta(hours=12)
+GHOST_ID_BASE = 1 << 60
+
+
+# ---------------------------------------------------------------- service times
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Finished calls of one service that started in one local hour: count and total
+    minutes (each already clipped to a sane range by whoever read them)."""
+
+    service_id: int
+    hour: int
+    count: int
+    total_minutes: float
+    today: bool = False
+
+
+@dataclass
+class ServiceTimeModel:
+    """Expected desk minutes per call, by service and local hour (see module doc)."""
+
+    priors: Mapping[int, float] = field(default_factory=dict)
+    hourly: dict[tuple[int, int], float] = field(default_factory=dict)
+    overall: dict[int, float] = field(default_factory=dict)
+    today_factor: dict[int, float] = field(default_factory=dict)
+    utc_offset_hours: float = 0.0
+
+    @classmethod
+    def fit(
+        cls,
+        observations: Iterable[Observation],
+        priors: Mapping[int, float] | None = None,
+        *,
+        utc_offset_hours: float = 0.0,
+        prior_weight: float = PRIOR_WEIGHT,
+    ) -> "ServiceTimeModel":
+        priors = dict(priors or {})
+        history: dict[int, list[Observation]] = {}
+        today: dict[int, list[Observation]] = {}
+        for ob in observations:
+            if ob.count <= 0:
+                continue
+            (today if ob.today else history).setdefault(ob.service_id, []).append(ob)
+        model = cls(priors=priors, utc_offset_hours=utc_offset_hours)
+        for service_id in set(history) | set(today):
+            prior = priors.get(service_id, DEFAULT_PRIOR_MINUTES)
+            past = history.get(service_id, [])
+            n = sum(o.count for o in past)
+            level = (prior_weight * prior + sum(o.total_minutes for o in past)) / (prior_weight + n)
+            model.overall[service_id] = level
+            by_hour: dict[int, list[float]] = {}
+            for o in past:
+                acc = by_hour.setdefault(o.hour % 24, [0, 0.0])
+                acc[0] += o.count
+                acc[1] += o.total_minutes
+            total_all = sum(o.total_minutes for o in past)
+            for hour, (count, total) in by_hour.items():
+                # Shrunk towards the other hours' level (not counting its own calls twice).
+                others = (prior_weight * prior + total_all - total) / (prior_weight + n - count)
+                model.hourly[(service_id, hour)] = (prior_weight * others + total) / (prior_weight + count)
+            recent = today.get(service_id, [])
+            if recent:
+                # Observed minutes over what history expected for the same hours, shrunk to 1.
+                ratio_sum = sum(o.total_minutes / model._base(service_id, o.hour) for o in recent)
+                count = sum(o.count for o in recent)
+                model.today_factor[service_id] = (prior_weight + ratio_sum) / (prior_weight + count)
+        return model
+
+    def _base(self, service_id: int, hour: int) -> float:
+        hourly = self.hourly.get((service_id, hour % 24))
+        if hourly is not None:
+            return hourly
+        return self.overall.get(service_id, self.priors.get(service_id, DEFAULT_PRIOR_MINUTES))
+
+    def minutes_at_hour(self, service_id: int, hour: int) -> float:
+        return self._base(service_id, hour) * self.today_factor.get(service_id, 1.0)
+
+    def minutes(self, service_id: int, at: datetime) -> float:
+        """Expected desk minutes for a call of `service_id` starting at `at` (UTC)."""
+        hour = int((at.hour + at.minute / 60 + self.utc_offset_hours) // 1) % 24
+        return self.minutes_at_hour(service_id, hour)
+
+
+# ---------------------------------------------------------------- the queue played forward
+
+
+@dataclass(frozen=True)
+class WaitingTicket:
+    ticket_id: int
+    lane: str
+    service_id: int
+    arrived_at: datetime
+    due_at: datetime | None = None
+    party_size: int = 1
+    # Services of the visit's steps still to come after this one, in order, and the
+    # lane those steps queue in (an appointment's later steps queue by priority).
+    next_steps: tuple[int, ...] = ()
+    next_lane: str | None = None
+
+
+@dataclass(frozen=True)
+class DeskState:
+    desk_id: int
+    weights: Mapping[int, int]  # service id -> tier (1 = primary)
+    preferential_streak: int = 0
+    # The ticket at the desk now, if any (when it was called, and its later steps).
+    busy: WaitingTicket | None = None
+    busy_since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ArrivalStream:
+    """New visits expected to keep arriving (per minute) at a service's line."""
+
+    service_id: int
+    lane: str
+    per_minute: float
+    next_steps: tuple[int, ...] = ()
+
+
+@dataclass
+class Prediction:
+    """Predicted call time per waiting ticket id, and per (service, lane) for a new
+    walk-in arriving now (ghosts). None: not reached within the horizon."""
+
+    now: datetime
+    calls: dict[int, datetime | None]
+    walk_in: dict[tuple[int, str], datetime | None]
+    # Desk minutes the simulation spent per service (for capacity shares).
+    desk_minutes: dict[int, float]
+
+    def wait_minutes(self, ticket_id: int) -> int | None:
+        return _minutes(self.now, self.calls.get(ticket_id))
+
+    def walk_in_minutes(self, service_id: int, lane: str = policy.REGULAR) -> int | None:
+        return _minutes(self.now, self.walk_in.get((service_id, lane)))
+
+
+def _minutes(now: datetime, at: datetime | None) -> int | None:
+    if at is None:
+        return None
+    return max(0, round((at - now).total_seconds() / 60))
+
+
+@dataclass(order=True)
+class _Entry:
+    key: tuple
+    ticket: WaitingTicket = field(compare=False)
+    ghost: bool = field(default=False, compare=False)
+
+
+def _line_key(t: WaitingTicket) -> tuple:
+    # The engine's heads: due appointments by due time, other lines by arrival.
+    if t.lane == policy.APPOINTMENT:
+        return (t.due_at, t.arrived_at, t.ticket_id)
+    return (t.arrived_at, t.ticket_id)
+
+
+def next_hop(t: WaitingTicket, ticket_id: int) -> WaitingTicket:
+    """The visit's next step, as service._enqueue_next_hop writes it: same arrival
+    time (it keeps its place), an appointment continuing in its priority's lane."""
+    lane = t.next_lane or (t.lane if t.lane != policy.APPOINTMENT else policy.REGULAR)
+    return WaitingTicket(
+        ticket_id, lane, t.next_steps[0], t.arrived_at, None, t.party_size, t.next_steps[1:], lane
+    )
+
+
+class _Simulation:
+    def __init__(self, times: ServiceTimeModel, config: policy.PolicyConfig, now: datetime):
+        self.times, self.config, self.now = times, config, now
+        self.lines: dict[tuple[int, str], list[_Entry]] = {}
+        self.pending: list[tuple[datetime, int, object]] = []  # future line entries
+        self.heap: list[tuple[datetime, int, int]] = []  # (free at, order, desk index)
+        self.idle: set[int] = set()  # desks with nothing to call and nothing coming
+        self.seq = 0
+        self.next_id = GHOST_ID_BASE * 2  # ids for played-in hops and arrivals
+        self.desk_minutes: dict[int, float] = {}
+
+    def add(self, ticket: WaitingTicket, ghost: bool = False) -> None:
+        insort(self.lines.setdefault((ticket.service_id, ticket.lane), []), _Entry(_line_key(ticket), ticket, ghost))
+
+    def later(self, at: datetime, item) -> None:
+        self.seq += 1
+        heapq.heappush(self.pending, (at, self.seq, item))
+        for i in self.idle:  # something is coming: idle desks look again then
+            heapq.heappush(self.heap, (at, i, i))
+        self.idle.clear()
+
+    def new_id(self) -> int:
+        self.next_id += 1
+        return self.next_id
+
+    def busy_for(self, ticket: WaitingTicket, start: datetime) -> datetime:
+        minutes = self.times.minutes(ticket.service_id, start) * max(1, ticket.party_size)
+        self.desk_minutes[ticket.service_id] = self.desk_minutes.get(ticket.service_id, 0.0) + minutes
+        return start + timedelta(minutes=minutes)
+
+    def flush(self, until: datetime) -> None:
+        while self.pending and self.pending[0][0] <= until:
+            at, _seq, item = heapq.heappop(self.pending)
+            if isinstance(item, ArrivalStream):
+                self.add(WaitingTicket(self.new_id(), item.lane, item.service_id, at, None, 1,
+                                       item.next_steps, item.lane))
+                self.later(at + timedelta(minutes=1 / item.per_minute), item)
+            else:
+                self.add(item)
+
+    def heads(self, weights: Mapping[int, int]) -> list[_Entry]:
+        heads = []
+        for service_id in weights:
+            for lane in (policy.APPOINTMENT, policy.PREFERENTIAL, policy.REGULAR):
+                line = self.lines.get((service_id, lane))
+                if line:
+                    heads.append(line[0])
+        return heads
+
+    def wake_time(self, weights: Mapping[int, int], at: datetime) -> datetime | None:
+        """When a desk that found nothing to call should look again: the next entry
+        to arrive, or an appointment of its services falling due; None: never."""
+        wake = [self.pending[0][0]] if self.pending else []
+        for service_id in weights:
+            line = self.lines.get((service_id, policy.APPOINTMENT))
+            if line and line[0].ticket.due_at and line[0].ticket.due_at > at:
+                wake.append(line[0].ticket.due_at)
+        return max(min(wake), at + timedelta(seconds=1)) if wake else None
+
+
+def simulate(
+    waiting: Sequence[WaitingTicket],
+    desks: Sequence[DeskState],
+    times: ServiceTimeModel,
+    *,
+    now: datetime,
+    config: policy.PolicyConfig,
+    ghosts: Iterable[tuple[int, str]] = (),
+    arrivals: Sequence[ArrivalStream] = (),
+    assume_desk_for: Iterable[int] = (),
+    horizon: timedelta = HORIZON,
+) -> Prediction:
+    """Play the office's queue forward from `now` (see module doc).
+
+    `assume_desk_for`: services that get a desk of their own when no open desk serves
+    them and someone (or a ghost) waits for them ("a desk will open")."""
+    sim = _Simulation(times, config, now)
+    calls: dict[int, datetime | None] = {t.ticket_id: None for t in waiting}
+    walk_in: dict[tuple[int, str], datetime | None] = {}
+    for t in waiting:
+        sim.add(t)
+    for n, (service_id, lane) in enumerate(sorted(set(ghosts))):
+        walk_in[(service_id, lane)] = None
+        sim.add(WaitingTicket(GHOST_ID_BASE + n, lane, service_id, now), ghost=True)
+
+    desk_list = list(desks)
+    served = {s for d in desk_list for s in d.weights}
+    queued = {s for (s, _lane) in sim.lines}
+    for service_id in sorted((set(assume_desk_for) & queued) - served):
+        desk_list.append(DeskState(-service_id, {service_id: 1}))
+        served.add(service_id)
+    streaks = [d.preferential_streak for d in desk_list]
+    for i, d in enumerate(desk_list):
+        free_at = now
+        if d.busy is not None and d.busy_since is not None:
+            done = sim.busy_for(d.busy, d.busy_since)
+            overrun = (done - d.busy_since) * OVERRUN_SHARE
+            free_at = max(done, now + overrun)
+            if d.busy.next_steps:
+                sim.later(free_at, next_hop(d.busy, sim.new_id()))
+        heapq.heappush(sim.heap, (free_at, i, i))
+    for stream in arrivals:
+        if stream.per_minute > 0:
+            sim.later(now + timedelta(minutes=0.5 / stream.per_minute), stream)
+
+    # Stop once every reachable ticket and ghost has its time (unreachable ones: None).
+    open_real = sum(1 for t in waiting if t.service_id in served)
+    open_ghosts = sum(1 for (s, _lane) in walk_in if s in served)
+    end = now + horizon
+    while sim.heap and (open_real or open_ghosts):
+        free_at, order, i = heapq.heappop(sim.heap)
+        if free_at > end:
+            break
+        sim.flush(free_at)
+        desk = desk_list[i]
+        while True:
+            heads = sim.heads(desk.weights)
+            decision = policy.choose_next(
+                [policy.Candidate(e.ticket.ticket_id, e.ticket.lane, e.ticket.service_id,
+                                  e.ticket.arrived_at, e.ticket.due_at) for e in heads],
+                now=free_at, weights=desk.weights, preferential_streak=streaks[i], config=config,
+            )
+            if decision is None:
+                wake = sim.wake_time(desk.weights, free_at)
+                if wake is None:
+                    sim.idle.add(i)
+                else:
+                    heapq.heappush(sim.heap, (wake, order, i))
+                break
+            entry = next(e for e in heads if e.ticket.ticket_id == decision.candidate.ticket_id)
+            t = entry.ticket
+            sim.lines[(t.service_id, t.lane)].pop(0)
+            if entry.ghost:
+                # A ghost takes no desk time and leaves the desk's streak as it was,
+                # so every real prediction is what it would be without it.
+                walk_in[(t.service_id, t.lane)] = free_at
+                open_ghosts -= 1
+                continue
+            streaks[i] = decision.preferential_streak
+            if t.ticket_id in calls and calls[t.ticket_id] is None:
+                calls[t.ticket_id] = free_at
+                open_real -= 1
+            done_at = sim.busy_for(t, free_at)
+            if t.next_steps:
+                sim.later(done_at, next_hop(t, sim.new_id()))
+            heapq.heappush(sim.heap, (done_at, order, i))
+            break
+    return Prediction(now, calls, walk_in, sim.desk_minutes)

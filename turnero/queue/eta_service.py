@@ -1,0 +1,437 @@
+"""Wait estimates for an office, read from the database and played forward by eta.py.
+
+Service times come straight from the ticket rows (called_at → finished_at of finished
+calls, written by the engine in the same transaction as the finish): one grouped
+statement per office over its last HISTORY_DAYS days, cached for STATS_TTL of the
+clock — so they follow every finished ticket without a statistics table, a write in
+the finish hot path or a job. The snapshot of the queue (waiting tickets, desks and
+what they are serving) is read fresh on every estimate: three indexed statements.
+
+Entry points (no HTTP): `estimates_for_office`, `estimate_for_ticket`,
+`walk_in_waits` (offices list), `recommend_offices`, `balancing_view`, `apply_desk_move`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from tortoise.transactions import in_transaction
+
+from turnero.core import clock
+from turnero.core.auth import Principal
+from turnero.core.db import db_datetime, is_postgres, placeholders
+from turnero.core.errors import conflict
+from turnero.core.models import Office, Service
+from turnero.core.service import get_service, offered_service
+from turnero.displays.bus import publish_office_event
+from turnero.queue import balancing, eta, policy
+from turnero.queue.service import get_desk
+from turnero.queue.models import Desk, DeskEvent, DeskService, DeskStatus, Ticket, TicketStatus
+
+STATS_TTL = timedelta(seconds=60)
+HISTORY_DAYS = 14
+# A call longer than this counts as this long (a desk left open over lunch, say).
+MAX_CALL_MINUTES = 120.0
+ARRIVAL_WINDOW = timedelta(minutes=60)
+_FINISHED = (TicketStatus.DONE, TicketStatus.NO_SHOW, TicketStatus.TRANSFERRED)
+_ACTIVE = (TicketStatus.WAITING, TicketStatus.CALLED, TicketStatus.SERVING)
+
+
+def _in(values) -> str:
+    """A SQL list literal of the code's own enum values."""
+    return "(" + ", ".join(f"'{v.value}'" for v in values if v.value.isidentifier()) + ")"
+
+
+def _connection():
+    return Ticket._meta.db
+
+
+# ---------------------------------------------------------------- catalogue
+
+
+@dataclass(frozen=True)
+class _Service:
+    id: int
+    code: str
+    name: str
+    steps: tuple[str, ...]
+    prior_minutes: float
+    walk_in: bool
+
+
+async def _catalogue(office_id: int) -> dict[int, _Service]:
+    rows = await _connection().execute_query_dict(
+        placeholders(
+            "SELECT s.id, s.code, s.name, s.steps, s.expected_service_minutes, s.walk_in FROM service s"
+            " JOIN office_service os ON os.service_id = s.id WHERE os.office_id = ? AND s.active = ?"
+        ),
+        [office_id, True],
+    )
+    out = {}
+    for r in rows:
+        steps = json.loads(r["steps"]) if isinstance(r["steps"], str) else (r["steps"] or [])
+        out[r["id"]] = _Service(r["id"], r["code"], r["name"], tuple(steps),
+                                float(r["expected_service_minutes"] or eta.DEFAULT_PRIOR_MINUTES), bool(r["walk_in"]))
+    return out
+
+
+def _step_ids(catalogue: dict[int, _Service], codes) -> tuple[int, ...]:
+    by_code = {s.code: s.id for s in catalogue.values()}
+    ids = []
+    for code in codes:
+        if code not in by_code:  # a step the office does not offer: the visit ends here
+            break
+        ids.append(by_code[code])
+    return tuple(ids)
+
+
+def _first_step(catalogue: dict[int, _Service], service: _Service) -> int | None:
+    """The line a walk-in for `service` joins (a multi-step trámite starts at step 1)."""
+    if not service.steps:
+        return service.id
+    steps = _step_ids(catalogue, service.steps[:1])
+    return steps[0] if steps else None
+
+
+# ---------------------------------------------------------------- service-time statistics
+
+
+@dataclass
+class _Stats:
+    computed_at: datetime
+    day: date
+    model: eta.ServiceTimeModel
+    # (service id, lane, flow service id, step index) -> visits issued in the window
+    arrivals: dict[tuple, int]
+
+
+_stats_cache: dict[int, _Stats] = {}
+
+
+def clear_cache() -> None:
+    _stats_cache.clear()
+    _estimate_cache.clear()
+
+
+def _utc_offset_hours(tz: str, at: datetime) -> float:
+    offset = at.astimezone(ZoneInfo(tz)).utcoffset()
+    return offset.total_seconds() / 3600 if offset else 0.0
+
+
+async def _observations(office_id: int, today: date) -> list[eta.Observation]:
+    if is_postgres():
+        hour = "CAST(EXTRACT(HOUR FROM called_at AT TIME ZONE 'UTC') AS INTEGER)"
+        minutes = f"LEAST(EXTRACT(EPOCH FROM (finished_at - called_at)) / 60.0, {MAX_CALL_MINUTES})"
+    else:
+        hour = "CAST(strftime('%H', called_at) AS INTEGER)"
+        minutes = f"MIN((julianday(finished_at) - julianday(called_at)) * 1440.0, {MAX_CALL_MINUTES})"
+    # The (office, day, number, hop) unique index covers office and day.
+    rows = await _connection().execute_query_dict(
+        placeholders(
+            f"SELECT service_id, {hour} AS utc_hour, CASE WHEN day = ? THEN 1 ELSE 0 END AS today,"
+            f" COUNT(*) AS n, SUM({minutes}) AS total FROM ticket"
+            f" WHERE office_id = ? AND day >= ? AND day <= ? AND status IN {_in(_FINISHED)}"
+            " AND called_at IS NOT NULL AND finished_at IS NOT NULL AND finished_at >= called_at"
+            " GROUP BY service_id, utc_hour, today"
+        ),
+        [today, office_id, today - timedelta(days=HISTORY_DAYS), today],
+    )
+    return [(r["service_id"], int(r["utc_hour"]), int(r["n"]), float(r["total"] or 0.0), bool(r["today"])) for r in rows]
+
+
+async def _arrival_counts(office_id: int, today: date, since: datetime) -> dict[tuple, int]:
+    rows = await _connection().execute_query_dict(
+        placeholders(
+            "SELECT service_id, lane, flow_service_id, step_index, COUNT(*) AS n FROM ticket"
+            " WHERE office_id = ? AND day = ? AND hop = 0 AND issued_at >= ? AND lane <> ?"
+            " GROUP BY service_id, lane, flow_service_id, step_index"
+        ),
+        [office_id, today, since, policy.APPOINTMENT],
+    )
+    return {(r["service_id"], r["lane"], r["flow_service_id"], r["step_index"]): int(r["n"]) for r in rows}
+
+
+async def _office_stats(office: Office, catalogue: dict[int, _Service], now: datetime) -> _Stats:
+    today = clock.local_day(now, office.timezone)
+    cached = _stats_cache.get(office.id)
+    if cached and cached.day == today and timedelta(0) <= now - cached.computed_at < STATS_TTL:
+        return cached
+    offset = _utc_offset_hours(office.timezone, now)
+    observations = [
+        eta.Observation(service_id, int((utc_hour + offset) // 1) % 24, n, total, is_today)
+        for service_id, utc_hour, n, total, is_today in await _observations(office.id, today)
+    ]
+    model = eta.ServiceTimeModel.fit(
+        observations, {s.id: s.prior_minutes for s in catalogue.values()}, utc_offset_hours=offset
+    )
+    stats = _Stats(now, today, model, await _arrival_counts(office.id, today, now - ARRIVAL_WINDOW))
+    _stats_cache[office.id] = stats
+    return stats
+
+
+async def service_times(office: Office) -> eta.ServiceTimeModel:
+    """The office's expected desk minutes per call (by service and hour), as used now."""
+    return (await _office_stats(office, await _catalogue(office.id), clock.now())).model
+
+
+def _streams(stats: _Stats, catalogue: dict[int, _Service]) -> list[eta.ArrivalStream]:
+    minutes = ARRIVAL_WINDOW.total_seconds() / 60
+    streams = []
+    for (service_id, lane, flow_id, step_index), n in stats.arrivals.items():
+        flow = catalogue.get(flow_id) if flow_id is not None else None
+        next_steps = _step_ids(catalogue, flow.steps[step_index + 1:]) if flow else ()
+        streams.append(eta.ArrivalStream(service_id, lane, n / minutes, next_steps))
+    return streams
+
+
+# ---------------------------------------------------------------- the office's queue now
+
+
+@dataclass
+class _Snapshot:
+    waiting: list[eta.WaitingTicket]
+    public_ids: dict[int, str]
+    desks: list[eta.DeskState]
+    desk_rows: list[dict]  # name, status, {service id: weight}
+    waiting_by_service: dict[int, int]
+
+
+def _next_lane(priority: str) -> str:
+    return policy.REGULAR if priority == "regular" else policy.PREFERENTIAL
+
+
+async def _snapshot(office: Office, catalogue: dict[int, _Service]) -> _Snapshot:
+    conn = _connection()
+    tickets = await conn.execute_query_dict(
+        placeholders(
+            "SELECT id, public_id, lane, priority, service_id, arrived_at, due_at, party_size, flow_service_id,"
+            f" step_index, status, desk_id, called_at FROM ticket WHERE office_id = ? AND status IN {_in(_ACTIVE)}"
+        ),
+        [office.id],
+    )
+    desk_rows = await conn.execute_query_dict(
+        placeholders(
+            "SELECT d.id, d.name, d.status, d.preferential_streak, ds.service_id, ds.weight FROM desk d"
+            " LEFT JOIN desk_service ds ON ds.desk_id = d.id WHERE d.office_id = ? ORDER BY d.id"
+        ),
+        [office.id],
+    )
+    waiting: list[eta.WaitingTicket] = []
+    public_ids: dict[int, str] = {}
+    at_desk: dict[int, tuple[eta.WaitingTicket, datetime]] = {}
+    counts: dict[int, int] = {}
+    for r in tickets:
+        flow = catalogue.get(r["flow_service_id"]) if r["flow_service_id"] is not None else None
+        next_steps = _step_ids(catalogue, flow.steps[r["step_index"] + 1:]) if flow else ()
+        ticket = eta.WaitingTicket(
+            r["id"], r["lane"], r["service_id"], db_datetime(r["arrived_at"]), db_datetime(r["due_at"]),
+            int(r["party_size"] or 1), next_steps, _next_lane(r["priority"]),
+        )
+        if r["status"] == TicketStatus.WAITING.value:
+            waiting.append(ticket)
+            public_ids[r["id"]] = r["public_id"]
+            counts[r["service_id"]] = counts.get(r["service_id"], 0) + 1
+        elif r["desk_id"] is not None and r["called_at"] is not None:
+            at_desk[r["desk_id"]] = (ticket, db_datetime(r["called_at"]))
+    desks: dict[int, dict] = {}
+    for r in desk_rows:
+        d = desks.setdefault(r["id"], {"id": r["id"], "name": r["name"], "status": r["status"],
+                                       "streak": r["preferential_streak"], "weights": {}})
+        if r["service_id"] is not None:
+            d["weights"][r["service_id"]] = r["weight"]
+    states = []
+    for d in desks.values():
+        if d["status"] != DeskStatus.OPEN.value or not d["weights"]:
+            continue
+        busy, since = at_desk.get(d["id"], (None, None))
+        states.append(eta.DeskState(d["id"], d["weights"], d["streak"] or 0, busy, since))
+    return _Snapshot(waiting, public_ids, states, list(desks.values()), counts)
+
+
+# ---------------------------------------------------------------- estimates
+
+
+@dataclass
+class ServiceEstimate:
+    code: str
+    name: str
+    walk_in: bool
+    waiting: int
+    open_desks: int  # open desks that serve it at any tier
+    primary_desks: float  # open desks with it as (one of) their first services
+    service_minutes: float  # expected desk minutes per call now
+    wait_minutes: int | None  # a regular walk-in arriving now (its first step's line)
+    preferential_wait_minutes: int | None
+
+    def as_dict(self) -> dict:
+        return {
+            "service": self.code, "name": self.name, "waiting": self.waiting, "open_desks": self.open_desks,
+            "primary_desks": round(self.primary_desks, 2), "service_minutes": round(self.service_minutes, 1),
+            "estimated_wait_minutes": self.wait_minutes,
+            "estimated_wait_minutes_preferential": self.preferential_wait_minutes,
+        }
+
+
+@dataclass
+class OfficeEstimate:
+    office: str
+    computed_at: datetime
+    tickets: dict[int, int | None]  # waiting ticket id -> minutes until called
+    by_public_id: dict[str, int | None]
+    services: dict[str, ServiceEstimate] = field(default_factory=dict)
+    desks: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "office": self.office,
+            "computed_at": self.computed_at.isoformat(timespec="seconds"),
+            "services": [s.as_dict() for s in sorted(self.services.values(), key=lambda s: s.code)],
+        }
+
+
+_estimate_cache: dict[int, OfficeEstimate] = {}
+
+
+async def estimates_for_office(
+    office: Office, config: policy.PolicyConfig, *, with_arrivals: bool = True
+) -> OfficeEstimate:
+    """Minutes until called for every waiting ticket of the office, and for a regular
+    and a preferential walk-in arriving now at each service it offers."""
+    now = clock.now()
+    catalogue = await _catalogue(office.id)
+    stats = await _office_stats(office, catalogue, now)
+    snap = await _snapshot(office, catalogue)
+    first_steps = {s.id: _first_step(catalogue, s) for s in catalogue.values()}
+    ghost_services = {sid for sid in first_steps.values() if sid is not None} | set(catalogue)
+    ghosts = [(sid, lane) for sid in ghost_services for lane in (policy.REGULAR, policy.PREFERENTIAL)]
+    prediction = eta.simulate(
+        snap.waiting, snap.desks, stats.model, now=now, config=config, ghosts=ghosts,
+        arrivals=_streams(stats, catalogue) if with_arrivals else (),
+        assume_desk_for=catalogue,
+    )
+    tickets = {t.ticket_id: prediction.wait_minutes(t.ticket_id) for t in snap.waiting}
+    capacity = balancing.desk_capacity([d.weights for d in snap.desks])
+    services = {}
+    for s in catalogue.values():
+        first = first_steps[s.id]
+        services[s.code] = ServiceEstimate(
+            s.code, s.name, s.walk_in, snap.waiting_by_service.get(s.id, 0),
+            sum(1 for d in snap.desks if s.id in d.weights), capacity.get(s.id, 0.0),
+            stats.model.minutes(s.id, now),
+            prediction.walk_in_minutes(first, policy.REGULAR) if first is not None else None,
+            prediction.walk_in_minutes(first, policy.PREFERENTIAL) if first is not None else None,
+        )
+    names = {s.id: s.code for s in catalogue.values()}
+    desks = [
+        {"name": d["name"], "status": d["status"],
+         "services": {names.get(sid, str(sid)): w for sid, w in sorted(d["weights"].items(), key=lambda kv: kv[1])}}
+        for d in snap.desk_rows
+    ]
+    estimate = OfficeEstimate(
+        office.code, now, tickets, {snap.public_ids[i]: m for i, m in tickets.items()}, services, desks
+    )
+    _estimate_cache[office.id] = estimate
+    return estimate
+
+
+async def estimate_for_ticket(
+    ticket: Ticket, office: Office, config: policy.PolicyConfig, *, max_age: timedelta = timedelta(seconds=5)
+) -> int | None:
+    """Minutes until a waiting ticket is called (None: not waiting, or no desk for it
+    within the horizon). Reuses the office's estimate if it is at most `max_age` old
+    and includes the ticket; otherwise computes the office's afresh."""
+    if ticket.status != TicketStatus.WAITING:
+        return None
+    cached = _estimate_cache.get(office.id)
+    now = clock.now()
+    if cached is None or ticket.id not in cached.tickets or not timedelta(0) <= now - cached.computed_at <= max_age:
+        cached = await estimates_for_office(office, config)
+    return cached.tickets.get(ticket.id)
+
+
+async def walk_in_waits(service_code: str, offices: list[Office], config: policy.PolicyConfig) -> dict[str, dict]:
+    """Per office code: `estimated_wait_minutes` for a regular walk-in for the service
+    and how many wait in that line now (for GET /api/offices?service=CODE)."""
+    out = {}
+    for office in offices:
+        estimate = await estimates_for_office(office, config)
+        s = estimate.services.get(service_code)
+        if s is not None:
+            out[office.code] = {"estimated_wait_minutes": s.wait_minutes, "waiting": s.waiting}
+    return out
+
+
+# Hook for the citas engine: async (office, service) -> next free appointment time (UTC)
+# or None. Set by turnero.scheduler when it exists; the ranking works without it.
+next_free_appointment = None
+
+
+async def recommend_offices(
+    service_code: str, config: policy.PolicyConfig, *, city: str | None = None, near: str | None = None
+) -> list[dict]:
+    """Offices of `city` offering the trámite, fastest first for a walk-in; with the
+    citas hook set, each also has its next free appointment time."""
+    service = await get_service(service_code)
+    query = Office.filter(active=True, catalogue__service_id=service.id)
+    if city:
+        query = query.filter(city__iexact=city)
+    offices = await query.order_by("code").distinct()
+    options = []
+    for office in offices:
+        estimate = await estimates_for_office(office, config)
+        s = estimate.services[service.code]
+        cita = None
+        if next_free_appointment is not None and service.bookable:
+            cita = await next_free_appointment(office, service)
+        options.append(balancing.OfficeOption(
+            office.code, office.name, s.wait_minutes if service.walk_in else None, s.waiting, s.open_desks, cita,
+        ))
+    return [o.as_dict() for o in balancing.rank_offices(options, current=near)]
+
+
+# ---------------------------------------------------------------- desk balancing
+
+
+async def balancing_view(
+    office: Office, config: policy.PolicyConfig, *, threshold_minutes: int = balancing.DEFAULT_THRESHOLD_MINUTES
+) -> dict:
+    """Per service: queue, open desks and predicted wait; and suggested desk moves."""
+    estimate = await estimates_for_office(office, config)
+    queues = [
+        balancing.ServiceQueue(s.code, s.waiting, s.wait_minutes, s.primary_desks, s.service_minutes)
+        for s in estimate.services.values()
+    ]
+    open_desks = [
+        balancing.DeskAssignment(d["name"], d["services"]) for d in estimate.desks if d["status"] == DeskStatus.OPEN.value
+    ]
+    moves = balancing.suggest_moves(queues, open_desks, threshold_minutes=threshold_minutes)
+    return {**estimate.as_dict(), "threshold_minutes": threshold_minutes, "suggestions": [m.as_dict() for m in moves]}
+
+
+async def apply_desk_move(office: Office, desk_name: str, service_code: str, actor: Principal | None) -> dict:
+    """Make `service_code` the desk's first service (weight 1); the services it had
+    first become its fallbacks (weight 2). One transaction with its audit event."""
+    service: Service = await offered_service(office, service_code)
+    desk = await get_desk(office, desk_name)
+    now = clock.now()
+    async with in_transaction():
+        desk = await Desk.filter(id=desk.id).select_for_update().get()
+        if desk.status == DeskStatus.CLOSED:
+            raise conflict("desk_not_open", f"La ventanilla {desk.name} está cerrada.")
+        links = {link.service_id: link for link in await DeskService.filter(desk_id=desk.id)}
+        before = {sid: link.weight for sid, link in links.items()}
+        for sid, link in links.items():
+            if sid != service.id and link.weight <= 1:
+                link.weight = 2
+                await link.save(update_fields=["weight"])
+        if service.id in links:
+            links[service.id].weight = 1
+            await links[service.id].save(update_fields=["weight"])
+        else:
+            await DeskService.create(desk_id=desk.id, service_id=service.id, weight=1)
+        await DeskEvent.create(desk_id=desk.id, kind="reassigned", at=now, user_id=actor.user_id if actor else None)
+    await publish_office_event(office.code, {"type": "queue.changed"})
+    return {"desk": desk.name, "service": service.code, "before": before}

@@ -1,0 +1,43 @@
+"""Scheduled jobs of the scheduler domain: slots ahead, no-shows, finished citas,
+expired idempotency keys. Each is idempotent and safe on several instances at once
+(slot inserts skip existing rows; sweeps are conditional UPDATEs)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from turnero.scheduler import service
+
+log = logging.getLogger("turnero.jobs")
+
+
+async def materialise_slots(config: service.SchedulerConfig) -> None:
+    created = await service.materialise_all(config)
+    if created:
+        log.info("citas: %d horarios nuevos", created)
+
+
+async def sweep_citas(config: service.SchedulerConfig) -> None:
+    no_shows = await service.mark_no_shows(config)
+    done = await service.close_finished()
+    await service.purge_idempotency_keys()
+    if no_shows or done:
+        log.info("citas: %d ausentes, %d concluidas", no_shows, done)
+
+
+def register(scheduler: AsyncIOScheduler, app) -> None:
+    """Add this domain's jobs; `app.state` holds settings and configs."""
+    config = service.config_of(app)
+    # At start (so a fresh instance has its window at once), then hourly: the day that
+    # opens at the release time already has its slots.
+    scheduler.add_job(
+        materialise_slots, "interval", hours=1, args=[config], id="citas.materialise",
+        next_run_time=datetime.now(timezone.utc), max_instances=1, coalesce=True, replace_existing=True,
+    )
+    scheduler.add_job(
+        sweep_citas, "interval", minutes=1, args=[config], id="citas.sweep",
+        max_instances=1, coalesce=True, replace_existing=True,
+    )

@@ -1,0 +1,278 @@
+"""Citas API (API.md "Appointments"): availability, booking, look-up, cancel,
+reschedule, calendar file and QR code, kiosk check-in, office calendars."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date, datetime, timedelta, timezone
+
+import segno
+from icalendar import Calendar, Event
+from limits import parse
+from starlette.requests import Request
+from starlette.responses import Response
+
+from turnero.core.api import ApiDoc, api_route
+from turnero.core.auth import current_principal, require
+from turnero.core.errors import ApiError, invalid
+from turnero.core.http import json_response, read_json
+from turnero.core.models import Role
+from turnero.core.service import get_office
+from turnero.scheduler import service
+from turnero.scheduler.schemas import (
+    AppointmentOut,
+    BookAppointment,
+    BookingRuleIn,
+    CalendarOut,
+    CancelAppointment,
+    CheckIn,
+    CheckInOut,
+    ClosureIn,
+    RescheduleAppointment,
+    RuleOut,
+    ServiceOfficeOut,
+    SlotOut,
+)
+
+CHECKIN_ROLES = (Role.KIOSK, Role.OPERATOR, Role.SUPERVISOR)
+_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")  # printable ASCII, as the IETF draft's keys
+
+
+def _config(request: Request) -> service.SchedulerConfig:
+    return service.config_of(request.app)
+
+
+def _query_date(request: Request, name: str) -> date | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = date.fromisoformat(raw)
+    except ValueError:
+        raise invalid(f"Datos inválidos — {name}: fecha AAAA-MM-DD") from None
+    if not (2000 <= value.year < 2100):
+        raise invalid(f"Datos inválidos — {name}: fecha fuera de rango")
+    return value
+
+
+def _query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    if not re.fullmatch(r"\d{1,4}", raw) or not (low <= int(raw) <= high):
+        raise invalid(f"Datos inválidos — {name}: número entero entre {low} y {high}")
+    return int(raw)
+
+
+async def availability(request: Request):
+    office = await get_office(request.path_params["office"])
+    service_code = request.query_params.get("service")
+    if not service_code:
+        raise invalid("Datos inválidos — service: falta este campo")
+    from_day = _query_date(request, "from")
+    days = _query_int(request, "days", 30, 1, service.MAX_DAYS)
+    return json_response(await service.availability(office, service_code, from_day, days, _config(request)))
+
+
+async def service_offices(request: Request):
+    return json_response(await service.offices_for_service(request.path_params["service"], _config(request)))
+
+
+async def book(request: Request):
+    config = _config(request)
+    client = request.client.host if request.client else "?"
+    if not await request.app.state.rate_limiter.hit(parse(config.booking_rate_limit), "booking", client):
+        raise ApiError(429, "rate_limited", "Demasiadas solicitudes de reserva; espere un momento e intente otra vez.")
+    key = request.headers.get("idempotency-key")
+    if key is not None and not _KEY.match(key):
+        raise invalid("Idempotency-Key inválida (1 a 128 caracteres ASCII visibles).", code="invalid_idempotency_key")
+    body = await read_json(request, BookAppointment)
+    actor = await current_principal(request)
+    status, view = await service.book(
+        body.model_dump(mode="json"), idempotency_key=key, config=config, actor=actor
+    )
+    return json_response(view, status)
+
+
+def _document_param(request: Request) -> str | None:
+    document = request.query_params.get("document")
+    if document is not None and len(document) > 24:
+        raise service._not_found()
+    return document
+
+
+async def get_appointment(request: Request):
+    view = await service.appointment_for_citizen(
+        request.path_params["code"], _document_param(request), _config(request)
+    )
+    return json_response(view)
+
+
+async def cancel(request: Request):
+    body = await read_json(request, CancelAppointment)
+    actor = await current_principal(request)
+    return json_response(await service.cancel(request.path_params["code"], body.number(), _config(request), actor))
+
+
+async def reschedule(request: Request):
+    body = await read_json(request, RescheduleAppointment)
+    actor = await current_principal(request)
+    return json_response(
+        await service.reschedule(request.path_params["code"], body.number(), body.start, _config(request), actor)
+    )
+
+
+async def calendar_file(request: Request):
+    view = await service.appointment_for_citizen(
+        request.path_params["code"], _document_param(request), _config(request)
+    )
+    return Response(
+        ics_document(view, _base_url(request)), media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="cita-{view["code"]}.ics"'},
+    )
+
+
+async def qr_code(request: Request):
+    view = await service.appointment_for_citizen(
+        request.path_params["code"], _document_param(request), _config(request)
+    )
+    buffer = io.BytesIO()
+    segno.make(_base_url(request) + view["links"]["page"], error="m").save(
+        buffer, kind="svg", scale=6, border=2, xmldecl=False
+    )
+    return Response(buffer.getvalue(), media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=300"})
+
+
+def _base_url(request: Request) -> str:
+    return _config(request).public_url or str(request.base_url).rstrip("/")
+
+
+def ics_document(view: dict, base_url: str) -> bytes:
+    """The cita as an iCalendar file (RFC 5545) the citizen adds to their calendar."""
+    cal = Calendar()
+    cal.add("prodid", "-//Turnero//Citas//ES")
+    cal.add("version", "2.0")
+    cal.add("method", "PUBLISH")
+    event = Event()
+    event.add("uid", f"{view['id']}@turnero")
+    event.add("dtstamp", datetime.now(timezone.utc))
+    event.add("dtstart", datetime.fromisoformat(view["start"]).astimezone(timezone.utc))
+    event.add("dtend", datetime.fromisoformat(view["end"]).astimezone(timezone.utc))
+    event.add("summary", f"Cita: {view['service_name']} ({view['code']})")
+    event.add("location", f"{view['office_name']}, {view['office_address']}")
+    requirements = "\n".join(f"- {r}" for r in view["requirements"])
+    event.add("description", (
+        f"Código de cita: {view['code']}\nPersonas: {view['party_size']}\n"
+        f"Registre su llegada en el quiosco entre {view['checkin_from'][11:16]} y {view['checkin_until'][11:16]}.\n"
+        + (f"Requisitos:\n{requirements}\n" if requirements else "")
+        + f"{base_url}{view['links']['page']}"
+    ))
+    event.add("url", f"{base_url}{view['links']['page']}")
+    event.add("status", "CANCELLED" if view["status"] == "cancelled" else "CONFIRMED")
+    cal.add_component(event)
+    return cal.to_ical()
+
+
+async def check_in(request: Request):
+    office = await get_office(request.path_params["office"])
+    actor = await require(request, *CHECKIN_ROLES, office_id=office.id)
+    body = await read_json(request, CheckIn)
+    view = await service.check_in(
+        office, code=body.code, document=body.document, actor=actor, config=_config(request),
+        queue_config=request.app.state.queue_config,
+    )
+    return json_response(view, 201)
+
+
+async def office_calendar(request: Request):
+    office = await get_office(request.path_params["office"])
+    days = _query_int(request, "days", 60, 1, 366)
+    return json_response(await service.calendar_view(office, days, _config(request)))
+
+
+async def set_rule(request: Request):
+    office = await get_office(request.path_params["office"])
+    await require(request, Role.SUPERVISOR, office_id=office.id)
+    body = await read_json(request, BookingRuleIn)
+    return json_response(await service.set_booking_rule(office, body.model_dump(), _config(request)))
+
+
+async def add_closure(request: Request):
+    office = await get_office(request.path_params["office"])
+    actor = await require(request, Role.SUPERVISOR, office_id=office.id)
+    body = await read_json(request, ClosureIn)
+    if not (2000 <= body.date.year < 2100) or body.date > date.today() + timedelta(days=3660):
+        raise invalid("Datos inválidos — date: fecha fuera de rango")
+    return json_response(await service.add_closure(office, body.date, body.reason, actor, _config(request)), 201)
+
+
+_BY_CODE = (
+    "`code` es el código corto de la cita (requiere `document`) o su id no adivinable "
+    "(basta por sí solo)."
+)
+
+routes = [
+    api_route(
+        "/api/offices/{office}/availability", "GET", availability,
+        ApiDoc("Horarios de cita reservables y cupos libres", "appointments", response=SlotOut, response_list=True,
+               errors=(404, 422), query={"service": "código de trámite (obligatorio)", "from": "AAAA-MM-DD (hoy)",
+                                         "days": f"días a partir de `from` (1–{service.MAX_DAYS}, 30)"}),
+    ),
+    api_route(
+        "/api/services/{service}/offices", "GET", service_offices,
+        ApiDoc("Oficinas donde se reserva un trámite, con su próximo horario libre", "appointments",
+               response=ServiceOfficeOut, response_list=True, errors=(404,)),
+    ),
+    api_route(
+        "/api/appointments", "POST", book,
+        ApiDoc("Reservar una cita (cabecera opcional Idempotency-Key)", "appointments", body=BookAppointment,
+               response=AppointmentOut, success_status=201, errors=(400, 404, 409, 422, 429)),
+    ),
+    api_route(
+        "/api/appointments/{code}", "GET", get_appointment,
+        ApiDoc("Consultar una cita", "appointments", response=AppointmentOut, errors=(404,),
+               query={"document": "número de documento (con el código corto)"}),
+    ),
+    api_route(
+        "/api/appointments/{code}/cancel", "POST", cancel,
+        ApiDoc("Cancelar una cita (hasta el plazo de cancelación)", "appointments", body=CancelAppointment,
+               response=AppointmentOut, errors=(400, 404, 409, 422)),
+    ),
+    api_route(
+        "/api/appointments/{code}/reschedule", "POST", reschedule,
+        ApiDoc("Reprogramar una cita a otro horario (atómico)", "appointments", body=RescheduleAppointment,
+               response=AppointmentOut, errors=(400, 404, 409, 422)),
+    ),
+    api_route(
+        "/api/appointments/{code}/calendar.ics", "GET", calendar_file,
+        ApiDoc("La cita como archivo de calendario (.ics)", "appointments", errors=(404,),
+               query={"document": "número de documento (con el código corto)"}),
+    ),
+    api_route(
+        "/api/appointments/{code}/qr.svg", "GET", qr_code,
+        ApiDoc("Código QR de la cita (enlace a su página)", "appointments", errors=(404,),
+               query={"document": "número de documento (con el código corto)"}),
+    ),
+    api_route(
+        "/api/offices/{office}/checkins", "POST", check_in,
+        ApiDoc("Registrar la llegada de una cita (quiosco): crea su turno", "appointments", body=CheckIn,
+               response=CheckInOut, success_status=201, roles=("kiosk", "operator", "supervisor", "admin"),
+               errors=(400, 401, 403, 404, 409, 422)),
+    ),
+    api_route(
+        "/api/offices/{office}/calendar", "GET", office_calendar,
+        ApiDoc("Calendario de citas de la oficina: horarios, reglas y días cerrados", "calendars",
+               response=CalendarOut, errors=(404, 422), query={"days": "días de cierres a mostrar (60)"}),
+    ),
+    api_route(
+        "/api/offices/{office}/booking-rules", "PUT", set_rule,
+        ApiDoc("Crear o cambiar la regla de reserva de un trámite", "calendars", body=BookingRuleIn,
+               response=RuleOut, roles=("supervisor", "admin"), errors=(400, 401, 403, 404, 422)),
+    ),
+    api_route(
+        "/api/offices/{office}/closures", "POST", add_closure,
+        ApiDoc("Cerrar la oficina un día futuro (cancela las citas de ese día)", "calendars", body=ClosureIn,
+               success_status=201, roles=("supervisor", "admin"), errors=(400, 401, 403, 404, 422)),
+    ),
+]

@@ -1,0 +1,84 @@
+/* Administration forms: each <form class="admin-form" data-method data-url> is sent as
+   JSON to the admin API with the session cookie; the API's Spanish message is shown
+   next to the form when it refuses, and the page reloads (or moves on) when it accepts. */
+(function () {
+  "use strict";
+
+  function splitList(text, separator) {
+    return text.split(separator).map(function (s) { return s.trim(); }).filter(Boolean);
+  }
+
+  /* "07:30-12:00, 14:00-18:00" -> [["07:30", "12:00"], ["14:00", "18:00"]] */
+  function parseHours(text) {
+    return splitList(text, ",").map(function (span) { return span.split("-").map(function (t) { return t.trim(); }); });
+  }
+
+  function collect(form) {
+    if (form.dataset.body) return JSON.parse(form.dataset.body);
+    const body = {};
+    for (const el of form.elements) {
+      if (!el.name || el.disabled) continue;
+      const dot = el.name.indexOf(".");
+      const group = dot > 0 ? el.name.slice(0, dot) : null;
+      const key = dot > 0 ? el.name.slice(dot + 1) : el.name;
+      const value = (el.value || "").trim();
+      if (group === "hours") {
+        body.opening_hours = body.opening_hours || {};
+        if (value) body.opening_hours[key] = parseHours(value);
+      } else if (group === "weight") {
+        body.services = body.services || {};
+        if (value) body.services[key] = Number(value);
+      } else if (el.type === "checkbox" && el.dataset.type === "set") {
+        body[key] = body[key] || [];
+        if (el.checked) body[key].push(el.value);
+      } else if (el.type === "checkbox") {
+        body[key] = el.checked;
+      } else if (el.dataset.type === "lines") {
+        body[key] = splitList(el.value, "\n");
+      } else if (el.dataset.type === "list") {
+        body[key] = splitList(el.value, ",");
+      } else if (el.dataset.type === "number") {
+        body[key] = Number(value);
+      } else if (el.dataset.nullable !== undefined && !value) {
+        body[key] = null;
+      } else {
+        body[key] = value;
+      }
+    }
+    return body;
+  }
+
+  function showError(form, message) {
+    const box = form.querySelector(".form-error");
+    if (!box) { window.alert(message); return; }
+    box.textContent = message;
+    box.hidden = false;
+  }
+
+  async function submit(event) {
+    const form = event.target.closest("form.admin-form");
+    if (!form) return;
+    event.preventDefault();
+    if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
+    const button = form.querySelector("button[type=submit]");
+    const box = form.querySelector(".form-error");
+    if (box) box.hidden = true;
+    if (button) button.disabled = true;
+    try {
+      const method = form.dataset.method;
+      const result = await window.Turnero.api(method, form.dataset.url, method === "DELETE" ? undefined : collect(form));
+      const next = form.dataset.next;
+      if (next && result.data && result.data.code) {
+        window.location.assign(next.replace("{code}", encodeURIComponent(result.data.code)));
+      } else {
+        window.location.reload();
+      }
+    } catch (err) {
+      if (err.status === 401) { window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname)); return; }
+      showError(form, err.message);
+      if (button) button.disabled = false;
+    }
+  }
+
+  document.addEventListener("submit", submit);
+})();

@@ -1,0 +1,328 @@
+/* Lobby display: follows the office's live board, shows the newest call large, the last
+   calls, waiting counts and a clock; announces every call with a chime and a Spanish
+   voice (one after another, never cutting each other off; a recall is announced again).
+   After an outage it keeps the last state with a discreet badge and resnapshots. */
+(function () {
+  "use strict";
+  const boot = JSON.parse(document.getElementById("display-data").textContent);
+  const $ = (id) => document.getElementById(id);
+  const HIGHLIGHT_MS = 8000;
+  const ANNOUNCE_RECENT_MS = 60000;   // after a reconnect, calls newer than this are still announced
+  const MAX_PENDING = 8;
+
+  const state = {
+    calls: boot.board.calls.slice(),
+    waiting: Object.assign({}, boot.board.waiting),
+    services: Object.assign({}, boot.board.services),
+    desks: boot.board.desks.slice(),
+  };
+  const announced = new Set(state.calls.map(callKey));
+  let clockOffsetMs = 0;              // server time minus this screen's clock
+  let flashTimer = null;
+
+  function callKey(c) { return c.ticket + "|" + c.called_at + "|" + (c.recall_count || 0); }
+  function sameCall(a, b) { return a.ticket === b.ticket && a.called_at === b.called_at; }
+  function now() { return Date.now() + clockOffsetMs; }
+
+  /* ------------------------------------------------------------ speakable Spanish */
+
+  const UNITS = ["cero", "uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve", "diez",
+    "once", "doce", "trece", "catorce", "quince", "dieciséis", "diecisiete", "dieciocho", "diecinueve",
+    "veinte", "veintiuno", "veintidós", "veintitrés", "veinticuatro", "veinticinco", "veintiséis",
+    "veintisiete", "veintiocho", "veintinueve"];
+  const TENS = ["", "", "", "treinta", "cuarenta", "cincuenta", "sesenta", "setenta", "ochenta", "noventa"];
+  const HUNDREDS = ["", "ciento", "doscientos", "trescientos", "cuatrocientos", "quinientos", "seiscientos",
+    "setecientos", "ochocientos", "novecientos"];
+  // Letter names, so "A" is not read as the preposition nor "C" swallowed.
+  const LETTERS = { A: "a", B: "be", C: "ce", D: "de", E: "e", F: "efe", G: "ge", H: "hache", I: "i",
+    J: "jota", K: "ka", L: "ele", M: "eme", N: "ene", "Ñ": "eñe", O: "o", P: "pe", Q: "cu", R: "erre",
+    S: "ese", T: "te", U: "u", V: "ve", W: "doble ve", X: "equis", Y: "ye", Z: "zeta" };
+
+  function numberWords(n) {
+    if (n < 30) return UNITS[n];
+    if (n < 100) return TENS[Math.floor(n / 10)] + (n % 10 ? " y " + UNITS[n % 10] : "");
+    if (n === 100) return "cien";
+    if (n < 1000) return HUNDREDS[Math.floor(n / 100)] + (n % 100 ? " " + numberWords(n % 100) : "");
+    if (n < 1000000) {
+      const th = Math.floor(n / 1000);
+      return (th === 1 ? "mil" : numberWords(th) + " mil") + (n % 1000 ? " " + numberWords(n % 1000) : "");
+    }
+    return String(n);
+  }
+
+  // "023" -> "cero veintitrés": leading zeros are read, as printed on the ticket.
+  function digitsWords(text) {
+    const zeros = text.match(/^0*/)[0].length;
+    const rest = text.slice(zeros);
+    const parts = new Array(Math.min(zeros, rest ? zeros : zeros - 1)).fill("cero");
+    parts.push(rest ? numberWords(parseInt(rest, 10)) : "cero");
+    return parts.join(" ");
+  }
+
+  function spell(text) {
+    return text.toUpperCase().split("").map((ch) => LETTERS[ch] || ch).join(" ");
+  }
+
+  // Any run of digits as a number, any run of letters spelled: "CI-023" -> "ce i guion cero veintitrés".
+  function speakable(text) {
+    return String(text).split(/(\d+|-)/).filter((p) => p && p.trim()).map((p) => {
+      if (p === "-") return "guion";
+      if (/^\d+$/.test(p)) return digitsWords(p);
+      return /^[A-Za-zÑñ]{1,3}$/.test(p.trim()) ? spell(p.trim()) : p.trim();
+    }).join(" ");
+  }
+
+  function announcementText(call, recall) {
+    const desk = call.desk ? ", ventanilla " + speakable(call.desk) : "";
+    return (recall ? "Llamado nuevamente: turno " : "Turno ") + speakable(call.ticket) + desk + ".";
+  }
+
+  /* ------------------------------------------------------------ chime and voice, queued */
+
+  let audio = null;
+  const pending = [];
+  let speaking = false;
+  window.TurneroDisplay = { spoken: [], speakable, announcementText };
+
+  function audioContext() {
+    if (!audio) {
+      const Ctx = window.AudioContext || window.webkitAudioContext;
+      if (!Ctx) return null;
+      audio = new Ctx();
+    }
+    return audio;
+  }
+
+  function chime() {
+    const ctx = audioContext();
+    if (!ctx || ctx.state !== "running") return Promise.resolve();
+    // Two soft tones, "ding-dong".
+    [[880, 0], [659.25, 0.42]].forEach(([freq, at]) => {
+      const osc = ctx.createOscillator();
+      const gain = ctx.createGain();
+      osc.type = "sine";
+      osc.frequency.value = freq;
+      const t = ctx.currentTime + at;
+      gain.gain.setValueAtTime(0.0001, t);
+      gain.gain.exponentialRampToValueAtTime(0.35, t + 0.03);
+      gain.gain.exponentialRampToValueAtTime(0.0001, t + 0.9);
+      osc.connect(gain).connect(ctx.destination);
+      osc.start(t);
+      osc.stop(t + 0.95);
+    });
+    return new Promise((resolve) => setTimeout(resolve, 1300));
+  }
+
+  let voice = null;
+  function pickVoice() {
+    if (!window.speechSynthesis) return;
+    const voices = speechSynthesis.getVoices();
+    const by = (re) => voices.find((v) => re.test(v.lang));
+    voice = by(/^es[-_]BO/i) || by(/^es[-_](419|US|MX|AR|PE|CL|CO)/i) || by(/^es/i) || null;
+  }
+  if (window.speechSynthesis) {
+    pickVoice();
+    speechSynthesis.addEventListener("voiceschanged", pickVoice);
+  }
+
+  function speak(text) {
+    return new Promise((resolve) => {
+      if (!window.speechSynthesis) { resolve(); return; }
+      const u = new SpeechSynthesisUtterance(text);
+      u.lang = voice ? voice.lang : "es-BO";
+      if (voice) u.voice = voice;
+      u.rate = 0.9;
+      // Some engines never fire "end": do not let one stuck utterance stop the queue.
+      const guard = setTimeout(done, 2500 + text.length * 110);
+      function done() { clearTimeout(guard); resolve(); }
+      u.onend = done;
+      u.onerror = done;
+      speechSynthesis.resume();
+      speechSynthesis.speak(u);
+    });
+  }
+
+  function announce(call, recall) {
+    const text = announcementText(call, recall);
+    if (pending.some((p) => p === text)) return;
+    pending.push(text);
+    if (pending.length > MAX_PENDING) pending.shift();  // the screen still shows the skipped ones
+    if (!speaking) playNext();
+  }
+
+  async function playNext() {
+    speaking = true;
+    while (pending.length) {
+      const text = pending.shift();
+      window.TurneroDisplay.spoken.push(text);
+      await chime();
+      await speak(text);
+      await new Promise((r) => setTimeout(r, 700));
+    }
+    speaking = false;
+  }
+
+  // Browsers start audio only after a gesture (a kiosk TV can be started with
+  // --autoplay-policy=no-user-gesture-required): offer one touch to enable it.
+  function checkSound() {
+    const ctx = audioContext();
+    const button = $("d-sound");
+    if (ctx && ctx.state !== "running") {
+      ctx.resume().catch(() => {});
+      setTimeout(() => { button.hidden = !ctx || ctx.state === "running"; }, 500);
+    }
+  }
+  function unlock() {
+    const ctx = audioContext();
+    if (ctx) ctx.resume().catch(() => {});
+    if (window.speechSynthesis) speechSynthesis.speak(new SpeechSynthesisUtterance(""));
+    $("d-sound").hidden = true;
+  }
+  document.addEventListener("pointerdown", unlock);
+  document.addEventListener("keydown", unlock);
+
+  /* ------------------------------------------------------------ rendering */
+
+  function deskHtml(el, desk) {
+    el.textContent = "";
+    if (!desk) { el.textContent = "—"; return; }
+    el.append("Ventanilla ");
+    const b = document.createElement("b");
+    b.textContent = desk;
+    el.append(b);
+  }
+
+  function renderCalls(fresh) {
+    const hero = state.calls[0];
+    $("d-hero").classList.toggle("is-empty", !hero);
+    $("d-hero-label").textContent = hero ? (hero.recall_count ? "Llamando nuevamente" : "Llamando") : "Bienvenidos";
+    $("d-hero-ticket").textContent = hero ? hero.ticket : "";
+    deskHtml($("d-hero-desk"), hero && hero.desk);
+    $("d-hero-service").textContent = hero ? (hero.service_name || state.services[hero.service] || "")
+      : "Espere su turno; lo llamaremos en esta pantalla.";
+    const list = $("d-recent");
+    list.textContent = "";
+    state.calls.slice(1, boot.recent).forEach((c) => {
+      const li = document.createElement("li");
+      const t = document.createElement("span");
+      t.className = "d-r-ticket";
+      t.textContent = c.ticket;
+      const a = document.createElement("span");
+      a.className = "d-r-arrow";
+      a.textContent = "→";
+      const d = document.createElement("span");
+      d.className = "d-r-desk";
+      deskHtml(d, c.desk);
+      li.append(t, a, d);
+      list.append(li);
+    });
+    if (fresh && hero) {
+      const el = $("d-hero");
+      el.classList.remove("flash");
+      void el.offsetWidth;  // restart the animation
+      el.classList.add("flash");
+      clearTimeout(flashTimer);
+      flashTimer = setTimeout(() => el.classList.remove("flash"), HIGHLIGHT_MS);
+      const second = list.firstElementChild;
+      if (second) second.classList.add("is-new");
+    }
+  }
+
+  function renderWaiting() {
+    const list = $("d-waiting");
+    list.textContent = "";
+    Object.keys(state.waiting)
+      .sort((a, b) => (state.services[a] || a).localeCompare(state.services[b] || b, "es"))
+      .forEach((code) => {
+        const li = document.createElement("li");
+        li.dataset.service = code;
+        const n = document.createElement("span");
+        n.className = "d-w-name";
+        n.textContent = state.services[code] || code;
+        const c = document.createElement("span");
+        c.className = "d-w-count";
+        c.textContent = String(state.waiting[code]);
+        li.append(n, c);
+        list.append(li);
+      });
+    const open = state.desks.filter((d) => d.status === "open").length;
+    $("d-open").textContent = state.desks.length ? "· ventanillas abiertas: " + open + " de " + state.desks.length : "";
+  }
+
+  const timeFmt = new Intl.DateTimeFormat("es-BO", { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: boot.timezone });
+  const dateFmt = new Intl.DateTimeFormat("es-BO", { weekday: "long", day: "numeric", month: "long", timeZone: boot.timezone });
+  function tick() {
+    const d = new Date(now());
+    $("d-clock").textContent = timeFmt.format(d);
+    const date = dateFmt.format(d);
+    $("d-date").textContent = date.charAt(0).toUpperCase() + date.slice(1);
+    setTimeout(tick, 1000 - (d.getTime() % 1000) + 20);
+  }
+
+  /* ------------------------------------------------------------ the live channel */
+
+  function onSnapshot(board) {
+    const before = state.calls;
+    // Calls made while this screen was away: announced if they are still recent.
+    const missed = board.polled ? [] : board.calls.filter((c) => !announced.has(callKey(c)) &&
+      now() - Date.parse(c.called_at) < ANNOUNCE_RECENT_MS).reverse();
+    state.calls = board.calls.slice();
+    state.waiting = Object.assign({}, board.waiting);
+    state.services = Object.assign({}, board.services);
+    state.desks = board.desks.slice();
+    if (!board.polled) state.calls.forEach((c) => announced.add(callKey(c)));
+    const fresh = missed.length > 0 || (before[0] && state.calls[0] && !sameCall(before[0], state.calls[0]));
+    renderCalls(fresh);
+    renderWaiting();
+    missed.forEach((c) => announce(c, c.recall_count > 0));
+  }
+
+  function onEvent(ev) {
+    if (ev.type === "ticket.called" || ev.type === "ticket.recalled") {
+      const call = { ticket: ev.ticket, service: ev.service, service_name: ev.service_name, desk: ev.desk,
+        called_at: ev.called_at, recall_count: ev.recall_count || 0 };
+      state.calls = [call].concat(state.calls.filter((c) => !sameCall(c, call))).slice(0, boot.recent);
+      if (ev.service_name) state.services[ev.service] = ev.service_name;
+      if (ev.desk) {
+        const desk = state.desks.find((d) => d.name === ev.desk);
+        if (desk) desk.serving = ev.ticket;
+      }
+      renderCalls(true);
+      renderWaiting();
+      const key = callKey(call);
+      if (!announced.has(key)) {
+        announced.add(key);
+        announce(call, ev.type === "ticket.recalled");
+      }
+    } else if (ev.type === "queue.changed") {
+      if (ev.waiting) state.waiting = ev.waiting;
+      if (ev.desks) state.desks = ev.desks;
+      renderWaiting();
+    }
+  }
+
+  let offlineTimer = null;
+  function onStatus(s) {
+    document.body.dataset.live = s;
+    clearTimeout(offlineTimer);
+    if (s === "live") { $("d-conn").hidden = true; return; }
+    // A short blip is not worth a badge; a real outage is, discreetly.
+    offlineTimer = setTimeout(() => { $("d-conn").hidden = false; }, s === "offline" ? 2000 : 5000);
+  }
+
+  function onPing(msg) {
+    const server = Date.parse(msg.time);
+    if (!Number.isNaN(server)) {
+      const offset = server - Date.now();
+      clockOffsetMs = Math.abs(offset) > 2000 ? offset : 0;
+    }
+  }
+
+  renderCalls(false);
+  renderWaiting();
+  tick();
+  checkSound();
+  Turnero.liveBoard(boot.board.office, {
+    pingSeconds: boot.ping_seconds, pollWhileDown: true, onSnapshot, onEvent, onStatus, onPing,
+  });
+})();
