@@ -17,7 +17,9 @@ desk); desk minutes per call lognormal (σ 0.5) with a mean 10 % above each serv
 prior (≈8 minutes on average), so the estimator has to learn them.
 
 For each scenario it prints: the wait estimate at issue time (turnero.queue.eta_service,
-and for comparison the engine's current position-based figure) against the wait that
+replayed afresh for each ticket; the figure the running service showed on the ticket,
+which reuses a fresh office estimate for walk-ins issued in between; and for comparison
+the position-based figure the engine shows with predictions off) against the wait that
 happened — mean and p90 absolute error; mean/p90/max wait per lane; regular tickets
 that waited past the configured limit; desk utilisation. Scenarios: the call-next
 policy vs plain first-come-first-served, each with desk balancing off and on
@@ -47,6 +49,7 @@ if REPO not in sys.path:
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
+import dataclasses  # noqa: E402
 import heapq  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
@@ -158,6 +161,7 @@ class Record:
     issued: datetime
     predicted: int | None
     baseline: int | None
+    served: int | None = None  # what the running service showed at issue (QueueConfig.predict_waits)
     called: datetime | None = None
 
 
@@ -194,8 +198,12 @@ async def run_scenario(plan: list[Visit], desk_names: list[str], *, fcfs: bool, 
 
     name = f"{'FCFS' if fcfs else 'política'} · balanceo {'sí' if balancing else 'no'}"
     result = Scenario(name)
+    # The folder must exist: SQLite cannot create it, and opening a database in a
+    # missing folder never returns (aiosqlite 0.22 under Tortoise waits forever).
+    directory.mkdir(parents=True, exist_ok=True)
     settings = Settings(database_url=f"sqlite://{directory / 'sim.sqlite3'}", run_jobs=False)
     config = service.QueueConfig.from_settings(settings)
+    position_config = dataclasses.replace(config, predict_waits=False)
     original = policy.choose_next
     if fcfs:
         policy.choose_next = fcfs_choose_next
@@ -276,10 +284,13 @@ async def run_scenario(plan: list[Visit], desk_names: list[str], *, fcfs: bool, 
                                                       party_size=visit.party, actor=None, config=config)
                     lane = policy.REGULAR if visit.priority == "regular" else policy.PREFERENTIAL
                 ticket = await Ticket.get(public_id=view["id"])
+                # The position-based figure the engine shows with predictions turned off.
+                baseline = (await service.ticket_view(ticket, office, position_config))["estimated_wait_minutes"]
                 began = time.perf_counter()
                 predicted = await eta_service.estimate_for_ticket(ticket, office, config.policy, max_age=timedelta(0))
                 result.estimate_seconds.append(time.perf_counter() - began)
-                result.records[view["number"]] = Record(visit, lane, now, predicted, view["estimated_wait_minutes"])
+                result.records[view["number"]] = Record(visit, lane, now, predicted, baseline,
+                                                           view["estimated_wait_minutes"])
                 await wake(now, (await Service.get(id=ticket.service_id)).code)
             elif kind == "due":
                 await wake(now, payload)
@@ -332,7 +343,7 @@ def _p90(values: list[float]) -> float:
 
 def summarise(s: Scenario, limit_minutes: int, desk_names: list[str], start: datetime) -> dict:
     waits: dict[str, list[float]] = {}
-    errors, baseline_errors = [], []
+    errors, baseline_errors, served_errors = [], [], []
     for r in s.records.values():
         if r.called is None:
             continue
@@ -344,6 +355,8 @@ def summarise(s: Scenario, limit_minutes: int, desk_names: list[str], start: dat
             errors.append(abs(r.predicted - actual))
         if r.baseline is not None:
             baseline_errors.append(abs(r.baseline - actual))
+        if r.served is not None:
+            served_errors.append(abs(r.served - actual))
     span = max(((s.last_finish or start) - start).total_seconds() / 60, 1.0)
     utilisation = [s.busy_minutes.get(d, 0.0) / span for d in desk_names]
     return {
@@ -354,6 +367,8 @@ def summarise(s: Scenario, limit_minutes: int, desk_names: list[str], start: dat
         "eta_estimated": len(errors),
         "baseline_mae": statistics.fmean(baseline_errors) if baseline_errors else None,
         "baseline_p90": _p90(baseline_errors),
+        "served_mae": statistics.fmean(served_errors) if served_errors else None,
+        "served_p90": _p90(served_errors),
         "waits": {
             lane: {"n": len(v), "mean": statistics.fmean(v), "p90": _p90(v), "max": max(v)}
             for lane, v in sorted(waits.items())
@@ -371,16 +386,17 @@ LANE_ES = {"appointment": "cita", "preferential": "preferencial", "regular": "re
 
 
 def print_table(rows: list[dict], limit: int) -> None:
-    print("| escenario | turnos | ETA MAE / p90 (min) | ETA actual MAE / p90 | espera media / p90 / máx por fila (min)"
-          f" | regulares > {limit} min | p90 total | utilización | fin | movimientos |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| escenario | turnos | ETA MAE / p90 (min) | ETA mostrada MAE / p90 | ETA por posición MAE / p90"
+          f" | espera media / p90 / máx por fila (min) | regulares > {limit} min | p90 total | utilización | fin"
+          " | movimientos |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         lanes = "; ".join(
             f"{LANE_ES[lane]} {w['mean']:.1f} / {w['p90']:.1f} / {w['max']:.0f}" for lane, w in r["waits"].items()
         )
         print(
             f"| {r['scenario']} | {r['tickets']} | {r['eta_mae']:.1f} / {r['eta_p90']:.1f}"
-            f" | {r['baseline_mae']:.1f} / {r['baseline_p90']:.1f} | {lanes} | {r['regular_over_limit']}"
+            f" | {r['served_mae']:.1f} / {r['served_p90']:.1f} | {r['baseline_mae']:.1f} / {r['baseline_p90']:.1f} | {lanes} | {r['regular_over_limit']}"
             f" | {r['all_p90']:.1f} | {100 * r['utilisation']:.0f} % | {r['last_finish']} | {r['moves']} |"
         )
 

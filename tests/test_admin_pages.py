@@ -67,21 +67,49 @@ async def test_a_supervisor_sees_only_their_office_and_no_service_admin(client):
 
 
 def _turnero(database_url: str, cwd: Path, *args: str, input_text: str | None = None) -> subprocess.CompletedProcess:
+    """`python -m turnero …` in a real process."""
     env = {**os.environ, "TURNERO_DATABASE_URL": database_url, "TURNERO_RUN_JOBS": "0"}
     return subprocess.run([sys.executable, "-m", "turnero", *args], env=env, cwd=str(cwd), capture_output=True,
                           text=True, timeout=120, input=input_text)
 
 
-def test_config_export_and_import_round_trip_through_the_command_line(tmp_path: Path):
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    source, target = FreshDatabase("sqlite", tmp_path / "a"), FreshDatabase("sqlite", tmp_path / "b")
-    # The source: the demo configuration (loaded by the same seeding the demo command uses).
-    seed = ("import asyncio\nfrom turnero.cli import _with_db\nfrom turnero.demo import seed_demo\n"
-            "from turnero.settings import Settings\n"
-            f"asyncio.run(_with_db(Settings(database_url={source.url!r}), seed_demo))\n")
-    subprocess.run([sys.executable, "-c", seed], check=True, cwd=str(tmp_path), timeout=120)
+def _turnero_here(database_url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    """The same command run by turnero.cli's own parser and functions in this process
+    (what `main` does after setting up logging): a second each less than a new Python
+    process importing the whole app. Exit status and messages as the process gives them."""
+    import contextlib
+    import io
 
+    from turnero.cli import build_parser
+    from turnero.settings import Settings
+
+    settings = Settings(database_url=database_url, run_jobs=False)
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    previous = Path.cwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            parsed = build_parser().parse_args(list(args))
+            parsed.func(parsed, settings)
+    except SystemExit as exc:  # as the interpreter turns it into a status and a message
+        if isinstance(exc.code, str):
+            code = 1
+            err.write(exc.code + "\n")
+        else:
+            code = exc.code or 0
+    finally:
+        os.chdir(previous)
+    return subprocess.CompletedProcess(["turnero", *args], code, out.getvalue(), err.getvalue())
+
+
+def test_config_export_and_import_round_trip_through_the_command_line(tmp_path: Path):
+    # The source: a copy of the seeded template (the demo configuration, as `turnero
+    # demo` loads it); the target: a new, empty database.
+    source = FreshDatabase("sqlite", tmp_path / "a", seeded=True)
+    target = FreshDatabase("sqlite", tmp_path / "b")
+
+    # The entry point in a real process; the other commands in this one (_turnero_here).
     exported = _turnero(source.url, tmp_path, "config", "export", "-o", "config.yaml")
     assert exported.returncode == 0, exported.stderr
     config = yaml.safe_load((tmp_path / "config.yaml").read_text())
@@ -90,35 +118,35 @@ def test_config_export_and_import_round_trip_through_the_command_line(tmp_path: 
     assert {"name": "5", "services": {"CERT": 2, "CI-RENOV": 1}} in principal["desks"]
     assert all("password" not in str(u) for u in config["users"])
 
-    imported = _turnero(target.url, tmp_path, "config", "import", "config.yaml")
+    imported = _turnero_here(target.url, tmp_path, "config", "import", "config.yaml")
     assert imported.returncode == 0, imported.stderr
     assert "0 actualizados" in imported.stdout
-    again = _turnero(target.url, tmp_path, "config", "export")
+    again = _turnero_here(target.url, tmp_path, "config", "export")
     assert json.loads(again.stdout) == config  # the same configuration, read back from the new database
 
     # Re-importing changes nothing; an edited file updates only what differs.
     principal["opening_hours"]["sat"] = [["09:00", "12:00"]]
     (tmp_path / "edited.json").write_text(json.dumps(config))
-    result = _turnero(target.url, tmp_path, "config", "import", "edited.json")
+    result = _turnero_here(target.url, tmp_path, "config", "import", "edited.json")
     assert result.returncode == 0 and " 1 actualizados" in result.stdout, result.stdout
 
     # Users come without passwords: they cannot sign in until one is set.
-    listing = _turnero(target.url, tmp_path, "user", "list", "--role", "kiosk")
+    listing = _turnero_here(target.url, tmp_path, "user", "list", "--role", "kiosk")
     assert "kiosko" in listing.stdout and "operador1" not in listing.stdout
-    changed = _turnero(target.url, tmp_path, "user", "set-password", "kiosko", "--password", "clave-nueva-1")
+    changed = _turnero_here(target.url, tmp_path, "user", "set-password", "kiosko", "--password", "clave-nueva-1")
     assert changed.returncode == 0, changed.stderr
 
     # A file with one bad entry changes nothing, and says why in Spanish.
     config["offices"].append({**principal, "code": "NUEVA-OFICINA", "timezone": "Marte/Base"})
     (tmp_path / "bad.json").write_text(json.dumps(config))
-    bad = _turnero(target.url, tmp_path, "config", "import", "bad.json")
+    bad = _turnero_here(target.url, tmp_path, "config", "import", "bad.json")
     assert bad.returncode != 0 and "zona horaria desconocida" in bad.stderr
     config["offices"][-1]["timezone"] = "America/La_Paz"
     config["offices"][-1]["desks"] = [{"name": "1", "services": {"NO-OFRECIDO": 1}}]
     (tmp_path / "bad.json").write_text(json.dumps(config))
-    bad = _turnero(target.url, tmp_path, "config", "import", "bad.json")
+    bad = _turnero_here(target.url, tmp_path, "config", "import", "bad.json")
     assert bad.returncode != 0 and "NO-OFRECIDO" in bad.stderr
-    after = json.loads(_turnero(target.url, tmp_path, "config", "export").stdout)
+    after = json.loads(_turnero_here(target.url, tmp_path, "config", "export").stdout)
     assert "NUEVA-OFICINA" not in {o["code"] for o in after["offices"]}  # the whole import rolled back
 
 

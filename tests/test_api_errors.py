@@ -464,9 +464,15 @@ async def test_garbage_at_every_api_route_is_never_a_500(client, kiosk, op, admi
         urls.append(_fill(path, {**real, "office": segment}) if "{office}" in path else None)
     urls = [u for u in dict.fromkeys(urls) if u]
     urls += [urls[0] + "?service=%00&from=x&days=-1", urls[0] + "?service=" + "S" * 3000]
-    for headers in (admin, op, {}, {"Authorization": "Bearer " + "x" * 5000}):
-        for url in urls:
-            for body in GARBAGE_BODIES:
+    # Bodies matter only where a route reads one; without a valid token the request
+    # stops at authentication, so a few URLs and bodies cover that path.
+    bodies = GARBAGE_BODIES if method in {"POST", "PUT", "PATCH"} else GARBAGE_BODIES[:2]
+    attempts = [(headers, urls, bodies) for headers in (admin, op)] + [
+        (headers, urls[:2], bodies[:3]) for headers in ({}, {"Authorization": "Bearer " + "x" * 5000})
+    ]
+    for headers, some_urls, some_bodies in attempts:
+        for url in some_urls:
+            for body in some_bodies:
                 response = await client.request(method, url, content=body, headers=headers)
                 assert response.status_code < 500, (method, url, body[:80], response.text[:300])
                 if response.status_code >= 400:

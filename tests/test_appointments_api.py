@@ -183,6 +183,9 @@ async def test_idempotent_retry_returns_the_first_result(client):
     other = booking(local(2026, 12, 2, 9, 15))
     assert_error(await book(client, other, **{"Idempotency-Key": "k-1"}), 422, "idempotency_key_reused")
     assert_error(await book(client, body, **{"Idempotency-Key": "x" * 200}), 422, "invalid_idempotency_key")
+    # Keys are kept a day (the sweep job purges them).
+    assert await service.purge_idempotency_keys(NOW + timedelta(hours=23)) == 0
+    assert await service.purge_idempotency_keys(NOW + timedelta(hours=25)) == 1
 
 
 async def test_concurrent_retries_with_one_key_make_one_booking(client):
@@ -222,8 +225,10 @@ async def test_exam_booking_requires_a_category(client):
 
     office = await Office.get(code="LPZ-SEGELIC")
     exam = await Service.get(code="EXAM-TEORICO")
+    # (The exam room's demo data may bring its own rule: whichever it is, its first slot.)
     await BookingRule.get_or_create(office=office, service=exam, defaults={"slot_minutes": 60, "capacity": 20})
-    start = local(2026, 12, 2, 9, 30)
+    sessions = await client.get("/api/offices/LPZ-SEGELIC/availability", params={"service": "EXAM-TEORICO", "from": "2026-12-02"})
+    start = datetime.fromisoformat(next(s["start"] for s in sessions.json() if s["available"] > 0))
     body = booking(start, office="LPZ-SEGELIC", service_code="EXAM-TEORICO")
     assert_error(await book(client, body), 422, "category_required")
     response = await book(client, {**body, "category": "B"})
@@ -320,6 +325,34 @@ async def test_reschedule_to_a_full_slot_keeps_the_first(client):
     assert_error(same, 422, "same_slot")
 
 
+async def test_reschedule_errors_change_nothing(client):
+    old = local(2026, 12, 2, 9, 0)
+    cita = await booked(client, old, party_size=2)
+    url = f"/api/appointments/{cita['code']}/reschedule"
+    cases = [
+        ({"document": "1234567", "start": "2026-12-03T09:07:00-04:00"}, 422, "invalid_start"),
+        ({"document": "1234567", "start": "2026-12-25T09:00:00-04:00"}, 422, "office_closed"),
+        ({"document": "1234567", "start": "2026-11-30T10:30:00-04:00"}, 422, "too_soon"),
+        ({"document": "1234567", "start": "2027-01-15T09:00:00-04:00"}, 422, "not_yet_open"),
+        ({"document": "1234567", "start": "mañana"}, 422, "validation_error"),
+        ({"document": "1234567"}, 422, "validation_error"),
+        ({"document": "7654321", "start": "2026-12-03T09:00:00-04:00"}, 404, "appointment_not_found"),
+    ]
+    for body, status, code in cases:
+        assert_error(await client.post(url, json=body), status, code)
+    await set_capacity(client, 1)  # the cita's own slot keeps its two places (never below booked)
+    assert_error(await client.post(url, json={"document": "1234567", "start": "2026-12-03T09:00:00-04:00"}), 422, "party_too_large")
+    clock.freeze(local(2026, 12, 2, 7, 1).astimezone(timezone.utc))  # 119 minutes before: past the cut-off
+    assert_error(await client.post(url, json={"document": "1234567", "start": "2026-12-03T09:00:00-04:00"}), 409, "cutoff_passed")
+    row = await Appointment.get(public_id=cita["id"])
+    assert (row.status, row.start, row.reschedule_count) == (AppointmentStatus.BOOKED, old, 0)
+    assert await Slot.filter(booked__gt=0).values_list("start", "booked") == [(old, 2)]
+    clock.freeze(NOW.astimezone(timezone.utc))
+    await client.post(f"/api/appointments/{cita['code']}/cancel", json={"document": "1234567"})
+    moved = await client.post(url, json={"document": "1234567", "start": "2026-12-03T09:00:00-04:00"})
+    assert_error(moved, 409, "not_changeable")
+
+
 async def test_concurrent_reschedules_never_hold_two_places(client):
     await set_capacity(client, 1)
     old = local(2026, 12, 2, 9, 0)
@@ -373,11 +406,20 @@ async def test_checkin_by_document_and_by_scanned_qr_link(client, kiosk):
     assert_error(await client.post(f"/api/offices/{KIOSK_OFFICE}/checkins", json={"document": "9999999"}, headers=kiosk), 404)
 
 
-@pytest.mark.parametrize("minutes, code", [(-31, "too_early"), (16, "too_late")])
-async def test_checkin_outside_the_window_is_refused(client, kiosk, minutes, code):
+@pytest.mark.parametrize("seconds", [-30 * 60, 15 * 60])
+async def test_checkin_on_the_edges_of_the_window_is_accepted(client, kiosk, seconds):
     start = local(2026, 11, 30, 11, 0)
     cita = await kiosk_cita(client, start)
-    clock.freeze((start + timedelta(minutes=minutes)).astimezone(timezone.utc))
+    clock.freeze((start + timedelta(seconds=seconds)).astimezone(timezone.utc))
+    response = await client.post(f"/api/offices/{KIOSK_OFFICE}/checkins", json={"code": cita["code"]}, headers=kiosk)
+    assert response.status_code == 201 and response.json()["late"] is False
+
+
+@pytest.mark.parametrize("seconds, code", [(-30 * 60 - 1, "too_early"), (15 * 60 + 1, "too_late")])
+async def test_checkin_outside_the_window_is_refused(client, kiosk, seconds, code):
+    start = local(2026, 11, 30, 11, 0)
+    cita = await kiosk_cita(client, start)
+    clock.freeze((start + timedelta(seconds=seconds)).astimezone(timezone.utc))
     response = await client.post(f"/api/offices/{KIOSK_OFFICE}/checkins", json={"code": cita["code"]}, headers=kiosk)
     assert_error(response, 409, code)
     assert (await Appointment.get(public_id=cita["id"])).status == AppointmentStatus.BOOKED
@@ -477,6 +519,43 @@ async def test_closure_cancels_that_days_citas_and_removes_its_places(client):
     assert_error(past, 422, "invalid_date")
     other = await login(client, "supervisor")  # supervisor of LPZ-PRINCIPAL
     assert_error(await client.post(f"/api/offices/{OFFICE}/closures", json={"date": "2026-12-04"}, headers=other), 403)
+
+
+async def test_places_default_to_the_desks_whose_primary_service_it_is(client):
+    async def capacity(office, service_code):
+        response = await client.get(
+            f"/api/offices/{office}/availability", params={"service": service_code, "from": "2026-12-02", "days": 1}
+        )
+        return {s["capacity"] for s in response.json()}
+
+    # LPZ-PRINCIPAL: desks 3-5 and 11-18 serve CI-RENOV first (11); eight more only as a
+    # fallback, and those do not add places.
+    assert await capacity(KIOSK_OFFICE, "CI-RENOV") == {11}
+    # A multi-step trámite: the desks of its first step (DESCARTE: desks 1 and 2).
+    assert await capacity(KIOSK_OFFICE, "CI-NUEVO") == {2}
+    assert await capacity(OFFICE, "SANEAMIENTO") == {1}
+
+
+async def test_the_job_makes_the_window_ahead_once_and_a_new_slot_length_only_for_new_days(client):
+    from turnero.scheduler import jobs
+
+    config = service.SchedulerConfig()
+    await jobs.materialise_slots(config)
+    days = set(await Slot.filter(office__code=OFFICE, service__code="CI-RENOV").values_list("day", flat=True))
+    assert min(days).isoformat() == "2026-11-30" and max(days).isoformat() == "2026-12-31"  # window + the next day
+    assert local(2026, 12, 25).date() not in days and local(2026, 12, 5).date() not in days  # Navidad, Saturday
+    total = await Slot.all().count()
+    assert await service.materialise_all(config) == 0 and await Slot.all().count() == total  # idempotent
+    # Twenty-minute slots from now on: the days already made keep their grid (no
+    # second, overlapping set of slots), the days made later get the new one.
+    await set_capacity(client, 3, slot_minutes=20)
+    made = await client.get(f"/api/offices/{OFFICE}/availability", params={"service": "CI-RENOV", "from": "2026-12-02", "days": 1})
+    starts = [s["start"][11:16] for s in made.json()]
+    assert len(starts) == 34 and starts[:3] == ["07:30", "07:45", "08:00"]
+    clock.freeze(local(2026, 12, 5, 8, 0).astimezone(timezone.utc))  # 4 January 2027 has opened
+    new = await client.get(f"/api/offices/{OFFICE}/availability", params={"service": "CI-RENOV", "from": "2027-01-04", "days": 1})
+    starts = [s["start"][11:16] for s in new.json()]
+    assert len(starts) == 25 and starts[:3] == ["07:30", "07:50", "08:10"]
 
 
 async def test_capacity_change_applies_to_future_slots_but_never_below_booked(client):

@@ -21,7 +21,7 @@ OFFICE = "LPZ-ZONA-SUR"
 @pytest.fixture(scope="module", params=BACKENDS)
 def server(request, tmp_path_factory) -> Iterator[LiveServer]:
     directory: Path = tmp_path_factory.mktemp(f"citas-{request.param}")
-    database = FreshDatabase(request.param, directory)
+    database = FreshDatabase(request.param, directory, seeded=True)
     # Every client here comes from 127.0.0.1: lift the per-client booking limit.
     live = LiveServer(database.url, directory / "server.log", extra_env={"TURNERO_BOOKING_RATE_LIMIT": "100000/minute"})
     try:

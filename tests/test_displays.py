@@ -6,6 +6,7 @@ stuck client neither delays the others nor stays connected. Plus the display pag
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import time
@@ -20,7 +21,7 @@ from tests.conftest import BACKENDS, FreshDatabase, LiveServer
 
 OFFICE = "LPZ-PRINCIPAL"
 PHONE = "+59171234567"
-SEND_TIMEOUT = 3.0
+SEND_TIMEOUT = 2.0
 CLIENT_BUFFER = 32
 
 
@@ -32,7 +33,7 @@ def server(request, tmp_path_factory) -> Iterator[LiveServer]:
         "TURNERO_WS_PING_SECONDS": "1",
         "TURNERO_WS_SEND_TIMEOUT_SECONDS": str(SEND_TIMEOUT),
         "TURNERO_WS_CLIENT_BUFFER": str(CLIENT_BUFFER),
-        "TURNERO_ACCESS_LOG": "0",
+        "TURNERO_ACCESS_LOG": "0", "TURNERO_SHUTDOWN_TIMEOUT": "2",
     })
     try:
         yield live
@@ -305,7 +306,7 @@ def patient_server(tmp_path_factory) -> Iterator[LiveServer]:
     database = FreshDatabase("sqlite", directory)
     live = LiveServer(database.url, directory / "server.log", extra_env={
         "TURNERO_WS_SEND_TIMEOUT_SECONDS": "60", "TURNERO_WS_CLIENT_BUFFER": str(CLIENT_BUFFER),
-        "TURNERO_ACCESS_LOG": "0",
+        "TURNERO_ACCESS_LOG": "0", "TURNERO_SHUTDOWN_TIMEOUT": "2",
     })
     try:
         yield live
@@ -314,40 +315,56 @@ def patient_server(tmp_path_factory) -> Iterator[LiveServer]:
 
 
 async def test_a_client_that_falls_behind_gets_snapshots_and_never_a_hole(patient_server):
+    """The client stops reading: its socket fills, events keep coming, its per-client
+    buffer overflows and the backlog is replaced by a fresh snapshot. What it then reads
+    is still a consistent history: contiguous seq, or a snapshot restarting it, up to
+    the latest event — never a hole. A client that keeps reading meanwhile follows every
+    event (this server is this test's alone: the pile is all that happens on it)."""
     server = patient_server
     api = Api(server)
-    """The client stops reading: its socket fills, events keep coming, its per-client
-    buffer overflows and the backlog is replaced by a fresh snapshot. What it then reads is still a consistent history: contiguous
-    seq, or a snapshot restarting it, up to the latest event — never a hole."""
     reference = await Board.open(server)
     slow = await connect(ws_url(server), sock=small_receive_buffer_socket(server), max_queue=1,
                          compression=None)
-    first = json.loads(await slow.recv())
-    assert first["type"] == "snapshot"
-    await pile_up(api, PILE)
-    while True:
-        try:
-            await reference.event(timeout=0.5)
-        except TimeoutError:
-            break
-    final = reference.seq
-    assert final >= first["seq"] + PILE
-    seq, snapshots = first["seq"], 0
-    while seq < final:
-        msg = json.loads(await asyncio.wait_for(slow.recv(), 5))
-        if msg["type"] == "ping":
-            continue
-        if msg["type"] == "snapshot":
-            snapshots += 1
-            assert msg["seq"] >= seq
+    follower = None
+    try:
+        first = json.loads(await slow.recv())
+        assert first["type"] == "snapshot"
+        start = reference.seq
+        assert first["seq"] == start
+
+        async def follow() -> None:  # the reference reads while the pile is issued
+            while True:
+                await reference.event(timeout=60)
+
+        follower = asyncio.create_task(follow())
+        await pile_up(api, PILE)
+        final = start + PILE
+        deadline = time.monotonic() + 10
+        while reference.seq < final and time.monotonic() < deadline and not follower.done():
+            await asyncio.sleep(0.02)
+        assert reference.seq == final, (reference.seq, final, follower.done() and follower.exception())
+
+        seq, snapshots = first["seq"], 0
+        while seq < final:
+            msg = json.loads(await asyncio.wait_for(slow.recv(), 5))
+            if msg["type"] == "ping":
+                continue
+            if msg["type"] == "snapshot":
+                snapshots += 1
+                assert msg["seq"] >= seq
+                seq = msg["seq"]
+                continue
+            assert msg["seq"] == seq + 1, (msg["seq"], seq)
             seq = msg["seq"]
-            continue
-        assert msg["seq"] == seq + 1, (msg["seq"], seq)
-        seq = msg["seq"]
-    assert seq == final and snapshots >= 1
-    await slow.close()
-    await reference.close()
-    await api.close()
+        assert seq == final and snapshots >= 1
+    finally:
+        if follower is not None:
+            follower.cancel()
+            with contextlib.suppress(BaseException):
+                await follower
+        slow.transport.abort()
+        await reference.close()
+        await api.close()
 
 
 def test_an_overflowing_client_buffer_is_replaced_by_a_snapshot():
@@ -376,9 +393,15 @@ async def test_a_stuck_client_does_not_delay_the_others_and_is_dropped(server, a
     stuck = await connect(ws_url(server), sock=small_receive_buffer_socket(server), max_queue=1,
                          compression=None)
     board = await Board.open(server)
-    await pile_up(api, PILE)  # the stuck client's socket fills up
-    await asyncio.gather(*(api.issue() for _ in range(30)))
-    await board.until(lambda e: e["type"] == "queue.changed" and e["waiting"]["CI-RENOV"] >= 30, timeout=10)
+
+    async def pile() -> None:  # the stuck client's socket fills up
+        await pile_up(api, PILE)
+        await asyncio.gather(*(api.issue() for _ in range(30)))
+
+    # The good board reads as the pile comes (every event, in order), then the calls.
+    piling = asyncio.create_task(pile())
+    await board.until(lambda e: e["type"] == "queue.changed" and e["waiting"]["CI-RENOV"] >= 30, timeout=20)
+    await piling
     delays = []
     for _ in range(20):
         called = await api.call_next("16")

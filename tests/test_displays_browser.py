@@ -77,6 +77,8 @@ def test_display_shows_and_announces_a_call_within_a_second(browser, live_server
 
 
 def test_numbers_and_desks_are_read_as_spanish_words(browser, live_server):  # noqa: F811
+    if live_server.backend != "sqlite":
+        pytest.skip("page logic only: the database backend changes nothing here")
     page = _new_page(browser)
     page.goto(f"{live_server.url}/display/{OFFICE}")
     say = lambda text: page.evaluate("t => window.TurneroDisplay.speakable(t)", text)  # noqa: E731
@@ -137,3 +139,73 @@ def test_display_keeps_its_state_through_an_outage_and_catches_up(browser, live_
                            timeout=15000)
     _api(live_server, "POST", f"/api/tickets/{second['id']}/finish", admin)
     assert page.errors == []
+
+
+def test_ticket_page_kiosk_and_console_follow_the_same_live_channel(browser, live_server):  # noqa: F811
+    """The citizen's ticket page (position, estimated wait, the called alert), the kiosk's
+    and the desk console's waiting counts all move with the office's live channel, not
+    with their slow fallback polls (the console's board re-read is blocked here)."""
+    from playwright.sync_api import expect
+
+    from tests.test_pages import _sign_in
+
+    admin, kiosk_token = _token(live_server, "admin"), _token(live_server, "kiosko")
+    service, desk = "CERT", "10"  # no other test of this module uses them
+
+    kiosk = _new_page(browser)
+    kiosk.goto(f"{live_server.url}/kiosk/{OFFICE}")
+    _sign_in(kiosk, "kiosko")
+    kiosk_count = kiosk.locator(f"[data-waiting-for='{service}']")
+    expect(kiosk_count).to_be_visible(timeout=10000)
+
+    console = _new_page(browser)
+    console.goto(f"{live_server.url}/desk/{OFFICE}/{desk}")
+    _sign_in(console, "operador10")
+    name = _api(live_server, "GET", f"/api/offices/{OFFICE}/board", admin)["services"][service]
+    console_count = console.locator("#waiting-mine li", has_text=name).locator(".w-count")
+    expect(console_count).not_to_have_text("…", timeout=10000)
+    console.route("**/api/offices/*/board", lambda route: route.abort())  # live channel only from now on
+
+    def counts_become(n: int) -> float:
+        started = time.monotonic()
+        kiosk.wait_for_function(
+            "([c, n]) => { const el = document.querySelector(`[data-waiting-for='${c}']`);"
+            " return (n === 0 ? 'Sin espera' : n === 1 ? '1 persona en espera' : n + ' personas en espera')"
+            " === el.textContent; }", arg=[service, n], timeout=2000)
+        expect(console_count).to_have_text(str(n), timeout=2000)
+        return time.monotonic() - started
+
+    before = int(_api(live_server, "GET", f"/api/offices/{OFFICE}/board", admin)["waiting"][service])
+    ahead = _api(live_server, "POST", f"/api/offices/{OFFICE}/tickets", kiosk_token, service=service)
+    mine = _api(live_server, "POST", f"/api/offices/{OFFICE}/tickets", kiosk_token, service=service)
+    assert counts_become(before + 2) < 1.5
+
+    citizen = _new_page(browser, width=412, height=915)  # a phone
+    citizen.goto(f"{live_server.url}/t/{mine['id']}")
+    citizen.wait_for_function("document.body.dataset.live === 'live'", timeout=10000)
+    position = int(citizen.locator("#c-position").inner_text())
+    assert position >= 2 and citizen.locator("#c-wait").inner_text()
+    expect(citizen.locator("#c-alert")).to_be_hidden()
+
+    # The ticket ahead is called: the line moves, the page says so by itself (it spreads
+    # its re-reads over up to 3 s; its own poll would take 60 s).
+    _api(live_server, "POST", f"/api/offices/{OFFICE}/desks/{desk}/open", admin)
+    first = _api(live_server, "POST", f"/api/offices/{OFFICE}/desks/{desk}/call", admin, ticket=ahead["number"])
+    expect(citizen.locator("#c-position")).to_have_text(str(position - 1), timeout=5000)
+    assert counts_become(before + 1) < 1.5
+
+    # Its own call: the alert with the desk, within a second.
+    _api(live_server, "POST", f"/api/tickets/{first['id']}/finish", admin)
+    called = _api(live_server, "POST", f"/api/offices/{OFFICE}/desks/{desk}/call", admin, ticket=mine["number"])
+    answered = time.monotonic()
+    alert = citizen.get_by_role("alert").filter(has_text="¡Es su turno!")
+    expect(alert).to_be_visible(timeout=1000)
+    assert time.monotonic() - answered < 1.0
+    expect(alert).to_contain_text(f"Diríjase a la ventanilla {desk}")
+    expect(citizen.locator("#c-status")).to_have_text("Llamado")
+    assert counts_become(before) < 1.5
+    _screenshot(citizen, f"ticket-live-{live_server.backend}.png")
+    _screenshot(console, f"desk-live-{live_server.backend}.png")
+    _api(live_server, "POST", f"/api/tickets/{called['id']}/finish", admin)
+    for page in (kiosk, console, citizen):
+        assert page.errors == [], page.errors

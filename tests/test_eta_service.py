@@ -177,3 +177,125 @@ async def test_offices_are_ranked_by_predicted_walk_in_wait(db):
     waits = await eta_service.walk_in_waits("CI-RENOV", [sur, rojo], POLICY)
     assert waits["LPZ-ZONA-SUR"]["waiting"] == 10 and waits["LPZ-TELEFERICO-ROJO"]["waiting"] == 1
     assert await eta_service.recommend_offices("CI-RENOV", POLICY, city="Cochabamba") == []
+
+
+# ---------------------------------------------------------------- through the HTTP API
+
+
+async def _headers(client, username: str) -> dict:
+    response = await client.post("/api/auth/token", json={"username": username, "password": "demo"})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+async def _issue_api(client, headers, office="LPZ-PRINCIPAL", service_code="CI-RENOV", **fields) -> dict:
+    response = await client.post(f"/api/offices/{office}/tickets", json={"service": service_code, **fields},
+                                 headers=headers)
+    assert response.status_code == 201, response.text
+    clock.advance(timedelta(seconds=5))
+    return response.json()
+
+
+def _error(response, status: int) -> str:
+    assert response.status_code == status, response.text
+    assert set(response.json()) == {"error"}
+    return response.json()["error"]["code"]
+
+
+async def test_tickets_offices_and_the_kiosk_show_the_replayed_wait(client, kiosk):
+    clock.freeze(la_paz(23, 9))
+    admin = await _headers(client, "admin")
+    opened = await client.post("/api/offices/LPZ-PRINCIPAL/desks/3/open", headers=admin)  # CI-RENOV first
+    assert opened.status_code == 200, opened.text
+    r1 = await _issue_api(client, kiosk)
+    r2 = await _issue_api(client, kiosk)
+    s1 = await _issue_api(client, kiosk, priority="senior")
+    # At issue: the desk is free for R1; R2 after R1 (7-minute prior); the senior goes first.
+    assert [r1["estimated_wait_minutes"], r2["estimated_wait_minutes"], s1["estimated_wait_minutes"]] == [0, 7, 0]
+    eta_service.clear_cache()
+    # Read again, the whole office replayed: S1, then R1 and R2 (the 2:1 interleave).
+    waits = [(await client.get(f"/api/tickets/{t['id']}")).json()["estimated_wait_minutes"] for t in (s1, r1, r2)]
+    assert waits == [0, 7, 14]
+    page = await client.get(f"/t/{r2['id']}")
+    assert page.status_code == 200 and "≈ 14 min" in page.text
+
+    offices = {o["code"]: o for o in (await client.get("/api/offices?service=CI-RENOV")).json()}
+    assert offices["LPZ-PRINCIPAL"]["waiting"] == 3
+    assert offices["LPZ-PRINCIPAL"]["estimated_wait_minutes"] == 21  # a walk-in now: after all three
+    assert offices["LPZ-ZONA-SUR"]["waiting"] == 0
+    plain = (await client.get("/api/offices")).json()
+    assert "estimated_wait_minutes" not in plain[0]  # only with ?service=
+    estimates = (await client.get("/api/offices/LPZ-PRINCIPAL/estimates")).json()
+    ci = next(s for s in estimates["services"] if s["service"] == "CI-RENOV")
+    assert (ci["waiting"], ci["open_desks"], ci["estimated_wait_minutes"]) == (3, 1, 21)
+    assert _error(await client.get("/api/offices/NOPE/estimates"), 404) == "office_not_found"
+    assert _error(await client.get("/api/offices?service=NOPE"), 404)
+
+    # The ranking: the open office first; no proposal while the local wait is short.
+    ranking = (await client.get("/api/services/CI-RENOV/ranking?near=LPZ-PRINCIPAL")).json()
+    assert ranking["offices"][0]["office"] == "LPZ-PRINCIPAL" and ranking["suggestion"] is None
+    assert ranking["city"] == "La Paz"
+    # A long line here and an open desk at another La Paz office: the kiosk proposes it.
+    for _ in range(6):
+        await _issue_api(client, kiosk)
+    opened = await client.post("/api/offices/LPZ-TELEFERICO-ROJO/desks/5/open", headers=admin)
+    assert opened.status_code == 200, opened.text
+    ranking = (await client.get("/api/services/CI-RENOV/ranking?near=LPZ-PRINCIPAL")).json()
+    assert ranking["offices"][0]["office"] == "LPZ-TELEFERICO-ROJO"
+    suggestion = ranking["suggestion"]
+    assert suggestion["office"] == "LPZ-TELEFERICO-ROJO" and suggestion["saving_minutes"] >= 20
+    assert "min" in suggestion["message"] and suggestion["address"]
+    assert _error(await client.get("/api/services/CI-RENOV/ranking?near=NOPE"), 404) == "office_not_found"
+    assert _error(await client.get("/api/services/NOPE/ranking"), 404)
+    assert _error(await client.get("/api/services/CI-RENOV/ranking?city=" + "x" * 80), 422) == "invalid_query"
+
+
+async def test_supervisor_balancing_api_and_page(client):
+    clock.freeze(la_paz(23, 9))
+    admin = await _headers(client, "admin")
+    for desk in ("1", "2", "3", "4"):
+        assert (await client.post(f"/api/offices/LPZ-ZONA-SUR/desks/{desk}/open", headers=admin)).status_code == 200
+    for _ in range(8):
+        await _issue_api(client, admin, "LPZ-ZONA-SUR", "SANEAMIENTO")  # 15 minutes each, one desk
+    await _issue_api(client, admin, "LPZ-ZONA-SUR", "CI-RENOV")
+    view = (await client.get("/api/offices/LPZ-ZONA-SUR/balancing?threshold=30", headers=admin)).json()
+    before = next(s for s in view["services"] if s["service"] == "SANEAMIENTO")["estimated_wait_minutes"]
+    assert before >= 100 and view["threshold_minutes"] == 30
+    move = view["suggestions"][0]
+    assert move["to"] == "SANEAMIENTO" and "Mover la ventanilla" in move["message"]
+    applied = await client.post("/api/offices/LPZ-ZONA-SUR/balancing/apply",
+                                json={"desk": move["desk"], "service": "SANEAMIENTO"}, headers=admin)
+    assert applied.status_code == 200, applied.text
+    assert applied.json()["desk"] == move["desk"]
+    after = (await client.get("/api/offices/LPZ-ZONA-SUR/balancing?threshold=30", headers=admin)).json()
+    assert next(s for s in after["services"] if s["service"] == "SANEAMIENTO")["estimated_wait_minutes"] < before
+
+    # Errors: the API's shape, nothing written.
+    url = "/api/offices/LPZ-ZONA-SUR/balancing"
+    assert _error(await client.get(url), 401)
+    supervisor = await _headers(client, "supervisor")  # of LPZ-PRINCIPAL
+    assert _error(await client.get(url, headers=supervisor), 403)
+    assert _error(await client.get(url, headers=await _headers(client, "kiosko")), 403)
+    assert _error(await client.get(url + "?threshold=abc", headers=admin), 422) == "invalid_threshold"
+    assert _error(await client.post(url + "/apply", content=b"{", headers=admin), 400)
+    assert _error(await client.post(url + "/apply", json={"desk": "99", "service": "CERT"}, headers=admin), 404)
+    assert _error(await client.post(url + "/apply", json={"desk": "1", "service": "PASAPORTE"}, headers=admin), 422)
+    assert _error(await client.post(url + "/apply", json={"desk": "1"}, headers=admin), 422)
+    assert _error(await client.get("/api/offices/NOPE/balancing", headers=admin), 404)
+
+    # The page: supervisors of the office only, Spanish, with the suggestion's apply button.
+    anonymous = await client.get("/supervisor/LPZ-PRINCIPAL/balancing")
+    assert anonymous.status_code in (302, 303) and "/login" in anonymous.headers["location"]
+    login = await client.post("/login", data={"username": "supervisor", "password": "demo", "next": ""})
+    assert login.status_code in (302, 303)
+    for desk in ("3", "9"):  # 3: CI-RENOV first, 9: SANEAMIENTO only
+        assert (await client.post(f"/api/offices/LPZ-PRINCIPAL/desks/{desk}/open", headers=supervisor)).status_code == 200
+    for _ in range(12):
+        await _issue_api(client, supervisor, "LPZ-PRINCIPAL", "SANEAMIENTO")
+    page = await client.get("/supervisor/LPZ-PRINCIPAL/balancing")
+    assert page.status_code == 200, page.text
+    assert "Balanceo de ventanillas" in page.text and "Espera estimada" in page.text
+    assert 'data-desk="3" data-service="SANEAMIENTO"' in page.text and "Aplicar" in page.text
+    assert "/static/js/balancing.js" in page.text
+    other = await client.get("/supervisor/LPZ-ZONA-SUR/balancing")
+    assert other.status_code == 403

@@ -1,23 +1,52 @@
-"""The exam room through its API, in-process, on every backend: proctor check-in with
-the identity check, seat assignment and swaps, the seat's exam (answers saved as they
-go, reload, scoring, the deadline), eligibility, authorisation, the board."""
+"""The exam room through its API, in-process, on every backend. A place is a cita booked
+with POST /api/appointments (category, eligibility, cut-off); a session is a slot whose
+capacity is the seats in service; the proctor's check-in checks the cita in (identity,
+seat); unclaimed citas become no-shows by the citas sweep; the seat's exam (answers
+saved as they go, reload, scoring, the deadline, the result SMS in the outbox); swaps."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from tests.conftest import assert_error, login
 from turnero.core import clock
+from turnero.exam import booking as exam_booking
 from turnero.exam.models import AttemptStatus, ExamAnswer, ExamAttempt, ExamEvent, Question, Seat
 from turnero.exam.policy import ExamConfig
+from turnero.notifications.models import OutboundMessage
+from turnero.scheduler.models import Appointment, AppointmentEvent, Slot
+from turnero.settings import Settings
 
 OFFICE = "LPZ-SEGELIC"
 ROOM = "SALA-1"
+SERVICE = "EXAM-TEORICO"
 QUESTIONS = 20
+LPZ = ZoneInfo("America/La_Paz")
+# A Tuesday morning; the demo rule's sessions that day: 08:00, 10:00, 14:30 (one hour).
+NOW = datetime(2026, 11, 24, 9, 30, tzinfo=LPZ)
+NOON = NOW.replace(hour=12, minute=0)
+
+
+@pytest.fixture
+def settings(database) -> Settings:
+    return Settings(database_url=database.url, run_jobs=False, db_pool_size=10, booking_rate_limit="1000/minute")
+
+
+@pytest.fixture(autouse=True)
+def _fixed_config_and_clock(client):
+    """Known rules and a known time for these tests, whatever the environment says."""
+    clock.freeze(NOW.astimezone(timezone.utc))
+    config = ExamConfig(questions_per_exam=QUESTIONS, duration=timedelta(minutes=30), pass_mark=0.8,
+                        retake_wait=timedelta(days=7), max_attempts=3)
+    client._transport.app.state.exam_config = config
+    exam_booking.configure(config)
+    yield config
+    exam_booking.configure(None)
 
 
 @pytest.fixture
@@ -25,51 +54,63 @@ async def proctor(client) -> dict:
     return await login(client, "examinador")
 
 
-@pytest.fixture(autouse=True)
-def _fixed_config(client):
-    """Known rules for these tests, whatever the environment says."""
-    app = client._transport.app
-    app.state.exam_config = ExamConfig(
-        questions_per_exam=QUESTIONS, duration=timedelta(minutes=30), pass_mark=0.8,
-        retake_wait=timedelta(days=7), max_attempts=3,
-    )
-    return app.state.exam_config
-
-
-async def new_session(client, headers, starts_in=timedelta(minutes=30), minutes=45) -> int:
-    starts = (clock.now() + starts_in).astimezone().isoformat(timespec="seconds")
+async def new_session(client, headers, starts: datetime = NOON, minutes: int = 45) -> dict:
     response = await client.post(f"/api/exam/offices/{OFFICE}/rooms/{ROOM}/sessions",
-                                 json={"starts_at": starts, "minutes": minutes}, headers=headers)
+                                 json={"starts_at": starts.isoformat(), "minutes": minutes}, headers=headers)
     assert response.status_code == 201, response.text
-    return response.json()["id"]
+    return response.json()
 
 
-def candidate(n: int = 1, **overrides) -> dict:
-    document = f"{4800000 + n}"
-    body = {"booking": f"EX{n:04d}", "document": document, "presented_document": document,
-            "name": f"Postulante Número {n}", "category": "B", "phone": "71234567"}
+def document_of(n: int) -> str:
+    return f"{4800000 + n}"
+
+
+def cita(start: str, n: int = 1, **overrides) -> dict:
+    body = {"office": OFFICE, "service": SERVICE, "start": start, "category": "B",
+            "document": {"number": document_of(n)}, "name": f"Postulante Número {n}", "phone": "71234567"}
     body.update(overrides)
     return body
 
 
-async def check_in(client, headers, session: int, **body):
-    return await client.post(f"/api/exam/sessions/{session}/checkins", json=body, headers=headers)
+async def book(client, session: dict, n: int = 1, **overrides):
+    return await client.post("/api/appointments", json=cita(session["starts_at"], n, **overrides))
 
 
-async def board(client, headers, session: int) -> dict:
-    response = await client.get(f"/api/exam/sessions/{session}/board", headers=headers)
+async def booked(client, session: dict, n: int = 1, **overrides) -> dict:
+    response = await book(client, session, n, **overrides)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def to_checkin_window(session: dict, before=timedelta(minutes=5)) -> None:
+    clock.freeze(datetime.fromisoformat(session["starts_at"]).astimezone(timezone.utc) - before)
+
+
+def to_start(session: dict, after=timedelta(0)) -> None:
+    clock.freeze(datetime.fromisoformat(session["starts_at"]).astimezone(timezone.utc) + after)
+
+
+async def check_in(client, headers, session: dict, **body):
+    return await client.post(f"/api/exam/sessions/{session['id']}/checkins", json=body, headers=headers)
+
+
+async def board(client, headers, session: dict) -> dict:
+    response = await client.get(f"/api/exam/sessions/{session['id']}/board", headers=headers)
     assert response.status_code == 200, response.text
     return response.json()
 
 
-async def seat_token(client, headers, session: int, number: int) -> str:
+async def seat_token(client, headers, session: dict, number: int) -> str:
     return next(s["token"] for s in (await board(client, headers, session))["seats"] if s["number"] == number)
 
 
-async def seated(client, proctor, n=1, starts_in=timedelta(minutes=5), **overrides):
-    """A session, a checked-in candidate, and their seat's token."""
-    session = await new_session(client, proctor, starts_in=starts_in)
-    response = await check_in(client, proctor, session, **candidate(n, **overrides))
+async def seated(client, proctor, n=1, starts: datetime = NOON, **overrides):
+    """A session, a candidate booked and checked in 5 minutes before it starts, and
+    their seat's token."""
+    session = await new_session(client, proctor, starts)
+    code = (await booked(client, session, n, **overrides))["code"]
+    to_checkin_window(session)
+    response = await check_in(client, proctor, session, booking=code, presented_document=document_of(n))
     assert response.status_code == 201, response.text
     attempt = response.json()
     return session, attempt, await seat_token(client, proctor, session, attempt["seat"])
@@ -92,15 +133,76 @@ async def answer(client, token, attempt_id, question, choice, position=None):
     return await client.post(f"/api/exam/seats/{token}/answers", json=body)
 
 
-# ---------------------------------------------------------------- check-in and seats
+async def take_out(client, headers, number: int):
+    return await client.post(f"/api/exam/offices/{OFFICE}/rooms/{ROOM}/seats/{number}/out-of-service",
+                             headers=headers)
 
 
-async def test_check_in_assigns_the_lowest_free_seat_and_draws_the_exam(client, proctor):
+# ---------------------------------------------------------------- sessions are slots, places are seats
+
+
+async def test_the_rules_session_times_are_the_rooms_sessions_and_bookable(client, proctor):
+    listed = await client.get(f"/api/exam/offices/{OFFICE}/rooms/{ROOM}/sessions?date=2026-11-24", headers=proctor)
+    assert listed.status_code == 200, listed.text
+    sessions = listed.json()
+    assert [s["starts_at"][11:16] for s in sessions] == ["08:00", "10:00", "14:30"]
+    slots = await Slot.filter(id__in=[s["slot_id"] for s in sessions])
+    assert {s.capacity for s in slots} == {20}  # the seats in service
+    free = await client.get(f"/api/offices/{OFFICE}/availability?service={SERVICE}&from=2026-11-24&days=1")
+    assert [s["start"][11:16] for s in free.json()] == ["14:30"]  # 08:00 passed, 10:00 is too soon (2 h)
+    assert free.json()[0]["capacity"] == 20
+    made = await booked(client, sessions[2])
+    assert made["kind"] == "exam" and made["category"] == "B" and made["status"] == "booked"
+    assert (await board(client, proctor, sessions[2]))["expected"][0]["code"] == made["code"]
+
+
+async def test_an_exam_booking_needs_a_category_and_one_place(client, proctor):
     session = await new_session(client, proctor)
-    first = (await check_in(client, proctor, session, **candidate(1))).json()
-    second = (await check_in(client, proctor, session, **candidate(2, category="M"))).json()
-    assert (first["seat"], second["seat"]) == (1, 2)
-    assert first["status"] == "assigned" and first["category"] == "B"
+    body = cita(session["starts_at"])
+    del body["category"]
+    assert_error(await client.post("/api/appointments", json=body), 422, "category_required")
+    assert_error(await book(client, session, party_size=2), 422, "party_too_large")
+    assert_error(await book(client, session, category="Z"), 422)
+    assert await Appointment.all().count() == 0
+
+
+async def test_capacity_follows_the_seats_in_service_and_bookings_that_no_longer_fit_move(client, proctor):
+    first = await new_session(client, proctor)
+    for number in range(1, 18):  # 3 seats left
+        assert (await take_out(client, proctor, number)).status_code == 200
+    assert (await Slot.get(id=first["slot_id"])).capacity == 3
+    codes = [(await booked(client, first, n))["code"] for n in range(1, 4)]
+    assert_error(await book(client, first, 4), 409, "slot_full")
+    changed = await take_out(client, proctor, 18)
+    assert changed.status_code == 200, changed.text
+    assert changed.json() == {"number": 18, "in_service": False, "places": 2, "moved": 1, "cancelled": 0}
+    # The last to book moved to the next session with room (14:30, a rule session), with notice.
+    last = await Appointment.get(code=codes[-1])
+    assert last.status == "booked" and last.start.astimezone(LPZ).strftime("%H:%M") == "14:30"
+    assert await AppointmentEvent.filter(appointment_id=last.id, kind="rescheduled").count() == 1
+    notice = await OutboundMessage.filter(appointment_id=last.id, template="cita_reprogramada").first()
+    assert notice is not None and "14:30" in notice.body
+    first_slot = await Slot.get(id=first["slot_id"])
+    assert (first_slot.capacity, first_slot.booked) == (2, 2)
+    later = await client.get(f"/api/offices/{OFFICE}/availability?service={SERVICE}&from=2026-11-25&days=1")
+    assert {s["capacity"] for s in later.json()} == {2}  # every future session
+    back = await client.post(f"/api/exam/offices/{OFFICE}/rooms/{ROOM}/seats/18/in-service", headers=proctor)
+    assert back.json()["places"] == 3 and (await Slot.get(id=first["slot_id"])).capacity == 3
+
+
+# ---------------------------------------------------------------- check-in
+
+
+async def test_check_in_checks_the_cita_in_assigns_the_lowest_free_seat_and_draws_the_exam(client, proctor):
+    session = await new_session(client, proctor)
+    one = await booked(client, session, 1)
+    two = await booked(client, session, 2, category="M")
+    to_checkin_window(session)
+    first = (await check_in(client, proctor, session, booking=one["code"], presented_document=document_of(1))).json()
+    # Without the code: the session's booking made with the presented document.
+    second = (await check_in(client, proctor, session, presented_document=document_of(2))).json()
+    assert (first["seat"], second["seat"]) == (1, 2) and second["booking"] == two["code"]
+    assert first["status"] == "assigned" and first["category"] == "B" and first["name"] == "Postulante Número 1"
     row = await ExamAttempt.get(public_id=first["id"])
     assert len(row.question_ids) == QUESTIONS == len(set(row.question_ids))
     bank_b = set(await Question.filter(categories__contains="|B|").values_list("id", flat=True))
@@ -108,67 +210,89 @@ async def test_check_in_assigns_the_lowest_free_seat_and_draws_the_exam(client, 
     moto = await ExamAttempt.get(public_id=second["id"])
     bank_m = set(await Question.filter(categories__contains="|M|").values_list("id", flat=True))
     assert set(moto.question_ids) <= bank_m and set(moto.question_ids) - bank_b  # motorcycle questions drawn
+    appt = await Appointment.get(code=one["code"])
+    assert appt.status == "checked_in" and appt.checked_in_at is not None
+    assert await AppointmentEvent.filter(appointment_id=appt.id, kind="checked_in").count() == 1
     assert await ExamEvent.filter(attempt_id=row.id, kind="checked_in").count() == 1
-
-
-async def test_a_chosen_seat_is_used_and_a_taken_one_refused(client, proctor):
-    session = await new_session(client, proctor)
-    chosen = await check_in(client, proctor, session, **candidate(1), seat=7)
-    assert chosen.status_code == 201 and chosen.json()["seat"] == 7
-    assert_error(await check_in(client, proctor, session, **candidate(2), seat=7), 409, "seat_taken")
-    assert (await check_in(client, proctor, session, **candidate(2))).json()["seat"] == 1
+    public = (await client.get(f"/api/appointments/{one['id']}")).json()
+    assert public["status"] == "checked_in"
+    again = await check_in(client, proctor, session, booking=one["code"], presented_document=document_of(1))
+    assert_error(again, 409, "already_checked_in")
 
 
 async def test_wrong_document_is_refused_and_writes_nothing(client, proctor):
     session = await new_session(client, proctor)
-    body = candidate(1, presented_document="9999999")
-    error = assert_error(await check_in(client, proctor, session, **body), 409, "document_mismatch")
+    code = (await booked(client, session, 1, document={"number": "4800001", "complement": "1B"}))["code"]
+    to_checkin_window(session)
+    error = assert_error(await check_in(client, proctor, session, booking=code, presented_document="9999999"),
+                         409, "document_mismatch")
     assert "no coincide" in error["message"]
-    complement = candidate(1, document="4800001-1B", presented_document="4800001")  # the complemento counts
-    assert_error(await check_in(client, proctor, session, **complement), 409, "document_mismatch")
+    # The complement counts: the booking has one, the card shown must too.
+    assert_error(await check_in(client, proctor, session, booking=code, presented_document="4800001"),
+                 409, "document_mismatch")
     assert await ExamAttempt.all().count() == 0 and await ExamEvent.all().count() == 0
-    same = candidate(1, document="4800001-1b", presented_document="4800001 1B".replace(" ", "-"))
-    assert (await check_in(client, proctor, session, **same)).status_code == 201
+    assert (await Appointment.get(code=code)).status == "booked"
+    ok = await check_in(client, proctor, session, booking=code, presented_document="4800001-1b")
+    assert ok.status_code == 201, ok.text
 
 
-async def test_a_seat_out_of_service_is_never_assigned(client, proctor):
+async def test_a_cita_of_another_session_or_service_is_refused(client, proctor):
     session = await new_session(client, proctor)
+    later = await new_session(client, proctor, NOON.replace(hour=16))
+    code = (await booked(client, later, 1))["code"]
+    to_checkin_window(session)
+    error = assert_error(await check_in(client, proctor, session, booking=code, presented_document=document_of(1)),
+                         409, "wrong_session")
+    assert "16:00" in error["message"]
+    assert_error(await check_in(client, proctor, session, booking="ACDEFGHJ", presented_document="4800001"), 404,
+                 "appointment_not_found")
+    assert_error(await check_in(client, proctor, session, presented_document="4800009"), 404, "appointment_not_found")
+
+
+async def test_exam_citas_are_not_checked_in_at_the_kiosk(client, proctor):
+    session = await new_session(client, proctor)
+    code = (await booked(client, session, 1))["code"]
+    to_checkin_window(session)
+    kiosk = await login(client, "admin")
+    response = await client.post(f"/api/offices/{OFFICE}/checkins", json={"code": code}, headers=kiosk)
+    assert_error(response, 409, "exam_checkin_in_room")
+
+
+async def test_a_seat_out_of_service_is_never_assigned_and_a_chosen_seat_is_used(client, proctor):
+    session = await new_session(client, proctor)
+    codes = [(await booked(client, session, n))["code"] for n in range(1, 4)]
     for number in (1, 2):
-        out = await client.post(f"/api/exam/offices/{OFFICE}/rooms/{ROOM}/seats/{number}/out-of-service",
-                                headers=proctor)
-        assert out.status_code == 200 and out.json() == {"number": number, "in_service": False}
-    assert (await check_in(client, proctor, session, **candidate(1))).json()["seat"] == 3
-    assert_error(await check_in(client, proctor, session, **candidate(2), seat=1), 409, "seat_out_of_service")
+        assert (await take_out(client, proctor, number)).json()["in_service"] is False
+    to_checkin_window(session)
+    assert (await check_in(client, proctor, session, booking=codes[0], presented_document=document_of(1))
+            ).json()["seat"] == 3
+    assert_error(await check_in(client, proctor, session, booking=codes[1], presented_document=document_of(2), seat=1),
+                 409, "seat_out_of_service")
+    chosen = await check_in(client, proctor, session, booking=codes[1], presented_document=document_of(2), seat=7)
+    assert chosen.json()["seat"] == 7
+    assert_error(await check_in(client, proctor, session, booking=codes[2], presented_document=document_of(3), seat=7),
+                 409, "seat_taken")
     view = await board(client, proctor, session)
     states = {s["number"]: s["state"] for s in view["seats"]}
-    assert states[1] == states[2] == "out_of_service" and states[3] == "assigned" and states[4] == "free"
-    assert view["stats"]["seats_in_service"] == 18
-
-
-async def test_a_full_room_refuses_the_next_candidate(client, proctor):
-    session = await new_session(client, proctor)
-    await Seat.filter(number__gt=3).update(in_service=False)
-    for n in range(1, 4):
-        assert (await check_in(client, proctor, session, **candidate(n))).status_code == 201
-    assert_error(await check_in(client, proctor, session, **candidate(4)), 409, "room_full")
-
-
-async def test_the_same_candidate_cannot_check_in_twice(client, proctor):
-    session = await new_session(client, proctor)
-    assert (await check_in(client, proctor, session, **candidate(1))).status_code == 201
-    assert_error(await check_in(client, proctor, session, **candidate(1, booking="OTRA")), 409, "already_checked_in")
+    assert states[1] == states[2] == "out_of_service" and states[3] == states[7] == "assigned" and states[4] == "free"
+    assert view["stats"]["seats_in_service"] == 18 and view["places"] == 18
 
 
 async def test_concurrent_check_ins_never_share_a_seat(client, proctor):
-    """30 candidates at once for 20 seats: 20 seated on 20 different seats, 10 refused."""
+    """20 booked candidates checked in at once: 20 different seats; then 10 proctors'
+    clicks for one chosen seat of another session: one gets it."""
     session = await new_session(client, proctor)
-    responses = await asyncio.gather(*(check_in(client, proctor, session, **candidate(n)) for n in range(1, 31)))
-    ok = [r.json() for r in responses if r.status_code == 201]
-    refused = [r for r in responses if r.status_code != 201]
-    assert len(ok) == 20 and sorted(a["seat"] for a in ok) == list(range(1, 21))
-    assert all(r.status_code == 409 and r.json()["error"]["code"] == "room_full" for r in refused)
-    seats = await ExamAttempt.filter(session_id=session).values_list("seat_id", flat=True)
+    codes = [(await booked(client, session, n))["code"] for n in range(1, 21)]
+    to_checkin_window(session)
+    responses = await asyncio.gather(*(
+        check_in(client, proctor, session, booking=code, presented_document=document_of(n))
+        for n, code in enumerate(codes, start=1)
+    ))
+    assert all(r.status_code == 201 for r in responses), [r.text for r in responses if r.status_code != 201][:2]
+    assert sorted(r.json()["seat"] for r in responses) == list(range(1, 21))
+    seats = await ExamAttempt.filter(session_id=session["id"]).values_list("seat_id", flat=True)
     assert len(seats) == len(set(seats)) == 20
+    assert await Appointment.filter(status="checked_in").count() == 20
 
 
 async def test_the_database_refuses_a_second_active_attempt_on_a_seat(client, proctor):
@@ -179,51 +303,75 @@ async def test_the_database_refuses_a_second_active_attempt_on_a_seat(client, pr
     row = await ExamAttempt.get(public_id=attempt["id"])
     with pytest.raises(IntegrityError):
         await ExamAttempt.create(
-            public_id="x" * 16, session_id=session, seat_id=row.seat_id, document="1111111", name="Otro",
-            category="B", seed=1, question_ids=[], checked_in_at=clock.now(),
+            public_id="x" * 16, session_id=session["id"], seat_id=row.seat_id, appointment_id=row.appointment_id,
+            document="1111111", name="Otro", category="B", seed=1, question_ids=[], checked_in_at=clock.now(),
         )
 
 
-async def test_late_arrival_after_the_session_starts_is_refused(client, proctor):
-    session = await new_session(client, proctor, starts_in=timedelta(minutes=1))
-    clock.advance(timedelta(minutes=1, seconds=1))
-    assert_error(await check_in(client, proctor, session, **candidate(1)), 409, "late_arrival")
-    early = await new_session(client, proctor, starts_in=timedelta(hours=3))
-    assert_error(await check_in(client, proctor, early, **candidate(2)), 409, "checkin_too_early")
-    assert await ExamAttempt.all().count() == 0
+async def test_late_arrival_is_refused_and_unclaimed_citas_become_no_shows(client, proctor):
+    from turnero.scheduler.service import SchedulerConfig, mark_no_shows
+
+    session = await new_session(client, proctor)
+    early, late, present = [(await booked(client, session, n))["code"] for n in (1, 2, 3)]
+    to_checkin_window(session, before=timedelta(minutes=61))
+    assert_error(await check_in(client, proctor, session, booking=early, presented_document=document_of(1)),
+                 409, "checkin_too_early")
+    to_checkin_window(session)
+    assert (await check_in(client, proctor, session, booking=present, presented_document=document_of(3))
+            ).status_code == 201
+    to_start(session, after=timedelta(seconds=1))
+    assert_error(await check_in(client, proctor, session, booking=late, presented_document=document_of(2)),
+                 409, "late_arrival")
+    assert await ExamAttempt.all().count() == 1
+    # The citas engine's sweep: the same no-show rule as any cita.
+    to_start(session, after=timedelta(minutes=16))
+    assert await mark_no_shows(SchedulerConfig()) == 2
+    assert set(await Appointment.filter(status="no_show").values_list("code", flat=True)) == {early, late}
+    stats = (await board(client, proctor, session))["stats"]
+    assert (stats["booked"], stats["checked_in"], stats["no_shows"], stats["expected"]) == (3, 1, 2, 0)
+    assert stats["attendance_rate"] == 33.3
+
+
+async def test_cancellation_cut_off_is_24_hours(client, proctor):
+    tomorrow = await new_session(client, proctor, NOON + timedelta(days=1))
+    clock.freeze(NOW.astimezone(timezone.utc) + timedelta(hours=4))  # 22 h before
+    made = await booked(client, tomorrow, 1)
+    assert made["can_cancel"] is False  # less than 24 h ahead
+    assert_error(await client.post(f"/api/appointments/{made['code']}/cancel", json={"document": document_of(1)}),
+                 409, "cutoff_passed")
+    later = await new_session(client, proctor, NOON + timedelta(days=3))
+    other = await booked(client, later, 2)
+    done = await client.post(f"/api/appointments/{other['code']}/cancel", json={"document": document_of(2)})
+    assert done.status_code == 200 and done.json()["status"] == "cancelled"
+    assert (await Slot.get(id=later["slot_id"])).booked == 0
 
 
 # ---------------------------------------------------------------- the seat's exam
 
 
-async def test_seat_page_state_before_and_after_assignment(client, proctor):
-    session = await new_session(client, proctor)
-    token = await seat_token(client, proctor, session, 1)
-    idle = (await client.get(f"/api/exam/seats/{token}")).json()
-    assert idle["seat"] == 1 and idle["attempt"] is None
-    await check_in(client, proctor, session, **candidate(1))
+async def test_seat_page_state_and_start_only_from_the_session_start(client, proctor):
+    session, attempt, token = await seated(client, proctor)
     ready = (await client.get(f"/api/exam/seats/{token}")).json()["attempt"]
     assert ready["status"] == "assigned" and ready["name"] == "Postulante Número 1"
-    assert ready["total"] == QUESTIONS and ready["pass_percent"] == 80 and "questions" not in ready or not ready["questions"]
-
-
-async def test_start_is_refused_before_the_session_starts(client, proctor):
-    session, attempt, token = await seated(client, proctor)
+    assert ready["total"] == QUESTIONS and ready["pass_percent"] == 80 and not ready.get("questions")
+    idle = (await client.get(f"/api/exam/seats/{await seat_token(client, proctor, session, 2)}")).json()
+    assert idle["seat"] == 2 and idle["attempt"] is None
     response = await client.post(f"/api/exam/seats/{token}/start", json={"attempt": attempt["id"]})
     assert_error(response, 409, "session_not_started")
-    clock.advance(timedelta(minutes=5))
+    to_start(session)
     state = await start(client, token, attempt["id"])
     assert state["attempt"]["status"] == "in_progress" and state["attempt"]["seconds_left"] == 30 * 60
 
 
 async def test_answers_survive_a_reload_and_are_never_shown_with_the_key(client, proctor):
     session, attempt, token = await seated(client, proctor)
-    clock.advance(timedelta(minutes=5))
+    to_start(session)
     first = (await start(client, token, attempt["id"]))["attempt"]
     questions = first["questions"]
     assert all(set(q) == {"id", "text", "choices"} for q in questions)  # never the correct answer
     for i, q in enumerate(questions[:5]):
-        assert (await answer(client, token, attempt["id"], q["id"], i % len(q["choices"]), position=i + 1)).status_code == 200
+        assert (await answer(client, token, attempt["id"], q["id"], i % len(q["choices"]), position=i + 1)
+                ).status_code == 200
     # Changing one's mind replaces the answer.
     assert (await answer(client, token, attempt["id"], questions[0]["id"], 1, position=5)).status_code == 200
     clock.advance(timedelta(minutes=3))
@@ -237,12 +385,12 @@ async def test_answers_survive_a_reload_and_are_never_shown_with_the_key(client,
     assert await ExamAnswer.filter(attempt__public_id=attempt["id"]).count() == 5
 
 
-async def test_scoring_against_the_pass_mark(client, proctor):
-    """16 of 20 right passes (80 %); 15 of 20 fails."""
+async def test_scoring_against_the_pass_mark_and_the_result_sms_through_the_outbox(client, proctor):
+    """16 of 20 right passes (80 %); 15 of 20 fails. The cita is done."""
     results = {}
-    for n, right in ((1, 16), (2, 15)):
-        session, attempt, token = await seated(client, proctor, n=n)
-        clock.advance(timedelta(minutes=5))
+    for n, right, at in ((1, 16, NOON), (2, 15, NOON.replace(hour=16))):
+        session, attempt, token = await seated(client, proctor, n=n, starts=at)
+        to_start(session)
         questions = (await start(client, token, attempt["id"]))["attempt"]["questions"]
         key = await correct_answers(q["id"] for q in questions)
         for i, q in enumerate(questions):
@@ -251,25 +399,51 @@ async def test_scoring_against_the_pass_mark(client, proctor):
         done = await client.post(f"/api/exam/seats/{token}/submit", json={"attempt": attempt["id"]})
         assert done.status_code == 200, done.text
         results[right] = done.json()["attempt"]["result"]
-        clock.advance(timedelta(hours=1))
     assert results[16] == {"correct": 16, "total": 20, "percent": 80.0, "passed": True, "required": 16}
     assert results[15] == {"correct": 15, "total": 20, "percent": 75.0, "passed": False, "required": 16}
     rows = await ExamAttempt.filter(status=AttemptStatus.FINISHED).order_by("id").values_list("correct_count", "passed")
     assert rows == [(16, True), (15, False)]
     assert await ExamEvent.filter(kind="finished").count() == 2
+    assert await Appointment.filter(status="done").count() == 2
+    assert await AppointmentEvent.filter(kind="done").count() == 2
     # The result SMS went to the outbox with the result (the dispatcher sends it later).
-    from turnero.notifications.models import OutboundMessage
-
     messages = await OutboundMessage.filter(template="resultado_examen").order_by("id")
     assert [m.to for m in messages] == ["+59171234567", "+59171234567"]
+    assert [m.channel for m in messages] == ["sms", "sms"]
     assert "APROBADO (16/20)" in messages[0].body and "REPROBADO (15/20)" in messages[1].body
 
 
-async def test_no_result_message_without_a_phone(client, proctor):
-    from turnero.notifications.models import OutboundMessage
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:twilio.*")
+async def test_the_result_sms_is_sent_by_the_dispatcher_through_twilio(client, proctor):
+    """The outbox row goes out through the notifications dispatcher, with the real
+    twilio client against the fake Twilio API."""
+    from tests.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
+    from turnero.notifications.dispatcher import dispatch_due
+    from turnero.notifications.gateways import TwilioGateway
+    from turnero.notifications.models import MessageStatus
 
+    session, attempt, token = await seated(client, proctor)
+    to_start(session)
+    await start(client, token, attempt["id"])
+    await client.post(f"/api/exam/seats/{token}/submit", json={"attempt": attempt["id"]})
+    fake = TwilioFake().start()
+    gateway = TwilioGateway(ACCOUNT_SID, AUTH_TOKEN, sms_from="+15005550006", api_base_url=fake.url)
+    try:
+        await OutboundMessage.exclude(template="resultado_examen").delete()  # only the result here
+        assert (await dispatch_due(gateway)).sent == 1
+        (sent,) = fake.accepted
+        assert sent.one("To") == "+59171234567"
+        assert sent.one("Body") == "SEGELIC: examen teorico categoria B: REPROBADO (0/20). Puede rendir un segundo intento."
+    finally:
+        await gateway.aclose()
+        fake.stop()
+    row = await OutboundMessage.get(template="resultado_examen")
+    assert row.status == MessageStatus.SENT and row.provider_sid
+
+
+async def test_no_result_message_without_a_phone(client, proctor):
     session, attempt, token = await seated(client, proctor, phone=None)
-    clock.advance(timedelta(minutes=5))
+    to_start(session)
     await start(client, token, attempt["id"])
     assert (await client.post(f"/api/exam/seats/{token}/submit", json={"attempt": attempt["id"]})).status_code == 200
     assert (await ExamAttempt.get(public_id=attempt["id"])).status == AttemptStatus.FINISHED
@@ -278,7 +452,7 @@ async def test_no_result_message_without_a_phone(client, proctor):
 
 async def test_the_deadline_scores_the_exam_and_refuses_later_answers(client, proctor):
     session, attempt, token = await seated(client, proctor)
-    clock.advance(timedelta(minutes=5))
+    to_start(session)
     questions = (await start(client, token, attempt["id"]))["attempt"]["questions"]
     key = await correct_answers(q["id"] for q in questions)
     for q in questions[:3]:
@@ -296,7 +470,7 @@ async def test_overdue_attempts_are_scored_by_the_job_without_the_seat_page(clie
     from turnero.exam.service import finish_overdue
 
     session, attempt, token = await seated(client, proctor)
-    clock.advance(timedelta(minutes=5))
+    to_start(session)
     await start(client, token, attempt["id"])
     assert await finish_overdue(ExamConfig()) == 0
     clock.advance(timedelta(minutes=31))
@@ -306,7 +480,7 @@ async def test_overdue_attempts_are_scored_by_the_job_without_the_seat_page(clie
 
 async def test_invalid_answers_are_refused(client, proctor):
     session, attempt, token = await seated(client, proctor)
-    clock.advance(timedelta(minutes=5))
+    to_start(session)
     before = await answer(client, token, attempt["id"], 1, 0)
     assert before.status_code in (409, 422)
     questions = (await start(client, token, attempt["id"]))["attempt"]["questions"]
@@ -321,21 +495,19 @@ async def test_invalid_answers_are_refused(client, proctor):
 
 async def test_concurrent_answers_to_different_questions_are_all_kept(client, proctor):
     session, attempt, token = await seated(client, proctor)
-    clock.advance(timedelta(minutes=5))
+    to_start(session)
     questions = (await start(client, token, attempt["id"]))["attempt"]["questions"]
     responses = await asyncio.gather(*(answer(client, token, attempt["id"], q["id"], 0) for q in questions))
     assert all(r.status_code == 200 for r in responses)
     assert await ExamAnswer.filter(attempt__public_id=attempt["id"]).count() == QUESTIONS
 
 
-# ---------------------------------------------------------------- swap
+# ---------------------------------------------------------------- swap, cancel
 
 
 async def test_swap_keeps_answers_and_the_time_left_and_retires_the_failed_seat(client, proctor):
     session, attempt, old_token = await seated(client, proctor)
-    other = (await check_in(client, proctor, session, **candidate(2))).json()
-    assert other["seat"] == 2
-    clock.advance(timedelta(minutes=5))
+    to_start(session)
     questions = (await start(client, old_token, attempt["id"]))["attempt"]["questions"]
     for q in questions[:4]:
         await answer(client, old_token, attempt["id"], q["id"], 1, position=4)
@@ -343,11 +515,11 @@ async def test_swap_keeps_answers_and_the_time_left_and_retires_the_failed_seat(
     moved = await client.post(f"/api/exam/attempts/{attempt['id']}/swap", json={"reason": "pantalla negra"},
                               headers=proctor)
     assert moved.status_code == 200, moved.text
-    assert moved.json()["seat"] == 3 and moved.json()["status"] == "assigned"
+    assert moved.json()["seat"] == 2 and moved.json()["status"] == "assigned"
     clock.advance(timedelta(minutes=4))  # walking to the new seat does not cost exam time
     # The failed seat's page no longer acts on the exam.
     assert_error(await answer(client, old_token, attempt["id"], questions[5]["id"], 0), 409, "attempt_moved")
-    new_token = await seat_token(client, proctor, session, 3)
+    new_token = await seat_token(client, proctor, session, 2)
     ready = (await client.get(f"/api/exam/seats/{new_token}")).json()["attempt"]
     assert ready["status"] == "assigned" and ready["resumed"] and ready["remaining_seconds"] == 20 * 60
     resumed = (await start(client, new_token, attempt["id"]))["attempt"]
@@ -355,54 +527,64 @@ async def test_swap_keeps_answers_and_the_time_left_and_retires_the_failed_seat(
     assert resumed["answers"] == {str(q["id"]): 1 for q in questions[:4]} and resumed["position"] == 4
     view = await board(client, proctor, session)
     states = {s["number"]: s["state"] for s in view["seats"]}
-    assert states[1] == "out_of_service" and states[3] == "in_progress" and states[2] == "assigned"
+    assert states[1] == "out_of_service" and states[2] == "in_progress"
     assert await ExamEvent.filter(kind="seat_swapped").count() == 1
+    # One computer less for the sessions ahead too.
+    later = await client.get(f"/api/offices/{OFFICE}/availability?service={SERVICE}&from=2026-11-25&days=1")
+    assert {s["capacity"] for s in later.json()} == {19}
 
 
 async def test_a_seat_in_use_cannot_be_taken_out_of_service_without_a_swap(client, proctor):
     session, attempt, token = await seated(client, proctor)
-    response = await client.post(f"/api/exam/offices/{OFFICE}/rooms/{ROOM}/seats/1/out-of-service", headers=proctor)
-    assert_error(response, 409, "seat_occupied")
+    assert_error(await take_out(client, proctor, 1), 409, "seat_occupied")
     assert await Seat.filter(number=1, in_service=True).exists()
 
 
-async def test_cancel_frees_the_seat_before_the_exam_starts(client, proctor):
-    session, attempt, token = await seated(client, proctor)
+async def test_cancel_frees_the_seat_and_the_cita_can_be_checked_in_again(client, proctor):
+    session = await new_session(client, proctor)
+    one, two = [(await booked(client, session, n))["code"] for n in (1, 2)]
+    to_checkin_window(session)
+    attempt = (await check_in(client, proctor, session, booking=one, presented_document=document_of(1))).json()
     cancelled = await client.post(f"/api/exam/attempts/{attempt['id']}/cancel", json={}, headers=proctor)
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
-    assert (await check_in(client, proctor, session, **candidate(2))).json()["seat"] == 1
-    assert (await check_in(client, proctor, session, **candidate(1))).json()["seat"] == 2
+    assert (await Appointment.get(code=one)).status == "booked"
+    assert (await check_in(client, proctor, session, booking=two, presented_document=document_of(2))).json()["seat"] == 1
+    assert (await check_in(client, proctor, session, booking=one, presented_document=document_of(1))).json()["seat"] == 2
 
 
 # ---------------------------------------------------------------- eligibility
 
 
-async def _sit_and_fail(client, proctor, n: int) -> None:
-    session, attempt, token = await seated(client, proctor, n=n)
-    clock.advance(timedelta(minutes=5))
+async def _sit_and_fail(client, proctor, n: int, starts: datetime) -> None:
+    session, attempt, token = await seated(client, proctor, n=n, starts=starts)
+    to_start(session)
     await start(client, token, attempt["id"])
     assert (await client.post(f"/api/exam/seats/{token}/submit", json={"attempt": attempt["id"]})).status_code == 200
 
 
-async def test_retake_waiting_period_and_attempt_limit_at_check_in(client):
-    clock.freeze(clock.now())
+async def test_retake_waiting_period_and_attempt_limit_when_booking(client):
     proctor = await login(client, "examinador")
-    await _sit_and_fail(client, proctor, n=1)
-    session = await new_session(client, proctor, starts_in=timedelta(minutes=50))  # after the first one
-    error = assert_error(await check_in(client, proctor, session, **candidate(1)), 409, "retake_too_soon")
-    assert error["not_before"]
+    await _sit_and_fail(client, proctor, 1, NOON)
+    clock.freeze(NOW.astimezone(timezone.utc) + timedelta(hours=6))  # 15:30, after the exam
+    proctor = await login(client, "examinador")
+    tomorrow = await new_session(client, proctor, NOON + timedelta(days=1))
+    error = assert_error(await book(client, tomorrow, 1), 409, "retake_too_soon")
+    assert error["not_before"].startswith("2026-12-01")
     eligibility = await client.get("/api/exam/eligibility?document=4800001&category=B", headers=proctor)
     assert eligibility.json()["allowed"] is False and eligibility.json()["code"] == "retake_too_soon"
     other = await client.get("/api/exam/eligibility?document=4800001&category=M", headers=proctor)
     assert other.json()["allowed"] is True  # per category
     for _ in range(2):
-        clock.advance(timedelta(days=7))
+        clock.freeze(clock.now() + timedelta(days=7, minutes=1))  # just after the waiting period
+        assert (await client.get("/api/exam/eligibility?document=4800001&category=B",
+                                 headers=await login(client, "examinador"))).json()["allowed"] is True
         proctor = await login(client, "examinador")  # tokens last 12 h
-        await _sit_and_fail(client, proctor, n=1)
-    clock.advance(timedelta(days=30))
+        await _sit_and_fail(client, proctor, 1, clock.now().astimezone(LPZ).replace(second=0, microsecond=0)
+                            + timedelta(hours=4))
+    clock.freeze(NOW.astimezone(timezone.utc) + timedelta(days=30))
     proctor = await login(client, "examinador")
-    session = await new_session(client, proctor)
-    assert_error(await check_in(client, proctor, session, **candidate(1)), 409, "attempts_exhausted")
+    last = await new_session(client, proctor, NOON + timedelta(days=30))
+    assert_error(await book(client, last, 1), 409, "attempts_exhausted")
     assert await ExamAttempt.filter(document="4800001", status=AttemptStatus.FINISHED).count() == 3
 
 
@@ -410,26 +592,29 @@ async def test_retake_waiting_period_and_attempt_limit_at_check_in(client):
 
 
 async def test_board_statistics(client, proctor):
-    session = await new_session(client, proctor, starts_in=timedelta(minutes=5))
+    session = await new_session(client, proctor)
+    codes = [(await booked(client, session, n))["code"] for n in range(1, 5)]
+    to_checkin_window(session)
     tokens = {}
     for n in range(1, 4):
-        a = (await check_in(client, proctor, session, **candidate(n))).json()
+        a = (await check_in(client, proctor, session, booking=codes[n - 1], presented_document=document_of(n))).json()
         tokens[n] = (a["id"], await seat_token(client, proctor, session, a["seat"]))
-    clock.advance(timedelta(minutes=5))
+    to_start(session)
     for n, right in ((1, 20), (2, 0)):
         attempt_id, token = tokens[n]
         questions = (await start(client, token, attempt_id))["attempt"]["questions"]
         key = await correct_answers(q["id"] for q in questions)
         for q in questions:
-            await answer(client, token, attempt_id, q["id"], key[q["id"]] if right else (key[q["id"]] + 1) % len(q["choices"]))
+            await answer(client, token, attempt_id, q["id"],
+                         key[q["id"]] if right else (key[q["id"]] + 1) % len(q["choices"]))
         await client.post(f"/api/exam/seats/{token}/submit", json={"attempt": attempt_id})
     await start(client, tokens[3][1], tokens[3][0])
     view = await board(client, proctor, session)
-    stats = view["stats"]
-    assert stats | {} == {
-        "seats": 20, "seats_in_service": 20, "checked_in": 3, "in_progress": 1, "finished": 2,
-        "passed": 1, "failed": 1, "pass_rate": 50.0, "attendance_rate": 15.0,
+    assert view["stats"] == {
+        "seats": 20, "seats_in_service": 20, "booked": 4, "expected": 1, "no_shows": 0, "checked_in": 3,
+        "in_progress": 1, "finished": 2, "passed": 1, "failed": 1, "pass_rate": 50.0, "attendance_rate": 75.0,
     }
+    assert [e["code"] for e in view["expected"]] == [codes[3]]
     by_number = {s["number"]: s for s in view["seats"]}
     assert by_number[1]["state"] == "finished" and by_number[1]["attempt"]["passed"] is True
     assert by_number[3]["state"] == "in_progress" and by_number[3]["attempt"]["answered"] == 0
@@ -441,57 +626,55 @@ async def test_proctor_routes_need_staff_of_that_office(client, proctor):
     kiosk = await login(client, "kiosko")
     admin = await login(client, "admin")
     for headers, status in ((other_office_staff, 403), (kiosk, 403), ({}, 401)):
-        assert_error(await client.get(f"/api/exam/sessions/{session}/board", headers=headers), status)
-        assert_error(await check_in(client, headers, session, **candidate(1)), status)
+        assert_error(await client.get(f"/api/exam/sessions/{session['id']}/board", headers=headers), status)
+        assert_error(await check_in(client, headers, session, presented_document="4800001"), status)
         assert_error(await client.get(f"/api/exam/offices/{OFFICE}/rooms", headers=headers), status)
-    assert (await client.get(f"/api/exam/sessions/{session}/board", headers=admin)).status_code == 200
+        assert_error(await take_out(client, headers, 3), status)
+    assert (await client.get(f"/api/exam/sessions/{session['id']}/board", headers=admin)).status_code == 200
     rooms = (await client.get(f"/api/exam/offices/{OFFICE}/rooms", headers=proctor)).json()
     assert rooms[0]["code"] == ROOM and len(rooms[0]["seats"]) == 20
-    assert await ExamAttempt.all().count() == 0
+    assert await ExamAttempt.all().count() == 0 and await Seat.filter(in_service=False).count() == 0
 
 
-async def test_result_event_is_published_on_the_office_bus_without_names(client, proctor):
+async def test_seat_events_are_published_on_the_office_bus_without_names(client, proctor):
     from turnero.displays.bus import get_bus
 
     session, attempt, token = await seated(client, proctor)
-    clock.advance(timedelta(minutes=5))
+    to_start(session)
     async with get_bus().subscribe(OFFICE) as sub:
         await start(client, token, attempt["id"])
         await client.post(f"/api/exam/seats/{token}/submit", json={"attempt": attempt["id"]})
         events = [await asyncio.wait_for(sub.get(), 2) for _ in range(2)]
     assert [e["type"] for e in events] == ["exam.started", "exam.finished"]
-    assert events[1]["seat"] == 1 and events[1]["session"] == session
+    assert events[1]["seat"] == 1 and events[1]["session"] == session["id"]
     assert "Postulante" not in json.dumps(events) and "4800001" not in json.dumps(events)
 
 
-async def test_sessions_of_the_day_and_bad_session_input(client, proctor):
+async def test_extra_sessions_and_bad_session_input(client, proctor):
     session = await new_session(client, proctor)
     listed = (await client.get(f"/api/exam/offices/{OFFICE}/rooms/{ROOM}/sessions", headers=proctor)).json()
-    assert session in [s["id"] for s in listed]
+    assert [s["starts_at"][11:16] for s in listed] == ["08:00", "10:00", "12:00", "14:30"]
+    assert session["id"] in [s["id"] for s in listed]
     path = f"/api/exam/offices/{OFFICE}/rooms/{ROOM}/sessions"
-    starts = (clock.now() + timedelta(minutes=30)).astimezone().isoformat(timespec="seconds")
-    assert_error(await client.post(path, json={"starts_at": starts}, headers=proctor), 409, "session_overlaps")
-    later = (clock.now() + timedelta(minutes=60)).astimezone().isoformat(timespec="seconds")
-    assert_error(await client.post(path, json={"starts_at": later}, headers=proctor), 409, "session_overlaps")
-    for body in ({"starts_at": "2026-11-24T08:00:00"}, {"starts_at": "mañana"}, {"starts_at": starts, "minutes": 5}):
+    for overlapping in (NOON, NOON + timedelta(minutes=30), NOON.replace(hour=14)):
+        assert_error(await client.post(path, json={"starts_at": overlapping.isoformat()}, headers=proctor), 409,
+                     "session_overlaps")
+    assert_error(await client.post(path, json={"starts_at": NOW.replace(hour=7).isoformat()}, headers=proctor), 422,
+                 "slot_in_past")
+    for body in ({"starts_at": "2026-11-24T18:00:00"}, {"starts_at": "mañana"},
+                 {"starts_at": NOON.replace(hour=18).isoformat(), "minutes": 5}):
         assert_error(await client.post(path, json=body, headers=proctor), 422)
     assert_error(await client.get(path + "?date=ayer", headers=proctor), 422)
-    assert_error(await client.post(f"/api/exam/offices/{OFFICE}/rooms/NOPE/sessions", json={"starts_at": starts},
-                                   headers=proctor), 404, "room_not_found")
+    assert_error(await client.post(f"/api/exam/offices/{OFFICE}/rooms/NOPE/sessions",
+                                   json={"starts_at": NOON.isoformat()}, headers=proctor), 404, "room_not_found")
 
 
 BAD_CHECKINS = [
-    {"booking": "X", "document": "!!", "presented_document": "4800001", "name": "Ana María", "category": "B"},
-    {"booking": "X", "document": "4800001", "presented_document": "4800001", "name": "Ana María", "category": "Z"},
-    {"booking": "X", "document": "4800001", "presented_document": "4800001", "name": "Ana María", "category": "b"},
-    {"booking": "X", "document": "4800001", "presented_document": "4800001", "name": "A", "category": "B"},
-    {"booking": "X", "document": "4800001", "presented_document": "4800001", "name": "Ana", "category": "B",
-     "phone": "123"},
-    {"booking": "X", "document": "4800001", "presented_document": "4800001", "name": "Ana", "category": "B",
-     "seat": 0},
-    {"booking": "X", "document": "4800001", "presented_document": "4800001", "name": "Ana", "category": "B",
-     "seat": "3"},
-    {"document": "4800001", "presented_document": "4800001", "name": "Ana", "category": "B"},
+    {"booking": "X", "presented_document": "!!"},
+    {"booking": "X"},
+    {"presented_document": "4800001", "seat": 0},
+    {"presented_document": "4800001", "seat": "3"},
+    {"presented_document": "4800001", "booking": "x" * 300},
 ]
 
 
@@ -514,7 +697,8 @@ async def test_every_exam_route_is_in_openapi(client):
 
 GARBAGE = [b"", b"{", b"[]", b"null", b'{"attempt": "\\u0000", "question": 1e400, "choice": -1}',
            b'{"attempt": ["x"], "booking": {}, "seat": "1"}', b"x" * (70 * 1024),
-           json.dumps({"attempt": "' OR 1=1 --", "question": 2**40, "choice": 2}).encode()]
+           json.dumps({"attempt": "' OR 1=1 --", "question": 2**40, "choice": 2, "booking": "' OR 1=1 --",
+                       "presented_document": "4800001"}).encode()]
 SEGMENTS = ["NOPE", "%00", "-1", "0", "99999999999999999999", "A" * 2000, "%E2%80%AE"]
 
 
@@ -522,7 +706,7 @@ async def test_garbage_at_every_exam_route_is_never_a_500(client, proctor):
     from turnero.app import api_routes
 
     session, attempt, token = await seated(client, proctor)
-    real = {"office": OFFICE, "room": ROOM, "seat": "1", "session": str(session), "attempt": attempt["id"],
+    real = {"office": OFFICE, "room": ROOM, "seat": "1", "session": str(session["id"]), "attempt": attempt["id"],
             "token": token}
     routes = [r for r in api_routes() if r.path.startswith("/api/exam/")]
     assert len(routes) >= 14

@@ -4,7 +4,7 @@ phones never on the public board."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 
@@ -19,7 +19,7 @@ from turnero.notifications.models import MessageStatus, OutboundMessage
 from turnero.notifications.policy import NotificationConfig
 from turnero.notifications.service import notify_near_turns
 from turnero.queue import service as queue
-from turnero.queue.models import DeskStatus, Ticket
+from turnero.queue.models import DeskStatus, Ticket, TicketEvent, TicketStatus
 
 NOW = datetime(2026, 11, 23, 14, 0, tzinfo=timezone.utc)  # Monday 10:00 in La Paz
 QUEUE = queue.QueueConfig()
@@ -110,7 +110,7 @@ async def test_a_short_estimated_wait_is_near_too(db):
     del actor
 
 
-async def test_a_ticket_called_out_of_order_gets_its_message_from_the_sweep(db):
+async def test_a_ticket_called_out_of_order_gets_its_message_with_the_call(db):
     office = await Office.get(code="LPZ-PRINCIPAL")
     actor = await operator(office)
     await queue.set_desk_status(office, "9", DeskStatus.OPEN, actor)
@@ -118,14 +118,66 @@ async def test_a_ticket_called_out_of_order_gets_its_message_from_the_sweep(db):
         await issue(office)
     late = await issue(office, "+59171234567")
     await queue.call_ticket(office, "9", late["number"], actor, QUEUE)
-    await notify_near_turns(QUEUE, CONFIG)
-    (message,) = await messages("turno_llamado")
+    (message,) = await messages("turno_llamado")  # written by the call itself
     assert message.to == "+59171234567" and "ventanilla 9" in message.body
     # Its "near" message can no longer be written (a cancelled placeholder holds the key).
     assert [m.status for m in await messages("turno_cerca")] == [MessageStatus.CANCELLED]
-    # Called long ago: no late "es su turno".
-    clock.advance(timedelta(hours=1))
-    assert await notify_near_turns(QUEUE, CONFIG) == 0
+    assert await notify_near_turns(QUEUE, CONFIG) == 0  # the sweep finds nothing missing
+    assert len(await messages("turno_llamado")) == 1
+
+
+_REFUSE_TURN_MESSAGES = {
+    # A trigger that makes writing an "es su turno" row fail, as a full disk or a lost
+    # connection would at that instant.
+    "sqlite": [
+        "CREATE TRIGGER refuse_turn BEFORE INSERT ON outbound_message WHEN NEW.template = 'turno_llamado'"
+        " BEGIN SELECT RAISE(ABORT, 'outbox refused'); END",
+    ],
+    "postgres": [
+        "CREATE FUNCTION refuse_turn() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$ BEGIN RAISE EXCEPTION 'outbox refused'; END $$",
+        "CREATE TRIGGER refuse_turn BEFORE INSERT ON outbound_message FOR EACH ROW"
+        " WHEN (NEW.template = 'turno_llamado') EXECUTE FUNCTION refuse_turn()",
+    ],
+}
+_ALLOW_TURN_MESSAGES = {"sqlite": ["DROP TRIGGER refuse_turn"], "postgres": ["DROP TRIGGER refuse_turn ON outbound_message"]}
+
+
+@pytest.mark.parametrize("how", ["call_next", "call_ticket"])
+async def test_the_turn_message_is_written_in_the_calls_own_transaction(db, backend, how):
+    """The call and its "es su turno" row commit together: when the row cannot be
+    written the call is undone too (the ticket still waits, no audit event, the desk
+    free), and calling again once the outbox works writes both. On PostgreSQL this
+    covers the one-statement call-next, run inside a transaction for this."""
+    office = await Office.get(code="LPZ-PRINCIPAL")
+    actor = await operator(office)
+    await queue.set_desk_status(office, "9", DeskStatus.OPEN, actor)
+    issued = await issue(office, "+59171234567")
+
+    async def call():
+        if how == "call_next":
+            return await queue.call_next(office, "9", actor, QUEUE)
+        return await queue.call_ticket(office, "9", issued["number"], actor, QUEUE)
+
+    conn = OutboundMessage._meta.db
+    for sql in _REFUSE_TURN_MESSAGES[backend]:
+        await conn.execute_script(sql)
+    try:
+        with pytest.raises(Exception, match="outbox refused"):
+            await call()
+    finally:
+        for sql in _ALLOW_TURN_MESSAGES[backend]:
+            await conn.execute_script(sql)
+    ticket = await Ticket.get(public_id=issued["id"])
+    assert ticket.status == TicketStatus.WAITING and ticket.called_at is None and ticket.desk_id is None
+    assert not await TicketEvent.filter(ticket_id=ticket.id, kind__startswith="called").exists()
+    assert not await OutboundMessage.filter(ticket_id=ticket.id).exists()  # nor the "near" placeholder
+
+    called = await call()
+    assert called["id"] == issued["id"] and called["desk"] == "9"
+    (message,) = await messages("turno_llamado")
+    assert message.ticket_id == ticket.id and message.status == MessageStatus.PENDING
+    assert (await Ticket.get(id=ticket.id)).status == TicketStatus.CALLED
 
 
 async def test_the_public_board_never_shows_phones(client):

@@ -259,6 +259,43 @@ async def test_scrape_hooks_refresh_gauges_and_a_failing_hook_does_not_break_the
         metrics._scrape_hooks.remove(backlog)
 
 
+async def test_bookings_are_counted_and_the_outbox_backlog_is_read_at_each_scrape(client):
+    """turnero_bookings counts citas booked (not refused ones); turnero_outbox_backlog
+    is the number of messages due and not sent, read from the database when scraped
+    (the notifications domain's hook): a reminder due later is not backlog yet."""
+    from datetime import datetime, timedelta, timezone
+
+    from turnero.core import clock
+    from turnero.notifications import outbox
+    from turnero.notifications.dispatcher import dispatch_due
+    from turnero.notifications.gateways import ConsoleGateway
+    from turnero.notifications.policy import NotificationConfig
+
+    outbox.configure(NotificationConfig(reminder_hours=(24, 2)))
+    clock.freeze(datetime(2026, 11, 30, 14, 0, tzinfo=timezone.utc))  # Monday 10:00 in La Paz
+    key = ("turnero_bookings_total", (("office", "LPZ-ZONA-SUR"), ("service", "CI-RENOV")))
+    backlog = ("turnero_outbox_backlog", ())
+    try:
+        before = _samples((await client.get("/metrics")).text)
+        body = {"office": "LPZ-ZONA-SUR", "service": "CI-RENOV", "start": "2026-12-02T09:00:00-04:00",
+                "document": {"number": "1234567", "issued_in": "LP"}, "name": "Juana Mamani", "phone": "71234567"}
+        assert (await client.post("/api/appointments", json=body)).status_code == 201
+        refused = await client.post("/api/appointments", json=body)  # same document again: not a booking
+        assert refused.status_code == 409, refused.text
+        after = _samples((await client.get("/metrics")).text)
+        assert after[key] - before.get(key, 0) == 1
+        assert after[backlog] - before[backlog] == 1  # the confirmation; two reminders are for later
+
+        clock.freeze(datetime(2026, 12, 1, 13, 30, tzinfo=timezone.utc))  # past the 24 h reminder's time
+        due = _samples((await client.get("/metrics")).text)[backlog]
+        assert due - before[backlog] == 2
+        sent = (await dispatch_due(ConsoleGateway(), outbox.current_config())).sent
+        assert sent == due
+        assert _samples((await client.get("/metrics")).text)[backlog] == 0
+    finally:
+        outbox.configure(None)
+
+
 # ---------------------------------------------------------------- request id, docs
 
 

@@ -26,7 +26,7 @@ def live_server(request, tmp_path_factory):
     """`turnero demo` with the check-in window opened wide, so a cita booked now (at
     least an hour ahead) can be checked in at the kiosk without moving the clock."""
     directory = tmp_path_factory.mktemp(f"portal-{request.param}")
-    database = FreshDatabase(request.param, directory)
+    database = FreshDatabase(request.param, directory, seeded=True)
     server = LiveServer(database.url, directory / "server.log",
                         extra_env={"TURNERO_CHECKIN_BEFORE_MINUTES": str(60 * 24 * 60)})
     try:
@@ -237,6 +237,12 @@ def test_book_look_up_reschedule_and_cancel_a_cita_on_a_phone(browser, live_serv
     assert httpx.get(f"{server.url}/api/appointments/{code}", params={"document": document}).json()["status"] == "cancelled"
     after = {s["start"]: s["available"] for s in availability(server, office, service)}
     assert after[new_start] == before[new_start] + 2  # both places of the group are free again
+
+    # The QR code's link opens the cita by its id alone, without offering changes.
+    page.goto(server.url + cita["links"]["page"])
+    expect(page.locator("#m-code")).to_have_text(code)
+    expect(page.locator("#m-status")).to_have_text("Cancelada")
+    expect(page.locator("#m-actions")).to_be_hidden()
     assert page.errors == []
 
 

@@ -3,6 +3,7 @@ simulated clock; its figures show the policy, the estimator and balancing at wor
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import sys
 from pathlib import Path
@@ -25,7 +26,8 @@ def sim():
 
 async def scenario(sim, tmp_path, **kw) -> dict:
     plan, desks = sim.plan_day(7, short=True)
-    result = await sim.run_scenario(plan, desks, directory=tmp_path, quiet=True, **kw)
+    # A stuck run fails here within a bounded time instead of holding the suite.
+    result = await asyncio.wait_for(sim.run_scenario(plan, desks, directory=tmp_path, quiet=True, **kw), 120)
     return sim.summarise(result, 60, desks, sim.la_paz(7, 30))
 
 

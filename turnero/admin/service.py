@@ -384,11 +384,18 @@ def _check_role_and_office(actor: Principal, role: Role, office: Office | None) 
             raise forbidden("Solo puede gestionar usuarios de su propia oficina.")
 
 
-async def create_user(actor: Principal, data: UserCreate) -> dict:
+# A stored hash no password matches ("!" is no argon2 hash): an imported user cannot
+# sign in until `turnero user set-password` gives them one.
+NO_PASSWORD = "!"
+
+
+async def create_user(actor: Principal, data: UserCreate, *, password_hash: str | None = None) -> dict:
+    """`password_hash` (the import's NO_PASSWORD) instead of hashing `data.password`."""
     role = Role(data.role)
     office = await office_by_code(data.office) if data.office else None
     _check_role_and_office(actor, role, office)
-    password_hash = await asyncio.to_thread(hash_password, data.password)
+    if password_hash is None:
+        password_hash = await asyncio.to_thread(hash_password, data.password)
     try:
         async with in_transaction():
             if await User.exists(username=data.username):
@@ -529,9 +536,11 @@ async def import_config(config: ConfigFile, actor: Principal | None = None) -> I
                 after = await update_user(actor, data.username, UserUpdate(**data.model_dump(exclude={"username"})))
                 result.count(before, after)
             else:
+                # No usable password until one is set (nothing hashed for a password nobody knows).
                 await create_user(actor, UserCreate(username=data.username, role=data.role, office=data.office,
-                                                    full_name=data.full_name, password=secrets.token_urlsafe(24)))
-                # No usable password ("!" is no argon2 hash) until one is set.
-                await User.filter(username=data.username).update(password_hash="!", active=data.active)
+                                                    full_name=data.full_name, password=secrets.token_urlsafe(24)),
+                                  password_hash=NO_PASSWORD)
+                if not data.active:
+                    await User.filter(username=data.username).update(active=False)
                 result.count(None, data)
     return result

@@ -36,7 +36,14 @@ async def list_services(request: Request):
 
 
 async def list_offices(request: Request):
-    return json_response(await service.list_offices(request.query_params.get("service")))
+    code = request.query_params.get("service")
+    offices = await service.list_offices(code)
+    if code is not None:
+        # Per office, the predicted wait of a regular walk-in and how many wait (issue 8).
+        from turnero.queue import eta_service
+
+        await eta_service.add_walk_in_waits(offices, code, request.app.state.queue_config.policy)
+    return json_response(offices)
 
 
 routes = [

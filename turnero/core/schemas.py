@@ -41,3 +41,7 @@ class OfficeOut(BaseModel):
     timezone: str
     opening_hours: dict[str, list[list[str]]]
     services: list[str]
+    # With ?service=CODE: a regular walk-in's predicted wait there (null: no walk-ins
+    # or no desk in sight) and how many wait in that line now.
+    estimated_wait_minutes: int | None = None
+    waiting: int | None = None

@@ -165,7 +165,9 @@ class RedisBus(EventBus):
     name = "redis"
     IDLE_PING_SECONDS = 5.0
     DEAD_AFTER_SECONDS = 12.0
+    FIRST_BACKOFF_SECONDS = 0.5
     MAX_BACKOFF_SECONDS = 10.0
+    START_WAIT_SECONDS = 3.0  # how long start() waits for a first connection
 
     def __init__(self, url: str, prefix: str = "turnero:", subscriber_buffer: int = 1024):
         super().__init__(subscriber_buffer)
@@ -211,7 +213,7 @@ class RedisBus(EventBus):
         # Wait briefly for the first connection, but start anyway: the service works
         # without Redis and the task keeps trying.
         try:
-            await asyncio.wait_for(self._up.wait(), timeout=3.0)
+            await asyncio.wait_for(self._up.wait(), timeout=self.START_WAIT_SECONDS)
         except TimeoutError:
             log.error("Redis (%s) no responde al iniciar; se seguirá intentando", _redacted(self.url))
 
@@ -274,7 +276,7 @@ class RedisBus(EventBus):
             await self.publish(office, {"type": STALE})
 
     async def _run(self) -> None:
-        backoff = 0.5
+        backoff = self.FIRST_BACKOFF_SECONDS
         pattern = self._channel("*")
         prefix = self._channel("")
         while not self._closing:
@@ -288,7 +290,7 @@ class RedisBus(EventBus):
                     await self._redis.connection_pool.disconnect(inuse_connections=False)
                 self._kick.clear()
                 await self._mark_up()
-                backoff = 0.5
+                backoff = self.FIRST_BACKOFF_SECONDS
                 last_heard = time.monotonic()
                 pinged = False
                 while not self._kick.is_set():

@@ -50,10 +50,13 @@ class BoardClient:
     """One WebSocket connection of an office's board channel."""
 
     __slots__ = ("ws", "buffer", "limit", "wake", "need_snapshot", "last_sent", "sending_since",
-                 "overflows", "writer", "dropped", "last_resync", "resync_due")
+                 "overflows", "writer", "dropped", "last_resync", "resync_due", "proto", "idle")
 
-    def __init__(self, ws: WebSocket, limit: int):
+    def __init__(self, ws: WebSocket, limit: int, proto=None):
         self.ws = ws
+        # The server's WebSocket protocol when it can be written to directly (see write_now).
+        self.proto = proto
+        self.idle = False  # the writer task waits for work (nothing being built or sent)
         self.buffer: deque[tuple[int | None, str]] = deque()
         self.limit = limit
         self.wake = asyncio.Event()
@@ -79,6 +82,26 @@ class BoardClient:
         else:
             self.buffer.append((seq, text))
         self.wake.set()
+
+    def write_now(self, seq: int | None, data: bytes) -> bool:
+        """Write a message straight into the socket, from the feed, when nothing is
+        queued or being sent ahead of it and the socket is taking data: a broadcast to
+        thousands of screens then costs one frame write each, not one task switch and a
+        stack of ASGI calls each. Otherwise (a busy, slow or stuck client) False: the
+        message goes through the client's buffer and writer, which bound and drop it."""
+        p = self.proto
+        if (p is None or not self.idle or self.need_snapshot or self.buffer or self.dropped
+                or not p.writable.is_set() or p.disconnected or p.close_sent or not p.handshake_complete
+                or (seq is not None and seq <= self.last_sent)):
+            return False
+        try:
+            p.conn.send_text(data)
+            p.transport.write(b"".join(p.conn.data_to_send()))
+        except Exception:  # closing under us: the writer's path finds out and drops it
+            return False
+        if seq is not None:
+            self.last_sent = seq
+        return True
 
     def request_resync(self, now: float) -> None:
         """The client asked for a snapshot: now, or when its cooldown is over."""
@@ -203,8 +226,10 @@ class OfficeFeed:
         return self._service_names.get(code)
 
     def _broadcast(self, seq: int | None, text: str) -> None:
+        data = text.encode()
         for client in self.clients:
-            client.push(seq, text)
+            if not client.write_now(seq, data):
+                client.push(seq, text)
 
     async def _tick(self) -> None:
         """Keep-alive messages, and the watchdog that drops stuck clients."""
@@ -263,7 +288,11 @@ class OfficeFeed:
                             client.last_sent = seq
                 else:
                     client.wake.clear()
-                    await client.wake.wait()
+                    client.idle = True
+                    try:
+                        await client.wake.wait()
+                    finally:
+                        client.idle = False
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the socket went away, or the snapshot failed
@@ -274,7 +303,7 @@ class OfficeFeed:
 
 class BoardHub:
     def __init__(self, bus: EventBus, *, ping_seconds: float = 20.0, send_timeout: float = 10.0,
-                 client_buffer: int = 64):
+                 client_buffer: int = 64, direct_writes: bool = True):
         self.bus = bus
         self.ping_seconds = ping_seconds
         self.send_timeout = send_timeout
@@ -286,6 +315,9 @@ class BoardHub:
         # costs nothing, caps memory per connection, and lets a stuck client be
         # noticed (and dropped) after kilobytes instead of megabytes.
         self.socket_send_buffer = 64 * 1024
+        # Write events straight into idle sockets (uvicorn's websockets-sansio protocol);
+        # off: every message goes through the ASGI send of each client's writer task.
+        self.direct_writes = direct_writes
 
     @classmethod
     def from_settings(cls, bus: EventBus, settings) -> "BoardHub":
@@ -302,7 +334,7 @@ class BoardHub:
             feed = self.feeds[office.code] = OfficeFeed(self, office)
             feed.start()
         _bound_send_buffer(ws, self.socket_send_buffer)
-        client = BoardClient(ws, self.client_buffer)
+        client = BoardClient(ws, self.client_buffer, _direct_protocol(ws) if self.direct_writes else None)
         feed.clients.add(client)  # before any await: events from now on are buffered
         client.writer = asyncio.create_task(feed.write_loop(client))
         metrics.websocket_connected()
@@ -377,15 +409,35 @@ def _bound_send_buffer(ws: WebSocket, size: int) -> None:
 
 
 def _server_transport(ws: WebSocket):
-    """The asyncio transport under the ASGI `send` callable, if reachable: the bound
-    method of the server's protocol, possibly wrapped in closures by middleware."""
+    """The asyncio transport under the ASGI `send` callable, if reachable."""
+    proto = _server_protocol(ws)
+    return proto.transport if proto is not None else None
+
+
+def _direct_protocol(ws: WebSocket):
+    """The server's protocol if it is uvicorn's websockets-sansio one (a `websockets`
+    sans-I/O connection `conn`, a `writable` event cleared while the transport's buffer
+    is above its high-water mark), which `BoardClient.write_now` can write to; else None."""
+    proto = _server_protocol(ws)
+    conn = getattr(proto, "conn", None)
+    if (callable(getattr(conn, "send_text", None)) and callable(getattr(conn, "data_to_send", None))
+            and isinstance(getattr(proto, "writable", None), asyncio.Event)
+            and all(hasattr(proto, name) for name in ("disconnected", "close_sent", "handshake_complete"))):
+        return proto
+    return None
+
+
+def _server_protocol(ws: WebSocket):
+    """The server's protocol object behind the ASGI `send` callable, if reachable: the
+    bound method's owner, possibly wrapped in closures by middleware."""
     pending, seen = [getattr(ws, "_send", None)], 0
     while pending and seen < 8:
         fn = pending.pop()
         seen += 1
-        transport = getattr(getattr(fn, "__self__", None), "transport", None)
+        owner = getattr(fn, "__self__", None)
+        transport = getattr(owner, "transport", None)
         if callable(getattr(transport, "abort", None)) and callable(getattr(transport, "get_extra_info", None)):
-            return transport  # asyncio's or uvloop's (not an asyncio.BaseTransport subclass)
+            return owner  # its transport: asyncio's or uvloop's (not an asyncio.BaseTransport subclass)
         for cell in getattr(fn, "__closure__", None) or ():
             try:
                 value = cell.cell_contents

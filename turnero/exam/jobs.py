@@ -6,7 +6,7 @@ import logging
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from turnero.exam import service
+from turnero.exam import booking, service
 from turnero.exam.policy import ExamConfig
 
 log = logging.getLogger("turnero.exam")
@@ -16,6 +16,7 @@ def register(scheduler: AsyncIOScheduler, app) -> None:
     """Score attempts whose time ran out even when their seat page is closed."""
     config = getattr(app.state, "exam_config", None) or ExamConfig.from_env()
     app.state.exam_config = config
+    booking.configure(config)
 
     async def finish_overdue() -> None:
         try:

@@ -3,7 +3,8 @@ attempts with their answers, and the audit trail.
 
 Two rules live in the database, not in check-then-insert code (migration 5_…_exam):
 an active attempt holds its seat alone within a session (partial unique index on
-(session_id, seat_id)), and a candidate has one active attempt per session.
+(session_id, seat_id)), and a candidate (document, and booking) has one active attempt
+per session.
 """
 
 from __future__ import annotations
@@ -66,14 +67,15 @@ class Question(Model):
 
 
 class ExamSession(Model):
-    """A sitting in a room at a set time. Its places are booked in the scheduler: the
-    scheduler's slot id links them (`slot_id`), filled in when the slot exists."""
+    """A sitting in a room: the exam side of one scheduler slot of the office's exam
+    service. The slot holds the places (capacity = seats in service) and the bookings
+    (citas); this row holds what only the room needs (the room, the attempts)."""
 
     id = fields.IntField(primary_key=True)
     room = fields.ForeignKeyField("models.ExamRoom", related_name="sessions", on_delete=fields.CASCADE)
+    slot = fields.OneToOneField("models.Slot", related_name="exam_session", on_delete=fields.CASCADE)
     starts_at = fields.DatetimeField()
     ends_at = fields.DatetimeField()
-    slot_id = fields.IntField(null=True, unique=True)
     created_at = fields.DatetimeField()
 
     class Meta:
@@ -86,9 +88,9 @@ class ExamAttempt(Model):
     public_id = fields.CharField(max_length=24, unique=True)
     session = fields.ForeignKeyField("models.ExamSession", related_name="attempts", on_delete=fields.RESTRICT)
     seat = fields.ForeignKeyField("models.Seat", related_name="attempts", null=True, on_delete=fields.RESTRICT)
-    # The booking this attempt came from: the scheduler's appointment id once linked,
-    # and the reference the proctor typed (the cita code) meanwhile.
-    appointment_id = fields.IntField(null=True, unique=True)
+    # The booking (cita) this attempt came from, and its code as the proctor saw it.
+    appointment = fields.ForeignKeyField("models.Appointment", related_name="exam_attempts",
+                                         on_delete=fields.RESTRICT)
     booking_ref = fields.CharField(max_length=32, default="")
     document = fields.CharField(max_length=20)
     name = fields.CharField(max_length=120)

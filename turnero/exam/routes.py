@@ -7,13 +7,15 @@ from datetime import datetime, timedelta
 
 from starlette.requests import Request
 
+from turnero.core import clock
 from turnero.core.api import ApiDoc, api_route
 from turnero.core.auth import Principal, require
 from turnero.core.errors import invalid, not_found
 from turnero.core.http import json_response, read_json
 from turnero.core.models import Office, Role
 from turnero.core.service import get_office
-from turnero.exam import service
+from turnero.scheduler.service import config_of as scheduler_config_of
+from turnero.exam import booking, service
 from turnero.exam.policy import CATEGORIES, ExamConfig
 from turnero.exam.schemas import (
     Answer,
@@ -25,7 +27,7 @@ from turnero.exam.schemas import (
     CreateSession,
     EligibilityOut,
     RoomOut,
-    SeatOut,
+    SeatChangeOut,
     SeatStateOut,
     SessionOut,
     Swap,
@@ -38,7 +40,7 @@ _PROCTOR_ROLES = ("operator", "supervisor", "admin")
 def exam_config(request: Request) -> ExamConfig:
     state = request.app.state
     if getattr(state, "exam_config", None) is None:
-        state.exam_config = ExamConfig.from_env()
+        state.exam_config = booking.current_config()
     return state.exam_config
 
 
@@ -54,9 +56,11 @@ def _seat_number(raw: str) -> int:
 
 
 def session_view(session) -> dict:
+    tz = session.room.office.timezone
     return {
-        "id": session.id, "room": session.room.code, "starts_at": session.starts_at.isoformat(timespec="seconds"),
-        "ends_at": session.ends_at.isoformat(timespec="seconds"), "slot_id": session.slot_id,
+        "id": session.id, "room": session.room.code,
+        "starts_at": clock.local(session.starts_at, tz).isoformat(timespec="seconds"),
+        "ends_at": clock.local(session.ends_at, tz).isoformat(timespec="seconds"), "slot_id": session.slot_id,
     }
 
 
@@ -76,7 +80,8 @@ async def create_session(request: Request):
     office, _ = await _office_proctor(request)
     room = await service.get_room(office, request.path_params["room"])
     body = await read_json(request, CreateSession)
-    session = await service.create_session(room, datetime.fromisoformat(body.starts_at), timedelta(minutes=body.minutes))
+    session = await service.create_session(room, datetime.fromisoformat(body.starts_at), timedelta(minutes=body.minutes),
+                                           scheduler_config_of(request.app))
     session.room = room
     return json_response(session_view(session), 201)
 
@@ -89,7 +94,7 @@ async def list_sessions(request: Request):
         day = datetime.fromisoformat(raw).date() if raw else None
     except ValueError:
         raise invalid("date: debe ser una fecha AAAA-MM-DD.") from None
-    sessions = await service.day_sessions(room, day)
+    sessions = await service.day_sessions(room, day, scheduler_config_of(request.app))
     return json_response([session_view(s) for s in sessions])
 
 
@@ -97,8 +102,9 @@ def _seat_service_handler(in_service: bool):
     async def handler(request: Request):
         office, actor = await _office_proctor(request)
         room = await service.get_room(office, request.path_params["room"])
-        seat = await service.set_seat_in_service(room, _seat_number(request.path_params["seat"]), in_service, actor)
-        return json_response({"number": seat.number, "in_service": seat.in_service})
+        return json_response(
+            await service.set_seat_in_service(room, _seat_number(request.path_params["seat"]), in_service, actor)
+        )
 
     return handler
 
@@ -117,11 +123,9 @@ async def board(request: Request):
 async def check_in(request: Request):
     session, actor = await _proctor_session(request)
     body = await read_json(request, CheckIn)
-    booking = service.ExamBooking(
-        reference=body.booking, document=body.document, name=body.name, category=body.category, phone=body.phone,
-    )
-    attempt = await service.assign_seat_for_booking(
-        session, booking, body.presented_document, seat_number=body.seat, actor=actor, config=exam_config(request),
+    attempt = await service.check_in(
+        session, body.booking, body.presented_document, seat_number=body.seat, actor=actor,
+        config=exam_config(request),
     )
     return json_response(await service.attempt_view_loaded(attempt), 201)
 
@@ -209,20 +213,22 @@ routes = [
     api_route("/api/exam/offices/{office}/rooms", "GET", list_rooms,
               _proctor_doc("Salas de examen de la oficina y sus computadoras", response=RoomOut, response_list=True)),
     api_route("/api/exam/offices/{office}/rooms/{room}/sessions", "POST", create_session,
-              _proctor_doc("Crear una sesión de examen en la sala", body=CreateSession, response=SessionOut,
+              _proctor_doc("Agregar una sesión de examen (un horario reservable más del trámite de examen)", body=CreateSession, response=SessionOut,
                            success_status=201, errors=(400, 401, 403, 404, 409, 422))),
     api_route("/api/exam/offices/{office}/rooms/{room}/sessions", "GET", list_sessions,
               _proctor_doc("Sesiones de la sala en un día (hoy si falta)", response=SessionOut, response_list=True,
                            query={"date": "AAAA-MM-DD, día en la zona horaria de la oficina"},
                            errors=(401, 403, 404, 422))),
     api_route(SEAT_PATH + "/out-of-service", "POST", _seat_service_handler(False),
-              _proctor_doc("Poner una computadora fuera de servicio", response=SeatOut, errors=(401, 403, 404, 409))),
+              _proctor_doc("Poner una computadora fuera de servicio (baja las plazas de las sesiones futuras y mueve, "
+                           "con aviso, las reservas que ya no caben)", response=SeatChangeOut, errors=(401, 403, 404, 409))),
     api_route(SEAT_PATH + "/in-service", "POST", _seat_service_handler(True),
-              _proctor_doc("Devolver una computadora al servicio", response=SeatOut)),
+              _proctor_doc("Devolver una computadora al servicio (sube las plazas de las sesiones futuras)",
+                           response=SeatChangeOut, errors=(401, 403, 404))),
     api_route("/api/exam/sessions/{session}/board", "GET", board,
               _proctor_doc("Tablero de la sala: estado de cada computadora y estadísticas", response=BoardOut)),
     api_route("/api/exam/sessions/{session}/checkins", "POST", check_in,
-              _proctor_doc("Registrar la llegada del postulante (control de identidad) y asignarle computadora",
+              _proctor_doc("Registrar la llegada del postulante con su cita (control de identidad) y asignarle computadora",
                            body=CheckIn, response=AttemptOut, success_status=201,
                            errors=(400, 401, 403, 404, 409, 422))),
     api_route("/api/exam/attempts/{attempt}/swap", "POST", swap,

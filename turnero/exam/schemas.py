@@ -8,7 +8,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from turnero.core.validation import normalise_bolivian_phone
 
 Category = Literal["A", "B", "C", "M", "P", "T"]
 _DOCUMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{3,19}")
@@ -42,26 +41,19 @@ class CreateSession(_Body):
 
 
 class CheckIn(_Body):
-    """The booking as it was made (reference, document, name, category, phone) and the
-    document the candidate presents in person; they must match."""
+    """The candidate's cita (its code or QR link; without it, the session's booking made
+    with the presented document) and the document they present in person: they must
+    match the booking."""
 
-    booking: str = Field(min_length=1, max_length=32, description="código de la cita")
-    document: str = Field(min_length=1, max_length=20, description="documento con el que se reservó")
+    booking: str | None = Field(default=None, min_length=1, max_length=200,
+                                description="código de la cita (o su enlace QR)")
     presented_document: str = Field(min_length=1, max_length=20, description="documento que presenta el postulante")
-    name: str = Field(min_length=2, max_length=120)
-    category: Category
-    phone: str | None = Field(default=None, max_length=20)
     seat: int | None = Field(default=None, ge=1, le=999, description="computadora elegida; si falta, la libre más baja")
 
-    @field_validator("document", "presented_document")
+    @field_validator("presented_document")
     @classmethod
     def _documents(cls, value: str) -> str:
         return _document(value)
-
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, value: str | None) -> str | None:
-        return normalise_bolivian_phone(value) if value else None
 
 
 class Swap(_Body):
@@ -91,6 +83,12 @@ class SeatOut(BaseModel):
     in_service: bool
 
 
+class SeatChangeOut(SeatOut):
+    places: int = Field(description="plazas de cada sesión futura: computadoras en servicio")
+    moved: int = Field(description="reservas movidas a la siguiente sesión con lugar (con aviso)")
+    cancelled: int = Field(description="reservas canceladas por falta de lugar (con aviso)")
+
+
 class RoomOut(BaseModel):
     code: str
     name: str
@@ -102,7 +100,7 @@ class SessionOut(BaseModel):
     room: str
     starts_at: str
     ends_at: str
-    slot_id: int | None
+    slot_id: int
 
 
 class AttemptOut(BaseModel):
@@ -148,6 +146,9 @@ class BoardSeat(BaseModel):
 class BoardStats(BaseModel):
     seats: int
     seats_in_service: int
+    booked: int
+    expected: int
+    no_shows: int
     checked_in: int
     in_progress: int
     finished: int
@@ -157,6 +158,13 @@ class BoardStats(BaseModel):
     attendance_rate: float | None
 
 
+class ExpectedCandidate(BaseModel):
+    code: str
+    name: str
+    document: str
+    category: str | None
+
+
 class BoardOut(BaseModel):
     session: int
     room: str
@@ -164,9 +172,11 @@ class BoardOut(BaseModel):
     office: str
     starts_at: str
     ends_at: str
-    slot_id: int | None
+    slot_id: int
     checkin_open: bool
+    places: int
     seats: list[BoardSeat]
+    expected: list[ExpectedCandidate]
     stats: BoardStats
 
 

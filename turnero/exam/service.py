@@ -1,18 +1,17 @@
 """Exam room operations: rooms and seats, sessions, check-in with seat assignment,
 the seat's exam (start, answers, submit, automatic scoring), seat swaps, the board.
 
-Each operation is one database transaction with its audit event (`ExamEvent`); the bus
-event goes out after commit. Booking a place is the scheduler's job: this module starts
-at the proctor's check-in, through `assign_seat_for_booking`.
+Each operation is one database transaction with its audit event (`ExamEvent`, and the
+cita's `AppointmentEvent` when the cita changes state); the bus event goes out after
+commit. A session is a scheduler slot and a place is a cita (see booking.py): this
+module takes over at the proctor's check-in (`check_in`), which checks the cita in.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -25,7 +24,7 @@ from turnero.core.ids import public_id
 from turnero.core.models import Office
 from turnero.core.service import can_match
 from turnero.displays.bus import publish_office_event
-from turnero.exam import policy
+from turnero.exam import booking, policy
 from turnero.exam.models import (
     SEAT_HOLDING,
     AttemptStatus,
@@ -95,12 +94,15 @@ async def _seat(room: ExamRoom, number: int) -> Seat:
     return seat
 
 
-async def set_seat_in_service(room: ExamRoom, number: int, in_service: bool, actor: Principal | None) -> Seat:
+async def set_seat_in_service(room: ExamRoom, number: int, in_service: bool, actor: Principal | None) -> dict:
     """Take a seat out of service, or back. A seat holding a candidate who has not
     finished is refused: swap the candidate to another seat (which also takes the
-    failed seat out of service) instead."""
+    failed seat out of service) instead. In the same transaction the places of every
+    session not started yet follow the seats in service, and bookings that no longer
+    fit are moved (or cancelled), with notice (booking.seats_changed)."""
     seat = await _seat(room, number)
-    async with in_transaction():
+    changes = {"moved": 0, "cancelled": 0}
+    async with in_transaction() as conn:
         if not in_service:
             busy = await ExamAttempt.filter(seat_id=seat.id, status__in=ACTIVE).exists()
             if busy:
@@ -112,44 +114,20 @@ async def set_seat_in_service(room: ExamRoom, number: int, in_service: bool, act
         if updated:
             await _event("seat.in_service" if in_service else "seat.out_of_service", seat_id=seat.id, actor=actor,
                          number=number)
-    seat.in_service = in_service
+            changes = await booking.seats_changed(conn, room, actor)
     if updated:
         await publish_office_event(room.office.code, {"type": "exam.seat_changed", "room": room.code,
                                                       "seat": number, "in_service": in_service})
-    return seat
+    return {"number": number, "in_service": in_service, "places": await booking.places(room.office),
+            "moved": changes["moved"], "cancelled": changes["cancelled"]}
 
 
 # ---------------------------------------------------------------- sessions
 
 
-async def create_session(room: ExamRoom, starts_at: datetime, duration: timedelta,
-                         slot_id: int | None = None) -> ExamSession:
-    if starts_at.tzinfo is None:
-        raise invalid("La hora de inicio debe incluir la zona horaria.")
-    ends_at = starts_at + duration
-    try:
-        async with in_transaction():
-            # A room holds one sitting at a time.
-            if await ExamSession.filter(room_id=room.id, starts_at__lt=ends_at, ends_at__gt=starts_at).exists():
-                raise conflict("session_overlaps", "La sala ya tiene una sesión en ese horario.")
-            return await ExamSession.create(
-                room_id=room.id, starts_at=starts_at, ends_at=ends_at, slot_id=slot_id,
-                created_at=clock.now(),
-            )
-    except IntegrityError:
-        raise conflict("session_exists", "Ya existe una sesión en esa sala a esa hora.") from None
-
-
-async def session_for_slot(room: ExamRoom, slot_id: int, starts_at: datetime, ends_at: datetime) -> ExamSession:
-    """The session that seats the scheduler slot `slot_id` (created on first use).
-    The lead connects the scheduler's exam slots here: one session per slot."""
-    session = await ExamSession.get_or_none(slot_id=slot_id)
-    if session is None:
-        try:
-            session = await create_session(room, starts_at, ends_at - starts_at, slot_id=slot_id)
-        except ApiError:  # created concurrently
-            session = await ExamSession.get(slot_id=slot_id)
-    return session
+async def create_session(room: ExamRoom, starts_at: datetime, duration: timedelta, config=None) -> ExamSession:
+    """An extra session (a new slot of the office's exam service)."""
+    return await booking.extra_session(room, starts_at, duration, config)
 
 
 async def get_session(session_id: str | int) -> ExamSession:
@@ -169,17 +147,9 @@ def _int_id(value) -> int | None:
     return None
 
 
-async def day_sessions(room: ExamRoom, day: date | None = None) -> list[ExamSession]:
+async def day_sessions(room: ExamRoom, day: date | None = None, config=None) -> list[ExamSession]:
     """The room's sessions on an office-local day (today if None), by start time."""
-    tz = ZoneInfo(room.office.timezone)
-    day = day or clock.local_day(clock.now(), room.office.timezone)
-    start = datetime.combine(day, time(0), tz)
-    sessions = await ExamSession.filter(
-        room_id=room.id, starts_at__gte=start, starts_at__lt=start + timedelta(days=1)
-    ).order_by("starts_at")
-    for session in sessions:
-        session.room = room
-    return sessions
+    return await booking.sessions_of_day(room, day, config)
 
 
 # ---------------------------------------------------------------- eligibility
@@ -201,65 +171,60 @@ async def check_eligibility(document: str, category: str, config: ExamConfig,
 # ---------------------------------------------------------------- check-in
 
 
-@dataclass(frozen=True)
-class ExamBooking:
-    """What the check-in needs to know of a booked place (a scheduler appointment)."""
-
-    reference: str  # the cita code the candidate shows
-    document: str  # the document number the place was booked with
-    name: str
-    category: str
-    phone: str | None = None
-    appointment_id: int | None = None
-
-
-def _same_document(a: str, b: str) -> bool:
-    norm = lambda s: "".join(ch for ch in s.upper() if ch.isalnum())  # noqa: E731 "1234567-1B" == "12345671b"
-    return bool(norm(a)) and norm(a) == norm(b)
-
-
-async def assign_seat_for_booking(
+async def check_in(
     session: ExamSession,
-    booking: ExamBooking,
+    reference: str | None,
     presented_document: str,
     *,
     seat_number: int | None = None,
     actor: Principal | None,
     config: ExamConfig,
 ) -> ExamAttempt:
-    """Check a candidate in to `session` and give them a seat — THE entry point for the
-    scheduler's appointment check-in of an exam service.
+    """The proctor checks a candidate in and gives them a seat: the cita (its code, or
+    found by the presented document among this session's bookings) becomes
+    `checked_in` — the citas engine's own state and event — and an attempt holds a
+    seat, in one transaction.
 
-    Refuses (ApiError, nothing written): the presented document does not match the
-    booking (409 `document_mismatch`); check-in outside its window, e.g. after the
-    session started (409 `late_arrival` / `checkin_too_early`); the candidate is not
+    Refuses (ApiError, nothing written): no such cita (404 `appointment_not_found`),
+    a cita of another session (409 `wrong_session`); the presented document does not
+    match the booking (409 `document_mismatch`); the cita is not `booked` (409
+    `already_checked_in` / `not_checkable`); check-in outside its window, e.g. after
+    the session started (409 `late_arrival` / `checkin_too_early`); the candidate is not
     eligible (409 `already_passed` / `attempts_exhausted` / `retake_too_soon`); the
     question bank is too small (409 `question_bank_too_small`); no free seat in
     service (409 `room_full`); the chosen seat is out of service or taken (409
-    `seat_out_of_service` / `seat_taken`); already checked in (409 `already_checked_in`).
+    `seat_out_of_service` / `seat_taken`).
 
     Seats: the lowest-numbered free seat in service, or `seat_number`. Two check-ins
     never get one seat: a partial unique index on the session's active (session, seat)
     pairs decides, and a check-in that loses the race tries the next free seat.
     The question draw is made here, from a per-attempt seed.
     """
-    if booking.category not in policy.CATEGORIES:
-        raise invalid(f"Categoría de licencia desconocida {booking.category!r}.", code="unknown_category")
-    if not _same_document(presented_document, booking.document):
+    from turnero.scheduler.models import AppointmentStatus
+
+    appt = await booking.find_booking(session, reference, presented_document)
+    if not booking.identity_matches(appt, presented_document):
         raise conflict("document_mismatch", "El documento presentado no coincide con el de la reserva.")
+    if appt.status in (AppointmentStatus.CHECKED_IN, AppointmentStatus.DONE):
+        raise conflict("already_checked_in", "El postulante ya está registrado en esta sesión.")
+    if appt.status != AppointmentStatus.BOOKED:
+        raise conflict("not_checkable", f"La reserva está «{appt.status.value}»: no puede rendir en esta sesión.")
+    category = appt.category or ""
+    if category not in policy.CATEGORIES:
+        raise conflict("unknown_category", "La reserva no indica la categoría de licencia.")
     now = clock.now()
     refusal = policy.checkin_refusal(now, session.starts_at, config)
     if refusal:
         raise conflict(*refusal)
-    verdict = await check_eligibility(booking.document, booking.category, config, now)
+    verdict = await check_eligibility(appt.document_number, category, config, now)
     if not verdict.allowed:
         extra = {"not_before": _iso(verdict.not_before)} if verdict.not_before else {}
         raise ApiError(409, verdict.code, verdict.message, **extra)
-    pool = await Question.filter(active=True, categories__contains=f"|{booking.category}|").values_list("id", flat=True)
+    pool = await Question.filter(active=True, categories__contains=f"|{category}|").values_list("id", flat=True)
     if len(pool) < config.questions_per_exam:
         raise conflict(
             "question_bank_too_small",
-            f"El banco tiene {len(pool)} preguntas de la categoría {booking.category}; se necesitan "
+            f"El banco tiene {len(pool)} preguntas de la categoría {category}; se necesitan "
             f"{config.questions_per_exam}.",
         )
     seed = secrets.randbits(62)
@@ -271,7 +236,7 @@ async def assign_seat_for_booking(
     attempt = None
     for _ in range(_ASSIGN_RETRIES):
         try:
-            attempt = await _check_in_once(session, booking, seat_number, seed, drawn, actor, now)
+            attempt = await _check_in_once(session, appt, seat_number, seed, drawn, actor, now)
             break
         except _SeatRace:
             if seat_number is not None:
@@ -286,9 +251,12 @@ class _SeatRace(Exception):
     """Another check-in took the chosen seat first (unique index): choose again."""
 
 
-async def _check_in_once(session, booking: ExamBooking, seat_number, seed, drawn, actor, now) -> ExamAttempt:
+async def _check_in_once(session, appt, seat_number, seed, drawn, actor, now) -> ExamAttempt:
+    from turnero.scheduler import service as scheduler
+    from turnero.scheduler.models import AppointmentStatus
+
     try:
-        async with in_transaction():
+        async with in_transaction() as conn:
             taken = await ExamAttempt.filter(
                 session_id=session.id, status__in=SEAT_HOLDING, seat_id__isnull=False
             ).values_list("seat_id", flat=True)
@@ -303,21 +271,24 @@ async def _check_in_once(session, booking: ExamBooking, seat_number, seed, drawn
                 seat_id = policy.lowest_free_seat(seats, taken)
                 if seat_id is None:
                     raise conflict("room_full", "No queda ninguna computadora libre en servicio en la sala.")
-            existing = await ExamAttempt.filter(
-                session_id=session.id, document=booking.document
-            ).exclude(status=AttemptStatus.CANCELLED).first()
-            if existing is not None:
-                raise conflict("already_checked_in",
-                               f"El postulante ya está registrado en esta sesión (computadora "
-                               f"{await _seat_number(existing.seat_id)}).")
+            # The cita's own check-in (the citas engine's state): once, whoever wins.
+            claimed = await conn.execute_query_dict(
+                placeholders("UPDATE appointment SET status = ?, checked_in_at = ? WHERE id = ? AND status = ?"
+                             " RETURNING id"),
+                [AppointmentStatus.CHECKED_IN.value, now, appt.id, AppointmentStatus.BOOKED.value],
+            )
+            if not claimed:
+                raise conflict("already_checked_in", "El postulante ya está registrado en esta sesión.")
             attempt = await ExamAttempt.create(
                 public_id=public_id(), session_id=session.id, seat_id=seat_id,
-                appointment_id=booking.appointment_id, booking_ref=booking.reference[:32],
-                document=booking.document, name=booking.name, phone=booking.phone, category=booking.category,
+                appointment_id=appt.id, booking_ref=appt.code,
+                document=appt.document_number, name=appt.name, phone=appt.phone, category=appt.category,
                 status=AttemptStatus.ASSIGNED, seed=seed, question_ids=drawn, position=0, checked_in_at=now,
             )
+            await scheduler._event(conn, appt.id, "checked_in", now, actor, {"exam_attempt": attempt.public_id,
+                                                                             "seat": await _seat_number(seat_id)})
             await _event("checked_in", attempt=attempt, seat_id=seat_id, actor=actor,
-                         booking=booking.reference, category=booking.category)
+                         booking=appt.code, category=appt.category)
             return attempt
     except IntegrityError as exc:
         # Which unique rule? Document or appointment: the same candidate twice.
@@ -362,7 +333,7 @@ async def swap_seat(attempt: ExamAttempt, *, seat_number: int | None = None, act
 async def _swap_once(session: ExamSession, attempt_id: int, seat_number, actor, reason) -> ExamAttempt:
     now = clock.now()
     try:
-        async with in_transaction():
+        async with in_transaction() as conn:
             attempt = await _locked_attempt(attempt_id)
             if attempt.status not in ACTIVE:
                 raise conflict("attempt_not_active", "El examen de este postulante ya terminó o fue anulado.")
@@ -390,8 +361,10 @@ async def _swap_once(session: ExamSession, attempt_id: int, seat_number, actor, 
                                remaining_seconds=policy.seconds_left(attempt.deadline, now))
             await ExamAttempt.filter(id=attempt.id).update(**changes)
             if old_seat_id is not None:
-                await Seat.filter(id=old_seat_id).update(in_service=False)
+                retired = await Seat.filter(id=old_seat_id, in_service=True).update(in_service=False)
                 await _event("seat.out_of_service", seat_id=old_seat_id, actor=actor, reason=reason or "swap")
+                if retired:  # one seat less for the sessions ahead
+                    await booking.seats_changed(conn, session.room, actor)
             await _event("seat_swapped", attempt=attempt, seat_id=seat_id, actor=actor, from_seat=old_seat_id,
                          reason=reason, remaining_seconds=changes.get("remaining_seconds"))
     except IntegrityError:
@@ -422,12 +395,23 @@ async def get_attempt(public: str) -> ExamAttempt:
 
 async def cancel_attempt(attempt: ExamAttempt, actor: Principal | None, reason: str = "") -> ExamAttempt:
     """Release a check-in that was a mistake (the exam not started): frees the seat."""
-    async with in_transaction():
+    from turnero.scheduler import service as scheduler
+    from turnero.scheduler.models import AppointmentStatus
+
+    async with in_transaction() as conn:
         updated = await ExamAttempt.filter(id=attempt.id, status=AttemptStatus.ASSIGNED, started_at__isnull=True
                                            ).update(status=AttemptStatus.CANCELLED)
         if not updated:
             raise conflict("attempt_not_cancellable", "Solo se anula un registro cuyo examen no empezó.")
         await _event("cancelled", attempt=attempt, seat_id=attempt.seat_id, actor=actor, reason=reason)
+        # The cita is booked again: the right candidate can still be checked in.
+        await conn.execute_query_dict(
+            placeholders("UPDATE appointment SET status = ?, checked_in_at = NULL WHERE id = ? AND status = ?"
+                         " RETURNING id"),
+            [AppointmentStatus.BOOKED.value, attempt.appointment_id, AppointmentStatus.CHECKED_IN.value],
+        )
+        await scheduler._event(conn, attempt.appointment_id, "checkin_undone", clock.now(), actor,
+                               {"exam_attempt": attempt.public_id, "reason": reason})
     attempt = await ExamAttempt.get(id=attempt.id)
     await _publish_seat(await get_session(attempt.session_id), attempt, "exam.cancelled")
     return attempt
@@ -546,7 +530,11 @@ async def submit_attempt(seat: Seat, attempt_public: str, config: ExamConfig) ->
 async def finish_attempt(attempt: ExamAttempt, reason: str, config: ExamConfig,
                          actor: Principal | None = None) -> ExamAttempt:
     """Score and close an attempt in one transaction: claim it (only one finisher wins),
-    read its answers, record the result, the audit event and the result SMS."""
+    read its answers, record the result, the audit event, the cita's end and the
+    result SMS (the outbox)."""
+    from turnero.scheduler import service as scheduler
+    from turnero.scheduler.models import AppointmentStatus
+
     now = clock.now()
     session = await get_session(attempt.session_id)
     async with in_transaction() as conn:
@@ -564,13 +552,19 @@ async def finish_attempt(attempt: ExamAttempt, reason: str, config: ExamConfig,
         )
         await _event("finished", attempt=fresh, seat_id=fresh.seat_id, actor=actor, reason=reason,
                      correct=result.correct, total=result.total, passed=result.passed)
+        # The cita is done (the citas engine's state and event).
+        await conn.execute_query_dict(
+            placeholders("UPDATE appointment SET status = ? WHERE id = ? AND status = ? RETURNING id"),
+            [AppointmentStatus.DONE.value, fresh.appointment_id, AppointmentStatus.CHECKED_IN.value],
+        )
+        await scheduler._event(conn, fresh.appointment_id, "done", now, actor, {
+            "exam_attempt": fresh.public_id, "passed": result.passed, "correct": result.correct,
+            "total": result.total,
+        })
         fresh = await ExamAttempt.get(id=attempt.id)
         await notify_result(conn, fresh, session.room.office)
     await _publish_seat(session, fresh, "exam.finished")
     return fresh
-
-
-EXAM_SERVICE_CODE = "EXAM-TEORICO"
 
 
 async def notify_result(conn, attempt: ExamAttempt, office: Office) -> int | None:
@@ -578,16 +572,13 @@ async def notify_result(conn, attempt: ExamAttempt, office: Office) -> int | Non
     transaction (it commits or rolls back with the result); the dispatcher sends it."""
     if not attempt.phone:
         return None
-    from turnero.notifications import outbox
+    from turnero.notifications import service as notifications
 
-    return await outbox.enqueue(
-        conn, to=attempt.phone, template="resultado_examen",
-        context={
-            "institucion": office.institution, "categoria": attempt.category, "aprobado": bool(attempt.passed),
-            "correctas": attempt.correct_count, "total": attempt.total,
-        },
-        dedupe_key=f"exam:{attempt.public_id}:resultado", office=office, service_code=EXAM_SERVICE_CODE,
-        appointment_id=attempt.appointment_id,
+    service = await booking.exam_service(office)
+    return await notifications.exam_result(
+        conn, result_key=attempt.public_id, phone=attempt.phone, office=office, category=attempt.category,
+        passed=bool(attempt.passed), correct=attempt.correct_count or 0, total=attempt.total or 0,
+        service_code=service.code if service else None,
     )
 
 
@@ -679,19 +670,31 @@ async def board_view(session: ExamSession, config: ExamConfig) -> dict:
     finished = [a for a in seated if a.status == AttemptStatus.FINISHED]
     passed = sum(1 for a in finished if a.passed)
     in_service = sum(1 for s in seats if s.in_service)
+    # The session's citas (the scheduler's slot): who is expected, who did not come.
+    from turnero.scheduler.models import Appointment, Slot
+
+    slot = await Slot.get(id=session.slot_id)
+    citas = await Appointment.filter(slot_id=session.slot_id).exclude(status="cancelled").order_by("name", "id")
+    expected = [a for a in citas if a.status == "booked"]
+    no_shows = sum(1 for a in citas if a.status == "no_show")
     return {
         "session": session.id, "room": room.code, "room_name": room.name, "office": room.office.code,
         "starts_at": _iso(session.starts_at), "ends_at": _iso(session.ends_at), "slot_id": session.slot_id,
         "checkin_open": policy.checkin_refusal(now, session.starts_at, config) is None,
-        "seats": seat_rows,
+        "places": slot.capacity, "seats": seat_rows,
+        "expected": [
+            {"code": a.code, "name": a.name, "document": a.document_number
+             + (f"-{a.document_complement}" if a.document_complement else ""), "category": a.category}
+            for a in expected
+        ],
         "stats": {
-            "seats": len(seats), "seats_in_service": in_service,
+            "seats": len(seats), "seats_in_service": in_service, "booked": len(citas),
+            "expected": len(expected), "no_shows": no_shows,
             "checked_in": len(seated), "in_progress": sum(1 for a in seated if a.status == AttemptStatus.IN_PROGRESS),
             "finished": len(finished), "passed": passed, "failed": len(finished) - passed,
             "pass_rate": round(100 * passed / len(finished), 1) if finished else None,
-            # Attendance against the places booked comes from the scheduler once linked;
-            # until then against the seats in service.
-            "attendance_rate": round(100 * len(seated) / in_service, 1) if in_service else None,
+            # Of the candidates who booked this session, how many came.
+            "attendance_rate": round(100 * len(seated) / len(citas), 1) if citas else None,
         },
     }
 
@@ -736,13 +739,25 @@ async def _publish_seat(session: ExamSession, attempt: ExamAttempt, kind: str) -
 
 
 DEMO_ROOM = ("SALA-1", "Sala de exámenes teóricos", 20)
+# Sessions of one hour at set times; booked up to 30 days ahead, at least 2 hours
+# before; cancelled or moved up to 24 hours before.
+_WEEKDAY_SESSIONS = [["08:00", "09:00"], ["10:00", "11:00"], ["14:30", "15:30"]]
+DEMO_SESSIONS = {
+    "slot_minutes": 60, "window_days": 30, "min_notice_minutes": 120, "cancel_cutoff_minutes": 24 * 60,
+    "hours": {day: _WEEKDAY_SESSIONS for day in ("mon", "tue", "wed", "thu", "fri")} | {"sat": [["08:00", "09:00"]]},
+}
 
 
 async def seed_exam_demo(office: Office) -> None:
     """The demo exam room (20 computers) and the demo question bank, if missing."""
     from turnero.exam.questions import seed_demo_bank
 
+    from turnero.scheduler.models import BookingRule
+
     code, name, seats = DEMO_ROOM
     if not await ExamRoom.exists(office_id=office.id, code=code):
         await create_room(office, code, name, seats)
     await seed_demo_bank()
+    service = await booking.exam_service(office)
+    if service is not None:  # the session times: booked as citas of the exam service
+        await BookingRule.get_or_create(office=office, service=service, defaults=DEMO_SESSIONS)

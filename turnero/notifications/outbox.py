@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from turnero.core import clock
+from turnero.core import clock, metrics
 from turnero.core.db import placeholders
 from turnero.core.models import Office
 from turnero.notifications.messages import render
@@ -154,3 +154,26 @@ async def void(
 async def _execute_with_count(conn, sql: str, params: list) -> tuple[list, int]:
     affected, rows = await conn.execute_query(sql, params)
     return rows, int(affected or 0)
+
+
+async def backlog(now: datetime | None = None) -> int:
+    """Messages due and not sent yet: pending ones whose (next) attempt time has come
+    and ones a dispatcher holds. A reminder due tomorrow is not backlog."""
+    now = now or clock.now()
+    rows = await OutboundMessage._meta.db.execute_query_dict(
+        placeholders(
+            "SELECT COUNT(*) AS n FROM outbound_message"
+            " WHERE status IN (?, ?) AND next_attempt_at <= ?"
+        ),
+        [MessageStatus.PENDING.value, MessageStatus.SENDING.value, now],
+    )
+    return int(rows[0]["n"])
+
+
+async def refresh_backlog_metric() -> None:
+    """The `turnero_outbox_backlog` gauge, read from the database at each scrape."""
+    metrics.outbox_backlog.set(await backlog())
+
+
+# Every process that serves /metrics reports it (not only those running the jobs).
+metrics.on_scrape(refresh_backlog_metric)

@@ -47,9 +47,8 @@ async def notify_called(
 ) -> None:
     """"es su turno: ventanilla N", and no "faltan N turnos" after it (a pending one is
     cancelled, a later one can no longer be written). In the caller's transaction when
-    `conn` is given, else in one of its own. (On PostgreSQL call-next is a single
-    statement and commits by itself, so this follows it; should the process die in
-    between, the walk-in sweep writes the message from the called ticket.)"""
+    `conn` is given (the queue's call-next and call-out-of-order pass the call's own, so
+    the message commits or rolls back with the call), else in one of its own."""
     if conn is None:
         async with in_transaction() as own:
             return await notify_called(own, ticket_id=ticket_id, number=number, phone=phone, office=office,
@@ -67,7 +66,8 @@ async def notify_called(
 
 async def _sweep_called(office: Office, config: policy.NotificationConfig) -> int:
     """Tickets with a phone called in the last `walk_in_ttl` that have no "es su turno"
-    row (called out of order, or the process stopped right after the call)."""
+    row. The queue writes it in the call's transaction, so this finds none unless a
+    ticket was called by some other way (a script, an older version): a safety net."""
     rows = await OutboundMessage._meta.db.execute_query_dict(
         placeholders(
             "SELECT t.id, t.number, t.phone, d.name AS desk_name, s.code AS service_code FROM ticket t"

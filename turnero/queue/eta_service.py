@@ -14,24 +14,37 @@ Entry points (no HTTP): `estimates_for_office`, `estimate_for_ticket`,
 from __future__ import annotations
 
 import json
+import logging
+import math
+import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from turnero.core import clock
 from turnero.core.auth import Principal
-from turnero.core.db import db_datetime, is_postgres, placeholders
-from turnero.core.errors import conflict
+from turnero.core.db import database_generation, db_datetime, is_postgres, placeholders
+from turnero.core.errors import conflict, not_found
 from turnero.core.models import Office, Service
 from turnero.core.service import get_service, offered_service
-from turnero.displays.bus import publish_office_event
 from turnero.queue import balancing, eta, policy
+from turnero.queue import service as queue_service
 from turnero.queue.service import get_desk
 from turnero.queue.models import Desk, DeskEvent, DeskService, DeskStatus, Ticket, TicketStatus
 
+log = logging.getLogger("turnero.eta")
+
 STATS_TTL = timedelta(seconds=60)
+# How long an office's estimate answers the ticket views of a running service: at
+# least MIN_REUSE, REUSE_FACTOR times what computing it took (so estimating never takes
+# more than about a tenth of the time), at most MAX_REUSE; any change to the queue but
+# a new walk-in (desks, calls, finishes) makes it stale at once in this process.
+MIN_REUSE = timedelta(seconds=2)
+MAX_REUSE = timedelta(seconds=30)
+REUSE_FACTOR = 10
 HISTORY_DAYS = 14
 # A call longer than this counts as this long (a desk left open over lunch, say).
 MAX_CALL_MINUTES = 120.0
@@ -106,6 +119,7 @@ class _Stats:
     model: eta.ServiceTimeModel
     # (service id, lane, flow service id, step index) -> visits issued in the window
     arrivals: dict[tuple, int]
+    generation: int = 0  # of the database (core.db.database_generation): ids are per database
 
 
 _stats_cache: dict[int, _Stats] = {}
@@ -157,7 +171,8 @@ async def _arrival_counts(office_id: int, today: date, since: datetime) -> dict[
 async def _office_stats(office: Office, catalogue: dict[int, _Service], now: datetime) -> _Stats:
     today = clock.local_day(now, office.timezone)
     cached = _stats_cache.get(office.id)
-    if cached and cached.day == today and timedelta(0) <= now - cached.computed_at < STATS_TTL:
+    if (cached and cached.generation == database_generation() and cached.day == today
+            and timedelta(0) <= now - cached.computed_at < STATS_TTL):
         return cached
     offset = _utc_offset_hours(office.timezone, now)
     observations = [
@@ -167,7 +182,8 @@ async def _office_stats(office: Office, catalogue: dict[int, _Service], now: dat
     model = eta.ServiceTimeModel.fit(
         observations, {s.id: s.prior_minutes for s in catalogue.values()}, utc_offset_hours=offset
     )
-    stats = _Stats(now, today, model, await _arrival_counts(office.id, today, now - ARRIVAL_WINDOW))
+    stats = _Stats(now, today, model, await _arrival_counts(office.id, today, now - ARRIVAL_WINDOW),
+                   database_generation())
     _stats_cache[office.id] = stats
     return stats
 
@@ -283,6 +299,25 @@ class OfficeEstimate:
     by_public_id: dict[str, int | None]
     services: dict[str, ServiceEstimate] = field(default_factory=dict)
     desks: list[dict] = field(default_factory=list)
+    # For tickets issued after it was computed: a new walk-in's wait per (service id,
+    # lane), expected desk minutes and open desks per service id.
+    walk_in: dict[tuple[int, str], int | None] = field(default_factory=dict)
+    minutes: dict[int, float] = field(default_factory=dict)
+    open_desks: dict[int, int] = field(default_factory=dict)
+    version: int = 0
+    computed_mono: float = 0.0
+    cost_seconds: float = 0.0
+    generation: int = 0
+
+
+    def fresh(self, office_id: int, now: datetime) -> bool:
+        reuse = min(MAX_REUSE, max(MIN_REUSE, timedelta(seconds=REUSE_FACTOR * self.cost_seconds)))
+        return (
+            self.generation == database_generation()
+            and self.version == queue_service.queue_versions.get(office_id, 0)
+            and timedelta(0) <= now - self.computed_at <= reuse
+            and time.monotonic() - self.computed_mono <= reuse.total_seconds()
+        )
 
     def as_dict(self) -> dict:
         return {
@@ -301,6 +336,8 @@ async def estimates_for_office(
     """Minutes until called for every waiting ticket of the office, and for a regular
     and a preferential walk-in arriving now at each service it offers."""
     now = clock.now()
+    began = time.perf_counter()
+    version = queue_service.queue_versions.get(office.id, 0)
     catalogue = await _catalogue(office.id)
     stats = await _office_stats(office, catalogue, now)
     snap = await _snapshot(office, catalogue)
@@ -331,10 +368,53 @@ async def estimates_for_office(
         for d in snap.desk_rows
     ]
     estimate = OfficeEstimate(
-        office.code, now, tickets, {snap.public_ids[i]: m for i, m in tickets.items()}, services, desks
+        office.code, now, tickets, {snap.public_ids[i]: m for i, m in tickets.items()}, services, desks,
+        walk_in={key: prediction.walk_in_minutes(*key) for key in prediction.walk_in},
+        minutes={sid: stats.model.minutes(sid, now) for sid in catalogue},
+        open_desks={sid: sum(1 for d in snap.desks if sid in d.weights) for sid in catalogue},
+        version=version, computed_mono=time.monotonic(), generation=database_generation(),
     )
+    estimate.cost_seconds = time.perf_counter() - began
     _estimate_cache[office.id] = estimate
     return estimate
+
+
+async def current_estimate(office: Office, config: policy.PolicyConfig) -> OfficeEstimate:
+    """The office's estimate, reused while fresh (see MIN_REUSE)."""
+    cached = _estimate_cache.get(office.id)
+    if cached is not None and cached.fresh(office.id, clock.now()):
+        return cached
+    return await estimates_for_office(office, config)
+
+
+async def wait_for_view(ticket: Ticket, office: Office, config: policy.PolicyConfig) -> int | None:
+    """Minutes until a waiting ticket is called, for the ticket views of the running
+    service (issue, GET /api/tickets/{id}, the citizen page, the slip). A walk-in issued
+    since the office's fresh estimate was computed waits what a new walk-in waited
+    then, plus the desk time of those who joined its line in between: one count
+    instead of replaying the office on every issue. None: unknown (the caller keeps
+    its position-based figure); an estimator failure never fails the view."""
+    if ticket.status != TicketStatus.WAITING:
+        return None
+    try:
+        cached = _estimate_cache.get(office.id)
+        if cached is not None and cached.fresh(office.id, clock.now()):
+            if ticket.id in cached.tickets:
+                return cached.tickets[ticket.id]
+            lane = str(ticket.lane)
+            base = cached.walk_in.get((ticket.service_id, lane))
+            if lane != policy.APPOINTMENT and base is not None and ticket.arrived_at >= cached.computed_at:
+                between = await Ticket.filter(
+                    Q(arrived_at__lt=ticket.arrived_at) | Q(arrived_at=ticket.arrived_at, id__lt=ticket.id),
+                    office_id=office.id, service_id=ticket.service_id, lane=lane,
+                    status=TicketStatus.WAITING, arrived_at__gte=cached.computed_at,
+                ).count()
+                minutes = cached.minutes.get(ticket.service_id, eta.DEFAULT_PRIOR_MINUTES)
+                return base + math.ceil(between * minutes / max(1, cached.open_desks.get(ticket.service_id, 0)))
+        return (await estimates_for_office(office, config)).tickets.get(ticket.id)
+    except Exception:  # noqa: BLE001 — the ticket must still be shown
+        log.exception("wait estimate failed for office %s", office.code)
+        return None
 
 
 async def estimate_for_ticket(
@@ -347,7 +427,8 @@ async def estimate_for_ticket(
         return None
     cached = _estimate_cache.get(office.id)
     now = clock.now()
-    if cached is None or ticket.id not in cached.tickets or not timedelta(0) <= now - cached.computed_at <= max_age:
+    if (cached is None or cached.generation != database_generation() or ticket.id not in cached.tickets
+            or not timedelta(0) <= now - cached.computed_at <= max_age):
         cached = await estimates_for_office(office, config)
     return cached.tickets.get(ticket.id)
 
@@ -357,23 +438,32 @@ async def walk_in_waits(service_code: str, offices: list[Office], config: policy
     and how many wait in that line now (for GET /api/offices?service=CODE)."""
     out = {}
     for office in offices:
-        estimate = await estimates_for_office(office, config)
+        estimate = await current_estimate(office, config)
         s = estimate.services.get(service_code)
         if s is not None:
             out[office.code] = {"estimated_wait_minutes": s.wait_minutes, "waiting": s.waiting}
     return out
 
 
-# Hook for the citas engine: async (office, service) -> next free appointment time (UTC)
-# or None. Set by turnero.scheduler when it exists; the ranking works without it.
-next_free_appointment = None
+async def add_walk_in_waits(offices: list[dict], service_code: str, config: policy.PolicyConfig) -> list[dict]:
+    """GET /api/offices?service=CODE: adds `estimated_wait_minutes` (a regular walk-in,
+    None when the trámite takes no walk-ins) and `waiting` to each office dict."""
+    service = await get_service(service_code)
+    rows = await Office.filter(code__in=[o["code"] for o in offices])
+    waits = await walk_in_waits(service.code, rows, config)
+    for o in offices:
+        w = waits.get(o["code"], {"estimated_wait_minutes": None, "waiting": 0})
+        o["estimated_wait_minutes"] = w["estimated_wait_minutes"] if service.walk_in else None
+        o["waiting"] = w["waiting"]
+    return offices
 
 
 async def recommend_offices(
-    service_code: str, config: policy.PolicyConfig, *, city: str | None = None, near: str | None = None
+    service_code: str, config: policy.PolicyConfig, *, city: str | None = None, near: str | None = None,
+    next_free: dict[str, datetime] | None = None,
 ) -> list[dict]:
-    """Offices of `city` offering the trámite, fastest first for a walk-in; with the
-    citas hook set, each also has its next free appointment time."""
+    """Offices (of `city`, if given) offering the trámite: fastest first for a walk-in,
+    each with its next free cita time from `next_free` (office code -> time)."""
     service = await get_service(service_code)
     query = Office.filter(active=True, catalogue__service_id=service.id)
     if city:
@@ -381,15 +471,58 @@ async def recommend_offices(
     offices = await query.order_by("code").distinct()
     options = []
     for office in offices:
-        estimate = await estimates_for_office(office, config)
+        estimate = await current_estimate(office, config)
         s = estimate.services[service.code]
-        cita = None
-        if next_free_appointment is not None and service.bookable:
-            cita = await next_free_appointment(office, service)
+        cita = (next_free or {}).get(office.code) if service.bookable else None
         options.append(balancing.OfficeOption(
             office.code, office.name, s.wait_minutes if service.walk_in else None, s.waiting, s.open_desks, cita,
         ))
     return [o.as_dict() for o in balancing.rank_offices(options, current=near)]
+
+
+async def ranking(
+    service_code: str, config: policy.PolicyConfig, *, city: str | None = None, near: str | None = None,
+    scheduler_config=None,
+) -> dict:
+    """The offices ranked for a trámite (walk-in wait, then next free cita) and, when
+    `near` is the citizen's office and its wait is long, the faster office to propose."""
+    service = await get_service(service_code)
+    here = None
+    if near is not None:
+        here = await Office.get_or_none(code=near, active=True)
+        if here is None:
+            raise not_found("office_not_found", f"No existe la oficina {near!r}.")
+        city = city or here.city
+    next_free = {}
+    if service.bookable:
+        from turnero.scheduler import service as scheduler
+
+        for row in await scheduler.offices_for_service(service.code, scheduler_config or scheduler.SchedulerConfig()):
+            if row.get("next_free"):
+                next_free[row["code"]] = datetime.fromisoformat(row["next_free"]["start"])
+    ranked = await recommend_offices(service.code, config, city=city, near=near, next_free=next_free)
+    suggestion = None
+    if here is not None:
+        options = [
+            balancing.OfficeOption(
+                o["office"], o["name"], o["estimated_wait_minutes"], o["waiting"], o["open_desks"],
+                datetime.fromisoformat(o["next_appointment"]) if o["next_appointment"] else None,
+            )
+            for o in ranked
+        ]
+        best = balancing.faster_alternative(options, here.code)
+        if best is not None:
+            local = next(o for o in options if o.office == here.code)
+            target = await Office.get(code=best.office)
+            suggestion = {
+                **best.as_dict(), "address": target.address,
+                "saving_minutes": local.wait_minutes - best.wait_minutes,
+                "message": (
+                    f"La espera aquí es de unos {local.wait_minutes} min. En {target.name} ({target.address})"
+                    f" es de unos {best.wait_minutes} min."
+                ),
+            }
+    return {"service": service.code, "city": city, "offices": ranked, "suggestion": suggestion}
 
 
 # ---------------------------------------------------------------- desk balancing
@@ -433,5 +566,5 @@ async def apply_desk_move(office: Office, desk_name: str, service_code: str, act
         else:
             await DeskService.create(desk_id=desk.id, service_id=service.id, weight=1)
         await DeskEvent.create(desk_id=desk.id, kind="reassigned", at=now, user_id=actor.user_id if actor else None)
-    await publish_office_event(office.code, {"type": "queue.changed"})
+    await queue_service.publish_queue_changed(office)  # also makes cached estimates stale
     return {"desk": desk.name, "service": service.code, "before": before}

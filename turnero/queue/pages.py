@@ -93,7 +93,28 @@ async def desk_state(request: Request) -> Response:
     return json_response(await _desk_state(office, name, request.app.state.queue_config))
 
 
+async def balancing_page(request: Request) -> Response:
+    """Supervisor view (issue 8): queues, open desks and predicted waits per service,
+    and desk moves to apply (balancing.js refreshes it through the JSON API)."""
+    from turnero.queue import eta_service
+
+    office, principal = await page_office(request, request.path_params["office"], Role.SUPERVISOR)
+    view = await eta_service.balancing_view(office, request.app.state.queue_config.policy)
+    return templates.TemplateResponse(
+        request,
+        "supervisor/balancing.html",
+        {
+            "principal": principal,
+            "office": office,
+            "view": view,
+            "desk_status_es": DESK_STATUS_ES,
+            "boot": {"office": office.code, "desk_status_es": DESK_STATUS_ES},
+        },
+    )
+
+
 routes = [
+    Route("/supervisor/{office}/balancing", balancing_page, methods=["GET"]),
     Route("/desk/{office}", desk_list, methods=["GET"]),
     Route("/desk/{office}/{desk}", desk_console, methods=["GET"]),
     Route("/desk/{office}/{desk}/state", desk_state, methods=["GET"]),

@@ -13,9 +13,12 @@ from turnero.core.db import database_generation
 from turnero.core.http import json_response, read_json
 from turnero.core.models import Office, Role
 from turnero.core.service import get_office
-from turnero.queue import service
+from pydantic import Field
+
+from turnero.core.errors import invalid
+from turnero.queue import balancing, eta_service, service
 from turnero.queue.models import DeskStatus
-from turnero.queue.schemas import CallTicket, DeskOut, IssueTicket, TicketOut, Transfer
+from turnero.queue.schemas import CallTicket, DeskOut, IssueTicket, TicketOut, Transfer, _Body
 
 ISSUERS = (Role.KIOSK, Role.OPERATOR, Role.SUPERVISOR)
 STAFF = (Role.OPERATOR, Role.SUPERVISOR)
@@ -119,6 +122,59 @@ async def transfer(request: Request):
     return json_response(await service.transfer(ticket, body.service, actor, _config(request)))
 
 
+# ---- wait estimates, office ranking and desk balancing (issue 8)
+
+
+class DeskMove(_Body):
+    desk: str = Field(min_length=1, max_length=32)
+    service: str = Field(min_length=1, max_length=32)
+
+
+async def office_estimates(request: Request):
+    """Public: per service, how many wait, open desks and a new walk-in's wait."""
+    office = await get_office(request.path_params["office"])
+    estimate = await eta_service.current_estimate(office, _config(request).policy)
+    return json_response(estimate.as_dict())
+
+
+async def service_ranking(request: Request):
+    from turnero.scheduler.service import config_of
+
+    query = request.query_params
+    city = query.get("city") or None
+    near = query.get("near") or None
+    for name, value in (("city", city), ("near", near)):
+        if value is not None and len(value) > 64:
+            raise invalid(f"Parámetro {name} demasiado largo.", code="invalid_query")
+    return json_response(await eta_service.ranking(
+        request.path_params["service"], _config(request).policy, city=city, near=near,
+        scheduler_config=config_of(request.app),
+    ))
+
+
+def _threshold(request: Request) -> int:
+    raw = request.query_params.get("threshold")
+    if raw is None or raw == "":
+        return balancing.DEFAULT_THRESHOLD_MINUTES
+    if not raw.isdigit() or not 1 <= int(raw) <= 600:
+        raise invalid("threshold debe ser un número de minutos entre 1 y 600.", code="invalid_threshold")
+    return int(raw)
+
+
+async def balancing_view(request: Request):
+    office = await get_office(request.path_params["office"])
+    await require(request, Role.SUPERVISOR, office_id=office.id)
+    return json_response(await eta_service.balancing_view(office, _config(request).policy,
+                                                          threshold_minutes=_threshold(request)))
+
+
+async def apply_move(request: Request):
+    office = await get_office(request.path_params["office"])
+    actor = await require(request, Role.SUPERVISOR, office_id=office.id)
+    body = await read_json(request, DeskMove)
+    return json_response(await eta_service.apply_desk_move(office, body.desk, body.service, actor))
+
+
 _STAFF_ROLES = ("operator", "supervisor", "admin")
 _DESK_ERRORS = (401, 403, 404, 409)
 
@@ -162,4 +218,18 @@ routes = [
     api_route("/api/tickets/{ticket}/no-show", "POST", _ticket_action(service.no_show), _ticket_doc("Marcar como ausente")),
     api_route("/api/tickets/{ticket}/transfer", "POST", transfer,
               _ticket_doc("Transferir a otro trámite (conserva la hora de llegada)", body=Transfer)),
+    api_route("/api/offices/{office}/estimates", "GET", office_estimates,
+              ApiDoc("Espera estimada por trámite (personas en fila, ventanillas abiertas)", "estimates",
+                     errors=(404,))),
+    api_route("/api/services/{service}/ranking", "GET", service_ranking,
+              ApiDoc("Oficinas ordenadas por espera estimada y próxima cita libre; con `near`, la oficina"
+                     " más rápida a proponer", "estimates", errors=(404, 422),
+                     query={"city": "ciudad (por defecto la de `near`)", "near": "código de la oficina actual"})),
+    api_route("/api/offices/{office}/balancing", "GET", balancing_view,
+              ApiDoc("Balanceo de ventanillas: filas, ventanillas, espera estimada y movimientos sugeridos",
+                     "estimates", roles=("supervisor", "admin"), errors=(401, 403, 404, 422),
+                     query={"threshold": "minutos de espera estimada a partir de los que se sugiere mover"})),
+    api_route("/api/offices/{office}/balancing/apply", "POST", apply_move,
+              ApiDoc("Mover una ventanilla a un trámite (pasa a ser su trámite principal)", "estimates",
+                     body=DeskMove, roles=("supervisor", "admin"), errors=(400, 401, 403, 404, 409, 422))),
 ]

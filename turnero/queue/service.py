@@ -42,6 +42,9 @@ _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 class QueueConfig:
     policy: policy.PolicyConfig = policy.PolicyConfig()
     day_close_grace: timedelta = timedelta(minutes=60)
+    # Waits of waiting tickets from the queue played forward (eta_service) instead of
+    # the position-based figure; the running service turns it on.
+    predict_waits: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "QueueConfig":
@@ -51,6 +54,7 @@ class QueueConfig:
                 regular_max_wait=timedelta(minutes=settings.regular_max_wait_minutes),
             ),
             day_close_grace=timedelta(minutes=settings.day_close_grace_minutes),
+            predict_waits=True,
         )
 
 
@@ -142,6 +146,12 @@ async def ticket_view(ticket: Ticket, office: Office, config: QueueConfig) -> di
         view["estimated_wait_minutes"] = policy.estimate_wait_minutes(
             position, open_desks, service.expected_service_minutes
         )
+        if config.predict_waits:
+            from turnero.queue import eta_service  # (it imports this module)
+
+            predicted = await eta_service.wait_for_view(ticket, office, config.policy)
+            if predicted is not None:
+                view["estimated_wait_minutes"] = predicted
     return view
 
 
@@ -295,7 +305,7 @@ async def issue_ticket(
     ticket = model_from_row(Ticket, row)
     ticket.service = first  # so the view below needs no query for it
     metrics.ticket_issued(office.code, tramite.code)
-    await _publish_queue_changed(office)
+    await _publish_queue_changed(office, issued=True)
     return await ticket_view(ticket, office, config)
 
 
@@ -379,11 +389,12 @@ async def _lock_open_desk(desk_id: int) -> Desk:
     return desk
 
 
-# Call-next is the hot path. On PostgreSQL it is one statement (_call_next_statement),
-# which is its own transaction: no BEGIN/COMMIT round trips, row locks held for
-# microseconds. On SQLite, where BEGIN IMMEDIATE already excludes every other writer
-# and no row lock exists, the same steps run as plain statements in one write
-# transaction (_desk_for_call, _heads, then policy.choose_next and _claim).
+# Call-next is the hot path. On PostgreSQL it is one statement (_call_next_statement)
+# in a short transaction that also writes the called ticket's "es su turno" outbox row
+# when it has a phone: row locks held for a round trip or two. On SQLite, where BEGIN
+# IMMEDIATE already excludes every other writer and no row lock exists, the same steps
+# run as plain statements in one write transaction (_desk_for_call, _heads, then
+# policy.choose_next and _claim).
 
 
 async def _desk_for_call(conn, office: Office, desk_name: str) -> tuple[dict, dict[int, int]]:
@@ -623,17 +634,31 @@ async def _mark_called(ticket: Ticket, desk: Desk, now: datetime, actor: Princip
     await TicketEvent.create(ticket_id=ticket.id, kind=kind, at=now, desk_id=desk.id, user_id=actor.user_id)
 
 
+async def _notify_called(conn, row, office: Office, desk_name: str, service_code: str | None) -> None:
+    """"es su turno: ventanilla N" for a ticket with a phone: an outbox row written on
+    `conn`, the call's own transaction (notifications sends it later)."""
+    if row["phone"]:
+        from turnero.notifications.service import notify_called
+
+        await notify_called(conn, ticket_id=row["id"], number=row["number"], phone=row["phone"], office=office,
+                            desk_name=desk_name, service_code=service_code)
+
+
 async def call_next(office: Office, desk_name: str, actor: Principal, config: QueueConfig) -> dict | None:
     """Call the next ticket for a desk; None when nobody it serves is waiting."""
     now = clock.now()
     if is_postgres():
-        called = await _call_next_postgres(office, desk_name, actor, config, now)
-        if called is None:
-            return None
-        row, service_code, service_name = called
-        desk_name = row.pop("q_desk_name")
-        for key in ("q_desk_id", "q_desk_status", "q_desk_busy"):
-            row.pop(key)
+        # The one statement inside a transaction, so that the "es su turno" message
+        # commits with the call (DESIGN.md: the outbox row in the same transaction).
+        async with in_transaction() as conn:
+            called = await _call_next_postgres(office, desk_name, actor, config, now)
+            if called is None:
+                return None
+            row, service_code, service_name = called
+            desk_name = row.pop("q_desk_name")
+            for key in ("q_desk_id", "q_desk_status", "q_desk_busy"):
+                row.pop(key)
+            await _notify_called(conn, row, office, desk_name, service_code)
     else:
         async with in_transaction() as conn:
             desk, weights = await _desk_for_call(conn, office, desk_name)
@@ -647,12 +672,8 @@ async def call_next(office: Office, desk_name: str, actor: Principal, config: Qu
                 return None
             head = heads[decision.candidate.ticket_id]
             row = await _claim(conn, desk, head["id"], decision.preferential_streak, now, actor.user_id)
-        service_code, service_name, desk_name = head["service_code"], head["service_name"], desk["name"]
-    if row["phone"]:  # "es su turno: ventanilla N" through the outbox (notifications)
-        from turnero.notifications.service import notify_called
-
-        await notify_called(None, ticket_id=row["id"], number=row["number"], phone=row["phone"], office=office,
-                            desk_name=desk_name, service_code=service_code)
+            service_code, service_name, desk_name = head["service_code"], head["service_name"], desk["name"]
+            await _notify_called(conn, row, office, desk_name, service_code)
     ticket = _TicketRow(row) if is_postgres() else model_from_row(Ticket, row)
     view = _view(ticket, office, service_code, service_name, desk_name)
     await _publish_call(office, "ticket.called", view)
@@ -681,7 +702,7 @@ async def call_ticket(office: Office, desk_name: str, ref: str, actor: Principal
     desk = await get_desk(office, desk_name)
     target = await find_waiting_ticket(office, ref)
     now = clock.now()
-    async with in_transaction():
+    async with in_transaction() as conn:
         desk = await _lock_open_desk(desk.id)
         ticket = await Ticket.filter(id=target.id).select_for_update().get()
         if ticket.status != TicketStatus.WAITING:
@@ -689,6 +710,10 @@ async def call_ticket(office: Office, desk_name: str, ref: str, actor: Principal
                 "ticket_not_callable", f"El turno {ticket.number} no está en espera ({ticket.status.value})."
             )
         await _mark_called(ticket, desk, now, actor, "called_out_of_order")
+        if ticket.phone:
+            service_code = await Service.filter(id=ticket.service_id).first().values_list("code", flat=True)
+            await _notify_called(conn, {"id": ticket.id, "number": ticket.number, "phone": ticket.phone},
+                                 office, desk.name, service_code)
     view = await ticket_view(ticket, office, config)
     await _publish_call(office, "ticket.called", view)
     return view
@@ -1049,6 +1074,13 @@ async def _publish_call(office: Office, kind: str, view: dict) -> None:
         await _publish_queue_changed(office)
 
 
-async def _publish_queue_changed(office: Office) -> None:
+# Per office id: bumped by every change but a plain walk-in issue, so a cached wait
+# estimate (eta_service) is recomputed after desks, calls or finishes change the queue.
+queue_versions: dict[int, int] = {}
+
+
+async def _publish_queue_changed(office: Office, *, issued: bool = False) -> None:
+    if not issued:
+        queue_versions[office.id] = queue_versions.get(office.id, 0) + 1
     await publish_office_event(office.code, {"type": "queue.changed"})
 

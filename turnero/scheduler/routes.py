@@ -66,7 +66,7 @@ def _query_int(request: Request, name: str, default: int, low: int, high: int) -
 
 
 async def availability(request: Request):
-    office = await get_office(request.path_params["office"])
+    office = await service.office_by_code(request.path_params["office"], _config(request))
     service_code = request.query_params.get("service")
     if not service_code:
         raise invalid("Datos inválidos — service: falta este campo")

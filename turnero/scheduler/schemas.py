@@ -125,7 +125,7 @@ class BookingRuleIn(BaseModel):
                         raise ValueError("horas en formato HH:MM")
                 if start >= end:
                     raise ValueError("cada franja debe terminar después de empezar")
-        return {day: [list(span) for span in spans] for day, spans in value.items()}
+        return value
 
 
 class ClosureIn(BaseModel):

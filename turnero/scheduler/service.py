@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
 
-from turnero.core import clock
+from turnero.core import clock, metrics
 from turnero.core.auth import Principal
 from turnero.core.db import db_datetime, is_postgres, model_from_row, placeholders
 from turnero.core.errors import ApiError, conflict, invalid, not_found
@@ -142,6 +142,17 @@ async def _rule(office: Office, service: Service, config: SchedulerConfig) -> Bo
     return await _cached(config, ("rule", office.id, service.id), lambda: booking_rule(office, service))
 
 
+async def office_by_code(code: str, config: SchedulerConfig) -> Office:
+    """The office, as get_office (404 office_not_found), kept CACHE_SECONDS: in a
+    booking storm every request names the same office. Misses are never kept."""
+    return await _cached(config, ("office", code), lambda: get_office(code))
+
+
+async def _offered(office: Office, code: str, config: SchedulerConfig) -> Service:
+    """The service, as offered_service (404 / 422 service_not_offered), kept likewise."""
+    return await _cached(config, ("offered", office.id, code), lambda: offered_service(office, code))
+
+
 # ---------------------------------------------------------------- rules and slots
 
 
@@ -177,6 +188,10 @@ async def default_capacity(office: Office, service: Service) -> int:
 
 
 async def rule_capacity(office: Office, service: Service, rule: BookingRule) -> int:
+    if service.kind == ServiceKind.EXAM:  # an exam session's places: the seats in service (turnero/exam)
+        from turnero.exam import booking as exam_booking
+
+        return await exam_booking.places(office)
     return rule.capacity if rule.capacity is not None else await default_capacity(office, service)
 
 
@@ -184,9 +199,12 @@ async def materialise_slots(
     office: Office, service: Service, rule: BookingRule, config: SchedulerConfig,
     now: datetime | None = None, days: list[date] | None = None,
 ) -> int:
-    """Insert the slots of the booking window (plus the day that opens next) that do
-    not exist yet; returns how many were created. Idempotent: (office, service, start)
-    is unique and existing slots are left as they are. Closed days get no slots."""
+    """Insert the slots of the days of the booking window (plus the day that opens
+    next) that have none yet; returns how many were created. A day is made whole, in
+    one statement, or not at all: a day that already has slots keeps them as they are
+    (a new slot length or new hours apply to the days not made yet, and never add a
+    second, overlapping grid to a day). Idempotent and safe when two instances do it
+    at once: (office, service, start) is unique. Closed days get no slots."""
     now = now or clock.now()
     tz = office.timezone
     rules = rules_of(rule)
@@ -196,19 +214,28 @@ async def materialise_slots(
         days = [today + timedelta(days=n) for n in range(rules.window_days + 2)]
     if not days:
         return 0
+    made = await _db().execute_query_dict(
+        placeholders("SELECT DISTINCT day FROM slot WHERE office_id = ? AND service_id = ? AND day >= ? AND day <= ?"),
+        [office.id, service.id, min(days), max(days)],
+    )
+    made_days = {row["day"] if isinstance(row["day"], date) else date.fromisoformat(row["day"]) for row in made}
     closed = await _closed(office, min(days), max(days), config)
-    capacity = await rule_capacity(office, service, rule)
+    todo = [day for day in days if day not in made_days and day not in closed]
+    capacity = await rule_capacity(office, service, rule) if todo else 0
     hours = rule.hours or office.opening_hours
-    rows = []
-    for day in days:
-        if day in closed:
-            continue
-        for start, end in policy.slot_times(day, hours, rules.slot_minutes, tz):
-            rows.append((office.id, service.id, start.astimezone(timezone.utc), end.astimezone(timezone.utc),
-                         day, capacity))
+    chunks: list[list[tuple]] = [[]]
+    for day in todo:
+        rows = [
+            (office.id, service.id, start.astimezone(timezone.utc), end.astimezone(timezone.utc), day, capacity)
+            for start, end in policy.slot_times(day, hours, rules.slot_minutes, tz)
+        ]
+        if chunks[-1] and len(chunks[-1]) + len(rows) > 400:
+            chunks.append([])
+        chunks[-1].extend(rows)
     created = 0
-    for i in range(0, len(rows), 400):
-        chunk = rows[i:i + 400]
+    for chunk in chunks:
+        if not chunk:
+            continue
         marks = ", ".join(["(?, ?, ?, ?, ?, ?, 0)"] * len(chunk))
         result = await _db().execute_query_dict(
             placeholders(
@@ -269,10 +296,10 @@ def _local_start(start: datetime, tz: str) -> datetime:
 async def _slot_at(office: Office, service: Service, rule: BookingRule, start: datetime, config: SchedulerConfig) -> Slot:
     """The slot starting at `start`, materialising its day on demand (the job may not
     have run yet); 422 invalid_start if no slot starts then."""
-    slot = await Slot.get_or_none(office_id=office.id, service_id=service.id, start=start)
-    if slot is None:
+    slot = await _slot_row(office, service, start)
+    if slot is None:  # its day may not be made yet (a day that is made is left alone)
         await materialise_slots(office, service, rule, config, days=[clock.local_day(start, office.timezone)])
-        slot = await Slot.get_or_none(office_id=office.id, service_id=service.id, start=start)
+        slot = await _slot_row(office, service, start)
     if slot is None:
         local = start.astimezone(ZoneInfo(office.timezone))
         raise invalid(
@@ -280,6 +307,15 @@ async def _slot_at(office: Office, service: Service, rule: BookingRule, start: d
             "para ese trámite en esa oficina.", code="invalid_start",
         )
     return slot
+
+
+async def _slot_row(office: Office, service: Service, start: datetime) -> Slot | None:
+    # Raw SQL: every booking attempt reads its slot (in a storm most are then refused).
+    rows = await _db().execute_query_dict(
+        placeholders("SELECT * FROM slot WHERE office_id = ? AND service_id = ? AND start = ?"),
+        [office.id, service.id, start],
+    )
+    return model_from_row(Slot, rows[0]) if rows else None
 
 
 _REFUSALS = {
@@ -308,7 +344,7 @@ async def availability(
 ) -> list[dict]:
     """The slots of a service that may be booked now, from `from_day` for `days` days,
     with their places left: one indexed range query on (office, service, start)."""
-    service = await offered_service(office, service_code)
+    service = await _offered(office, service_code, config)
     rule = await _rule(office, service, config)
     await ensure_slots(office, service, rule, config)
     rules = rules_of(rule)
@@ -541,8 +577,8 @@ async def book(
 
 
 async def _book(body: dict, key: str | None, print_: str, config: SchedulerConfig, actor: Principal | None) -> dict:
-    office = await get_office(body["office"])
-    service = await offered_service(office, body["service"])
+    office = await office_by_code(body["office"], config)
+    service = await _offered(office, body["service"], config)
     rule = await _rule(office, service, config)
     rules = rules_of(rule)
     now = clock.now()
@@ -550,6 +586,10 @@ async def _book(body: dict, key: str | None, print_: str, config: SchedulerConfi
     await _check_bookable(office, rules, start, now, config)
     if service.kind == ServiceKind.EXAM and not body.get("category"):
         raise invalid("Indique la categoría de licencia (A, B, C, M, P o T).", code="category_required")
+    if service.kind == ServiceKind.EXAM:  # retake waiting period, attempt limit (turnero/exam)
+        from turnero.exam import booking as exam_booking
+
+        await exam_booking.check_booking(office, body, now)
     slot = await _slot_at(office, service, rule, start, config)
     party = body["party_size"]
     if party > slot.capacity:
@@ -582,6 +622,7 @@ async def _book(body: dict, key: str | None, print_: str, config: SchedulerConfi
             await _store_key(conn, key, print_, view, now)
         # Last, so the slot row stays locked only until the commit that follows.
         await _take_places(conn, slot.id, party)
+    metrics.booking_made(office.code, service.code)  # after the commit: a refused booking is not counted
     return view
 
 
@@ -788,6 +829,9 @@ async def check_in(office: Office, *, code: str | None, document: str | None, ac
         raise conflict("already_checked_in", "Esa cita ya fue registrada; espere su llamado.")
     if found.status != AppointmentStatus.BOOKED:
         raise conflict("not_checkable", f"La cita está «{found.status.value}»; saque un turno presencial.")
+    if found.service.kind == ServiceKind.EXAM:  # identity check and seat: the proctor (turnero/exam)
+        raise conflict("exam_checkin_in_room", "Los postulantes al examen teórico se registran con el examinador, "
+                       "en la sala de exámenes, con su documento.")
     rules = config.checkin
     tz = ZoneInfo(office.timezone)
     when = policy.arrival(found.start, now, rules)
@@ -864,7 +908,8 @@ async def _sweep(source: AppointmentStatus, target: AppointmentStatus, kind: str
 
 async def purge_idempotency_keys(now: datetime | None = None) -> int:
     now = now or clock.now()
-    return await IdempotencyKey.filter(created_at__lt=now - IDEMPOTENCY_TTL).delete()
+    # (UTC: SQLite compares the stored ISO text)
+    return await IdempotencyKey.filter(created_at__lt=(now - IDEMPOTENCY_TTL).astimezone(timezone.utc)).delete()
 
 
 # ---------------------------------------------------------------- calendars (admin)

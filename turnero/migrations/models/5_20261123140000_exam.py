@@ -1,7 +1,9 @@
 """Exam room: rooms, seats, question bank, sessions, attempts, answers, audit events.
 
-Frozen SQL per dialect. The partial unique indexes are the seat rule itself: an active
-attempt holds its seat alone within a session, and a candidate sits once per session.
+Frozen SQL per dialect. A session is the exam side of a scheduler slot (slot_id), an
+attempt comes from a cita (appointment_id). The partial unique indexes are the seat rule
+itself: an active attempt holds its seat alone within a session, and a candidate (and a
+cita) sits once per session.
 """
 
 from tortoise import BaseDBAsyncClient
@@ -14,6 +16,8 @@ CREATE INDEX "idx_exam_attempt_session_status" ON "exam_attempt" ("session_id", 
 CREATE UNIQUE INDEX "uidx_exam_attempt_session_seat" ON "exam_attempt" ("session_id", "seat_id")
     WHERE "seat_id" IS NOT NULL AND "status" IN ('assigned', 'in_progress', 'finished');
 CREATE UNIQUE INDEX "uidx_exam_attempt_session_document" ON "exam_attempt" ("session_id", "document")
+    WHERE "status" <> 'cancelled';
+CREATE UNIQUE INDEX "uidx_exam_attempt_appointment" ON "exam_attempt" ("appointment_id")
     WHERE "status" <> 'cancelled';
 CREATE INDEX "idx_exam_event_attempt" ON "exam_event" ("attempt_id");
 CREATE INDEX "idx_exam_answer_question" ON "exam_answer" ("question_id");
@@ -32,7 +36,7 @@ CREATE TABLE "exam_session" (
     "id" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
     "starts_at" TIMESTAMP NOT NULL,
     "ends_at" TIMESTAMP NOT NULL,
-    "slot_id" INT UNIQUE,
+    "slot_id" INT NOT NULL UNIQUE REFERENCES "slot" ("id") ON DELETE CASCADE,
     "created_at" TIMESTAMP NOT NULL,
     "room_id" INT NOT NULL REFERENCES "exam_room" ("id") ON DELETE CASCADE,
     CONSTRAINT "uid_exam_sessio_room_id_f24757" UNIQUE ("room_id", "starts_at")
@@ -58,7 +62,7 @@ CREATE TABLE "exam_seat" (
 CREATE TABLE "exam_attempt" (
     "id" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
     "public_id" VARCHAR(24) NOT NULL UNIQUE,
-    "appointment_id" INT UNIQUE,
+    "appointment_id" INT NOT NULL REFERENCES "appointment" ("id") ON DELETE RESTRICT,
     "booking_ref" VARCHAR(32) NOT NULL,
     "document" VARCHAR(20) NOT NULL,
     "name" VARCHAR(120) NOT NULL,
@@ -111,7 +115,7 @@ CREATE TABLE "exam_session" (
     "id" SERIAL NOT NULL PRIMARY KEY,
     "starts_at" TIMESTAMPTZ NOT NULL,
     "ends_at" TIMESTAMPTZ NOT NULL,
-    "slot_id" INT UNIQUE,
+    "slot_id" INT NOT NULL UNIQUE REFERENCES "slot" ("id") ON DELETE CASCADE,
     "created_at" TIMESTAMPTZ NOT NULL,
     "room_id" INT NOT NULL REFERENCES "exam_room" ("id") ON DELETE CASCADE,
     CONSTRAINT "uid_exam_sessio_room_id_f24757" UNIQUE ("room_id", "starts_at")
@@ -137,7 +141,7 @@ CREATE TABLE "exam_seat" (
 CREATE TABLE "exam_attempt" (
     "id" SERIAL NOT NULL PRIMARY KEY,
     "public_id" VARCHAR(24) NOT NULL UNIQUE,
-    "appointment_id" INT UNIQUE,
+    "appointment_id" INT NOT NULL REFERENCES "appointment" ("id") ON DELETE RESTRICT,
     "booking_ref" VARCHAR(32) NOT NULL,
     "document" VARCHAR(20) NOT NULL,
     "name" VARCHAR(120) NOT NULL,

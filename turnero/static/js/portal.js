@@ -427,6 +427,25 @@
       target.textContent = slot ? nextLabel(slot) : "Sin horarios libres por ahora";
     }
 
+    /* Today's wait without a cita at each office, from the offices' ranking (issue 8);
+       the fastest one is marked. Only a hint: nothing happens if it cannot be read. */
+    async function showWalkInWaits(service, targets) {
+      let ranking;
+      try {
+        ranking = await call("GET", "/api/services/" + encodeURIComponent(service) + "/ranking");
+      } catch (err) { return; }
+      if (service !== state.service) return;
+      ranking.offices.forEach((o, i) => {
+        const t = targets.get(o.office);
+        if (!t || o.estimated_wait_minutes === null || o.open_desks === 0) return;
+        const line = document.createElement("span");
+        line.className = "option-line option-walkin";
+        line.textContent = "Hoy sin cita: espera ≈ " + o.estimated_wait_minutes + " min" +
+          (i === 0 && ranking.offices.length > 1 ? " (la menor)" : "");
+        t.next.after(line);
+      });
+    }
+
     async function renderOffices() {
       const service = state.service;
       const list = $("office-list");
@@ -462,6 +481,7 @@
           if (!found.has(code)) t.li.remove();
           else showNext(t.next, found.get(code).next_free);
         }
+        showWalkInWaits(service, targets);
       } catch (err) {
         // Older servers or a hiccup: ask each office's calendar instead (few offices).
         for (const t of targets.values()) nextFreeFromCalendar(t.office, t.next, service);

@@ -84,14 +84,21 @@
   // ---- live updates: re-read this ticket when something that moves it happens
   let refetchTimer = null;
   function refetchSoon(maxDelayMs) {
-    if (FINAL.includes(last.status) || refetchTimer) return;
+    if (FINAL.includes(last.status)) return;
+    if (refetchTimer && maxDelayMs === 0) { clearTimeout(refetchTimer); refetchTimer = null; }
+    if (refetchTimer) return;
     // Spread the re-reads of many phones over a moment instead of all at once.
     refetchTimer = setTimeout(() => { refetchTimer = null; clearTimeout(timer); poll(); },
       Math.random() * maxDelayMs);
   }
   function onEvent(ev) {
     if ((ev.type === "ticket.called" || ev.type === "ticket.recalled") && ev.ticket === last.number) {
-      refetchSoon(0);          // possibly this ticket: at once
+      // This number was called: alert at once from the event, then confirm with a re-read.
+      if (!FINAL.includes(last.status)) {
+        render(Object.assign({}, last, { status: "called", desk: ev.desk, recall_count: ev.recall_count || 0,
+          position: null, estimated_wait_minutes: null }));
+      }
+      refetchSoon(0);
     } else if (ev.type === "queue.changed" || ev.type === "ticket.called") {
       refetchSoon(3000);       // the line moved: position and wait change
     }

@@ -1,0 +1,402 @@
+#!/usr/bin/env python
+"""Booking storm: a real server, 5,000 clients trying to book 1,000 places released at once.
+
+Each run:
+1. a fresh database (PostgreSQL `turnero_bench_citas`, dropped and re-created, or a
+   SQLite file), migrated and seeded with the demo data, then `python -m turnero serve`
+   on 127.0.0.1 (jobs off, access log off, the per-client booking limit lifted: every
+   client here comes from 127.0.0.1);
+2. as admin, CI-RENOV at LPZ-PRINCIPAL gets a booking rule whose next day opens at the
+   next whole minute (La Paz time, at least --lead seconds away): release time = that
+   minute, window = 30 days or more (the first working day), --capacity places per
+   15-minute slot, booking hours 07:30–17:30 on weekdays — 40 slots × 25 = 1,000 places
+   on the day being released. Before the release the API does not offer that day;
+3. the storm: --clients clients wait for the release moment and then all try at once
+   (through at most --concurrency connections). Each picks a random slot of that day
+   and, refused with 409 slot_full, another, up to --tries slots. A client that came a
+   few milliseconds early (422 not_yet_open) tries again 50 ms later. Printed:
+   bookings/s (places booked / seconds from the release to the last booking), the
+   p50/p99 latency of POST /api/appointments (from the moment the client starts the
+   request, waiting for a pooled connection included), answers by status, requests
+   without an answer (must be 0), and, read from the database afterwards, places
+   booked beyond a slot's capacity (must be 0) and slot counters that disagree with the
+   citas they hold (must be 0);
+4. availability: --avail-requests GETs of the 30-day window of that service (about 900
+   slots with their places), --avail-concurrency at a time, p50/p99.
+
+With --runs N it prints every run and the medians. Exit status 1 if any run overbooked
+or left a request without an answer.
+
+    pip install -e ".[bench]"
+    python benchmarks/booking_storm.py --backend postgres --runs 3
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# benchmarks/ holds a queue.py, and Python puts this file's folder first on sys.path:
+# take it off so `import queue` (aiosqlite, concurrent.futures) finds the standard module.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import random
+import signal  # noqa: E402
+import socket  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from datetime import datetime, timedelta  # noqa: E402
+from datetime import time as dtime  # noqa: E402
+from pathlib import Path  # noqa: E402
+from urllib.parse import urlsplit, urlunsplit  # noqa: E402
+from zoneinfo import ZoneInfo  # noqa: E402
+
+try:
+    import aiohttp
+except ImportError:  # pragma: no cover
+    raise SystemExit("Falta aiohttp: pip install -e '.[bench]'") from None
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+HOST = "127.0.0.1"
+OFFICE, SERVICE = "LPZ-PRINCIPAL", "CI-RENOV"
+TZ = "America/La_Paz"
+ZONE = ZoneInfo(TZ)
+PG_DEFAULT = "postgres://postgres@127.0.0.1:5432/test"
+PG_DB = "turnero_bench_citas"
+SLOT_MINUTES = 15
+HOURS = ("07:30", "17:30")  # 40 slots of 15 minutes
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
+
+
+# ---------------------------------------------------------------- database and server
+
+
+async def _pg(url: str, *statements: str):
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:
+        result = None
+        for sql in statements:
+            result = await conn.fetch(sql)
+        return result
+    finally:
+        await conn.close()
+
+
+def fresh_database(backend: str, pg_url: str, workdir: Path) -> str:
+    if backend == "sqlite":
+        for suffix in ("", "-wal", "-shm"):
+            (workdir / f"bench.sqlite3{suffix}").unlink(missing_ok=True)
+        return f"sqlite://{workdir / 'bench.sqlite3'}"
+    if urlsplit(pg_url).hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise SystemExit("El benchmark solo habla con 127.0.0.1.")
+    asyncio.run(_pg(pg_url, f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)', f'CREATE DATABASE "{PG_DB}"'))
+    return urlunsplit(urlsplit(pg_url)._replace(path="/" + PG_DB))
+
+
+def drop_database(backend: str, pg_url: str) -> None:
+    if backend == "postgres":
+        asyncio.run(_pg(pg_url, f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)'))
+
+
+async def seed(database_url: str) -> None:
+    from turnero.core.db import close_db, init_db
+    from turnero.demo import seed_demo
+    from turnero.settings import Settings
+
+    await init_db(Settings(database_url=database_url, run_jobs=False))
+    try:
+        await seed_demo()
+    finally:
+        await close_db()
+
+
+async def query(database_url: str, sql: str) -> list[tuple]:
+    if database_url.startswith("sqlite"):
+        import sqlite3
+
+        conn = sqlite3.connect(database_url.removeprefix("sqlite://"))
+        try:
+            return conn.execute(sql).fetchall()
+        finally:
+            conn.close()
+    return [tuple(r) for r in await _pg(database_url, sql)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`python -m turnero serve` in its own process group, on 127.0.0.1 only."""
+
+    def __init__(self, database_url: str, workers: int, workdir: Path):
+        self.port = free_port()
+        self.url = f"http://{HOST}:{self.port}"
+        self.log_path = workdir / "server.log"
+        self._log = open(self.log_path, "wb")
+        env = {
+            **os.environ, "TURNERO_DATABASE_URL": database_url, "TURNERO_RUN_JOBS": "0",
+            "TURNERO_ACCESS_LOG": "0", "TURNERO_BOOKING_RATE_LIMIT": "10000000/minute",
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "turnero", "serve", "--host", HOST, "--port", str(self.port),
+             "--workers", str(workers)],
+            env=env, cwd=str(REPO), stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self.workers = workers
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit("el servidor terminó:\n" + self.log_path.read_text(errors="replace")[-3000:])
+            if self.log_path.read_text(errors="replace").count("Application startup complete") >= self.workers:
+                try:
+                    with urllib.request.urlopen(self.url + "/api/services", timeout=2) as r:
+                        if r.status == 200:
+                            return
+                except OSError:
+                    pass
+            time.sleep(0.2)
+        self.stop()
+        raise SystemExit("el servidor no estuvo listo a tiempo")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        self._log.close()
+
+
+# ---------------------------------------------------------------- the release
+
+
+def plan_release(lead: float, capacity: int) -> dict:
+    """The release moment (the next whole minute at least `lead` seconds away), the day
+    it opens (the first weekday that is not a holiday, 30 or more days after the
+    release's day) and the rule that makes it so."""
+    from turnero.scheduler.holidays import holiday_names
+
+    release = (datetime.now(ZONE) + timedelta(seconds=lead)).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    window = 30
+    while True:
+        day = release.date() + timedelta(days=window)
+        if day.weekday() < 5 and not holiday_names(day, day, "BO", "LP", True):
+            break
+        window += 1
+    opening, closing = (dtime.fromisoformat(t) for t in HOURS)
+    starts = []
+    at = datetime.combine(day, opening, ZONE)
+    while at + timedelta(minutes=SLOT_MINUTES) <= datetime.combine(day, closing, ZONE):
+        starts.append(at.isoformat(timespec="seconds"))
+        at += timedelta(minutes=SLOT_MINUTES)
+    rule = {
+        "service": SERVICE, "slot_minutes": SLOT_MINUTES, "capacity": capacity, "window_days": window,
+        "min_notice_minutes": 60, "release_time": release.strftime("%H:%M"), "cancel_cutoff_minutes": 120,
+        "hours": {d: [list(HOURS)] for d in WEEKDAYS},
+    }
+    return {"release": release, "day": day, "starts": starts, "rule": rule}
+
+
+def pct(values: list[float], p: float) -> float:
+    """Nearest-rank percentile, seconds in, milliseconds out."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, int(round(p / 100 * len(ordered) + 0.5)) - 1))
+    return ordered[k] * 1000
+
+
+async def storm(base: str, database_url: str, args) -> dict:
+    connector = aiohttp.TCPConnector(limit=args.concurrency)
+    # Generous: on a busy machine answers queue up; "without an answer" must mean the
+    # server never answered, not that the client stopped waiting.
+    timeout = aiohttp.ClientTimeout(total=args.timeout)
+    async with aiohttp.ClientSession(base, connector=connector, timeout=timeout) as http:
+        async with http.post("/api/auth/token", json={"username": "admin", "password": "demo"}) as r:
+            admin = {"Authorization": "Bearer " + (await r.json())["token"]}
+        plan = plan_release(args.lead, args.capacity)
+        async with http.put(f"/api/offices/{OFFICE}/booking-rules", headers=admin, json=plan["rule"]) as r:
+            assert r.status == 200, await r.text()
+        day = plan["day"].isoformat()
+        async with http.get(f"/api/offices/{OFFICE}/availability", params={"service": SERVICE, "from": day, "days": 1}) as r:
+            before = await r.json()
+        assert r.status == 200 and before == [], f"el día {day} ya estaba abierto: {before[:2]}"
+        made = await query(database_url, (
+            "SELECT COUNT(*), MIN(s.capacity), MAX(s.capacity) FROM slot s JOIN office o ON o.id = s.office_id"
+            f" JOIN service v ON v.id = s.service_id WHERE o.code = '{OFFICE}' AND v.code = '{SERVICE}'"
+            f" AND s.day = '{day}'"
+        ))
+        assert tuple(made[0]) == (len(plan["starts"]), args.capacity, args.capacity), made
+        targets = plan["starts"]
+        places = args.capacity * len(targets)
+
+        latencies: list[float] = []
+        statuses: dict[str, int] = {}
+        unanswered = 0
+        booked = 0
+        early = 0
+        last_booking = 0.0
+        gate = asyncio.Event()
+
+        async def client(n: int) -> None:
+            nonlocal unanswered, booked, early, last_booking
+            await gate.wait()
+            choices = random.sample(targets, min(args.tries, len(targets)))
+            body = {"office": OFFICE, "service": SERVICE, "name": f"Cliente {n}",
+                    "document": {"number": str(10_000_000 + n)}}
+            for start in choices:
+                for _attempt in range(100):
+                    t0 = time.perf_counter()
+                    try:
+                        async with http.post("/api/appointments", json={**body, "start": start}) as r:
+                            payload = await r.json()
+                            status = r.status
+                    except (aiohttp.ClientError, asyncio.TimeoutError):
+                        unanswered += 1
+                        return
+                    latencies.append(time.perf_counter() - t0)
+                    code = payload.get("error", {}).get("code", "") if isinstance(payload, dict) else ""
+                    key = f"{status} {code}".strip()
+                    statuses[key] = statuses.get(key, 0) + 1
+                    if code == "not_yet_open":  # a few milliseconds early
+                        early += 1
+                        await asyncio.sleep(0.05)
+                        continue
+                    break
+                if status == 201:
+                    booked += 1
+                    last_booking = time.perf_counter()
+                    return
+                if code != "slot_full":
+                    return
+
+        tasks = [asyncio.create_task(client(n)) for n in range(args.clients)]
+        await asyncio.sleep(max(0.0, plan["release"].timestamp() - time.time()))
+        t0 = time.perf_counter()
+        gate.set()
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - t0
+        sold_out = (last_booking - t0) if booked else elapsed
+
+        avail: list[float] = []
+        sizes: list[int] = []
+        sem = asyncio.Semaphore(args.avail_concurrency)
+
+        async def one_availability() -> None:
+            async with sem:
+                t = time.perf_counter()
+                async with http.get(f"/api/offices/{OFFICE}/availability", params={"service": SERVICE, "days": 30}) as r:
+                    slots = await r.json()
+                    assert r.status == 200
+                avail.append(time.perf_counter() - t)
+                sizes.append(len(slots))
+
+        await asyncio.gather(*[one_availability() for _ in range(args.avail_requests)])
+    return {
+        "release": plan["release"], "day": day, "places": places, "slots": len(targets), "booked": booked,
+        "elapsed": elapsed, "sold_out": sold_out, "bookings_per_s": booked / sold_out if sold_out else 0.0,
+        "requests_per_s": len(latencies) / elapsed, "p50": pct(latencies, 50), "p99": pct(latencies, 99),
+        "requests": len(latencies), "statuses": statuses, "unanswered": unanswered, "early": early,
+        "avail_p50": pct(avail, 50), "avail_p99": pct(avail, 99), "avail_slots": max(sizes) if sizes else 0,
+    }
+
+
+async def check_database(database_url: str) -> tuple[int, int]:
+    """(places held beyond capacity, slots whose counter disagrees with their citas)."""
+    rows = await query(database_url, (
+        "SELECT s.id, s.capacity, s.booked, COALESCE(SUM(a.party_size), 0) AS held FROM slot s"
+        " LEFT JOIN appointment a ON a.slot_id = s.id AND a.status IN ('booked', 'checked_in')"
+        " GROUP BY s.id, s.capacity, s.booked"
+    ))
+    over = sum(max(0, held - capacity) for _id, capacity, _booked, held in rows)
+    mismatched = sum(1 for _id, _capacity, counter, held in rows if counter != held)
+    return over, mismatched
+
+
+def one_run(args, workdir: Path, n: int) -> dict:
+    load = os.getloadavg()[0]
+    url = fresh_database(args.backend, args.pg_url, workdir)
+    asyncio.run(seed(url))
+    server = Server(url, args.workers, workdir)
+    try:
+        server.wait_ready()
+        if args.uvloop:
+            import uvloop
+
+            result = uvloop.run(storm(server.url, url, args))
+        else:
+            result = asyncio.run(storm(server.url, url, args))
+    finally:
+        server.stop()
+    result["over"], result["mismatched"] = asyncio.run(check_database(url))
+    result["load"] = load
+    drop_database(args.backend, args.pg_url)
+    print(f"run {n}: release {result['release']:%H:%M} La Paz opens {result['day']};"
+          f" {args.clients} clients, {result['places']} places in {result['slots']} slots (load avg {load:.1f} at start)")
+    print(f"  booked {result['booked']}, sold out in {result['sold_out']:.2f} s = {result['bookings_per_s']:.0f} bookings/s")
+    print(f"  POST /api/appointments: {result['requests']} requests in {result['elapsed']:.2f} s"
+          f" ({result['requests_per_s']:.0f}/s), p50 {result['p50']:.0f} ms, p99 {result['p99']:.0f} ms")
+    print(f"  answers: {dict(sorted(result['statuses'].items()))}")
+    print(f"  unanswered: {result['unanswered']}  overbooked: {result['over']}  counters off: {result['mismatched']}")
+    print(f"  availability, 30-day window ({result['avail_slots']} slots, {args.avail_concurrency} at a time):"
+          f" p50 {result['avail_p50']:.1f} ms, p99 {result['avail_p99']:.1f} ms")
+    sys.stdout.flush()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=("postgres", "sqlite"), default="postgres")
+    parser.add_argument("--pg-url", default=os.environ.get("TURNERO_BENCH_POSTGRES_URL", PG_DEFAULT))
+    parser.add_argument("--clients", type=int, default=5000)
+    parser.add_argument("--capacity", type=int, default=25, help="places per slot (40 slots on the day)")
+    parser.add_argument("--tries", type=int, default=3, help="slots a client tries before giving up")
+    parser.add_argument("--concurrency", type=int, default=500, help="client connections at once")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--lead", type=float, default=10.0, help="least seconds between start and release")
+    parser.add_argument("--avail-requests", type=int, default=500)
+    parser.add_argument("--avail-concurrency", type=int, default=4)
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds a client waits for an answer")
+    parser.add_argument("--no-uvloop", dest="uvloop", action="store_false")
+    args = parser.parse_args()
+    if args.uvloop:
+        try:
+            import uvloop  # noqa: F401
+        except ImportError:
+            args.uvloop = False
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in range(1, args.runs + 1):
+            results.append(one_run(args, Path(tmp), n))
+    if len(results) > 1:
+        med = {k: statistics.median(r[k] for r in results)
+               for k in ("bookings_per_s", "p50", "p99", "avail_p50", "avail_p99", "load")}
+        print(f"median of {len(results)} runs ({args.backend}, {args.workers} worker(s)): {med['bookings_per_s']:.0f} bookings/s,"
+              f" booking p50 {med['p50']:.0f} ms p99 {med['p99']:.0f} ms; availability p50 {med['avail_p50']:.1f} ms"
+              f" p99 {med['avail_p99']:.1f} ms; overbooked {sum(r['over'] for r in results)},"
+              f" unanswered {sum(r['unanswered'] for r in results)}; load avg at start {med['load']:.1f}")
+    if any(r["over"] or r["unanswered"] or r["mismatched"] for r in results):
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
