@@ -131,6 +131,50 @@ async def query(database_url: str, sql: str) -> list[tuple]:
     return [tuple(r) for r in await _pg(database_url, sql)]
 
 
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process (Linux /proc); 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _db_backend_pids() -> list[int]:
+    """PostgreSQL backend processes serving the benchmark database (by process title)."""
+    pids = []
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if f" {PG_DB} ".encode() in f.read():
+                        pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+def cpu_snapshot(server_pids: list[int]) -> dict:
+    """CPU seconds so far of the server processes, the database's backends and this
+    client: what a request costs, a figure that stays meaningful on a busy machine."""
+    return {
+        "server": {p: _cpu_seconds(p) for p in server_pids},
+        "db": {p: _cpu_seconds(p) for p in _db_backend_pids()},
+        "client": time.process_time(),
+    }
+
+
+def cpu_delta(before: dict, after: dict) -> dict[str, float]:
+    out = {"client": after["client"] - before["client"]}
+    for key in ("server", "db"):
+        out[key] = sum(v - before[key].get(p, 0.0) for p, v in after[key].items())
+    return out
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
@@ -173,6 +217,13 @@ class Server:
             time.sleep(0.2)
         self.stop()
         raise SystemExit("el servidor no estuvo listo a tiempo")
+
+    def pids(self) -> list[int]:
+        """The processes that serve requests (the uvicorn workers, or the server itself)."""
+        if self.workers == 1:
+            return [self.process.pid]
+        out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout
+        return [int(p) for p in out.split()]
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -224,7 +275,7 @@ def pct(values: list[float], p: float) -> float:
     return ordered[k] * 1000
 
 
-async def storm(base: str, database_url: str, args) -> dict:
+async def storm(base: str, database_url: str, server_pids: list[int], args) -> dict:
     connector = aiohttp.TCPConnector(limit=args.concurrency)
     # Generous: on a busy machine answers queue up; "without an answer" must mean the
     # server never answered, not that the client stopped waiting.
@@ -290,10 +341,12 @@ async def storm(base: str, database_url: str, args) -> dict:
 
         tasks = [asyncio.create_task(client(n)) for n in range(args.clients)]
         await asyncio.sleep(max(0.0, plan["release"].timestamp() - time.time()))
+        cpu_before = cpu_snapshot(server_pids)
         t0 = time.perf_counter()
         gate.set()
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - t0
+        cpu = cpu_delta(cpu_before, cpu_snapshot(server_pids))
         sold_out = (last_booking - t0) if booked else elapsed
 
         avail: list[float] = []
@@ -309,13 +362,17 @@ async def storm(base: str, database_url: str, args) -> dict:
                 avail.append(time.perf_counter() - t)
                 sizes.append(len(slots))
 
+        cpu_before = cpu_snapshot(server_pids)
         await asyncio.gather(*[one_availability() for _ in range(args.avail_requests)])
+        avail_cpu = cpu_delta(cpu_before, cpu_snapshot(server_pids))
     return {
         "release": plan["release"], "day": day, "places": places, "slots": len(targets), "booked": booked,
         "elapsed": elapsed, "sold_out": sold_out, "bookings_per_s": booked / sold_out if sold_out else 0.0,
         "requests_per_s": len(latencies) / elapsed, "p50": pct(latencies, 50), "p99": pct(latencies, 99),
         "requests": len(latencies), "statuses": statuses, "unanswered": unanswered, "early": early,
         "avail_p50": pct(avail, 50), "avail_p99": pct(avail, 99), "avail_slots": max(sizes) if sizes else 0,
+        **{f"cpu_{k}_ms": v * 1000 / max(1, len(latencies)) for k, v in cpu.items()},
+        "avail_cpu_ms": (avail_cpu["server"] + avail_cpu["db"]) * 1000 / max(1, len(avail)),
     }
 
 
@@ -341,9 +398,9 @@ def one_run(args, workdir: Path, n: int) -> dict:
         if args.uvloop:
             import uvloop
 
-            result = uvloop.run(storm(server.url, url, args))
+            result = uvloop.run(storm(server.url, url, server.pids(), args))
         else:
-            result = asyncio.run(storm(server.url, url, args))
+            result = asyncio.run(storm(server.url, url, server.pids(), args))
     finally:
         server.stop()
     result["over"], result["mismatched"] = asyncio.run(check_database(url))
@@ -355,9 +412,12 @@ def one_run(args, workdir: Path, n: int) -> dict:
     print(f"  POST /api/appointments: {result['requests']} requests in {result['elapsed']:.2f} s"
           f" ({result['requests_per_s']:.0f}/s), p50 {result['p50']:.0f} ms, p99 {result['p99']:.0f} ms")
     print(f"  answers: {dict(sorted(result['statuses'].items()))}")
+    print(f"  CPU per booking request: server {result['cpu_server_ms']:.2f} ms, database {result['cpu_db_ms']:.2f} ms,"
+          f" client {result['cpu_client_ms']:.2f} ms")
     print(f"  unanswered: {result['unanswered']}  overbooked: {result['over']}  counters off: {result['mismatched']}")
     print(f"  availability, 30-day window ({result['avail_slots']} slots, {args.avail_concurrency} at a time):"
-          f" p50 {result['avail_p50']:.1f} ms, p99 {result['avail_p99']:.1f} ms")
+          f" p50 {result['avail_p50']:.1f} ms, p99 {result['avail_p99']:.1f} ms;"
+          f" CPU {result['avail_cpu_ms']:.2f} ms per request (server + database)")
     sys.stdout.flush()
     return result
 
@@ -389,11 +449,14 @@ def main() -> None:
             results.append(one_run(args, Path(tmp), n))
     if len(results) > 1:
         med = {k: statistics.median(r[k] for r in results)
-               for k in ("bookings_per_s", "p50", "p99", "avail_p50", "avail_p99", "load")}
+               for k in ("bookings_per_s", "p50", "p99", "avail_p50", "avail_p99", "load",
+                         "cpu_server_ms", "cpu_db_ms", "cpu_client_ms", "avail_cpu_ms")}
         print(f"median of {len(results)} runs ({args.backend}, {args.workers} worker(s)): {med['bookings_per_s']:.0f} bookings/s,"
               f" booking p50 {med['p50']:.0f} ms p99 {med['p99']:.0f} ms; availability p50 {med['avail_p50']:.1f} ms"
-              f" p99 {med['avail_p99']:.1f} ms; overbooked {sum(r['over'] for r in results)},"
-              f" unanswered {sum(r['unanswered'] for r in results)}; load avg at start {med['load']:.1f}")
+              f" p99 {med['avail_p99']:.1f} ms (CPU {med['avail_cpu_ms']:.2f} ms); overbooked {sum(r['over'] for r in results)},"
+              f" unanswered {sum(r['unanswered'] for r in results)}; CPU per booking request: server"
+              f" {med['cpu_server_ms']:.2f} ms, database {med['cpu_db_ms']:.2f} ms, client {med['cpu_client_ms']:.2f} ms;"
+              f" load avg at start {med['load']:.1f}")
     if any(r["over"] or r["unanswered"] or r["mismatched"] for r in results):
         raise SystemExit(1)
 

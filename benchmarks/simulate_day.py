@@ -78,6 +78,12 @@ DAY = (2027, 1, 11)  # a Monday in January, the peak month
 PREFERENTIAL = ("senior", "disability", "pregnant", "child")
 # Walk-ins per visit type (trámite, share); CI-NUEVO goes DESCARTE → CAPTURA → ENTREGA.
 MIX = (("CI-RENOV", 0.70), ("CI-NUEVO", 0.14), ("CERT", 0.11), ("SANEAMIENTO", 0.03), ("CIE", 0.02))
+# --day: the usual peak day, or a day whose mix departs from what the desks were set up
+# for (before an election: certifications and record corrections surge).
+MIXES = {
+    "pico": MIX,
+    "elecciones": (("CI-RENOV", 0.52), ("CI-NUEVO", 0.10), ("CERT", 0.28), ("SANEAMIENTO", 0.08), ("CIE", 0.02)),
+}
 # Share of the day's arrivals per half hour from 07:30 (a crowd waits at the door).
 HALF_HOURS = (0.10, 0.08, 0.08, 0.075, 0.075, 0.07, 0.07, 0.065, 0.06, 0.055, 0.05, 0.045, 0.045, 0.04, 0.035, 0.035)
 TRUE_FACTOR = 1.10  # real desk minutes vs the catalogue's prior
@@ -106,7 +112,7 @@ class Visit:
     draws: list[float]  # lognormal draws (mean 1) for each step, scaled per service
 
 
-def plan_day(seed: int, short: bool) -> tuple[list[Visit], list[str]]:
+def plan_day(seed: int, short: bool, mix=MIX) -> tuple[list[Visit], list[str]]:
     rng = random.Random(seed)
     if short:
         visits, halves, desks = 100, HALF_HOURS[:3], [str(n) for n in range(1, 11)]
@@ -118,7 +124,7 @@ def plan_day(seed: int, short: bool) -> tuple[list[Visit], list[str]]:
     for i, share in enumerate(halves):
         start = 30 + 30 * i  # minutes after 07:00
         for _ in range(round(visits * share / total)):
-            tramite = rng.choices([m[0] for m in MIX], [m[1] for m in MIX])[0]
+            tramite = rng.choices([m[0] for m in mix], [m[1] for m in mix])[0]
             priority = rng.choice(PREFERENTIAL) if rng.random() < 0.12 else "regular"
             party = 1 if rng.random() > 0.03 or tramite != "CI-NUEVO" else rng.choice((2, 3))
             at = la_paz(7, start + rng.random() * 30)
@@ -402,7 +408,7 @@ def print_table(rows: list[dict], limit: int) -> None:
 
 
 async def main_async(args) -> list[dict]:
-    plan, desks = plan_day(args.seed, args.short)
+    plan, desks = plan_day(args.seed, args.short, MIXES[args.day])
     limit = Settings().regular_max_wait_minutes
     combos = [(fcfs, bal) for fcfs in (False, True) for bal in (False, True)]
     if args.policy != "both":
@@ -422,6 +428,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--short", action="store_true", help="90 minutes, 10 desks, ~100 visits")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--day", choices=sorted(MIXES), default="pico",
+                        help="pico: the usual mix; elecciones: certifications and saneamiento surge")
     parser.add_argument("--policy", choices=("both", "policy", "fcfs"), default="both")
     parser.add_argument("--balancing", choices=("both", "on", "off"), default="both")
     parser.add_argument("--threshold", type=int, default=balancing_policy.DEFAULT_THRESHOLD_MINUTES,
@@ -435,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
     else:
         print(f"Día simulado: {'corto (90 min, 10 ventanillas)' if args.short else 'completo (24 ventanillas)'},"
-              f" semilla {args.seed}, {time.perf_counter() - began:.0f} s\n")
+              f" día {args.day}, semilla {args.seed}, {time.perf_counter() - began:.0f} s\n")
         print_table(rows, Settings().regular_max_wait_minutes)
     return 0
 

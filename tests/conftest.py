@@ -74,6 +74,16 @@ async def _migrate_and_seed(url: str) -> None:
     await init_db(Settings(database_url=url, run_jobs=False, db_pool_size=2))
     try:
         await seed_demo()
+        # The demo users' password ("demo") hashed with argon2's lightest parameters:
+        # tests sign in several times each, and at the default cost (64 MiB, 3 passes,
+        # about 0.3 s here) signing in was most of a test's set-up. Sign-in verifies
+        # it with the same code; users a test creates get the production parameters.
+        from argon2 import PasswordHasher
+
+        from turnero.core.models import User
+
+        light = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+        await User.all().update(password_hash=light.hash("demo"))
     finally:
         await close_db()
 

@@ -63,6 +63,50 @@ async def test_a_supervisor_sees_only_their_office_and_no_service_admin(client):
     assert '<option value="admin">' not in users and '<option value="supervisor">' not in users
 
 
+async def test_the_calendar_page_shows_rules_closed_days_and_exam_rooms_and_its_forms_work(client):
+    """/admin/offices/{office}/calendar: each bookable service's booking rule with a form
+    for the citas API, the closed days ahead (holidays and closures) with a form to close
+    a day, and the exam rooms; what the forms send is applied and shown on reload."""
+    from datetime import datetime, timezone
+
+    from turnero.core import clock
+
+    clock.freeze(datetime(2026, 11, 30, 14, 0, tzinfo=timezone.utc))  # Monday 10:00 in La Paz
+    await page_login(client, "supervisor")  # of LPZ-PRINCIPAL
+    assert (await client.get("/admin/offices/LPZ-ZONA-SUR/calendar")).status_code == 403
+    assert (await client.get("/admin/offices/NO-EXISTE/calendar")).status_code == 404
+    office = await client.get(f"/admin/offices/{OFFICE}")
+    assert f'href="/admin/offices/{OFFICE}/calendar"' in office.text
+
+    page = await client.get(f"/admin/offices/{OFFICE}/calendar")
+    assert page.status_code == 200 and '<html lang="es-BO">' in page.text
+    assert 'data-service="CI-NUEVO"' in page.text and "<td>20 min</td>" in page.text  # the demo's CI-NUEVO rule
+    assert f'data-method="PUT" data-url="/api/offices/{OFFICE}/booking-rules"' in page.text
+    assert 'id="rule-CI-RENOV"' in page.text and 'id="new-closure"' in page.text
+    assert "<td>2026-12-25</td>" in page.text  # Navidad, from the holiday table
+    assert "Esta oficina no tiene salas de examen." in page.text
+
+    # What the forms send (admin.js: JSON with the session cookie).
+    rule = {"service": "CI-RENOV", "slot_minutes": 25, "capacity": 4, "window_days": 45,
+            "min_notice_minutes": 30, "release_time": None, "cancel_cutoff_minutes": 60, "active": True}
+    response = await client.put(f"/api/offices/{OFFICE}/booking-rules", json=rule)
+    assert response.status_code == 200, response.text
+    response = await client.post(f"/api/offices/{OFFICE}/closures", json={"date": "2026-12-16", "reason": "Inventario"})
+    assert response.status_code == 201, response.text
+    bad = await client.put(f"/api/offices/{OFFICE}/booking-rules", json={**rule, "slot_minutes": 2})
+    assert bad.status_code == 422 and bad.json()["error"]["message"]
+
+    page = (await client.get(f"/admin/offices/{OFFICE}/calendar")).text
+    row = page.split('data-service="CI-RENOV"', 1)[1].split("</tr>", 1)[0]
+    assert all(f"<td>{text}</td>" in row for text in ("25 min", "4", "45 días", "siempre abierta", "60 min antes"))
+    assert "<tr><td>2026-12-16</td><td>Inventario</td></tr>" in page
+
+    await page_login(client, "admin")
+    exam = (await client.get("/admin/offices/LPZ-SEGELIC/calendar")).text
+    assert 'data-room="' in exam and " de 20</td>" in exam  # the demo's room of 20 computers
+    assert 'data-service="LIC-NUEVA"' in exam
+
+
 # ---------------------------------------------------------------- command line
 
 

@@ -209,11 +209,9 @@ async def test_a_refused_booking_is_not_stored_under_its_key(client):
 
 async def test_booking_rate_limit_per_client_is_429(settings):
     from turnero.app import create_app
-    from turnero.demo import seed_demo
 
     app = create_app(settings.with_(booking_rate_limit="3/minute"))
-    async with app.router.lifespan_context(app):
-        await seed_demo()
+    async with app.router.lifespan_context(app):  # (the template database holds the demo data)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
             codes = [(await book(c, booking(local(2026, 12, 2, 9, 0), f"{7000000 + n}"))).status_code for n in range(5)]
     assert codes[:3] == [201, 201, 201] and codes[3:] == [429, 429]
@@ -442,11 +440,9 @@ async def test_checkin_at_another_office_or_without_the_kiosk_role(client, kiosk
 
 async def test_late_arrival_as_walk_in_when_configured(settings):
     from turnero.app import create_app
-    from turnero.demo import seed_demo
 
     app = create_app(settings.with_(late_checkin="walk_in"))
-    async with app.router.lifespan_context(app):
-        await seed_demo()
+    async with app.router.lifespan_context(app):  # (the template database holds the demo data)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
             kiosk = await login(c, "kiosko")
             start = local(2026, 11, 30, 11, 0)

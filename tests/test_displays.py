@@ -387,7 +387,9 @@ def test_an_overflowing_client_buffer_is_replaced_by_a_snapshot():
 # ---------------------------------------------------------------- stuck clients, keep-alive
 
 
-async def test_a_stuck_client_does_not_delay_the_others_and_is_dropped(server, api):
+async def test_a_stuck_client_does_not_delay_the_others_and_is_dropped(server, api, request):
+    if "postgres" in request.node.callspec.id:
+        pytest.skip("the hub's behaviour, whatever the database: run once (on SQLite)")
     await api.open_desk("16")
     await drain_desk(api, "16")
     stuck = await connect(ws_url(server), sock=small_receive_buffer_socket(server), max_queue=1,

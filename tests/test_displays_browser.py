@@ -78,7 +78,7 @@ def test_display_shows_and_announces_a_call_within_a_second(browser, live_server
 
 def test_numbers_and_desks_are_read_as_spanish_words(browser, live_server):  # noqa: F811
     if live_server.backend != "sqlite":
-        pytest.skip("page logic only: the database backend changes nothing here")
+        pytest.skip("page logic only: run once")
     page = _new_page(browser)
     page.goto(f"{live_server.url}/display/{OFFICE}")
     say = lambda text: page.evaluate("t => window.TurneroDisplay.speakable(t)", text)  # noqa: E731
@@ -97,6 +97,8 @@ def test_display_keeps_its_state_through_an_outage_and_catches_up(browser, live_
     """The board's socket is cut (Playwright stands between page and server): the screen
     keeps the last call with a discreet badge, reconnects by itself, resnapshots, shows
     and announces the call made meanwhile."""
+    if live_server.backend != "sqlite":
+        pytest.skip("page behaviour: run once (the channel's backends are covered by test_displays)")
     admin, kiosk = _token(live_server, "admin"), _token(live_server, "kiosko")
     _api(live_server, "POST", f"/api/offices/{OFFICE}/desks/22/open", admin)
     state = {"blocked": False, "routes": []}
@@ -145,6 +147,8 @@ def test_ticket_page_kiosk_and_console_follow_the_same_live_channel(browser, liv
     """The citizen's ticket page (position, estimated wait, the called alert), the kiosk's
     and the desk console's waiting counts all move with the office's live channel, not
     with their slow fallback polls (the console's board re-read is blocked here)."""
+    if live_server.backend != "sqlite":
+        pytest.skip("page behaviour: run once (the channel's backends are covered by test_displays)")
     from playwright.sync_api import expect
 
     from tests.test_pages import _sign_in

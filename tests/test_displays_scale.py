@@ -31,16 +31,22 @@ class Pair:
         self.a, self.b, self.proxy = a, b, proxy
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def pair(request, tmp_path_factory) -> Iterator[Pair]:
-    directory = tmp_path_factory.mktemp(f"two-instances-{request.param}")
-    database = FreshDatabase(request.param, directory)
+# Two instances share PostgreSQL where it is configured (production's setup), else one
+# SQLite file: one pair per run (each backend's own paths are covered by test_displays).
+BACKEND = "postgres" if "postgres" in BACKENDS else "sqlite"
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory) -> Iterator[Pair]:
+    directory = tmp_path_factory.mktemp(f"two-instances-{BACKEND}")
+    database = FreshDatabase(BACKEND, directory)
     proxy = TcpProxy.for_url(REDIS_URL)
     env = {
         "TURNERO_REDIS_URL": proxy.url(REDIS_URL),
         "TURNERO_REDIS_PREFIX": f"turnero-test-{secrets.token_hex(4)}:",  # this run's channels only
         "TURNERO_WS_PING_SECONDS": "1",
         "TURNERO_ACCESS_LOG": "0",
+        "TURNERO_SHUTDOWN_TIMEOUT": "2",
     }
     (directory / "a").mkdir()
     (directory / "b").mkdir()

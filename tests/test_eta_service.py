@@ -261,6 +261,7 @@ async def test_supervisor_balancing_api_and_page(client):
     view = (await client.get("/api/offices/LPZ-ZONA-SUR/balancing?threshold=30", headers=admin)).json()
     before = next(s for s in view["services"] if s["service"] == "SANEAMIENTO")["estimated_wait_minutes"]
     assert before >= 100 and view["threshold_minutes"] == 30
+    assert {d["name"]: d["status"] for d in view["desks"]} == {"1": "open", "2": "open", "3": "open", "4": "open"}
     move = view["suggestions"][0]
     assert move["to"] == "SANEAMIENTO" and "Mover la ventanilla" in move["message"]
     applied = await client.post("/api/offices/LPZ-ZONA-SUR/balancing/apply",

@@ -154,16 +154,13 @@ async def test_the_rules_session_times_are_the_rooms_sessions_and_bookable(clien
     made = await booked(client, sessions[2])
     assert made["kind"] == "exam" and made["category"] == "B" and made["status"] == "booked"
     assert (await board(client, proctor, sessions[2]))["expected"][0]["code"] == made["code"]
-
-
-async def test_an_exam_booking_needs_a_category_and_one_place(client, proctor):
-    session = await new_session(client, proctor)
-    body = cita(session["starts_at"])
+    # An exam place needs a licence category, and is one person's.
+    body = cita(sessions[2]["starts_at"], 2)
     del body["category"]
     assert_error(await client.post("/api/appointments", json=body), 422, "category_required")
-    assert_error(await book(client, session, party_size=2), 422, "party_too_large")
-    assert_error(await book(client, session, category="Z"), 422)
-    assert await Appointment.all().count() == 0
+    assert_error(await book(client, sessions[2], 2, party_size=2), 422, "party_too_large")
+    assert_error(await book(client, sessions[2], 2, category="Z"), 422)
+    assert await Appointment.all().count() == 1
 
 
 async def test_capacity_follows_the_seats_in_service_and_bookings_that_no_longer_fit_move(client, proctor):
@@ -236,7 +233,7 @@ async def test_wrong_document_is_refused_and_writes_nothing(client, proctor):
     assert ok.status_code == 201, ok.text
 
 
-async def test_a_cita_of_another_session_or_service_is_refused(client, proctor):
+async def test_a_cita_of_another_session_is_refused_and_not_checked_in_at_the_kiosk(client, proctor):
     session = await new_session(client, proctor)
     later = await new_session(client, proctor, NOON.replace(hour=16))
     code = (await booked(client, later, 1))["code"]
@@ -247,14 +244,9 @@ async def test_a_cita_of_another_session_or_service_is_refused(client, proctor):
     assert_error(await check_in(client, proctor, session, booking="ACDEFGHJ", presented_document="4800001"), 404,
                  "appointment_not_found")
     assert_error(await check_in(client, proctor, session, presented_document="4800009"), 404, "appointment_not_found")
-
-
-async def test_exam_citas_are_not_checked_in_at_the_kiosk(client, proctor):
-    session = await new_session(client, proctor)
-    code = (await booked(client, session, 1))["code"]
-    to_checkin_window(session)
-    kiosk = await login(client, "admin")
-    response = await client.post(f"/api/offices/{OFFICE}/checkins", json={"code": code}, headers=kiosk)
+    # The kiosk does not check exam citas in: identity and seat are the proctor's.
+    response = await client.post(f"/api/offices/{OFFICE}/checkins", json={"code": code},
+                                 headers=await login(client, "admin"))
     assert_error(response, 409, "exam_checkin_in_room")
 
 
@@ -293,19 +285,12 @@ async def test_concurrent_check_ins_never_share_a_seat(client, proctor):
     seats = await ExamAttempt.filter(session_id=session["id"]).values_list("seat_id", flat=True)
     assert len(seats) == len(set(seats)) == 20
     assert await Appointment.filter(status="checked_in").count() == 20
-
-
-async def test_the_database_refuses_a_second_active_attempt_on_a_seat(client, proctor):
-    """The rule is a unique index, not only the service's choice."""
+    # The rule is a unique index, not only the service's choice.
     from tortoise.exceptions import IntegrityError
 
-    session, attempt, _ = await seated(client, proctor)
-    row = await ExamAttempt.get(public_id=attempt["id"])
+    one, other = await ExamAttempt.filter(session_id=session["id"]).order_by("id").limit(2)
     with pytest.raises(IntegrityError):
-        await ExamAttempt.create(
-            public_id="x" * 16, session_id=session["id"], seat_id=row.seat_id, appointment_id=row.appointment_id,
-            document="1111111", name="Otro", category="B", seed=1, question_ids=[], checked_in_at=clock.now(),
-        )
+        await ExamAttempt.filter(id=other.id).update(seat_id=one.seat_id)
 
 
 async def test_late_arrival_is_refused_and_unclaimed_citas_become_no_shows(client, proctor):
@@ -332,6 +317,23 @@ async def test_late_arrival_is_refused_and_unclaimed_citas_become_no_shows(clien
     assert stats["attendance_rate"] == 33.3
 
 
+async def test_the_proctor_may_start_the_session_early_which_closes_check_in(client, proctor):
+    session = await new_session(client, proctor)
+    seated_code, late_code = [(await booked(client, session, n))["code"] for n in (1, 2)]
+    to_checkin_window(session, before=timedelta(minutes=61))
+    path = f"/api/exam/sessions/{session['id']}/start"
+    assert_error(await client.post(path, headers=proctor), 409, "checkin_too_early")
+    to_checkin_window(session, before=timedelta(minutes=20))
+    attempt = (await check_in(client, proctor, session, booking=seated_code, presented_document=document_of(1))).json()
+    opened = await client.post(path, headers=proctor)
+    assert opened.status_code == 200 and opened.json()["started"] and not opened.json()["checkin_open"]
+    assert_error(await check_in(client, proctor, session, booking=late_code, presented_document=document_of(2)),
+                 409, "late_arrival")
+    token = await seat_token(client, proctor, session, attempt["seat"])
+    assert (await start(client, token, attempt["id"]))["attempt"]["status"] == "in_progress"
+    assert await ExamEvent.filter(kind="session.opened").count() == 1
+
+
 async def test_cancellation_cut_off_is_24_hours(client, proctor):
     tomorrow = await new_session(client, proctor, NOON + timedelta(days=1))
     clock.freeze(NOW.astimezone(timezone.utc) + timedelta(hours=4))  # 22 h before
@@ -349,7 +351,7 @@ async def test_cancellation_cut_off_is_24_hours(client, proctor):
 # ---------------------------------------------------------------- the seat's exam
 
 
-async def test_seat_page_state_and_start_only_from_the_session_start(client, proctor):
+async def test_seat_page_state_start_only_from_the_session_start_and_live_events(client, proctor):
     session, attempt, token = await seated(client, proctor)
     ready = (await client.get(f"/api/exam/seats/{token}")).json()["attempt"]
     assert ready["status"] == "assigned" and ready["name"] == "Postulante Número 1"
@@ -359,8 +361,17 @@ async def test_seat_page_state_and_start_only_from_the_session_start(client, pro
     response = await client.post(f"/api/exam/seats/{token}/start", json={"attempt": attempt["id"]})
     assert_error(response, 409, "session_not_started")
     to_start(session)
-    state = await start(client, token, attempt["id"])
+    from turnero.displays.bus import get_bus
+
+    async with get_bus().subscribe(OFFICE) as sub:
+        state = await start(client, token, attempt["id"])
+        await client.post(f"/api/exam/seats/{token}/submit", json={"attempt": attempt["id"]})
+        events = [await asyncio.wait_for(sub.get(), 2) for _ in range(2)]
     assert state["attempt"]["status"] == "in_progress" and state["attempt"]["seconds_left"] == 30 * 60
+    # The room board's live events on the office channel: no names (public screens share it).
+    assert [e["type"] for e in events] == ["exam.started", "exam.finished"]
+    assert events[1]["seat"] == 1 and events[1]["session"] == session["id"]
+    assert "Postulante" not in json.dumps(events) and "4800001" not in json.dumps(events)
 
 
 async def test_answers_survive_a_reload_and_are_never_shown_with_the_key(client, proctor):
@@ -441,15 +452,6 @@ async def test_the_result_sms_is_sent_by_the_dispatcher_through_twilio(client, p
     assert row.status == MessageStatus.SENT and row.provider_sid
 
 
-async def test_no_result_message_without_a_phone(client, proctor):
-    session, attempt, token = await seated(client, proctor, phone=None)
-    to_start(session)
-    await start(client, token, attempt["id"])
-    assert (await client.post(f"/api/exam/seats/{token}/submit", json={"attempt": attempt["id"]})).status_code == 200
-    assert (await ExamAttempt.get(public_id=attempt["id"])).status == AttemptStatus.FINISHED
-    assert await OutboundMessage.filter(template="resultado_examen").count() == 0
-
-
 async def test_the_deadline_scores_the_exam_and_refuses_later_answers(client, proctor):
     session, attempt, token = await seated(client, proctor)
     to_start(session)
@@ -466,19 +468,20 @@ async def test_the_deadline_scores_the_exam_and_refuses_later_answers(client, pr
     assert shown["status"] == "finished" and shown["result"]["correct"] == 3
 
 
-async def test_overdue_attempts_are_scored_by_the_job_without_the_seat_page(client, proctor):
+async def test_overdue_attempts_are_scored_by_the_job_and_no_phone_means_no_message(client, proctor):
     from turnero.exam.service import finish_overdue
 
-    session, attempt, token = await seated(client, proctor)
+    session, attempt, token = await seated(client, proctor, phone=None)
     to_start(session)
     await start(client, token, attempt["id"])
     assert await finish_overdue(ExamConfig()) == 0
     clock.advance(timedelta(minutes=31))
     assert await finish_overdue(ExamConfig()) == 1
     assert (await ExamAttempt.get(public_id=attempt["id"])).status == AttemptStatus.FINISHED
+    assert await OutboundMessage.filter(template="resultado_examen").count() == 0  # no phone, no message
 
 
-async def test_invalid_answers_are_refused(client, proctor):
+async def test_invalid_answers_are_refused_and_concurrent_ones_all_kept(client, proctor):
     session, attempt, token = await seated(client, proctor)
     to_start(session)
     before = await answer(client, token, attempt["id"], 1, 0)
@@ -491,12 +494,7 @@ async def test_invalid_answers_are_refused(client, proctor):
     assert_error(await answer(client, token, "nope", questions[0]["id"], 0), 404, "attempt_not_found")
     assert_error(await client.get("/api/exam/seats/not-a-seat"), 404, "seat_not_found")
     assert await ExamAnswer.all().count() == 0
-
-
-async def test_concurrent_answers_to_different_questions_are_all_kept(client, proctor):
-    session, attempt, token = await seated(client, proctor)
-    to_start(session)
-    questions = (await start(client, token, attempt["id"]))["attempt"]["questions"]
+    # Concurrent answers to different questions are all kept.
     responses = await asyncio.gather(*(answer(client, token, attempt["id"], q["id"], 0) for q in questions))
     assert all(r.status_code == 200 for r in responses)
     assert await ExamAnswer.filter(attempt__public_id=attempt["id"]).count() == QUESTIONS
@@ -507,6 +505,8 @@ async def test_concurrent_answers_to_different_questions_are_all_kept(client, pr
 
 async def test_swap_keeps_answers_and_the_time_left_and_retires_the_failed_seat(client, proctor):
     session, attempt, old_token = await seated(client, proctor)
+    # A seat in use is not taken out of service: the candidate is swapped.
+    assert_error(await take_out(client, proctor, 1), 409, "seat_occupied")
     to_start(session)
     questions = (await start(client, old_token, attempt["id"]))["attempt"]["questions"]
     for q in questions[:4]:
@@ -532,12 +532,6 @@ async def test_swap_keeps_answers_and_the_time_left_and_retires_the_failed_seat(
     # One computer less for the sessions ahead too.
     later = await client.get(f"/api/offices/{OFFICE}/availability?service={SERVICE}&from=2026-11-25&days=1")
     assert {s["capacity"] for s in later.json()} == {19}
-
-
-async def test_a_seat_in_use_cannot_be_taken_out_of_service_without_a_swap(client, proctor):
-    session, attempt, token = await seated(client, proctor)
-    assert_error(await take_out(client, proctor, 1), 409, "seat_occupied")
-    assert await Seat.filter(number=1, in_service=True).exists()
 
 
 async def test_cancel_frees_the_seat_and_the_cita_can_be_checked_in_again(client, proctor):
@@ -636,20 +630,6 @@ async def test_proctor_routes_need_staff_of_that_office(client, proctor):
     assert await ExamAttempt.all().count() == 0 and await Seat.filter(in_service=False).count() == 0
 
 
-async def test_seat_events_are_published_on_the_office_bus_without_names(client, proctor):
-    from turnero.displays.bus import get_bus
-
-    session, attempt, token = await seated(client, proctor)
-    to_start(session)
-    async with get_bus().subscribe(OFFICE) as sub:
-        await start(client, token, attempt["id"])
-        await client.post(f"/api/exam/seats/{token}/submit", json={"attempt": attempt["id"]})
-        events = [await asyncio.wait_for(sub.get(), 2) for _ in range(2)]
-    assert [e["type"] for e in events] == ["exam.started", "exam.finished"]
-    assert events[1]["seat"] == 1 and events[1]["session"] == session["id"]
-    assert "Postulante" not in json.dumps(events) and "4800001" not in json.dumps(events)
-
-
 async def test_extra_sessions_and_bad_session_input(client, proctor):
     session = await new_session(client, proctor)
     listed = (await client.get(f"/api/exam/offices/{OFFICE}/rooms/{ROOM}/sessions", headers=proctor)).json()
@@ -678,23 +658,6 @@ BAD_CHECKINS = [
 ]
 
 
-@pytest.mark.parametrize("body", BAD_CHECKINS)
-async def test_bad_check_in_bodies_are_422_and_write_nothing(client, proctor, body):
-    session = await new_session(client, proctor)
-    assert_error(await check_in(client, proctor, session, **body), 422)
-    assert await ExamAttempt.all().count() == 0
-
-
-async def test_every_exam_route_is_in_openapi(client):
-    spec = (await client.get("/openapi.json")).json()
-    for path, method in [
-        ("/api/exam/sessions/{session}/checkins", "post"), ("/api/exam/seats/{token}/answers", "post"),
-        ("/api/exam/attempts/{attempt}/swap", "post"), ("/api/exam/sessions/{session}/board", "get"),
-        ("/api/exam/seats/{token}", "get"), ("/api/exam/eligibility", "get"),
-    ]:
-        assert method in spec["paths"][path]
-
-
 GARBAGE = [b"", b"{", b"[]", b"null", b'{"attempt": "\\u0000", "question": 1e400, "choice": -1}',
            b'{"attempt": ["x"], "booking": {}, "seat": "1"}', b"x" * (70 * 1024),
            json.dumps({"attempt": "' OR 1=1 --", "question": 2**40, "choice": 2, "booking": "' OR 1=1 --",
@@ -702,10 +665,18 @@ GARBAGE = [b"", b"{", b"[]", b"null", b'{"attempt": "\\u0000", "question": 1e400
 SEGMENTS = ["NOPE", "%00", "-1", "0", "99999999999999999999", "A" * 2000, "%E2%80%AE"]
 
 
-async def test_garbage_at_every_exam_route_is_never_a_500(client, proctor):
+async def test_garbage_at_every_exam_route_is_never_a_500_and_every_route_is_documented(client, proctor):
     from turnero.app import api_routes
 
+    spec = (await client.get("/openapi.json")).json()
+    for route in api_routes():
+        if route.path.startswith("/api/exam/"):
+            assert (route.methods - {"HEAD"}) <= {m.upper() for m in spec["paths"][route.path]}, route.path
+
     session, attempt, token = await seated(client, proctor)
+    for body in BAD_CHECKINS:
+        assert_error(await check_in(client, proctor, session, **body), 422)
+    assert await ExamAttempt.all().count() == 1
     real = {"office": OFFICE, "room": ROOM, "seat": "1", "session": str(session["id"]), "attempt": attempt["id"],
             "token": token}
     routes = [r for r in api_routes() if r.path.startswith("/api/exam/")]

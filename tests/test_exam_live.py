@@ -1,6 +1,8 @@
-"""The exam room against a real server process (SQLite and PostgreSQL): many concurrent
+"""The exam room against a real server process (SQLite and PostgreSQL): 100 concurrent
+bookings of a 20-seat session through POST /api/appointments take 20 places, concurrent
 check-ins over HTTP never share a seat, and a headless-Chromium run of the proctor's
-board and a seat page taking an exam from start to result, with a reload midway."""
+board (live over the office WebSocket) and a seat page taking an exam from booking to
+result, with a reload midway."""
 
 from __future__ import annotations
 
@@ -17,18 +19,19 @@ from turnero.exam.questions import DEMO_BANK
 
 OFFICE = "LPZ-SEGELIC"
 ROOM = "SALA-1"
+SERVICE = "EXAM-TEORICO"
 QUESTIONS = 10
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def exam_server(request, tmp_path_factory):
-    """`turnero demo` with short exams and a late-arrival grace, so a session that has
-    just started can still take check-ins (the browser test cannot move the clock)."""
+    """`turnero demo` with short exams, check-in open hours ahead (the tests cannot move
+    a real server's clock, and bookings need 2 hours' notice) and no booking limit."""
     directory = tmp_path_factory.mktemp(f"exam-{request.param}")
-    database = FreshDatabase(request.param, directory)
+    database = FreshDatabase(request.param, directory, seeded=True)
     server = LiveServer(database.url, directory / "server.log", extra_env={
-        "TURNERO_EXAM_QUESTIONS": str(QUESTIONS), "TURNERO_EXAM_LATE_GRACE_MINUTES": "20",
-        "TURNERO_EXAM_MINUTES": "15", "TURNERO_EXAM_CHECKIN_OPENS_MINUTES": "600",
+        "TURNERO_EXAM_QUESTIONS": str(QUESTIONS), "TURNERO_EXAM_MINUTES": "15",
+        "TURNERO_EXAM_CHECKIN_OPENS_MINUTES": "600", "TURNERO_BOOKING_RATE_LIMIT": "100000/minute",
     })
     server.backend = request.param  # type: ignore[attr-defined]
     try:
@@ -44,23 +47,24 @@ def _token(server, username: str) -> dict:
     return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
-def _new_session(server, headers, starts_in: timedelta) -> int:
-    start = datetime.now(timezone.utc).replace(microsecond=0) + starts_in
-    for shift in range(0, 600, 61):  # a room holds one sitting at a time: the next free hour
+def _new_session(server, headers) -> dict:
+    """An extra session about three hours ahead (bookable: 2 h notice), at the next
+    time the room is free."""
+    start = datetime.now(timezone.utc).replace(second=0, microsecond=0) + timedelta(hours=3)
+    for shift in range(0, 24 * 60, 50):
         response = httpx.post(
             f"{server.url}/api/exam/offices/{OFFICE}/rooms/{ROOM}/sessions", headers=headers,
-            json={"starts_at": (start + timedelta(minutes=shift)).isoformat(), "minutes": 60},
+            json={"starts_at": (start + timedelta(minutes=shift)).isoformat(), "minutes": 45},
         )
         if response.status_code != 409:
             break
     assert response.status_code == 201, response.text
-    return response.json()["id"]
+    return response.json()
 
 
-def _candidate(n: int) -> dict:
-    document = str(5100000 + n)
-    return {"booking": f"CITA{n:04d}", "document": document, "presented_document": document,
-            "name": f"Candidata {n}", "category": "P"}
+def _cita(session: dict, n: int, category: str = "P") -> dict:
+    return {"office": OFFICE, "service": SERVICE, "start": session["starts_at"], "category": category,
+            "document": {"number": str(5100000 + n)}, "name": f"Candidata {n}", "phone": "71234567"}
 
 
 # ---------------------------------------------------------------- headless Chromium
@@ -93,38 +97,47 @@ def test_a_candidate_takes_the_exam_on_a_seat_page_end_to_end(browser, exam_serv
     key = _answer_key()
     suffix = exam_server.backend  # type: ignore[attr-defined]
 
-    # The proctor creates a session that has just started and checks the candidate in on the board page.
+    # The candidate books a place like any cita; the proctor checks her in on the board page.
     headers = _token(exam_server, "examinador")
-    session = _new_session(exam_server, headers, timedelta(minutes=-1))
+    session = _new_session(exam_server, headers)
+    made = httpx.post(f"{exam_server.url}/api/appointments",
+                      json={**_cita(session, 0), "document": {"number": "6123456"}, "name": "María Quispe Mamani"})
+    assert made.status_code == 201, made.text
     proctor = _page(browser)
-    proctor.goto(f"{exam_server.url}/exam/{OFFICE}/sessions/{session}")
+    proctor.on("dialog", lambda dialog: dialog.accept())
+    proctor.goto(f"{exam_server.url}/exam/{OFFICE}/sessions/{session['id']}")
     proctor.fill("#username", "examinador")
     proctor.fill("#password", "demo")
     proctor.get_by_role("button", name="Ingresar").click()
     expect(proctor.locator("#seat-map .seat")).to_have_count(20)
+    expect(proctor.locator("#expected li")).to_have_count(1)
+    proctor.locator("#expected li button").click()  # fills the cita's code
     form = proctor.locator("#checkin-form")
-    form.locator("[name=booking]").fill("CITA-E2E")
-    form.locator("[name=document]").fill("6123456")
-    form.locator("[name=name]").fill("María Quispe Mamani")
-    form.locator("[name=category]").select_option("P")
+    expect(form.locator("[name=booking]")).to_have_value(made.json()["code"])
     form.locator("[name=presented_document]").fill("6123457")  # the wrong card first
     form.locator("#checkin-btn").click()
     expect(proctor.locator("#message")).to_contain_text("no coincide")
+    form.locator("[name=booking]").fill(made.json()["code"])
     form.locator("[name=presented_document]").fill("6123456")
     form.locator("#checkin-btn").click()
     expect(proctor.locator("#message")).to_contain_text("computadora 1")
     seat1 = proctor.locator('#seat-map .seat[data-seat="1"]')
     expect(seat1).to_have_attribute("data-state", "assigned")
     expect(seat1).to_contain_text("María Quispe Mamani")
+    expect(proctor.locator("#expected li")).to_have_count(0)
     link = proctor.locator("#detail-link").get_attribute("href")
     assert link.startswith("/exam/seat/")
 
-    # The seat's computer: no login, only its link.
+    # The seat's computer: no login, only its link. It waits for the session to start.
     seat = _page(browser)
     seat.goto(exam_server.url + link)
     expect(seat.locator("#screen-ready")).to_be_visible()
     expect(seat.locator("#ready-name")).to_have_text("María Quispe Mamani")
     expect(seat.locator("#ready-total")).to_have_text(str(QUESTIONS))
+    seat.get_by_role("button", name="Comenzar el examen").click()
+    expect(seat.locator("#ready-message")).to_contain_text("aún no comenzó")
+    proctor.get_by_role("button", name="Iniciar el examen ahora").click()  # everyone expected is seated
+    expect(proctor.locator("#checkin-state")).to_contain_text("Examen en curso")
     seat.get_by_role("button", name="Comenzar el examen").click()
     expect(seat.locator("#screen-question")).to_be_visible()
     expect(seat.locator("#timer")).to_be_visible()
@@ -133,7 +146,6 @@ def test_a_candidate_takes_the_exam_on_a_seat_page_end_to_end(browser, exam_serv
     for choice in seat.locator("#q-choices .choice").all():
         box = choice.bounding_box()
         assert box and box["height"] >= 64, "choices must be big touch targets"
-
     def answer_current(right: bool) -> None:
         text = seat.locator("#q-text").inner_text()
         correct = key[text]
@@ -170,8 +182,10 @@ def test_a_candidate_takes_the_exam_on_a_seat_page_end_to_end(browser, exam_serv
             seat.get_by_role("button", name="Siguiente ▶").click()
     _shot(seat, f"exam-seat-question-{suffix}.png")
 
-    # Meanwhile the proctor's board shows the seat in progress.
-    expect(seat1).to_have_attribute("data-state", "in_progress", timeout=20000)
+    # Meanwhile the proctor's board shows the seat in progress: pushed over the office's
+    # WebSocket (while it is up the board polls only every 15 s, so 8 s means pushed).
+    expect(proctor.locator("#live-note")).to_have_text("En vivo.")
+    expect(seat1).to_have_attribute("data-state", "in_progress", timeout=8000)
 
     seat.get_by_role("button", name="Terminar y entregar el examen").click()
     expect(seat.locator("#confirm-text")).to_contain_text("¿Entregar el examen?")
@@ -181,7 +195,7 @@ def test_a_candidate_takes_the_exam_on_a_seat_page_end_to_end(browser, exam_serv
     expect(seat.locator("#result-score")).to_contain_text(f"8 de {QUESTIONS} respuestas correctas")
     _shot(seat, f"exam-seat-result-{suffix}.png")
 
-    expect(seat1).to_have_attribute("data-state", "finished", timeout=20000)
+    expect(seat1).to_have_attribute("data-state", "finished", timeout=8000)
     expect(proctor.locator("#stats")).to_contain_text("100 %")
     _shot(proctor, f"exam-board-{suffix}.png")
     assert seat.errors == [] and proctor.errors == []
@@ -190,30 +204,40 @@ def test_a_candidate_takes_the_exam_on_a_seat_page_end_to_end(browser, exam_serv
 # ---------------------------------------------------------------- concurrency over HTTP
 
 
-async def _check_in_storm(server, headers, session: int, bodies: list[dict]) -> list[httpx.Response]:
-    limits = httpx.Limits(max_connections=len(bodies))
-    async with httpx.AsyncClient(base_url=server.url, headers=headers, limits=limits, timeout=60) as client:
-        return await asyncio.gather(*(client.post(f"/api/exam/sessions/{session}/checkins", json=b) for b in bodies))
+async def _storm(server, requests: list[tuple[str, dict]], headers: dict | None = None) -> list[httpx.Response]:
+    limits = httpx.Limits(max_connections=len(requests))
+    async with httpx.AsyncClient(base_url=server.url, headers=headers or {}, limits=limits, timeout=120) as client:
+        return await asyncio.gather(*(client.post(path, json=body) for path, body in requests))
 
 
-def test_sixty_concurrent_check_ins_fill_twenty_seats_once_each(exam_server):
+def test_a_hundred_concurrent_bookings_of_a_twenty_seat_session_and_concurrent_check_ins(exam_server):
+    """100 candidates book one session of 20 computers at once through
+    POST /api/appointments: 20 get a place, 80 `slot_full`. Then the 20 are checked in
+    concurrently (10 proctor clicks on one chosen seat first): never two on one seat."""
     headers = _token(exam_server, "examinador")
-    session = _new_session(exam_server, headers, timedelta(hours=2))
-    responses = asyncio.run(_check_in_storm(exam_server, headers, session, [_candidate(n) for n in range(60)]))
-    seated = [r.json() for r in responses if r.status_code == 201]
-    assert len(seated) == 20, [r.text for r in responses if r.status_code >= 500][:3]
-    assert sorted(a["seat"] for a in seated) == list(range(1, 21))
-    others = [r for r in responses if r.status_code != 201]
-    assert all(r.status_code == 409 and r.json()["error"]["code"] == "room_full" for r in others)
-    board = httpx.get(f"{exam_server.url}/api/exam/sessions/{session}/board", headers=headers).json()
-    assert {s["attempt"]["document"] for s in board["seats"]} == {a["document"] for a in seated}
-    assert board["stats"]["checked_in"] == 20
+    session = _new_session(exam_server, headers)
+    booked = asyncio.run(_storm(exam_server, [("/api/appointments", _cita(session, n)) for n in range(100)]))
+    made = [r.json() for r in booked if r.status_code == 201]
+    assert len(made) == 20, [r.text for r in booked if r.status_code not in (201, 409)][:3]
+    assert {r.json()["error"]["code"] for r in booked if r.status_code != 201} == {"slot_full"}
+    board = httpx.get(f"{exam_server.url}/api/exam/sessions/{session['id']}/board", headers=headers).json()
+    assert board["places"] == 20 and board["stats"]["booked"] == 20 and len(board["expected"]) == 20
 
-
-def test_concurrent_check_ins_for_one_chosen_seat_give_it_to_one_candidate(exam_server):
-    headers = _token(exam_server, "examinador")
-    session = _new_session(exam_server, headers, timedelta(hours=4))
-    bodies = [{**_candidate(100 + n), "seat": 5} for n in range(25)]
-    responses = asyncio.run(_check_in_storm(exam_server, headers, session, bodies))
-    assert sorted(r.status_code for r in responses) == [201] + [409] * 24
-    assert {r.json()["error"]["code"] for r in responses if r.status_code == 409} == {"seat_taken"}
+    document = {m["code"]: str(5100000 + int(m["name"].split()[-1])) for m in made}
+    codes = list(document)
+    path = f"/api/exam/sessions/{session['id']}/checkins"
+    first = asyncio.run(_storm(exam_server, [
+        (path, {"booking": code, "presented_document": document[code], "seat": 5}) for code in codes[:10]
+    ], headers))
+    assert sorted(r.status_code for r in first) == [201] + [409] * 9
+    assert {r.json()["error"]["code"] for r in first if r.status_code == 409} == {"seat_taken"}
+    winner = next(r.json()["booking"] for r in first if r.status_code == 201)
+    rest = [code for code in codes if code != winner]
+    second = asyncio.run(_storm(exam_server, [
+        (path, {"booking": code, "presented_document": document[code]}) for code in rest
+    ], headers))
+    assert all(r.status_code == 201 for r in second), [r.text for r in second if r.status_code != 201][:3]
+    assert sorted(r.json()["seat"] for r in [*second, *(r for r in first if r.status_code == 201)]) == list(range(1, 21))
+    board = httpx.get(f"{exam_server.url}/api/exam/sessions/{session['id']}/board", headers=headers).json()
+    assert board["stats"]["checked_in"] == 20 and board["stats"]["expected"] == 0
+    assert {s["attempt"]["booking"] for s in board["seats"]} == set(codes)

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
 
 from tests.conftest import login
 from turnero.core import clock
@@ -25,12 +28,21 @@ def boot_data(html: str, element_id: str) -> dict:
     return json.loads(match.group(1))
 
 
+# A Tuesday at 09:30 in La Paz: the demo rule's sessions are at 08:00, 10:00 and 14:30.
+NOW = datetime(2026, 11, 24, 9, 30, tzinfo=ZoneInfo("America/La_Paz"))
+
+
+@pytest.fixture(autouse=True)
+def _frozen():
+    clock.freeze(NOW.astimezone(timezone.utc))
+
+
 async def _session(client) -> int:
     headers = await login(client, "examinador")
-    starts = (clock.now() + timedelta(minutes=20)).astimezone().isoformat(timespec="seconds")
+    starts = (NOW + timedelta(hours=2, minutes=30)).isoformat(timespec="seconds")
     response = await client.post(f"/api/exam/offices/{OFFICE}/rooms/SALA-1/sessions",
                                  json={"starts_at": starts}, headers=headers)
-    assert response.status_code == 201
+    assert response.status_code == 201, response.text
     return response.json()["id"]
 
 
@@ -42,6 +54,7 @@ async def test_rooms_page_lists_the_room_and_todays_sessions(client):
     assert '<html lang="es-BO">' in html and "Sala de exámenes teóricos" in html
     assert "20 de 20 computadoras en servicio" in html
     assert f'href="/exam/{OFFICE}/sessions/{session}"' in html
+    assert "Sesión 12:00–12:45" in html and "Sesión 14:30–15:30" in html  # the extra one and the rule's
     assert boot_data(html, "rooms-data") == {"office": OFFICE, "offset": "-04:00"}
 
 
@@ -55,6 +68,7 @@ async def test_board_page_is_for_staff_of_the_office(client):
     boot = boot_data(response.text, "board-data")
     assert boot["session"] == session and len(boot["board"]["seats"]) == 20
     assert "Registrar llegada" in response.text and "Documento que presenta" in response.text
+    assert "Por llegar" in response.text and "Iniciar el examen ahora" in response.text
     missing = await client.get(f"/exam/{OFFICE}/sessions/999999")
     assert missing.status_code == 404 and "No existe esa sesión" in missing.text
 

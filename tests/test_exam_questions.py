@@ -114,7 +114,7 @@ async def test_import_creates_then_updates_by_code(db):
     created, updated = await import_questions(parse_csv(GOOD_CSV))
     assert (created, updated) == (2, 0)
     changed = GOOD_CSV.replace("¿Quién usa casco?", "¿Quién debe usar casco?")
-    assert await import_questions(parse_csv(changed)) == (0, 2)
+    assert await import_questions(parse_csv(changed)) == (0, 1)  # only the changed row
     question = await Question.get(code="Q-2")
     assert question.text == "¿Quién debe usar casco?" and question.categories == "|M|T|"
     assert question.choices == ["Nadie", "El conductor y el acompañante"] and question.correct == 1

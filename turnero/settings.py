@@ -60,6 +60,8 @@ class Settings:
     regular_max_wait_minutes: int = 60
     # Minutes after an office's closing time before waiting tickets are cancelled.
     day_close_grace_minutes: int = 60
+    # Ticket waits from the queue played forward (queue/eta_service.py); 0: position-based.
+    predict_waits: bool = True
     run_jobs: bool = True
     db_pool_size: int = 20
     # uvicorn's line per request; off behind a proxy that logs requests itself.
@@ -128,6 +130,7 @@ class Settings:
             day_close_grace_minutes=_env_int(
                 "TURNERO_DAY_CLOSE_GRACE_MINUTES", cls.day_close_grace_minutes
             ),
+            predict_waits=_env_bool("TURNERO_PREDICT_WAITS", cls.predict_waits),
             run_jobs=_env_bool("TURNERO_RUN_JOBS", cls.run_jobs),
             db_pool_size=_env_int("TURNERO_DB_POOL_SIZE", cls.db_pool_size),
             access_log=_env_bool("TURNERO_ACCESS_LOG", cls.access_log),

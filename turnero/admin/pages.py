@@ -13,13 +13,17 @@ from starlette.routing import Route
 from turnero.admin import charts, report_service, reports, service
 from turnero.admin.policy import WEEKDAYS, WEEKDAYS_ES
 from turnero.core.errors import ApiError
-from turnero.core.models import Role
+from turnero.core.models import Role, Service
 from turnero.core.pages import PageRedirect, page_principal
 from turnero.core.templating import templates
 from turnero.kiosk.pages import not_found_page
 
 ROLE_ES = {"admin": "Administrador", "supervisor": "Supervisor", "operator": "Operador",
            "kiosk": "Quiosco", "display": "Pantalla de sala"}
+CALENDAR_DAYS = 90  # closed days shown ahead
+# A booking rule's starting values (scheduler.schemas.BookingRuleIn's defaults).
+DEFAULT_RULE = {"slot_minutes": 15, "window_days": 30, "min_notice_minutes": 60, "release_time": "07:00",
+                "cancel_cutoff_minutes": 120}
 DEPARTMENTS = ("La Paz", "Cochabamba", "Santa Cruz", "Oruro", "Potosí", "Chuquisaca", "Tarija", "Beni", "Pando")
 
 
@@ -67,6 +71,36 @@ async def office_page(request: Request) -> Response:
     })
 
 
+async def calendar_page(request: Request) -> Response:
+    """The office's citas calendar: each bookable service's booking rule (with a form
+    to change it), the closed days ahead (holidays and closures, and a form to close a
+    day), and its exam rooms with their seats. The forms use the citas API."""
+    from turnero.exam import service as exam
+    from turnero.scheduler import service as scheduler
+
+    principal = await page_principal(request, Role.SUPERVISOR)
+    code = request.path_params["office"]
+    office = await _guarded(request, lambda: service.get_office(principal, code))
+    model = await service.office_by_code(code)
+    calendar = await scheduler.calendar_view(model, CALENDAR_DAYS, scheduler.config_of(request.app))
+    rules = {rule["service"]: rule for rule in calendar["rules"]}
+    bookable = [s for s in await service.list_services() if s["code"] in office["services"] and s["bookable"]]
+    rows = []
+    for s in bookable:
+        rule = rules.get(s["code"])
+        if rule is None:  # no rule yet: citas are not offered; the form starts from the defaults
+            default = scheduler.BookingRule(office_id=model.id)
+            capacity = await scheduler.rule_capacity(model, await Service.get(code=s["code"]), default)
+            rule = {**DEFAULT_RULE, "capacity": capacity, "active": False}
+        rows.append({"service": s, "rule": rule, "configured": s["code"] in rules})
+    rooms = [{"code": r.code, "name": r.name, "seats": sorted(r.seats, key=lambda seat: seat.number)}
+             for r in await exam.office_rooms(model)]
+    return _render(request, "admin/calendar.html", {
+        "principal": principal, "office": office, "rules": rows, "closed_days": calendar["closed_days"],
+        "days": CALENDAR_DAYS, "rooms": rooms,
+    })
+
+
 async def services_page(request: Request) -> Response:
     principal = await page_principal(request)  # admin only
     return _render(request, "admin/services.html",
@@ -111,6 +145,7 @@ async def report_page(request: Request) -> Response:
 
 routes = [
     Route("/admin/offices/{office}/report", report_page, methods=["GET"]),
+    Route("/admin/offices/{office}/calendar", calendar_page, methods=["GET"]),
     Route("/admin", overview, methods=["GET"]),
     Route("/admin/offices/{office}", office_page, methods=["GET"]),
     Route("/admin/services", services_page, methods=["GET"]),

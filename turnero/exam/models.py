@@ -76,6 +76,9 @@ class ExamSession(Model):
     slot = fields.OneToOneField("models.Slot", related_name="exam_session", on_delete=fields.CASCADE)
     starts_at = fields.DatetimeField()
     ends_at = fields.DatetimeField()
+    # When the proctor started the sitting ahead of time (everyone expected is seated);
+    # from then on, as from `starts_at`, seats may start and late arrivals are refused.
+    opened_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField()
 
     class Meta:

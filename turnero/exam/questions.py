@@ -193,7 +193,8 @@ def parse_file(path: Path) -> list[QuestionRow]:
 
 
 async def import_questions(rows: list[QuestionRow]) -> tuple[int, int]:
-    """Create new codes and update existing ones in one transaction; (created, updated)."""
+    """Create new codes and update existing ones that changed, in one transaction;
+    (created, updated)."""
     from turnero.exam.models import Question
 
     created = updated = 0
@@ -208,9 +209,9 @@ async def import_questions(rows: list[QuestionRow]) -> tuple[int, int]:
             if question is None:
                 await Question.create(code=row.code, **values)
                 created += 1
-            else:
+            elif any(getattr(question, name) != value for name, value in values.items()):
                 await Question.filter(id=question.id).update(**values)
-                updated += 1
+                updated += 1  # (a row identical to the bank's is left alone and not counted)
     return created, updated
 
 

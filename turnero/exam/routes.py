@@ -120,6 +120,12 @@ async def board(request: Request):
     return json_response(await service.board_view(session, exam_config(request)))
 
 
+async def open_session(request: Request):
+    session, actor = await _proctor_session(request)
+    session = await service.open_session(session, actor, exam_config(request))
+    return json_response(await service.board_view(session, exam_config(request)))
+
+
 async def check_in(request: Request):
     session, actor = await _proctor_session(request)
     body = await read_json(request, CheckIn)
@@ -227,6 +233,9 @@ routes = [
                            response=SeatChangeOut, errors=(401, 403, 404))),
     api_route("/api/exam/sessions/{session}/board", "GET", board,
               _proctor_doc("Tablero de la sala: estado de cada computadora y estadísticas", response=BoardOut)),
+    api_route("/api/exam/sessions/{session}/start", "POST", open_session,
+              _proctor_doc("Iniciar la sesión ahora (todos los esperados están sentados): cierra el registro",
+                           response=BoardOut, errors=(401, 403, 404, 409))),
     api_route("/api/exam/sessions/{session}/checkins", "POST", check_in,
               _proctor_doc("Registrar la llegada del postulante con su cita (control de identidad) y asignarle computadora",
                            body=CheckIn, response=AttemptOut, success_status=201,

@@ -174,6 +174,8 @@ class BoardOut(BaseModel):
     ends_at: str
     slot_id: int
     checkin_open: bool
+    started: bool
+    opened_at: str | None
     places: int
     seats: list[BoardSeat]
     expected: list[ExpectedCandidate]

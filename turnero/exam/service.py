@@ -50,8 +50,12 @@ def _actor_id(actor: Principal | None) -> int | None:
     return actor.user_id if actor else None
 
 
-def _iso(at: datetime | None) -> str | None:
-    return at.isoformat(timespec="seconds") if at else None
+def _iso(at: datetime | None, tz: str | None = None) -> str | None:
+    """ISO 8601 with offset: in the office's zone `tz` when given (as the API shows
+    times), else UTC."""
+    if at is None:
+        return None
+    return (clock.local(at, tz) if tz else at).isoformat(timespec="seconds")
 
 
 async def _event(kind: str, *, attempt: ExamAttempt | None = None, seat_id: int | None = None,
@@ -139,6 +143,38 @@ async def get_session(session_id: str | int) -> ExamSession:
     return session
 
 
+def session_start(session: ExamSession) -> datetime:
+    """When the sitting starts: its time, or earlier if the proctor started it."""
+    return min(session.starts_at, session.opened_at) if session.opened_at else session.starts_at
+
+
+def _checkin_refusal(session: ExamSession, now: datetime, config: ExamConfig) -> tuple[str, str] | None:
+    if session.opened_at is not None and now >= session.opened_at:
+        return "late_arrival", "El examen ya comenzó: no se admiten postulantes que llegan tarde."
+    return policy.checkin_refusal(now, session.starts_at, config)
+
+
+async def open_session(session: ExamSession, actor: Principal | None, config: ExamConfig) -> ExamSession:
+    """The proctor starts the sitting now, ahead of its time (everyone expected is
+    seated): seats may start their exam, and check-in closes (late arrivals refused).
+    Only once check-in is open; a second call changes nothing."""
+    now = clock.now()
+    if now >= session_start(session):
+        return session
+    if policy.checkin_refusal(now, session.starts_at, config) is not None:
+        raise conflict("checkin_too_early", "La sesión solo puede iniciarse una vez abierto el registro.")
+    async with in_transaction():
+        updated = await ExamSession.filter(id=session.id, opened_at__isnull=True).update(opened_at=now)
+        if updated:
+            await ExamEvent.create(kind="session.opened", at=now, user_id=_actor_id(actor),
+                                   data={"session": session.id})
+    fresh = await get_session(session.id)
+    if updated:
+        await publish_office_event(fresh.room.office.code, {"type": "exam.session_opened", "session": session.id,
+                                                            "room": fresh.room.code})
+    return fresh
+
+
 def _int_id(value) -> int | None:
     if isinstance(value, int):
         return value if 0 < value < 2**31 else None
@@ -213,12 +249,12 @@ async def check_in(
     if category not in policy.CATEGORIES:
         raise conflict("unknown_category", "La reserva no indica la categoría de licencia.")
     now = clock.now()
-    refusal = policy.checkin_refusal(now, session.starts_at, config)
+    refusal = _checkin_refusal(session, now, config)
     if refusal:
         raise conflict(*refusal)
     verdict = await check_eligibility(appt.document_number, category, config, now)
     if not verdict.allowed:
-        extra = {"not_before": _iso(verdict.not_before)} if verdict.not_before else {}
+        extra = {"not_before": _iso(verdict.not_before, session.room.office.timezone)} if verdict.not_before else {}
         raise ApiError(409, verdict.code, verdict.message, **extra)
     pool = await Question.filter(active=True, categories__contains=f"|{category}|").values_list("id", flat=True)
     if len(pool) < config.questions_per_exam:
@@ -459,7 +495,7 @@ async def start_attempt(seat: Seat, attempt_public: str, config: ExamConfig) -> 
     attempt = await seat_attempt(seat, attempt_public)
     session = await get_session(attempt.session_id)
     now = clock.now()
-    if now < session.starts_at:
+    if now < session_start(session):
         raise conflict("session_not_started", "El examen aún no comenzó: espere la indicación del examinador.")
     async with in_transaction():
         locked = await _locked_attempt(attempt.id)
@@ -609,7 +645,7 @@ async def seat_view(seat: Seat, config: ExamConfig, attempt: ExamAttempt | None 
     a = {
         "id": attempt.public_id, "name": attempt.name, "category": attempt.category,
         "category_name": policy.CATEGORY_NAMES[attempt.category], "status": str(attempt.status),
-        "session_starts_at": _iso(session.starts_at),
+        "session_starts_at": _iso(session.starts_at, seat.room.office.timezone),
         "duration_seconds": int(config.duration.total_seconds()),
         "remaining_seconds": attempt.remaining_seconds, "resumed": attempt.started_at is not None,
         "total": len(attempt.question_ids),
@@ -619,7 +655,7 @@ async def seat_view(seat: Seat, config: ExamConfig, attempt: ExamAttempt | None 
         questions = {q.id: q for q in await Question.filter(id__in=attempt.question_ids)}
         answers = dict(await ExamAnswer.filter(attempt_id=attempt.id).values_list("question_id", "choice"))
         a.update(
-            deadline=_iso(attempt.deadline),
+            deadline=_iso(attempt.deadline, seat.room.office.timezone),
             seconds_left=policy.seconds_left(attempt.deadline, clock.now()),
             position=attempt.position,
             questions=[{"id": qid, "text": questions[qid].text, "choices": questions[qid].choices}
@@ -642,6 +678,7 @@ SEAT_STATES = ("free", "assigned", "in_progress", "finished", "out_of_service")
 async def board_view(session: ExamSession, config: ExamConfig) -> dict:
     """The proctor's room board for a session: every seat's state and the statistics."""
     room = session.room
+    tz = room.office.timezone
     seats = await Seat.filter(room_id=room.id).order_by("number")
     attempts = await ExamAttempt.filter(session_id=session.id).order_by("id")
     counts = await _answer_counts(session.id)
@@ -679,8 +716,9 @@ async def board_view(session: ExamSession, config: ExamConfig) -> dict:
     no_shows = sum(1 for a in citas if a.status == "no_show")
     return {
         "session": session.id, "room": room.code, "room_name": room.name, "office": room.office.code,
-        "starts_at": _iso(session.starts_at), "ends_at": _iso(session.ends_at), "slot_id": session.slot_id,
-        "checkin_open": policy.checkin_refusal(now, session.starts_at, config) is None,
+        "starts_at": _iso(session.starts_at, tz), "ends_at": _iso(session.ends_at, tz), "slot_id": session.slot_id,
+        "checkin_open": _checkin_refusal(session, now, config) is None,
+        "started": now >= session_start(session), "opened_at": _iso(session.opened_at, tz),
         "places": slot.capacity, "seats": seat_rows,
         "expected": [
             {"code": a.code, "name": a.name, "document": a.document_number

@@ -13,6 +13,7 @@ Entry points (no HTTP): `estimates_for_office`, `estimate_for_ticket`,
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -128,6 +129,7 @@ _stats_cache: dict[int, _Stats] = {}
 def clear_cache() -> None:
     _stats_cache.clear()
     _estimate_cache.clear()
+    _locks.clear()
 
 
 def _utc_offset_hours(tz: str, at: datetime) -> float:
@@ -387,6 +389,44 @@ async def current_estimate(office: Office, config: policy.PolicyConfig) -> Offic
     return await estimates_for_office(office, config)
 
 
+_locks: dict[tuple[int, int], asyncio.Lock] = {}
+
+
+def _office_lock(office_id: int) -> asyncio.Lock:
+    """One estimate computation at a time per office (and event loop): a burst of
+    issues that finds the estimate stale computes it once, not once per request."""
+    key = (id(asyncio.get_running_loop()), office_id)
+    lock = _locks.get(key)
+    if lock is None:
+        if len(_locks) > 1000:
+            _locks.clear()
+        lock = _locks[key] = asyncio.Lock()
+    return lock
+
+
+def _fresh_estimate(office: Office) -> OfficeEstimate | None:
+    cached = _estimate_cache.get(office.id)
+    return cached if cached is not None and cached.fresh(office.id, clock.now()) else None
+
+
+async def _wait_from(estimate: OfficeEstimate, ticket: Ticket, office: Office) -> tuple[bool, int | None]:
+    """(known, minutes) for the ticket from an office estimate; known is False when the
+    estimate cannot tell (a ticket it does not hold and that is no new walk-in)."""
+    if ticket.id in estimate.tickets:
+        return True, estimate.tickets[ticket.id]
+    lane = str(ticket.lane)
+    base = estimate.walk_in.get((ticket.service_id, lane))
+    if lane == policy.APPOINTMENT or base is None or ticket.arrived_at < estimate.computed_at:
+        return False, None
+    between = await Ticket.filter(
+        Q(arrived_at__lt=ticket.arrived_at) | Q(arrived_at=ticket.arrived_at, id__lt=ticket.id),
+        office_id=office.id, service_id=ticket.service_id, lane=lane,
+        status=TicketStatus.WAITING, arrived_at__gte=estimate.computed_at,
+    ).count()
+    minutes = estimate.minutes.get(ticket.service_id, eta.DEFAULT_PRIOR_MINUTES)
+    return True, base + math.ceil(between * minutes / max(1, estimate.open_desks.get(ticket.service_id, 0)))
+
+
 async def wait_for_view(ticket: Ticket, office: Office, config: policy.PolicyConfig) -> int | None:
     """Minutes until a waiting ticket is called, for the ticket views of the running
     service (issue, GET /api/tickets/{id}, the citizen page, the slip). A walk-in issued
@@ -397,21 +437,16 @@ async def wait_for_view(ticket: Ticket, office: Office, config: policy.PolicyCon
     if ticket.status != TicketStatus.WAITING:
         return None
     try:
-        cached = _estimate_cache.get(office.id)
-        if cached is not None and cached.fresh(office.id, clock.now()):
-            if ticket.id in cached.tickets:
-                return cached.tickets[ticket.id]
-            lane = str(ticket.lane)
-            base = cached.walk_in.get((ticket.service_id, lane))
-            if lane != policy.APPOINTMENT and base is not None and ticket.arrived_at >= cached.computed_at:
-                between = await Ticket.filter(
-                    Q(arrived_at__lt=ticket.arrived_at) | Q(arrived_at=ticket.arrived_at, id__lt=ticket.id),
-                    office_id=office.id, service_id=ticket.service_id, lane=lane,
-                    status=TicketStatus.WAITING, arrived_at__gte=cached.computed_at,
-                ).count()
-                minutes = cached.minutes.get(ticket.service_id, eta.DEFAULT_PRIOR_MINUTES)
-                return base + math.ceil(between * minutes / max(1, cached.open_desks.get(ticket.service_id, 0)))
-        return (await estimates_for_office(office, config)).tickets.get(ticket.id)
+        cached = _fresh_estimate(office)
+        if cached is not None:
+            known, minutes = await _wait_from(cached, ticket, office)
+            if known:
+                return minutes
+        async with _office_lock(office.id):
+            fresh = _fresh_estimate(office)
+            if fresh is None or fresh is cached:  # nobody computed it meanwhile
+                fresh = await estimates_for_office(office, config)
+        return (await _wait_from(fresh, ticket, office))[1]
     except Exception:  # noqa: BLE001 — the ticket must still be shown
         log.exception("wait estimate failed for office %s", office.code)
         return None
@@ -519,7 +554,7 @@ async def ranking(
                 "saving_minutes": local.wait_minutes - best.wait_minutes,
                 "message": (
                     f"La espera aquí es de unos {local.wait_minutes} min. En {target.name} ({target.address})"
-                    f" es de unos {best.wait_minutes} min."
+                    + (f" es de unos {best.wait_minutes} min." if best.wait_minutes else " no hay espera.")
                 ),
             }
     return {"service": service.code, "city": city, "offices": ranked, "suggestion": suggestion}
@@ -541,7 +576,8 @@ async def balancing_view(
         balancing.DeskAssignment(d["name"], d["services"]) for d in estimate.desks if d["status"] == DeskStatus.OPEN.value
     ]
     moves = balancing.suggest_moves(queues, open_desks, threshold_minutes=threshold_minutes)
-    return {**estimate.as_dict(), "threshold_minutes": threshold_minutes, "suggestions": [m.as_dict() for m in moves]}
+    return {**estimate.as_dict(), "desks": estimate.desks, "threshold_minutes": threshold_minutes,
+            "suggestions": [m.as_dict() for m in moves]}
 
 
 async def apply_desk_move(office: Office, desk_name: str, service_code: str, actor: Principal | None) -> dict:

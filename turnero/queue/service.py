@@ -54,7 +54,7 @@ class QueueConfig:
                 regular_max_wait=timedelta(minutes=settings.regular_max_wait_minutes),
             ),
             day_close_grace=timedelta(minutes=settings.day_close_grace_minutes),
-            predict_waits=True,
+            predict_waits=settings.predict_waits,
         )
 
 

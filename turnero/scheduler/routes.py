@@ -72,7 +72,8 @@ async def availability(request: Request):
         raise invalid("Datos inválidos — service: falta este campo")
     from_day = _query_date(request, "from")
     days = _query_int(request, "days", 30, 1, service.MAX_DAYS)
-    return json_response(await service.availability(office, service_code, from_day, days, _config(request)))
+    body = await service.availability_json(office, service_code, from_day, days, _config(request))
+    return Response(body, media_type="application/json")
 
 
 async def service_offices(request: Request):

@@ -37,6 +37,7 @@ CREATE TABLE "exam_session" (
     "starts_at" TIMESTAMP NOT NULL,
     "ends_at" TIMESTAMP NOT NULL,
     "slot_id" INT NOT NULL UNIQUE REFERENCES "slot" ("id") ON DELETE CASCADE,
+    "opened_at" TIMESTAMP,
     "created_at" TIMESTAMP NOT NULL,
     "room_id" INT NOT NULL REFERENCES "exam_room" ("id") ON DELETE CASCADE,
     CONSTRAINT "uid_exam_sessio_room_id_f24757" UNIQUE ("room_id", "starts_at")
@@ -116,6 +117,7 @@ CREATE TABLE "exam_session" (
     "starts_at" TIMESTAMPTZ NOT NULL,
     "ends_at" TIMESTAMPTZ NOT NULL,
     "slot_id" INT NOT NULL UNIQUE REFERENCES "slot" ("id") ON DELETE CASCADE,
+    "opened_at" TIMESTAMPTZ,
     "created_at" TIMESTAMPTZ NOT NULL,
     "room_id" INT NOT NULL REFERENCES "exam_room" ("id") ON DELETE CASCADE,
     CONSTRAINT "uid_exam_sessio_room_id_f24757" UNIQUE ("room_id", "starts_at")

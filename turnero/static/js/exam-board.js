@@ -49,6 +49,7 @@
     const st = board.stats;
     const rows = [
       ["Computadoras en servicio", st.seats_in_service + " de " + st.seats],
+      ["Reservas", st.booked], ["Por llegar", st.expected], ["Ausentes", st.no_shows],
       ["Registrados", st.checked_in], ["En examen", st.in_progress], ["Terminaron", st.finished],
       ["Aprobados", st.passed], ["Reprobados", st.failed],
       ["Tasa de aprobación", st.pass_rate === null ? "—" : st.pass_rate + " %"],
@@ -63,7 +64,26 @@
       d.querySelector("dd").textContent = r[1];
       stats.appendChild(d);
     });
-    $("checkin-state").textContent = board.checkin_open ? "Registro abierto" : "Registro cerrado";
+    $("checkin-state").textContent = board.checkin_open ? "Registro abierto" :
+      (board.started ? "Examen en curso · registro cerrado" : "Registro cerrado");
+    $("btn-open").hidden = board.started || !board.checkin_open;
+    const list = $("expected");
+    list.textContent = "";
+    $("expected-count").textContent = board.expected.length;
+    board.expected.forEach(function (e) {
+      const li = document.createElement("li");
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "linkish";
+      b.textContent = e.name + " · " + e.code + " · cat. " + (e.category || "?");
+      b.title = "Completar el código de la cita";
+      b.addEventListener("click", function () {
+        document.querySelector("#checkin-form [name=booking]").value = e.code;
+        document.querySelector("#checkin-form [name=presented_document]").focus();
+      });
+      li.appendChild(b);
+      list.appendChild(li);
+    });
     renderDetail();
   }
 
@@ -108,7 +128,7 @@
     ev.preventDefault();
     const f = new FormData(ev.target);
     const body = {};
-    ["booking", "document", "name", "category", "presented_document", "phone"].forEach(function (k) {
+    ["booking", "presented_document"].forEach(function (k) {
       const v = String(f.get(k) || "").trim();
       if (v) body[k] = v;
     });
@@ -128,6 +148,10 @@
     const seat = board.seats.find((s) => s.number === selected);
     return seat && seat.attempt ? seat.attempt.id : null;
   }
+  $("btn-open").addEventListener("click", function () {
+    if (!window.confirm("¿Iniciar el examen ahora? Se cierra el registro: quien llegue después no podrá rendir.")) return;
+    act("POST", base + "/start", undefined, () => "Examen iniciado: los postulantes pueden comenzar.");
+  });
   $("btn-swap").addEventListener("click", function () {
     if (!window.confirm("¿La computadora " + selected + " falla? El postulante pasa a otra computadora con sus respuestas y su tiempo.")) return;
     act("POST", "/api/exam/attempts/" + attemptId() + "/swap", { reason: "falla de la computadora" }, function (a) {

@@ -42,6 +42,9 @@
       $("ready-minutes").textContent = Math.ceil(seconds / 60);
       $("ready-pass").textContent = attempt.pass_percent;
       $("btn-start").textContent = attempt.resumed ? "Continuar el examen" : "Comenzar el examen";
+      const when = String(attempt.session_starts_at || "").slice(11, 16); // office-local HH:MM
+      $("ready-when").textContent = when && !attempt.resumed
+        ? "La sesión comienza a las " + when + " o cuando el examinador lo indique." : "";
       show("screen-ready");
       return;
     }

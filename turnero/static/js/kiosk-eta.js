@@ -13,7 +13,8 @@
     let el = card.querySelector(".service-eta");
     if (!el) {
       el = document.createElement("span");
-      el.className = "service-waiting service-eta";
+      el.className = "service-eta";
+      el.style.cssText = "font-size:1.1rem;font-weight:700;color:var(--muted)";
       const after = card.querySelector(".service-waiting") || card.querySelector(".service-name");
       after.after(el);
     }
