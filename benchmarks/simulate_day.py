@@ -323,6 +323,10 @@ async def run_scenario(plan: list[Visit], desk_names: list[str], *, fcfs: bool, 
                     move = suggestion[0]
                     await eta_service.apply_desk_move(office, move["desk"], move["to"], actor)
                     result.moves += 1
+                    if os.environ.get("SIMULATE_DAY_VERBOSE"):
+                        waits = {q["service"]: q["estimated_wait_minutes"] for q in view["services"] if q["waiting"]}
+                        print(f"  {clock.local(now, 'America/La_Paz'):%H:%M} {move['message']} {waits}",
+                              file=sys.stderr)
                     await refresh_serves()
                     if move["desk"] in idle:
                         await try_call(move["desk"], now)
@@ -349,6 +353,7 @@ def _p90(values: list[float]) -> float:
 
 def summarise(s: Scenario, limit_minutes: int, desk_names: list[str], start: datetime) -> dict:
     waits: dict[str, list[float]] = {}
+    by_tramite: dict[str, list[float]] = {}
     errors, baseline_errors, served_errors = [], [], []
     for r in s.records.values():
         if r.called is None:
@@ -356,6 +361,7 @@ def summarise(s: Scenario, limit_minutes: int, desk_names: list[str], start: dat
         ready = max(r.issued, r.visit.cita) if r.lane == policy.APPOINTMENT and r.visit.cita else r.issued
         wait = (r.called - ready).total_seconds() / 60
         waits.setdefault(r.lane, []).append(wait)
+        by_tramite.setdefault(r.visit.tramite, []).append(wait)
         actual = (r.called - r.issued).total_seconds() / 60
         if r.predicted is not None:
             errors.append(abs(r.predicted - actual))
@@ -380,6 +386,10 @@ def summarise(s: Scenario, limit_minutes: int, desk_names: list[str], start: dat
             for lane, v in sorted(waits.items())
         },
         "all_p90": _p90([w for v in waits.values() for w in v]),
+        "waits_by_tramite": {
+            t: {"n": len(v), "mean": statistics.fmean(v), "p90": _p90(v), "max": max(v)}
+            for t, v in sorted(by_tramite.items())
+        },
         "regular_over_limit": sum(1 for w in waits.get(policy.REGULAR, []) if w > limit_minutes),
         "utilisation": statistics.fmean(utilisation),
         "last_finish": clock.local(s.last_finish, "America/La_Paz").strftime("%H:%M") if s.last_finish else None,

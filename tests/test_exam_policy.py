@@ -162,3 +162,30 @@ def test_lowest_free_seat_skips_taken_and_out_of_service_seats():
     assert policy.lowest_free_seat(seats, []) == 12
     assert policy.lowest_free_seat(seats, [12]) == 10
     assert policy.lowest_free_seat(seats, [12, 10, 13]) is None
+
+
+# ---------------------------------------------------------------- identity at the door
+
+
+@pytest.mark.parametrize("presented, ok", [
+    ("4800001-1B", True), ("4800001 1b", True), ("48000011B", True),
+    ("4800001", False),  # the booking has a complement: the card shown must too
+    ("4800001-2B", False), ("4800002-1B", False), ("", False), ("E-4800001", False),
+])
+def test_the_presented_document_must_be_the_booked_one_complement_included(presented, ok):
+    from types import SimpleNamespace
+
+    from turnero.exam.booking import identity_matches
+
+    assert identity_matches(SimpleNamespace(document_number="4800001", document_complement="1B"), presented) is ok
+
+
+def test_a_booking_without_complement_matches_the_number():
+    from types import SimpleNamespace
+
+    from turnero.exam.booking import identity_matches
+
+    booked = SimpleNamespace(document_number="4800001", document_complement=None)
+    assert identity_matches(booked, "4800001") and identity_matches(booked, " 4800001 ")
+    assert not identity_matches(booked, "4800001-1B")  # another person sharing the number
+    assert not identity_matches(booked, "4800002")

@@ -140,7 +140,10 @@ _REFUSE_TURN_MESSAGES = {
         " WHEN (NEW.template = 'turno_llamado') EXECUTE FUNCTION refuse_turn()",
     ],
 }
-_ALLOW_TURN_MESSAGES = {"sqlite": ["DROP TRIGGER refuse_turn"], "postgres": ["DROP TRIGGER refuse_turn ON outbound_message"]}
+_ALLOW_TURN_MESSAGES = {
+    "sqlite": ["DROP TRIGGER refuse_turn"],
+    "postgres": ["DROP TRIGGER refuse_turn ON outbound_message", "DROP FUNCTION refuse_turn()"],
+}
 
 
 @pytest.mark.parametrize("how", ["call_next", "call_ticket"])

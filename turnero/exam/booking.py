@@ -22,8 +22,7 @@ One office has one exam room taking bookings: its first room by code.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta, timezone
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -314,7 +313,3 @@ def identity_matches(appt, presented: str) -> bool:
         return False
     return not appt.document_complement or raw.endswith(appt.document_complement)
 
-
-def day_bounds(day: date, tz: str) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time(0), ZoneInfo(tz))
-    return start, start + timedelta(days=1)
