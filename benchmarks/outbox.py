@@ -196,10 +196,6 @@ def run_once(backend: str, pg_url: str, messages: int, dispatchers: int, workdir
     database_url = fresh_database(backend, pg_url, workdir)
     asyncio.run(write_messages(database_url, messages))
     fake = TwilioFake()
-    # TCP_NODELAY on the fake's sockets: it writes a response's headers and body in two
-    # sends, and with Nagle's algorithm the second waits for the client's delayed ACK
-    # (40 ms on Linux) on every keep-alive request; Twilio's servers do not make that wait.
-    fake._server.RequestHandlerClass.disable_nagle_algorithm = True
     fake.start()
     ctx = mp.get_context("spawn")
     ready, go, results = ctx.Semaphore(0), ctx.Event(), ctx.Queue()

@@ -77,7 +77,9 @@ def test_a_line_with_no_first_desk_gets_one():
     queues = [q("CI", 0, 0, 3), q("CERT", 10, 60, 0, 4)]  # served only as a fallback now
     desks = [DeskAssignment(str(n), {"CI": 1, "CERT": 2}) for n in range(1, 4)]
     [move, *_] = suggest_moves(queues, desks, threshold_minutes=30)
-    assert move.to_service == "CERT" and move.wait_after == 40  # 10 x 4 min on one desk
+    # 40 desk minutes waited 60 min: the fallback desks give it 2/3 of a desk; one more
+    # first desk makes 5/3: 40 / (5/3) = 24 min.
+    assert move.to_service == "CERT" and move.wait_after == 24
 
 
 # ---------------------------------------------------------------- offices

@@ -406,7 +406,9 @@ def test_metrics_add_up_every_worker_with_prometheus_multiproc_dir(tmp_path: Pat
             assert httpx.get(url + "/healthz", headers={"Connection": "close"}).status_code == 200
         key = ("turnero_http_request_duration_seconds_count", (("method", "GET"), ("route", "/healthz"), ("status", "200")))
         for _ in range(6):
-            assert _samples(httpx.get(url + "/metrics", headers={"Connection": "close"}).text)[key] == 40
+            samples = _samples(httpx.get(url + "/metrics", headers={"Connection": "close"}).text)
+            assert samples[key] == 40
+            assert samples[("turnero_outbox_backlog", ())] == 0  # read from the database by the worker asked
         assert len(list(metrics_dir.glob("*.db"))) >= 2  # both workers wrote their values
     finally:
         process.terminate()

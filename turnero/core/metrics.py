@@ -44,7 +44,9 @@ tickets_called = Counter("turnero_tickets_called", "Tickets called to a desk.", 
 bookings = Counter("turnero_bookings", "Citas booked.", ("office", "service"))
 outbox_backlog = Gauge(
     "turnero_outbox_backlog", "Outgoing messages waiting to be sent (read at scrape time).",
-    multiprocess_mode="max",
+    # Read from the database by whichever worker answers the scrape: the latest reading
+    # counts ("max" would keep an old, higher reading of another worker forever).
+    multiprocess_mode="mostrecent",
 )
 websocket_clients = Gauge(
     "turnero_websocket_clients", "WebSocket clients connected to this process.", multiprocess_mode="livesum"

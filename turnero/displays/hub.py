@@ -27,6 +27,7 @@ from collections import deque
 from datetime import UTC, datetime
 
 from starlette.websockets import WebSocket, WebSocketState
+from websockets.protocol import State as WsState
 
 from turnero.core import metrics
 from turnero.core.models import Office
@@ -83,7 +84,7 @@ class BoardClient:
             self.buffer.append((seq, text))
         self.wake.set()
 
-    def write_now(self, seq: int | None, data: bytes) -> bool:
+    def write_now(self, seq: int | None, data: bytes, frame: bytes) -> bool:
         """Write a message straight into the socket, from the feed, when nothing is
         queued or being sent ahead of it and the socket is taking data: a broadcast to
         thousands of screens then costs one frame write each, not one task switch and a
@@ -95,8 +96,13 @@ class BoardClient:
                 or (seq is not None and seq <= self.last_sent)):
             return False
         try:
-            p.conn.send_text(data)
-            p.transport.write(b"".join(p.conn.data_to_send()))
+            conn = p.conn
+            if conn.extensions or conn.state is not WsState.OPEN or conn.expect_continuation_frame:
+                conn.send_text(data)  # compressed (per connection), or refused if not open
+                p.transport.write(b"".join(conn.data_to_send()))
+            else:
+                # Uncompressed server frames are unmasked: the same bytes for every screen.
+                p.transport.write(frame)
         except Exception:  # closing under us: the writer's path finds out and drops it
             return False
         if seq is not None:
@@ -227,8 +233,9 @@ class OfficeFeed:
 
     def _broadcast(self, seq: int | None, text: str) -> None:
         data = text.encode()
+        frame = text_frame(data)
         for client in self.clients:
-            if not client.write_now(seq, data):
+            if not client.write_now(seq, data, frame):
                 client.push(seq, text)
 
     async def _tick(self) -> None:
@@ -383,6 +390,18 @@ class BoardHub:
         feeds, self.feeds = list(self.feeds.values()), {}
         for feed in feeds:
             await feed.stop()
+
+
+def text_frame(payload: bytes) -> bytes:
+    """An unmasked, final, uncompressed WebSocket text frame (RFC 6455 §5.2)."""
+    n = len(payload)
+    if n < 126:
+        header = bytes((0x81, n))
+    elif n < 1 << 16:
+        header = bytes((0x81, 126)) + n.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 127)) + n.to_bytes(8, "big")
+    return header + payload
 
 
 def _abort(ws: WebSocket) -> None:

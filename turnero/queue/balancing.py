@@ -79,8 +79,13 @@ def _wait_with(queue: ServiceQueue, wait: float, desks_before: float, desks_afte
     if desks_after <= 0:
         return math.inf if queue.waiting else 0.0
     if desks_before <= 0:
-        # No first desk now (fallback desks only or none): the line's work over the new desks.
-        return min(wait, queue.waiting * queue.service_minutes / desks_after)
+        # No first desk now: fallback desks serve it when their own lines are empty, at a
+        # rate the prediction implies (its work over its wait, in desk-equivalents); the
+        # new first desks add to that.
+        work = queue.waiting * queue.service_minutes
+        if wait <= 0 or work <= 0:
+            return 0.0
+        return work / (work / wait + desks_after)
     return wait * desks_before / desks_after
 
 

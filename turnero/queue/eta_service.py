@@ -418,9 +418,13 @@ async def _wait_from(estimate: OfficeEstimate, ticket: Ticket, office: Office) -
     base = estimate.walk_in.get((ticket.service_id, lane))
     if lane == policy.APPOINTMENT or base is None or ticket.arrived_at < estimate.computed_at:
         return False, None
+    # Those who joined ahead of it since: its own lane before it and, for a regular
+    # ticket, the preferential ones (the interleave calls them first).
+    ahead = Q(lane=lane, arrived_at__lt=ticket.arrived_at) | Q(lane=lane, arrived_at=ticket.arrived_at, id__lt=ticket.id)
+    if lane == policy.REGULAR:
+        ahead = ahead | Q(lane=policy.PREFERENTIAL)
     between = await Ticket.filter(
-        Q(arrived_at__lt=ticket.arrived_at) | Q(arrived_at=ticket.arrived_at, id__lt=ticket.id),
-        office_id=office.id, service_id=ticket.service_id, lane=lane,
+        ahead, office_id=office.id, service_id=ticket.service_id,
         status=TicketStatus.WAITING, arrived_at__gte=estimate.computed_at,
     ).count()
     minutes = estimate.minutes.get(ticket.service_id, eta.DEFAULT_PRIOR_MINUTES)
