@@ -110,3 +110,13 @@ def test_the_kiosk_proposes_another_office_only_when_it_saves_real_time():
     assert faster_alternative(options, "here", min_saving_minutes=30) is None
     assert faster_alternative([opt("here", 30, 10), opt("near", 0)], "here") is None  # not a long wait
     assert faster_alternative([opt("here", 60), opt("other", 50)], "here") is None
+
+
+def test_a_desk_is_not_taken_from_a_line_of_many_to_shorten_a_line_of_few():
+    desks = [DeskAssignment(str(n), {"CI": 1}) for n in range(10)] + [DeskAssignment("9s", {"SAN": 1})]
+    # One more SAN desk: 3 people wait 22.5 min less; one fewer CI desk: 35 → 38.9 min.
+    crowded = [q("CI", 100, 35, 10), q("SAN", 3, 45, 1, 15)]
+    assert suggest_moves(crowded, desks, threshold_minutes=30) == []  # 100 × 3.9 > 3 × 22.5
+    quiet = [q("CI", 5, 35, 10), q("SAN", 3, 45, 1, 15)]
+    [move] = suggest_moves(quiet, desks, threshold_minutes=30)[:1]
+    assert move.to_service == "SAN" and move.wait_after == 22  # 5 × 3.9 < 3 × 22.5

@@ -99,7 +99,9 @@ def suggest_moves(
 ) -> list[Move]:
     """Greedy: while some service's predicted wait passes the threshold, move to it the
     open desk whose move leaves the smaller of the worst two waits it touches, if that
-    shortens the longer one by at least `min_gain_minutes`. Each desk moves once."""
+    shortens the longer one by at least `min_gain_minutes` and saves more waiting than
+    it adds (minutes × people waiting, over the lines it touches: a desk is not taken
+    from a long line of many to shorten a line of few). Each desk moves once."""
     waits = {q.service: float(q.wait_minutes) for q in queues if q.wait_minutes is not None}
     capacity = {q.service: q.primary_desks for q in queues}
     by_code = {q.service: q for q in queues}
@@ -130,6 +132,10 @@ def suggest_moves(
             }
             worst_after = max([hot_after, *others_after.values()])
             if worst_after > waits[hot] - min_gain_minutes:
+                continue
+            saved = by_code[hot].waiting * (waits[hot] - hot_after)
+            added = sum(by_code[s].waiting * (w - waits.get(s, 0.0)) for s, w in others_after.items())
+            if added >= saved:
                 continue
             key = (worst_after, sum(waits.get(s, 0.0) for s in first), desk.desk)
             if best is None or key < best[0]:
