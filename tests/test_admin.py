@@ -371,3 +371,34 @@ async def test_concurrent_creates_of_one_office_and_one_desk_make_exactly_one(cl
     assert await Desk.filter(office__code="CBBA-CENTRAL").count() == 1
     assert await DeskService.filter(desk__office__code="CBBA-CENTRAL").count() == 1
     assert len(await audit_entries("desk.create")) == 1
+
+
+# ---------------------------------------------------------------- calendars (citas rules and closures)
+
+
+async def test_booking_rule_and_closure_changes_are_audited(client, supervisor):
+    from datetime import timedelta
+
+    from turnero.core import clock
+
+    rule = {"service": "CI-RENOV", "slot_minutes": 20, "capacity": 4, "window_days": 20, "min_notice_minutes": 90,
+            "release_time": "07:00", "cancel_cutoff_minutes": 120}
+    response = await client.put(f"/api/offices/{OFFICE}/booking-rules", json=rule, headers=supervisor)
+    assert response.status_code == 200, response.text
+    [entry] = await audit_entries("booking_rule.update")
+    assert (entry.username, entry.target) == ("supervisor", f"{OFFICE}/CI-RENOV")
+    assert entry.before["slot_minutes"] == 15 and entry.after["slot_minutes"] == 20 and entry.after["capacity"] == 4
+
+    day = clock.local_day(clock.now(), "America/La_Paz") + timedelta(days=9)
+    closed = await client.post(f"/api/offices/{OFFICE}/closures", json={"date": day.isoformat(), "reason": "Inventario"},
+                               headers=supervisor)
+    assert closed.status_code == 201, closed.text
+    [entry] = await audit_entries("closure.create")
+    assert entry.target == f"{OFFICE}/{day.isoformat()}" and entry.after == {"date": day.isoformat(), "reason": "Inventario"}
+
+    # Refused changes (another office; an invalid rule) write no audit record.
+    before = await AuditEntry.all().count()
+    assert_error(await client.put(f"/api/offices/{OTHER}/booking-rules", json=rule, headers=supervisor), 403)
+    assert_error(await client.put(f"/api/offices/{OFFICE}/booking-rules", json={**rule, "slot_minutes": 0},
+                                  headers=supervisor), 422)
+    assert await AuditEntry.all().count() == before

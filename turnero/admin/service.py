@@ -49,8 +49,10 @@ def cli_actor() -> Principal:
 # ---------------------------------------------------------------- helpers
 
 
-async def _audit(actor: Principal, action: str, target: str, office_id: int | None,
-                 before: dict | None, after: dict | None) -> None:
+async def audit(actor: Principal, action: str, target: str, office_id: int | None,
+                before: dict | None, after: dict | None) -> None:
+    """One audit record; call it inside the change's transaction (other packages'
+    configuration changes — booking rules, closures — are recorded here too)."""
     await AuditEntry.create(
         at=clock.now(), user_id=actor.user_id, username=actor.username, office_id=office_id,
         action=action, target=target, before=before, after=after,
@@ -140,7 +142,7 @@ async def create_office(actor: Principal, data: OfficeCreate) -> dict:
             for service in services.values():
                 await OfficeService.create(office_id=office.id, service_id=service.id)
             view = office_view(office, sorted(services))
-            await _audit(actor, "office.create", office.code, office.id, None, view)
+            await audit(actor, "office.create", office.code, office.id, None, view)
     except IntegrityError:  # a concurrent create of the same code
         raise conflict("office_exists", f"Ya existe la oficina {data.code}.") from None
     return view
@@ -164,7 +166,7 @@ async def update_office(actor: Principal, code: str, data: OfficeUpdate) -> dict
             await _set_catalogue(office, services)
         after = office_view(office, await _office_codes(office.id))
         if after != before:
-            await _audit(actor, "office.update", office.code, office.id, before, after)
+            await audit(actor, "office.update", office.code, office.id, before, after)
     return after
 
 
@@ -216,7 +218,7 @@ async def create_service(actor: Principal, data: ServiceCreate) -> dict:
                 raise conflict("service_exists", f"Ya existe el trámite {data.code}.")
             service = await Service.create(**{**data.model_dump(), "kind": ServiceKind(data.kind)})
             view = service_admin_view(service)
-            await _audit(actor, "service.create", service.code, None, None, view)
+            await audit(actor, "service.create", service.code, None, None, view)
     except IntegrityError:
         raise conflict("service_exists", f"Ya existe el trámite {data.code}.") from None
     return view
@@ -238,7 +240,7 @@ async def update_service(actor: Principal, code: str, data: ServiceUpdate) -> di
             await service.save(update_fields=list(changes))
         after = service_admin_view(service)
         if after != before:
-            await _audit(actor, "service.update", service.code, None, before, after)
+            await audit(actor, "service.update", service.code, None, before, after)
     return after
 
 
@@ -300,7 +302,7 @@ async def create_desk(actor: Principal, office_code: str, data: DeskCreate) -> d
             for service_id, weight in weights.items():
                 await DeskService.create(desk_id=desk.id, service_id=service_id, weight=weight)
             view = desk_view(desk, data.services)
-            await _audit(actor, "desk.create", f"{office.code}/{desk.name}", office.id, None, view)
+            await audit(actor, "desk.create", f"{office.code}/{desk.name}", office.id, None, view)
     except IntegrityError:
         raise conflict("desk_exists", f"Ya existe la ventanilla {data.name} en {office.code}.") from None
     return view
@@ -326,7 +328,7 @@ async def update_desk(actor: Principal, office_code: str, name: str, data: DeskU
                     await DeskService.create(desk_id=desk.id, service_id=service_id, weight=weight)
             after = desk_view(desk, (await _desk_weights([desk.id]))[desk.id])
             if after != before:
-                await _audit(actor, "desk.update", f"{office.code}/{before['name']}", office.id, before, after)
+                await audit(actor, "desk.update", f"{office.code}/{before['name']}", office.id, before, after)
     except IntegrityError:
         raise conflict("desk_exists", f"Ya existe la ventanilla {data.name} en {office.code}.") from None
     return after
@@ -346,7 +348,7 @@ async def delete_desk(actor: Principal, office_code: str, name: str) -> None:
                            f"La ventanilla {desk.name} tiene historial de atención; quítele los trámites en lugar de eliminarla.")
         before = desk_view(desk, (await _desk_weights([desk.id]))[desk.id])
         await desk.delete()
-        await _audit(actor, "desk.delete", f"{office.code}/{desk.name}", office.id, before, None)
+        await audit(actor, "desk.delete", f"{office.code}/{desk.name}", office.id, before, None)
 
 
 # ---------------------------------------------------------------- users and devices
@@ -403,7 +405,7 @@ async def create_user(actor: Principal, data: UserCreate, *, password_hash: str 
             user = await User.create(username=data.username, full_name=data.full_name, role=role,
                                      office_id=office.id if office else None, password_hash=password_hash)
             view = user_view(user, office.code if office else None)
-            await _audit(actor, "user.create", user.username, office.id if office else None, None, view)
+            await audit(actor, "user.create", user.username, office.id if office else None, None, view)
     except IntegrityError:
         raise conflict("user_exists", f"Ya existe el usuario {data.username}.") from None
     return view
@@ -441,7 +443,7 @@ async def update_user(actor: Principal, name: str, data: UserUpdate) -> dict:
             await ApiToken.filter(user_id=user.id).delete()
         if after != before or password_hash:
             audit_after = {**after, "password_changed": True} if password_hash else after
-            await _audit(actor, "user.update", user.username, office.id if office else user.office_id,
+            await audit(actor, "user.update", user.username, office.id if office else user.office_id,
                          before, audit_after)
     if signed_out:
         auth.clear_cache()

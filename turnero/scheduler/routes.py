@@ -194,9 +194,9 @@ async def office_calendar(request: Request):
 
 async def set_rule(request: Request):
     office = await get_office(request.path_params["office"])
-    await require(request, Role.SUPERVISOR, office_id=office.id)
+    actor = await require(request, Role.SUPERVISOR, office_id=office.id)
     body = await read_json(request, BookingRuleIn)
-    return json_response(await service.set_booking_rule(office, body.model_dump(), _config(request)))
+    return json_response(await service.set_booking_rule(office, body.model_dump(), actor, _config(request)))
 
 
 async def add_closure(request: Request):

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
 
+from turnero.admin import service as admin_service
 from turnero.core import clock, metrics
 from turnero.core.auth import Principal
 from turnero.core.db import db_datetime, is_postgres, model_from_row, placeholders
@@ -967,7 +968,7 @@ async def _rule_view(office: Office, rule: BookingRule) -> dict:
     }
 
 
-async def set_booking_rule(office: Office, body: dict, config: SchedulerConfig) -> dict:
+async def set_booking_rule(office: Office, body: dict, actor: Principal, config: SchedulerConfig) -> dict:
     """Create or change a service's booking rule at an office. A new capacity applies
     to the future slots already made (never below the places already booked); a new
     slot length or hours apply to the days not materialised yet."""
@@ -978,9 +979,12 @@ async def set_booking_rule(office: Office, body: dict, config: SchedulerConfig) 
                                    "release_time", "cancel_cutoff_minutes", "hours", "active")}
     async with in_transaction():
         rule, created = await BookingRule.get_or_create(office_id=office.id, service_id=service.id, defaults=fields)
+        before = None if created else {k: getattr(rule, k) for k in fields}
         if not created:
             await BookingRule.filter(id=rule.id).update(**fields)
             rule = await BookingRule.get(id=rule.id)
+        await admin_service.audit(actor, "booking_rule.create" if created else "booking_rule.update",
+                                  f"{office.code}/{service.code}", office.id, before, fields)
         capacity = await rule_capacity(office, service, rule)
         await _db().execute_query_dict(
             placeholders(
@@ -1004,6 +1008,8 @@ async def add_closure(office: Office, day: date, reason: str, actor: Principal, 
         raise invalid("Solo se puede cerrar un día futuro.", code="invalid_date")
     async with in_transaction() as conn:
         await OfficeClosure.get_or_create(office_id=office.id, day=day, defaults={"reason": reason})
+        await admin_service.audit(actor, "closure.create", f"{office.code}/{day.isoformat()}", office.id,
+                                  None, {"date": day.isoformat(), "reason": reason})
         rows = await conn.execute_query_dict(
             placeholders(
                 "UPDATE appointment SET status = ?, cancelled_at = ? WHERE office_id = ? AND status = ?"
