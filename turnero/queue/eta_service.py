@@ -307,16 +307,20 @@ class OfficeEstimate:
     minutes: dict[int, float] = field(default_factory=dict)
     open_desks: dict[int, int] = field(default_factory=dict)
     version: int = 0
+    issued_version: int = 0
     computed_mono: float = 0.0
     cost_seconds: float = 0.0
     generation: int = 0
 
 
-    def fresh(self, office_id: int, now: datetime) -> bool:
+    def fresh(self, office_id: int, now: datetime, *, new_walk_ins: bool = False) -> bool:
+        """Still answers for the office; with `new_walk_ins`, even if walk-ins were
+        issued since (the ticket views account for those themselves)."""
         reuse = min(MAX_REUSE, max(MIN_REUSE, timedelta(seconds=REUSE_FACTOR * self.cost_seconds)))
         return (
             self.generation == database_generation()
             and self.version == queue_service.queue_versions.get(office_id, 0)
+            and (new_walk_ins or self.issued_version == queue_service.walk_ins_issued.get(office_id, 0))
             and timedelta(0) <= now - self.computed_at <= reuse
             and time.monotonic() - self.computed_mono <= reuse.total_seconds()
         )
@@ -340,6 +344,7 @@ async def estimates_for_office(
     now = clock.now()
     began = time.perf_counter()
     version = queue_service.queue_versions.get(office.id, 0)
+    issued_version = queue_service.walk_ins_issued.get(office.id, 0)
     catalogue = await _catalogue(office.id)
     stats = await _office_stats(office, catalogue, now)
     snap = await _snapshot(office, catalogue)
@@ -374,7 +379,8 @@ async def estimates_for_office(
         walk_in={key: prediction.walk_in_minutes(*key) for key in prediction.walk_in},
         minutes={sid: stats.model.minutes(sid, now) for sid in catalogue},
         open_desks={sid: sum(1 for d in snap.desks if sid in d.weights) for sid in catalogue},
-        version=version, computed_mono=time.monotonic(), generation=database_generation(),
+        version=version, issued_version=issued_version, computed_mono=time.monotonic(),
+        generation=database_generation(),
     )
     estimate.cost_seconds = time.perf_counter() - began
     _estimate_cache[office.id] = estimate
@@ -386,7 +392,11 @@ async def current_estimate(office: Office, config: policy.PolicyConfig) -> Offic
     cached = _estimate_cache.get(office.id)
     if cached is not None and cached.fresh(office.id, clock.now()):
         return cached
-    return await estimates_for_office(office, config)
+    async with _office_lock(office.id):
+        cached = _estimate_cache.get(office.id)
+        if cached is not None and cached.fresh(office.id, clock.now()):
+            return cached  # computed while this one waited
+        return await estimates_for_office(office, config)
 
 
 _locks: dict[tuple[int, int], asyncio.Lock] = {}
@@ -405,8 +415,9 @@ def _office_lock(office_id: int) -> asyncio.Lock:
 
 
 def _fresh_estimate(office: Office) -> OfficeEstimate | None:
+    """For ticket views: new walk-ins since do not make it stale (see _wait_from)."""
     cached = _estimate_cache.get(office.id)
-    return cached if cached is not None and cached.fresh(office.id, clock.now()) else None
+    return cached if cached is not None and cached.fresh(office.id, clock.now(), new_walk_ins=True) else None
 
 
 async def _wait_from(estimate: OfficeEstimate, ticket: Ticket, office: Office) -> tuple[bool, int | None]:

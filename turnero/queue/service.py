@@ -1077,10 +1077,11 @@ async def _publish_call(office: Office, kind: str, view: dict) -> None:
 # Per office id: bumped by every change but a plain walk-in issue, so a cached wait
 # estimate (eta_service) is recomputed after desks, calls or finishes change the queue.
 queue_versions: dict[int, int] = {}
+walk_ins_issued: dict[int, int] = {}  # per office id, bumped by each plain walk-in issue
 
 
 async def _publish_queue_changed(office: Office, *, issued: bool = False) -> None:
-    if not issued:
-        queue_versions[office.id] = queue_versions.get(office.id, 0) + 1
+    versions = walk_ins_issued if issued else queue_versions
+    versions[office.id] = versions.get(office.id, 0) + 1
     await publish_office_event(office.code, {"type": "queue.changed"})
 
