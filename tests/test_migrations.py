@@ -16,3 +16,16 @@ async def test_every_model_column_exists_after_migrating(db):
 
 async def test_migrations_are_idempotent(db):
     assert await run_migrations(tortoise_config(db)) == []
+
+
+async def test_a_sqlite_file_in_a_folder_not_made_yet_opens(tmp_path):
+    # (aiosqlite never returned from opening such a file: the start-up hung.)
+    import asyncio
+
+    from turnero.core.db import close_db, init_db
+    from turnero.settings import Settings
+
+    path = tmp_path / "no" / "such" / "folder" / "turnero.sqlite3"
+    await asyncio.wait_for(init_db(Settings(database_url=f"sqlite://{path}", run_jobs=False)), 30)
+    await close_db()
+    assert path.exists()

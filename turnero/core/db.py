@@ -39,6 +39,11 @@ def tortoise_config(settings: Settings) -> dict:
         # Wait for another process's write instead of failing at once.
         credentials.setdefault("busy_timeout", 10000)
         credentials.setdefault("synchronous", "NORMAL")
+        # Opening a file in a folder that does not exist never returns (aiosqlite
+        # waits forever); make the folder, as SQLite itself would make the file.
+        path = credentials.get("file_path", "")
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
     elif connection["engine"] in ("tortoise.backends.asyncpg", "tortoise.backends.psycopg"):
         # (The engine is named after the driver: a test for "postgres" never matched,
         # and the pool stayed at Tortoise's default of 5 connections.)
