@@ -414,3 +414,23 @@ def test_metrics_add_up_every_worker_with_prometheus_multiproc_dir(tmp_path: Pat
         process.terminate()
         process.wait(timeout=30)
         log.close()
+
+
+async def test_the_served_app_freezes_its_start_up_objects(settings, monkeypatch):
+    import gc
+
+    from turnero.app import create_app
+
+    monkeypatch.setenv("TURNERO_GC_FREEZE", "0")
+    assert Settings.from_env().freeze_gc is False
+    monkeypatch.delenv("TURNERO_GC_FREEZE")
+    assert Settings.from_env().freeze_gc is True  # `turnero serve` / `demo` read the environment
+    assert settings.freeze_gc is False  # apps made in-process (tests) keep the collector as is
+
+    gc.unfreeze()
+    app = create_app(settings.with_(freeze_gc=True))
+    try:
+        async with app.router.lifespan_context(app):
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

@@ -63,6 +63,10 @@ class Settings:
     # Ticket waits from the queue played forward (queue/eta_service.py); 0: position-based.
     predict_waits: bool = True
     run_jobs: bool = True
+    # Freeze what start-up allocated out of the garbage collector's reach (gc.freeze):
+    # on for the served process (from the environment); off for apps made in-process
+    # many times over, as the tests do, where freezing would pin their garbage.
+    freeze_gc: bool = False
     db_pool_size: int = 20
     # uvicorn's line per request; off behind a proxy that logs requests itself.
     access_log: bool = True
@@ -132,6 +136,7 @@ class Settings:
             ),
             predict_waits=_env_bool("TURNERO_PREDICT_WAITS", cls.predict_waits),
             run_jobs=_env_bool("TURNERO_RUN_JOBS", cls.run_jobs),
+            freeze_gc=_env_bool("TURNERO_GC_FREEZE", True),
             db_pool_size=_env_int("TURNERO_DB_POOL_SIZE", cls.db_pool_size),
             access_log=_env_bool("TURNERO_ACCESS_LOG", cls.access_log),
             secure_cookies=_env_bool("TURNERO_SECURE_COOKIES", cls.secure_cookies),
