@@ -64,6 +64,8 @@ except ImportError:  # pragma: no cover
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+from benchmarks import common  # noqa: E402
 HOST = "127.0.0.1"
 OFFICE, SERVICE = "LPZ-PRINCIPAL", "CI-RENOV"
 TZ = "America/La_Paz"
@@ -131,19 +133,6 @@ async def query(database_url: str, sql: str) -> list[tuple]:
     return [tuple(r) for r in await _pg(database_url, sql)]
 
 
-_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of one process (Linux /proc); 0 when it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _TICK
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
 def _db_backend_pids() -> list[int]:
     """PostgreSQL backend processes serving the benchmark database (by process title)."""
     pids = []
@@ -162,8 +151,8 @@ def cpu_snapshot(server_pids: list[int]) -> dict:
     """CPU seconds so far of the server processes, the database's backends and this
     client: what a request costs, a figure that stays meaningful on a busy machine."""
     return {
-        "server": {p: _cpu_seconds(p) for p in server_pids},
-        "db": {p: _cpu_seconds(p) for p in _db_backend_pids()},
+        "server": {p: common.cpu_seconds(p) for p in server_pids},
+        "db": {p: common.cpu_seconds(p) for p in _db_backend_pids()},
         "client": time.process_time(),
     }
 

@@ -48,7 +48,9 @@ import time  # noqa: E402
 from collections import Counter  # noqa: E402
 from datetime import datetime, timedelta, timezone  # noqa: E402
 from pathlib import Path  # noqa: E402
-from urllib.parse import parse_qs, urlsplit, urlunsplit  # noqa: E402
+from urllib.parse import parse_qs, urlsplit  # noqa: E402
+
+from benchmarks import common  # noqa: E402
 
 PG_DEFAULT = "postgres://postgres@127.0.0.1:5432/test"
 PG_BENCH_DB = "turnero_bench_outbox"  # not queue.py's: both benchmarks may run at once
@@ -60,37 +62,12 @@ WHATSAPP_FROM = "+14155238886"
 # ---------------------------------------------------------------- databases
 
 
-def _with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
-
-
-async def _pg_admin(admin_url: str, *statements: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(admin_url.replace("postgres://", "postgresql://", 1), timeout=10)
-    try:
-        for sql in statements:
-            await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 def fresh_database(backend: str, pg_url: str, workdir: Path) -> str:
-    """A new empty database for one run; returns its Tortoise URL."""
-    if backend == "sqlite":
-        for suffix in ("", "-wal", "-shm"):
-            (workdir / f"outbox.sqlite3{suffix}").unlink(missing_ok=True)
-        return f"sqlite://{workdir / 'outbox.sqlite3'}"
-    if urlsplit(pg_url).hostname not in ("127.0.0.1", "localhost", "::1"):
-        raise SystemExit("El benchmark solo habla con 127.0.0.1.")
-    asyncio.run(_pg_admin(pg_url, f'DROP DATABASE IF EXISTS "{PG_BENCH_DB}" WITH (FORCE)',
-                          f'CREATE DATABASE "{PG_BENCH_DB}"'))
-    return _with_database(pg_url, PG_BENCH_DB)
+    return common.fresh_database(backend, pg_url, workdir, pg_name=PG_BENCH_DB, sqlite_name="outbox.sqlite3")
 
 
 def drop_database(backend: str, pg_url: str) -> None:
-    if backend == "postgres":
-        asyncio.run(_pg_admin(pg_url, f'DROP DATABASE IF EXISTS "{PG_BENCH_DB}" WITH (FORCE)'))
+    common.drop_database(backend, pg_url, PG_BENCH_DB)
 
 
 async def write_messages(database_url: str, count: int) -> None:

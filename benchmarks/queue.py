@@ -63,7 +63,9 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
-from urllib.parse import urlsplit, urlunsplit  # noqa: E402
+from urllib.parse import urlsplit  # noqa: E402
+
+from benchmarks import common  # noqa: E402
 
 try:
     import aiohttp
@@ -82,38 +84,8 @@ PG_BENCH_DB = "turnero_bench"
 # ---------------------------------------------------------------- databases
 
 
-def _with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
-
-
-async def _pg_admin(admin_url: str, *statements: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(admin_url.replace("postgres://", "postgresql://", 1), timeout=10)
-    try:
-        for sql in statements:
-            await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 def fresh_database(backend: str, pg_url: str, workdir: Path) -> str:
-    """A new empty database for one run; returns its Tortoise URL."""
-    if backend == "sqlite":
-        for suffix in ("", "-wal", "-shm"):
-            (workdir / f"bench.sqlite3{suffix}").unlink(missing_ok=True)
-        return f"sqlite://{workdir / 'bench.sqlite3'}"
-    host = urlsplit(pg_url).hostname
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        raise SystemExit("El benchmark solo habla con 127.0.0.1.")
-    asyncio.run(
-        _pg_admin(
-            pg_url,
-            f'DROP DATABASE IF EXISTS "{PG_BENCH_DB}" WITH (FORCE)',
-            f'CREATE DATABASE "{PG_BENCH_DB}"',
-        )
-    )
-    return _with_database(pg_url, PG_BENCH_DB)
+    return common.fresh_database(backend, pg_url, workdir, pg_name=PG_BENCH_DB, sqlite_name="bench.sqlite3")
 
 
 async def seed(database_url: str, desks: int) -> None:
@@ -265,19 +237,6 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[k] * 1000
 
 
-_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of one process (Linux /proc); 0 when it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _TICK
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
 def _db_backend_pids(backend: str) -> list[int]:
     """PostgreSQL backend processes serving the benchmark database (by process title)."""
     if backend != "postgres" or not os.path.isdir("/proc"):
@@ -303,8 +262,8 @@ class CpuMeter:
 
     def snapshot(self) -> dict[str, dict[int, float] | float]:
         return {
-            "server": {p: _cpu_seconds(p) for p in self.server_pids},
-            "db": {p: _cpu_seconds(p) for p in _db_backend_pids(self.backend)},
+            "server": {p: common.cpu_seconds(p) for p in self.server_pids},
+            "db": {p: common.cpu_seconds(p) for p in _db_backend_pids(self.backend)},
             "client": time.process_time(),
         }
 

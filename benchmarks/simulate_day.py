@@ -69,7 +69,7 @@ from turnero.core.ids import public_id  # noqa: E402
 from turnero.core.models import Office, Role, Service, User  # noqa: E402
 from turnero.queue import balancing as balancing_policy  # noqa: E402
 from turnero.queue import eta_service, policy, service  # noqa: E402
-from turnero.queue.models import Desk, DeskService, DeskStatus, Lane, Ticket, TicketStatus  # noqa: E402
+from turnero.queue.models import DeskService, DeskStatus, Lane, Ticket, TicketStatus  # noqa: E402
 from turnero.settings import Settings  # noqa: E402
 
 LA_PAZ = ZoneInfo("America/La_Paz")
