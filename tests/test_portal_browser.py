@@ -341,6 +341,9 @@ def _open_checkin(page, server):
     page.goto(f"{server.url}/login?next=/kiosk/LPZ-PRINCIPAL")
     _sign_in(page, "kiosko")
     expect(page.get_by_role("heading", name="Elija su trámite")).to_be_visible()
+    # The heading is in the served HTML; the buttons' handlers come with the page's
+    # scripts (a touch before they ran did nothing, and the test failed now and then).
+    page.wait_for_load_state("load")
     page.get_by_role("button", name=re.compile("^Tengo cita")).click()
     expect(page.get_by_role("heading", name="Registre su llegada")).to_be_visible()
     _assert_touch_targets(page)
