@@ -44,10 +44,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import random
-import signal  # noqa: E402
-import socket  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from datetime import datetime, timedelta  # noqa: E402
@@ -162,67 +159,6 @@ def cpu_delta(before: dict, after: dict) -> dict[str, float]:
     for key in ("server", "db"):
         out[key] = sum(v - before[key].get(p, 0.0) for p, v in after[key].items())
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """`python -m turnero serve` in its own process group, on 127.0.0.1 only."""
-
-    def __init__(self, database_url: str, workers: int, workdir: Path):
-        self.port = free_port()
-        self.url = f"http://{HOST}:{self.port}"
-        self.log_path = workdir / "server.log"
-        self._log = open(self.log_path, "wb")
-        env = {
-            **os.environ, "TURNERO_DATABASE_URL": database_url, "TURNERO_RUN_JOBS": "0",
-            "TURNERO_ACCESS_LOG": "0", "TURNERO_BOOKING_RATE_LIMIT": "10000000/minute",
-        }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "turnero", "serve", "--host", HOST, "--port", str(self.port),
-             "--workers", str(workers)],
-            env=env, cwd=str(REPO), stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        self.workers = workers
-
-    def wait_ready(self, timeout: float = 90.0) -> None:
-        import urllib.request
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit("el servidor terminó:\n" + self.log_path.read_text(errors="replace")[-3000:])
-            if self.log_path.read_text(errors="replace").count("Application startup complete") >= self.workers:
-                try:
-                    with urllib.request.urlopen(self.url + "/api/services", timeout=2) as r:
-                        if r.status == 200:
-                            return
-                except OSError:
-                    pass
-            time.sleep(0.2)
-        self.stop()
-        raise SystemExit("el servidor no estuvo listo a tiempo")
-
-    def pids(self) -> list[int]:
-        """The processes that serve requests (the uvicorn workers, or the server itself)."""
-        if self.workers == 1:
-            return [self.process.pid]
-        out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout
-        return [int(p) for p in out.split()]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        self._log.close()
 
 
 # ---------------------------------------------------------------- the release
@@ -381,15 +317,16 @@ def one_run(args, workdir: Path, n: int) -> dict:
     load = os.getloadavg()[0]
     url = fresh_database(args.backend, args.pg_url, workdir)
     asyncio.run(seed(url))
-    server = Server(url, args.workers, workdir)
+    server = common.Server(url, args.workers, workdir / "server.log", {
+        "TURNERO_ACCESS_LOG": "0", "TURNERO_BOOKING_RATE_LIMIT": "10000000/minute"})
     try:
         server.wait_ready()
         if args.uvloop:
             import uvloop
 
-            result = uvloop.run(storm(server.url, url, server.pids(), args))
+            result = uvloop.run(storm(server.url, url, server.worker_pids(), args))
         else:
-            result = asyncio.run(storm(server.url, url, server.pids(), args))
+            result = asyncio.run(storm(server.url, url, server.worker_pids(), args))
     finally:
         server.stop()
     result["over"], result["mismatched"] = asyncio.run(check_database(url))

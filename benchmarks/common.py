@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+HOST = "127.0.0.1"
+REPO = Path(__file__).resolve().parent.parent
 
 
 def with_database(url: str, name: str) -> str:
@@ -55,3 +62,71 @@ def cpu_seconds(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / _TICK
     except (OSError, IndexError, ValueError):
         return 0.0
+
+
+# ---------------------------------------------------------------- server process
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`python -m turnero serve` in its own process group, on 127.0.0.1 only."""
+
+    def __init__(self, database_url: str, workers: int, log_path: Path, env_extra: dict[str, str]):
+        self.port = free_port()
+        self.url = f"http://{HOST}:{self.port}"
+        self.workers = workers
+        self.log_path = log_path
+        self._log = open(log_path, "wb")
+        env = {
+            **os.environ,
+            "TURNERO_DATABASE_URL": database_url,
+            "TURNERO_RUN_JOBS": "0",
+            "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+            **env_extra,
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "turnero", "serve", "--host", HOST, "--port", str(self.port),
+             "--workers", str(workers)],
+            env=env, cwd=str(REPO), stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def worker_pids(self) -> list[int]:
+        """The processes that serve requests (the uvicorn workers, or the server itself)."""
+        if self.workers == 1:
+            return [self.process.pid]
+        out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout
+        return [int(p) for p in out.split()]
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("el servidor terminó:\n" + self.log_path.read_text(errors="replace")[-3000:])
+            started = self.log_path.read_text(errors="replace").count("Application startup complete")
+            if started >= self.workers:
+                try:
+                    with urllib.request.urlopen(self.url + "/api/services", timeout=2) as r:
+                        if r.status == 200:
+                            return
+                except OSError:
+                    pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("el servidor no estuvo listo a tiempo")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        self._log.close()

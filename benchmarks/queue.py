@@ -55,10 +55,7 @@ import asyncio  # noqa: E402
 import json  # noqa: E402
 import random  # noqa: E402
 import shutil  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
@@ -154,71 +151,6 @@ async def check_database(database_url: str, tickets: int) -> list[str]:
 
 
 # ---------------------------------------------------------------- server process
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """`python -m turnero serve` in its own process group, on 127.0.0.1 only."""
-
-    def __init__(self, database_url: str, workers: int, log_path: Path, env_extra: dict[str, str]):
-        self.port = free_port()
-        self.url = f"http://{HOST}:{self.port}"
-        self.workers = workers
-        self.log_path = log_path
-        self._log = open(log_path, "wb")
-        env = {
-            **os.environ,
-            "TURNERO_DATABASE_URL": database_url,
-            "TURNERO_RUN_JOBS": "0",
-            "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
-            **env_extra,
-        }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "turnero", "serve", "--host", HOST, "--port", str(self.port),
-             "--workers", str(workers)],
-            env=env, cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-
-    def worker_pids(self) -> list[int]:
-        """The processes that serve requests (the uvicorn workers, or the server itself)."""
-        if self.workers == 1:
-            return [self.process.pid]
-        out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout
-        return [int(p) for p in out.split()]
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        import urllib.request
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError("el servidor terminó:\n" + self.log_path.read_text(errors="replace")[-3000:])
-            started = self.log_path.read_text(errors="replace").count("Application startup complete")
-            if started >= self.workers:
-                try:
-                    with urllib.request.urlopen(self.url + "/api/services", timeout=2) as r:
-                        if r.status == 200:
-                            return
-                except OSError:
-                    pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError("el servidor no estuvo listo a tiempo")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        self._log.close()
 
 
 # ---------------------------------------------------------------- load
@@ -547,7 +479,7 @@ def one_run(backend: str, workers: int, args, workdir: Path, run: int) -> RunRes
     if args.pool_size:
         env_extra["TURNERO_DB_POOL_SIZE"] = str(args.pool_size)
     log_path = workdir / f"server-{backend}-w{workers}-r{run}.log"
-    server = Server(database_url, workers, log_path, env_extra)
+    server = common.Server(database_url, workers, log_path, env_extra)
     try:
         server.wait_ready()
         if args.profile_cmd:
