@@ -129,7 +129,77 @@ def client_process(url: str, count: int, expect: int, ready, done_q, compression
     asyncio.run(main())
 
 
+def picows_client_process(url: str, count: int, expect: int, ready, done_q, compression, mark: str) -> None:
+    """The same as `client_process` with `picows` clients (frames parsed in C, one
+    callback per message, no task per connection): the screens' own CPU cost drops far
+    enough that the figures are the servers', not the clients'. No compression offered."""
+    try:
+        import uvloop
+        uvloop.install()
+    except ImportError:
+        pass
+    from picows import WSListener, WSMsgType, ws_connect
+
+    marker = mark.encode()
+
+    async def main():
+        received: list = []  # (receive time, payload), decoded once everything has arrived
+        connected, finished = asyncio.Event(), asyncio.Event()
+        counts = {"connected": 0, "finished": 0}
+
+        class Display(WSListener):
+            def __init__(self):
+                self.snapshot = False
+                self.got = 0
+
+            def on_ws_frame(self, transport, frame):
+                if frame.msg_type != WSMsgType.TEXT:
+                    return  # pings are answered by picows (enable_auto_pong)
+                now = time.time()
+                data = frame.get_payload_as_bytes()
+                if not self.snapshot:
+                    assert json.loads(data)["type"] == "snapshot", data[:80]
+                    self.snapshot = True
+                    counts["connected"] += 1
+                    if counts["connected"] == count:
+                        connected.set()
+                elif marker in data:
+                    received.append((now, data))
+                    self.got += 1
+                    if self.got == expect:
+                        counts["finished"] += 1
+                        if counts["finished"] == count:
+                            finished.set()
+
+        transports = []
+
+        async def one():
+            for attempt in range(20):
+                try:
+                    transport, _ = await ws_connect(Display, url, websocket_handshake_timeout=60,
+                                                    max_frame_size=2**22)
+                    transports.append(transport)
+                    return
+                except Exception:
+                    await asyncio.sleep(0.2 * (attempt + 1))
+            raise RuntimeError("could not connect")
+
+        for i in range(count):
+            asyncio.create_task(one())
+            if i % 50 == 49:
+                await asyncio.sleep(0.05)  # do not SYN-flood the listen backlog
+        await connected.wait()
+        ready.set()
+        await finished.wait()
+        for transport in transports:
+            transport.disconnect()
+        done_q.put([(json.loads(data).get("ticket"), now) for now, data in received])
+
+    asyncio.run(main())
+
+
 COMPRESSION = "deflate"  # what the clients offer (--compression)
+CLIENT = client_process  # the clients' library (--client)
 
 
 def start_clients(url: str, n: int, procs: int, expect: int, mark: str):
@@ -141,7 +211,7 @@ def start_clients(url: str, n: int, procs: int, expect: int, mark: str):
         if not share:
             continue
         ready = ctx.Event()
-        w = ctx.Process(target=client_process, args=(url, share, expect, ready, done_q, COMPRESSION, mark), daemon=True)
+        w = ctx.Process(target=CLIENT, args=(url, share, expect, ready, done_q, COMPRESSION, mark), daemon=True)
         w.start()
         readies.append(ready)
         workers.append(w)
@@ -324,11 +394,18 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between calls")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--procs", type=int, default=4, help="client processes")
-    parser.add_argument("--compression", choices=("deflate", "none"), default="deflate",
-                        help="offer permessage-deflate like browsers (default), or not")
+    parser.add_argument("--compression", choices=("deflate", "none"), default="none",
+                        help="offer permessage-deflate as browsers do (websockets clients only), or not"
+                             " (Turnero's server declines it by default: TURNERO_WS_COMPRESSION)")
+    parser.add_argument("--client", choices=("picows", "websockets"), default="picows",
+                        help="the display clients' library: picows (C frame parser; no compression) or"
+                             " websockets (pure Python, as the tests use)")
     args = parser.parse_args()
-    global COMPRESSION
+    global COMPRESSION, CLIENT
     COMPRESSION = None if args.compression == "none" else "deflate"
+    CLIENT = picows_client_process if args.client == "picows" else client_process
+    if args.client == "picows" and COMPRESSION:
+        parser.error("picows clients do not offer compression: add --compression none")
     counts = [int(c) for c in args.clients.split(",")]
     print(f"load average at start: {os.getloadavg()[0]:.1f}; {os.cpu_count()} CPUs;"
           f" clients offer compression: {args.compression}", flush=True)

@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from turnero.displays.bus import RESYNC, STALE, MemoryBus, RedisBus, bus_for
+from turnero.displays import bus as bus_module
+from turnero.displays.bus import RESYNC, STALE, CoalescedEvents, MemoryBus, RedisBus, bus_for
 
 REDIS_URL = os.environ.get("TURNERO_TEST_REDIS_URL", "").strip() or "redis://127.0.0.1:6379/0"
 
@@ -139,6 +140,64 @@ async def test_memory_bus_numbers_each_office_separately_in_publish_order():
         assert (await next_event(b))["seq"] == 1
         assert await bus.current_seq("A") == 5 and await bus.current_seq("C") == 0
         assert a.get_nowait() is None
+
+
+@pytest.fixture
+def memory_bus():
+    """A MemoryBus as the process's bus (what `publish_office_event` publishes to)."""
+    previous, bus = bus_module.get_bus(), MemoryBus()
+    bus_module.set_bus(bus)
+    yield bus
+    bus_module.set_bus(previous)
+
+
+def drained(sub) -> list[dict]:
+    events = []
+    while (item := sub.get_nowait()) is not None:
+        events.append(item)
+    return events
+
+
+async def test_coalesced_changes_go_out_once_per_delay_per_office_and_type(memory_bus):
+    coalesced = CoalescedEvents(delay=0.2)
+    async with memory_bus.subscribe("A") as a, memory_bus.subscribe("B") as b:
+        started = asyncio.get_running_loop().time()
+        for _ in range(20):  # a burst of changes: one message, a moment later
+            await coalesced.publish("A", "queue.changed")
+        await coalesced.publish("A", "exam.seat_changed")
+        await coalesced.publish("B", "queue.changed")
+        await asyncio.sleep(0.1)
+        assert drained(a) == [] and drained(b) == []  # not yet: later changes may ride on it
+        first = await next_event(a)
+        assert asyncio.get_running_loop().time() - started >= 0.19
+        assert {first["type"], (await next_event(a))["type"]} == {"queue.changed", "exam.seat_changed"}
+        assert (await next_event(b))["type"] == "queue.changed"
+        await asyncio.sleep(0.3)
+        assert drained(a) == []  # nothing more for the burst
+
+        await coalesced.publish("A", "queue.changed")  # a change after it: a new message
+        assert (await next_event(a))["seq"] == 3
+        assert drained(a) == []
+
+
+async def test_without_a_delay_every_change_is_its_own_message(memory_bus):
+    coalesced = CoalescedEvents(delay=0)
+    async with memory_bus.subscribe("A") as a:
+        for _ in range(3):
+            await coalesced.publish("A", "queue.changed")
+        assert [e["seq"] for e in drained(a)] == [1, 2, 3]
+
+
+async def test_flush_publishes_what_is_pending_at_once(memory_bus):
+    coalesced = CoalescedEvents(delay=30)
+    async with memory_bus.subscribe("A") as a:
+        await coalesced.publish("A", "queue.changed")
+        await coalesced.publish("A", "queue.changed")
+        await coalesced.flush()  # at shutdown: no change left unannounced
+        assert [(e["type"], e["seq"]) for e in drained(a)] == [("queue.changed", 1)]
+        await coalesced.publish("A", "queue.changed")  # and it schedules again afterwards
+        await coalesced.flush()
+        assert [e["seq"] for e in drained(a)] == [2]
 
 
 async def test_a_full_subscriber_queue_becomes_a_resync_marker_and_never_blocks():

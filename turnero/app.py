@@ -25,7 +25,7 @@ from turnero.core.ratelimit import RateLimiter
 from turnero.core.templating import STATIC_DIR
 from turnero.displays import pages as display_pages
 from turnero.displays import routes as display_routes
-from turnero.displays.bus import bus_for, set_bus
+from turnero.displays.bus import bus_for, coalesced, set_bus
 from turnero.displays.hub import BoardHub
 from turnero.kiosk import pages as kiosk_pages
 from turnero.notifications import jobs as notification_jobs
@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # The event bus: in-process, or Redis when several instances share the offices.
         bus = bus_for(settings.redis_url, settings.redis_prefix)
         set_bus(bus)
+        coalesced.delay = settings.board_counts_delay_ms / 1000
         await bus.start()
         app.state.board_hub = BoardHub.from_settings(bus, settings)
         scheduler = None
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
+            await coalesced.flush()
             await app.state.board_hub.close()
             await bus.close()
             await close_db()

@@ -71,17 +71,20 @@ class Settings:
     # uvicorn's line per request; off behind a proxy that logs requests itself.
     access_log: bool = True
     secure_cookies: bool = False
+    # Prefix of the bus's Redis keys and channels (several deployments may share a Redis).
+    redis_prefix: str = "turnero:"
     # Live board WebSockets: keep-alive message interval, how long one send may block
     # before the (stuck) client is dropped, and how many events may queue per client
     # before it is sent a fresh snapshot instead.
-    # Prefix of the bus's Redis keys and channels (several deployments may share a Redis).
-    redis_prefix: str = "turnero:"
     ws_ping_seconds: float = 20.0
     ws_send_timeout_seconds: float = 10.0
     ws_client_buffer: int = 64
     # permessage-deflate on WebSockets: board messages are small and compressing each
     # one for each screen costs more CPU than the bandwidth it saves.
     ws_compression: bool = False
+    # Waiting counts and desks reach the screens at most once per this many ms per
+    # office (all changes within it in one `queue.changed`); 0: one message per change.
+    board_counts_delay_ms: int = 250
     # Logs: "text" lines or "json" lines (one object per line, with the request id).
     log_format: str = "text"
     log_level: str = "INFO"
@@ -145,6 +148,7 @@ class Settings:
             ws_send_timeout_seconds=_env_float("TURNERO_WS_SEND_TIMEOUT_SECONDS", cls.ws_send_timeout_seconds),
             ws_client_buffer=_env_int("TURNERO_WS_CLIENT_BUFFER", cls.ws_client_buffer),
             ws_compression=_env_bool("TURNERO_WS_COMPRESSION", cls.ws_compression),
+            board_counts_delay_ms=_env_int("TURNERO_BOARD_COUNTS_DELAY_MS", cls.board_counts_delay_ms),
             log_format=_env("TURNERO_LOG_FORMAT", cls.log_format).lower(),
             log_level=_env("TURNERO_LOG_LEVEL", cls.log_level).upper(),
             shutdown_timeout=_env_int("TURNERO_SHUTDOWN_TIMEOUT", cls.shutdown_timeout),

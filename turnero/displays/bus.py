@@ -372,3 +372,45 @@ async def publish_office_event(office_code: str, event: dict) -> None:
         await _bus.publish(office_code, event)
     except Exception:
         log.exception("no se pudo publicar el evento %s", event.get("type"))
+
+
+class CoalescedEvents:
+    """Events that only say "read the current state" (`queue.changed`: the hub fills in
+    the counts and desks when it forwards it) go out at most once per `delay` per office
+    and type: the first change schedules one event `delay` later, and every change until
+    it is published rides on it. A busy office (a kiosk issuing, ten desks calling) then
+    costs its screens a few messages a second, not one per change, and the call itself
+    (`ticket.called`, never delayed) reaches the screens ahead of the counts."""
+
+    def __init__(self, delay: float = 0.25):
+        self.delay = delay
+        self._pending: dict[tuple[str, str], asyncio.Task] = {}
+
+    async def publish(self, office_code: str, kind: str) -> None:
+        if self.delay <= 0:
+            await publish_office_event(office_code, {"type": kind})
+            return
+        key = (office_code, kind)
+        task = self._pending.get(key)
+        loop = asyncio.get_running_loop()
+        if task is not None and not task.done() and task.get_loop() is loop:
+            return  # one is on its way: it reads the state when it is forwarded
+        self._pending[key] = loop.create_task(self._later(key), name=f"coalesced-{kind}-{office_code}")
+
+    async def _later(self, key: tuple[str, str]) -> None:
+        await asyncio.sleep(self.delay)
+        # Out of `_pending` before publishing: a change from now on schedules the next one.
+        self._pending.pop(key, None)
+        await publish_office_event(key[0], {"type": key[1]})
+
+    async def flush(self) -> None:
+        """Publish what is pending now (at shutdown: no change is left unannounced)."""
+        pending, self._pending = list(self._pending.items()), {}
+        for (office_code, kind), task in pending:
+            if task.done() or task.get_loop() is not asyncio.get_running_loop():
+                continue
+            task.cancel()
+            await publish_office_event(office_code, {"type": kind})
+
+
+coalesced = CoalescedEvents()

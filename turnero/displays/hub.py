@@ -209,21 +209,26 @@ class OfficeFeed:
     async def _forward(self, events: list[dict]) -> None:
         if not events:
             return
-        extra = {}
-        if any(e.get("type") in _COUNTS_EVENTS for e in events):
-            # Once per batch, however many changes it holds.
-            try:
-                extra = {"waiting": await waiting_counts(self.office), "desks": await board_desks(self.office)}
-            except Exception as exc:
-                log.warning("no se pudo leer la espera de %s: %s", self.office.code, exc)
+        extra = None
         for event in events:
             kind = event.get("type")
             if kind in _COUNTS_EVENTS:
+                if extra is None:
+                    # Read once per batch, however many changes it holds, and only when
+                    # its first change is due: a call ahead of it goes out without waiting.
+                    extra = await self._counts()
                 event = {**event, **extra}
             elif kind in _CALL_EVENTS and "service_name" not in event:
                 event = {**event, "service_name": await self._service_name(event.get("service"))}
             self.last_seq = event["seq"]
             self._broadcast(event["seq"], encode(event))
+
+    async def _counts(self) -> dict:
+        try:
+            return {"waiting": await waiting_counts(self.office), "desks": await board_desks(self.office)}
+        except Exception as exc:
+            log.warning("no se pudo leer la espera de %s: %s", self.office.code, exc)
+            return {}
 
     async def _service_name(self, code: str | None) -> str | None:
         if code not in self._service_names:

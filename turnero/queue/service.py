@@ -20,7 +20,7 @@ from turnero.core.errors import conflict, invalid, not_found
 from turnero.core.ids import public_id
 from turnero.core.models import Office, Service
 from turnero.core.service import can_match, offered_service
-from turnero.displays.bus import publish_office_event
+from turnero.displays.bus import coalesced, publish_office_event
 from turnero.queue import policy
 from turnero.queue.models import (
     Desk,
@@ -1083,5 +1083,5 @@ walk_ins_issued: dict[int, int] = {}  # per office id, bumped by each plain walk
 async def _publish_queue_changed(office: Office, *, issued: bool = False) -> None:
     versions = walk_ins_issued if issued else queue_versions
     versions[office.id] = versions.get(office.id, 0) + 1
-    await publish_office_event(office.code, {"type": "queue.changed"})
+    await coalesced.publish(office.code, "queue.changed")
 
