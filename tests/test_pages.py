@@ -348,6 +348,9 @@ def _screenshot(page, name: str) -> Path:
 
 
 def _assert_touch_targets(page, minimum: int = 64) -> None:
+    # Sizes come from the stylesheets: measured before the last one arrived (a loaded
+    # machine), a button is as small as unstyled text.
+    page.wait_for_load_state("load")
     for button in page.locator("#kiosk section:not([hidden]) button").all():
         box = button.bounding_box()
         assert box and box["height"] >= minimum, f"{button.inner_text()!r} is {box and box['height']} px tall"
