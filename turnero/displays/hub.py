@@ -48,41 +48,54 @@ RESYNC_COOLDOWN_SECONDS = 1.0
 
 
 class BoardClient:
-    """One WebSocket connection of an office's board channel."""
+    """One WebSocket connection of an office's board channel.
 
-    __slots__ = ("ws", "buffer", "limit", "wake", "need_snapshot", "last_sent", "sending_since",
-                 "overflows", "writer", "dropped", "last_resync", "resync_due", "proto", "idle")
+    Thousands of these sit idle between calls, so an idle one holds little: no buffer
+    and no writer task until something cannot be written straight into its socket."""
 
-    def __init__(self, ws: WebSocket, limit: int, proto=None):
+    __slots__ = ("ws", "feed", "buffer", "limit", "need_snapshot", "last_sent", "sending_since",
+                 "overflows", "writer", "dropped", "last_resync", "resync_due", "proto")
+
+    def __init__(self, ws: WebSocket, limit: int, proto=None, feed: "OfficeFeed | None" = None):
         self.ws = ws
+        self.feed = feed  # starts the writer task when there is work (see wake)
         # The server's WebSocket protocol when it can be written to directly (see write_now).
         self.proto = proto
-        self.idle = False  # the writer task waits for work (nothing being built or sent)
-        self.buffer: deque[tuple[int | None, str]] = deque()
+        self.buffer: deque[tuple[int | None, str]] | None = None
         self.limit = limit
-        self.wake = asyncio.Event()
         self.need_snapshot = True
         self.last_sent = -1
         self.sending_since = 0.0
         self.overflows = 0
-        self.writer: asyncio.Task | None = None
+        self.writer: asyncio.Task | None = None  # runs while there is something to send
         self.dropped = False
         self.last_resync = 0.0
         self.resync_due = False
 
+    @property
+    def idle(self) -> bool:
+        """Nothing is being built or sent for this client."""
+        return self.writer is None
+
+    def wake(self) -> None:
+        if self.writer is None and self.feed is not None and not self.dropped:
+            self.writer = asyncio.get_running_loop().create_task(self.feed.write_loop(self))
+
     def push(self, seq: int | None, text: str) -> None:
         """Queue a message (seq None: not an event, e.g. a ping); never blocks."""
         if self.need_snapshot and seq is None:
-            self.wake.set()
+            self.wake()
             return
+        if self.buffer is None:
+            self.buffer = deque()
         if len(self.buffer) >= self.limit:
             # Too far behind: forget the backlog, a snapshot replaces it.
-            self.buffer.clear()
+            self.buffer = None
             self.need_snapshot = True
             self.overflows += 1
         else:
             self.buffer.append((seq, text))
-        self.wake.set()
+        self.wake()
 
     def write_now(self, seq: int | None, data: bytes, frame: bytes) -> bool:
         """Write a message straight into the socket, from the feed, when nothing is
@@ -119,9 +132,9 @@ class BoardClient:
             self.resync_due = True
 
     def resnapshot(self) -> None:
-        self.buffer.clear()
+        self.buffer = None
         self.need_snapshot = True
-        self.wake.set()
+        self.wake()
 
     async def send(self, text: str) -> None:
         self.sending_since = time.monotonic()
@@ -283,7 +296,9 @@ class OfficeFeed:
         return seq, text
 
     async def write_loop(self, client: BoardClient) -> None:
-        """Send the client its snapshot, then its events in order; one task per client."""
+        """Send the client its snapshot, then what its buffer holds, in order; runs
+        while there is something to send (a connection's first moments, or a client
+        that fell behind) and ends when there is not."""
         try:
             await self.ready.wait()
             while True:
@@ -299,18 +314,17 @@ class OfficeFeed:
                         if seq is not None:
                             client.last_sent = seq
                 else:
-                    client.wake.clear()
-                    client.idle = True
-                    try:
-                        await client.wake.wait()
-                    finally:
-                        client.idle = False
+                    client.buffer = None
+                    break
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the socket went away, or the snapshot failed
             if not client.dropped:
                 log.debug("cliente de %s terminó: %s", self.office.code, exc)
                 self.hub.drop(client, "error al enviar")
+        finally:
+            if client.writer is asyncio.current_task():
+                client.writer = None  # no await since the last check: the next push starts a new one
 
 
 class BoardHub:
@@ -339,16 +353,22 @@ class BoardHub:
     def client_count(self) -> int:
         return sum(len(feed.clients) for feed in self.feeds.values())
 
-    async def serve(self, ws: WebSocket, office: Office) -> None:
-        """The whole life of one accepted connection."""
+    def feed_for(self, office: Office) -> "OfficeFeed":
+        """The office's feed on this instance, started with its first client."""
         feed = self.feeds.get(office.code)
         if feed is None:
             feed = self.feeds[office.code] = OfficeFeed(self, office)
             feed.start()
+        return feed
+
+    async def serve(self, ws: WebSocket, feed: "OfficeFeed") -> None:
+        """The whole life of one accepted connection (call right after `feed_for`, with
+        no await in between: the feed ends when its last client leaves)."""
         _bound_send_buffer(ws, self.socket_send_buffer)
-        client = BoardClient(ws, self.client_buffer, _direct_protocol(ws) if self.direct_writes else None)
+        client = BoardClient(ws, self.client_buffer, _direct_protocol(ws) if self.direct_writes else None, feed)
         feed.clients.add(client)  # before any await: events from now on are buffered
-        client.writer = asyncio.create_task(feed.write_loop(client))
+        client.wake()  # its snapshot
+        office = feed.office
         metrics.websocket_connected()
         try:
             while True:
@@ -361,9 +381,11 @@ class BoardHub:
         finally:
             metrics.websocket_disconnected()
             feed.clients.discard(client)
-            client.writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await client.writer
+            client.dropped = True  # no new writer from now on
+            if client.writer is not None:
+                client.writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await client.writer
             if not feed.clients and self.feeds.get(office.code) is feed:
                 del self.feeds[office.code]
                 await feed.stop()

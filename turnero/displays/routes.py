@@ -42,7 +42,10 @@ async def board_socket(websocket: WebSocket) -> None:
         await websocket.close(code=CLOSE_UNKNOWN_OFFICE)
         return
     await websocket.accept()
-    await websocket.app.state.board_hub.serve(websocket, office)
+    hub = websocket.app.state.board_hub
+    feed = hub.feed_for(office)
+    del office  # the feed holds its own: thousands of idle screens need not hold one each
+    await hub.serve(websocket, feed)
 
 
 websocket_routes = [WebSocketRoute("/ws/offices/{office}/board", board_socket)]
