@@ -100,6 +100,20 @@ async def test_the_calendar_page_shows_rules_closed_days_and_exam_rooms_and_its_
     row = page.split('data-service="CI-RENOV"', 1)[1].split("</tr>", 1)[0]
     assert all(f"<td>{text}</td>" in row for text in ("25 min", "4", "45 días", "siempre abierta", "60 min antes"))
     assert "<tr><td>2026-12-16</td><td>Inventario</td></tr>" in page
+    assert 'name="capacity" type="number" min="0" max="500" data-type="number" data-nullable\n             value="4"' in page
+
+    # An empty «Cupos» field sends null (admin.js): back to one place per desk.
+    response = await client.put(f"/api/offices/{OFFICE}/booking-rules", json={**rule, "capacity": None})
+    assert response.status_code == 200 and response.json()["capacity_from_desks"] is True
+    per_desk = response.json()["capacity"]
+    from turnero.core.models import Office, Service
+    from turnero.scheduler.service import default_capacity
+    assert per_desk == await default_capacity(await Office.get(code=OFFICE), await Service.get(code="CI-RENOV"))
+    page = (await client.get(f"/admin/offices/{OFFICE}/calendar")).text
+    row = page.split('data-service="CI-RENOV"', 1)[1].split("</tr>", 1)[0]
+    assert f'<td>{per_desk} <span class="muted">(uno por ventanilla)</span></td>' in row
+    form = page.split('id="rule-CI-RENOV"', 1)[1].split("</form>", 1)[0]
+    assert 'value=""' in form.split('name="capacity"', 1)[1].split(">", 1)[0]
 
     await page_login(client, "admin")
     exam = (await client.get("/admin/offices/LPZ-SEGELIC/calendar")).text

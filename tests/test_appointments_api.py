@@ -512,6 +512,11 @@ async def test_closure_cancels_that_days_citas_and_removes_its_places(client):
     assert {"date": "2026-12-25", "reason": "Navidad"} in calendar["closed_days"]
     past = await client.post(f"/api/offices/{OFFICE}/closures", json={"date": "2026-11-30"}, headers=sup)
     assert_error(past, 422, "invalid_date")
+    for typo in ("2226-12-02", "1926-12-02", "9999-12-31"):  # far outside any calendar: refused, nothing closed
+        refused = await client.post(f"/api/offices/{OFFICE}/closures", json={"date": typo}, headers=sup)
+        assert_error(refused, 422)
+        assert "fecha fuera de rango" in refused.json()["error"]["message"]
+    assert (await client.get(f"/api/offices/{OFFICE}/calendar")).json()["closed_days"] == calendar["closed_days"]
     other = await login(client, "supervisor")  # supervisor of LPZ-PRINCIPAL
     assert_error(await client.post(f"/api/offices/{OFFICE}/closures", json={"date": "2026-12-04"}, headers=other), 403)
 

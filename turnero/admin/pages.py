@@ -91,7 +91,7 @@ async def calendar_page(request: Request) -> Response:
         if rule is None:  # no rule yet: citas are not offered; the form starts from the defaults
             default = scheduler.BookingRule(office_id=model.id)
             capacity = await scheduler.rule_capacity(model, await Service.get(code=s["code"]), default)
-            rule = {**DEFAULT_RULE, "capacity": capacity, "active": False}
+            rule = {**DEFAULT_RULE, "capacity": capacity, "capacity_from_desks": True, "active": False}
         rows.append({"service": s, "rule": rule, "configured": s["code"] in rules})
     rooms = [{"code": r.code, "name": r.name, "seats": sorted(r.seats, key=lambda seat: seat.number)}
              for r in await exam.office_rooms(model)]

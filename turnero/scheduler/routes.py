@@ -203,8 +203,6 @@ async def add_closure(request: Request):
     office = await get_office(request.path_params["office"])
     actor = await require(request, Role.SUPERVISOR, office_id=office.id)
     body = await read_json(request, ClosureIn)
-    if not (2000 <= body.date.year < 2100) or body.date > date.today() + timedelta(days=3660):
-        raise invalid("Datos inválidos — date: fecha fuera de rango")
     return json_response(await service.add_closure(office, body.date, body.reason, actor, _config(request)), 201)
 
 

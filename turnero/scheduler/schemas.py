@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date as Date
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -133,6 +133,14 @@ class ClosureIn(BaseModel):
     date: Date
     reason: str = Field(default="", max_length=120)
 
+    @field_validator("date")
+    @classmethod
+    def _date(cls, value: Date) -> Date:
+        # A typo like 0226 or 20226 would close a day nobody will ever book.
+        if not (2000 <= value.year < 2100) or value > Date.today() + timedelta(days=3660):
+            raise ValueError("fecha fuera de rango")
+        return value
+
 
 # ---------------------------------------------------------------- responses
 
@@ -205,6 +213,9 @@ class RuleOut(BaseModel):
     service_name: str
     slot_minutes: int
     capacity: int
+    # True when the rule sets no places of its own: one per desk serving the trámite
+    # as its main one (`capacity` is that count, and follows the desks).
+    capacity_from_desks: bool = False
     window_days: int
     min_notice_minutes: int
     release_time: str | None

@@ -961,7 +961,8 @@ async def calendar_view(office: Office, days: int, config: SchedulerConfig) -> d
 async def _rule_view(office: Office, rule: BookingRule) -> dict:
     return {
         "service": rule.service.code, "service_name": rule.service.name, "slot_minutes": rule.slot_minutes,
-        "capacity": await rule_capacity(office, rule.service, rule), "window_days": rule.window_days,
+        "capacity": await rule_capacity(office, rule.service, rule), "capacity_from_desks": rule.capacity is None,
+        "window_days": rule.window_days,
         "min_notice_minutes": rule.min_notice_minutes, "release_time": rule.release_time,
         "cancel_cutoff_minutes": rule.cancel_cutoff_minutes, "hours": rule.hours or office.opening_hours,
         "active": rule.active,

@@ -37,10 +37,10 @@
         body[key] = splitList(el.value, "\n");
       } else if (el.dataset.type === "list") {
         body[key] = splitList(el.value, ",");
+      } else if (el.dataset.nullable !== undefined && !value) {
+        body[key] = null;  // before "number": an empty optional number is null, not 0
       } else if (el.dataset.type === "number") {
         body[key] = Number(value);
-      } else if (el.dataset.nullable !== undefined && !value) {
-        body[key] = null;
       } else {
         body[key] = value;
       }
