@@ -63,5 +63,19 @@ def test_kiosk_board_and_supervisor_balancing(browser, live_server):  # noqa: F8
     assert next(d for d in desks if d["name"] == "3")["service_weights"]["SANEAMIENTO"] == 1
     # The view redrew itself from the API after the move (desks included).
     expect(page.locator("#bal-desks tbody tr")).to_have_count(24)
+
+    # Automatic balancing is the server's: the box turns it on at the threshold shown.
+    page.locator("#bal-threshold").fill("35")
+    page.locator("#bal-auto").check()
+    expect(page.locator("#bal-message")).to_contain_text("Balanceo automático activado: umbral de 35 min")
+    view = httpx.get(f"{live_server.url}/api/offices/{OFFICE}/balancing", headers=supervisor).json()
+    assert view["auto_threshold_minutes"] == 35
+    page.reload()
+    expect(page.locator("#bal-auto")).to_be_checked()
+    expect(page.locator("#bal-threshold")).to_have_value("35")
+    page.locator("#bal-auto").uncheck()
+    expect(page.locator("#bal-message")).to_contain_text("Balanceo automático desactivado")
+    view = httpx.get(f"{live_server.url}/api/offices/{OFFICE}/balancing", headers=supervisor).json()
+    assert view["auto_threshold_minutes"] is None
     for p in (kiosk, board, page):
         assert p.errors == [], p.errors

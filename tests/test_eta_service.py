@@ -300,3 +300,66 @@ async def test_supervisor_balancing_api_and_page(client):
     assert "/static/js/balancing.js" in page.text
     other = await client.get("/supervisor/LPZ-ZONA-SUR/balancing")
     assert other.status_code == 403
+
+
+async def test_automatic_balancing_moves_a_desk_by_itself_at_most_once_per_cooldown(client):
+    """A supervisor turns it on; the server's job then applies the first suggestion with
+    nobody on the page, waits out the cooldown before the next move, and stops when it
+    is turned off. Bad requests change nothing."""
+    from turnero.admin.models import AuditEntry
+    from turnero.queue.jobs import balance_offices
+
+    clock.freeze(la_paz(23, 9))
+    admin = await _headers(client, "admin")
+    for desk in ("1", "2", "3", "4"):
+        assert (await client.post(f"/api/offices/LPZ-ZONA-SUR/desks/{desk}/open", headers=admin)).status_code == 200
+    for _ in range(30):
+        await _issue_api(client, admin, "LPZ-ZONA-SUR", "SANEAMIENTO")  # one desk, 15 minutes each
+    url = "/api/offices/LPZ-ZONA-SUR/balancing"
+    saneamiento = await Service.get(code="SANEAMIENTO")
+
+    async def first_desks() -> set[str]:
+        links = await DeskService.filter(desk__office__code="LPZ-ZONA-SUR", service_id=saneamiento.id,
+                                         weight=1).select_related("desk")
+        return {link.desk.name for link in links}
+
+    assert await balance_offices(CONFIG) == 0  # off by default: suggestions only
+    before = await first_desks()
+
+    # Errors first: the API's shape, and nothing changes.
+    for body in ({"threshold_minutes": 0}, {"threshold_minutes": 601}, {"threshold_minutes": "30"},
+                 {"threshold_minutes": True}, {"threshold_minutes": 2.5}, {}):
+        assert _error(await client.put(url + "/auto", json=body, headers=admin), 422), body
+    assert _error(await client.put(url + "/auto", content=b"{", headers=admin), 400)
+    assert _error(await client.put(url + "/auto", json={"threshold_minutes": 30}), 401)
+    supervisor = await _headers(client, "supervisor")  # of LPZ-PRINCIPAL
+    assert _error(await client.put(url + "/auto", json={"threshold_minutes": 30}, headers=supervisor), 403)
+    assert _error(await client.put("/api/offices/NOPE/balancing/auto", json={"threshold_minutes": 30},
+                                   headers=admin), 404)
+    assert (await client.get(url, headers=admin)).json()["auto_threshold_minutes"] is None
+    assert await balance_offices(CONFIG) == 0 and await first_desks() == before
+
+    turned_on = await client.put(url + "/auto", json={"threshold_minutes": 30}, headers=admin)
+    assert turned_on.status_code == 200, turned_on.text
+    assert turned_on.json() == {"office": "LPZ-ZONA-SUR", "auto_threshold_minutes": 30}
+    assert (await client.get(url, headers=admin)).json()["auto_threshold_minutes"] == 30
+    entry = await AuditEntry.get(action="office.auto_balance", target="LPZ-ZONA-SUR")
+    assert (entry.before, entry.after) == ({"auto_balance_minutes": None}, {"auto_balance_minutes": 30})
+
+    assert await balance_offices(CONFIG) == 1
+    moved = await first_desks() - before
+    assert len(moved) == 1
+    event = await DeskEvent.filter(kind="reassigned", desk__office__code="LPZ-ZONA-SUR",
+                                   desk__name__in=list(moved)).first()
+    assert event is not None and event.user_id is None  # the system, not a person
+    assert (await client.get(url + "?threshold=30", headers=admin)).json()["suggestions"]  # still long
+
+    clock.advance(timedelta(minutes=5))
+    assert await balance_offices(CONFIG) == 0  # within the cooldown: the line needs time to react
+    clock.advance(timedelta(minutes=6))
+    assert await balance_offices(CONFIG) == 1 and len(await first_desks() - before) == 2
+
+    turned_off = await client.put(url + "/auto", json={"threshold_minutes": None}, headers=admin)
+    assert turned_off.status_code == 200 and turned_off.json()["auto_threshold_minutes"] is None
+    clock.advance(timedelta(minutes=11))
+    assert await balance_offices(CONFIG) == 0 and len(await first_desks() - before) == 2

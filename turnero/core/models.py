@@ -33,6 +33,9 @@ class Office(Model):
     # {"mon": [["07:30", "16:00"]], ..., "sat": [["08:00", "12:00"]]}; a missing day is closed.
     opening_hours = fields.JSONField(default=dict)
     active = fields.BooleanField(default=True)
+    # Desk balancing on its own: above this predicted wait (minutes) the server moves a
+    # desk (queue/jobs.py); None: it only suggests, a supervisor applies.
+    auto_balance_minutes = fields.IntField(null=True)
 
     class Meta:
         table = "office"

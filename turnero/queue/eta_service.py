@@ -8,7 +8,8 @@ the finish hot path or a job. The snapshot of the queue (waiting tickets, desks 
 what they are serving) is read fresh on every estimate: three indexed statements.
 
 Entry points (no HTTP): `estimates_for_office`, `estimate_for_ticket`,
-`walk_in_waits` (offices list), `recommend_offices`, `balancing_view`, `apply_desk_move`.
+`walk_in_waits` (offices list), `recommend_offices`, `balancing_view`, `apply_desk_move`,
+`set_auto_balance` and `auto_balance` (the server applying moves by itself).
 """
 
 from __future__ import annotations
@@ -592,6 +593,7 @@ async def balancing_view(
     ]
     moves = balancing.suggest_moves(queues, open_desks, threshold_minutes=threshold_minutes)
     return {**estimate.as_dict(), "desks": estimate.desks, "threshold_minutes": threshold_minutes,
+            "auto_threshold_minutes": office.auto_balance_minutes,
             "suggestions": [m.as_dict() for m in moves]}
 
 
@@ -600,22 +602,78 @@ async def apply_desk_move(office: Office, desk_name: str, service_code: str, act
     first become its fallbacks (weight 2). One transaction with its audit event."""
     service: Service = await offered_service(office, service_code)
     desk = await get_desk(office, desk_name)
-    now = clock.now()
     async with in_transaction():
-        desk = await Desk.filter(id=desk.id).select_for_update().get()
-        if desk.status == DeskStatus.CLOSED:
-            raise conflict("desk_not_open", f"La ventanilla {desk.name} está cerrada.")
-        links = {link.service_id: link for link in await DeskService.filter(desk_id=desk.id)}
-        before = {sid: link.weight for sid, link in links.items()}
-        for sid, link in links.items():
-            if sid != service.id and link.weight <= 1:
-                link.weight = 2
-                await link.save(update_fields=["weight"])
-        if service.id in links:
-            links[service.id].weight = 1
-            await links[service.id].save(update_fields=["weight"])
-        else:
-            await DeskService.create(desk_id=desk.id, service_id=service.id, weight=1)
-        await DeskEvent.create(desk_id=desk.id, kind="reassigned", at=now, user_id=actor.user_id if actor else None)
+        moved = await _move_desk(desk, service, actor)
     await queue_service.publish_queue_changed(office)  # also makes cached estimates stale
+    return moved
+
+
+async def set_auto_balance(office: Office, threshold_minutes: int | None, actor: Principal) -> dict:
+    """Turn automatic desk moves on (above `threshold_minutes` of predicted wait) or off
+    (None); with its audit record."""
+    from turnero.admin.service import audit  # admin depends on queue: imported when used
+
+    async with in_transaction():
+        before = office.auto_balance_minutes
+        await Office.filter(id=office.id).update(auto_balance_minutes=threshold_minutes)
+        await audit(actor, "office.auto_balance", office.code, office.id,
+                    {"auto_balance_minutes": before}, {"auto_balance_minutes": threshold_minutes})
+    office.auto_balance_minutes = threshold_minutes
+    return {"office": office.code, "auto_threshold_minutes": threshold_minutes}
+
+
+# After a desk moves (by hand or by itself), the lines need time to show its effect:
+# no automatic move sooner than this, so desks do not swing back and forth.
+AUTO_BALANCE_COOLDOWN = timedelta(minutes=10)
+
+
+async def auto_balance(office: Office, config: policy.PolicyConfig) -> dict | None:
+    """One automatic step for an office with `auto_balance_minutes` set: apply the first
+    suggested move, unless a desk of the office moved within AUTO_BALANCE_COOLDOWN.
+    Several instances may run this at once: the office row is written first in the
+    transaction (a row lock on PostgreSQL, the write lock on SQLite), so the check of
+    the last move and the move itself happen one instance at a time."""
+    threshold = office.auto_balance_minutes
+    if threshold is None:
+        return None
+    view = await balancing_view(office, config, threshold_minutes=threshold)
+    if not view["suggestions"]:
+        return None
+    first = view["suggestions"][0]
+    moved = None
+    async with in_transaction():
+        locked = await Office.filter(id=office.id, auto_balance_minutes=threshold).update(
+            auto_balance_minutes=threshold)
+        recent = await DeskEvent.filter(desk__office_id=office.id, kind="reassigned",
+                                        at__gte=clock.now() - AUTO_BALANCE_COOLDOWN).exists()
+        if locked and not recent:
+            service = await offered_service(office, first["to"])
+            desk = await get_desk(office, first["desk"])
+            moved = await _move_desk(desk, service, None)
+    if moved is None:
+        return None
+    await queue_service.publish_queue_changed(office)  # also makes cached estimates stale
+    log.info("balanceo automático en %s: %s", office.code, first["message"])
+    return {**moved, "message": first["message"]}
+
+
+async def _move_desk(desk: Desk, service: Service, actor: Principal | None) -> dict:
+    """apply_desk_move's change, in the caller's transaction (published by the caller
+    after it commits)."""
+    now = clock.now()
+    desk = await Desk.filter(id=desk.id).select_for_update().get()
+    if desk.status == DeskStatus.CLOSED:
+        raise conflict("desk_not_open", f"La ventanilla {desk.name} está cerrada.")
+    links = {link.service_id: link for link in await DeskService.filter(desk_id=desk.id)}
+    before = {sid: link.weight for sid, link in links.items()}
+    for sid, link in links.items():
+        if sid != service.id and link.weight <= 1:
+            link.weight = 2
+            await link.save(update_fields=["weight"])
+    if service.id in links:
+        links[service.id].weight = 1
+        await links[service.id].save(update_fields=["weight"])
+    else:
+        await DeskService.create(desk_id=desk.id, service_id=service.id, weight=1)
+    await DeskEvent.create(desk_id=desk.id, kind="reassigned", at=now, user_id=actor.user_id if actor else None)
     return {"desk": desk.name, "service": service.code, "before": before}

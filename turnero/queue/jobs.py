@@ -1,4 +1,4 @@
-"""Scheduled queue jobs: the day-close sweep."""
+"""Scheduled queue jobs: the day-close sweep, and automatic desk balancing."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import logging
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from turnero.core.errors import ApiError
+from turnero.core.models import Office
+from turnero.queue import eta_service
 from turnero.queue.service import QueueConfig, close_all_days
 
 log = logging.getLogger("turnero.jobs")
@@ -17,11 +20,30 @@ async def sweep_day_close(config: QueueConfig) -> None:
         log.info("cierre del día: %d turnos en espera cancelados", cancelled)
 
 
+async def balance_offices(config: QueueConfig) -> int:
+    """One automatic balancing step for every office that has it on; the moves made."""
+    moves = 0
+    for office in await Office.filter(active=True, auto_balance_minutes__isnull=False):
+        try:
+            moves += await eta_service.auto_balance(office, config.policy) is not None
+        except ApiError as exc:  # e.g. the desk closed meanwhile: the next run looks again
+            log.info("balanceo automático en %s omitido: %s", office.code, exc.message)
+        except Exception:
+            log.exception("balanceo automático en %s falló", office.code)
+    return moves
+
+
 def register(scheduler: AsyncIOScheduler, app) -> None:
     config: QueueConfig = app.state.queue_config
     # Idempotent (it only touches tickets still waiting), so running it on several
     # instances at once cancels each ticket once: rows are locked and re-checked.
     scheduler.add_job(
         sweep_day_close, "interval", minutes=5, args=[config], id="queue.day_close",
+        max_instances=1, coalesce=True, replace_existing=True,
+    )
+    # Offices with automatic balancing: a desk moves at most once per cooldown
+    # (eta_service.AUTO_BALANCE_COOLDOWN), whichever instance gets there first.
+    scheduler.add_job(
+        balance_offices, "interval", minutes=1, args=[config], id="queue.auto_balance",
         max_instances=1, coalesce=True, replace_existing=True,
     )

@@ -15,7 +15,7 @@ from turnero.core.service import get_office
 from turnero.core.templating import templates
 from turnero.kiosk.pages import not_found_page, page_office
 from turnero.kiosk.printing import PRIORITY_ES, STATUS_ES
-from turnero.queue import service
+from turnero.queue import balancing, service
 from turnero.queue.models import Desk, Ticket
 
 STAFF = (Role.OPERATOR, Role.SUPERVISOR)
@@ -99,7 +99,9 @@ async def balancing_page(request: Request) -> Response:
     from turnero.queue import eta_service
 
     office, principal = await page_office(request, request.path_params["office"], Role.SUPERVISOR)
-    view = await eta_service.balancing_view(office, request.app.state.queue_config.policy)
+    # With automatic balancing on, the page opens at the threshold the server applies.
+    threshold = office.auto_balance_minutes or balancing.DEFAULT_THRESHOLD_MINUTES
+    view = await eta_service.balancing_view(office, request.app.state.queue_config.policy, threshold_minutes=threshold)
     return templates.TemplateResponse(
         request,
         "supervisor/balancing.html",

@@ -13,7 +13,7 @@ from turnero.core.db import database_generation
 from turnero.core.http import json_response, read_json
 from turnero.core.models import Office, Role
 from turnero.core.service import get_office
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from turnero.core.errors import invalid
 from turnero.queue import balancing, eta_service, service
@@ -130,6 +130,11 @@ class DeskMove(_Body):
     service: str = Field(min_length=1, max_length=32)
 
 
+class AutoBalance(_Body):
+    # Minutes of predicted wait above which the server moves a desk; null: off.
+    threshold_minutes: StrictInt | None = Field(ge=1, le=600)
+
+
 async def office_estimates(request: Request):
     """Public: per service, how many wait, open desks and a new walk-in's wait."""
     office = await get_office(request.path_params["office"])
@@ -173,6 +178,13 @@ async def apply_move(request: Request):
     actor = await require(request, Role.SUPERVISOR, office_id=office.id)
     body = await read_json(request, DeskMove)
     return json_response(await eta_service.apply_desk_move(office, body.desk, body.service, actor))
+
+
+async def set_auto_balance(request: Request):
+    office = await get_office(request.path_params["office"])
+    actor = await require(request, Role.SUPERVISOR, office_id=office.id)
+    body = await read_json(request, AutoBalance)
+    return json_response(await eta_service.set_auto_balance(office, body.threshold_minutes, actor))
 
 
 _STAFF_ROLES = ("operator", "supervisor", "admin")
@@ -232,4 +244,8 @@ routes = [
     api_route("/api/offices/{office}/balancing/apply", "POST", apply_move,
               ApiDoc("Mover una ventanilla a un trámite (pasa a ser su trámite principal)", "estimates",
                      body=DeskMove, roles=("supervisor", "admin"), errors=(400, 401, 403, 404, 409, 422))),
+    api_route("/api/offices/{office}/balancing/auto", "PUT", set_auto_balance,
+              ApiDoc("Balanceo automático: el servidor mueve una ventanilla cuando una espera estimada supera"
+                     " `threshold_minutes` (como mucho una cada 10 min); null lo apaga", "estimates",
+                     body=AutoBalance, roles=("supervisor", "admin"), errors=(400, 401, 403, 404, 422))),
 ]

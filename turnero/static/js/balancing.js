@@ -1,11 +1,12 @@
-/* Supervisor desk balancing: refreshes the view, applies a suggested move, and (when the
-   box is ticked) applies the first suggestion on each refresh while the page is open. */
+/* Supervisor desk balancing: refreshes the view, applies a suggested move, and turns the
+   server's automatic balancing on (at the threshold shown) or off. */
 (function () {
   "use strict";
   const boot = JSON.parse(document.getElementById("bal-data").textContent);
   const $ = (id) => document.getElementById(id);
   const REFRESH_MS = 15000;
   let busy = false;
+  let autoChanges = 0;  // the box's changes made here (see refresh)
 
   function el(tag, text, cls) {
     const e = document.createElement(tag);
@@ -73,11 +74,11 @@
     if (busy) return;
     busy = true;
     try {
-      let view = (await Turnero.api("GET", url())).data;
-      if ($("bal-auto").checked && view.suggestions.length) {
-        await apply(view.suggestions[0].desk, view.suggestions[0].to);
-        view = (await Turnero.api("GET", url())).data;
-      }
+      const asked = autoChanges;
+      const view = (await Turnero.api("GET", url())).data;
+      // Another supervisor may have changed it; a read begun before this page's own
+      // change does not know of it.
+      if (asked === autoChanges) $("bal-auto").checked = view.auto_threshold_minutes !== null;
       render(view);
     } catch (e) {
       $("bal-message").textContent = e.message;
@@ -97,7 +98,30 @@
     }
     await refresh();
   });
-  $("bal-threshold").addEventListener("change", refresh);
-  $("bal-auto").addEventListener("change", refresh);
+  async function setAuto() {
+    autoChanges += 1;
+    const box = $("bal-auto");
+    const t = parseInt($("bal-threshold").value, 10);
+    if (box.checked && !(Number.isFinite(t) && t >= 1 && t <= 600)) {
+      box.checked = false;
+      $("bal-message").textContent = "Indique un umbral entre 1 y 600 minutos.";
+      return;
+    }
+    try {
+      const res = await Turnero.api("PUT", "/api/offices/" + encodeURIComponent(boot.office) + "/balancing/auto",
+        { threshold_minutes: box.checked ? t : null });
+      $("bal-message").textContent = res.data.auto_threshold_minutes === null
+        ? "Balanceo automático desactivado: las sugerencias se aplican a mano."
+        : "Balanceo automático activado: umbral de " + res.data.auto_threshold_minutes + " min.";
+    } catch (e) {
+      box.checked = !box.checked;
+      $("bal-message").textContent = e.message;
+    }
+    autoChanges += 1;  // reads begun during the change are as stale as those before it
+    await refresh();
+  }
+
+  $("bal-threshold").addEventListener("change", () => ($("bal-auto").checked ? setAuto() : refresh()));
+  $("bal-auto").addEventListener("change", setAuto);
   setInterval(refresh, REFRESH_MS);
 })();
