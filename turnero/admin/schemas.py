@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from turnero.admin import policy
+from turnero.core.schemas import OfficeFields
 
 RoleName = Literal["admin", "supervisor", "operator", "kiosk", "display"]
 Code = Annotated[str, Field(min_length=1, max_length=40), AfterValidator(policy.code)]
@@ -54,16 +55,7 @@ class OfficeUpdate(_In):
     active: bool | None = None
 
 
-class OfficeAdminOut(BaseModel):
-    code: str
-    name: str
-    institution: str
-    department: str
-    city: str
-    address: str
-    timezone: str
-    opening_hours: dict[str, list[list[str]]]
-    services: list[str]
+class OfficeAdminOut(OfficeFields):
     active: bool
 
 

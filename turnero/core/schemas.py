@@ -31,7 +31,9 @@ class ServiceOut(BaseModel):
     steps: list[str]
 
 
-class OfficeOut(BaseModel):
+class OfficeFields(BaseModel):
+    """What every view of an office shows (public list, admin pages)."""
+
     code: str
     name: str
     institution: str
@@ -41,6 +43,9 @@ class OfficeOut(BaseModel):
     timezone: str
     opening_hours: dict[str, list[list[str]]]
     services: list[str]
+
+
+class OfficeOut(OfficeFields):
     # With ?service=CODE: a regular walk-in's predicted wait there (null: no walk-ins
     # or no desk in sight) and how many wait in that line now.
     estimated_wait_minutes: int | None = None
