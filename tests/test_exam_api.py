@@ -425,6 +425,10 @@ async def test_scoring_against_the_pass_mark_and_the_result_sms_through_the_outb
     assert [m.to for m in messages] == ["+59171234567", "+59171234567"]
     assert [m.channel for m in messages] == ["sms", "sms"]
     assert "APROBADO (16/20)" in messages[0].body and "REPROBADO (15/20)" in messages[1].body
+    # Each names the cita it was booked as, like the cita's other messages.
+    booked_as = await ExamAttempt.filter(status=AttemptStatus.FINISHED).order_by("id").values_list(
+        "appointment_id", flat=True)
+    assert [m.appointment_id for m in messages] == booked_as and None not in booked_as
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning:twilio.*")

@@ -614,7 +614,7 @@ async def notify_result(conn, attempt: ExamAttempt, office: Office) -> int | Non
     return await notifications.exam_result(
         conn, result_key=attempt.public_id, phone=attempt.phone, office=office, category=attempt.category,
         passed=bool(attempt.passed), correct=attempt.correct_count or 0, total=attempt.total or 0,
-        service_code=service.code if service else None,
+        service_code=service.code if service else None, appointment_id=attempt.appointment_id,
     )
 
 

@@ -257,14 +257,15 @@ async def appointment_not_cancellable(
 
 async def exam_result(
     conn, *, result_key: str, phone: str, office: Office, category: str, passed: bool, correct: int, total: int,
-    service_code: str | None = None,
+    service_code: str | None = None, appointment_id: int | None = None,
 ) -> int | None:
-    """The theory exam's result; `result_key` names the attempt (one message each)."""
+    """The theory exam's result; `result_key` names the attempt (one message each),
+    `appointment_id` the cita it was booked as (the cita's messages list it)."""
     return await outbox.enqueue(
         conn, to=phone, template="resultado_examen", dedupe_key=f"examen:{result_key}:resultado",
         context={"institucion": office.institution, "categoria": category, "aprobado": passed,
                  "correctas": correct, "total": total},
-        office=office, service_code=service_code,
+        office=office, service_code=service_code, appointment_id=appointment_id,
     )
 
 
