@@ -26,12 +26,15 @@ QUESTIONS = 10
 @pytest.fixture(scope="module", params=BACKENDS)
 def exam_server(request, tmp_path_factory):
     """`turnero demo` with short exams, check-in open hours ahead (the tests cannot move
-    a real server's clock, and bookings need 2 hours' notice) and no booking limit."""
+    a real server's clock, and bookings need 2 hours' notice), no booking limit, and no
+    holiday table (a session three hours from now may fall on a holiday: the test would
+    have nothing to book on the day it runs)."""
     directory = tmp_path_factory.mktemp(f"exam-{request.param}")
     database = FreshDatabase(request.param, directory, seeded=True)
     server = LiveServer(database.url, directory / "server.log", extra_env={
         "TURNERO_EXAM_QUESTIONS": str(QUESTIONS), "TURNERO_EXAM_MINUTES": "15",
         "TURNERO_EXAM_CHECKIN_OPENS_MINUTES": "600", "TURNERO_BOOKING_RATE_LIMIT": "100000/minute",
+        "TURNERO_HOLIDAYS_COUNTRY": "", "TURNERO_DEPARTMENTAL_HOLIDAYS": "0",
     })
     server.backend = request.param  # type: ignore[attr-defined]
     try:
