@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from turnero.admin import policy
-from turnero.core.schemas import OfficeFields
+from turnero.core.schemas import OfficeFields, ServiceOut
 
 RoleName = Literal["admin", "supervisor", "operator", "kiosk", "display"]
 Code = Annotated[str, Field(min_length=1, max_length=40), AfterValidator(policy.code)]
@@ -87,15 +87,7 @@ class ServiceUpdate(_In):
     active: bool | None = None
 
 
-class ServiceAdminOut(BaseModel):
-    code: str
-    name: str
-    prefix: str
-    walk_in: bool
-    bookable: bool
-    kind: Literal["counter", "exam"]
-    requirements: list[str]
-    steps: list[str]
+class ServiceAdminOut(ServiceOut):
     expected_service_minutes: float
     active: bool
 

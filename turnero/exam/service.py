@@ -287,6 +287,22 @@ class _SeatRace(Exception):
     """Another check-in took the chosen seat first (unique index): choose again."""
 
 
+def _choose_seat(seats: list[tuple], taken: list[int], seat_number: int | None, unavailable: str) -> int:
+    """The seat asked for by number (in service and free), or the lowest free one;
+    `seats` are (id, number, in_service) rows, `taken` the ids already held."""
+    if seat_number is not None:
+        seat_id = next((sid for sid, n, ok in seats if n == seat_number and ok), None)
+        if seat_id is None:
+            raise conflict("seat_out_of_service", f"La computadora {seat_number} {unavailable}.")
+        if seat_id in taken:
+            raise _SeatRace()
+        return seat_id
+    seat_id = policy.lowest_free_seat(seats, taken)
+    if seat_id is None:
+        raise conflict("room_full", "No queda ninguna computadora libre en servicio en la sala.")
+    return seat_id
+
+
 async def _check_in_once(session, appt, seat_number, seed, drawn, actor, now) -> ExamAttempt:
     from turnero.scheduler import service as scheduler
     from turnero.scheduler.models import AppointmentStatus
@@ -297,16 +313,7 @@ async def _check_in_once(session, appt, seat_number, seed, drawn, actor, now) ->
                 session_id=session.id, status__in=SEAT_HOLDING, seat_id__isnull=False
             ).values_list("seat_id", flat=True)
             seats = await Seat.filter(room_id=session.room_id).values_list("id", "number", "in_service")
-            if seat_number is not None:
-                seat_id = next((sid for sid, n, ok in seats if n == seat_number and ok), None)
-                if seat_id is None:
-                    raise conflict("seat_out_of_service", f"La computadora {seat_number} está fuera de servicio.")
-                if seat_id in taken:
-                    raise _SeatRace()
-            else:
-                seat_id = policy.lowest_free_seat(seats, taken)
-                if seat_id is None:
-                    raise conflict("room_full", "No queda ninguna computadora libre en servicio en la sala.")
+            seat_id = _choose_seat(seats, taken, seat_number, "está fuera de servicio")
             # The cita's own check-in (the citas engine's state): once, whoever wins.
             claimed = await conn.execute_query_dict(
                 placeholders("UPDATE appointment SET status = ?, checked_in_at = ? WHERE id = ? AND status = ?"
@@ -381,16 +388,7 @@ async def _swap_once(session: ExamSession, attempt_id: int, seat_number, actor, 
                 s for s in await Seat.filter(room_id=session.room_id).values_list("id", "number", "in_service")
                 if s[0] != old_seat_id
             ]
-            if seat_number is not None:
-                seat_id = next((sid for sid, n, ok in seats if n == seat_number and ok), None)
-                if seat_id is None:
-                    raise conflict("seat_out_of_service", f"La computadora {seat_number} no está disponible.")
-                if seat_id in taken:
-                    raise _SeatRace()
-            else:
-                seat_id = policy.lowest_free_seat(seats, taken)
-                if seat_id is None:
-                    raise conflict("room_full", "No queda ninguna computadora libre en servicio en la sala.")
+            seat_id = _choose_seat(seats, taken, seat_number, "no está disponible")
             changes: dict = {"seat_id": seat_id}
             if attempt.status == AttemptStatus.IN_PROGRESS:
                 changes.update(status=AttemptStatus.ASSIGNED, deadline=None,
