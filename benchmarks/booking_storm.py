@@ -130,26 +130,12 @@ async def query(database_url: str, sql: str) -> list[tuple]:
     return [tuple(r) for r in await _pg(database_url, sql)]
 
 
-def _db_backend_pids() -> list[int]:
-    """PostgreSQL backend processes serving the benchmark database (by process title)."""
-    pids = []
-    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    if f" {PG_DB} ".encode() in f.read():
-                        pids.append(int(entry))
-            except OSError:
-                pass
-    return pids
-
-
 def cpu_snapshot(server_pids: list[int]) -> dict:
     """CPU seconds so far of the server processes, the database's backends and this
     client: what a request costs, a figure that stays meaningful on a busy machine."""
     return {
         "server": {p: common.cpu_seconds(p) for p in server_pids},
-        "db": {p: common.cpu_seconds(p) for p in _db_backend_pids()},
+        "db": {p: common.cpu_seconds(p) for p in common.pg_backend_pids(PG_DB)},
         "client": time.process_time(),
     }
 

@@ -64,6 +64,22 @@ def cpu_seconds(pid: int) -> float:
         return 0.0
 
 
+def pg_backend_pids(database: str) -> list[int]:
+    """PostgreSQL backend processes serving `database` (by process title, /proc)."""
+    if not os.path.isdir("/proc"):
+        return []
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if f" {database} ".encode() in f.read():
+                        pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
 # ---------------------------------------------------------------- server process
 
 

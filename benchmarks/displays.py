@@ -6,8 +6,10 @@ For each N in --clients, each run:
 
 1. Turnero: a real server (`python -m turnero demo`, one worker, fresh SQLite file,
    TURNERO_ACCESS_LOG=0), N clients connected to /ws/offices/LPZ-PRINCIPAL/board from
-   --procs client processes (asyncio + `websockets`, uvloop when installed; the
-   default permessage-deflate negotiation, as browsers do). Then --calls calls: issue a
+   --procs client processes (uvloop when installed; `picows` clients by default, which
+   parse frames in C as a browser does, or pure-Python `websockets` clients with
+   --client websockets, which may offer permessage-deflate with --compression deflate;
+   Turnero's server declines it unless TURNERO_WS_COMPRESSION=1). Then --calls calls: issue a
    ticket, call-next at a desk (HTTP), finish; one call every --interval seconds.
    Latency per client and call = when the client read the `ticket.called` event −
    when the call-next request was sent (end to end: HTTP, transaction, bus, hub, socket)
@@ -21,7 +23,8 @@ For each N in --clients, each run:
 Prints each run, then medians over --runs, and a Markdown table. Clients, server and
 driver share the machine's cores: the figures include the clients' own CPU time.
 
-    python benchmarks/displays.py --clients 1000,5000 --runs 3
+    python benchmarks/displays.py --clients 1000,5000,10000 --runs 3
+    python benchmarks/displays.py --client websockets --clients 5000 --runs 3
 """
 
 from __future__ import annotations
@@ -32,7 +35,10 @@ import sys
 # benchmarks/ holds queue.py, and Python puts this file's folder first on sys.path:
 # take it out so that `import queue` (multiprocessing) finds the standard library.
 _HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(_HERE)
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
 
 import argparse
 import asyncio
@@ -40,22 +46,16 @@ import json
 import multiprocessing as mp
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import tempfile
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchmarks.common import free_port
+
 OFFICE = "LPZ-PRINCIPAL"
 DESK = "9"            # serves SANEAMIENTO only: the benchmark's tickets
 SERVICE = "SANEAMIENTO"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_kb(pid: int) -> int:

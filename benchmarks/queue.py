@@ -169,22 +169,6 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[k] * 1000
 
 
-def _db_backend_pids(backend: str) -> list[int]:
-    """PostgreSQL backend processes serving the benchmark database (by process title)."""
-    if backend != "postgres" or not os.path.isdir("/proc"):
-        return []
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    if f" {PG_BENCH_DB} ".encode() in f.read():
-                        pids.append(int(entry))
-            except OSError:
-                pass
-    return pids
-
-
 class CpuMeter:
     """CPU seconds used by the server processes, the PostgreSQL backends and this client
     between two snapshots — the figures that stay meaningful on a busy machine."""
@@ -195,7 +179,8 @@ class CpuMeter:
     def snapshot(self) -> dict[str, dict[int, float] | float]:
         return {
             "server": {p: common.cpu_seconds(p) for p in self.server_pids},
-            "db": {p: common.cpu_seconds(p) for p in _db_backend_pids(self.backend)},
+            "db": {p: common.cpu_seconds(p) for p in
+                   (common.pg_backend_pids(PG_BENCH_DB) if self.backend == "postgres" else [])},
             "client": time.process_time(),
         }
 

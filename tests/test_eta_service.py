@@ -3,6 +3,7 @@ queue engine: history rows with a known answer, today's finished calls, snapshot
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -359,7 +360,21 @@ async def test_automatic_balancing_moves_a_desk_by_itself_at_most_once_per_coold
     clock.advance(timedelta(minutes=6))
     assert await balance_offices(CONFIG) == 1 and len(await first_desks() - before) == 2
 
+    # Several instances at once (each with the office as it read it): one move, not two.
+    clock.advance(timedelta(minutes=11))
+    copies = [await Office.get(code="LPZ-ZONA-SUR") for _ in range(4)]
+    results = await asyncio.gather(*(eta_service.auto_balance(o, POLICY) for o in copies))
+    assert sum(r is not None for r in results) == 1 and len(await first_desks() - before) == 3
+
+    # An instance still holding the old threshold after a supervisor changed it: no move.
+    stale = await Office.get(code="LPZ-ZONA-SUR")
+    changed = await client.put(url + "/auto", json={"threshold_minutes": 31}, headers=admin)
+    assert changed.status_code == 200
+    clock.advance(timedelta(minutes=11))
+    assert stale.auto_balance_minutes == 30 and await eta_service.auto_balance(stale, POLICY) is None
+    assert len(await first_desks() - before) == 3
+
     turned_off = await client.put(url + "/auto", json={"threshold_minutes": None}, headers=admin)
     assert turned_off.status_code == 200 and turned_off.json()["auto_threshold_minutes"] is None
     clock.advance(timedelta(minutes=11))
-    assert await balance_offices(CONFIG) == 0 and len(await first_desks() - before) == 2
+    assert await balance_offices(CONFIG) == 0 and len(await first_desks() - before) == 3

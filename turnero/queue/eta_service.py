@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from turnero.admin import service as admin_service
 from turnero.core import clock
 from turnero.core.auth import Principal
 from turnero.core.db import database_generation, db_datetime, is_postgres, placeholders
@@ -611,13 +612,11 @@ async def apply_desk_move(office: Office, desk_name: str, service_code: str, act
 async def set_auto_balance(office: Office, threshold_minutes: int | None, actor: Principal) -> dict:
     """Turn automatic desk moves on (above `threshold_minutes` of predicted wait) or off
     (None); with its audit record."""
-    from turnero.admin.service import audit  # admin depends on queue: imported when used
-
     async with in_transaction():
         before = office.auto_balance_minutes
         await Office.filter(id=office.id).update(auto_balance_minutes=threshold_minutes)
-        await audit(actor, "office.auto_balance", office.code, office.id,
-                    {"auto_balance_minutes": before}, {"auto_balance_minutes": threshold_minutes})
+        await admin_service.audit(actor, "office.auto_balance", office.code, office.id,
+                                  {"auto_balance_minutes": before}, {"auto_balance_minutes": threshold_minutes})
     office.auto_balance_minutes = threshold_minutes
     return {"office": office.code, "auto_threshold_minutes": threshold_minutes}
 
