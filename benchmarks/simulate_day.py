@@ -293,7 +293,7 @@ async def run_scenario(plan: list[Visit], desk_names: list[str], *, fcfs: bool, 
                 # The position-based figure the engine shows with predictions turned off.
                 baseline = (await service.ticket_view(ticket, office, position_config))["estimated_wait_minutes"]
                 began = time.perf_counter()
-                predicted = await eta_service.estimate_for_ticket(ticket, office, config.policy, max_age=timedelta(0))
+                predicted = await eta_service.estimate_for_ticket(ticket, office, config.policy)
                 result.estimate_seconds.append(time.perf_counter() - began)
                 result.records[view["number"]] = Record(visit, lane, now, predicted, baseline,
                                                            view["estimated_wait_minutes"])

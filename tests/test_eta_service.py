@@ -13,7 +13,7 @@ from turnero.core import clock
 from turnero.core.auth import Principal
 from turnero.core.errors import ApiError
 from turnero.core.models import Office, Role, Service, User
-from turnero.queue import balancing, eta_service, service
+from turnero.queue import balancing, eta_service, service, waiting
 from turnero.queue.models import Desk, DeskEvent, DeskService, DeskStatus, Ticket, TicketStatus
 
 LA_PAZ = ZoneInfo("America/La_Paz")
@@ -30,6 +30,12 @@ def _fresh_cache():
     eta_service.clear_cache()
     yield
     eta_service.clear_cache()
+
+
+async def services_now(office: Office, estimate=None) -> dict:
+    """Per service code, the estimate's figures for the office's lines now."""
+    estimate = estimate or await eta_service.estimates_for_office(office, POLICY)
+    return estimate.services(await waiting.office_lines(office.id))
 
 
 async def actor() -> Principal:
@@ -63,8 +69,9 @@ async def test_history_with_a_known_service_time_gives_known_waits(db):
     await service.set_desk_status(office, "3", DeskStatus.OPEN, await actor())
     tickets = [await issue(office) for _ in range(3)]
     estimate = await eta_service.estimates_for_office(office, POLICY, with_arrivals=False)
-    assert [estimate.by_public_id[t["id"]] for t in tickets] == [0, 10, 20]
-    ci = estimate.services["CI-RENOV"]
+    ids = [(await Ticket.get(public_id=t["id"])).id for t in tickets]
+    assert [estimate.tickets[i] for i in ids] == [0, 10, 20]
+    ci = (await services_now(office, estimate))["CI-RENOV"]
     assert (ci.waiting, ci.open_desks, ci.primary_desks) == (3, 1, 1.0)
     assert abs(ci.service_minutes - 10.0) < 0.2 and ci.wait_minutes == 30
     # The other hours of the day also learn from the history (7-minute prior, 10 observed).
@@ -79,24 +86,24 @@ async def test_todays_finished_calls_update_the_service_time(db):
     who = await actor()
     clock.freeze(la_paz(23, 9))
     await service.set_desk_status(office, "3", DeskStatus.OPEN, who)
-    before = (await eta_service.estimates_for_office(office, POLICY)).services["CI-RENOV"].service_minutes
+    before = (await services_now(office))["CI-RENOV"].service_minutes
     assert before == 7.0  # the service's prior: nothing observed yet
     for _ in range(12):
         await issue(office)
         called = await service.call_next(office, "3", who, CONFIG)
         clock.advance(timedelta(minutes=14))
         await service.finish(await service.get_ticket(called["id"]), who, CONFIG)
-    after = (await eta_service.estimates_for_office(office, POLICY)).services["CI-RENOV"].service_minutes
+    after = (await services_now(office))["CI-RENOV"].service_minutes
     expected = 7.0 * (5 + 12 * 2.0) / (5 + 12)  # 14 minutes observed, twice the prior
     assert abs(after - expected) < 0.01
     # The statistics are cached for a minute of the clock, then read again.
     await issue(office)
     called = await service.call_next(office, "3", who, CONFIG)
     await service.finish(await service.get_ticket(called["id"]), who, CONFIG)  # a short call
-    cached = (await eta_service.estimates_for_office(office, POLICY)).services["CI-RENOV"].service_minutes
+    cached = (await services_now(office))["CI-RENOV"].service_minutes
     assert cached == after
     clock.advance(eta_service.STATS_TTL)
-    assert (await eta_service.estimates_for_office(office, POLICY)).services["CI-RENOV"].service_minutes < after
+    assert (await services_now(office))["CI-RENOV"].service_minutes < after
 
 
 async def test_a_multi_step_walk_in_waits_in_its_first_steps_line(db):
@@ -106,12 +113,12 @@ async def test_a_multi_step_walk_in_waits_in_its_first_steps_line(db):
         await service.set_desk_status(office, desk, DeskStatus.OPEN, await actor())
     for _ in range(4):
         await issue(office, "CI-NUEVO")  # DESCARTE (3 min) first
-    estimate = await eta_service.estimates_for_office(office, POLICY, with_arrivals=False)
-    assert estimate.services["CI-NUEVO"].wait_minutes == estimate.services["DESCARTE"].wait_minutes
+    estimate = await services_now(office, await eta_service.estimates_for_office(office, POLICY, with_arrivals=False))
+    assert estimate["CI-NUEVO"].wait_minutes == estimate["DESCARTE"].wait_minutes
     # Desk 2 (DESCARTE first) is closed, so desk 1 alone: four calls of 3 minutes; desk 3
     # serves neither line, so it does not help.
-    assert estimate.services["DESCARTE"].wait_minutes == 12
-    assert estimate.services["CI-RENOV"].wait_minutes == 0
+    assert estimate["DESCARTE"].wait_minutes == 12
+    assert estimate["CI-RENOV"].wait_minutes == 0
 
 
 async def test_balancing_suggests_and_applies_a_desk_move(db):
@@ -141,8 +148,8 @@ async def test_balancing_suggests_and_applies_a_desk_move(db):
     # The engine now calls SANEAMIENTO at that desk, and the prediction drops.
     called = await service.call_next(office, move["desk"], who, CONFIG)
     assert called["service"] == "SANEAMIENTO"
-    after = await eta_service.estimates_for_office(office, POLICY)
-    assert after.services["SANEAMIENTO"].wait_minutes < waits["SANEAMIENTO"]
+    after = await services_now(office)
+    assert after["SANEAMIENTO"].wait_minutes < waits["SANEAMIENTO"]
 
 
 async def test_a_move_to_a_desk_of_another_office_or_a_closed_desk_is_refused(db):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+from functools import partial
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from starlette.applications import Starlette
@@ -40,6 +41,8 @@ from turnero.scheduler import routes as scheduler_routes
 from turnero.exam import jobs as exam_jobs
 from turnero.exam import pages as exam_pages
 from turnero.exam import routes as exam_routes
+from turnero.queue import eta_service
+from turnero.queue import service as queue_service
 from turnero.queue.service import QueueConfig
 from turnero.settings import Settings
 
@@ -79,6 +82,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         coalesced.delay = settings.board_counts_delay_ms / 1000
         await bus.start()
         app.state.board_hub = BoardHub.from_settings(bus, settings)
+        app.state.board_hub.start_following = partial(queue_service.followed_ticket, config=app.state.queue_config)
+        app.state.board_hub.refresh_followed = partial(queue_service.refresh_followed, config=app.state.queue_config)
+        eta_service.refresh_listeners.append(app.state.board_hub.estimate_refreshed)
         scheduler = None
         if settings.run_jobs:
             scheduler = AsyncIOScheduler(timezone="UTC")
@@ -96,6 +102,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
             await coalesced.flush()
+            eta_service.refresh_listeners.remove(app.state.board_hub.estimate_refreshed)
             await app.state.board_hub.close()
             await bus.close()
             await close_db()

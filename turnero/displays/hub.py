@@ -33,6 +33,7 @@ from turnero.core import metrics
 from turnero.core.models import Office
 from turnero.displays.bus import RESYNC, STALE, EventBus, encode
 from turnero.displays.service import board_desks, board_snapshot, service_names, waiting_counts
+from turnero.queue import waiting
 
 log = logging.getLogger("turnero.displays")
 
@@ -54,7 +55,7 @@ class BoardClient:
     and no writer task until something cannot be written straight into its socket."""
 
     __slots__ = ("ws", "feed", "buffer", "limit", "need_snapshot", "last_sent", "sending_since",
-                 "overflows", "writer", "dropped", "last_resync", "resync_due", "proto")
+                 "overflows", "writer", "dropped", "last_resync", "resync_due", "proto", "followed", "last_update")
 
     def __init__(self, ws: WebSocket, limit: int, proto=None, feed: "OfficeFeed | None" = None):
         self.ws = ws
@@ -71,6 +72,9 @@ class BoardClient:
         self.dropped = False
         self.last_resync = 0.0
         self.resync_due = False
+        # A citizen's page following its ticket: what it follows, and the last update sent.
+        self.followed = None
+        self.last_update: str | None = None
 
     @property
     def idle(self) -> bool:
@@ -155,6 +159,9 @@ class OfficeFeed:
         self._building: tuple[int, asyncio.Future] | None = None
         self._service_names: dict[str, str] = {}
         self._tasks: list[asyncio.Task] = []
+        self.followers: set[BoardClient] = set()
+        self._followers_due = False
+        self._followers_task: asyncio.Task | None = None
 
     def start(self) -> None:
         code = self.office.code
@@ -164,6 +171,8 @@ class OfficeFeed:
         ]
 
     async def stop(self) -> None:
+        if self._followers_task is not None:
+            self._tasks.append(self._followers_task)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -198,6 +207,7 @@ class OfficeFeed:
             log.warning("no se pudo leer el seq de %s: %s", self.office.code, exc)
 
     async def _take(self, batch: list[dict]) -> None:
+        waiting.changed()  # a change somewhere (maybe another instance): the lines re-read it
         pending: list[dict] = []
         for event in batch:
             seq = event.get("seq")
@@ -218,6 +228,7 @@ class OfficeFeed:
         self._snapshot = None
         for client in self.clients:
             client.resnapshot()
+        self.follow_soon()
 
     async def _forward(self, events: list[dict]) -> None:
         if not events:
@@ -235,6 +246,8 @@ class OfficeFeed:
                 event = {**event, "service_name": await self._service_name(event.get("service"))}
             self.last_seq = event["seq"]
             self._broadcast(event["seq"], encode(event))
+        if self.followers:
+            self.follow_soon()
 
     async def _counts(self) -> dict:
         try:
@@ -255,6 +268,34 @@ class OfficeFeed:
         for client in self.clients:
             if not client.write_now(seq, data, frame):
                 client.push(seq, text)
+
+    # ------------------------------------------------------------ followed tickets
+
+    def follow_soon(self) -> None:
+        """Send the pages following a ticket their new place and wait (once per batch of
+        changes, in a task of its own so that calls never wait behind it)."""
+        self._followers_due = True
+        if self._followers_task is None or self._followers_task.done():
+            self._followers_task = asyncio.get_running_loop().create_task(self._update_followers())
+
+    async def _update_followers(self) -> None:
+        refresh = self.hub.refresh_followed
+        while self._followers_due and refresh is not None:
+            self._followers_due = False
+            for client in list(self.followers):
+                if client.dropped or client.need_snapshot:
+                    continue  # after its snapshot it asks again (write_loop)
+                try:
+                    client.followed = await refresh(client.followed, self.office)
+                except Exception as exc:  # noqa: BLE001 — the page's own reads still work
+                    log.debug("no se pudo actualizar el turno seguido en %s: %s", self.office.code, exc)
+                    continue
+                text = encode({"type": "ticket.update", "ticket": client.followed.view})
+                if text != client.last_update:
+                    client.last_update = text
+                    data = text.encode()
+                    if not client.write_now(None, data, text_frame(data)):
+                        client.push(None, text)
 
     async def _tick(self) -> None:
         """Keep-alive messages, and the watchdog that drops stuck clients."""
@@ -307,6 +348,9 @@ class OfficeFeed:
                     seq, text = await self.snapshot()
                     await client.send(text)
                     client.last_sent = seq
+                    if client.followed is not None:
+                        client.last_update = None
+                        self.follow_soon()
                 elif client.buffer:
                     seq, text = client.buffer.popleft()
                     if seq is None or seq > client.last_sent:
@@ -344,6 +388,10 @@ class BoardHub:
         # Write events straight into idle sockets (uvicorn's websockets-sansio protocol);
         # off: every message goes through the ASGI send of each client's writer task.
         self.direct_writes = direct_writes
+        # Pages following a ticket (set by the app): `start_following(public id)` gives
+        # what a page follows, `refresh_followed(followed, office)` its state now.
+        self.start_following = None
+        self.refresh_followed = None
 
     @classmethod
     def from_settings(cls, bus: EventBus, settings) -> "BoardHub":
@@ -361,12 +409,31 @@ class BoardHub:
             feed.start()
         return feed
 
-    async def serve(self, ws: WebSocket, feed: "OfficeFeed") -> None:
+    def estimate_refreshed(self, office: Office) -> None:
+        """A new wait estimate for the office: its followed tickets may have a new wait."""
+        feed = self.feeds.get(office.code)
+        if feed is not None and feed.followers:
+            feed.follow_soon()
+
+    async def following(self, office: Office, public_id: str | None):
+        """What a page asking to follow `public_id` follows, if that ticket is this office's."""
+        if not public_id or self.start_following is None or len(public_id) > 64:
+            return None
+        try:
+            followed = await self.start_following(public_id)
+        except Exception:  # noqa: BLE001 — unknown ticket: a plain board client
+            return None
+        return followed if followed.office_id == office.id else None
+
+    async def serve(self, ws: WebSocket, feed: "OfficeFeed", followed=None) -> None:
         """The whole life of one accepted connection (call right after `feed_for`, with
         no await in between: the feed ends when its last client leaves)."""
         _bound_send_buffer(ws, self.socket_send_buffer)
         client = BoardClient(ws, self.client_buffer, _direct_protocol(ws) if self.direct_writes else None, feed)
         feed.clients.add(client)  # before any await: events from now on are buffered
+        if followed is not None:
+            client.followed = followed
+            feed.followers.add(client)
         client.wake()  # its snapshot
         office = feed.office
         metrics.websocket_connected()
@@ -381,6 +448,7 @@ class BoardHub:
         finally:
             metrics.websocket_disconnected()
             feed.clients.discard(client)
+            feed.followers.discard(client)
             client.dropped = True  # no new writer from now on
             if client.writer is not None:
                 client.writer.cancel()
@@ -408,6 +476,7 @@ class BoardHub:
         self.dropped += 1
         for feed in self.feeds.values():  # it gets nothing more from now on
             feed.clients.discard(client)
+            feed.followers.discard(client)
         if client.writer is not None and client.writer is not asyncio.current_task():
             client.writer.cancel()
         log.info("pantalla desconectada: %s", reason)

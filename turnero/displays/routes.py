@@ -33,7 +33,8 @@ routes = [
 
 
 async def board_socket(websocket: WebSocket) -> None:
-    """`/ws/offices/{office}/board`: public like the board (ticket numbers only)."""
+    """`/ws/offices/{office}/board`: public like the board (ticket numbers only); with
+    `?ticket=<public id>` of one of its tickets, also that ticket's own updates."""
     try:
         office = await get_office(websocket.path_params["office"])
     except ApiError as exc:
@@ -41,11 +42,13 @@ async def board_socket(websocket: WebSocket) -> None:
         await websocket.send_text(encode({"type": "error", "error": {"code": exc.code, "message": exc.message}}))
         await websocket.close(code=CLOSE_UNKNOWN_OFFICE)
         return
-    await websocket.accept()
     hub = websocket.app.state.board_hub
+    # A citizen's ticket page: `?ticket=<id>` adds personal `ticket.update` messages.
+    followed = await hub.following(office, websocket.query_params.get("ticket"))
+    await websocket.accept()
     feed = hub.feed_for(office)
     del office  # the feed holds its own: thousands of idle screens need not hold one each
-    await hub.serve(websocket, feed)
+    await hub.serve(websocket, feed, followed)
 
 
 websocket_routes = [WebSocketRoute("/ws/offices/{office}/board", board_socket)]

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from tortoise.functions import Count
-
 from turnero.core import clock
 from turnero.core.models import Office, OfficeService
-from turnero.queue.models import Desk, Ticket, TicketStatus
+from turnero.queue import waiting
+from turnero.queue.models import Desk, Ticket
 from turnero.queue.service import ACTIVE_AT_DESK
 
 RECENT_CALLS = 8
@@ -39,17 +38,11 @@ async def recent_calls(office: Office, limit: int = RECENT_CALLS) -> list[dict]:
 
 
 async def waiting_counts(office: Office) -> dict[str, int]:
-    """Tickets waiting per service code; every service the office offers appears."""
-    catalogue = await OfficeService.filter(office_id=office.id).values_list("service__code", flat=True)
-    waiting = {code: 0 for code in sorted(catalogue)}
-    counts = (
-        await Ticket.filter(office_id=office.id, status=TicketStatus.WAITING)
-        .annotate(n=Count("id"))
-        .group_by("service__code")
-        .values_list("service__code", "n")
-    )
-    waiting.update({code: n for code, n in counts})
-    return waiting
+    """Tickets waiting per service code; every service the office offers appears. From
+    the office's lines held in memory (queue/waiting.py): no scan of the line."""
+    catalogue = await OfficeService.filter(office_id=office.id).values_list("service_id", "service__code")
+    counts = (await waiting.office_lines(office.id)).counts()
+    return {code: counts.get(sid, 0) for sid, code in sorted(catalogue, key=lambda row: row[1])}
 
 
 async def board_desks(office: Office) -> list[dict]:

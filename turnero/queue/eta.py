@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import heapq
 import math
-from bisect import insort
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -146,6 +145,8 @@ class DeskState:
     # The ticket at the desk now, if any (when it was called, and its later steps).
     busy: WaitingTicket | None = None
     busy_since: datetime | None = None
+    # A desk not open yet: when it is expected to start calling (staffing.py).
+    available_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,7 @@ class _Entry:
     ghost: bool = field(default=False, compare=False)
 
 
-def _line_key(t: WaitingTicket) -> tuple:
+def line_key(t: WaitingTicket) -> tuple:
     # The engine's heads: due appointments by due time, other lines by arrival.
     if t.lane == policy.APPOINTMENT:
         return (t.due_at, t.arrived_at, t.ticket_id)
@@ -217,7 +218,8 @@ class _Simulation:
         self.desk_minutes: dict[int, float] = {}
 
     def add(self, ticket: WaitingTicket, ghost: bool = False) -> None:
-        insort(self.lines.setdefault((ticket.service_id, ticket.lane), []), _Entry(_line_key(ticket), ticket, ghost))
+        # Each line is a heap: its head is line[0], as call-next's is the line's first row.
+        heapq.heappush(self.lines.setdefault((ticket.service_id, ticket.lane), []), _Entry(line_key(ticket), ticket, ghost))
 
     def later(self, at: datetime, item) -> None:
         self.seq += 1
@@ -298,7 +300,7 @@ def simulate(
         served.add(service_id)
     streaks = [d.preferential_streak for d in desk_list]
     for i, d in enumerate(desk_list):
-        free_at = now
+        free_at = max(now, d.available_at) if d.available_at is not None else now
         if d.busy is not None and d.busy_since is not None:
             done = sim.busy_for(d.busy, d.busy_since)
             overrun = (done - d.busy_since) * OVERRUN_SHARE
@@ -336,7 +338,7 @@ def simulate(
                 break
             entry = next(e for e in heads if e.ticket.ticket_id == decision.candidate.ticket_id)
             t = entry.ticket
-            sim.lines[(t.service_id, t.lane)].pop(0)
+            heapq.heappop(sim.lines[(t.service_id, t.lane)])
             if entry.ghost:
                 # A ghost takes no desk time and leaves the desk's streak as it was,
                 # so every real prediction is what it would be without it.

@@ -33,9 +33,9 @@ from turnero.core.db import database_generation, db_datetime, is_postgres, place
 from turnero.core.errors import conflict, not_found
 from turnero.core.models import Office, Service
 from turnero.core.service import get_service, offered_service
-from turnero.queue import balancing, eta, policy
+from turnero.queue import balancing, eta, lines, policy, waiting
 from turnero.queue import service as queue_service
-from turnero.queue.service import get_desk
+from turnero.queue.service import ACTIVE_AT_DESK, get_desk
 from turnero.queue.models import Desk, DeskEvent, DeskService, DeskStatus, Ticket, TicketStatus
 
 log = logging.getLogger("turnero.eta")
@@ -128,10 +128,16 @@ class _Stats:
 _stats_cache: dict[int, _Stats] = {}
 
 
+_cleared_at = 0.0
+
+
 def clear_cache() -> None:
+    global _cleared_at
+    _cleared_at = time.monotonic()
     _stats_cache.clear()
     _estimate_cache.clear()
     _locks.clear()
+    waiting.clear()
 
 
 def _utc_offset_hours(tz: str, at: datetime) -> float:
@@ -209,27 +215,63 @@ def _streams(stats: _Stats, catalogue: dict[int, _Service]) -> list[eta.ArrivalS
 
 # ---------------------------------------------------------------- the office's queue now
 
+# The replay reads at most this many tickets from the head of each line: more than its
+# desks can call within the horizon. A longer line's tail is extrapolated (LineCurve), so
+# the cost of an estimate does not grow with the length of the line.
+MAX_PER_LINE = 1000
+# A line that no open or expected desk serves is assumed to get one desk this long
+# after now (or after today's opening): never "no wait" for a line nobody serves.
+UNSTAFFED_DELAY = timedelta(minutes=15)
+
 
 @dataclass
 class _Snapshot:
     waiting: list[eta.WaitingTicket]
-    public_ids: dict[int, str]
-    desks: list[eta.DeskState]
+    truncated: set[tuple[int, str]]  # lines longer than what was read
+    desks: list[eta.DeskState]  # open desks, then the ones expected to open
     desk_rows: list[dict]  # name, status, {service id: weight}
-    waiting_by_service: dict[int, int]
 
 
 def _next_lane(priority: str) -> str:
     return policy.REGULAR if priority == "regular" else policy.PREFERENTIAL
 
 
-async def _snapshot(office: Office, catalogue: dict[int, _Service]) -> _Snapshot:
+_TICKET_COLUMNS = "id, lane, priority, service_id, arrived_at, due_at, party_size, flow_service_id, step_index"
+
+
+def _replay_ticket(r: dict, catalogue: dict[int, _Service]) -> eta.WaitingTicket:
+    flow = catalogue.get(r["flow_service_id"]) if r["flow_service_id"] is not None else None
+    next_steps = _step_ids(catalogue, flow.steps[r["step_index"] + 1:]) if flow else ()
+    return eta.WaitingTicket(
+        r["id"], r["lane"], r["service_id"], db_datetime(r["arrived_at"]), db_datetime(r["due_at"]),
+        int(r["party_size"] or 1), next_steps, _next_lane(r["priority"]),
+    )
+
+
+async def _line_heads(office_id: int, line_sizes: dict[tuple[int, str], int]) -> list[dict]:
+    """The first MAX_PER_LINE tickets of each line, in its order: one statement, each
+    part read from the queue index."""
+    parts, params = [], []
+    for n, ((service_id, lane), _size) in enumerate(sorted(line_sizes.items())):
+        order = "due_at, id" if lane == policy.APPOINTMENT else "arrived_at, id"
+        parts.append(
+            f"SELECT * FROM (SELECT {_TICKET_COLUMNS} FROM ticket WHERE office_id = ? AND status = ?"
+            f" AND lane = ? AND service_id = ? ORDER BY {order} LIMIT {MAX_PER_LINE}) AS l{n}"
+        )
+        params += [office_id, TicketStatus.WAITING.value, lane, service_id]
+    if not parts:
+        return []
+    return await _connection().execute_query_dict(placeholders(" UNION ALL ".join(parts)), params)
+
+
+async def _snapshot(office: Office, catalogue: dict[int, _Service], lines_now: lines.OfficeLines,
+                    now: datetime) -> _Snapshot:
     conn = _connection()
-    tickets = await conn.execute_query_dict(
-        placeholders(
-            "SELECT id, public_id, lane, priority, service_id, arrived_at, due_at, party_size, flow_service_id,"
-            f" step_index, status, desk_id, called_at FROM ticket WHERE office_id = ? AND status IN {_in(_ACTIVE)}"
-        ),
+    sizes = lines_now.line_sizes()
+    waiting_rows = await _line_heads(office.id, sizes)
+    at_desk_rows = await conn.execute_query_dict(
+        placeholders(f"SELECT {_TICKET_COLUMNS}, desk_id, called_at FROM ticket WHERE office_id = ?"
+                     f" AND status IN {_in(ACTIVE_AT_DESK)} AND desk_id IS NOT NULL"),
         [office.id],
     )
     desk_rows = await conn.execute_query_dict(
@@ -239,23 +281,10 @@ async def _snapshot(office: Office, catalogue: dict[int, _Service]) -> _Snapshot
         ),
         [office.id],
     )
-    waiting: list[eta.WaitingTicket] = []
-    public_ids: dict[int, str] = {}
-    at_desk: dict[int, tuple[eta.WaitingTicket, datetime]] = {}
-    counts: dict[int, int] = {}
-    for r in tickets:
-        flow = catalogue.get(r["flow_service_id"]) if r["flow_service_id"] is not None else None
-        next_steps = _step_ids(catalogue, flow.steps[r["step_index"] + 1:]) if flow else ()
-        ticket = eta.WaitingTicket(
-            r["id"], r["lane"], r["service_id"], db_datetime(r["arrived_at"]), db_datetime(r["due_at"]),
-            int(r["party_size"] or 1), next_steps, _next_lane(r["priority"]),
-        )
-        if r["status"] == TicketStatus.WAITING.value:
-            waiting.append(ticket)
-            public_ids[r["id"]] = r["public_id"]
-            counts[r["service_id"]] = counts.get(r["service_id"], 0) + 1
-        elif r["desk_id"] is not None and r["called_at"] is not None:
-            at_desk[r["desk_id"]] = (ticket, db_datetime(r["called_at"]))
+    waiting_tickets = [_replay_ticket(r, catalogue) for r in waiting_rows]
+    truncated = {key for key, size in sizes.items() if size > MAX_PER_LINE}
+    at_desk = {r["desk_id"]: (_replay_ticket(r, catalogue), db_datetime(r["called_at"]))
+               for r in at_desk_rows if r["called_at"] is not None}
     desks: dict[int, dict] = {}
     for r in desk_rows:
         d = desks.setdefault(r["id"], {"id": r["id"], "name": r["name"], "status": r["status"],
@@ -264,14 +293,58 @@ async def _snapshot(office: Office, catalogue: dict[int, _Service]) -> _Snapshot
             d["weights"][r["service_id"]] = r["weight"]
     states = []
     for d in desks.values():
-        if d["status"] != DeskStatus.OPEN.value or not d["weights"]:
-            continue
-        busy, since = at_desk.get(d["id"], (None, None))
-        states.append(eta.DeskState(d["id"], d["weights"], d["streak"] or 0, busy, since))
-    return _Snapshot(waiting, public_ids, states, list(desks.values()), counts)
+        if d["status"] == DeskStatus.OPEN.value and d["weights"]:
+            busy, since = at_desk.get(d["id"], (None, None))
+            states.append(eta.DeskState(d["id"], d["weights"], d["streak"] or 0, busy, since))
+    states += await _expected_desks(office, now, list(desks.values()))
+    return _Snapshot(waiting_tickets, truncated, states, list(desks.values()))
 
 
 # ---------------------------------------------------------------- estimates
+
+
+@dataclass(frozen=True)
+class LineCurve:
+    """Minutes from an estimate's time until a ticket of one line is called, by how many
+    of that line stand before it (its rank): what the replay found for the tickets it
+    played, then — when it read the whole line — for a walk-in joining its end; past
+    that, `slope` minutes per further place."""
+
+    minutes: tuple[int | None, ...]
+    slope: float
+
+    def at(self, rank: int) -> int | None:
+        if rank < len(self.minutes):
+            return self.minutes[rank]
+        last = self.minutes[-1] if self.minutes else None
+        if last is None:
+            return None
+        return last + math.ceil((rank - len(self.minutes) + 1) * self.slope)
+
+
+def _curves(snap: _Snapshot, prediction: eta.Prediction, model: eta.ServiceTimeModel,
+            now: datetime) -> dict[tuple[int, str], LineCurve]:
+    by_line: dict[tuple[int, str], list[eta.WaitingTicket]] = {}
+    for t in snap.waiting:
+        by_line.setdefault((t.service_id, t.lane), []).append(t)
+    desks_for: dict[int, int] = {}
+    for d in snap.desks:
+        for sid in d.weights:
+            desks_for[sid] = desks_for.get(sid, 0) + 1
+    curves = {}
+    for key in set(by_line) | set(prediction.walk_in):
+        service_id, lane = key
+        tickets = sorted(by_line.get(key, ()), key=eta.line_key)
+        minutes = [prediction.wait_minutes(t.ticket_id) for t in tickets]
+        if key not in snap.truncated and key in prediction.walk_in:
+            minutes.append(prediction.walk_in_minutes(service_id, lane))
+        known = [m for m in minutes if m is not None]
+        if len(known) >= 5 and known[-1] > known[0]:
+            slope = (known[-1] - known[0]) / (len(known) - 1)
+        else:
+            slope = model.minutes(service_id, now) / max(1, desks_for.get(service_id, 0))
+        curves[key] = LineCurve(tuple(minutes), slope)
+    return curves
 
 
 @dataclass
@@ -285,120 +358,235 @@ class ServiceEstimate:
     service_minutes: float  # expected desk minutes per call now
     wait_minutes: int | None  # a regular walk-in arriving now (its first step's line)
     preferential_wait_minutes: int | None
+    opens_at: datetime | None = None  # no desk of it open: when the first is expected
 
-    def as_dict(self) -> dict:
+    def as_dict(self, tz: str) -> dict:
         return {
             "service": self.code, "name": self.name, "waiting": self.waiting, "open_desks": self.open_desks,
             "primary_desks": round(self.primary_desks, 2), "service_minutes": round(self.service_minutes, 1),
             "estimated_wait_minutes": self.wait_minutes,
             "estimated_wait_minutes_preferential": self.preferential_wait_minutes,
+            "opens_at": self.opens_at.astimezone(ZoneInfo(tz)).isoformat(timespec="minutes") if self.opens_at else None,
         }
 
 
 @dataclass
 class OfficeEstimate:
+    """The office's queue played forward once (at `computed_at`), kept as what does not
+    change with every ticket: the curves of its lines, the desks and the service times.
+    The figures for now (`services`, `ticket_wait`) combine them with the lines as they
+    are now (waiting.py), which costs O(log n) per line, never a replay."""
+
     office: str
+    timezone: str
     computed_at: datetime
-    tickets: dict[int, int | None]  # waiting ticket id -> minutes until called
-    by_public_id: dict[str, int | None]
-    services: dict[str, ServiceEstimate] = field(default_factory=dict)
+    curves: dict[tuple[int, str], LineCurve]
+    catalogue: dict[int, _Service]
+    first_steps: dict[int, int | None]
+    minutes: dict[int, float]  # expected desk minutes per call, per service id
+    open_desks: dict[int, int]
+    primary_desks: dict[int, float]
+    opens_at: dict[int, datetime]  # service id -> first expected desk, when none is open
     desks: list[dict] = field(default_factory=list)
-    # For tickets issued after it was computed: a new walk-in's wait per (service id,
-    # lane), expected desk minutes and open desks per service id.
-    walk_in: dict[tuple[int, str], int | None] = field(default_factory=dict)
-    minutes: dict[int, float] = field(default_factory=dict)
-    open_desks: dict[int, int] = field(default_factory=dict)
-    version: int = 0
-    issued_version: int = 0
+    tickets: dict[int, int | None] = field(default_factory=dict)  # as played (appointments use it)
+    lines_version: int = 0
+    queue_version: int = 0
+    desk_version: int = 0
     computed_mono: float = 0.0
+    started_mono: float = 0.0
     cost_seconds: float = 0.0
     generation: int = 0
 
+    def reuse(self) -> timedelta:
+        return min(MAX_REUSE, max(MIN_REUSE, timedelta(seconds=REUSE_FACTOR * self.cost_seconds)))
 
-    def fresh(self, office_id: int, now: datetime, *, new_walk_ins: bool = False) -> bool:
-        """Still answers for the office; with `new_walk_ins`, even if walk-ins were
-        issued since (the ticket views account for those themselves)."""
-        reuse = min(MAX_REUSE, max(MIN_REUSE, timedelta(seconds=REUSE_FACTOR * self.cost_seconds)))
-        return (
-            self.generation == database_generation()
-            and self.version == queue_service.queue_versions.get(office_id, 0)
-            and (new_walk_ins or self.issued_version == queue_service.walk_ins_issued.get(office_id, 0))
-            and timedelta(0) <= now - self.computed_at <= reuse
-            and time.monotonic() - self.computed_mono <= reuse.total_seconds()
-        )
+    def usable(self, office_id: int, now: datetime) -> bool:
+        """Good enough to answer while a newer one is computed in the background."""
+        return (self.generation == database_generation()
+                and self.desk_version == waiting.desk_version(office_id)
+                and timedelta(0) <= now - self.computed_at <= MAX_STALE
+                and time.monotonic() - self.computed_mono <= MAX_STALE.total_seconds())
 
-    def as_dict(self) -> dict:
+    def fresh(self, office_id: int, now: datetime, lines_version: int) -> bool:
+        reuse = self.reuse()
+        if not (timedelta(0) <= now - self.computed_at <= reuse
+                and time.monotonic() - self.computed_mono <= reuse.total_seconds()):
+            return False
+        return (self.lines_version == lines_version
+                and self.queue_version == queue_service.queue_versions.get(office_id, 0))
+
+    def wait_at(self, service_id: int, lane: str, rank: int) -> int | None:
+        curve = self.curves.get((service_id, lane))
+        if curve is not None:
+            return curve.at(rank)
+        desks = self.open_desks.get(service_id, 0)
+        if not desks:
+            return None
+        return math.ceil(rank * self.minutes.get(service_id, eta.DEFAULT_PRIOR_MINUTES) / desks)
+
+    def ticket_wait(self, e: lines.Entry, lines_now: lines.OfficeLines, now: datetime) -> int | None:
+        """Minutes until a waiting ticket is called."""
+        if e.lane == policy.APPOINTMENT:
+            played = self.tickets.get(e.ticket_id)
+            elapsed = (now - self.computed_at).total_seconds() / 60
+            due = max(0, math.ceil((e.key[0] - lines.micros(now)) / 60e6))
+            return max(due, round(played - elapsed)) if played is not None else due
+        return self.wait_at(e.service_id, e.lane, lines_now.ahead(e))
+
+    def services(self, lines_now: lines.OfficeLines) -> dict[str, ServiceEstimate]:
+        out = {}
+        for s in self.catalogue.values():
+            first = self.first_steps[s.id]
+
+            def walk_in(lane: str) -> int | None:
+                return self.wait_at(first, lane, lines_now.length(first, lane)) if first is not None else None
+
+            out[s.code] = ServiceEstimate(
+                s.code, s.name, s.walk_in, lines_now.waiting(s.id), self.open_desks.get(s.id, 0),
+                self.primary_desks.get(s.id, 0.0), self.minutes.get(s.id, eta.DEFAULT_PRIOR_MINUTES),
+                walk_in(policy.REGULAR), walk_in(policy.PREFERENTIAL),
+                self.opens_at.get(first) if first is not None and not self.open_desks.get(first) else None,
+            )
+        return out
+
+    def as_dict(self, lines_now: lines.OfficeLines) -> dict:
+        services = self.services(lines_now)
         return {
             "office": self.office,
             "computed_at": self.computed_at.isoformat(timespec="seconds"),
-            "services": [s.as_dict() for s in sorted(self.services.values(), key=lambda s: s.code)],
+            "services": [services[code].as_dict(self.timezone) for code in sorted(services)],
         }
 
 
 _estimate_cache: dict[int, OfficeEstimate] = {}
+# Older than this, a cached estimate is not shown even while a new one is computed.
+MAX_STALE = timedelta(seconds=60)
 
 
 async def estimates_for_office(
     office: Office, config: policy.PolicyConfig, *, with_arrivals: bool = True
 ) -> OfficeEstimate:
-    """Minutes until called for every waiting ticket of the office, and for a regular
-    and a preferential walk-in arriving now at each service it offers."""
+    """Play the office's queue forward now (bounded: MAX_PER_LINE per line) and keep the
+    result as the office's estimate."""
     now = clock.now()
-    began = time.perf_counter()
-    version = queue_service.queue_versions.get(office.id, 0)
-    issued_version = queue_service.walk_ins_issued.get(office.id, 0)
+    began, started = time.perf_counter(), time.monotonic()
+    lines_now = await waiting.office_lines(office.id)
+    versions = (lines_now.version, queue_service.queue_versions.get(office.id, 0), waiting.desk_version(office.id))
     catalogue = await _catalogue(office.id)
     stats = await _office_stats(office, catalogue, now)
-    snap = await _snapshot(office, catalogue)
+    snap = await _snapshot(office, catalogue, lines_now, now)
     first_steps = {s.id: _first_step(catalogue, s) for s in catalogue.values()}
-    ghost_services = {sid for sid in first_steps.values() if sid is not None} | set(catalogue)
-    ghosts = [(sid, lane) for sid in ghost_services for lane in (policy.REGULAR, policy.PREFERENTIAL)]
+    ghosts = [(sid, lane) for sid in catalogue for lane in (policy.REGULAR, policy.PREFERENTIAL)]
+    open_states = [d for d in snap.desks if d.available_at is None]
+    served = {sid for d in snap.desks for sid in d.weights}
+    assumed = _unstaffed_desks(office, set(catalogue) - served, now)
     prediction = eta.simulate(
-        snap.waiting, snap.desks, stats.model, now=now, config=config, ghosts=ghosts,
+        snap.waiting, snap.desks + assumed, stats.model, now=now, config=config, ghosts=ghosts,
         arrivals=_streams(stats, catalogue) if with_arrivals else (),
-        assume_desk_for=catalogue,
     )
-    tickets = {t.ticket_id: prediction.wait_minutes(t.ticket_id) for t in snap.waiting}
-    capacity = balancing.desk_capacity([d.weights for d in snap.desks])
-    services = {}
-    for s in catalogue.values():
-        first = first_steps[s.id]
-        services[s.code] = ServiceEstimate(
-            s.code, s.name, s.walk_in, snap.waiting_by_service.get(s.id, 0),
-            sum(1 for d in snap.desks if s.id in d.weights), capacity.get(s.id, 0.0),
-            stats.model.minutes(s.id, now),
-            prediction.walk_in_minutes(first, policy.REGULAR) if first is not None else None,
-            prediction.walk_in_minutes(first, policy.PREFERENTIAL) if first is not None else None,
-        )
+    capacity = balancing.desk_capacity([d.weights for d in open_states])
+    opens_at: dict[int, datetime] = {}
+    for d in snap.desks + assumed:
+        if d.available_at is not None:
+            for sid in d.weights:
+                opens_at[sid] = min(opens_at.get(sid, d.available_at), d.available_at)
     names = {s.id: s.code for s in catalogue.values()}
-    desks = [
-        {"name": d["name"], "status": d["status"],
-         "services": {names.get(sid, str(sid)): w for sid, w in sorted(d["weights"].items(), key=lambda kv: kv[1])}}
-        for d in snap.desk_rows
-    ]
     estimate = OfficeEstimate(
-        office.code, now, tickets, {snap.public_ids[i]: m for i, m in tickets.items()}, services, desks,
-        walk_in={key: prediction.walk_in_minutes(*key) for key in prediction.walk_in},
+        office.code, office.timezone, now, _curves(snap, prediction, stats.model, now), catalogue, first_steps,
         minutes={sid: stats.model.minutes(sid, now) for sid in catalogue},
-        open_desks={sid: sum(1 for d in snap.desks if sid in d.weights) for sid in catalogue},
-        version=version, issued_version=issued_version, computed_mono=time.monotonic(),
-        generation=database_generation(),
+        open_desks={sid: sum(1 for d in open_states if sid in d.weights) for sid in catalogue},
+        primary_desks={sid: capacity.get(sid, 0.0) for sid in catalogue},
+        opens_at=opens_at,
+        desks=[{"name": d["name"], "status": d["status"],
+                "services": {names.get(sid, str(sid)): w for sid, w in sorted(d["weights"].items(), key=lambda kv: kv[1])}}
+               for d in snap.desk_rows],
+        tickets={t.ticket_id: prediction.wait_minutes(t.ticket_id) for t in snap.waiting},
+        lines_version=versions[0], queue_version=versions[1], desk_version=versions[2],
+        computed_mono=time.monotonic(), generation=database_generation(),
     )
     estimate.cost_seconds = time.perf_counter() - began
-    _estimate_cache[office.id] = estimate
+    estimate.started_mono = started
+    # Kept unless a newer one (begun later) was kept meanwhile, or the cache was cleared since it began.
+    cached = _estimate_cache.get(office.id)
+    if started >= _cleared_at and (cached is None or cached.started_mono <= started):
+        _estimate_cache[office.id] = estimate
     return estimate
 
 
+async def _expected_desks(office: Office, now: datetime, desks: list[dict]) -> list[eta.DeskState]:
+    try:  # TEMPORARY until staffing.py lands
+        from turnero.queue import staffing
+    except ImportError:
+        return []
+    expected = getattr(staffing, "expected_desks", None)
+    return await expected(office, now, desks) if expected is not None else []
+
+
+def _opening_today(office: Office, now: datetime) -> datetime | None:
+    """Today's first opening time (aware), if the office opens today."""
+    tz = ZoneInfo(office.timezone)
+    local = now.astimezone(tz)
+    spans = (office.opening_hours or {}).get(("mon", "tue", "wed", "thu", "fri", "sat", "sun")[local.weekday()]) or []
+    starts = [datetime.combine(local.date(), datetime.strptime(start, "%H:%M").time(), tz) for start, _end in spans]
+    return min(starts) if starts else None
+
+
+def _unstaffed_desks(office: Office, services: set[int], now: datetime) -> list[eta.DeskState]:
+    """One desk for each line that no open or expected desk serves, from UNSTAFFED_DELAY
+    after now or after today's opening, whichever is later."""
+    opening = _opening_today(office, now)
+    start = max(now, opening or now) + UNSTAFFED_DELAY
+    return [eta.DeskState(-sid, {sid: 1}, available_at=start) for sid in sorted(services)]
+
+
 async def current_estimate(office: Office, config: policy.PolicyConfig) -> OfficeEstimate:
-    """The office's estimate, reused while fresh (see MIN_REUSE)."""
+    """The office's estimate. A stale one that is still usable answers at once while a
+    new one is computed in the background; none (or one made before a desk of this
+    instance opened or closed) is computed now — a bounded replay (MAX_PER_LINE)."""
+    lines_now = await waiting.office_lines(office.id)
+    now = clock.now()
     cached = _estimate_cache.get(office.id)
-    if cached is not None and cached.fresh(office.id, clock.now()):
+    if cached is not None and cached.usable(office.id, now):
+        if not cached.fresh(office.id, now, lines_now.version):
+            _refresh_soon(office, config)
         return cached
     async with _office_lock(office.id):
         cached = _estimate_cache.get(office.id)
-        if cached is not None and cached.fresh(office.id, clock.now()):
+        if cached is not None and cached.usable(office.id, clock.now()):
             return cached  # computed while this one waited
         return await estimates_for_office(office, config)
+
+
+_refreshing: dict[int, asyncio.Task] = {}
+# Called with the office after a background refresh (the hub re-sends followed tickets).
+refresh_listeners: list = []
+
+
+def _refresh_soon(office: Office, config: policy.PolicyConfig) -> None:
+    task = _refreshing.get(office.id)
+    if task is not None and not task.done():
+        return
+
+    async def refresh() -> None:
+        generation = database_generation()
+        try:
+            async with _office_lock(office.id):
+                if generation == database_generation():
+                    await estimates_for_office(office, config)
+            for listener in refresh_listeners:
+                listener(office)
+        except Exception:  # noqa: BLE001 — the previous estimate keeps answering
+            if generation == database_generation():  # (not a database closed under it)
+                log.warning("no se pudo actualizar la espera estimada de %s", office.code, exc_info=True)
+
+    _refreshing[office.id] = asyncio.get_running_loop().create_task(refresh())
+
+
+async def settled() -> None:
+    """Wait for the background refreshes under way (tests, shutdown)."""
+    tasks = [t for t in _refreshing.values() if not t.done()]
+    if tasks:
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 _locks: dict[tuple[int, int], asyncio.Lock] = {}
@@ -406,7 +594,7 @@ _locks: dict[tuple[int, int], asyncio.Lock] = {}
 
 def _office_lock(office_id: int) -> asyncio.Lock:
     """One estimate computation at a time per office (and event loop): a burst of
-    issues that finds the estimate stale computes it once, not once per request."""
+    requests that finds no estimate computes it once, not once per request."""
     key = (id(asyncio.get_running_loop()), office_id)
     lock = _locks.get(key)
     if lock is None:
@@ -416,73 +604,39 @@ def _office_lock(office_id: int) -> asyncio.Lock:
     return lock
 
 
-def _fresh_estimate(office: Office) -> OfficeEstimate | None:
-    """For ticket views: new walk-ins since do not make it stale (see _wait_from)."""
-    cached = _estimate_cache.get(office.id)
-    return cached if cached is not None and cached.fresh(office.id, clock.now(), new_walk_ins=True) else None
-
-
-async def _wait_from(estimate: OfficeEstimate, ticket: Ticket, office: Office) -> tuple[bool, int | None]:
-    """(known, minutes) for the ticket from an office estimate; known is False when the
-    estimate cannot tell (a ticket it does not hold and that is no new walk-in)."""
-    if ticket.id in estimate.tickets:
-        return True, estimate.tickets[ticket.id]
-    lane = str(ticket.lane)
-    base = estimate.walk_in.get((ticket.service_id, lane))
-    if lane == policy.APPOINTMENT or base is None or ticket.arrived_at < estimate.computed_at:
-        return False, None
-    # Those who joined ahead of it since: its own lane before it and, for a regular
-    # ticket, the preferential ones (the interleave calls them first).
-    ahead = Q(lane=lane, arrived_at__lt=ticket.arrived_at) | Q(lane=lane, arrived_at=ticket.arrived_at, id__lt=ticket.id)
-    if lane == policy.REGULAR:
-        ahead = ahead | Q(lane=policy.PREFERENTIAL)
-    between = await Ticket.filter(
-        ahead, office_id=office.id, service_id=ticket.service_id,
-        status=TicketStatus.WAITING, arrived_at__gte=estimate.computed_at,
-    ).count()
-    minutes = estimate.minutes.get(ticket.service_id, eta.DEFAULT_PRIOR_MINUTES)
-    return True, base + math.ceil(between * minutes / max(1, estimate.open_desks.get(ticket.service_id, 0)))
-
-
 async def wait_for_view(ticket: Ticket, office: Office, config: policy.PolicyConfig) -> int | None:
-    """Minutes until a waiting ticket is called, for the ticket views of the running
-    service (issue, GET /api/tickets/{id}, the citizen page, the slip). A walk-in issued
-    since the office's fresh estimate was computed waits what a new walk-in waited
-    then, plus the desk time of those who joined its line in between: one count
-    instead of replaying the office on every issue. None: unknown (the caller keeps
-    its position-based figure); an estimator failure never fails the view."""
+    """Minutes until a waiting ticket is called, for every view of it (issue, GET
+    /api/tickets/{id}, the citizen page and its live updates, the slip): the office's
+    estimate at the ticket's place in its line now. None: not waiting, or not within
+    the horizon; an estimator failure never fails the view."""
     if ticket.status != TicketStatus.WAITING:
         return None
     try:
-        cached = _fresh_estimate(office)
-        if cached is not None:
-            known, minutes = await _wait_from(cached, ticket, office)
-            if known:
-                return minutes
-        async with _office_lock(office.id):
-            fresh = _fresh_estimate(office)
-            if fresh is None or fresh is cached:  # nobody computed it meanwhile
-                fresh = await estimates_for_office(office, config)
-        return (await _wait_from(fresh, ticket, office))[1]
+        lines_now = await waiting.office_lines(office.id)
+        e = lines_now.get(ticket.id)
+        if e is None:
+            return None
+        estimate = await current_estimate(office, config)
+        return estimate.ticket_wait(e, lines_now, clock.now())
     except Exception:  # noqa: BLE001 — the ticket must still be shown
         log.exception("wait estimate failed for office %s", office.code)
         return None
 
 
-async def estimate_for_ticket(
-    ticket: Ticket, office: Office, config: policy.PolicyConfig, *, max_age: timedelta = timedelta(seconds=5)
-) -> int | None:
-    """Minutes until a waiting ticket is called (None: not waiting, or no desk for it
-    within the horizon). Reuses the office's estimate if it is at most `max_age` old
-    and includes the ticket; otherwise computes the office's afresh."""
+async def estimate_for_ticket(ticket: Ticket, office: Office, config: policy.PolicyConfig) -> int | None:
+    """Minutes until a waiting ticket is called, from an estimate computed now."""
     if ticket.status != TicketStatus.WAITING:
         return None
-    cached = _estimate_cache.get(office.id)
-    now = clock.now()
-    if (cached is None or cached.generation != database_generation() or ticket.id not in cached.tickets
-            or not timedelta(0) <= now - cached.computed_at <= max_age):
-        cached = await estimates_for_office(office, config)
-    return cached.tickets.get(ticket.id)
+    estimate = await estimates_for_office(office, config)
+    lines_now = await waiting.office_lines(office.id)
+    e = lines_now.get(ticket.id)
+    return estimate.ticket_wait(e, lines_now, clock.now()) if e is not None else None
+
+
+async def office_estimates(office: Office, config: policy.PolicyConfig) -> dict:
+    """GET /api/offices/{office}/estimates."""
+    estimate = await current_estimate(office, config)
+    return estimate.as_dict(await waiting.office_lines(office.id))
 
 
 async def walk_in_waits(service_code: str, offices: list[Office], config: policy.PolicyConfig) -> dict[str, dict]:
@@ -491,7 +645,7 @@ async def walk_in_waits(service_code: str, offices: list[Office], config: policy
     out = {}
     for office in offices:
         estimate = await current_estimate(office, config)
-        s = estimate.services.get(service_code)
+        s = estimate.services(await waiting.office_lines(office.id)).get(service_code)
         if s is not None:
             out[office.code] = {"estimated_wait_minutes": s.wait_minutes, "waiting": s.waiting}
     return out
@@ -524,7 +678,7 @@ async def recommend_offices(
     options = []
     for office in offices:
         estimate = await current_estimate(office, config)
-        s = estimate.services[service.code]
+        s = estimate.services(await waiting.office_lines(office.id))[service.code]
         cita = (next_free or {}).get(office.code) if service.bookable else None
         options.append(balancing.OfficeOption(
             office.code, office.name, s.wait_minutes if service.walk_in else None, s.waiting, s.open_desks, cita,
@@ -584,16 +738,18 @@ async def balancing_view(
     office: Office, config: policy.PolicyConfig, *, threshold_minutes: int = balancing.DEFAULT_THRESHOLD_MINUTES
 ) -> dict:
     """Per service: queue, open desks and predicted wait; and suggested desk moves."""
-    estimate = await estimates_for_office(office, config)
+    estimate = await current_estimate(office, config)
+    lines_now = await waiting.office_lines(office.id)
+    services = estimate.services(lines_now)
     queues = [
         balancing.ServiceQueue(s.code, s.waiting, s.wait_minutes, s.primary_desks, s.service_minutes)
-        for s in estimate.services.values()
+        for s in services.values()
     ]
     open_desks = [
         balancing.DeskAssignment(d["name"], d["services"]) for d in estimate.desks if d["status"] == DeskStatus.OPEN.value
     ]
     moves = balancing.suggest_moves(queues, open_desks, threshold_minutes=threshold_minutes)
-    return {**estimate.as_dict(), "desks": estimate.desks, "threshold_minutes": threshold_minutes,
+    return {**estimate.as_dict(lines_now), "desks": estimate.desks, "threshold_minutes": threshold_minutes,
             "auto_threshold_minutes": office.auto_balance_minutes,
             "suggestions": [m.as_dict() for m in moves]}
 
@@ -605,6 +761,7 @@ async def apply_desk_move(office: Office, desk_name: str, service_code: str, act
     desk = await get_desk(office, desk_name)
     async with in_transaction():
         moved = await _move_desk(desk, service, actor)
+    waiting.desks_changed(office.id)
     await queue_service.publish_queue_changed(office)  # also makes cached estimates stale
     return moved
 
@@ -651,6 +808,7 @@ async def auto_balance(office: Office, config: policy.PolicyConfig) -> dict | No
             moved = await _move_desk(desk, service, None)
     if moved is None:
         return None
+    waiting.desks_changed(office.id)
     await queue_service.publish_queue_changed(office)  # also makes cached estimates stale
     log.info("balanceo automático en %s: %s", office.code, first["message"])
     return {**moved, "message": first["message"]}

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 APPOINTMENT = "appointment"
 PREFERENTIAL = "preferential"
 REGULAR = "regular"
+LANES = (APPOINTMENT, PREFERENTIAL, REGULAR)
 
 
 @dataclass(frozen=True)

@@ -138,8 +138,7 @@ class AutoBalance(_Body):
 async def office_estimates(request: Request):
     """Public: per service, how many wait, open desks and a new walk-in's wait."""
     office = await get_office(request.path_params["office"])
-    estimate = await eta_service.current_estimate(office, _config(request).policy)
-    return json_response(estimate.as_dict())
+    return json_response(await eta_service.office_estimates(office, _config(request).policy))
 
 
 async def service_ranking(request: Request):

@@ -21,7 +21,7 @@ from turnero.core.ids import public_id
 from turnero.core.models import Office, Service
 from turnero.core.service import can_match, offered_service
 from turnero.displays.bus import coalesced, publish_office_event
-from turnero.queue import policy
+from turnero.queue import policy, waiting
 from turnero.queue.models import (
     Desk,
     DeskEvent,
@@ -141,70 +141,25 @@ async def ticket_view(ticket: Ticket, office: Office, config: QueueConfig) -> di
         desk_name = desk.name
     view = _view(ticket, office, service.code, service.name, desk_name)
     if ticket.status == TicketStatus.WAITING:
-        position, open_desks = await _position_and_open_desks(ticket, config)
-        view["position"] = position
-        view["estimated_wait_minutes"] = policy.estimate_wait_minutes(
-            position, open_desks, service.expected_service_minutes
-        )
-        if config.predict_waits:
-            from turnero.queue import eta_service  # (it imports this module)
-
-            predicted = await eta_service.wait_for_view(ticket, office, config.policy)
-            if predicted is not None:
-                view["estimated_wait_minutes"] = predicted
+        await fill_wait(view, ticket, office, config)
     return view
 
 
-async def waiting_position(ticket: Ticket, config: QueueConfig) -> int:
-    return (await _position_and_open_desks(ticket, config))[0]
+async def fill_wait(view: dict, ticket: Ticket | _TicketRow, office: Office, config: QueueConfig) -> dict:
+    """A waiting ticket's place in its service's queue and its estimated wait, from the
+    office's lines held in memory (waiting.py): no scan of the line."""
+    from turnero.queue import eta_service  # (it imports this module)
 
-
-async def _position_and_open_desks(ticket: Ticket, config: QueueConfig) -> tuple[int, int]:
-    """A waiting ticket's place in its service's queue, and how many open desks serve
-    that service — one statement (one pass over the service's waiting tickets)."""
-    now = clock.now()
-    appointment = ticket.lane == Lane.APPOINTMENT
-    other = Lane.REGULAR if ticket.lane == Lane.PREFERENTIAL else Lane.PREFERENTIAL
-    sql = placeholders(
-        "SELECT"
-        " SUM(CASE WHEN lane = ? AND due_at <= ? THEN 1 ELSE 0 END) AS due,"
-        " SUM(CASE WHEN lane = ? AND due_at <= ? AND (due_at < ? OR (due_at = ? AND id < ?))"
-        " THEN 1 ELSE 0 END) AS due_ahead,"
-        " SUM(CASE WHEN lane = ? AND (arrived_at < ? OR (arrived_at = ? AND id < ?))"
-        " THEN 1 ELSE 0 END) AS same_lane_ahead,"
-        " SUM(CASE WHEN lane = ? THEN 1 ELSE 0 END) AS other_lane,"
-        " (SELECT COUNT(*) FROM desk d JOIN desk_service ds ON ds.desk_id = d.id"
-        "  WHERE d.office_id = ? AND d.status = ? AND ds.service_id = ?) AS open_desks"
-        " FROM ticket WHERE office_id = ? AND service_id = ? AND status = ?"
-    )
-    row = (
-        await _connection().execute_query_dict(
-            sql,
-            [
-                Lane.APPOINTMENT.value, now,
-                Lane.APPOINTMENT.value, now, ticket.due_at, ticket.due_at, ticket.id,
-                str(ticket.lane), ticket.arrived_at, ticket.arrived_at, ticket.id,
-                other.value,
-                ticket.office_id, DeskStatus.OPEN.value, ticket.service_id,
-                ticket.office_id, ticket.service_id, TicketStatus.WAITING.value,
-            ],
-        )
-    )[0]
-    ratio = config.policy.preferential_ratio
-    if appointment:
-        position = policy.queue_position(
-            policy.APPOINTMENT, appointments_ahead=int(row["due_ahead"] or 0), same_lane_ahead=0,
-            other_lane_waiting=0, ratio=ratio,
-        )
-    else:
-        position = policy.queue_position(
-            str(ticket.lane),
-            appointments_ahead=int(row["due"] or 0),
-            same_lane_ahead=int(row["same_lane_ahead"] or 0),
-            other_lane_waiting=int(row["other_lane"] or 0),
-            ratio=ratio,
-        )
-    return position, int(row["open_desks"] or 0)
+    office_lines = await waiting.office_lines(office.id)
+    view["position"] = office_lines.position(ticket.id, clock.now(), config.policy.preferential_ratio)
+    if config.predict_waits:
+        view["estimated_wait_minutes"] = await eta_service.wait_for_view(ticket, office, config.policy)
+    elif view["position"] is not None:
+        estimate = await eta_service.current_estimate(office, config.policy)
+        view["estimated_wait_minutes"] = policy.estimate_wait_minutes(
+            view["position"], estimate.open_desks.get(ticket.service_id, 0),
+            estimate.minutes.get(ticket.service_id, 8.0))
+    return view
 
 
 async def desk_views(office: Office) -> list[dict]:
@@ -369,6 +324,7 @@ async def set_desk_status(office: Office, desk_name: str, status: DeskStatus, ac
             desk.preferential_streak = 0
         await desk.save(update_fields=["status", "status_changed_at", "operator_id", "preferential_streak"])
         await DeskEvent.create(desk=desk, kind=status.value, at=now, user_id=actor.user_id)
+    waiting.desks_changed(office.id)
     await _publish_queue_changed(office)
     for view in await desk_views(office):
         if view["name"] == desk.name:
@@ -747,6 +703,21 @@ async def get_ticket(public: str) -> Ticket:
 
 async def public_ticket_view(public: str, config: QueueConfig) -> dict:
     """The ticket as the citizen sees it; a transferred ticket shows where it went."""
+    return (await followed_ticket(public, config)).view
+
+
+@dataclass
+class Followed:
+    """A ticket a citizen's page follows: the visit's current ticket and its view."""
+
+    office_id: int
+    ticket_id: int
+    service_id: int
+    view: dict
+
+
+async def followed_ticket(public: str, config: QueueConfig) -> Followed:
+    """The visit's current ticket (a transferred one's next hop) and its public view."""
     ticket = await get_ticket(public)
     current = ticket
     if ticket.status == TicketStatus.TRANSFERRED:
@@ -756,7 +727,24 @@ async def public_ticket_view(public: str, config: QueueConfig) -> dict:
     view = await ticket_view(current, ticket.office, config)
     if current.id != ticket.id:
         view["transferred_from"] = ticket.public_id
-    return view
+    return Followed(ticket.office_id, current.id, current.service_id, view)
+
+
+FINAL_STATUSES = (TicketStatus.DONE.value, TicketStatus.NO_SHOW.value, TicketStatus.CANCELLED.value)
+
+
+async def refresh_followed(followed: Followed, office: Office, config: QueueConfig) -> Followed:
+    """The followed ticket's view now. Still waiting: only its place and wait change,
+    from the lines in memory (no query); otherwise it is read again (the few tickets
+    that just left the line, or stand at a desk)."""
+    if followed.view["status"] == TicketStatus.WAITING.value:
+        if followed.ticket_id in await waiting.office_lines(office.id):
+            row = _TicketRow(id=followed.ticket_id, status=TicketStatus.WAITING, service_id=followed.service_id)
+            view = await fill_wait(dict(followed.view), row, office, config)
+            return Followed(followed.office_id, followed.ticket_id, followed.service_id, view)
+    elif followed.view["status"] in FINAL_STATUSES:
+        return followed
+    return await followed_ticket(followed.view.get("transferred_from") or followed.view["id"], config)
 
 
 _TRANSITIONS = {
@@ -1075,13 +1063,13 @@ async def _publish_call(office: Office, kind: str, view: dict) -> None:
 
 
 # Per office id: bumped by every change but a plain walk-in issue, so a cached wait
-# estimate (eta_service) is recomputed after desks, calls or finishes change the queue.
+# estimate (eta_service) is refreshed after desks, calls or finishes change the queue.
 queue_versions: dict[int, int] = {}
-walk_ins_issued: dict[int, int] = {}  # per office id, bumped by each plain walk-in issue
 
 
 async def _publish_queue_changed(office: Office, *, issued: bool = False) -> None:
-    versions = walk_ins_issued if issued else queue_versions
-    versions[office.id] = versions.get(office.id, 0) + 1
+    if not issued:
+        queue_versions[office.id] = queue_versions.get(office.id, 0) + 1
+    waiting.changed()  # the lines in memory read this change before they answer again
     await coalesced.publish(office.code, "queue.changed")
 

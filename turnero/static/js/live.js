@@ -5,7 +5,10 @@
    - onSnapshot(board): the whole board (first message, after a gap, after a reconnect);
    - onEvent(event): events in seq order, never one twice, never one missing (a gap
      asks the server for a new snapshot and skips events until it arrives);
-   - onStatus("live" | "connecting" | "offline"): for a discreet badge.
+   - onStatus("live" | "connecting" | "offline"): for a discreet badge;
+   - with `ticket` (a ticket's public id), onTicket(view): that ticket's own state
+     (place, estimated wait, status, desk) whenever it changes — the server computes
+     it, so a page following its ticket never has to re-read it after a queue change.
    Reconnects by itself with backoff and jitter; a silent socket (no message, not even
    the server's ping, for 2.5 ping intervals) is treated as dead. With pollWhileDown the
    board JSON is re-read every 15 s while the socket is down, so no screen stays stale. */
@@ -16,7 +19,8 @@
 
   function liveBoard(office, opts) {
     const o = Object.assign({ pingSeconds: 20, pollWhileDown: false }, opts || {});
-    const path = "/ws/offices/" + encodeURIComponent(office) + "/board";
+    const path = "/ws/offices/" + encodeURIComponent(office) + "/board"
+      + (o.ticket ? "?ticket=" + encodeURIComponent(o.ticket) : "");
     let ws = null;
     let seq = null;          // seq of the state we hold; null until a snapshot
     let waitingSnapshot = true;
@@ -94,6 +98,7 @@
         if (o.onPing) o.onPing(msg);
         return;
       }
+      if (msg.type === "ticket.update") { if (o.onTicket) o.onTicket(msg.ticket); return; }
       if (msg.type === "pong" || msg.type === "error" || typeof msg.seq !== "number") return;
       if (waitingSnapshot || seq === null || msg.seq <= seq) return;
       if (msg.seq !== seq + 1) { resync(sock); return; }

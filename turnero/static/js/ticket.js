@@ -1,6 +1,8 @@
 /* Citizen ticket page: follows the office's live board channel (ticket numbers only, no
-   personal data on it). A call of this number or a queue change makes the page re-read
-   its own ticket (position, estimated wait, desk); a slow poll stays as a fallback. */
+   personal data on it) with this ticket's id, so the server also sends this ticket's
+   own updates (place, estimated wait, status, desk) as they change: nothing to re-read.
+   A server that sends none (an older one) makes the page re-read its ticket after each
+   call or queue change instead; a slow poll stays as a fallback either way. */
 (function () {
   "use strict";
   const boot = JSON.parse(document.getElementById("ticket-data").textContent);
@@ -12,6 +14,7 @@
   });
   let last = boot.ticket;
   let timer = null;
+  let pushed = false;   // the server sends this ticket's updates (ticket.update)
 
   function render(t) {
     const called = t.status === "called";
@@ -98,10 +101,16 @@
         render(Object.assign({}, last, { status: "called", desk: ev.desk, recall_count: ev.recall_count || 0,
           position: null, estimated_wait_minutes: null }));
       }
-      refetchSoon(0);
-    } else if (ev.type === "queue.changed" || ev.type === "ticket.called") {
+      if (!pushed) refetchSoon(0);   // (pushed: the server's update of this call follows)
+    } else if (!pushed && (ev.type === "queue.changed" || ev.type === "ticket.called")) {
       refetchSoon(3000);       // the line moved: position and wait change
     }
+  }
+  function onTicket(t) {
+    pushed = true;
+    if (refetchTimer) { clearTimeout(refetchTimer); refetchTimer = null; }
+    render(t);
+    $("c-updated").textContent = "Actualizado a las " + timeFmt.format(new Date());
   }
 
   render(last);
@@ -109,8 +118,10 @@
     timer = setTimeout(poll, POLL_SECONDS * 1000);
     if (Turnero.liveBoard) {
       const live = Turnero.liveBoard(boot.ticket.office, {
-        onSnapshot: (b) => { if (!b.polled) refetchSoon(1000); },
+        ticket: boot.id,
+        onSnapshot: (b) => { if (!b.polled && !pushed) refetchSoon(1000); },
         onEvent,
+        onTicket,
         onStatus: (s) => { document.body.dataset.live = s; },
       });
       const stopWhenDone = setInterval(() => {
