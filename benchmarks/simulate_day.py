@@ -193,6 +193,7 @@ async def _insert_appointment(office: Office, visit: Visit, now: datetime) -> di
         "recall_count": 0, "office_id": office.id, "service_id": tramite.id, "flow_service_id": None,
     }
     row = await service._insert_ticket(values, tramite.prefix, {"service": tramite.code, "cita": True}, None)
+    await service.publish_queue_changed(office)  # as the check-in does after its commit
     return {"id": row["public_id"], "number": row["number"], "estimated_wait_minutes": None}
 
 

@@ -7,6 +7,7 @@ event goes out after commit. Routes call these and never hold the rules themselv
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -155,10 +156,15 @@ async def fill_wait(view: dict, ticket: Ticket | _TicketRow, office: Office, con
     if config.predict_waits:
         view["estimated_wait_minutes"] = await eta_service.wait_for_view(ticket, office, config.policy)
     elif view["position"] is not None:
+        # The position-based figure: the line shared among the open desks — or, with none
+        # open, among the desks expected, counted from when the first is expected.
         estimate = await eta_service.current_estimate(office, config.policy)
+        open_desks = estimate.open_desks.get(ticket.service_id, 0)
         view["estimated_wait_minutes"] = policy.estimate_wait_minutes(
-            view["position"], estimate.open_desks.get(ticket.service_id, 0),
-            estimate.minutes.get(ticket.service_id, 8.0))
+            view["position"], open_desks, estimate.minutes.get(ticket.service_id, 8.0))
+        opens_at = estimate.opens_at.get(ticket.service_id)
+        if not open_desks and opens_at is not None:
+            view["estimated_wait_minutes"] += max(0, math.ceil((opens_at - clock.now()).total_seconds() / 60))
     return view
 
 
