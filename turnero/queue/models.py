@@ -154,3 +154,5 @@ class DeskEvent(Model):
 
     class Meta:
         table = "desk_event"
+        # Staffing history (staffing.py): an office's desks' changes of recent days.
+        indexes = (("desk", "at"),)

@@ -1,0 +1,383 @@
+"""Which desks an office is expected to have calling, and from when.
+
+The wait replay (eta.py) needs to know not only the desks open now but the ones about
+to open: at 07:45 every desk is closed, and the crowd at the door is served from 08:00
+by the desks that usually open then — not by "one desk per line, now". This module
+answers it from the office's opening hours and the staffing of recent days at that
+hour (the DeskEvent audit trail: open / paused / closed rows with their time).
+
+The rules (`expected_start`, a pure function):
+
+* **Which part of the day.** Today's opening hours are one or more spans ("08:00–12:00,
+  14:00–18:00"). The span that matters is the one under way, or the next one today;
+  its *window* runs from the end of the span before it (midnight for the first) to its
+  own end, so a desk that usually opens at 07:50 for an 08:00 opening counts. Past the
+  last closing time nothing is expected. A day with no hours at all (a special opening)
+  is one window, the whole day, with no opening time.
+* **Comparable days.** The last HISTORY_DAYS days of the same kind as today (weekdays
+  with weekdays, Saturday and Sunday with weekends) on which at least one desk of the
+  office opened within that window: days the office worked that part of the day.
+  Holidays and closed days drop out by themselves.
+* **A closed desk with history.** Its first opening within the window on each
+  comparable day (a desk left open from before counts as opened at the span's start).
+  If it opened on at least half of the comparable days, it is expected today at the
+  median of those local times. If that time has passed and the desk is still closed,
+  it is late: expected a little after now (the spread of its usual times — upper
+  quartile minus median — and at least MIN_LATE); once it is more than GIVE_UP (or
+  twice its spread) past its usual time it is no longer expected. A desk that opened on
+  fewer than half of those days is not expected.
+* **No comparable history** (a new office, the demo, the first Saturday): every desk
+  that serves something is expected at the span's opening time if now is before it;
+  once the office is open, a closed desk is not expected (never "now": that would
+  promise a desk nobody is at).
+* **A closed desk that already opened today in this window** closed on purpose (end of
+  a shift): not expected again in this window.
+* **A paused desk** is expected back at the start of its pause plus its usual pause
+  (the median of its paused → open gaps in history, or the office's when it has fewer
+  than MIN_PAUSES of its own, DEFAULT_PAUSE without any); a pause that has run past
+  that is expected to end MIN_LATE from now, until it is GIVE_UP past it. A paused desk
+  whose pause is not on record is not expected.
+* **Always:** open desks and desks serving nothing are not part of the answer; no time
+  is before now, before the opening of the span for a paused desk, nor at or after the
+  span's end (then the desk is not expected: None).
+
+`expected_desks(office, now, desks)` feeds the replay from the database: two indexed
+statements (desk_event by desk and time, through the office's desks), the history of
+past days cached per office and day for HISTORY_TTL, today's rows read fresh.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time as monotonic_time
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from turnero.core.db import database_generation, db_datetime, placeholders
+from turnero.queue import eta
+from turnero.queue.models import Ticket
+
+HISTORY_DAYS = 14
+# A desk is expected when it opened on at least this share of the comparable days.
+MIN_SHARE = 0.5
+DEFAULT_PAUSE = timedelta(minutes=15)
+# A desk's own pause history counts from this many pauses; fewer: the office's.
+MIN_PAUSES = 3
+# A paused → open gap longer than this was not a pause (a desk reopened the next day).
+MAX_PAUSE = timedelta(hours=3)
+MIN_LATE = timedelta(minutes=5)
+GIVE_UP = timedelta(minutes=60)
+HISTORY_TTL = timedelta(minutes=5)
+
+OPEN, PAUSED, CLOSED = "open", "paused", "closed"
+KINDS = (OPEN, PAUSED, CLOSED)
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class DeskNow:
+    """A desk as it is now: its status (open / paused / closed) and what it serves."""
+
+    desk_id: int
+    status: str
+    weights: Mapping[int, int]  # service id -> tier (1 = primary)
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One DeskEvent row: the desk went `kind` (open / paused / closed) at `at` (aware)."""
+
+    desk_id: int
+    kind: str
+    at: datetime
+
+
+def spans_for(opening_hours: Mapping[str, Sequence[Sequence[str]]] | None, day: date) -> list[tuple[time, time]]:
+    """The opening spans of `day` from an office's `opening_hours` ({"mon": [["08:00",
+    "16:00"]], …}), sorted; [] when the day has none."""
+    spans = (opening_hours or {}).get(WEEKDAYS[day.weekday()]) or []
+    return sorted((time.fromisoformat(start), time.fromisoformat(end)) for start, end in spans)
+
+
+def _weekend(day: date) -> bool:
+    return day.weekday() >= 5
+
+
+@dataclass(frozen=True)
+class _Window:
+    """The part of a day that matters: from `start` (previous span's end or midnight)
+    to `end` (the span's end), with the span's opening time `opens` (None: no hours)."""
+
+    start: timedelta
+    opens: timedelta | None
+    end: timedelta
+
+    def on(self, day: date, zone: ZoneInfo) -> tuple[datetime, datetime | None, datetime]:
+        opens = _wall(day, self.opens, zone) if self.opens is not None else None
+        return _wall(day, self.start, zone), opens, _wall(day, self.end, zone)
+
+
+def _offset(t: time) -> timedelta:
+    return timedelta(hours=t.hour, minutes=t.minute, seconds=t.second)
+
+
+def _wall(day: date, offset: timedelta, zone: ZoneInfo) -> datetime:
+    """The local wall-clock time `offset` after the midnight of `day`, aware."""
+    return (datetime.combine(day, time(0)) + offset).replace(tzinfo=zone)
+
+
+def _minutes_into(day: date, at: datetime, zone: ZoneInfo) -> float:
+    """Wall-clock minutes from the midnight of `day` to `at`."""
+    return (at.astimezone(zone).replace(tzinfo=None) - datetime.combine(day, time(0))).total_seconds() / 60
+
+
+def _window(spans: Sequence[tuple[time, time]], local_now: datetime) -> _Window | None:
+    """The span under way or next today; None once the last one has closed."""
+    if not spans:
+        return _Window(timedelta(0), None, _DAY)
+    clock = _offset(local_now.time())
+    previous_end = timedelta(0)
+    for start, end in spans:
+        if _offset(end) > clock:
+            return _Window(previous_end, _offset(start), _offset(end))
+        previous_end = _offset(end)
+    return None
+
+
+def _quartiles(values: list[float]) -> tuple[float, float]:
+    """(median, upper quartile) of minutes."""
+    median = statistics.median(values)
+    upper = statistics.quantiles(values, n=4, method="inclusive")[2] if len(values) > 1 else median
+    return median, max(median, upper)
+
+
+@dataclass(frozen=True)
+class Usual:
+    """What the past comparable days say about one window of the day: on how many the
+    office worked it, and per desk its first openings (minutes after local midnight,
+    one per day it opened) and its pause lengths (minutes)."""
+
+    office_days: int
+    first_opens: Mapping[int, tuple[float, ...]]
+    pauses: Mapping[int, tuple[float, ...]]
+
+    def pause(self, desk_id: int) -> timedelta:
+        own = self.pauses.get(desk_id, ())
+        gaps = own if len(own) >= MIN_PAUSES else [g for gaps in self.pauses.values() for g in gaps]
+        return timedelta(minutes=statistics.median(gaps)) if gaps else DEFAULT_PAUSE
+
+    def opening(self, desk_id: int) -> tuple[float, float] | None:
+        """(median, upper quartile) of the desk's first openings, if it opened on at
+        least MIN_SHARE of the office's days."""
+        times = self.first_opens.get(desk_id, ())
+        if not times or len(times) < MIN_SHARE * self.office_days:
+            return None
+        return _quartiles(list(times))
+
+
+def _by_desk(changes: Iterable[StatusChange], until: datetime) -> dict[int, list[StatusChange]]:
+    by_desk: dict[int, list[StatusChange]] = {}
+    for c in sorted((c for c in changes if c.kind in KINDS and c.at <= until), key=lambda c: c.at):
+        by_desk.setdefault(c.desk_id, []).append(c)
+    return by_desk
+
+
+def usual_staffing(
+    changes: Iterable[StatusChange],
+    *,
+    spans: Sequence[tuple[time, time]],
+    now: datetime,
+    tz: str,
+    history_days: int = HISTORY_DAYS,
+) -> Usual:
+    """What the days before today (changes before today's local midnight) say about the
+    window of today under way at `now` (see the module doc)."""
+    zone = ZoneInfo(tz)
+    local_now = now.astimezone(zone)
+    today = local_now.date()
+    window = _window(spans, local_now) or _Window(timedelta(0), None, _DAY)
+    days = [today - timedelta(days=n) for n in range(1, history_days + 1)]
+    bounds = {d: window.on(d, zone) for d in days if _weekend(d) == _weekend(today)}
+    first_opens: dict[int, tuple[float, ...]] = {}
+    pauses: dict[int, tuple[float, ...]] = {}
+    worked: set[date] = set()
+    midnight = datetime.combine(today, time(0), zone)
+    for desk_id, rows in _by_desk(changes, midnight - timedelta(microseconds=1)).items():
+        ats = [c.at for c in rows]
+        opened: dict[date, float] = {}
+        for d, (start, opens, end) in bounds.items():
+            i, k = bisect_left(ats, start), bisect_right(ats, start)
+            if k and rows[k - 1].kind == OPEN and rows[k - 1].at < start:
+                if opens is not None:  # left open from before: as if opened at the opening
+                    opened[d] = _minutes_into(d, opens, zone)
+                continue
+            at = next((c.at for c in rows[i:bisect_left(ats, end)] if c.kind == OPEN), None)
+            if at is not None:
+                opened[d] = _minutes_into(d, at, zone)
+        worked |= set(opened)
+        if opened:
+            first_opens[desk_id] = tuple(opened.values())
+        gaps = tuple((b.at - a.at).total_seconds() / 60 for a, b in zip(rows, rows[1:])
+                     if a.kind == PAUSED and b.kind == OPEN and b.at - a.at <= MAX_PAUSE)
+        if gaps:
+            pauses[desk_id] = gaps
+    return Usual(len(worked), first_opens, pauses)
+
+
+def expected_start(
+    desks: Iterable[DeskNow],
+    changes: Iterable[StatusChange],
+    *,
+    spans: Sequence[tuple[time, time]],
+    now: datetime,
+    tz: str,
+    history_days: int = HISTORY_DAYS,
+    usual: Usual | None = None,
+) -> dict[int, datetime | None]:
+    """For each desk that is not open now and serves something: when it is expected to
+    start calling (aware, in `tz`, never before `now`), or None: not expected in the
+    part of today under way (see the module doc for the rules).
+
+    `changes`: the desks' status changes from at least `history_days` + 1 days before
+    today up to now (later ones are ignored) — or only today's, with `usual` learnt
+    from the earlier ones by `usual_staffing` for the same window; `spans`: today's
+    opening hours, local."""
+    zone = ZoneInfo(tz)
+    local_now = now.astimezone(zone)
+    today = local_now.date()
+    candidates = [d for d in desks if d.status != OPEN and d.weights]
+    out: dict[int, datetime | None] = {d.desk_id: None for d in candidates}
+    window = _window(spans, local_now)
+    if window is None or not candidates:
+        return out
+    changes = list(changes)
+    if usual is None:
+        usual = usual_staffing(changes, spans=spans, now=now, tz=tz, history_days=history_days)
+    start_today, opens_today, end_today = window.on(today, zone)
+    midnight = datetime.combine(today, time(0), zone)
+    by_desk = _by_desk((c for c in changes if c.at >= midnight), now)
+
+    for desk in candidates:
+        rows = by_desk.get(desk.desk_id, [])
+        at: datetime | None = None
+        if desk.status == PAUSED:
+            if rows and rows[-1].kind == PAUSED:
+                back = rows[-1].at + usual.pause(desk.desk_id)
+                if back >= now:
+                    at = back
+                elif now - back <= GIVE_UP:
+                    at = now + MIN_LATE
+                if at is not None and opens_today is not None:
+                    at = max(at, opens_today)
+        elif any(c.kind == OPEN and start_today <= c.at for c in rows):
+            at = None  # it opened in this window already and closed: end of its shift
+        elif not usual.office_days:
+            at = opens_today if opens_today is not None and now < opens_today else None
+        elif (opening := usual.opening(desk.desk_id)) is not None:
+            median, upper = opening
+            expected = _wall(today, timedelta(minutes=median), zone)
+            spread = timedelta(minutes=upper - median)
+            if now <= expected:
+                at = expected
+            elif now - expected <= max(GIVE_UP, 2 * spread):
+                at = now + max(MIN_LATE, spread)
+        if at is not None and at >= end_today:
+            at = None
+        out[desk.desk_id] = max(at, now).astimezone(zone) if at is not None else None
+    return out
+
+
+# ---------------------------------------------------------------- from the database
+
+
+@dataclass
+class _History:
+    """An office's past days: read once per HISTORY_TTL, learnt once per window."""
+
+    day: date
+    generation: int
+    read_at: datetime
+    read_mono: float
+    changes: list[StatusChange]
+    usual: dict[_Window, Usual] = field(default_factory=dict)
+
+    def fresh(self, today: date, now: datetime) -> bool:
+        return (self.day == today and self.generation == database_generation()
+                and timedelta(0) <= now - self.read_at < HISTORY_TTL
+                and monotonic_time.monotonic() - self.read_mono < HISTORY_TTL.total_seconds())
+
+
+_history: dict[int, _History] = {}
+
+
+def clear_cache() -> None:
+    _history.clear()
+
+
+def _connection():
+    return Ticket._meta.db
+
+
+_SELECT = (
+    "SELECT e.desk_id, e.kind, e.at FROM desk d JOIN desk_event e ON e.desk_id = d.id"
+    " WHERE d.office_id = ? AND e.at >= ? AND e.at < ? AND e.kind IN ('open', 'paused', 'closed')"
+    " ORDER BY e.at, e.id"
+)
+
+
+async def _changes(office_id: int, since: datetime, until: datetime) -> list[StatusChange]:
+    """The status changes of an office's desks in [since, until): one statement, the
+    desk (office_id, name) index then desk_event's (desk_id, at)."""
+    # In UTC, as stored: SQLite compares the ISO text, offset and all.
+    params = [office_id, since.astimezone(timezone.utc), until.astimezone(timezone.utc)]
+    rows = await _connection().execute_query_dict(placeholders(_SELECT), params)
+    return [StatusChange(r["desk_id"], r["kind"], db_datetime(r["at"])) for r in rows]
+
+
+async def _past(office_id: int, zone: ZoneInfo, today: date, now: datetime) -> _History:
+    """The office's desk changes over the HISTORY_DAYS + 1 days before today, cached."""
+    cached = _history.get(office_id)
+    if cached is not None and cached.fresh(today, now):
+        return cached
+    midnight = datetime.combine(today, time(0), zone)
+    since = datetime.combine(today - timedelta(days=HISTORY_DAYS + 1), time(0), zone)
+    changes = await _changes(office_id, since, midnight)
+    if len(_history) > 10000:
+        _history.clear()
+    history = _history[office_id] = _History(today, database_generation(), now, monotonic_time.monotonic(), changes)
+    return history
+
+
+async def expected_desks(office, now: datetime, desks: Sequence[Mapping]) -> list[eta.DeskState]:
+    """The desks of `office` not open at `now` that are expected to start calling today,
+    as replay desks with `available_at` set (earliest first).
+
+    `office`: anything with `id`, `timezone` and `opening_hours` (core.models.Office);
+    `desks`: every desk of the office as {"id", "status", "weights": {service id: tier}}
+    (the rows eta_service reads; open ones and ones serving nothing are skipped).
+    Reads desk_event: the past days through a per-office cache (HISTORY_TTL), today's
+    rows fresh — two indexed statements at most, none after closing time."""
+    candidates = [DeskNow(d["id"], str(d["status"]), dict(d["weights"])) for d in desks
+                  if str(d["status"]) != OPEN and d["weights"]]
+    if not candidates:
+        return []
+    zone = ZoneInfo(office.timezone)
+    local_now = now.astimezone(zone)
+    today = local_now.date()
+    spans = spans_for(office.opening_hours, today)
+    window = _window(spans, local_now)
+    if window is None:
+        return []  # the office has closed for the day
+    history = await _past(office.id, zone, today, now)
+    usual = history.usual.get(window)
+    if usual is None:
+        usual = history.usual[window] = usual_staffing(history.changes, spans=spans, now=now, tz=office.timezone)
+    today_changes = await _changes(office.id, datetime.combine(today, time(0), zone), now + timedelta(microseconds=1))
+    starts = expected_start(candidates, today_changes, spans=spans, now=now, tz=office.timezone, usual=usual)
+    weights = {d.desk_id: d.weights for d in candidates}
+    expected = sorted((at, desk_id) for desk_id, at in starts.items() if at is not None)
+    return [eta.DeskState(desk_id, weights[desk_id], available_at=at) for at, desk_id in expected]
