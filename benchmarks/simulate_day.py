@@ -23,8 +23,8 @@ the position-based figure the engine shows with predictions off) against the wai
 happened — mean and p90 absolute error; mean/p90/max wait per lane; regular tickets
 that waited past the configured limit; desk utilisation. Scenarios: the call-next
 policy vs plain first-come-first-served, each with desk balancing off and on
-(every 10 simulated minutes the first suggestion of eta_service.balancing_view is
-applied with eta_service.apply_desk_move).
+(every 10 simulated minutes the first suggestion of desk_balancing.balancing_view is
+applied with desk_balancing.apply_desk_move).
 
 FCFS is the same engine with `policy.choose_next` replaced by an arrival-order chooser
 (the SQLite call-next path calls the policy function; the estimator predicts with the
@@ -68,7 +68,7 @@ from turnero.core.auth import Principal  # noqa: E402
 from turnero.core.ids import public_id  # noqa: E402
 from turnero.core.models import Office, Role, Service, User  # noqa: E402
 from turnero.queue import balancing as balancing_policy  # noqa: E402
-from turnero.queue import eta_service, policy, service  # noqa: E402
+from turnero.queue import desk_balancing, eta_service, policy, service  # noqa: E402
 from turnero.queue.models import DeskService, DeskStatus, Lane, Ticket, TicketStatus  # noqa: E402
 from turnero.settings import Settings  # noqa: E402
 
@@ -318,11 +318,11 @@ async def run_scenario(plan: list[Visit], desk_names: list[str], *, fcfs: bool, 
                 elif kind == "finish" and view.get("next"):
                     await wake(now, view["next"]["service"])
             elif kind == "balance":
-                view = await eta_service.balancing_view(office, config.policy, threshold_minutes=threshold)
+                view = await desk_balancing.balancing_view(office, config.policy, threshold_minutes=threshold)
                 suggestion = view["suggestions"]
                 if suggestion:
                     move = suggestion[0]
-                    await eta_service.apply_desk_move(office, move["desk"], move["to"], actor)
+                    await desk_balancing.apply_desk_move(office, move["desk"], move["to"], actor)
                     result.moves += 1
                     if os.environ.get("SIMULATE_DAY_VERBOSE"):
                         waits = {q["service"]: q["estimated_wait_minutes"] for q in view["services"] if q["waiting"]}

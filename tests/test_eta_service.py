@@ -13,7 +13,7 @@ from turnero.core import clock
 from turnero.core.auth import Principal
 from turnero.core.errors import ApiError
 from turnero.core.models import Office, Role, Service, User
-from turnero.queue import balancing, eta_service, service, waiting
+from turnero.queue import balancing, desk_balancing, eta_inputs, eta_service, ranking, service, waiting
 from turnero.queue.models import Desk, DeskEvent, DeskService, DeskStatus, Ticket, TicketStatus
 
 LA_PAZ = ZoneInfo("America/La_Paz")
@@ -75,7 +75,7 @@ async def test_history_with_a_known_service_time_gives_known_waits(db):
     assert (ci.waiting, ci.open_desks, ci.primary_desks) == (3, 1, 1.0)
     assert abs(ci.service_minutes - 10.0) < 0.2 and ci.wait_minutes == 30
     # The other hours of the day also learn from the history (7-minute prior, 10 observed).
-    model = await eta_service.service_times(office)
+    model = await eta_inputs.service_times(office)
     assert 9.5 < model.minutes_at_hour((await Service.get(code="CI-RENOV")).id, 14) <= 10.0
     ticket = await Ticket.get(public_id=tickets[2]["id"])
     assert await eta_service.estimate_for_ticket(ticket, office, POLICY) == 20
@@ -102,7 +102,7 @@ async def test_todays_finished_calls_update_the_service_time(db):
     await service.finish(await service.get_ticket(called["id"]), who, CONFIG)  # a short call
     cached = (await services_now(office))["CI-RENOV"].service_minutes
     assert cached == after
-    clock.advance(eta_service.STATS_TTL)
+    clock.advance(eta_inputs.STATS_TTL)
     assert (await services_now(office))["CI-RENOV"].service_minutes < after
 
 
@@ -131,7 +131,7 @@ async def test_balancing_suggests_and_applies_a_desk_move(db):
         await issue(office, "SANEAMIENTO")  # 15 minutes each, one desk
     for _ in range(2):
         await issue(office, "CI-RENOV")
-    view = await eta_service.balancing_view(office, POLICY, threshold_minutes=30)
+    view = await desk_balancing.balancing_view(office, POLICY, threshold_minutes=30)
     waits = {s["service"]: s["estimated_wait_minutes"] for s in view["services"]}
     assert waits["SANEAMIENTO"] >= 100
     assert view["suggestions"], view
@@ -139,7 +139,7 @@ async def test_balancing_suggests_and_applies_a_desk_move(db):
     assert move["to"] == "SANEAMIENTO" and move["from"] == ["CI-RENOV"] and move["desk"] in {"1", "2", "3"}
     assert move["wait_after"] < move["wait_before"]
 
-    result = await eta_service.apply_desk_move(office, move["desk"], "SANEAMIENTO", who)
+    result = await desk_balancing.apply_desk_move(office, move["desk"], "SANEAMIENTO", who)
     desk = await Desk.get(office_id=office.id, name=move["desk"])
     weights = {link.service.code: link.weight for link in await DeskService.filter(desk=desk).select_related("service")}
     assert weights["SANEAMIENTO"] == 1 and weights["CI-RENOV"] == 2
@@ -155,13 +155,13 @@ async def test_balancing_suggests_and_applies_a_desk_move(db):
 async def test_a_move_to_a_desk_of_another_office_or_a_closed_desk_is_refused(db):
     office = await Office.get(code="LPZ-ZONA-SUR")
     with pytest.raises(ApiError) as error:
-        await eta_service.apply_desk_move(office, "99", "CERT", await actor())
+        await desk_balancing.apply_desk_move(office, "99", "CERT", await actor())
     assert error.value.status == 404
     with pytest.raises(ApiError) as error:
-        await eta_service.apply_desk_move(office, "1", "CERT", await actor())
+        await desk_balancing.apply_desk_move(office, "1", "CERT", await actor())
     assert error.value.status == 409  # closed
     with pytest.raises(ApiError) as error:
-        await eta_service.apply_desk_move(office, "1", "PASAPORTE", await actor())
+        await desk_balancing.apply_desk_move(office, "1", "PASAPORTE", await actor())
     assert error.value.status == 422  # not offered here
 
 
@@ -175,16 +175,16 @@ async def test_offices_are_ranked_by_predicted_walk_in_wait(db):
     for _ in range(10):
         await issue(sur)
     await issue(rojo)
-    ranking = await eta_service.recommend_offices("CI-RENOV", POLICY, city="la paz", near="LPZ-ZONA-SUR")
-    assert [o["office"] for o in ranking] == ["LPZ-TELEFERICO-ROJO", "LPZ-ZONA-SUR", "LPZ-PRINCIPAL"]
-    assert ranking[0]["estimated_wait_minutes"] < ranking[1]["estimated_wait_minutes"]
-    assert ranking[2]["open_desks"] == 0
+    ranked = await ranking.recommend_offices("CI-RENOV", POLICY, city="la paz", near="LPZ-ZONA-SUR")
+    assert [o["office"] for o in ranked] == ["LPZ-TELEFERICO-ROJO", "LPZ-ZONA-SUR", "LPZ-PRINCIPAL"]
+    assert ranked[0]["estimated_wait_minutes"] < ranked[1]["estimated_wait_minutes"]
+    assert ranked[2]["open_desks"] == 0
     options = [balancing.OfficeOption(o["office"], o["name"], o["estimated_wait_minutes"], o["waiting"],
-                                      o["open_desks"]) for o in ranking]
+                                      o["open_desks"]) for o in ranked]
     assert balancing.faster_alternative(options, "LPZ-ZONA-SUR").office == "LPZ-TELEFERICO-ROJO"
-    waits = await eta_service.walk_in_waits("CI-RENOV", [sur, rojo], POLICY)
+    waits = await ranking.walk_in_waits("CI-RENOV", [sur, rojo], POLICY)
     assert waits["LPZ-ZONA-SUR"]["waiting"] == 10 and waits["LPZ-TELEFERICO-ROJO"]["waiting"] == 1
-    assert await eta_service.recommend_offices("CI-RENOV", POLICY, city="Cochabamba") == []
+    assert await ranking.recommend_offices("CI-RENOV", POLICY, city="Cochabamba") == []
 
 
 # ---------------------------------------------------------------- through the HTTP API
@@ -370,7 +370,7 @@ async def test_automatic_balancing_moves_a_desk_by_itself_at_most_once_per_coold
     # Several instances at once (each with the office as it read it): one move, not two.
     clock.advance(timedelta(minutes=11))
     copies = [await Office.get(code="LPZ-ZONA-SUR") for _ in range(4)]
-    results = await asyncio.gather(*(eta_service.auto_balance(o, POLICY) for o in copies))
+    results = await asyncio.gather(*(desk_balancing.auto_balance(o, POLICY) for o in copies))
     assert sum(r is not None for r in results) == 1 and len(await first_desks() - before) == 3
 
     # An instance still holding the old threshold after a supervisor changed it: no move.
@@ -378,7 +378,7 @@ async def test_automatic_balancing_moves_a_desk_by_itself_at_most_once_per_coold
     changed = await client.put(url + "/auto", json={"threshold_minutes": 31}, headers=admin)
     assert changed.status_code == 200
     clock.advance(timedelta(minutes=11))
-    assert stale.auto_balance_minutes == 30 and await eta_service.auto_balance(stale, POLICY) is None
+    assert stale.auto_balance_minutes == 30 and await desk_balancing.auto_balance(stale, POLICY) is None
     assert len(await first_desks() - before) == 3
 
     turned_off = await client.put(url + "/auto", json={"threshold_minutes": None}, headers=admin)

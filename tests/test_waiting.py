@@ -16,7 +16,7 @@ from turnero.core import clock
 from turnero.core.auth import Principal
 from turnero.core.db import placeholders
 from turnero.core.models import Office, Role, User
-from turnero.queue import eta_service, service, waiting
+from turnero.queue import desk_balancing, eta_service, ranking, service, waiting
 from turnero.queue.models import DeskStatus, Ticket, TicketEvent, TicketStatus
 
 LA_PAZ = ZoneInfo("America/La_Paz")
@@ -142,7 +142,7 @@ async def test_no_open_desk_never_promises_no_wait(db, config):
         if s["estimated_wait_minutes"] is not None:
             assert s["estimated_wait_minutes"] >= 30, s
     # The ranking shows the closed office with its real wait, not 0.
-    ranked = await eta_service.recommend_offices("CI-RENOV", CONFIG.policy, city="La Paz")
+    ranked = await ranking.recommend_offices("CI-RENOV", CONFIG.policy, city="La Paz")
     here = next(o for o in ranked if o["office"] == "LPZ-PRINCIPAL")
     assert here["estimated_wait_minutes"] == ci["estimated_wait_minutes"]
 
@@ -163,8 +163,8 @@ async def test_one_figure_on_every_surface(db):
     assert issued["estimated_wait_minutes"] == promised
     assert (await service.public_ticket_view(issued["id"], SERVED))["estimated_wait_minutes"] == promised
     await eta_service.settled()
-    ranked = await eta_service.recommend_offices("CI-RENOV", CONFIG.policy, city="La Paz")
-    balancing = await eta_service.balancing_view(office, CONFIG.policy)
+    ranked = await ranking.recommend_offices("CI-RENOV", CONFIG.policy, city="La Paz")
+    balancing = await desk_balancing.balancing_view(office, CONFIG.policy)
     after = next(s for s in (await eta_service.office_estimates(office, CONFIG.policy))["services"]
                  if s["service"] == "CI-RENOV")["estimated_wait_minutes"]
     assert next(o for o in ranked if o["office"] == office.code)["estimated_wait_minutes"] == after

@@ -40,9 +40,9 @@ async def list_offices(request: Request):
     offices = await service.list_offices(code)
     if code is not None:
         # Per office, the predicted wait of a regular walk-in and how many wait (issue 8).
-        from turnero.queue import eta_service
+        from turnero.queue import ranking
 
-        await eta_service.add_walk_in_waits(offices, code, request.app.state.queue_config.policy)
+        await ranking.add_walk_in_waits(offices, code, request.app.state.queue_config.policy)
     return json_response(offices)
 
 

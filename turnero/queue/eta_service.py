@@ -1,216 +1,63 @@
-"""Wait estimates for an office, read from the database and played forward by eta.py.
+"""Wait estimates for an office: its queue played forward (eta.py), kept, and read
+for now at O(log n) per answer.
 
-Service times come straight from the ticket rows (called_at → finished_at of finished
-calls, written by the engine in the same transaction as the finish): one grouped
-statement per office over its last HISTORY_DAYS days, cached for STATS_TTL of the
-clock — so they follow every finished ticket without a statistics table, a write in
-the finish hot path or a job. The snapshot of the queue (waiting tickets, desks and
-what they are serving) is read fresh on every estimate: three indexed statements.
+An estimate (`OfficeEstimate`) is one bounded replay of the office — the first
+MAX_PER_LINE tickets of each line as the queue index orders them, the desks open and
+the ones expected (staffing.py), the service times and expected arrivals
+(eta_inputs.py) — kept as one curve per line: minutes until called by how many stand
+ahead. Every answer (a ticket's wait, a new walk-in's, the per-service figures of the
+kiosk, the board, the ranking and the balancing page) reads that curve at the place the
+lines held in memory (waiting.py) give now, so all surfaces show one figure and no
+request replays the office. A stale estimate keeps answering while a new one is
+computed in the background (at most one per office at a time, at least MIN_REUSE
+apart); only a desk opened, paused, closed or moved by this instance — or no estimate
+at all — makes a request compute one, and that replay is bounded.
 
-Entry points (no HTTP): `estimates_for_office`, `estimate_for_ticket`,
-`walk_in_waits` (offices list), `recommend_offices`, `balancing_view`, `apply_desk_move`,
-`set_auto_balance` and `auto_balance` (the server applying moves by itself).
+Entry points (no HTTP): `current_estimate`, `office_estimates`, `wait_for_view`,
+`estimates_for_office` (compute now), `estimate_for_ticket`; ranking.py and
+desk_balancing.py build on them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from tortoise.expressions import Q
-from tortoise.transactions import in_transaction
-
-from turnero.admin import service as admin_service
 from turnero.core import clock
-from turnero.core.auth import Principal
-from turnero.core.db import database_generation, db_datetime, is_postgres, placeholders
-from turnero.core.errors import conflict, not_found
-from turnero.core.models import Office, Service
-from turnero.core.service import get_service, offered_service
-from turnero.queue import balancing, eta, lines, policy, waiting
+from turnero.core.db import database_generation, db_datetime, placeholders
+from turnero.core.models import Office
+from turnero.queue import balancing, eta, eta_inputs, lines, policy, staffing, waiting
 from turnero.queue import service as queue_service
-from turnero.queue.service import ACTIVE_AT_DESK, get_desk
-from turnero.queue.models import Desk, DeskEvent, DeskService, DeskStatus, Ticket, TicketStatus
+from turnero.queue.models import DeskStatus, Ticket, TicketStatus
+from turnero.queue.service import ACTIVE_AT_DESK
 
 log = logging.getLogger("turnero.eta")
 
-STATS_TTL = timedelta(seconds=60)
-# How long an office's estimate answers the ticket views of a running service: at
-# least MIN_REUSE, REUSE_FACTOR times what computing it took (so estimating never takes
-# more than about a tenth of the time), at most MAX_REUSE; any change to the queue but
-# a new walk-in (desks, calls, finishes) makes it stale at once in this process.
+# How long an office's estimate answers before a new one is computed in the
+# background: at least MIN_REUSE, REUSE_FACTOR times what computing it took (so
+# estimating never takes more than about a tenth of the time), at most MAX_REUSE.
 MIN_REUSE = timedelta(seconds=2)
 MAX_REUSE = timedelta(seconds=30)
 REUSE_FACTOR = 10
-HISTORY_DAYS = 14
-# A call longer than this counts as this long (a desk left open over lunch, say).
-MAX_CALL_MINUTES = 120.0
-ARRIVAL_WINDOW = timedelta(minutes=60)
-_FINISHED = (TicketStatus.DONE, TicketStatus.NO_SHOW, TicketStatus.TRANSFERRED)
-_ACTIVE = (TicketStatus.WAITING, TicketStatus.CALLED, TicketStatus.SERVING)
-
-
-def _in(values) -> str:
-    """A SQL list literal of the code's own enum values."""
-    return "(" + ", ".join(f"'{v.value}'" for v in values if v.value.isidentifier()) + ")"
-
-
-def _connection():
-    return Ticket._meta.db
-
-
-# ---------------------------------------------------------------- catalogue
-
-
-@dataclass(frozen=True)
-class _Service:
-    id: int
-    code: str
-    name: str
-    steps: tuple[str, ...]
-    prior_minutes: float
-    walk_in: bool
-
-
-async def _catalogue(office_id: int) -> dict[int, _Service]:
-    rows = await _connection().execute_query_dict(
-        placeholders(
-            "SELECT s.id, s.code, s.name, s.steps, s.expected_service_minutes, s.walk_in FROM service s"
-            " JOIN office_service os ON os.service_id = s.id WHERE os.office_id = ? AND s.active = ?"
-        ),
-        [office_id, True],
-    )
-    out = {}
-    for r in rows:
-        steps = json.loads(r["steps"]) if isinstance(r["steps"], str) else (r["steps"] or [])
-        out[r["id"]] = _Service(r["id"], r["code"], r["name"], tuple(steps),
-                                float(r["expected_service_minutes"] or eta.DEFAULT_PRIOR_MINUTES), bool(r["walk_in"]))
-    return out
-
-
-def _step_ids(catalogue: dict[int, _Service], codes) -> tuple[int, ...]:
-    by_code = {s.code: s.id for s in catalogue.values()}
-    ids = []
-    for code in codes:
-        if code not in by_code:  # a step the office does not offer: the visit ends here
-            break
-        ids.append(by_code[code])
-    return tuple(ids)
-
-
-def _first_step(catalogue: dict[int, _Service], service: _Service) -> int | None:
-    """The line a walk-in for `service` joins (a multi-step trámite starts at step 1)."""
-    if not service.steps:
-        return service.id
-    steps = _step_ids(catalogue, service.steps[:1])
-    return steps[0] if steps else None
-
-
-# ---------------------------------------------------------------- service-time statistics
-
-
-@dataclass
-class _Stats:
-    computed_at: datetime
-    day: date
-    model: eta.ServiceTimeModel
-    # (service id, lane, flow service id, step index) -> visits issued in the window
-    arrivals: dict[tuple, int]
-    generation: int = 0  # of the database (core.db.database_generation): ids are per database
-
-
-_stats_cache: dict[int, _Stats] = {}
-
-
 _cleared_at = 0.0
 
 
 def clear_cache() -> None:
     global _cleared_at
     _cleared_at = time.monotonic()
-    _stats_cache.clear()
+    eta_inputs.clear_cache()
     _estimate_cache.clear()
     _locks.clear()
     waiting.clear()
 
 
-def _utc_offset_hours(tz: str, at: datetime) -> float:
-    offset = at.astimezone(ZoneInfo(tz)).utcoffset()
-    return offset.total_seconds() / 3600 if offset else 0.0
-
-
-async def _observations(office_id: int, today: date) -> list[eta.Observation]:
-    if is_postgres():
-        hour = "CAST(EXTRACT(HOUR FROM called_at AT TIME ZONE 'UTC') AS INTEGER)"
-        minutes = f"LEAST(EXTRACT(EPOCH FROM (finished_at - called_at)) / 60.0, {MAX_CALL_MINUTES})"
-    else:
-        hour = "CAST(strftime('%H', called_at) AS INTEGER)"
-        minutes = f"MIN((julianday(finished_at) - julianday(called_at)) * 1440.0, {MAX_CALL_MINUTES})"
-    # The (office, day, number, hop) unique index covers office and day.
-    rows = await _connection().execute_query_dict(
-        placeholders(
-            f"SELECT service_id, {hour} AS utc_hour, CASE WHEN day = ? THEN 1 ELSE 0 END AS today,"
-            f" COUNT(*) AS n, SUM({minutes}) AS total FROM ticket"
-            f" WHERE office_id = ? AND day >= ? AND day <= ? AND status IN {_in(_FINISHED)}"
-            " AND called_at IS NOT NULL AND finished_at IS NOT NULL AND finished_at >= called_at"
-            " GROUP BY service_id, utc_hour, today"
-        ),
-        [today, office_id, today - timedelta(days=HISTORY_DAYS), today],
-    )
-    return [(r["service_id"], int(r["utc_hour"]), int(r["n"]), float(r["total"] or 0.0), bool(r["today"])) for r in rows]
-
-
-async def _arrival_counts(office_id: int, today: date, since: datetime) -> dict[tuple, int]:
-    rows = await _connection().execute_query_dict(
-        placeholders(
-            "SELECT service_id, lane, flow_service_id, step_index, COUNT(*) AS n FROM ticket"
-            " WHERE office_id = ? AND day = ? AND hop = 0 AND issued_at >= ? AND lane <> ?"
-            " GROUP BY service_id, lane, flow_service_id, step_index"
-        ),
-        [office_id, today, since, policy.APPOINTMENT],
-    )
-    return {(r["service_id"], r["lane"], r["flow_service_id"], r["step_index"]): int(r["n"]) for r in rows}
-
-
-async def _office_stats(office: Office, catalogue: dict[int, _Service], now: datetime) -> _Stats:
-    today = clock.local_day(now, office.timezone)
-    cached = _stats_cache.get(office.id)
-    if (cached and cached.generation == database_generation() and cached.day == today
-            and timedelta(0) <= now - cached.computed_at < STATS_TTL):
-        return cached
-    offset = _utc_offset_hours(office.timezone, now)
-    observations = [
-        eta.Observation(service_id, int((utc_hour + offset) // 1) % 24, n, total, is_today)
-        for service_id, utc_hour, n, total, is_today in await _observations(office.id, today)
-    ]
-    model = eta.ServiceTimeModel.fit(
-        observations, {s.id: s.prior_minutes for s in catalogue.values()}, utc_offset_hours=offset
-    )
-    stats = _Stats(now, today, model, await _arrival_counts(office.id, today, now - ARRIVAL_WINDOW),
-                   database_generation())
-    _stats_cache[office.id] = stats
-    return stats
-
-
-async def service_times(office: Office) -> eta.ServiceTimeModel:
-    """The office's expected desk minutes per call (by service and hour), as used now."""
-    return (await _office_stats(office, await _catalogue(office.id), clock.now())).model
-
-
-def _streams(stats: _Stats, catalogue: dict[int, _Service]) -> list[eta.ArrivalStream]:
-    minutes = ARRIVAL_WINDOW.total_seconds() / 60
-    streams = []
-    for (service_id, lane, flow_id, step_index), n in stats.arrivals.items():
-        flow = catalogue.get(flow_id) if flow_id is not None else None
-        next_steps = _step_ids(catalogue, flow.steps[step_index + 1:]) if flow else ()
-        streams.append(eta.ArrivalStream(service_id, lane, n / minutes, next_steps))
-    return streams
+def _connection():
+    return Ticket._meta.db
 
 
 # ---------------------------------------------------------------- the office's queue now
@@ -239,9 +86,9 @@ def _next_lane(priority: str) -> str:
 _TICKET_COLUMNS = "id, lane, priority, service_id, arrived_at, due_at, party_size, flow_service_id, step_index"
 
 
-def _replay_ticket(r: dict, catalogue: dict[int, _Service]) -> eta.WaitingTicket:
+def _replay_ticket(r: dict, catalogue: dict[int, eta_inputs.CatalogueService]) -> eta.WaitingTicket:
     flow = catalogue.get(r["flow_service_id"]) if r["flow_service_id"] is not None else None
-    next_steps = _step_ids(catalogue, flow.steps[r["step_index"] + 1:]) if flow else ()
+    next_steps = eta_inputs.step_ids(catalogue, flow.steps[r["step_index"] + 1:]) if flow else ()
     return eta.WaitingTicket(
         r["id"], r["lane"], r["service_id"], db_datetime(r["arrived_at"]), db_datetime(r["due_at"]),
         int(r["party_size"] or 1), next_steps, _next_lane(r["priority"]),
@@ -264,14 +111,14 @@ async def _line_heads(office_id: int, line_sizes: dict[tuple[int, str], int]) ->
     return await _connection().execute_query_dict(placeholders(" UNION ALL ".join(parts)), params)
 
 
-async def _snapshot(office: Office, catalogue: dict[int, _Service], lines_now: lines.OfficeLines,
+async def _snapshot(office: Office, catalogue: dict[int, eta_inputs.CatalogueService], lines_now: lines.OfficeLines,
                     now: datetime) -> _Snapshot:
     conn = _connection()
     sizes = lines_now.line_sizes()
     waiting_rows = await _line_heads(office.id, sizes)
     at_desk_rows = await conn.execute_query_dict(
         placeholders(f"SELECT {_TICKET_COLUMNS}, desk_id, called_at FROM ticket WHERE office_id = ?"
-                     f" AND status IN {_in(ACTIVE_AT_DESK)} AND desk_id IS NOT NULL"),
+                     f" AND status IN {eta_inputs.sql_list(ACTIVE_AT_DESK)} AND desk_id IS NOT NULL"),
         [office.id],
     )
     desk_rows = await conn.execute_query_dict(
@@ -296,7 +143,7 @@ async def _snapshot(office: Office, catalogue: dict[int, _Service], lines_now: l
         if d["status"] == DeskStatus.OPEN.value and d["weights"]:
             busy, since = at_desk.get(d["id"], (None, None))
             states.append(eta.DeskState(d["id"], d["weights"], d["streak"] or 0, busy, since))
-    states += await _expected_desks(office, now, list(desks.values()))
+    states += await staffing.expected_desks(office, now, list(desks.values()))
     return _Snapshot(waiting_tickets, truncated, states, list(desks.values()))
 
 
@@ -381,7 +228,7 @@ class OfficeEstimate:
     timezone: str
     computed_at: datetime
     curves: dict[tuple[int, str], LineCurve]
-    catalogue: dict[int, _Service]
+    catalogue: dict[int, eta_inputs.CatalogueService]
     first_steps: dict[int, int | None]
     minutes: dict[int, float]  # expected desk minutes per call, per service id
     open_desks: dict[int, int]
@@ -472,17 +319,17 @@ async def estimates_for_office(
     began, started = time.perf_counter(), time.monotonic()
     lines_now = await waiting.office_lines(office.id)
     versions = (lines_now.version, queue_service.queue_versions.get(office.id, 0), waiting.desk_version(office.id))
-    catalogue = await _catalogue(office.id)
-    stats = await _office_stats(office, catalogue, now)
+    catalogue = await eta_inputs.catalogue(office.id)
+    stats = await eta_inputs.office_stats(office, catalogue, now)
     snap = await _snapshot(office, catalogue, lines_now, now)
-    first_steps = {s.id: _first_step(catalogue, s) for s in catalogue.values()}
+    first_steps = {s.id: eta_inputs.first_step(catalogue, s) for s in catalogue.values()}
     ghosts = [(sid, lane) for sid in catalogue for lane in (policy.REGULAR, policy.PREFERENTIAL)]
     open_states = [d for d in snap.desks if d.available_at is None]
     served = {sid for d in snap.desks for sid in d.weights}
     assumed = _unstaffed_desks(office, set(catalogue) - served, now)
     prediction = eta.simulate(
         snap.waiting, snap.desks + assumed, stats.model, now=now, config=config, ghosts=ghosts,
-        arrivals=_streams(stats, catalogue) if with_arrivals else (),
+        arrivals=eta_inputs.arrival_streams(stats, catalogue) if with_arrivals else (),
     )
     capacity = balancing.desk_capacity([d.weights for d in open_states])
     opens_at: dict[int, datetime] = {}
@@ -511,15 +358,6 @@ async def estimates_for_office(
     if started >= _cleared_at and (cached is None or cached.started_mono <= started):
         _estimate_cache[office.id] = estimate
     return estimate
-
-
-async def _expected_desks(office: Office, now: datetime, desks: list[dict]) -> list[eta.DeskState]:
-    try:  # TEMPORARY until staffing.py lands
-        from turnero.queue import staffing
-    except ImportError:
-        return []
-    expected = getattr(staffing, "expected_desks", None)
-    return await expected(office, now, desks) if expected is not None else []
 
 
 def _opening_today(office: Office, now: datetime) -> datetime | None:
@@ -633,204 +471,13 @@ async def estimate_for_ticket(ticket: Ticket, office: Office, config: policy.Pol
     return estimate.ticket_wait(e, lines_now, clock.now()) if e is not None else None
 
 
+async def service_estimates(office: Office, config: policy.PolicyConfig) -> dict[str, ServiceEstimate]:
+    """Per service code, the office's figures now (kiosk, board, ranking, balancing)."""
+    estimate = await current_estimate(office, config)
+    return estimate.services(await waiting.office_lines(office.id))
+
+
 async def office_estimates(office: Office, config: policy.PolicyConfig) -> dict:
     """GET /api/offices/{office}/estimates."""
     estimate = await current_estimate(office, config)
     return estimate.as_dict(await waiting.office_lines(office.id))
-
-
-async def walk_in_waits(service_code: str, offices: list[Office], config: policy.PolicyConfig) -> dict[str, dict]:
-    """Per office code: `estimated_wait_minutes` for a regular walk-in for the service
-    and how many wait in that line now (for GET /api/offices?service=CODE)."""
-    out = {}
-    for office in offices:
-        estimate = await current_estimate(office, config)
-        s = estimate.services(await waiting.office_lines(office.id)).get(service_code)
-        if s is not None:
-            out[office.code] = {"estimated_wait_minutes": s.wait_minutes, "waiting": s.waiting}
-    return out
-
-
-async def add_walk_in_waits(offices: list[dict], service_code: str, config: policy.PolicyConfig) -> list[dict]:
-    """GET /api/offices?service=CODE: adds `estimated_wait_minutes` (a regular walk-in,
-    None when the trámite takes no walk-ins) and `waiting` to each office dict."""
-    service = await get_service(service_code)
-    rows = await Office.filter(code__in=[o["code"] for o in offices])
-    waits = await walk_in_waits(service.code, rows, config)
-    for o in offices:
-        w = waits.get(o["code"], {"estimated_wait_minutes": None, "waiting": 0})
-        o["estimated_wait_minutes"] = w["estimated_wait_minutes"] if service.walk_in else None
-        o["waiting"] = w["waiting"]
-    return offices
-
-
-async def recommend_offices(
-    service_code: str, config: policy.PolicyConfig, *, city: str | None = None, near: str | None = None,
-    next_free: dict[str, datetime] | None = None,
-) -> list[dict]:
-    """Offices (of `city`, if given) offering the trámite: fastest first for a walk-in,
-    each with its next free cita time from `next_free` (office code -> time)."""
-    service = await get_service(service_code)
-    query = Office.filter(active=True, catalogue__service_id=service.id)
-    if city:
-        query = query.filter(city__iexact=city)
-    offices = await query.order_by("code").distinct()
-    options = []
-    for office in offices:
-        estimate = await current_estimate(office, config)
-        s = estimate.services(await waiting.office_lines(office.id))[service.code]
-        cita = (next_free or {}).get(office.code) if service.bookable else None
-        options.append(balancing.OfficeOption(
-            office.code, office.name, s.wait_minutes if service.walk_in else None, s.waiting, s.open_desks, cita,
-        ))
-    return [o.as_dict() for o in balancing.rank_offices(options, current=near)]
-
-
-async def ranking(
-    service_code: str, config: policy.PolicyConfig, *, city: str | None = None, near: str | None = None,
-    scheduler_config=None,
-) -> dict:
-    """The offices ranked for a trámite (walk-in wait, then next free cita) and, when
-    `near` is the citizen's office and its wait is long, the faster office to propose."""
-    service = await get_service(service_code)
-    here = None
-    if near is not None:
-        here = await Office.get_or_none(code=near, active=True)
-        if here is None:
-            raise not_found("office_not_found", f"No existe la oficina {near!r}.")
-        city = city or here.city
-    next_free = {}
-    if service.bookable:
-        from turnero.scheduler import service as scheduler
-
-        for row in await scheduler.offices_for_service(service.code, scheduler_config or scheduler.SchedulerConfig()):
-            if row.get("next_free"):
-                next_free[row["code"]] = datetime.fromisoformat(row["next_free"]["start"])
-    ranked = await recommend_offices(service.code, config, city=city, near=near, next_free=next_free)
-    suggestion = None
-    if here is not None:
-        options = [
-            balancing.OfficeOption(
-                o["office"], o["name"], o["estimated_wait_minutes"], o["waiting"], o["open_desks"],
-                datetime.fromisoformat(o["next_appointment"]) if o["next_appointment"] else None,
-            )
-            for o in ranked
-        ]
-        best = balancing.faster_alternative(options, here.code)
-        if best is not None:
-            local = next(o for o in options if o.office == here.code)
-            target = await Office.get(code=best.office)
-            suggestion = {
-                **best.as_dict(), "address": target.address,
-                "saving_minutes": local.wait_minutes - best.wait_minutes,
-                "message": (
-                    f"La espera aquí es de unos {local.wait_minutes} min. En {target.name} ({target.address})"
-                    + (f" es de unos {best.wait_minutes} min." if best.wait_minutes else " no hay espera.")
-                ),
-            }
-    return {"service": service.code, "city": city, "offices": ranked, "suggestion": suggestion}
-
-
-# ---------------------------------------------------------------- desk balancing
-
-
-async def balancing_view(
-    office: Office, config: policy.PolicyConfig, *, threshold_minutes: int = balancing.DEFAULT_THRESHOLD_MINUTES
-) -> dict:
-    """Per service: queue, open desks and predicted wait; and suggested desk moves."""
-    estimate = await current_estimate(office, config)
-    lines_now = await waiting.office_lines(office.id)
-    services = estimate.services(lines_now)
-    queues = [
-        balancing.ServiceQueue(s.code, s.waiting, s.wait_minutes, s.primary_desks, s.service_minutes)
-        for s in services.values()
-    ]
-    open_desks = [
-        balancing.DeskAssignment(d["name"], d["services"]) for d in estimate.desks if d["status"] == DeskStatus.OPEN.value
-    ]
-    moves = balancing.suggest_moves(queues, open_desks, threshold_minutes=threshold_minutes)
-    return {**estimate.as_dict(lines_now), "desks": estimate.desks, "threshold_minutes": threshold_minutes,
-            "auto_threshold_minutes": office.auto_balance_minutes,
-            "suggestions": [m.as_dict() for m in moves]}
-
-
-async def apply_desk_move(office: Office, desk_name: str, service_code: str, actor: Principal | None) -> dict:
-    """Make `service_code` the desk's first service (weight 1); the services it had
-    first become its fallbacks (weight 2). One transaction with its audit event."""
-    service: Service = await offered_service(office, service_code)
-    desk = await get_desk(office, desk_name)
-    async with in_transaction():
-        moved = await _move_desk(desk, service, actor)
-    waiting.desks_changed(office.id)
-    await queue_service.publish_queue_changed(office)  # also makes cached estimates stale
-    return moved
-
-
-async def set_auto_balance(office: Office, threshold_minutes: int | None, actor: Principal) -> dict:
-    """Turn automatic desk moves on (above `threshold_minutes` of predicted wait) or off
-    (None); with its audit record."""
-    async with in_transaction():
-        before = office.auto_balance_minutes
-        await Office.filter(id=office.id).update(auto_balance_minutes=threshold_minutes)
-        await admin_service.audit(actor, "office.auto_balance", office.code, office.id,
-                                  {"auto_balance_minutes": before}, {"auto_balance_minutes": threshold_minutes})
-    office.auto_balance_minutes = threshold_minutes
-    return {"office": office.code, "auto_threshold_minutes": threshold_minutes}
-
-
-# After a desk moves (by hand or by itself), the lines need time to show its effect:
-# no automatic move sooner than this, so desks do not swing back and forth.
-AUTO_BALANCE_COOLDOWN = timedelta(minutes=10)
-
-
-async def auto_balance(office: Office, config: policy.PolicyConfig) -> dict | None:
-    """One automatic step for an office with `auto_balance_minutes` set: apply the first
-    suggested move, unless a desk of the office moved within AUTO_BALANCE_COOLDOWN.
-    Several instances may run this at once: the office row is written first in the
-    transaction (a row lock on PostgreSQL, the write lock on SQLite), so the check of
-    the last move and the move itself happen one instance at a time."""
-    threshold = office.auto_balance_minutes
-    if threshold is None:
-        return None
-    view = await balancing_view(office, config, threshold_minutes=threshold)
-    if not view["suggestions"]:
-        return None
-    first = view["suggestions"][0]
-    moved = None
-    async with in_transaction():
-        locked = await Office.filter(id=office.id, auto_balance_minutes=threshold).update(
-            auto_balance_minutes=threshold)
-        recent = await DeskEvent.filter(desk__office_id=office.id, kind="reassigned",
-                                        at__gte=clock.now() - AUTO_BALANCE_COOLDOWN).exists()
-        if locked and not recent:
-            service = await offered_service(office, first["to"])
-            desk = await get_desk(office, first["desk"])
-            moved = await _move_desk(desk, service, None)
-    if moved is None:
-        return None
-    waiting.desks_changed(office.id)
-    await queue_service.publish_queue_changed(office)  # also makes cached estimates stale
-    log.info("balanceo automático en %s: %s", office.code, first["message"])
-    return {**moved, "message": first["message"]}
-
-
-async def _move_desk(desk: Desk, service: Service, actor: Principal | None) -> dict:
-    """apply_desk_move's change, in the caller's transaction (published by the caller
-    after it commits)."""
-    now = clock.now()
-    desk = await Desk.filter(id=desk.id).select_for_update().get()
-    if desk.status == DeskStatus.CLOSED:
-        raise conflict("desk_not_open", f"La ventanilla {desk.name} está cerrada.")
-    links = {link.service_id: link for link in await DeskService.filter(desk_id=desk.id)}
-    before = {sid: link.weight for sid, link in links.items()}
-    for sid, link in links.items():
-        if sid != service.id and link.weight <= 1:
-            link.weight = 2
-            await link.save(update_fields=["weight"])
-    if service.id in links:
-        links[service.id].weight = 1
-        await links[service.id].save(update_fields=["weight"])
-    else:
-        await DeskService.create(desk_id=desk.id, service_id=service.id, weight=1)
-    await DeskEvent.create(desk_id=desk.id, kind="reassigned", at=now, user_id=actor.user_id if actor else None)
-    return {"desk": desk.name, "service": service.code, "before": before}

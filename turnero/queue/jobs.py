@@ -8,7 +8,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from turnero.core.errors import ApiError
 from turnero.core.models import Office
-from turnero.queue import eta_service
+from turnero.queue import desk_balancing
 from turnero.queue.service import QueueConfig, close_all_days
 
 log = logging.getLogger("turnero.jobs")
@@ -25,7 +25,7 @@ async def balance_offices(config: QueueConfig) -> int:
     moves = 0
     for office in await Office.filter(active=True, auto_balance_minutes__isnull=False):
         try:
-            moves += await eta_service.auto_balance(office, config.policy) is not None
+            moves += await desk_balancing.auto_balance(office, config.policy) is not None
         except ApiError as exc:  # e.g. the desk closed meanwhile: the next run looks again
             log.info("balanceo automático en %s omitido: %s", office.code, exc.message)
         except Exception:
@@ -42,7 +42,7 @@ def register(scheduler: AsyncIOScheduler, app) -> None:
         max_instances=1, coalesce=True, replace_existing=True,
     )
     # Offices with automatic balancing: a desk moves at most once per cooldown
-    # (eta_service.AUTO_BALANCE_COOLDOWN), whichever instance gets there first.
+    # (desk_balancing.AUTO_BALANCE_COOLDOWN), whichever instance gets there first.
     scheduler.add_job(
         balance_offices, "interval", minutes=1, args=[config], id="queue.auto_balance",
         max_instances=1, coalesce=True, replace_existing=True,

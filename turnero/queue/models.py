@@ -111,7 +111,9 @@ class Ticket(Model):
         unique_together = (("office", "day", "number", "hop"),)
         # The queue index: the head of one service's line (call-next reads one entry per
         # line, already in arrival order) and the counts behind a ticket's position.
-        indexes = (("office", "status", "lane", "service", "arrived_at", "id"), ("desk", "status"))
+        # The board's latest calls: the last entries of (office, day, called_at).
+        indexes = (("office", "status", "lane", "service", "arrived_at", "id"), ("desk", "status"),
+                   ("office", "day", "called_at"))
 
 
 class TicketEvent(Model):

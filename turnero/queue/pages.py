@@ -96,12 +96,12 @@ async def desk_state(request: Request) -> Response:
 async def balancing_page(request: Request) -> Response:
     """Supervisor view (issue 8): queues, open desks and predicted waits per service,
     and desk moves to apply (balancing.js refreshes it through the JSON API)."""
-    from turnero.queue import eta_service
+    from turnero.queue import desk_balancing
 
     office, principal = await page_office(request, request.path_params["office"], Role.SUPERVISOR)
     # With automatic balancing on, the page opens at the threshold the server applies.
     threshold = office.auto_balance_minutes or balancing.DEFAULT_THRESHOLD_MINUTES
-    view = await eta_service.balancing_view(office, request.app.state.queue_config.policy, threshold_minutes=threshold)
+    view = await desk_balancing.balancing_view(office, request.app.state.queue_config.policy, threshold_minutes=threshold)
     return templates.TemplateResponse(
         request,
         "supervisor/balancing.html",

@@ -16,7 +16,7 @@ from turnero.core.service import get_office
 from pydantic import Field, StrictInt
 
 from turnero.core.errors import invalid
-from turnero.queue import balancing, eta_service, service
+from turnero.queue import balancing, desk_balancing, eta_service, ranking, service
 from turnero.queue.models import DeskStatus
 from turnero.queue.schemas import CallTicket, DeskOut, IssueTicket, TicketOut, Transfer, _Body
 
@@ -150,7 +150,7 @@ async def service_ranking(request: Request):
     for name, value in (("city", city), ("near", near)):
         if value is not None and len(value) > 64:
             raise invalid(f"Parámetro {name} demasiado largo.", code="invalid_query")
-    return json_response(await eta_service.ranking(
+    return json_response(await ranking.ranking(
         request.path_params["service"], _config(request).policy, city=city, near=near,
         scheduler_config=config_of(request.app),
     ))
@@ -168,7 +168,7 @@ def _threshold(request: Request) -> int:
 async def balancing_view(request: Request):
     office = await get_office(request.path_params["office"])
     await require(request, Role.SUPERVISOR, office_id=office.id)
-    return json_response(await eta_service.balancing_view(office, _config(request).policy,
+    return json_response(await desk_balancing.balancing_view(office, _config(request).policy,
                                                           threshold_minutes=_threshold(request)))
 
 
@@ -176,14 +176,14 @@ async def apply_move(request: Request):
     office = await get_office(request.path_params["office"])
     actor = await require(request, Role.SUPERVISOR, office_id=office.id)
     body = await read_json(request, DeskMove)
-    return json_response(await eta_service.apply_desk_move(office, body.desk, body.service, actor))
+    return json_response(await desk_balancing.apply_desk_move(office, body.desk, body.service, actor))
 
 
 async def set_auto_balance(request: Request):
     office = await get_office(request.path_params["office"])
     actor = await require(request, Role.SUPERVISOR, office_id=office.id)
     body = await read_json(request, AutoBalance)
-    return json_response(await eta_service.set_auto_balance(office, body.threshold_minutes, actor))
+    return json_response(await desk_balancing.set_auto_balance(office, body.threshold_minutes, actor))
 
 
 _STAFF_ROLES = ("operator", "supervisor", "admin")

@@ -1,0 +1,179 @@
+"""What the wait replay is fed besides the queue itself: the office's catalogue (which
+line each trámite's steps queue in) and its service-time statistics.
+
+Service times come straight from the ticket rows (called_at → finished_at of finished
+calls, written by the engine in the same transaction as the finish): one grouped
+statement per office over its last HISTORY_DAYS days, cached for STATS_TTL of the
+clock — so they follow every finished ticket without a statistics table, a write in
+the finish hot path or a job. The walk-ins still expected come from the last
+ARRIVAL_WINDOW's issues.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from turnero.core import clock
+from turnero.core.db import database_generation, is_postgres, placeholders
+from turnero.core.models import Office
+from turnero.queue import eta, policy
+from turnero.queue.models import Ticket, TicketStatus
+
+STATS_TTL = timedelta(seconds=60)
+HISTORY_DAYS = 14
+# A call longer than this counts as this long (a desk left open over lunch, say).
+MAX_CALL_MINUTES = 120.0
+ARRIVAL_WINDOW = timedelta(minutes=60)
+_FINISHED = (TicketStatus.DONE, TicketStatus.NO_SHOW, TicketStatus.TRANSFERRED)
+
+
+def sql_list(values) -> str:
+    """A SQL list literal of the code's own enum values."""
+    return "(" + ", ".join(f"'{v.value}'" for v in values if v.value.isidentifier()) + ")"
+
+
+def _connection():
+    return Ticket._meta.db
+
+
+# ---------------------------------------------------------------- catalogue
+
+
+@dataclass(frozen=True)
+class CatalogueService:
+    id: int
+    code: str
+    name: str
+    steps: tuple[str, ...]
+    prior_minutes: float
+    walk_in: bool
+
+
+async def catalogue(office_id: int) -> dict[int, CatalogueService]:
+    rows = await _connection().execute_query_dict(
+        placeholders(
+            "SELECT s.id, s.code, s.name, s.steps, s.expected_service_minutes, s.walk_in FROM service s"
+            " JOIN office_service os ON os.service_id = s.id WHERE os.office_id = ? AND s.active = ?"
+        ),
+        [office_id, True],
+    )
+    out = {}
+    for r in rows:
+        steps = json.loads(r["steps"]) if isinstance(r["steps"], str) else (r["steps"] or [])
+        out[r["id"]] = CatalogueService(r["id"], r["code"], r["name"], tuple(steps),
+                                float(r["expected_service_minutes"] or eta.DEFAULT_PRIOR_MINUTES), bool(r["walk_in"]))
+    return out
+
+
+def step_ids(catalogue: dict[int, CatalogueService], codes) -> tuple[int, ...]:
+    by_code = {s.code: s.id for s in catalogue.values()}
+    ids = []
+    for code in codes:
+        if code not in by_code:  # a step the office does not offer: the visit ends here
+            break
+        ids.append(by_code[code])
+    return tuple(ids)
+
+
+def first_step(catalogue: dict[int, CatalogueService], service: CatalogueService) -> int | None:
+    """The line a walk-in for `service` joins (a multi-step trámite starts at step 1)."""
+    if not service.steps:
+        return service.id
+    steps = step_ids(catalogue, service.steps[:1])
+    return steps[0] if steps else None
+
+
+# ---------------------------------------------------------------- service-time statistics
+
+
+@dataclass
+class Stats:
+    computed_at: datetime
+    day: date
+    model: eta.ServiceTimeModel
+    # (service id, lane, flow service id, step index) -> visits issued in the window
+    arrivals: dict[tuple, int]
+    generation: int = 0  # of the database (core.db.database_generation): ids are per database
+
+
+_stats_cache: dict[int, Stats] = {}
+
+
+def clear_cache() -> None:
+    _stats_cache.clear()
+
+
+def _utc_offset_hours(tz: str, at: datetime) -> float:
+    offset = at.astimezone(ZoneInfo(tz)).utcoffset()
+    return offset.total_seconds() / 3600 if offset else 0.0
+
+
+async def _observations(office_id: int, today: date) -> list[eta.Observation]:
+    if is_postgres():
+        hour = "CAST(EXTRACT(HOUR FROM called_at AT TIME ZONE 'UTC') AS INTEGER)"
+        minutes = f"LEAST(EXTRACT(EPOCH FROM (finished_at - called_at)) / 60.0, {MAX_CALL_MINUTES})"
+    else:
+        hour = "CAST(strftime('%H', called_at) AS INTEGER)"
+        minutes = f"MIN((julianday(finished_at) - julianday(called_at)) * 1440.0, {MAX_CALL_MINUTES})"
+    # The (office, day, number, hop) unique index covers office and day.
+    rows = await _connection().execute_query_dict(
+        placeholders(
+            f"SELECT service_id, {hour} AS utc_hour, CASE WHEN day = ? THEN 1 ELSE 0 END AS today,"
+            f" COUNT(*) AS n, SUM({minutes}) AS total FROM ticket"
+            f" WHERE office_id = ? AND day >= ? AND day <= ? AND status IN {sql_list(_FINISHED)}"
+            " AND called_at IS NOT NULL AND finished_at IS NOT NULL AND finished_at >= called_at"
+            " GROUP BY service_id, utc_hour, today"
+        ),
+        [today, office_id, today - timedelta(days=HISTORY_DAYS), today],
+    )
+    return [(r["service_id"], int(r["utc_hour"]), int(r["n"]), float(r["total"] or 0.0), bool(r["today"])) for r in rows]
+
+
+async def _arrival_counts(office_id: int, today: date, since: datetime) -> dict[tuple, int]:
+    rows = await _connection().execute_query_dict(
+        placeholders(
+            "SELECT service_id, lane, flow_service_id, step_index, COUNT(*) AS n FROM ticket"
+            " WHERE office_id = ? AND day = ? AND hop = 0 AND issued_at >= ? AND lane <> ?"
+            " GROUP BY service_id, lane, flow_service_id, step_index"
+        ),
+        [office_id, today, since, policy.APPOINTMENT],
+    )
+    return {(r["service_id"], r["lane"], r["flow_service_id"], r["step_index"]): int(r["n"]) for r in rows}
+
+
+async def office_stats(office: Office, catalogue: dict[int, CatalogueService], now: datetime) -> Stats:
+    today = clock.local_day(now, office.timezone)
+    cached = _stats_cache.get(office.id)
+    if (cached and cached.generation == database_generation() and cached.day == today
+            and timedelta(0) <= now - cached.computed_at < STATS_TTL):
+        return cached
+    offset = _utc_offset_hours(office.timezone, now)
+    observations = [
+        eta.Observation(service_id, int((utc_hour + offset) // 1) % 24, n, total, is_today)
+        for service_id, utc_hour, n, total, is_today in await _observations(office.id, today)
+    ]
+    model = eta.ServiceTimeModel.fit(
+        observations, {s.id: s.prior_minutes for s in catalogue.values()}, utc_offset_hours=offset
+    )
+    stats = Stats(now, today, model, await _arrival_counts(office.id, today, now - ARRIVAL_WINDOW),
+                   database_generation())
+    _stats_cache[office.id] = stats
+    return stats
+
+
+async def service_times(office: Office) -> eta.ServiceTimeModel:
+    """The office's expected desk minutes per call (by service and hour), as used now."""
+    return (await office_stats(office, await catalogue(office.id), clock.now())).model
+
+
+def arrival_streams(stats: Stats, catalogue: dict[int, CatalogueService]) -> list[eta.ArrivalStream]:
+    minutes = ARRIVAL_WINDOW.total_seconds() / 60
+    streams = []
+    for (service_id, lane, flow_id, step_index), n in stats.arrivals.items():
+        flow = catalogue.get(flow_id) if flow_id is not None else None
+        next_steps = step_ids(catalogue, flow.steps[step_index + 1:]) if flow else ()
+        streams.append(eta.ArrivalStream(service_id, lane, n / minutes, next_steps))
+    return streams
