@@ -169,3 +169,26 @@ async def test_one_figure_on_every_surface(db):
                  if s["service"] == "CI-RENOV")["estimated_wait_minutes"]
     assert next(o for o in ranked if o["office"] == office.code)["estimated_wait_minutes"] == after
     assert next(s for s in balancing["services"] if s["service"] == "CI-RENOV")["estimated_wait_minutes"] == after
+
+
+async def test_reading_tickets_and_estimates_never_replays_the_office(db, monkeypatch):
+    office = await Office.get(code="LPZ-PRINCIPAL")
+    clock.freeze(la_paz(9))
+    await service.set_desk_status(office, "3", DeskStatus.OPEN, await actor())
+    views = [await service.issue_ticket(office, "CI-RENOV", actor=None, config=SERVED) for _ in range(40)]
+    await ranking.recommend_offices("CI-RENOV", SERVED.policy, city="La Paz")  # every office's first estimate
+    await eta_service.settled()
+    from turnero.queue import eta
+
+    replays = []
+    real = eta.simulate
+    monkeypatch.setattr(eta, "simulate", lambda *a, **kw: replays.append(1) or real(*a, **kw))
+    for view in views:
+        read = await service.public_ticket_view(view["id"], SERVED)
+        assert read["position"] is not None and read["estimated_wait_minutes"] is not None
+    await eta_service.office_estimates(office, SERVED.policy)
+    await ranking.recommend_offices("CI-RENOV", SERVED.policy, city="La Paz")
+    await eta_service.settled()
+    # 40 ticket reads, the office's estimates and the ranking: none replays the office
+    # (at most one refresh in the background, if the estimate aged meanwhile).
+    assert len(replays) <= 1
