@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from turnero.admin import jobs as admin_jobs
 from turnero.admin import pages as admin_pages
 from turnero.admin import routes as admin_routes
 from turnero.core import ops
@@ -62,7 +63,8 @@ def api_routes() -> list:
 
 
 # Each domain adds its own scheduled jobs (day close, slot materialising, reminders…).
-JOB_REGISTRARS = (queue_jobs.register, scheduler_jobs.register, notification_jobs.register, exam_jobs.register)
+JOB_REGISTRARS = (queue_jobs.register, scheduler_jobs.register, notification_jobs.register, exam_jobs.register,
+                  admin_jobs.register)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -118,6 +118,14 @@ class Settings:
     checkin_after_minutes: int = 15
     late_checkin: str = "refuse"
     no_show_grace_minutes: int = 15
+    # Retention (turnero/admin/retention.py): finished detail older than this many days
+    # (tickets, citas, past slots, their events, sent messages) is rolled up into daily
+    # report figures and deleted; 0 (or set empty) turns it off. Batches of this many
+    # rows, each its own transaction, this many ms apart; daily at this hour (UTC).
+    retention_days: int = 400
+    retention_batch: int = 500
+    retention_pause_ms: int = 200
+    retention_hour_utc: int = 7
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -173,6 +181,11 @@ class Settings:
             checkin_after_minutes=_env_int("TURNERO_CHECKIN_AFTER_MINUTES", cls.checkin_after_minutes),
             late_checkin=_env("TURNERO_LATE_CHECKIN", cls.late_checkin).lower(),
             no_show_grace_minutes=_env_int("TURNERO_NO_SHOW_GRACE_MINUTES", cls.no_show_grace_minutes),
+            retention_days=_env_int("TURNERO_RETENTION_DAYS", cls.retention_days)
+            if os.environ.get("TURNERO_RETENTION_DAYS", "unset").strip() else 0,
+            retention_batch=_env_int("TURNERO_RETENTION_BATCH", cls.retention_batch),
+            retention_pause_ms=_env_int("TURNERO_RETENTION_PAUSE_MS", cls.retention_pause_ms),
+            retention_hour_utc=_env_int("TURNERO_RETENTION_HOUR_UTC", cls.retention_hour_utc) % 24,
         )
 
     def with_(self, **changes) -> "Settings":

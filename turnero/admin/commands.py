@@ -1,5 +1,5 @@
-"""`turnero config export|import` and `turnero user set-password|list|update`: the
-administration from the command line (registered in turnero/cli.py)."""
+"""`turnero config export|import`, `turnero user set-password|list|update` and
+`turnero purge`: the administration from the command line (registered in turnero/cli.py)."""
 
 from __future__ import annotations
 
@@ -108,6 +108,31 @@ def cmd_user_list(args, settings: Settings) -> None:
         print(f"{user['username']:<16} {user['role']:<11} {user['office'] or 'todas'}{state}")
 
 
+def cmd_purge(args, settings: Settings) -> None:
+    from turnero.admin.retention import RetentionConfig, dry_run, run_retention
+    from turnero.admin.service import cli_actor
+
+    config = RetentionConfig.from_settings(settings)
+    changes = {k: v for k, v in (("days", args.days), ("batch", args.batch)) if v is not None}
+    if args.pause_ms is not None:
+        changes["pause_seconds"] = max(0, args.pause_ms) / 1000
+    config = config.with_(**changes)
+    if not config.enabled:
+        raise SystemExit("La retención está desactivada (TURNERO_RETENTION_DAYS=0); indique --days N.")
+    if args.dry_run:
+        result = _run(settings, lambda: dry_run(config))
+        print(f"Se borraría el detalle de más de {config.days} días (nada cambió):")
+    else:
+        result = _run(settings, lambda: run_retention(config, actor=cli_actor()))
+        if result.status == "busy":
+            raise SystemExit("Otra instancia está ejecutando la retención; inténtelo más tarde.")
+        print(f"Retención de {config.days} días: {result.status}, {result.batches} lotes, {result.seconds:.1f} s")
+    for name, count in sorted(result.counts.items()):
+        print(f"  {name:<22} {count}")
+    if result.status not in ("done", "dry_run"):
+        raise SystemExit(f"Error: {result.error or result.status}")
+
+
 def add_admin_commands(sub, user_commands) -> None:
     from turnero.cli import ROLE_NAMES
 
@@ -138,3 +163,10 @@ def add_admin_commands(sub, user_commands) -> None:
     listing.add_argument("--office")
     listing.add_argument("--role", help="roles separados por comas, p. ej. kiosk,display")
     listing.set_defaults(func=cmd_user_list)
+
+    purge = sub.add_parser("purge", help="resumir en cifras diarias y borrar el detalle antiguo (retención)")
+    purge.add_argument("--dry-run", action="store_true", help="solo contar lo que se borraría")
+    purge.add_argument("--days", type=int, help="días de detalle que se conservan (por omisión TURNERO_RETENTION_DAYS)")
+    purge.add_argument("--batch", type=int, help="filas por lote (por omisión TURNERO_RETENTION_BATCH)")
+    purge.add_argument("--pause-ms", type=int, help="pausa entre lotes (por omisión TURNERO_RETENTION_PAUSE_MS)")
+    purge.set_defaults(func=cmd_purge)

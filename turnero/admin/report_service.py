@@ -7,7 +7,7 @@ import io
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from turnero.admin import reports
+from turnero.admin import report_days, reports
 from turnero.admin.service import _require_office, office_by_code
 from turnero.core import clock
 from turnero.core.auth import Principal
@@ -43,6 +43,18 @@ async def office_report(actor: Principal, office_code: str, raw_from: str | None
     office = await office_by_code(office_code)
     _require_office(actor, office)
     day_from, day_to = parse_period(raw_from, raw_to, office.timezone)
+    # Detail that retention deleted is in daily roll-ups; a batch moves rows from the
+    # detail into them in one transaction, so the roll-ups are read before and after
+    # the detail, and all is read again if a batch came in between.
+    for _attempt in range(5):
+        days, seen = await report_days.for_period(office.id, day_from, day_to)
+        report = await _report(office, day_from, day_to, days)
+        if await report_days.version(office.id, day_from, day_to) == seen:
+            break
+    return report
+
+
+async def _report(office, day_from: date, day_to: date, days: list[reports.ServiceDay]) -> dict:
     start, end = _bounds(day_from, day_to, office.timezone)
     in_period = {"office_id": office.id, "issued_at__gte": start, "issued_at__lt": end}
     rows = await Ticket.filter(**in_period).values(
@@ -69,14 +81,15 @@ async def office_report(actor: Principal, office_code: str, raw_from: str | None
         last = await DeskEvent.filter(desk_id=desk.id, at__lt=start).order_by("-at", "-id").first()
         if last is not None:
             initial[desk.name] = last.kind
-    citas, exam = await _citas_and_exam(office.id, start, end)
+    citas, exam = await _citas_and_exam(office.id, start, end, days)
     report = reports.build_report(tickets, changes, tz=office.timezone, start=start,
-                                  end=min(end, max(start, clock.now())), initial_desk_status=initial)
+                                  end=min(end, max(start, clock.now())), initial_desk_status=initial, days=days)
     return {"office": office.code, "office_name": office.name, "timezone": office.timezone,
             "from": day_from.isoformat(), "to": day_to.isoformat(), **report, "citas": citas, "exam": exam}
 
 
-async def _citas_and_exam(office_id: int, start: datetime, end: datetime) -> tuple[dict, dict]:
+async def _citas_and_exam(office_id: int, start: datetime, end: datetime,
+                          days: list[reports.ServiceDay]) -> tuple[dict, dict]:
     """Citas and theory-exam figures, from the scheduler's and the exam's tables."""
     from turnero.exam.models import ExamAttempt, ExamSession
     from turnero.scheduler.models import Appointment, Slot
@@ -92,7 +105,7 @@ async def _citas_and_exam(office_id: int, start: datetime, end: datetime) -> tup
     attempts = [(str(status), passed) for status, passed in await ExamAttempt.filter(
         session_id__in=[session_id for session_id, _slot in sessions]).values_list("status", "passed")] \
         if sessions else []
-    return reports.citas_fill(slots, statuses), reports.exam_results(booked, attempts)
+    return reports.citas_fill(slots, statuses, days), reports.exam_results(booked, attempts)
 
 
 def report_csv(report: dict, table: str) -> str:

@@ -15,14 +15,18 @@ Definitions (minutes throughout):
   no-show rate among citas whose time came (attended or not);
 - theory exam: attendance = candidates checked in / places booked; pass rate = passed /
   scored attempts.
+
+Days whose detail has been purged (admin/retention.py) come in as ServiceDay roll-ups
+(`days=`) and count exactly as the tickets, slots and citas they replace.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -80,18 +84,24 @@ def service_minutes(t: TicketFact) -> float | None:
     return _minutes(begin, t.finished_at) if begin else None
 
 
-def tickets_by_service_and_hour(tickets: list[TicketFact], tz: str) -> dict[str, dict[int, int]]:
+def tickets_by_service_and_hour(tickets: list[TicketFact], tz: str,
+                                days: Iterable["ServiceDay"] = ()) -> dict[str, dict[int, int]]:
     """Visits (first steps only) by service and office-local hour of issue."""
     zone = ZoneInfo(tz)
     table: dict[str, Counter] = defaultdict(Counter)
     for t in tickets:
         if t.hop == 0:
             table[t.service][t.issued_at.astimezone(zone).hour] += 1
+    for d in days:
+        for hour, n in d.hours.items():
+            table[d.service][hour] += n
     return {service: dict(sorted(hours.items())) for service, hours in sorted(table.items())}
 
 
-def outcome_rates(tickets: list[TicketFact]) -> dict:
+def outcome_rates(tickets: list[TicketFact], days: Iterable["ServiceDay"] = ()) -> dict:
     counts = Counter(t.status for t in tickets)
+    for d in days:
+        counts.update(d.statuses)
     outcomes = counts["done"] + counts["no_show"] + counts["cancelled"]
     rate = (lambda n: round(n / outcomes, 4) if outcomes else None)
     return {
@@ -101,32 +111,46 @@ def outcome_rates(tickets: list[TicketFact]) -> dict:
     }
 
 
-def by_service(tickets: list[TicketFact], measure) -> dict[str, dict]:
+def by_service(tickets: list[TicketFact], measure, days: Iterable["ServiceDay"] = (),
+               rolled: str = "wait_us") -> dict[str, dict]:
+    """`measure` of each ticket, and the `rolled` list (wait_us or service_us) of each day."""
     values: dict[str, list[float]] = defaultdict(list)
     for t in tickets:
         value = measure(t)
         if value is not None:
             values[t.service].append(value)
+    for d in days:
+        if getattr(d, rolled):
+            values[d.service].extend(us_minutes(us) for us in getattr(d, rolled))
     return {service: summary(v) for service, v in sorted(values.items())}
 
 
-def operator_productivity(tickets: list[TicketFact]) -> dict[str, dict]:
-    served: dict[str, list[float]] = defaultdict(list)
+def operator_productivity(tickets: list[TicketFact], days: Iterable["ServiceDay"] = ()) -> dict[str, dict]:
+    served: Counter = Counter()
+    minutes_served: dict[str, float] = defaultdict(float)
     no_shows: Counter = Counter()
     for t in tickets:
         if t.operator is None:
             continue
         if t.status == "done":
             minutes = service_minutes(t)
-            served[t.operator].append(minutes if minutes is not None else 0.0)
+            served[t.operator] += 1
+            minutes_served[t.operator] += minutes if minutes is not None else 0.0
         elif t.status == "no_show":
             no_shows[t.operator] += 1
+    for d in days:
+        for name, (n_served, n_no_show, us) in d.operators.items():
+            if n_served:
+                served[name] += n_served
+                minutes_served[name] += us_minutes(us)
+            if n_no_show:
+                no_shows[name] += n_no_show
     names = sorted(set(served) | set(no_shows))
     return {
         name: {
-            "served": len(served[name]),
+            "served": served[name],
             "no_show": no_shows[name],
-            "mean_service_minutes": round(sum(served[name]) / len(served[name]), 2) if served[name] else None,
+            "mean_service_minutes": round(minutes_served[name] / served[name], 2) if served[name] else None,
         }
         for name in names
     }
@@ -138,9 +162,10 @@ def _clip(a: datetime, b: datetime, start: datetime, end: datetime) -> float:
 
 
 def desk_time(changes: list[DeskChange], tickets: list[TicketFact], start: datetime, end: datetime,
-              initial: dict[str, str] | None = None) -> dict[str, dict]:
+              initial: dict[str, str] | None = None, extra_busy: dict[str, float] | None = None) -> dict[str, dict]:
     """Open, paused, busy and idle minutes per desk inside [start, end). `initial` is
-    each desk's status when the period begins (closed when unknown)."""
+    each desk's status when the period begins (closed when unknown); `extra_busy`, busy
+    minutes of tickets rolled up into days."""
     state = dict(initial or {})
     since = {desk: start for desk in state}
     open_time: Counter = Counter()
@@ -162,6 +187,8 @@ def desk_time(changes: list[DeskChange], tickets: list[TicketFact], start: datet
     for t in tickets:
         if t.desk and t.called_at and t.finished_at:
             busy[t.desk] += _clip(t.called_at, t.finished_at, start, end)
+    for desk, minutes in (extra_busy or {}).items():
+        busy[desk] += minutes
     desks = sorted(set(state) | set(busy), key=lambda d: (0, int(d), "") if d.isdigit() else (1, 0, d))
     return {
         desk: {
@@ -179,13 +206,21 @@ class SlotFact:
     service: str
     capacity: int
     booked: int
+    start: datetime | None = None  # needed only to roll the slot up into its day
+
+
+@dataclass(frozen=True)
+class CitaFact:
+    service: str
+    start: datetime
+    status: str
 
 
 def _ratio(n: int, d: int) -> float | None:
     return round(n / d, 4) if d else None
 
 
-def citas_fill(slots: list[SlotFact], appointment_statuses: list[str]) -> dict:
+def citas_fill(slots: list[SlotFact], appointment_statuses: list[str], days: Iterable["ServiceDay"] = ()) -> dict:
     """Places offered and taken per service (fill rate = booked / capacity), and what
     became of the citas: no-show rate among those whose time came (attended or not),
     cancellation rate among all."""
@@ -194,12 +229,17 @@ def citas_fill(slots: list[SlotFact], appointment_statuses: list[str]) -> dict:
     for slot in slots:
         capacity[slot.service] += slot.capacity
         booked[slot.service] += slot.booked
+    counts = Counter(appointment_statuses)
+    for d in days:
+        if d.slots:
+            capacity[d.service] += d.slot_capacity
+            booked[d.service] += d.slot_booked
+        counts.update(d.citas)
     by_service = {
         service: {"capacity": capacity[service], "booked": booked[service],
                   "fill_rate": _ratio(booked[service], capacity[service])}
         for service in sorted(capacity)
     }
-    counts = Counter(appointment_statuses)
     attended = counts["checked_in"] + counts["done"]
     return {
         "all": {"capacity": sum(capacity.values()), "booked": sum(booked.values()),
@@ -207,7 +247,7 @@ def citas_fill(slots: list[SlotFact], appointment_statuses: list[str]) -> dict:
         "by_service": by_service,
         "appointments": {status: counts[status] for status in ("booked", "checked_in", "done", "cancelled", "no_show")},
         "no_show_rate": _ratio(counts["no_show"], attended + counts["no_show"]),
-        "cancellation_rate": _ratio(counts["cancelled"], len(appointment_statuses)),
+        "cancellation_rate": _ratio(counts["cancelled"], counts.total()),
     }
 
 
@@ -226,19 +266,155 @@ def exam_results(booked_places: int, attempts: list[tuple[str, bool | None]]) ->
 
 
 def build_report(tickets: list[TicketFact], changes: list[DeskChange], *, tz: str, start: datetime, end: datetime,
-                 initial_desk_status: dict[str, str] | None = None) -> dict:
+                 initial_desk_status: dict[str, str] | None = None, days: Iterable["ServiceDay"] = ()) -> dict:
+    """The figures of `tickets` (detail) and `days` (roll-ups of purged detail) together."""
+    days = list(days)
     waits = [w for t in tickets if (w := wait_minutes(t)) is not None]
+    waits += [us_minutes(us) for d in days for us in d.wait_us]
     services = [s for t in tickets if (s := service_minutes(t)) is not None]
+    services += [us_minutes(us) for d in days for us in d.service_us]
     return {
-        "visits": sum(1 for t in tickets if t.hop == 0),
-        "tickets": len(tickets),
-        "by_service_and_hour": tickets_by_service_and_hour(tickets, tz),
-        "wait": {"all": summary(waits), "by_service": by_service(tickets, wait_minutes)},
-        "service_time": {"all": summary(services), "by_service": by_service(tickets, service_minutes)},
-        "outcomes": outcome_rates(tickets),
-        "operators": operator_productivity(tickets),
-        "desks": desk_time(changes, tickets, start, end, initial_desk_status),
+        "visits": sum(1 for t in tickets if t.hop == 0) + sum(d.visits for d in days),
+        "tickets": len(tickets) + sum(d.tickets for d in days),
+        "by_service_and_hour": tickets_by_service_and_hour(tickets, tz, days),
+        "wait": {"all": summary(waits), "by_service": by_service(tickets, wait_minutes, days, "wait_us")},
+        "service_time": {"all": summary(services),
+                         "by_service": by_service(tickets, service_minutes, days, "service_us")},
+        "outcomes": outcome_rates(tickets, days),
+        "operators": operator_productivity(tickets, days),
+        "desks": desk_time(changes, tickets, start, end, initial_desk_status, rolled_busy(days, tz, end)),
     }
+
+
+# ---------------------------------------------------------------- daily roll-ups
+# Detail past its retention (admin/retention.py) is replaced by one ServiceDay per
+# office, service and office-local day. A roll-up keeps what the figures above need:
+# counts, the issue hour of first steps, every wait and service time (in microseconds,
+# so that percentiles over any period come out exactly as from the detail), and per
+# operator and desk the sums their figures add up. Roll-ups of parts merge into the
+# roll-up of the whole, so detail is rolled up batch by batch as it is deleted.
+
+_US = timedelta(microseconds=1)
+
+
+def _us(a: datetime, b: datetime) -> int:
+    return (b - a) // _US
+
+
+def us_minutes(us: int) -> float:
+    """Minutes of an interval of `us` microseconds: the very float _minutes gives for it
+    (timedelta.total_seconds() is microseconds / 10**6, correctly rounded)."""
+    return us / 10**6 / 60
+
+
+def day_bounds(day: date, tz: str) -> tuple[datetime, datetime]:
+    zone = ZoneInfo(tz)
+    return datetime.combine(day, time(0), zone), datetime.combine(day + timedelta(days=1), time(0), zone)
+
+
+@dataclass
+class ServiceDay:
+    """The figures of one service on one office-local day, from detail that is gone."""
+
+    service: str
+    day: date
+    visits: int = 0  # first steps
+    tickets: int = 0
+    statuses: Counter = field(default_factory=Counter)  # ticket status -> tickets
+    hours: Counter = field(default_factory=Counter)  # office-local hour of issue -> first steps
+    wait_us: list[int] = field(default_factory=list)  # sorted
+    service_us: list[int] = field(default_factory=list)  # sorted
+    operators: dict[str, list[int]] = field(default_factory=dict)  # name -> [served, no-shows, service µs]
+    desks: dict[str, list[int]] = field(default_factory=dict)  # name -> [busy µs inside the day, after it]
+    slots: int = 0
+    slot_capacity: int = 0
+    slot_booked: int = 0
+    citas: Counter = field(default_factory=Counter)  # appointment status -> citas
+
+    @property
+    def key(self) -> tuple[str, date]:
+        return self.service, self.day
+
+    def merge(self, other: "ServiceDay") -> "ServiceDay":
+        if other.key != self.key:
+            raise ValueError(f"cannot merge {other.key} into {self.key}")
+        self.visits += other.visits
+        self.tickets += other.tickets
+        self.statuses.update(other.statuses)
+        self.hours.update(other.hours)
+        self.wait_us = sorted(self.wait_us + other.wait_us)
+        self.service_us = sorted(self.service_us + other.service_us)
+        for mine, theirs in ((self.operators, other.operators), (self.desks, other.desks)):
+            for name, sums in theirs.items():
+                mine[name] = [a + b for a, b in zip(mine.get(name, [0] * len(sums)), sums)]
+        self.slots += other.slots
+        self.slot_capacity += other.slot_capacity
+        self.slot_booked += other.slot_booked
+        self.citas.update(other.citas)
+        return self
+
+
+def roll_up(tickets: Iterable[TicketFact] = (), slots: Iterable[SlotFact] = (), citas: Iterable[CitaFact] = (),
+            *, tz: str) -> list[ServiceDay]:
+    """ServiceDays of detail (each ticket counts on the local day it was issued; slots
+    and citas on the day they start), in (service, day) order."""
+    zone = ZoneInfo(tz)
+    days: dict[tuple[str, date], ServiceDay] = {}
+
+    def day_of(service: str, at: datetime) -> ServiceDay:
+        key = (service, at.astimezone(zone).date())
+        if key not in days:
+            days[key] = ServiceDay(*key)
+        return days[key]
+
+    for t in tickets:
+        d = day_of(t.service, t.issued_at)
+        d.tickets += 1
+        d.statuses[t.status] += 1
+        if t.hop == 0:
+            d.visits += 1
+            d.hours[t.issued_at.astimezone(zone).hour] += 1
+        if t.called_at:
+            d.wait_us.append(_us(t.issued_at, t.called_at))
+        served_us = None
+        if service_minutes(t) is not None:
+            served_us = _us(t.started_at or t.called_at, t.finished_at)
+            d.service_us.append(served_us)
+        if t.operator is not None and t.status in ("done", "no_show"):
+            sums = d.operators.setdefault(t.operator, [0, 0, 0])
+            if t.status == "done":
+                sums[0] += 1
+                sums[2] += served_us or 0
+            else:
+                sums[1] += 1
+        if t.desk and t.called_at and t.finished_at:
+            _, day_end = day_bounds(d.day, tz)
+            sums = d.desks.setdefault(t.desk, [0, 0])
+            sums[0] += max(0, _us(t.called_at, min(t.finished_at, day_end)))
+            sums[1] += max(0, _us(max(t.called_at, day_end), t.finished_at))
+    for slot in slots:
+        d = day_of(slot.service, slot.start)
+        d.slots += 1
+        d.slot_capacity += slot.capacity
+        d.slot_booked += slot.booked
+    for cita in citas:
+        day_of(cita.service, cita.start).citas[cita.status] += 1
+    for d in days.values():
+        d.wait_us.sort()
+        d.service_us.sort()
+    return [days[key] for key in sorted(days)]
+
+
+def rolled_busy(days: Iterable[ServiceDay], tz: str, end: datetime) -> dict[str, float]:
+    """Busy minutes per desk of rolled-up tickets in a period ending at `end`: a ticket
+    still at the desk when its day ended counts up to the period's end — all of it, unless
+    its day is the period's last (as _clip does with the detail)."""
+    last_day = (end - _US).astimezone(ZoneInfo(tz)).date()
+    busy: Counter = Counter()
+    for d in days:
+        for desk, (inside, after) in d.desks.items():
+            busy[desk] += inside + (after if d.day < last_day else 0)
+    return {desk: us_minutes(us) for desk, us in busy.items()}
 
 
 # ---------------------------------------------------------------- tables (for CSV)

@@ -98,3 +98,16 @@ class ApiToken(Model):
 
     class Meta:
         table = "api_token"
+
+
+class JobLease(Model):
+    """Which process runs a job that must run on one instance at a time, and until when:
+    a lease taken with a conditional UPDATE and renewed while the job runs, so a holder
+    that dies blocks nobody for longer than its lease (turnero/core/leases.py)."""
+
+    name = fields.CharField(max_length=64, primary_key=True)
+    holder = fields.CharField(max_length=96, null=True)
+    until = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "job_lease"
