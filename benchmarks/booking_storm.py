@@ -22,10 +22,19 @@ Each run:
    booked beyond a slot's capacity (must be 0) and slot counters that disagree with the
    citas they hold (must be 0);
 4. availability: --avail-requests GETs of the 30-day window of that service (about 900
-   slots with their places), --avail-concurrency at a time, p50/p99.
+   slots with their places), --avail-concurrency at a time, p50/p99;
+5. the bare-SQL baseline, right after, on the same database and the same 40 slots
+   (their citas deleted, their counters back to 0), PostgreSQL only: the same clients
+   (each tries up to --tries random slots) straight on asyncpg, --bare-connections
+   pooled connections, no HTTP, no framework. One attempt is one transaction: `UPDATE
+   slot SET booked = booked + 1 WHERE id = $1 AND booked + 1 <= capacity RETURNING
+   booked` and, when it took the place, the cita's and its event's INSERTs; a full slot
+   is the UPDATE alone. Printed: its attempts/s and bookings/s, and Turnero's rates
+   divided by them (the ratio).
 
-With --runs N it prints every run and the medians. Exit status 1 if any run overbooked
-or left a request without an answer.
+With --runs N it prints every run and the medians, with the load average (1 minute)
+at the start of each run. Exit status 1 if any run overbooked or left a request without
+an answer.
 
     pip install -e ".[bench]"
     python benchmarks/booking_storm.py --backend postgres --runs 3
@@ -299,24 +308,115 @@ async def check_database(database_url: str) -> tuple[int, int]:
     return over, mismatched
 
 
+# ---------------------------------------------------------------- the bare-SQL baseline
+
+_BARE_COLUMNS = (
+    "public_id", "code", "office_id", "service_id", "slot_id", "start", "end", "status", "document_type",
+    "document_number", "document_key", "name", "party_size", "created_at", "reschedule_count",
+)
+_BARE_INSERT = "INSERT INTO appointment ({}) VALUES ({}) RETURNING id".format(
+    ", ".join(f'"{c}"' for c in _BARE_COLUMNS), ", ".join(f"${i + 1}" for i in range(len(_BARE_COLUMNS))),
+)
+
+
+async def bare_storm(database_url: str, day: str, args) -> dict:
+    """The same storm as bare SQL (module docstring, step 5)."""
+    import asyncpg
+    from datetime import timezone
+
+    dsn = database_url.replace("postgres://", "postgresql://", 1)
+    admin = await asyncpg.connect(dsn)
+    try:
+        slots = await admin.fetch(
+            "SELECT s.id, s.office_id, s.service_id, s.start, s.\"end\" FROM slot s JOIN office o ON o.id = s.office_id"
+            " JOIN service v ON v.id = s.service_id WHERE o.code = $1 AND v.code = $2 AND s.day = $3::text::date",
+            OFFICE, SERVICE, day,
+        )
+        ids = [r["id"] for r in slots]
+        async with admin.transaction():
+            await admin.execute("DELETE FROM appointment_event WHERE appointment_id IN"
+                                " (SELECT id FROM appointment WHERE slot_id = ANY($1))", ids)
+            await admin.execute("DELETE FROM appointment WHERE slot_id = ANY($1)", ids)
+            await admin.execute("UPDATE slot SET booked = 0 WHERE id = ANY($1)", ids)
+        await admin.execute("VACUUM ANALYZE slot, appointment, appointment_event")
+    finally:
+        await admin.close()
+    pool = await asyncpg.create_pool(dsn, min_size=args.bare_connections, max_size=args.bare_connections)
+    attempts = booked = 0
+    last_booking = 0.0
+    gate = asyncio.Event()
+
+    async def client(n: int) -> None:
+        nonlocal attempts, booked, last_booking
+        await gate.wait()
+        for slot in random.sample(list(slots), min(args.tries, len(slots))):
+            async with pool.acquire() as conn:
+                async with conn.transaction():
+                    attempts += 1
+                    taken = await conn.fetchval(
+                        "UPDATE slot SET booked = booked + 1 WHERE id = $1 AND booked + 1 <= capacity RETURNING booked",
+                        slot["id"],
+                    )
+                    if taken is None:
+                        continue
+                    now = datetime.now(timezone.utc)
+                    number = str(10_000_000 + n)
+                    appt = await conn.fetchval(_BARE_INSERT, f"bare{n:010d}", f"B{n:07d}", slot["office_id"],
+                                               slot["service_id"], slot["id"], slot["start"], slot["end"], "booked",
+                                               "ci", number, f"ci:{number}", f"Cliente {n}", 1, now, 0)
+                    await conn.execute(
+                        "INSERT INTO appointment_event (appointment_id, kind, at, data) VALUES ($1, 'booked', $2, $3)",
+                        appt, now, f'{{"party_size":1,"slot":{slot["id"]}}}',
+                    )
+            booked += 1
+            last_booking = time.perf_counter()
+            return
+
+    try:
+        tasks = [asyncio.create_task(client(n)) for n in range(args.clients)]
+        await asyncio.sleep(0.2)
+        db_before = {p: common.cpu_seconds(p) for p in common.pg_backend_pids(PG_DB)}
+        client_before = time.process_time()
+        t0 = time.perf_counter()
+        gate.set()
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - t0
+        client_cpu = time.process_time() - client_before
+        db_cpu = sum(common.cpu_seconds(p) - db_before.get(p, 0.0) for p in common.pg_backend_pids(PG_DB))
+    finally:
+        await pool.close()
+    sold_out = (last_booking - t0) if booked else elapsed
+    return {
+        "booked": booked, "attempts": attempts, "elapsed": elapsed, "sold_out": sold_out,
+        "bookings_per_s": booked / sold_out if sold_out else 0.0, "attempts_per_s": attempts / elapsed,
+        "cpu_db_ms": db_cpu * 1000 / max(1, attempts), "cpu_client_ms": client_cpu * 1000 / max(1, attempts),
+    }
+
+
 def one_run(args, workdir: Path, n: int) -> dict:
     load = os.getloadavg()[0]
     url = fresh_database(args.backend, args.pg_url, workdir)
     asyncio.run(seed(url))
     server = common.Server(url, args.workers, workdir / "server.log", {
         "TURNERO_ACCESS_LOG": "0", "TURNERO_BOOKING_RATE_LIMIT": "10000000/minute"})
+    run = uvloop_run if args.uvloop else asyncio.run
     try:
         server.wait_ready()
-        if args.uvloop:
-            import uvloop
-
-            result = uvloop.run(storm(server.url, url, server.worker_pids(), args))
-        else:
-            result = asyncio.run(storm(server.url, url, server.worker_pids(), args))
+        result = run(storm(server.url, url, server.worker_pids(), args))
     finally:
         server.stop()
     result["over"], result["mismatched"] = asyncio.run(check_database(url))
     result["load"] = load
+    bare = None
+    if args.backend == "postgres" and args.bare:
+        bare = run(bare_storm(url, result["day"], args))
+        bare["over"], bare["mismatched"] = asyncio.run(check_database(url))
+        result["bare"] = bare
+        result["bare_bookings_per_s"] = bare["bookings_per_s"]
+        result["bare_attempts_per_s"] = bare["attempts_per_s"]
+        result["ratio"] = result["bookings_per_s"] / bare["bookings_per_s"] if bare["bookings_per_s"] else 0.0
+        result["attempts_ratio"] = result["requests_per_s"] / bare["attempts_per_s"] if bare["attempts_per_s"] else 0.0
+    result["load_end"] = os.getloadavg()[0]
     drop_database(args.backend, args.pg_url)
     print(f"run {n}: release {result['release']:%H:%M} La Paz opens {result['day']};"
           f" {args.clients} clients, {result['places']} places in {result['slots']} slots (load avg {load:.1f} at start)")
@@ -330,8 +430,22 @@ def one_run(args, workdir: Path, n: int) -> dict:
     print(f"  availability, 30-day window ({result['avail_slots']} slots, {args.avail_concurrency} at a time):"
           f" p50 {result['avail_p50']:.1f} ms, p99 {result['avail_p99']:.1f} ms;"
           f" CPU {result['avail_cpu_ms']:.2f} ms per request (server + database)")
+    if bare is not None:
+        print(f"  bare SQL ({args.bare_connections} asyncpg connections, same clients and slots): booked {bare['booked']},"
+              f" sold out in {bare['sold_out']:.2f} s = {bare['bookings_per_s']:.0f} bookings/s;"
+              f" {bare['attempts']} attempts in {bare['elapsed']:.2f} s = {bare['attempts_per_s']:.0f} attempts/s;"
+              f" CPU per attempt: database {bare['cpu_db_ms']:.2f} ms, client {bare['cpu_client_ms']:.2f} ms;"
+              f" overbooked {bare['over']}")
+        print(f"  ratio Turnero / bare SQL: bookings/s {result['ratio']:.2f},"
+              f" attempts/s {result['attempts_ratio']:.2f} (load avg {load:.1f} at start, {result['load_end']:.1f} at end)")
     sys.stdout.flush()
     return result
+
+
+def uvloop_run(coroutine):
+    import uvloop
+
+    return uvloop.run(coroutine)
 
 
 def main() -> None:
@@ -349,6 +463,9 @@ def main() -> None:
     parser.add_argument("--avail-concurrency", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds a client waits for an answer")
     parser.add_argument("--no-uvloop", dest="uvloop", action="store_false")
+    parser.add_argument("--no-bare", dest="bare", action="store_false", help="skip the bare-SQL baseline")
+    parser.add_argument("--bare-connections", type=int, default=20,
+                        help="pooled connections of the bare-SQL baseline (a worker's pool: TURNERO_DB_POOL_SIZE)")
     args = parser.parse_args()
     if args.uvloop:
         try:
@@ -360,16 +477,26 @@ def main() -> None:
         for n in range(1, args.runs + 1):
             results.append(one_run(args, Path(tmp), n))
     if len(results) > 1:
-        med = {k: statistics.median(r[k] for r in results)
-               for k in ("bookings_per_s", "p50", "p99", "avail_p50", "avail_p99", "load",
-                         "cpu_server_ms", "cpu_db_ms", "cpu_client_ms", "avail_cpu_ms")}
-        print(f"median of {len(results)} runs ({args.backend}, {args.workers} worker(s)): {med['bookings_per_s']:.0f} bookings/s,"
+        keys = ["bookings_per_s", "requests_per_s", "p50", "p99", "avail_p50", "avail_p99", "load", "load_end",
+                "cpu_server_ms", "cpu_db_ms", "cpu_client_ms", "avail_cpu_ms"]
+        if all("bare" in r for r in results):
+            keys += ["bare_bookings_per_s", "bare_attempts_per_s", "ratio", "attempts_ratio"]
+        med = {k: statistics.median(r[k] for r in results) for k in keys}
+        print(f"median of {len(results)} runs ({args.backend}, {args.workers} worker(s)): {med['bookings_per_s']:.0f} bookings/s"
+              f" ({med['requests_per_s']:.0f} booking requests/s),"
               f" booking p50 {med['p50']:.0f} ms p99 {med['p99']:.0f} ms; availability p50 {med['avail_p50']:.1f} ms"
               f" p99 {med['avail_p99']:.1f} ms (CPU {med['avail_cpu_ms']:.2f} ms); overbooked {sum(r['over'] for r in results)},"
               f" unanswered {sum(r['unanswered'] for r in results)}; CPU per booking request: server"
               f" {med['cpu_server_ms']:.2f} ms, database {med['cpu_db_ms']:.2f} ms, client {med['cpu_client_ms']:.2f} ms;"
-              f" load avg at start {med['load']:.1f}")
+              f" load avg at start {med['load']:.1f}, at end {med['load_end']:.1f}")
+        if "ratio" in med:
+            ratios = ", ".join(f"{r['ratio']:.2f}" for r in results)
+            print(f"  bare SQL: {med['bare_bookings_per_s']:.0f} bookings/s, {med['bare_attempts_per_s']:.0f} attempts/s;"
+                  f" ratio Turnero / bare SQL: bookings/s {med['ratio']:.2f} (runs: {ratios}),"
+                  f" attempts/s {med['attempts_ratio']:.2f}")
     if any(r["over"] or r["unanswered"] or r["mismatched"] for r in results):
+        raise SystemExit(1)
+    if any(r["bare"]["over"] or r["bare"]["mismatched"] for r in results if "bare" in r):
         raise SystemExit(1)
 
 

@@ -9,17 +9,17 @@ from datetime import date, datetime, timedelta, timezone
 
 import segno
 from icalendar import Calendar, Event
-from limits import parse
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
 from turnero.core.api import ApiDoc, api_route
 from turnero.core.auth import current_principal, require
-from turnero.core.errors import ApiError, invalid
-from turnero.core.http import json_response, read_json
+from turnero.core.errors import ApiError, api_error_handler, invalid
+from turnero.core.http import MAX_BODY_BYTES, json_response, read_json
 from turnero.core.models import Role
 from turnero.core.service import get_office
-from turnero.scheduler import service
+from turnero.scheduler import booking, service
 from turnero.scheduler.schemas import (
     AppointmentOut,
     BookAppointment,
@@ -83,17 +83,30 @@ async def service_offices(request: Request):
 async def book(request: Request):
     config = _config(request)
     client = request.client.host if request.client else "?"
-    if not await request.app.state.rate_limiter.hit(parse(config.booking_rate_limit), "booking", client):
-        raise ApiError(429, "rate_limited", "Demasiadas solicitudes de reserva; espere un momento e intente otra vez.")
-    key = request.headers.get("idempotency-key")
-    if key is not None and not _KEY.match(key):
-        raise invalid("Idempotency-Key inválida (1 a 128 caracteres ASCII visibles).", code="invalid_idempotency_key")
-    body = await read_json(request, BookAppointment)
-    actor = await current_principal(request)
-    status, view = await service.book(
-        body.model_dump(mode="json"), idempotency_key=key, config=config, actor=actor
-    )
+    try:
+        if not request.app.state.rate_limiter.hit_all(config.booking_limits, "booking", client):
+            raise ApiError(429, "rate_limited", "Demasiadas solicitudes de reserva; espere un momento e intente otra vez.")
+        key = request.headers.get("idempotency-key")
+        if key is not None and not _KEY.match(key):
+            raise invalid("Idempotency-Key inválida (1 a 128 caracteres ASCII visibles).", code="invalid_idempotency_key")
+        body = await _booking_body(request)
+        actor = await current_principal(request)
+        status, view = await booking.book(body, idempotency_key=key, config=config, actor=actor)
+    except ApiError as exc:  # answered here, as the app's handler would: a storm's refusals skip the unwinding
+        return await api_error_handler(request, exc)
     return json_response(view, status)
+
+
+async def _booking_body(request: Request) -> BookAppointment:
+    """The body as read_json reads it, parsed once when it is valid (read_json parses a
+    body twice to tell malformed JSON from wrong values; a valid body is both)."""
+    raw = await request.body()
+    if len(raw) <= MAX_BODY_BYTES:
+        try:
+            return BookAppointment.model_validate_json(raw, strict=True)
+        except ValidationError:
+            pass
+    return await read_json(request, BookAppointment)  # its errors, word for word
 
 
 def _document_param(request: Request) -> str | None:

@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import json
 import logging
-import secrets
 import time as time_module
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from limits import RateLimitItem, parse_many
 from tortoise.transactions import in_transaction
 
 from turnero.admin import service as admin_service
@@ -31,13 +30,12 @@ from turnero.core import clock, metrics
 from turnero.core.auth import Principal
 from turnero.core.db import db_datetime, is_postgres, model_from_row, placeholders
 from turnero.core.errors import ApiError, conflict, invalid, not_found
-from turnero.core.ids import public_id
 from turnero.core.models import Office, OfficeService, Service, ServiceKind
 from turnero.core.service import can_match, get_office, get_service, offered_service
 from turnero.notifications import service as notifications
 from turnero.queue import service as queue_service
 from turnero.queue.models import DeskService
-from turnero.scheduler import policy
+from turnero.scheduler import places, policy
 from turnero.scheduler.holidays import closed_days
 from turnero.scheduler.models import (
     Appointment,
@@ -70,6 +68,12 @@ class SchedulerConfig:
     # availability request reads them, and they change rarely (a closure also takes
     # the day's places away, so a stale copy cannot let a booking in).
     cache: dict = field(default_factory=dict, compare=False, repr=False)
+    # booking_rate_limit parsed once ("5/second;100/hour" is two rules, both applied).
+    booking_limits: tuple[RateLimitItem, ...] = field(default=(), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.booking_limits:
+            object.__setattr__(self, "booking_limits", tuple(parse_many(self.booking_rate_limit)))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "SchedulerConfig":
@@ -140,7 +144,27 @@ async def _closed(office: Office, start: date, end: date, config: SchedulerConfi
 
 
 async def _rule(office: Office, service: Service, config: SchedulerConfig) -> BookingRule:
-    return await _cached(config, ("rule", office.id, service.id), lambda: booking_rule(office, service))
+    return (await _rule_and_rules(office, service, config))[0]
+
+
+async def _rule_and_rules(office: Office, service: Service, config: SchedulerConfig) -> tuple[BookingRule, policy.Rules]:
+    async def load():
+        rule = await booking_rule(office, service)
+        return rule, rules_of(rule)
+
+    return await _cached(config, ("rule", office.id, service.id), load)
+
+
+async def _closed_on(office: Office, day: date, config: SchedulerConfig) -> frozenset[date]:
+    """The day as a set if the office is closed then, else empty (kept like _closed)."""
+    return await _cached(
+        config, ("closed-on", office.id, office.department, day),
+        lambda: _closed_set(office, day, config),
+    )
+
+
+async def _closed_set(office: Office, day: date, config: SchedulerConfig) -> frozenset[date]:
+    return frozenset(await _closed(office, day, day, config))
 
 
 async def office_by_code(code: str, config: SchedulerConfig) -> Office:
@@ -294,29 +318,38 @@ def _local_start(start: datetime, tz: str) -> datetime:
     return utc
 
 
-async def _slot_at(office: Office, service: Service, rule: BookingRule, start: datetime, config: SchedulerConfig) -> Slot:
-    """The slot starting at `start`, materialising its day on demand (the job may not
-    have run yet); 422 invalid_start if no slot starts then."""
-    slot = await _slot_row(office, service, start)
-    if slot is None:  # its day may not be made yet (a day that is made is left alone)
-        await materialise_slots(office, service, rule, config, days=[clock.local_day(start, office.timezone)])
-        slot = await _slot_row(office, service, start)
-    if slot is None:
+async def _slot_at(office: Office, service: Service, rule: BookingRule, start: datetime,
+                   config: SchedulerConfig) -> places.KnownSlot:
+    """The slot starting at `start` with its places as the database said at most
+    places.FRESH_SECONDS ago (read now if not), materialising its day on demand (the
+    job may not have run yet); 422 invalid_start if no slot starts then."""
+    known = places.known.get(office.id, service.id, start)
+    if known is not None and known.fresh(time_module.monotonic()):
+        return known
+    asked_at = places.known.epoch
+    if known is not None:
+        rows = await _db().execute_query_dict(
+            placeholders('SELECT id, start, "end", capacity, booked FROM slot WHERE id = ?'), [known.id]
+        )
+    else:
+        rows = await _slot_rows(office, service, start)
+        if not rows:  # its day may not be made yet (a day that is made is left alone)
+            await materialise_slots(office, service, rule, config, days=[clock.local_day(start, office.timezone)])
+            rows = await _slot_rows(office, service, start)
+    if not rows:
         local = start.astimezone(ZoneInfo(office.timezone))
         raise invalid(
             f"No hay un horario de cita que empiece el {local:%d/%m/%Y} a las {local:%H:%M} "
             "para ese trámite en esa oficina.", code="invalid_start",
         )
-    return slot
+    return places.known.learn(office.id, service.id, rows[0], asked_at)
 
 
-async def _slot_row(office: Office, service: Service, start: datetime) -> Slot | None:
-    # Raw SQL: every booking attempt reads its slot (in a storm most are then refused).
-    rows = await _db().execute_query_dict(
-        placeholders("SELECT * FROM slot WHERE office_id = ? AND service_id = ? AND start = ?"),
+async def _slot_rows(office: Office, service: Service, start: datetime) -> list[dict]:
+    return await _db().execute_query_dict(
+        placeholders('SELECT id, start, "end", capacity, booked FROM slot WHERE office_id = ? AND service_id = ? AND start = ?'),
         [office.id, service.id, start],
     )
-    return model_from_row(Slot, rows[0]) if rows else None
 
 
 _REFUSALS = {
@@ -328,8 +361,7 @@ _REFUSALS = {
 
 
 async def _check_bookable(office: Office, rules: policy.Rules, start: datetime, now: datetime, config: SchedulerConfig) -> None:
-    day = clock.local_day(start, office.timezone)
-    closed = frozenset(await _closed(office, day, day, config))
+    closed = await _closed_on(office, clock.local_day(start, office.timezone), config)
     refusal = policy.booking_refusal(start, now, rules, office.timezone, closed)
     if refusal is not None:
         raise invalid(_REFUSALS[refusal], code=refusal.value)
@@ -552,170 +584,46 @@ async def appointment_for_citizen(ref: str, document: str | None, config: Schedu
     return await _full_view(await find_for_citizen(ref, document), config)
 
 
-# ---------------------------------------------------------------- booking
+# ---------------------------------------------------------------- places (booking: booking.py)
 
 
-def fingerprint(body: dict) -> str:
-    return hashlib.sha256(_json(body).encode()).hexdigest()
-
-
-def new_code() -> str:
-    return "".join(secrets.choice(policy.CODE_ALPHABET) for _ in range(policy.CODE_LENGTH))
-
-
-async def _stored_result(key: str, print_: str) -> tuple[int, dict] | None:
-    stored = await IdempotencyKey.get_or_none(key=key)
-    if stored is None:
-        return None
-    if stored.fingerprint != print_:
-        raise ApiError(
-            422, "idempotency_key_reused",
-            "Esa Idempotency-Key ya se usó con otros datos; use una clave nueva para otra reserva.",
-        )
-    return stored.status_code, stored.response
-
-
-class _KeyTaken(Exception):
-    """Another request with the same Idempotency-Key committed first."""
-
-
-async def book(
-    body: dict, *, idempotency_key: str | None, config: SchedulerConfig, actor: Principal | None = None,
-) -> tuple[int, dict]:
-    """Book a cita; returns (201, view). `body` is the validated BookAppointment as a
-    dict. With an Idempotency-Key, the first successful result is stored with the
-    request's fingerprint in the booking's own transaction, and a retry with the same
-    key and body gets it again (even while racing the first); the same key with
-    another body is 422. A refused booking stores nothing: it changed nothing, so a
-    retry simply runs again."""
-    print_ = fingerprint(body)
-    if idempotency_key is not None:
-        stored = await _stored_result(idempotency_key, print_)
-        if stored is not None:
-            return stored
-    try:
-        return 201, await _book(body, idempotency_key, print_, config, actor)
-    except (ApiError, _KeyTaken) as exc:
-        if idempotency_key is not None:
-            stored = await _stored_result(idempotency_key, print_)
-            if stored is not None:
-                return stored
-        if isinstance(exc, _KeyTaken):  # taken and gone again: cannot happen (keys are kept)
-            raise conflict("idempotency_conflict", "Reintente la solicitud.") from None
-        raise
-
-
-async def _book(body: dict, key: str | None, print_: str, config: SchedulerConfig, actor: Principal | None) -> dict:
-    office = await office_by_code(body["office"], config)
-    service = await _offered(office, body["service"], config)
-    rule = await _rule(office, service, config)
-    rules = rules_of(rule)
-    now = clock.now()
-    start = _local_start(datetime.fromisoformat(body["start"]), office.timezone)
-    await _check_bookable(office, rules, start, now, config)
-    if service.kind == ServiceKind.EXAM and not body.get("category"):
-        raise invalid("Indique la categoría de licencia (A, B, C, M, P o T).", code="category_required")
-    if service.kind == ServiceKind.EXAM:  # retake waiting period, attempt limit (turnero/exam)
-        from turnero.exam import booking as exam_booking
-
-        await exam_booking.check_booking(office, body, now)
-    slot = await _slot_at(office, service, rule, start, config)
-    party = body["party_size"]
-    if party > slot.capacity:
-        raise invalid(
-            f"El grupo ({party} personas) supera los cupos de un horario ({slot.capacity}).", code="party_too_large"
-        )
-    if slot.booked + party > slot.capacity:
-        # Already full when read: refused without a write transaction (in a storm most
-        # requests end here). A slot read with room is still decided by the UPDATE.
-        raise _slot_full()
-    doc = body["document"]
-    document = policy.Document(doc["type"], doc["number"], doc.get("complement"), doc.get("issued_in"))
-    values = {
-        "public_id": public_id(), "code": new_code(), "office_id": office.id, "service_id": service.id,
-        "slot_id": slot.id, "start": slot.start, "end": slot.end, "status": AppointmentStatus.BOOKED.value,
-        "document_type": document.type, "document_number": document.number,
-        "document_complement": document.complement, "document_issued_in": document.issued_in,
-        "document_key": document.key, "name": body["name"], "phone": body.get("phone"),
-        "party_size": party, "category": body.get("category"), "created_at": now,
-        "reschedule_count": 0,
-    }
-    async with in_transaction() as conn:
-        appt_id = await _insert_appointment(conn, values, service)
-        appt = Appointment(id=appt_id, **values)
-        appt._saved_in_db = True
-        view = appointment_view(appt, office, service, rules, config, now)
-        await _event(conn, appt_id, "booked", now, actor, {"slot": slot.id, "party_size": party})
-        await notifications.appointment_booked(conn, appt, office, service.code)  # confirmation + reminders
-        if key is not None:
-            await _store_key(conn, key, print_, view, now)
-        # Last, so the slot row stays locked only until the commit that follows.
-        await _take_places(conn, slot.id, party)
-    metrics.booking_made(office.code, service.code)  # after the commit: a refused booking is not counted
-    return view
-
-
-async def _insert_appointment(conn, values: dict, service: Service) -> int:
-    """Insert the cita; 409 already_booked when the document holds an active cita for
-    the service (the partial unique index refuses the row). A new code is drawn if
-    the random one is taken."""
-    for _attempt in range(5):
-        columns = ", ".join(f'"{c}"' for c in values)
-        rows = await conn.execute_query_dict(
-            placeholders(
-                f"INSERT INTO appointment ({columns}) VALUES ({', '.join('?' * len(values))})"
-                " ON CONFLICT DO NOTHING RETURNING id"
-            ),
-            list(values.values()),
-        )
-        if rows:
-            return rows[0]["id"]
-        holder = await conn.execute_query_dict(
-            placeholders(
-                f"SELECT 1 AS x FROM appointment WHERE service_id = ? AND document_key = ? AND status IN {_ACTIVE_SQL}"
-            ),
-            [values["service_id"], values["document_key"]],
-        )
-        if holder:
-            raise conflict(
-                "already_booked",
-                f"Ese documento ya tiene una cita activa para {service.name}. "
-                "Cancélela o reprográmela antes de reservar otra.",
-            )
-        values["code"], values["public_id"] = new_code(), public_id()
-    raise conflict("code_collision", "No se pudo generar un código de cita; intente nuevamente.")
-
-
-async def _take_places(conn, slot_id: int, places: int) -> None:
+async def _take_places(conn, slot_id: int, places_: int) -> tuple[int, int]:
+    """Take places of a slot in the caller's transaction: (capacity, booked) after it,
+    or 409 slot_full when fewer are free (nothing changed)."""
     rows = await conn.execute_query_dict(
-        placeholders("UPDATE slot SET booked = booked + ? WHERE id = ? AND booked + ? <= capacity RETURNING booked"),
-        [places, slot_id, places],
+        placeholders(
+            "UPDATE slot SET booked = booked + ? WHERE id = ? AND booked + ? <= capacity RETURNING capacity, booked"
+        ),
+        [places_, slot_id, places_],
     )
     if not rows:
         raise _slot_full()
+    return rows[0]["capacity"], rows[0]["booked"]
 
 
 def _slot_full() -> ApiError:
     return conflict("slot_full", "Ese horario ya no tiene cupos; elija otro.")
 
 
-async def _release_places(conn, slot_id: int, places: int) -> None:
+async def _release_places(conn, slot_id: int, places_: int) -> None:
+    """Give places of a slot back in the caller's transaction. Every process forgets
+    what it knew of the slot's places (places.py): this one now (and the callers here
+    again after their commit), the others through NOTIFY on PostgreSQL, delivered with
+    the commit."""
+    places.known.forget((slot_id,))
+    notify = f", pg_notify('{places.CHANNEL}', id::text) AS notified" if is_postgres() else ""
     await conn.execute_query_dict(
-        placeholders("UPDATE slot SET booked = booked - ? WHERE id = ? AND booked >= ? RETURNING booked"),
-        [places, slot_id, places],
+        placeholders(f"UPDATE slot SET booked = booked - ? WHERE id = ? AND booked >= ? RETURNING booked{notify}"),
+        [places_, slot_id, places_],
     )
 
 
-async def _store_key(conn, key: str, print_: str, view: dict, now: datetime) -> None:
-    rows = await conn.execute_query_dict(
-        placeholders(
-            "INSERT INTO idempotency_key (key, fingerprint, status_code, response, created_at)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id"
-        ),
-        [key, print_, 201, _json(view), now],
-    )
-    if not rows:
-        raise _KeyTaken()
+async def _places_changed(conn) -> None:
+    """Capacities changed (a rule, a closure): every process forgets every slot's
+    places, this one now and after the commit, the others on the commit (PostgreSQL)."""
+    places.known.forget_all()
+    if is_postgres():
+        await conn.execute_query_dict(f"SELECT pg_notify('{places.CHANNEL}', '{places.ALL}') AS notified")
 
 
 async def _event(conn, appointment_id: int, kind: str, at: datetime, actor: Principal | None, data: dict | None = None) -> None:
@@ -763,6 +671,7 @@ async def cancel(ref: str, document: str, config: SchedulerConfig, actor: Princi
         await _release_places(conn, appt.slot_id, appt.party_size)
         await _event(conn, appt.id, "cancelled", now, actor, {"reason": reason, "slot": appt.slot_id})
         await notifications.appointment_cancelled(conn, appt, office, service.code)  # reminders off, "cancelada"
+    places.known.forget((appt.slot_id,))  # again: a read that crossed the commit must not keep "full"
     appt.status, appt.cancelled_at = AppointmentStatus.CANCELLED, now
     return appointment_view(appt, office, service, rules, config, now)
 
@@ -812,6 +721,7 @@ async def reschedule(ref: str, document: str, new_start: datetime, config: Sched
             "from": _iso(appt.start, "UTC"), "to": _iso(slot.start, "UTC"), "from_slot": old_slot, "to_slot": slot.id,
         })
         await notifications.appointment_rescheduled(conn, appt, office, service.code, start=slot.start)
+    places.known.forget((old_slot,))  # again after the commit (see cancel)
     appt.slot_id, appt.start, appt.end = slot.id, slot.start, slot.end
     appt.reschedule_count += 1
     return appointment_view(appt, office, service, rules, config, now)
@@ -978,7 +888,7 @@ async def set_booking_rule(office: Office, body: dict, actor: Principal, config:
         raise invalid(f"El trámite {service.code} no admite citas.", code="not_bookable")
     fields = {k: body[k] for k in ("slot_minutes", "capacity", "window_days", "min_notice_minutes",
                                    "release_time", "cancel_cutoff_minutes", "hours", "active")}
-    async with in_transaction():
+    async with in_transaction() as conn:
         rule, created = await BookingRule.get_or_create(office_id=office.id, service_id=service.id, defaults=fields)
         before = None if created else {k: getattr(rule, k) for k in fields}
         if not created:
@@ -994,6 +904,8 @@ async def set_booking_rule(office: Office, body: dict, actor: Principal, config:
             ),
             [capacity, capacity, office.id, service.id, clock.now()],
         )
+        await _places_changed(conn)
+    places.known.forget_all()
     config.cache.clear()
     rule.service = service
     await materialise_slots(office, service, rule, config)
@@ -1025,5 +937,7 @@ async def add_closure(office: Office, day: date, reason: str, actor: Principal, 
             placeholders("UPDATE slot SET booked = 0, capacity = 0 WHERE office_id = ? AND day = ? RETURNING id"),
             [office.id, day],
         )
+        await _places_changed(conn)
+    places.known.forget_all()
     config.cache.clear()
     return {"date": day.isoformat(), "reason": reason or "Cierre de la oficina", "cancelled": len(rows)}

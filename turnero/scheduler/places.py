@@ -1,0 +1,242 @@
+"""What this process knows about slots' places: in a booking storm most attempts ask
+for a slot that is already full, and refusing them should not cost a database round
+trip each.
+
+Per slot this process has met it keeps the slot's identity (id, start, end: fixed once
+made) and, for FRESH_SECONDS after the database said so, `capacity` and `free`, an
+upper bound of the places left: from a read of the row, from the booking UPDATE's
+RETURNING, or from that UPDATE refusing (then fewer than the places asked for).
+
+- A booking for more places than a fresh `free` is refused (409 slot_full) without the
+  database. Any other booking is decided by the conditional UPDATE as always, so this
+  knowledge can never let a booking in: no overbooking, whatever it holds.
+- It can refuse one that the database would take only if places were freed after the
+  answer it came from and this process has not heard of it yet. Places are freed by a
+  cancellation, a reschedule, a closure, a capacity or seat change; every release of
+  places goes through `service._release_places`, which
+  * forgets the slot here at once (and the changes made by this package forget it again
+    after their commit), and
+  * on PostgreSQL sends `NOTIFY turnero_places` in its transaction: delivered on commit
+    to the listener of every process (every worker, every instance), which forgets the
+    slot — the stale window is the notification's delivery, milliseconds;
+  * otherwise (SQLite with several processes, the listener reconnecting, a capacity
+    raised by SQL that does not come through here) the knowledge expires by itself:
+    FRESH_SECONDS after the database's answer, at most.
+- An answer asked for before something was forgotten is not kept as fresh (`epoch`):
+  a read that crossed a cancellation's commit cannot bring a "full" back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from turnero.core.db import database_generation, db_datetime
+
+log = logging.getLogger("turnero.citas")
+
+FRESH_SECONDS = 1.0
+CHANNEL = "turnero_places"
+ALL = "*"  # the payload that forgets every slot (a capacity change)
+MAX_SLOTS = 200_000  # slots remembered per process before starting again
+
+
+@dataclass(slots=True, eq=False)
+class KnownSlot:
+    id: int
+    start: datetime
+    end: datetime
+    capacity: int = 0
+    free: int = 0
+    seen: float = -math.inf  # time.monotonic() of the answer `capacity` and `free` come from
+
+    def fresh(self, now: float) -> bool:
+        return now - self.seen < FRESH_SECONDS
+
+
+class Places:
+    def __init__(self) -> None:
+        self._by_start: dict[tuple[int, int, datetime], KnownSlot] = {}
+        self._by_id: dict[int, KnownSlot] = {}
+        self._generation = -1
+        self.epoch = 0  # counts forgettings: an answer asked for before one is not fresh
+
+    def _check_generation(self) -> None:
+        generation = database_generation()
+        if generation != self._generation:  # another database (tests): nothing carries over
+            self._generation = generation
+            self._by_start.clear()
+            self._by_id.clear()
+            self.epoch += 1
+
+    def get(self, office_id: int, service_id: int, start: datetime) -> KnownSlot | None:
+        self._check_generation()
+        return self._by_start.get((office_id, service_id, start))
+
+    def learn(self, office_id: int, service_id: int, row: dict, asked_at: int) -> KnownSlot:
+        """The slot as read from its row (id, start, end, capacity, booked), asked for
+        when `epoch` was `asked_at`."""
+        self._check_generation()
+        known = self._by_id.get(row["id"])
+        if known is None:
+            if len(self._by_id) >= MAX_SLOTS:
+                self._by_start.clear()
+                self._by_id.clear()
+            known = KnownSlot(row["id"], db_datetime(row["start"]), db_datetime(row["end"]))
+            self._by_id[known.id] = known
+            self._by_start[(office_id, service_id, known.start)] = known
+        known.capacity = row["capacity"]
+        self._answer(known, row["capacity"] - row["booked"], asked_at)
+        return known
+
+    def taken(self, known: KnownSlot, capacity: int, booked: int, asked_at: int) -> None:
+        """The booking UPDATE took places and returned the row's new counters."""
+        known.capacity = capacity
+        self._answer(known, capacity - booked, asked_at)
+
+    def refused(self, known: KnownSlot, places: int, asked_at: int) -> None:
+        """The booking UPDATE found fewer than `places` free."""
+        now = time.monotonic()
+        bound = places - 1 if not known.fresh(now) else min(known.free, places - 1)
+        self._answer(known, bound, asked_at, now)
+
+    def _answer(self, known: KnownSlot, free: int, asked_at: int, now: float | None = None) -> None:
+        """`free` holds the latest answer (the request that asked goes by it, as it would
+        by any read); it is kept as fresh only if nothing was freed since it was asked."""
+        known.free = max(0, free)
+        if asked_at != self.epoch:
+            known.seen = -math.inf
+        else:
+            known.seen = time.monotonic() if now is None else now
+
+    def forget(self, slot_ids) -> None:
+        """Places of these slots were (or are being) freed: ask the database next time."""
+        self.epoch += 1
+        for slot_id in slot_ids:
+            known = self._by_id.get(slot_id)
+            if known is not None:
+                known.seen = -math.inf
+
+    def forget_all(self) -> None:
+        self.epoch += 1
+        for known in self._by_id.values():
+            known.seen = -math.inf
+
+
+known = Places()
+
+
+# ---------------------------------------------------------------- the listener
+
+
+class Listener:
+    """One PostgreSQL connection per process that LISTENs on CHANNEL and forgets the
+    slots named there; reconnects after a failure (forgetting everything, since it may
+    have missed notifications; meanwhile knowledge still expires by itself)."""
+
+    RETRY_SECONDS = 1.0
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task | None = None
+        self._conn = None
+        self._stopping = False
+        self.listening = asyncio.Event()
+
+    def start(self, connect_kwargs: dict) -> None:
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(connect_kwargs), name="places-listener")
+
+    async def _run(self, connect_kwargs: dict) -> None:
+        import asyncpg
+
+        while not self._stopping:
+            lost = asyncio.Event()
+            try:
+                self._conn = await asyncpg.connect(**connect_kwargs)
+                self._conn.add_termination_listener(lambda _conn: lost.set())
+                await self._conn.add_listener(CHANNEL, _on_notify)
+                known.forget_all()
+                self.listening.set()
+                await lost.wait()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database away: try again, knowledge expires meanwhile
+                log.warning("places listener: %s", exc)
+            finally:
+                self.listening.clear()
+                known.forget_all()
+                await self._close_conn()
+            if not self._stopping:
+                await asyncio.sleep(self.RETRY_SECONDS)
+
+    async def _close_conn(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            try:
+                await asyncio.wait_for(conn.close(), 5)
+            except Exception:
+                conn.terminate()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+        await self._close_conn()
+
+
+def _on_notify(_conn, _pid, _channel, payload: str) -> None:
+    if payload == ALL:
+        known.forget_all()
+    else:
+        try:
+            known.forget([int(p) for p in payload.split(",")])
+        except ValueError:
+            known.forget_all()
+
+
+_listener: Listener | None = None
+
+
+async def start_listening() -> None:
+    """Listen for freed places when the database is PostgreSQL (the app's lifespan,
+    after init_db). Several workers and instances then forget a freed slot together."""
+    global _listener
+    from tortoise import connections
+
+    from turnero.core.db import is_postgres
+
+    await stop_listening()
+    if not is_postgres():
+        return
+    client = next(iter(connections.all()))
+    kwargs = {"host": client.host, "port": client.port, "user": client.user, "password": client.password,
+              "database": client.database}
+    for key in ("ssl", "server_settings"):
+        if getattr(client, "extra", {}).get(key) is not None:
+            kwargs[key] = client.extra[key]
+    _listener = Listener()
+    _listener.start(kwargs)
+    try:  # a moment for the first connection, so the first storm already has it
+        await asyncio.wait_for(_listener.listening.wait(), 5)
+    except asyncio.TimeoutError:
+        log.warning("places listener: not connected yet; knowledge of full slots expires after %.1f s", FRESH_SECONDS)
+
+
+async def stop_listening() -> None:
+    global _listener
+    listener, _listener = _listener, None
+    if listener is not None:
+        await listener.stop()
+
+
+def listening() -> bool:
+    return _listener is not None and _listener.listening.is_set()
