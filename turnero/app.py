@@ -38,6 +38,7 @@ from turnero.queue import pages as desk_pages
 from turnero.queue import routes as queue_routes
 from turnero.scheduler import jobs as scheduler_jobs
 from turnero.scheduler import pages as scheduler_pages
+from turnero.scheduler import places as scheduler_places
 from turnero.scheduler import routes as scheduler_routes
 from turnero.exam import jobs as exam_jobs
 from turnero.exam import pages as exam_pages
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         await init_db(settings)
+        places_listener = await scheduler_places.listen()  # freed places, from every instance (PostgreSQL)
         # The event bus: in-process, or Redis when several instances share the offices.
         bus = bus_for(settings.redis_url, settings.redis_prefix)
         set_bus(bus)
@@ -107,6 +109,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             eta_service.refresh_listeners.remove(app.state.board_hub.estimate_refreshed)
             await app.state.board_hub.close()
             await bus.close()
+            await scheduler_places.unlisten(places_listener)
             await close_db()
 
     app = Starlette(

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,7 +40,17 @@ from turnero.core.db import database_generation, db_datetime
 
 log = logging.getLogger("turnero.citas")
 
-FRESH_SECONDS = 1.0
+def _fresh_seconds() -> float:
+    raw = os.environ.get("TURNERO_PLACES_FRESH_SECONDS", "").strip()
+    try:
+        return max(0.0, float(raw)) if raw else 1.0
+    except ValueError:
+        raise SystemExit(f"TURNERO_PLACES_FRESH_SECONDS debe ser un número, no {raw!r}") from None
+
+
+# How long an answer of the database about a slot's places is trusted when nothing said
+# it changed (TURNERO_PLACES_FRESH_SECONDS; 0: every attempt asks the database).
+FRESH_SECONDS = _fresh_seconds()
 CHANNEL = "turnero_places"
 ALL = "*"  # the payload that forgets every slot (a capacity change)
 MAX_SLOTS = 200_000  # slots remembered per process before starting again
@@ -203,40 +214,31 @@ def _on_notify(_conn, _pid, _channel, payload: str) -> None:
             known.forget_all()
 
 
-_listener: Listener | None = None
-
-
-async def start_listening() -> None:
-    """Listen for freed places when the database is PostgreSQL (the app's lifespan,
-    after init_db). Several workers and instances then forget a freed slot together."""
-    global _listener
+async def listen() -> Listener | None:
+    """Listen for freed places when the database is PostgreSQL: the app's lifespan,
+    after init_db; several workers and instances then forget a freed slot together.
+    Returns the listener to pass to `unlisten` at shutdown (None on SQLite)."""
     from tortoise import connections
 
     from turnero.core.db import is_postgres
 
-    await stop_listening()
     if not is_postgres():
-        return
+        return None
     client = next(iter(connections.all()))
     kwargs = {"host": client.host, "port": client.port, "user": client.user, "password": client.password,
               "database": client.database}
     for key in ("ssl", "server_settings"):
         if getattr(client, "extra", {}).get(key) is not None:
             kwargs[key] = client.extra[key]
-    _listener = Listener()
-    _listener.start(kwargs)
-    try:  # a moment for the first connection, so the first storm already has it
-        await asyncio.wait_for(_listener.listening.wait(), 5)
+    listener = Listener()
+    listener.start(kwargs)
+    try:  # a moment for the first connection, so that the first storm already has it
+        await asyncio.wait_for(listener.listening.wait(), 5)
     except asyncio.TimeoutError:
-        log.warning("places listener: not connected yet; knowledge of full slots expires after %.1f s", FRESH_SECONDS)
+        log.warning("places listener: not connected yet; knowledge of places expires after %.1f s", FRESH_SECONDS)
+    return listener
 
 
-async def stop_listening() -> None:
-    global _listener
-    listener, _listener = _listener, None
+async def unlisten(listener: Listener | None) -> None:
     if listener is not None:
         await listener.stop()
-
-
-def listening() -> bool:
-    return _listener is not None and _listener.listening.is_set()
