@@ -174,7 +174,7 @@ def test_ticket_page_kiosk_and_console_follow_the_same_live_channel(browser, liv
         started = time.monotonic()
         kiosk.wait_for_function(
             "([c, n]) => { const el = document.querySelector(`[data-waiting-for='${c}']`);"
-            " return (n === 0 ? 'Sin espera' : n === 1 ? '1 persona en espera' : n + ' personas en espera')"
+            " return (n === 0 ? 'Nadie en espera' : n === 1 ? '1 persona en espera' : n + ' personas en espera')"
             " === el.textContent; }", arg=[service, n], timeout=2000)
         expect(console_count).to_have_text(str(n), timeout=2000)
         return time.monotonic() - started

@@ -388,12 +388,15 @@ def test_kiosk_issues_and_prints_a_preferential_ticket(browser, live_server):
     expect(page.locator("#t-service")).to_have_text("Certificación de datos de identidad")
     expect(page.locator("#t-priority")).to_have_text("Atención preferencial: Adulto mayor")
     expect(page.locator("#t-position")).to_have_text(re.compile(r"^\d+$"))
-    expect(page.locator("#t-wait")).to_have_text(re.compile(r"min$"))
+    # "≈ N min", "Sin espera", or with no desk of the line open "≈ N min (abre HH:MM)".
+    expect(page.locator("#t-wait")).to_have_text(re.compile(r"(min|Sin espera|\(abre \d\d:\d\d\))$"))
     page.wait_for_function("window.__printed === true")
     # What was printed: the 80 mm slip with the same number and the QR code.
     slip = page.locator("#print-area .slip")
     expect(slip.locator(".slip-number")).to_have_text(number.inner_text())
     expect(slip.locator(".slip-qr svg")).to_have_count(1)
+    # One figure, the same words on the screen and on paper (eta-format.js).
+    expect(slip.locator("[data-eta-minutes]")).to_have_text(page.locator("#t-wait").inner_text())
     expect(page.locator("#t-qr svg")).to_be_visible()
     _screenshot(page, "kiosk.png")
 

@@ -1,13 +1,16 @@
 /* Kiosk (issue 8): the estimated wait on each trámite, and — when the wait here is long —
    the faster nearby office, proposed on the next step (the citizen may still take a
    ticket here). Reads GET /api/offices/{office}/estimates and
-   GET /api/services/{code}/ranking?near={office}; a failure only hides the hints. */
+   GET /api/services/{code}/ranking?near={office}; a failure only hides the hints.
+   The figures are written by eta-format.js (the same words as the board, the ticket
+   and the slip); kiosk.js asks `TurneroKioskEta.line(code)` for a ticket's trámite. */
 (function () {
   "use strict";
   const root = document.getElementById("kiosk");
-  if (!root || !window.Turnero) return;
+  if (!root || !window.Turnero || !window.TurneroEta) return;
   const office = root.dataset.office;
-  const REFRESH_MS = 60000;
+  const REFRESH_MS = 30000;
+  let lines = new Map();  // service code -> its entry of the estimates
 
   function hint(card) {
     let el = card.querySelector(".service-eta");
@@ -24,13 +27,12 @@
   async function estimates() {
     try {
       const data = (await Turnero.api("GET", "/api/offices/" + encodeURIComponent(office) + "/estimates")).data;
-      const by = new Map(data.services.map((s) => [s.service, s]));
+      lines = new Map(data.services.map((s) => [s.service, s]));
       document.querySelectorAll(".service-card[data-service]").forEach((card) => {
-        const s = by.get(card.dataset.service);
+        const s = lines.get(card.dataset.service);
         const el = hint(card);
-        const m = s ? s.estimated_wait_minutes : null;
-        el.hidden = m === null || m === undefined;
-        el.textContent = m === 0 ? "Espera estimada: menos de 1 min" : "Espera estimada: ≈ " + m + " min";
+        el.hidden = !s;
+        if (s) el.textContent = TurneroEta.labelled(s.estimated_wait_minutes, s);
       });
     } catch (e) { /* the kiosk works without the hints */ }
   }
@@ -67,4 +69,5 @@
   });
   estimates();
   setInterval(estimates, REFRESH_MS);
+  window.TurneroKioskEta = { line: (code) => lines.get(code), refresh: estimates };
 })();

@@ -1,4 +1,6 @@
-/* Kiosk: "N personas en espera" on each trámite, live from the office's board channel. */
+/* Kiosk: "N personas en espera" on each trámite, live from the office's board channel.
+   (A count, not a wait: an empty line is "Nadie en espera" — "Sin espera" is the wait
+   estimate's word, for a line with a desk open: eta-format.js.) */
 (function () {
   "use strict";
   const root = document.getElementById("kiosk");
@@ -7,7 +9,7 @@
     document.querySelectorAll("[data-waiting-for]").forEach((el) => {
       const n = waiting[el.dataset.waitingFor];
       el.hidden = typeof n !== "number";
-      el.textContent = n === 0 ? "Sin espera" : n === 1 ? "1 persona en espera" : n + " personas en espera";
+      el.textContent = n === 0 ? "Nadie en espera" : n === 1 ? "1 persona en espera" : n + " personas en espera";
     });
   }
   Turnero.liveBoard(root.dataset.office, {

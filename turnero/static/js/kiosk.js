@@ -82,6 +82,13 @@
   });
 
   // ---- issue, show, print
+
+  // The ticket's line in the office's estimates (kiosk-eta.js), so its wait reads as on
+  // the trámite's card: "Sin espera" only with a desk of the line open.
+  function line(t) {
+    return window.TurneroKioskEta ? TurneroKioskEta.line(t.service) : undefined;
+  }
+
   async function issue() {
     if (issuing) return;
     issuing = true;
@@ -93,6 +100,7 @@
         "POST", "/api/offices/" + encodeURIComponent(data.office) + "/tickets", body);
       showTicket(ticket);
       await printTicket(ticket);
+      if (window.TurneroKioskEta) TurneroKioskEta.refresh();  // the line just grew
     } catch (e) {
       $("error-message").textContent = e.message;
       show("error");
@@ -108,7 +116,7 @@
     prio.hidden = t.priority === "regular";
     prio.textContent = "Atención preferencial: " + (data.priorities[t.priority] || t.priority);
     $("t-position").textContent = t.position == null ? "—" : String(t.position);
-    $("t-wait").textContent = t.estimated_wait_minutes == null ? "—" : "≈ " + t.estimated_wait_minutes + " min";
+    $("t-wait").textContent = TurneroEta.text(t.estimated_wait_minutes, line(t));
     $("t-qr-box").hidden = true;
     $("t-print-msg").textContent = "Retire su ticket impreso y espere su llamado en la pantalla.";
     show("ticket");
@@ -120,6 +128,9 @@
       // The server renders the slip (with its QR code) so reprints look the same.
       const html = await Turnero.text("/kiosk/ticket/" + encodeURIComponent(t.id) + "/slip");
       $("print-area").innerHTML = html;
+      $("print-area").querySelectorAll("[data-eta-minutes]").forEach((el) => {
+        el.textContent = TurneroEta.text(t.estimated_wait_minutes, line(t));
+      });
       TurneroSlip.fitPage($("print-area").querySelector(".slip"));
       const svg = $("print-area").querySelector(".slip-qr svg");
       if (svg) {
