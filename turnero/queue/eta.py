@@ -35,6 +35,12 @@ PRIOR_WEIGHT = 5.0
 OVERRUN_SHARE = 0.3
 # Never play the queue further ahead than this.
 HORIZON = timedelta(hours=12)
+# Walk-ins still to come are played in for this long: the rate was seen over the last
+# hour, and each one costs the replay work (2 per second at a peak is 7,200 an hour).
+ARRIVALS_HORIZON = timedelta(hours=1)
+# …and at most this many per stream: more stand behind a thousand others and change
+# nobody's call (an office taking in 2 a second would otherwise cost thousands a replay).
+MAX_ARRIVALS = 1000
 GHOST_ID_BASE = 1 << 60
 
 
@@ -212,6 +218,10 @@ class _Simulation:
         self.pending: list[tuple[datetime, int, object]] = []  # future line entries
         self.heap: list[tuple[datetime, int, int]] = []  # (free at, order, desk index)
         self.idle: set[int] = set()  # desks with nothing to call and nothing coming
+        self.serves: list[Mapping[int, int]] = []  # per desk index: the services it serves
+        self.pending_at: dict[int, list[datetime]] = {}  # per service: when its entries come
+        self.arrivals_end = now + ARRIVALS_HORIZON
+        self.arrived: dict[int, int] = {}  # per stream (id): walk-ins played in so far
         self.seq = 0
         self.next_id = GHOST_ID_BASE * 2  # ids for played-in hops and arrivals
         self.desk_minutes: dict[int, float] = {}
@@ -223,9 +233,12 @@ class _Simulation:
     def later(self, at: datetime, item) -> None:
         self.seq += 1
         heapq.heappush(self.pending, (at, self.seq, item))
-        for i in self.idle:  # something is coming: idle desks look again then
+        heapq.heappush(self.pending_at.setdefault(item.service_id, []), at)
+        # Something is coming: idle desks that serve it look again then (only those: an
+        # office's other desks would wake for nothing, once per arrival).
+        for i in [i for i in self.idle if item.service_id in self.serves[i]]:
             heapq.heappush(self.heap, (at, i, i))
-        self.idle.clear()
+            self.idle.discard(i)
 
     def new_id(self) -> int:
         self.next_id += 1
@@ -239,10 +252,14 @@ class _Simulation:
     def flush(self, until: datetime) -> None:
         while self.pending and self.pending[0][0] <= until:
             at, _seq, item = heapq.heappop(self.pending)
+            heapq.heappop(self.pending_at[item.service_id])
             if isinstance(item, ArrivalStream):
                 self.add(WaitingTicket(self.new_id(), item.lane, item.service_id, at, None, 1,
                                        item.next_steps, item.lane))
-                self.later(at + timedelta(minutes=1 / item.per_minute), item)
+                following = at + timedelta(minutes=1 / item.per_minute)
+                played = self.arrived[id(item)] = self.arrived.get(id(item), 0) + 1
+                if following <= self.arrivals_end and played < MAX_ARRIVALS:
+                    self.later(following, item)
             else:
                 self.add(item)
 
@@ -257,8 +274,9 @@ class _Simulation:
 
     def wake_time(self, weights: Mapping[int, int], at: datetime) -> datetime | None:
         """When a desk that found nothing to call should look again: the next entry
-        to arrive, or an appointment of its services falling due; None: never."""
-        wake = [self.pending[0][0]] if self.pending else []
+        to arrive in one of its lines, or an appointment of its services falling due;
+        None: never (unless `later` brings something for it)."""
+        wake = [self.pending_at[s][0] for s in weights if self.pending_at.get(s)]
         for service_id in weights:
             line = self.lines.get((service_id, policy.APPOINTMENT))
             if line and line[0].ticket.due_at and line[0].ticket.due_at > at:
@@ -298,6 +316,7 @@ def simulate(
         desk_list.append(DeskState(-service_id, {service_id: 1}))
         served.add(service_id)
     streaks = [d.preferential_streak for d in desk_list]
+    sim.serves = [d.weights for d in desk_list]
     for i, d in enumerate(desk_list):
         free_at = max(now, d.available_at) if d.available_at is not None else now
         if d.busy is not None and d.busy_since is not None:

@@ -39,8 +39,9 @@ from turnero.queue.service import ACTIVE_AT_DESK
 log = logging.getLogger("turnero.eta")
 
 # How long an office's estimate answers before a new one is computed in the
-# background: at least MIN_REUSE, REUSE_FACTOR times what computing it took (so
-# estimating never takes more than about a tenth of the time), at most MAX_REUSE.
+# background: after a change of its queue, at least MIN_REUSE and REUSE_FACTOR times
+# what computing it took (so estimating never takes more than about a tenth of the
+# time); without one, MAX_REUSE (see OfficeEstimate.fresh).
 MIN_REUSE = timedelta(seconds=2)
 MAX_REUSE = timedelta(seconds=30)
 REUSE_FACTOR = 10
@@ -244,23 +245,27 @@ class OfficeEstimate:
     cost_seconds: float = 0.0
     generation: int = 0
 
-    def reuse(self) -> timedelta:
-        return min(MAX_REUSE, max(MIN_REUSE, timedelta(seconds=REUSE_FACTOR * self.cost_seconds)))
+    def age(self, now: datetime) -> timedelta:
+        """By the clock and by the process's monotonic time, whichever is larger (tests
+        move the clock; a frozen clock must not keep an estimate forever)."""
+        return max(now - self.computed_at, timedelta(seconds=time.monotonic() - self.computed_mono))
 
     def usable(self, office_id: int, now: datetime) -> bool:
         """Good enough to answer while a newer one is computed in the background."""
         return (self.generation == database_generation()
                 and self.desk_version == waiting.desk_version(office_id)
-                and timedelta(0) <= now - self.computed_at <= MAX_STALE
-                and time.monotonic() - self.computed_mono <= MAX_STALE.total_seconds())
+                and self.computed_at <= now and self.age(now) <= MAX_STALE)
 
     def fresh(self, office_id: int, now: datetime, lines_version: int) -> bool:
-        reuse = self.reuse()
-        if not (timedelta(0) <= now - self.computed_at <= reuse
-                and time.monotonic() - self.computed_mono <= reuse.total_seconds()):
+        """No new one is needed yet: younger than MAX_REUSE (desks move on as time
+        passes) and, if the queue changed since, younger than MIN_REUSE or REUSE_FACTOR
+        times its cost — so a busy office is replayed every few seconds, not per change."""
+        age = self.age(now)
+        if now < self.computed_at or age > MAX_REUSE:
             return False
-        return (self.lines_version == lines_version
-                and self.queue_version == queue_service.queue_versions.get(office_id, 0))
+        changed = (self.lines_version != lines_version
+                   or self.queue_version != queue_service.queue_versions.get(office_id, 0))
+        return not changed or age < max(MIN_REUSE, timedelta(seconds=REUSE_FACTOR * self.cost_seconds))
 
     def wait_at(self, service_id: int, lane: str, rank: int) -> int | None:
         curve = self.curves.get((service_id, lane))
