@@ -52,6 +52,7 @@ def clear_cache() -> None:
     global _cleared_at
     _cleared_at = time.monotonic()
     eta_inputs.clear_cache()
+    staffing.clear_cache()
     _estimate_cache.clear()
     _locks.clear()
     waiting.clear()
@@ -337,8 +338,8 @@ async def estimates_for_office(
         arrivals=eta_inputs.arrival_streams(stats, catalogue) if with_arrivals else (),
     )
     capacity = balancing.desk_capacity([d.weights for d in open_states])
-    opens_at: dict[int, datetime] = {}
-    for d in snap.desks + assumed:
+    opens_at: dict[int, datetime] = {}  # (a desk assumed for an unstaffed line opens nothing)
+    for d in snap.desks:
         if d.available_at is not None:
             for sid in d.weights:
                 opens_at[sid] = min(opens_at.get(sid, d.available_at), d.available_at)
