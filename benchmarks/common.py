@@ -146,3 +146,128 @@ class Server:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
         self._log.close()
+
+
+# ---------------------------------------------------------------- exact CPU time
+
+
+def cpu_seconds_exact(pid: int) -> float:
+    """CPU time of one process, all its threads, from the scheduler's own accounting
+    (/proc/PID/task/*/schedstat, in nanoseconds): `cpu_seconds` counts 10 ms ticks,
+    too coarse to charge one request of a few milliseconds. Threads that have ended
+    are not counted. Falls back to `cpu_seconds` where schedstat is missing."""
+    total = 0
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0.0
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / 1e9 if total else cpu_seconds(pid)
+
+
+# ---------------------------------------------------------------- reads
+
+
+class _GetConnection(asyncio.Protocol):
+    """One keep-alive connection of `HttpGet`: one request at a time, the response
+    parsed by httptools as it arrives."""
+
+    def __init__(self) -> None:
+        import httptools
+
+        self.parser = httptools.HttpResponseParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.waiter: asyncio.Future | None = None
+        self.chunks: list[bytes] = []
+        self.answered = False  # some bytes of the current response have arrived
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.answered = True
+        try:
+            self.parser.feed_data(data)
+        except Exception as exc:  # httptools.HttpParserError and friends
+            self._fail(ValueError(f"respuesta HTTP ilegible: {exc}"))
+
+    def on_body(self, body: bytes) -> None:
+        self.chunks.append(body)
+
+    def on_message_complete(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result((self.parser.get_status_code(), b"".join(self.chunks),
+                                    self.parser.should_keep_alive()))
+
+    def connection_lost(self, exc) -> None:
+        self.transport = None
+        self._fail(ConnectionResetError("conexión cerrada"))
+
+    def _fail(self, exc: Exception) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(exc)
+
+    def send(self, request: bytes) -> asyncio.Future:
+        self.chunks, self.answered = [], False
+        self.waiter = asyncio.get_running_loop().create_future()
+        if self.transport is None:
+            self._fail(ConnectionResetError("conexión cerrada"))
+        else:
+            self.transport.write(request)
+        return self.waiter
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+class HttpGet:
+    """GET over keep-alive HTTP/1.1 connections with httptools' C parser (a uvicorn
+    [standard] dependency): a load generator that makes hundreds of reads a second on
+    the cores the server uses spends a fraction of aiohttp's CPU on each (queue.py's
+    RawHttp does the same for POSTs). A kept-alive connection the server has closed
+    meanwhile is retried once on a new one (GETs are safe to repeat)."""
+
+    def __init__(self, base: str, timeout: float = 60.0):
+        parts = urlsplit(base)
+        self.host, self.port, self.timeout = parts.hostname, parts.port, timeout
+        self._idle: list[_GetConnection] = []
+
+    async def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        request = f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{extra}\r\n".encode()
+        for attempt in range(2):
+            while self._idle and self._idle[-1].transport is None:  # closed by the server meanwhile
+                self._idle.pop()
+            reused = bool(self._idle) and attempt == 0
+            if reused:
+                conn = self._idle.pop()
+            else:
+                _t, conn = await asyncio.get_running_loop().create_connection(_GetConnection, self.host, self.port)
+            try:
+                async with asyncio.timeout(self.timeout):
+                    status, body, keep = await conn.send(request)
+            except ConnectionResetError:
+                conn.close()
+                if reused and not conn.answered:
+                    continue  # once more, on a new connection
+                raise
+            except BaseException:
+                conn.close()
+                raise
+            if keep:
+                self._idle.append(conn)
+            else:
+                conn.close()
+            return status, body
+        raise ConnectionResetError("sin respuesta")  # not reached: the second try raises
+
+    def close(self) -> None:
+        for conn in self._idle:
+            conn.close()
+        self._idle.clear()
