@@ -8,8 +8,7 @@ from zoneinfo import ZoneInfo
 from turnero.core import clock
 from turnero.core.models import Office, OfficeService
 from turnero.queue import waiting
-from turnero.queue.models import Desk, Ticket
-from turnero.queue.service import ACTIVE_AT_DESK
+from turnero.queue.models import ACTIVE_AT_DESK, Desk, Ticket
 
 RECENT_CALLS = 8
 

@@ -32,9 +32,7 @@ from turnero.core import clock
 from turnero.core.db import database_generation, db_datetime, placeholders
 from turnero.core.models import Office
 from turnero.queue import balancing, eta, eta_inputs, lines, policy, staffing, waiting
-from turnero.queue import service as queue_service
-from turnero.queue.models import DeskStatus, Ticket, TicketStatus
-from turnero.queue.service import ACTIVE_AT_DESK
+from turnero.queue.models import ACTIVE_AT_DESK, DeskStatus, Ticket, TicketStatus
 
 log = logging.getLogger("turnero.eta")
 
@@ -265,7 +263,7 @@ class OfficeEstimate:
         if now < self.computed_at or age > MAX_REUSE:
             return False
         changed = (self.lines_version != lines_version
-                   or self.queue_version != queue_service.queue_versions.get(office_id, 0))
+                   or self.queue_version != waiting.queue_version(office_id))
         return not changed or age < max(MIN_REUSE, timedelta(seconds=REUSE_FACTOR * self.cost_seconds))
 
     def wait_at(self, service_id: int, lane: str, rank: int) -> int | None:
@@ -324,7 +322,7 @@ async def estimates_for_office(
     now = clock.now()
     began, started = time.perf_counter(), time.monotonic()
     lines_now = await waiting.office_lines(office.id)
-    versions = (lines_now.version, queue_service.queue_versions.get(office.id, 0), waiting.desk_version(office.id))
+    versions = (lines_now.version, waiting.queue_version(office.id), waiting.desk_version(office.id))
     catalogue = await eta_inputs.catalogue(office.id)
     stats = await eta_inputs.office_stats(office, catalogue, now)
     snap = await _snapshot(office, catalogue, lines_now, now)

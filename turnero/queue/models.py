@@ -24,6 +24,10 @@ class TicketStatus(StrEnum):
     TRANSFERRED = "transferred"
 
 
+# A ticket at a desk: called, or being served.
+ACTIVE_AT_DESK = (TicketStatus.CALLED, TicketStatus.SERVING)
+
+
 class Priority(StrEnum):
     REGULAR = "regular"
     SENIOR = "senior"

@@ -22,8 +22,9 @@ from turnero.core.ids import public_id
 from turnero.core.models import Office, Service
 from turnero.core.service import can_match, offered_service
 from turnero.displays.bus import coalesced, publish_office_event
-from turnero.queue import policy, waiting
+from turnero.queue import eta_service, policy, waiting
 from turnero.queue.models import (
+    ACTIVE_AT_DESK,
     Desk,
     DeskEvent,
     DeskStatus,
@@ -35,7 +36,6 @@ from turnero.queue.models import (
 )
 from turnero.settings import Settings
 
-ACTIVE_AT_DESK = (TicketStatus.CALLED, TicketStatus.SERVING)
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -149,8 +149,6 @@ async def ticket_view(ticket: Ticket, office: Office, config: QueueConfig) -> di
 async def fill_wait(view: dict, ticket: Ticket | _TicketRow, office: Office, config: QueueConfig) -> dict:
     """A waiting ticket's place in its service's queue and its estimated wait, from the
     office's lines held in memory (waiting.py): no scan of the line."""
-    from turnero.queue import eta_service  # (it imports this module)
-
     office_lines = await waiting.office_lines(office.id)
     view["position"] = office_lines.position(ticket.id, clock.now(), config.policy.preferential_ratio)
     if config.predict_waits:
@@ -1068,14 +1066,9 @@ async def _publish_call(office: Office, kind: str, view: dict) -> None:
         await _publish_queue_changed(office)
 
 
-# Per office id: bumped by every change but a plain walk-in issue, so a cached wait
-# estimate (eta_service) is refreshed after desks, calls or finishes change the queue.
-queue_versions: dict[int, int] = {}
-
-
 async def _publish_queue_changed(office: Office, *, issued: bool = False) -> None:
     if not issued:
-        queue_versions[office.id] = queue_versions.get(office.id, 0) + 1
+        waiting.queue_changed(office.id)  # the office's estimate is refreshed soon
     waiting.changed()  # the lines in memory read this change before they answer again
     await coalesced.publish(office.code, "queue.changed")
 

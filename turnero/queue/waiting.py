@@ -80,6 +80,17 @@ def changed() -> None:
 # Per office id: bumped when this instance opens, pauses, closes or moves a desk, so the
 # next estimate is computed at once instead of in the background (eta_service).
 _desk_versions: dict[int, int] = {}
+# Per office id: bumped by every change of this instance but a plain walk-in issue
+# (desks, calls, finishes), so the office's estimate is refreshed soon (eta_service).
+_queue_versions: dict[int, int] = {}
+
+
+def queue_changed(office_id: int) -> None:
+    _queue_versions[office_id] = _queue_versions.get(office_id, 0) + 1
+
+
+def queue_version(office_id: int) -> int:
+    return _queue_versions.get(office_id, 0)
 
 
 def desks_changed(office_id: int) -> None:
