@@ -17,9 +17,9 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from turnero.core import clock
-from turnero.core.db import database_generation, is_postgres, placeholders
+from turnero.core.db import database_generation, db_datetime, is_postgres, placeholders
 from turnero.core.models import Office
-from turnero.queue import eta, policy
+from turnero.queue import eta, eta_range, policy, staffing
 from turnero.queue.models import Ticket, TicketStatus
 
 STATS_TTL = timedelta(seconds=60)
@@ -104,6 +104,7 @@ _stats_cache: dict[int, Stats] = {}
 
 def clear_cache() -> None:
     _stats_cache.clear()
+    _errors_cache.clear()
 
 
 def _utc_offset_hours(tz: str, at: datetime) -> float:
@@ -177,3 +178,49 @@ def arrival_streams(stats: Stats, catalogue: dict[int, CatalogueService]) -> lis
         next_steps = step_ids(catalogue, flow.steps[step_index + 1:]) if flow else ()
         streams.append(eta.ArrivalStream(service_id, lane, n / minutes, next_steps))
     return streams
+
+
+# ---------------------------------------------------------------- the estimate's own error
+
+# The errors of past promises change slowly: read again at most this often.
+ERRORS_TTL = timedelta(minutes=10)
+_errors_cache: dict[int, tuple[date, int, datetime, eta_range.ErrorModel]] = {}
+
+
+def in_first_hour(office: Office, at: datetime) -> bool:
+    """Whether `at` comes before the end of the office's first hour open that day
+    (before the opening included): the part of the day whose estimates err most."""
+    zone = ZoneInfo(office.timezone)
+    local = at.astimezone(zone)
+    spans = staffing.spans_for(office.opening_hours, local.date())
+    if not spans:
+        return False
+    opening = datetime.combine(local.date(), spans[0][0], zone)
+    return local < opening + timedelta(hours=1)
+
+
+async def wait_errors(office: Office, now: datetime) -> eta_range.ErrorModel:
+    """What the office's walk-ins were promised at issue against the wait they had, over
+    its last HISTORY_DAYS days and today, fitted (eta_range.ErrorModel)."""
+    today = clock.local_day(now, office.timezone)
+    cached = _errors_cache.get(office.id)
+    if (cached and cached[0] == today and cached[1] == database_generation()
+            and timedelta(0) <= now - cached[2] < ERRORS_TTL):
+        return cached[3]
+    # (office, day, called_at) index: the office's days, their calls.
+    rows = await _connection().execute_query_dict(
+        placeholders(
+            "SELECT lane, issued_at, called_at, promised_wait FROM ticket WHERE office_id = ? AND day >= ?"
+            " AND day <= ? AND called_at IS NOT NULL AND hop = 0 AND promised_wait IS NOT NULL"
+        ),
+        [office.id, today - timedelta(days=HISTORY_DAYS), today],
+    )
+    samples = []
+    for r in rows:
+        issued, called = db_datetime(r["issued_at"]), db_datetime(r["called_at"])
+        samples.append(eta_range.Sample(r["lane"], in_first_hour(office, issued), int(r["promised_wait"]),
+                                        max(0.0, (called - issued).total_seconds() / 60)))
+    model = eta_range.ErrorModel.fit(samples)
+    _errors_cache[office.id] = (today, database_generation(), now, model)
+    return model
+

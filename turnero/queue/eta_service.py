@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 from turnero.core import clock
 from turnero.core.db import database_generation, db_datetime, placeholders
 from turnero.core.models import Office
-from turnero.queue import balancing, eta, eta_inputs, lines, policy, staffing, waiting
+from turnero.queue import balancing, eta, eta_inputs, eta_range, lines, policy, staffing, waiting
 from turnero.queue.models import ACTIVE_AT_DESK, DeskStatus, Ticket, TicketStatus
 
 log = logging.getLogger("turnero.eta")
@@ -206,13 +206,20 @@ class ServiceEstimate:
     wait_minutes: int | None  # a regular walk-in arriving now (its first step's line)
     preferential_wait_minutes: int | None
     opens_at: datetime | None = None  # no desk of it open: when the first is expected
+    wait_range: tuple[int, int] | None = None  # of wait_minutes (eta_range)
+    preferential_wait_range: tuple[int, int] | None = None
 
     def as_dict(self, tz: str) -> dict:
+        low, high = self.wait_range or (None, None)
+        pref_low, pref_high = self.preferential_wait_range or (None, None)
         return {
             "service": self.code, "name": self.name, "waiting": self.waiting, "open_desks": self.open_desks,
             "primary_desks": round(self.primary_desks, 2), "service_minutes": round(self.service_minutes, 1),
             "estimated_wait_minutes": self.wait_minutes,
+            "estimated_wait_low_minutes": low, "estimated_wait_high_minutes": high,
             "estimated_wait_minutes_preferential": self.preferential_wait_minutes,
+            "estimated_wait_low_minutes_preferential": pref_low,
+            "estimated_wait_high_minutes_preferential": pref_high,
             "opens_at": self.opens_at.astimezone(ZoneInfo(tz)).isoformat(timespec="minutes") if self.opens_at else None,
         }
 
@@ -236,6 +243,8 @@ class OfficeEstimate:
     opens_at: dict[int, datetime]  # service id -> first expected desk, when none is open
     desks: list[dict] = field(default_factory=list)
     tickets: dict[int, int | None] = field(default_factory=dict)  # as played (appointments use it)
+    errors: eta_range.ErrorModel = field(default_factory=eta_range.ErrorModel)
+    first_hour: bool = False  # computed within the office's first hour of the day (it errs most)
     lines_version: int = 0
     queue_version: int = 0
     desk_version: int = 0
@@ -284,6 +293,10 @@ class OfficeEstimate:
             return max(due, round(played - elapsed)) if played is not None else due
         return self.wait_at(e.service_id, e.lane, lines_now.ahead(e))
 
+    def wait_range(self, minutes: int | None, lane: str) -> tuple[int, int] | None:
+        """The range around an estimate: where about 80 % of such waits fell (eta_range)."""
+        return self.errors.range(minutes, lane, self.first_hour)
+
     def services(self, lines_now: lines.OfficeLines) -> dict[str, ServiceEstimate]:
         out = {}
         for s in self.catalogue.values():
@@ -292,11 +305,13 @@ class OfficeEstimate:
             def walk_in(lane: str) -> int | None:
                 return self.wait_at(first, lane, lines_now.length(first, lane)) if first is not None else None
 
+            regular, preferential = walk_in(policy.REGULAR), walk_in(policy.PREFERENTIAL)
             out[s.code] = ServiceEstimate(
                 s.code, s.name, s.walk_in, lines_now.waiting(s.id), self.open_desks.get(s.id, 0),
                 self.primary_desks.get(s.id, 0.0), self.minutes.get(s.id, eta.DEFAULT_PRIOR_MINUTES),
-                walk_in(policy.REGULAR), walk_in(policy.PREFERENTIAL),
+                regular, preferential,
                 self.opens_at.get(first) if first is not None and not self.open_desks.get(first) else None,
+                self.wait_range(regular, policy.REGULAR), self.wait_range(preferential, policy.PREFERENTIAL),
             )
         return out
 
@@ -352,6 +367,7 @@ async def estimates_for_office(
                 "services": {names.get(sid, str(sid)): w for sid, w in sorted(d["weights"].items(), key=lambda kv: kv[1])}}
                for d in snap.desk_rows],
         tickets={t.ticket_id: prediction.wait_minutes(t.ticket_id) for t in snap.waiting},
+        errors=await eta_inputs.wait_errors(office, now), first_hour=eta_inputs.in_first_hour(office, now),
         lines_version=versions[0], queue_version=versions[1], desk_version=versions[2],
         computed_mono=time.monotonic(), generation=database_generation(),
     )
@@ -366,11 +382,10 @@ async def estimates_for_office(
 
 def _opening_today(office: Office, now: datetime) -> datetime | None:
     """Today's first opening time (aware), if the office opens today."""
-    tz = ZoneInfo(office.timezone)
-    local = now.astimezone(tz)
-    spans = (office.opening_hours or {}).get(("mon", "tue", "wed", "thu", "fri", "sat", "sun")[local.weekday()]) or []
-    starts = [datetime.combine(local.date(), datetime.strptime(start, "%H:%M").time(), tz) for start, _end in spans]
-    return min(starts) if starts else None
+    zone = ZoneInfo(office.timezone)
+    day = now.astimezone(zone).date()
+    spans = staffing.spans_for(office.opening_hours, day)
+    return datetime.combine(day, spans[0][0], zone) if spans else None
 
 
 def _unstaffed_desks(office: Office, services: set[int], now: datetime) -> list[eta.DeskState]:
@@ -446,21 +461,37 @@ def _office_lock(office_id: int) -> asyncio.Lock:
     return lock
 
 
-async def wait_for_view(ticket: Ticket, office: Office, config: policy.PolicyConfig) -> int | None:
-    """Minutes until a waiting ticket is called, for every view of it (issue, GET
-    /api/tickets/{id}, the citizen page and its live updates, the slip): the office's
-    estimate at the ticket's place in its line now. None: not waiting, or not within
-    the horizon; an estimator failure never fails the view."""
+Wait = tuple[int | None, tuple[int, int] | None]  # minutes, and their range
+
+
+async def wait_for_view(ticket: Ticket, office: Office, config: policy.PolicyConfig) -> Wait:
+    """Minutes until a waiting ticket is called and their range, for every view of it
+    (issue, GET /api/tickets/{id}, the citizen page and its live updates, the slip): the
+    office's estimate at the ticket's place in its line now. None: not waiting, or not
+    within the horizon; an estimator failure never fails the view."""
     if ticket.status != TicketStatus.WAITING:
-        return None
+        return None, None
     try:
         lines_now = await waiting.office_lines(office.id)
         e = lines_now.get(ticket.id)
         if e is None:
-            return None
+            return None, None
         estimate = await current_estimate(office, config)
-        return estimate.ticket_wait(e, lines_now, clock.now())
+        minutes = estimate.ticket_wait(e, lines_now, clock.now())
+        return minutes, estimate.wait_range(minutes, e.lane)
     except Exception:  # noqa: BLE001 — the ticket must still be shown
+        log.exception("wait estimate failed for office %s", office.code)
+        return None, None
+
+
+async def walk_in_promise(office: Office, service_id: int, lane: str, config: policy.PolicyConfig) -> int | None:
+    """The wait a walk-in joining the end of a line now is told (kept on its ticket:
+    the promise its error is learnt from). None when it cannot be estimated."""
+    try:
+        lines_now = await waiting.office_lines(office.id)
+        estimate = await current_estimate(office, config)
+        return estimate.wait_at(service_id, lane, lines_now.length(service_id, lane))
+    except Exception:  # noqa: BLE001 — issuing must go on
         log.exception("wait estimate failed for office %s", office.code)
         return None
 

@@ -108,6 +108,9 @@ class Ticket(Model):
     finished_at = fields.DatetimeField(null=True)
     desk = fields.ForeignKeyField("models.Desk", related_name="tickets", null=True, on_delete=fields.SET_NULL)
     recall_count = fields.IntField(default=0)
+    # The wait (minutes) a walk-in was told at issue: with the wait it had, the estimate's
+    # own error, from which its range is learnt (eta_range.py).
+    promised_wait = fields.IntField(null=True)
 
     class Meta:
         table = "ticket"

@@ -125,6 +125,8 @@ def _view(
         "status": str(ticket.status),
         "position": None,
         "estimated_wait_minutes": None,
+        "estimated_wait_low_minutes": None,
+        "estimated_wait_high_minutes": None,
         "issued_at": _iso(ticket.issued_at, tz),
         "arrived_at": _iso(ticket.arrived_at, tz),
         "called_at": _iso(ticket.called_at, tz),
@@ -152,7 +154,10 @@ async def fill_wait(view: dict, ticket: Ticket | _TicketRow, office: Office, con
     office_lines = await waiting.office_lines(office.id)
     view["position"] = office_lines.position(ticket.id, clock.now(), config.policy.preferential_ratio)
     if config.predict_waits:
-        view["estimated_wait_minutes"] = await eta_service.wait_for_view(ticket, office, config.policy)
+        minutes, span = await eta_service.wait_for_view(ticket, office, config.policy)
+        view["estimated_wait_minutes"] = minutes
+        if span is not None:
+            view["estimated_wait_low_minutes"], view["estimated_wait_high_minutes"] = span
     elif view["position"] is not None:
         # The position-based figure: the line shared among the open desks — or, with none
         # open, among the desks expected, counted from when the first is expected.
@@ -259,6 +264,8 @@ async def issue_ticket(
         "recall_count": 0, "office_id": office.id, "service_id": first.id,
         "flow_service_id": tramite.id if steps else None,
     }
+    if config.predict_waits:  # what it is told now, kept: the estimate learns its error from it
+        values["promised_wait"] = await eta_service.walk_in_promise(office, first.id, values["lane"], config.policy)
     event = {"service": first.code, "tramite": tramite.code, "priority": prio.value}
     row = await _insert_ticket(values, tramite.prefix, event, _actor_id(actor))
     ticket = model_from_row(Ticket, row)

@@ -1,0 +1,120 @@
+"""The estimate's range (queue/eta_range.py): learnt from past promises against the waits
+they had, it covers about 80 % of new waits that err the same way; it always holds the
+estimate; groups with few samples borrow the wider group's. And through the engine: the
+promise told at issue is kept on the ticket, and every view carries its range."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from turnero.core import clock
+from turnero.core.auth import Principal
+from turnero.core.models import Office, Role, User
+from turnero.queue import eta_inputs, eta_range, eta_service, service
+from turnero.queue.eta_range import DEFAULT, ErrorModel, Sample
+from turnero.queue.models import DeskStatus, Ticket
+
+SERVED = service.QueueConfig(predict_waits=True)
+
+
+def draw(rnd: random.Random, lane: str = "regular", first_hour: bool = False, spread: float = 0.35) -> Sample:
+    promised = rnd.randint(0, 120)
+    # Waits that err multiplicatively around the promise, with a heavy tail.
+    actual = max(0.0, (promised + 5) * rnd.lognormvariate(0.05, spread) - 5)
+    if rnd.random() < 0.05:
+        actual *= 2.5
+    return Sample(lane, first_hour, promised, actual)
+
+
+def coverage(model: ErrorModel, samples: list[Sample]) -> float:
+    inside = 0
+    for s in samples:
+        low, high = model.range(s.promised, s.lane, s.first_hour)
+        inside += low <= s.actual <= high
+    return inside / len(samples)
+
+
+def test_a_range_learnt_from_past_errors_covers_about_eighty_percent_of_new_ones():
+    rnd = random.Random(16)
+    past = [draw(rnd) for _ in range(3000)]
+    model = ErrorModel.fit(past)
+    assert model.samples == 3000
+    new = [draw(rnd) for _ in range(3000)]
+    assert 0.75 <= coverage(model, new) <= 0.85
+
+
+def test_lanes_and_the_first_hour_learn_their_own_spread():
+    rnd = random.Random(7)
+    past = [draw(rnd, "regular") for _ in range(1500)] + [draw(rnd, "regular", True, spread=0.9) for _ in range(600)]
+    model = ErrorModel.fit(past)
+    calm, first = model.range(60, "regular", False), model.range(60, "regular", True)
+    assert first[1] - first[0] > 1.5 * (calm[1] - calm[0])  # the first hour errs more: a wider range
+    assert 0.75 <= coverage(model, [draw(rnd, "regular", True, spread=0.9) for _ in range(2000)]) <= 0.85
+    # Preferential tickets have no samples of their own: the office's spread serves.
+    assert model.factors_for("preferential", False) == model.factors[(None, None)]
+
+
+def test_with_few_samples_the_default_is_used():
+    model = ErrorModel.fit([Sample("regular", False, 10, 12.0)] * 5)
+    assert model.factors == {} and model.factors_for("regular", False) == DEFAULT
+    assert ErrorModel().range(None, "regular", False) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(minutes=st.integers(0, 600), seed=st.integers(0, 1000), lane=st.sampled_from(["regular", "preferential"]))
+def test_a_range_always_holds_its_estimate_and_never_goes_below_zero(minutes, seed, lane):
+    rnd = random.Random(seed)
+    model = ErrorModel.fit([draw(rnd, lane, spread=rnd.uniform(0.01, 1.5)) for _ in range(60)])
+    low, high = model.range(minutes, lane, False)
+    assert 0 <= low <= minutes <= high
+
+
+# ---------------------------------------------------------------- through the engine
+
+
+def la_paz(hour: int, minute: int = 0, day: int = 23) -> datetime:
+    return datetime(2026, 11, day, hour, minute, tzinfo=ZoneInfo("America/La_Paz")).astimezone(timezone.utc)
+
+
+async def test_the_promise_is_kept_and_every_view_shows_its_range(db):
+    office = await Office.get(code="LPZ-ZONA-SUR")
+    user = await User.get(username="admin")
+    who = Principal(user.id, user.username, Role(user.role), None, None, 0.0)
+    eta_service.clear_cache()
+    clock.freeze(la_paz(10))
+    await service.set_desk_status(office, "3", DeskStatus.OPEN, who)
+    views = []
+    for _ in range(6):
+        views.append(await service.issue_ticket(office, "CI-RENOV", actor=None, config=SERVED))
+        clock.advance(timedelta(seconds=30))
+    for view in views:
+        ticket = await Ticket.get(public_id=view["id"])
+        assert ticket.promised_wait == view["estimated_wait_minutes"]  # what it was told, kept
+        read = await service.public_ticket_view(view["id"], SERVED)
+        low, high = read["estimated_wait_low_minutes"], read["estimated_wait_high_minutes"]
+        assert low <= read["estimated_wait_minutes"] <= high
+    estimates = await eta_service.office_estimates(office, SERVED.policy)
+    ci = next(s for s in estimates["services"] if s["service"] == "CI-RENOV")
+    assert ci["estimated_wait_low_minutes"] <= ci["estimated_wait_minutes"] <= ci["estimated_wait_high_minutes"]
+    # Served: each promise now has the wait it had; the office's errors are learnt from them.
+    for _ in views:
+        called = await service.call_next(office, "3", who, SERVED)
+        clock.advance(timedelta(minutes=9))
+        await service.finish(await service.get_ticket(called["id"]), who, SERVED)
+    eta_inputs.clear_cache()
+    model = await eta_inputs.wait_errors(office, clock.now())
+    assert model.samples == 6
+
+
+def test_the_first_hour_is_the_first_hour_after_the_opening():
+    office = Office(code="X", timezone="America/La_Paz", opening_hours={"mon": [["07:30", "16:00"]]})
+    assert eta_inputs.in_first_hour(office, la_paz(7, 0))  # before opening: the crowd at the door
+    assert eta_inputs.in_first_hour(office, la_paz(8, 29))
+    assert not eta_inputs.in_first_hour(office, la_paz(8, 31))
+    assert not eta_inputs.in_first_hour(office, la_paz(9, 0, day=22))  # a Sunday: no hours
+    assert eta_range.quantile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.5

@@ -1,0 +1,82 @@
+"""How far the wait estimate errs, learnt from its own past promises: the range shown
+with every estimate («entre 35 y 50 min»). Pure: plain values in, no I/O.
+
+Each walk-in's promise at issue is kept (`ticket.promised_wait`) and set against the
+wait it then had (issued → first call). The error is a ratio on a shifted scale,
+r = (actual + SHIFT) / (promised + SHIFT): ten minutes off matter on a 20-minute
+promise, not on a three-hour one, and SHIFT keeps a promise of 0 meaningful. A new
+estimate m gets [(m + SHIFT)·q_low − SHIFT, (m + SHIFT)·q_high − SHIFT], with q_low and
+q_high the LOW_Q and HIGH_Q quantiles of r, so that about 80 % of actual waits fall
+inside when the coming days err as the past ones did. The errors are kept apart by lane
+(preferential and regular waits err differently) and by part of the day (the first
+hour after opening errs most); a group with fewer than MIN_SAMPLES borrows the wider
+group's, and with none at all DEFAULT applies.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+SHIFT = 5.0
+LOW_Q, HIGH_Q = 0.10, 0.90
+MIN_SAMPLES = 40
+# Before anything is learnt: wide enough to be honest about a new office.
+DEFAULT = (0.6, 1.7)
+
+
+@dataclass(frozen=True)
+class Sample:
+    lane: str
+    first_hour: bool  # issued before the office's first hour of the day was over
+    promised: int
+    actual: float  # minutes from issue to the first call
+
+
+def quantile(sorted_values: list[float], q: float) -> float:
+    """Linear interpolation between the closest ranks (numpy's default)."""
+    position = (len(sorted_values) - 1) * q
+    below = math.floor(position)
+    above = min(below + 1, len(sorted_values) - 1)
+    return sorted_values[below] + (sorted_values[above] - sorted_values[below]) * (position - below)
+
+
+@dataclass(frozen=True)
+class ErrorModel:
+    # (lane, first hour) -> (q_low, q_high); a None is the wider group.
+    factors: dict[tuple[str | None, bool | None], tuple[float, float]] = field(default_factory=dict)
+    samples: int = 0
+
+    @classmethod
+    def fit(cls, samples: Iterable[Sample], min_samples: int = MIN_SAMPLES) -> "ErrorModel":
+        groups: dict[tuple[str | None, bool | None], list[float]] = {}
+        count = 0
+        for s in samples:
+            if s.promised is None or s.promised < 0 or s.actual < 0:
+                continue
+            ratio = (s.actual + SHIFT) / (s.promised + SHIFT)
+            for key in ((s.lane, s.first_hour), (s.lane, None), (None, None)):
+                groups.setdefault(key, []).append(ratio)
+            count += 1
+        factors = {}
+        for key, ratios in groups.items():
+            if len(ratios) >= min_samples:
+                ratios.sort()
+                factors[key] = (quantile(ratios, LOW_Q), quantile(ratios, HIGH_Q))
+        return cls(factors, count)
+
+    def factors_for(self, lane: str, first_hour: bool) -> tuple[float, float]:
+        for key in ((lane, first_hour), (lane, None), (None, None)):
+            if key in self.factors:
+                return self.factors[key]
+        return DEFAULT
+
+    def range(self, minutes: int | None, lane: str, first_hour: bool) -> tuple[int, int] | None:
+        """(low, high) minutes around an estimate; always holds the estimate itself."""
+        if minutes is None:
+            return None
+        low_factor, high_factor = self.factors_for(lane, first_hour)
+        low = math.floor((minutes + SHIFT) * low_factor - SHIFT)
+        high = math.ceil((minutes + SHIFT) * high_factor - SHIFT)
+        return max(0, min(low, minutes)), max(high, minutes)
