@@ -227,8 +227,11 @@ async def storm(base: str, database_url: str, server_pids: list[int], args) -> d
         last_booking = 0.0
         gate = asyncio.Event()
 
+        answered_by_sellout = 0
+        milestones: list[tuple[int, float, int]] = []  # (places booked, seconds, requests answered)
+
         async def client(n: int) -> None:
-            nonlocal unanswered, booked, early, last_booking
+            nonlocal unanswered, booked, early, last_booking, answered_by_sellout
             await gate.wait()
             choices = random.sample(targets, min(args.tries, len(targets)))
             body = {"office": OFFICE, "service": SERVICE, "name": f"Cliente {n}",
@@ -255,6 +258,9 @@ async def storm(base: str, database_url: str, server_pids: list[int], args) -> d
                 if status == 201:
                     booked += 1
                     last_booking = time.perf_counter()
+                    answered_by_sellout = len(latencies)
+                    if booked in (places // 2, places * 9 // 10):
+                        milestones.append((booked, last_booking, len(latencies)))
                     return
                 if code != "slot_full":
                     return
@@ -289,7 +295,9 @@ async def storm(base: str, database_url: str, server_pids: list[int], args) -> d
         "release": plan["release"], "day": day, "places": places, "slots": len(targets), "booked": booked,
         "elapsed": elapsed, "sold_out": sold_out, "bookings_per_s": booked / sold_out if sold_out else 0.0,
         "requests_per_s": len(latencies) / elapsed, "p50": pct(latencies, 50), "p99": pct(latencies, 99),
-        "requests": len(latencies), "statuses": statuses, "unanswered": unanswered, "early": early,
+        "requests": len(latencies), "answered_by_sellout": answered_by_sellout,
+        "milestones": [(b, at - t0, r) for b, at, r in milestones],
+        "statuses": statuses, "unanswered": unanswered, "early": early,
         "avail_p50": pct(avail, 50), "avail_p99": pct(avail, 99), "avail_slots": max(sizes) if sizes else 0,
         **{f"cpu_{k}_ms": v * 1000 / max(1, len(latencies)) for k, v in cpu.items()},
         "avail_cpu_ms": (avail_cpu["server"] + avail_cpu["db"]) * 1000 / max(1, len(avail)),
@@ -420,7 +428,9 @@ def one_run(args, workdir: Path, n: int) -> dict:
     drop_database(args.backend, args.pg_url)
     print(f"run {n}: release {result['release']:%H:%M} La Paz opens {result['day']};"
           f" {args.clients} clients, {result['places']} places in {result['slots']} slots (load avg {load:.1f} at start)")
-    print(f"  booked {result['booked']}, sold out in {result['sold_out']:.2f} s = {result['bookings_per_s']:.0f} bookings/s")
+    steps = "; ".join(f"{b} booked after {t:.2f} s and {r} answers" for b, t, r in result["milestones"])
+    print(f"  booked {result['booked']}, sold out in {result['sold_out']:.2f} s = {result['bookings_per_s']:.0f} bookings/s"
+          f" ({steps}; all after {result['answered_by_sellout']} answers)")
     print(f"  POST /api/appointments: {result['requests']} requests in {result['elapsed']:.2f} s"
           f" ({result['requests_per_s']:.0f}/s), p50 {result['p50']:.0f} ms, p99 {result['p99']:.0f} ms")
     print(f"  answers: {dict(sorted(result['statuses'].items()))}")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from types import SimpleNamespace
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -33,7 +34,7 @@ from turnero.core.models import Office, Service, ServiceKind
 from turnero.notifications import service as notifications
 from turnero.scheduler import places, policy
 from turnero.scheduler import service as scheduler
-from turnero.scheduler.models import Appointment, AppointmentStatus, IdempotencyKey
+from turnero.scheduler.models import AppointmentStatus, IdempotencyKey
 from turnero.scheduler.schemas import BookAppointment
 
 # The cita's columns, in the order `_values` lists them.
@@ -67,8 +68,18 @@ def fingerprint(body: dict) -> str:
     return hashlib.sha256(scheduler._json(body).encode()).hexdigest()
 
 
+_CODES = len(policy.CODE_ALPHABET) ** policy.CODE_LENGTH
+
+
 def new_code() -> str:
-    return "".join(secrets.choice(policy.CODE_ALPHABET) for _ in range(policy.CODE_LENGTH))
+    """A random code of CODE_LENGTH letters of CODE_ALPHABET: one draw from the system's
+    random source (not one per letter), written in base len(CODE_ALPHABET)."""
+    n = secrets.randbelow(_CODES)
+    letters = []
+    for _ in range(policy.CODE_LENGTH):
+        n, digit = divmod(n, len(policy.CODE_ALPHABET))
+        letters.append(policy.CODE_ALPHABET[digit])
+    return "".join(letters)
 
 
 async def _stored_result(key: str, print_: str) -> tuple[int, dict] | None:
@@ -208,9 +219,10 @@ async def _book_pg(conn, party: int, slot: places.KnownSlot, values: list, now, 
     return rows[0]["id"], (rows[0]["capacity"], rows[0]["booked"])
 
 
-def _view(appt_id: int, values: list, office, service, rules, config, now) -> tuple[Appointment, dict]:
-    appt = Appointment(id=appt_id, **dict(zip(_COLUMNS, values)))
-    appt._saved_in_db = True
+def _view(appt_id: int, values: list, office, service, rules, config, now) -> tuple[SimpleNamespace, dict]:
+    """The new cita as appointment_view and the notifications read it (attributes of
+    an Appointment; a model instance costs more to build than the rest of the view)."""
+    appt = SimpleNamespace(id=appt_id, **dict(zip(_COLUMNS, values)))
     return appt, scheduler.appointment_view(appt, office, service, rules, config, now)
 
 

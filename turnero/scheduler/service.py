@@ -68,6 +68,7 @@ class SchedulerConfig:
     # availability request reads them, and they change rarely (a closure also takes
     # the day's places away, so a stale copy cannot let a booking in).
     cache: dict = field(default_factory=dict, compare=False, repr=False)
+    loading: dict = field(default_factory=dict, compare=False, repr=False)  # key -> the load under way
     # booking_rate_limit parsed once ("5/second;100/hour" is two rules, both applied).
     booking_limits: tuple[RateLimitItem, ...] = field(default=(), compare=False, repr=False)
 
@@ -125,14 +126,40 @@ CACHE_SECONDS = 10.0
 
 
 async def _cached(config: SchedulerConfig, key: tuple, load):
+    """`load()`'s value, kept CACHE_SECONDS. One load per key at a time: when a storm's
+    first hundreds of requests all find the value missing or expired at once, they
+    wait for the same load instead of each running its queries (that herd alone held
+    the first answers of a release back by seconds)."""
     hit = config.cache.get(key)
     if hit is not None and time_module.monotonic() - hit[0] < CACHE_SECONDS:
         return hit[1]
-    value = await load()
-    if len(config.cache) > 10_000:
-        config.cache.clear()
-    config.cache[key] = (time_module.monotonic(), value)
+    loading = config.loading.get(key)
+    if loading is None:
+        loading = config.loading[key] = asyncio.ensure_future(_load(config, key, load))
+    # Shielded: a waiter that is cancelled (its client left) does not cancel the others'.
+    return await asyncio.shield(loading)
+
+
+async def _load(config: SchedulerConfig, key: tuple, load):
+    this = asyncio.current_task()
+    try:
+        value = await load()
+    finally:
+        stored = config.loading.get(key)
+        if stored is not None and stored is this:  # (not forgotten meanwhile)
+            del config.loading[key]
+    if stored is this:
+        if len(config.cache) > 10_000:
+            config.cache.clear()
+        config.cache[key] = (time_module.monotonic(), value)
     return value
+
+
+def _forget_cached(config: SchedulerConfig) -> None:
+    """Rules, offices or closed days changed: the next request loads them again (and a
+    load already under way is not kept)."""
+    config.cache.clear()
+    config.loading.clear()
 
 
 async def _closed(office: Office, start: date, end: date, config: SchedulerConfig) -> dict[date, str]:
@@ -322,10 +349,26 @@ async def _slot_at(office: Office, service: Service, rule: BookingRule, start: d
                    config: SchedulerConfig) -> places.KnownSlot:
     """The slot starting at `start` with its places as the database said at most
     places.FRESH_SECONDS ago (read now if not), materialising its day on demand (the
-    job may not have run yet); 422 invalid_start if no slot starts then."""
+    job may not have run yet); 422 invalid_start if no slot starts then. Requests that
+    need the same slot read at once share one read (unless places were freed since it
+    was asked)."""
     known = places.known.get(office.id, service.id, start)
     if known is not None and known.fresh(time_module.monotonic()):
         return known
+    key = (office.id, service.id, start)
+    reading = _reading.get(key)
+    if reading is None or reading[1] != places.known.epoch:
+        task = asyncio.ensure_future(_read_slot(office, service, rule, start, config, known))
+        reading = _reading[key] = (task, places.known.epoch)
+        task.add_done_callback(lambda done: _reading.pop(key) if _reading.get(key, (None,))[0] is done else None)
+    return await asyncio.shield(reading[0])
+
+
+_reading: dict[tuple, tuple[asyncio.Future, int]] = {}
+
+
+async def _read_slot(office: Office, service: Service, rule: BookingRule, start: datetime, config: SchedulerConfig,
+                     known: places.KnownSlot | None) -> places.KnownSlot:
     asked_at = places.known.epoch
     if known is not None:
         rows = await _db().execute_query_dict(
@@ -906,7 +949,7 @@ async def set_booking_rule(office: Office, body: dict, actor: Principal, config:
         )
         await _places_changed(conn)
     places.known.forget_all()
-    config.cache.clear()
+    _forget_cached(config)
     rule.service = service
     await materialise_slots(office, service, rule, config)
     return await _rule_view(office, rule)
@@ -939,5 +982,5 @@ async def add_closure(office: Office, day: date, reason: str, actor: Principal, 
         )
         await _places_changed(conn)
     places.known.forget_all()
-    config.cache.clear()
+    _forget_cached(config)
     return {"date": day.isoformat(), "reason": reason or "Cierre de la oficina", "cancelled": len(rows)}
