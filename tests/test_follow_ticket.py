@@ -17,9 +17,13 @@ from tests.conftest import BACKENDS
 from tests.test_displays import OFFICE, Api, start_server, ws_url
 
 
+FOLLOW_SECONDS = 0.5  # place and wait at most this often per page (status changes at once)
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def server(request, tmp_path_factory) -> Iterator:
-    live, database = start_server(request.param, tmp_path_factory.mktemp(f"follow-{request.param}"))
+    live, database = start_server(request.param, tmp_path_factory.mktemp(f"follow-{request.param}"),
+                                  TURNERO_FOLLOW_INTERVAL_SECONDS=str(FOLLOW_SECONDS))
     try:
         yield live
     finally:
@@ -152,3 +156,42 @@ async def test_many_followers_each_get_their_own_place(server, api):
         for f in followers:
             await f.ws.close()
         await _drain(api)
+
+
+@pytest.fixture(scope="module")
+def slow_follow_server(tmp_path_factory) -> Iterator:
+    live, database = start_server("sqlite", tmp_path_factory.mktemp("follow-slow"),
+                                  TURNERO_FOLLOW_INTERVAL_SECONDS="60")
+    try:
+        yield live
+    finally:
+        live.stop()
+        database.drop()
+
+
+async def test_place_and_wait_are_pushed_at_most_once_per_interval_but_a_call_at_once(slow_follow_server):
+    api = Api(slow_follow_server)
+    try:
+        await _drain(api)
+        tickets = [await api.issue("CI-RENOV") for _ in range(5)]
+        follower = await Follower.open(slow_follow_server, tickets[-1]["id"])
+        try:
+            assert (await follower.update())["position"] == 5
+            await api.open_desk("3")
+            for _ in range(3):  # the line moves three times within the interval: nothing pushed
+                called = await api.call_next("3")
+                await api.ticket(called["id"], "finish")
+            assert await follower.quiet(1.5) == []
+            await api.call_next("3")  # the fourth ahead is called
+            assert await follower.quiet(1.0) == []
+            await api.ticket(tickets[3]["id"], "finish")
+            called = await api.call_next("3")
+            assert called["id"] == tickets[-1]["id"]
+            # Its own call is no change of place: it is pushed at once.
+            assert (await follower.update(lambda t: t["status"] == "called", timeout=5))["desk"] == "3"
+            await api.ticket(called["id"], "finish")
+        finally:
+            await follower.ws.close()
+    finally:
+        await api.desk("3", "close")
+        await api.close()

@@ -79,6 +79,9 @@ class Settings:
     ws_ping_seconds: float = 20.0
     ws_send_timeout_seconds: float = 10.0
     ws_client_buffer: int = 64
+    # A page following its ticket gets its place and wait at most this often (a change
+    # of status at once): at a peak every call moves everyone, a person needs no more.
+    follow_interval_seconds: float = 5.0
     # permessage-deflate on WebSockets: board messages are small and compressing each
     # one for each screen costs more CPU than the bandwidth it saves.
     ws_compression: bool = False
@@ -120,8 +123,8 @@ class Settings:
     no_show_grace_minutes: int = 15
     # Retention (turnero/admin/retention.py): finished detail older than this many days
     # (tickets, citas, past slots, their events, sent messages) is rolled up into daily
-    # report figures and deleted; 0 (or set empty) turns it off. Batches of this many
-    # rows, each its own transaction, this many ms apart; daily at this hour (UTC).
+    # report figures and deleted; 0 (or set empty) turns it off, at least 31. Batches of
+    # this many rows, each its own transaction, this many ms apart; daily at this hour (UTC).
     retention_days: int = 400
     retention_batch: int = 500
     retention_pause_ms: int = 200
@@ -155,6 +158,7 @@ class Settings:
             ws_ping_seconds=_env_float("TURNERO_WS_PING_SECONDS", cls.ws_ping_seconds),
             ws_send_timeout_seconds=_env_float("TURNERO_WS_SEND_TIMEOUT_SECONDS", cls.ws_send_timeout_seconds),
             ws_client_buffer=_env_int("TURNERO_WS_CLIENT_BUFFER", cls.ws_client_buffer),
+            follow_interval_seconds=_env_float("TURNERO_FOLLOW_INTERVAL_SECONDS", cls.follow_interval_seconds),
             ws_compression=_env_bool("TURNERO_WS_COMPRESSION", cls.ws_compression),
             board_counts_delay_ms=_env_int("TURNERO_BOARD_COUNTS_DELAY_MS", cls.board_counts_delay_ms),
             log_format=_env("TURNERO_LOG_FORMAT", cls.log_format).lower(),

@@ -55,7 +55,7 @@ class BoardClient:
     and no writer task until something cannot be written straight into its socket."""
 
     __slots__ = ("ws", "feed", "buffer", "limit", "need_snapshot", "last_sent", "sending_since",
-                 "overflows", "writer", "dropped", "last_resync", "resync_due", "proto", "followed", "last_update")
+                 "overflows", "writer", "dropped", "last_resync", "resync_due", "proto", "followed", "last_update", "last_update_at")
 
     def __init__(self, ws: WebSocket, limit: int, proto=None, feed: "OfficeFeed | None" = None):
         self.ws = ws
@@ -75,6 +75,7 @@ class BoardClient:
         # A citizen's page following its ticket: what it follows, and the last update sent.
         self.followed = None
         self.last_update: str | None = None
+        self.last_update_at = 0.0  # monotonic
 
     @property
     def idle(self) -> bool:
@@ -162,6 +163,7 @@ class OfficeFeed:
         self.followers: set[BoardClient] = set()
         self._followers_due = False
         self._followers_task: asyncio.Task | None = None
+        self._followers_later: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
         code = self.office.code
@@ -171,6 +173,8 @@ class OfficeFeed:
         ]
 
     async def stop(self) -> None:
+        if self._followers_later is not None:
+            self._followers_later.cancel()
         if self._followers_task is not None:
             self._tasks.append(self._followers_task)
         for task in self._tasks:
@@ -279,23 +283,39 @@ class OfficeFeed:
             self._followers_task = asyncio.get_running_loop().create_task(self._update_followers())
 
     async def _update_followers(self) -> None:
-        refresh = self.hub.refresh_followed
+        """Each page gets its ticket's new place and wait at most every follow_interval
+        (a ticket that left the line — called, transferred, cancelled — at once); pages
+        passed over for that are looked at again when their interval is over."""
+        refresh, interval = self.hub.refresh_followed, self.hub.follow_interval
         while self._followers_due and refresh is not None:
             self._followers_due = False
+            now, passed_over = time.monotonic(), False
             for client in list(self.followers):
                 if client.dropped or client.need_snapshot:
                     continue  # after its snapshot it asks again (write_loop)
+                due = now - client.last_update_at >= interval
                 try:
-                    client.followed = await refresh(client.followed, self.office)
+                    followed = await refresh(client.followed, self.office, due=due)
                 except Exception as exc:  # noqa: BLE001 — the page's own reads still work
                     log.debug("no se pudo actualizar el turno seguido en %s: %s", self.office.code, exc)
                     continue
-                text = encode({"type": "ticket.update", "ticket": client.followed.view})
+                if followed is client.followed and not due:
+                    passed_over = True
+                    continue
+                client.followed = followed
+                text = encode({"type": "ticket.update", "ticket": followed.view})
                 if text != client.last_update:
-                    client.last_update = text
+                    client.last_update, client.last_update_at = text, now
                     data = text.encode()
                     if not client.write_now(None, data, text_frame(data)):
                         client.push(None, text)
+            if passed_over and self._followers_later is None:
+                self._followers_later = asyncio.get_running_loop().call_later(interval, self._follow_again)
+
+    def _follow_again(self) -> None:
+        self._followers_later = None
+        if self.followers:
+            self.follow_soon()
 
     async def _tick(self) -> None:
         """Keep-alive messages, and the watchdog that drops stuck clients."""
@@ -349,7 +369,7 @@ class OfficeFeed:
                     await client.send(text)
                     client.last_sent = seq
                     if client.followed is not None:
-                        client.last_update = None
+                        client.last_update, client.last_update_at = None, 0.0
                         self.follow_soon()
                 elif client.buffer:
                     seq, text = client.buffer.popleft()
@@ -392,11 +412,14 @@ class BoardHub:
         # what a page follows, `refresh_followed(followed, office)` its state now.
         self.start_following = None
         self.refresh_followed = None
+        self.follow_interval = 5.0
 
     @classmethod
     def from_settings(cls, bus: EventBus, settings) -> "BoardHub":
-        return cls(bus, ping_seconds=settings.ws_ping_seconds, send_timeout=settings.ws_send_timeout_seconds,
-                   client_buffer=settings.ws_client_buffer)
+        hub = cls(bus, ping_seconds=settings.ws_ping_seconds, send_timeout=settings.ws_send_timeout_seconds,
+                  client_buffer=settings.ws_client_buffer)
+        hub.follow_interval = settings.follow_interval_seconds
+        return hub
 
     def client_count(self) -> int:
         return sum(len(feed.clients) for feed in self.feeds.values())

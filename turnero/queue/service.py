@@ -744,12 +744,15 @@ async def followed_ticket(public: str, config: QueueConfig) -> Followed:
 FINAL_STATUSES = (TicketStatus.DONE.value, TicketStatus.NO_SHOW.value, TicketStatus.CANCELLED.value)
 
 
-async def refresh_followed(followed: Followed, office: Office, config: QueueConfig) -> Followed:
+async def refresh_followed(followed: Followed, office: Office, config: QueueConfig, *, due: bool = True) -> Followed:
     """The followed ticket's view now. Still waiting: only its place and wait change,
-    from the lines in memory (no query); otherwise it is read again (the few tickets
-    that just left the line, or stand at a desk)."""
+    from the lines in memory (no query) — and not even that unless `due` (the same
+    object comes back); otherwise it is read again (the few tickets that just left the
+    line, or stand at a desk)."""
     if followed.view["status"] == TicketStatus.WAITING.value:
         if followed.ticket_id in await waiting.office_lines(office.id):
+            if not due:
+                return followed
             row = _TicketRow(id=followed.ticket_id, status=TicketStatus.WAITING, service_id=followed.service_id)
             view = await fill_wait(dict(followed.view), row, office, config)
             return Followed(followed.office_id, followed.ticket_id, followed.service_id, view)
