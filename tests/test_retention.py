@@ -116,10 +116,13 @@ def test_settings_default_to_400_days_and_empty_or_zero_turns_retention_off(monk
         monkeypatch.setenv("TURNERO_RETENTION_DAYS", off)
         settings = Settings.from_env()
         assert settings.retention_days == 0 and not RetentionConfig.from_settings(settings).enabled
-    monkeypatch.setenv("TURNERO_RETENTION_DAYS", "30")
+    monkeypatch.setenv("TURNERO_RETENTION_DAYS", "90")
     monkeypatch.setenv("TURNERO_RETENTION_BATCH", "100")
     config = RetentionConfig.from_settings(Settings.from_env())
-    assert (config.days, config.batch, config.pause_seconds) == (30, 100, 0.2)
+    assert (config.days, config.batch, config.pause_seconds) == (90, 100, 0.2)
+    # Fewer days than the queue's estimates read is raised to the minimum.
+    monkeypatch.setenv("TURNERO_RETENTION_DAYS", "7")
+    assert RetentionConfig.from_settings(Settings.from_env()).days == 31
 
 
 def test_the_job_is_scheduled_only_when_retention_is_on():
@@ -444,6 +447,8 @@ def test_purge_command_dry_run_and_run(database, monkeypatch, capsys):
             await close_db()
 
     assert run_sync(after()) == (0, "cli", tickets)
+    with pytest.raises(SystemExit, match="al menos 31"):
+        cli.main(["purge", "--days", "3"])
     monkeypatch.setenv("TURNERO_RETENTION_DAYS", "0")
     with pytest.raises(SystemExit, match="desactivada"):
         cli.main(["purge", "--dry-run"])

@@ -109,9 +109,11 @@ def cmd_user_list(args, settings: Settings) -> None:
 
 
 def cmd_purge(args, settings: Settings) -> None:
-    from turnero.admin.retention import RetentionConfig, dry_run, run_retention
+    from turnero.admin.retention import MIN_DAYS, RetentionConfig, dry_run, run_retention
     from turnero.admin.service import cli_actor
 
+    if args.days is not None and args.days < MIN_DAYS:
+        raise SystemExit(f"--days debe ser al menos {MIN_DAYS}.")
     config = RetentionConfig.from_settings(settings)
     changes = {k: v for k, v in (("days", args.days), ("batch", args.batch)) if v is not None}
     if args.pause_ms is not None:

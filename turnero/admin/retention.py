@@ -47,6 +47,9 @@ log = logging.getLogger("turnero.retention")
 
 LEASE = "retention"
 LEASE_TTL = timedelta(minutes=10)  # renewed after every batch
+# The fewest days of detail kept: the queue's estimates read the last 14 days of tickets
+# (queue/eta_inputs.py), and a month of detail stays at hand for checking complaints.
+MIN_DAYS = 31
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,10 @@ class RetentionConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "RetentionConfig":
-        return cls(days=max(0, settings.retention_days), batch=max(1, settings.retention_batch),
+        days = settings.retention_days
+        if 0 < days < MIN_DAYS:
+            log.warning("TURNERO_RETENTION_DAYS=%d es menos que el mínimo: se conservan %d días", days, MIN_DAYS)
+        return cls(days=max(MIN_DAYS, days) if days > 0 else 0, batch=max(1, settings.retention_batch),
                    pause_seconds=max(0, settings.retention_pause_ms) / 1000)
 
     @property

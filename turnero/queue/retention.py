@@ -33,7 +33,7 @@ async def take_finished(office_id: int, before: datetime, limit: int) -> tuple[l
     (SQLite's immediate transactions) from the pick to the delete."""
     pick = (
         f"SELECT id FROM ticket WHERE office_id = ? AND issued_at < ? AND status IN ({_in(FINISHED)})"
-        " ORDER BY issued_at, id LIMIT ?" + (" FOR UPDATE" if is_postgres() else "")
+        " ORDER BY issued_at LIMIT ?" + (" FOR UPDATE" if is_postgres() else "")
     )
     db = Ticket._meta.db  # the transaction's connection inside in_transaction()
     ids = [r["id"] for r in await db.execute_query_dict(placeholders(pick), [office_id, _utc(before), limit])]

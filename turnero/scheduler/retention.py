@@ -38,11 +38,11 @@ async def _pick(sql: str, values: list) -> list[int]:
 
 async def take_over_citas(office_id: int, before: datetime, limit: int) -> tuple[list[dict], int]:
     """Delete up to `limit` citas of the office that are over and started before
-    `before`, oldest first, with their events. Returns the citas (service, start,
+    `before`, with their events. Returns the citas (service, start,
     status) and the number of events deleted."""
     ids = await _pick(
         f'SELECT id FROM appointment WHERE office_id = ? AND status IN ({_in(OVER)}) AND "start" < ?'
-        f' AND {_NOT_EXAM} ORDER BY "start", id LIMIT ?', [office_id, _utc(before), limit])
+        f" AND {_NOT_EXAM} LIMIT ?", [office_id, _utc(before), limit])  # (any order: all go)
     if not ids:
         return [], 0
     rows = await Appointment.filter(id__in=ids).order_by("id").values("service__code", "start", "status")
@@ -58,7 +58,7 @@ async def take_past_slots(office_id: int, before: datetime, limit: int) -> list[
     points at (take the citas first). Returns them (service, start, capacity, booked)."""
     ids = await _pick(
         'SELECT id FROM slot s WHERE s.office_id = ? AND s."start" < ? AND s.' + _NOT_EXAM +
-        ' AND NOT EXISTS (SELECT 1 FROM appointment a WHERE a.slot_id = s.id) ORDER BY s."start", s.id LIMIT ?',
+        ' AND NOT EXISTS (SELECT 1 FROM appointment a WHERE a.slot_id = s.id) LIMIT ?',
         [office_id, _utc(before), limit])
     if not ids:
         return []
