@@ -61,6 +61,7 @@ _BOOK_PG = (
 _INSERT_SQLITE = (
     f"INSERT INTO appointment ({_COLUMN_LIST}) VALUES ({', '.join('?' * _N)}) ON CONFLICT DO NOTHING RETURNING id"
 )
+UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
 _HOLDER = f"SELECT 1 AS x FROM appointment WHERE service_id = ? AND document_key = ? AND status IN {scheduler._ACTIVE_SQL}"
 
 
@@ -212,8 +213,10 @@ async def _commit(values: list, slot: places.KnownSlot, office: Office, service:
 async def _book_pg(conn, party: int, slot: places.KnownSlot, values: list, now, user_id, event: str):
     try:
         rows = await conn.execute_query_dict(_BOOK_PG, [party, slot.id, *values, now, user_id, event])
-    except IntegrityError:
-        raise _Taken() from None
+    except IntegrityError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) == UNIQUE_VIOLATION:
+            raise _Taken() from None
+        raise
     if not rows:
         raise scheduler._slot_full()
     return rows[0]["id"], (rows[0]["capacity"], rows[0]["booked"])

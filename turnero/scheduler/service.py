@@ -102,7 +102,10 @@ def config_of(app) -> SchedulerConfig:
     return config
 
 
+@functools.lru_cache(maxsize=65536)
 def _iso(at: datetime | None, tz: str) -> str | None:
+    """A time in the office's zone. Kept: the same slot times (and their cut-offs and
+    check-in windows) are formatted for every cita booked in them."""
     return at.astimezone(ZoneInfo(tz)).isoformat(timespec="seconds") if at else None
 
 
