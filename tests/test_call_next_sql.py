@@ -37,7 +37,7 @@ def _random_heads(rng: random.Random, now: datetime) -> tuple[list[policy.Candid
             if rng.random() < 0.35:
                 continue
             # Minutes on a coarse grid so that equal arrival times (ties) happen.
-            arrived = now - timedelta(minutes=rng.choice([0, 5, 30, 59, 60, 61, 90, 120]))
+            arrived = now - timedelta(minutes=rng.choice([0, 5, 15, 20, 30, 59, 60, 61, 90, 120]))
             due = now - timedelta(minutes=rng.choice([0, 1, 10])) if lane == policy.APPOINTMENT else None
             heads.append(policy.Candidate(next_id, lane, service, arrived, due))
             next_id += rng.randint(1, 7)
@@ -45,17 +45,23 @@ def _random_heads(rng: random.Random, now: datetime) -> tuple[list[policy.Candid
 
 
 async def test_policy_as_sql_picks_what_choose_next_picks(db):
-    if not is_postgres():
-        pytest.skip("the one-statement call-next exists on PostgreSQL only")
+    """The ORDER BY of the one-statement call-next (PostgreSQL) and its SQLite form pick
+    what the pure policy picks, on random heads with ties."""
     from tortoise import connections
 
     conn = connections.get(connection_name(db.database_url))
-    order, new_streak = _policy_order_sql("h", "$1::int", "$2::timestamptz", "$3::int")
-    sql = (
-        f"SELECT h.id, {new_streak} AS streak FROM jsonb_to_recordset($4::jsonb)"
-        " AS h(id int, lane text, service_id int, arrived_at timestamptz, due_at timestamptz, weight int)"
-        f" ORDER BY {order} LIMIT 1"
-    )
+    if is_postgres():
+        order, new_streak = _policy_order_sql("h", "$1::int", "$2::timestamptz", "$3::int", "$5::timestamptz")
+        sql = (
+            f"SELECT h.id, {new_streak} AS streak FROM jsonb_to_recordset($4::jsonb)"
+            " AS h(id int, lane text, service_id int, arrived_at timestamptz, due_at timestamptz, weight int)"
+            f" ORDER BY {order} LIMIT 1"
+        )
+    else:
+        order, new_streak = _policy_order_sql("h", "?1", "?2", "?3", "?5", sqlite=True)
+        columns = ", ".join(f"json_extract(value, '$.{c}') AS {c}"
+                            for c in ("id", "lane", "service_id", "arrived_at", "due_at", "weight"))
+        sql = f"SELECT h.id, {new_streak} AS streak FROM (SELECT {columns} FROM json_each(?4)) AS h ORDER BY {order} LIMIT 1"
     rng = random.Random(20261123)
     now = datetime(2026, 11, 23, 14, 0, tzinfo=timezone.utc)
     checked = 0
@@ -69,7 +75,12 @@ async def test_policy_as_sql_picks_what_choose_next_picks(db):
              "due_at": c.due_at.isoformat() if c.due_at else None, "weight": weights[c.service_id]}
             for c in heads
         ]
-        got = await conn.execute_query_dict(sql, [streak, now - config.regular_max_wait, ratio, json.dumps(rows)])
+        cutoff = now - config.regular_max_wait
+        if is_postgres():
+            params = [streak, cutoff, ratio, json.dumps(rows), now]
+        else:
+            params = [streak, cutoff.isoformat(), ratio, json.dumps(rows), now.isoformat()]
+        got = await conn.execute_query_dict(sql, params)
         if expected is None:
             assert got == []
             continue

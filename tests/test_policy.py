@@ -15,6 +15,7 @@ from turnero.queue.policy import (
     PolicyConfig,
     choose_next,
     estimate_wait_minutes,
+    weighed_wait,
     queue_position,
 )
 
@@ -55,12 +56,24 @@ def test_ratio_is_configurable():
     assert [c.lane[0] for c in order] == list("prprpp")
 
 
-def test_regular_waiting_past_the_limit_goes_first():
+def test_a_walk_in_past_its_target_goes_first_weighed_by_its_lane():
     config = PolicyConfig(preferential_ratio=2, regular_max_wait=timedelta(minutes=45))
-    queue = [ticket(1, PREFERENTIAL, 50), ticket(2, REGULAR, 46), ticket(3, APPOINTMENT, 5, due_in=-1)]
+    # The regular ticket has waited past 45 min; the preferential one 14 min (42 weighed):
+    # neither is the desk's streak turn for regulars, yet the overdue regular goes first.
+    queue = [ticket(1, PREFERENTIAL, 14), ticket(2, REGULAR, 46)]
     decision = choose_next(queue, now=NOW, weights={1: 1}, preferential_streak=0, config=config)
-    assert decision.candidate.ticket_id == 2
-    assert decision.preferential_streak == 0
+    assert decision.candidate.ticket_id == 2 and decision.preferential_streak == 0
+    # A preferential ticket past a third of the limit (16 min: 48 weighed) goes before it.
+    queue = [ticket(1, PREFERENTIAL, 16), ticket(2, REGULAR, 46)]
+    decision = choose_next(queue, now=NOW, weights={1: 1}, preferential_streak=0, config=config)
+    assert decision.candidate.ticket_id == 1 and decision.preferential_streak == 1
+    # A tie of weighed waits goes to the preferential lane.
+    queue = [ticket(1, PREFERENTIAL, 20), ticket(2, REGULAR, 60)]
+    decision = choose_next(queue, now=NOW, weights={1: 1}, preferential_streak=5, config=config)
+    assert decision.candidate.ticket_id == 1
+    # A cita whose time has come goes before both.
+    queue.append(ticket(3, APPOINTMENT, 5, due_in=-1))
+    assert choose_next(queue, now=NOW, weights={1: 1}, preferential_streak=0, config=config).candidate.ticket_id == 3
 
 
 def test_due_appointment_before_walk_ins_and_future_one_not_eligible():
@@ -142,12 +155,12 @@ def test_choice_is_eligible_and_follows_the_rule_order(queue, weights, config, s
         return
     chosen = decision.candidate
     assert chosen in pool
-    overdue = [c for c in pool if c.lane == REGULAR and NOW - c.arrived_at >= config.regular_max_wait]
     due = [c for c in pool if c.lane == APPOINTMENT]
-    if overdue:
-        assert chosen.lane == REGULAR and chosen.arrived_at == min(c.arrived_at for c in overdue)
-    elif due:
+    overdue = [c for c in pool if weighed_wait(c, NOW, config) >= config.regular_max_wait]
+    if due:
         assert chosen.lane == APPOINTMENT and chosen.due_at == min(c.due_at for c in due)
+    elif overdue:
+        assert weighed_wait(chosen, NOW, config) == max(weighed_wait(c, NOW, config) for c in overdue)
     else:
         assert weights[chosen.service_id] == min(weights[c.service_id] for c in pool)
 
@@ -207,3 +220,73 @@ def test_wait_estimate_grows_with_position_and_shrinks_with_desks(position, desk
     assert base >= 0
     assert estimate_wait_minutes(position + 1, desks, minutes) >= base
     assert estimate_wait_minutes(position, desks + 1, minutes) <= base
+
+
+# ---------------------------------------------------------------- fairness over whole days
+
+
+def play_day(seed: int, load: float, desks: int = 6, minutes: int = 240, preferential_share: float = 0.15,
+             config: PolicyConfig = PolicyConfig()) -> dict[str, list[float]]:
+    """Desks calling with choose_next while walk-ins arrive at `load` times the desks'
+    capacity (Poisson arrivals, lognormal service times); the waits per lane."""
+    import heapq
+    import random
+
+    rnd = random.Random(seed)
+    mean_service = 8.0
+    rate = load * desks / mean_service  # arrivals per minute
+    arrivals, t, tid = [], 0.0, 0
+    while t < minutes:
+        t += rnd.expovariate(rate)
+        tid += 1
+        lane = PREFERENTIAL if rnd.random() < preferential_share else REGULAR
+        arrivals.append((t, tid, lane))
+    free = [(0.0, d) for d in range(desks)]
+    heapq.heapify(free)
+    waiting: list[Candidate] = []
+    streaks = [0] * desks
+    waits: dict[str, list[float]] = {REGULAR: [], PREFERENTIAL: []}
+    i = 0
+    while free:
+        at, desk = heapq.heappop(free)
+        while i < len(arrivals) and arrivals[i][0] <= at:
+            a, n, lane = arrivals[i]
+            waiting.append(Candidate(n, lane, 1, NOW + timedelta(minutes=a)))
+            i += 1
+        now = NOW + timedelta(minutes=at)
+        decision = choose_next(waiting, now=now, weights={1: 1}, preferential_streak=streaks[desk], config=config)
+        if decision is None:
+            if i < len(arrivals):
+                heapq.heappush(free, (arrivals[i][0], desk))
+            continue
+        c = decision.candidate
+        waiting.remove(c)
+        streaks[desk] = decision.preferential_streak
+        waits[c.lane].append((now - c.arrived_at).total_seconds() / 60)
+        heapq.heappush(free, (at + rnd.lognormvariate(2.0, 0.5) * mean_service / 8.4, desk))
+    return waits
+
+
+def p90(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[int(0.9 * (len(ordered) - 1))]
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), load=st.sampled_from([0.5, 0.8, 0.95, 1.05, 1.2, 1.4]))
+def test_preferential_tickets_never_wait_longer_than_regular_ones_at_any_load(seed, load):
+    waits = play_day(seed, load)
+    preferential, regular = waits[PREFERENTIAL], waits[REGULAR]
+    if len(preferential) < 10:
+        return
+    mean = lambda values: sum(values) / len(values)  # noqa: E731
+    assert mean(preferential) <= mean(regular) + 0.5, (mean(preferential), mean(regular))
+    assert p90(preferential) <= p90(regular) + 0.5, (p90(preferential), p90(regular))
+
+
+def test_under_a_backlog_regular_tickets_still_move_and_preferential_ones_stay_ahead():
+    waits = play_day(11, 1.4)  # arrivals 40 % above what the desks can serve
+    assert len(waits[REGULAR]) > 100  # no starvation: regular tickets keep being called
+    assert max(waits[PREFERENTIAL]) < max(waits[REGULAR])
+    assert sum(waits[PREFERENTIAL]) / len(waits[PREFERENTIAL]) < 0.6 * sum(waits[REGULAR]) / len(waits[REGULAR])
+

@@ -1,9 +1,19 @@
 """Call-next policy and queue position: pure functions over plain values, no I/O.
 
-Order (DESIGN.md): a regular ticket that has waited past the limit goes first; then
-appointments whose time has come (by their time); then, in the desk's best service tier
-that has anyone waiting, preferential and regular tickets interleaved — `ratio`
-preferential, then one regular, when both wait — each by arrival time.
+Order:
+1. Appointments whose time has come, by their time: a cita is served at its time.
+2. Walk-ins past their target, whichever has waited longest *weighed by its lane*: a
+   preferential ticket's wait counts `ratio + 1` times a regular one's (`weighed_wait`),
+   so a regular ticket is past its target after `regular_max_wait` and a preferential
+   one after a third of it (ratio 2). No line starves — every wait grows — and under a
+   backlog the lane the law protects (Ley 369, Ley 223) is still the faster one: a
+   preferential ticket is called once it has waited a third as long as the regular
+   ticket it competes with. (A plain "overdue regular first" rule made every desk call
+   regulars first at a peak, and preferential tickets waited longer than regular ones.)
+   This step looks past the desk's service tiers: a fallback line is not left behind.
+3. Otherwise, in the desk's best service tier that has anyone waiting, preferential and
+   regular tickets interleaved — `ratio` preferential, then one regular, when both
+   wait — each by arrival time.
 """
 
 from __future__ import annotations
@@ -40,6 +50,15 @@ class Decision:
     preferential_streak: int  # the desk's streak after this call
 
 
+def lane_weight(lane: str, config: PolicyConfig) -> int:
+    """How many times a minute of waiting counts in step 2 of the order."""
+    return max(1, config.preferential_ratio) + 1 if lane == PREFERENTIAL else 1
+
+
+def weighed_wait(c: Candidate, now: datetime, config: PolicyConfig) -> timedelta:
+    return (now - c.arrived_at) * lane_weight(c.lane, config)
+
+
 def is_eligible(c: Candidate, weights: Mapping[int, int], now: datetime) -> bool:
     if c.service_id not in weights:
         return False
@@ -64,14 +83,17 @@ def choose_next(
     def by_arrival(c: Candidate):
         return (c.arrived_at, c.ticket_id)
 
-    overdue = [c for c in eligible if c.lane == REGULAR and now - c.arrived_at >= config.regular_max_wait]
-    if overdue:
-        return Decision(min(overdue, key=by_arrival), 0)
-
     due = [c for c in eligible if c.lane == APPOINTMENT]
     if due:
         first = min(due, key=lambda c: (c.due_at, c.arrived_at, c.ticket_id))
         return Decision(first, preferential_streak)
+
+    overdue = [c for c in eligible if weighed_wait(c, now, config) >= config.regular_max_wait]
+    if overdue:
+        # The longest weighed wait; on a tie the preferential one, then by arrival.
+        first = min(overdue, key=lambda c: (-weighed_wait(c, now, config), c.lane != PREFERENTIAL,
+                                            c.arrived_at, c.ticket_id))
+        return Decision(first, preferential_streak + 1 if first.lane == PREFERENTIAL else 0)
 
     best_tier = min(weights[c.service_id] for c in eligible)
     tier = [c for c in eligible if weights[c.service_id] == best_tier]

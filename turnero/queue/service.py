@@ -461,25 +461,39 @@ async def _claim(conn, desk: dict, ticket_id: int, streak: int, now: datetime, u
     return rows[0]
 
 
-def _policy_order_sql(h: str, streak: str, cutoff: str, ratio: str) -> tuple[str, str]:
+def _policy_order_sql(h: str, streak: str, cutoff: str, ratio: str, now: str, *,
+                      sqlite: bool = False) -> tuple[str, str]:
     """policy.choose_next as SQL over candidate rows `h` (id, lane, arrived_at, due_at,
     weight): the ORDER BY whose first row is the ticket to call, and the desk's streak
-    after calling it. Same rule order: an overdue regular ticket (arrived at or before
-    `cutoff`) by arrival; then due appointments by time; then the best tier, where
-    preferential goes before regular while the streak is below `ratio` and after it
-    otherwise, each by arrival. tests/test_call_next_sql.py checks both agree."""
-    overdue = f"({h}.lane = 'regular' AND {h}.arrived_at <= {cutoff})"
+    after calling it. Same rule order: due appointments by time; then walk-ins past
+    their target (weighed wait ≥ now - `cutoff`), the longest weighed wait first, a
+    preferential one on a tie; then the best tier, where preferential goes before
+    regular while the streak is below `ratio` and after it otherwise, each by arrival.
+    PostgreSQL (the engine's) in exact intervals; `sqlite` in milliseconds of SQLite's
+    date functions (for the test that holds both equal to the policy on SQLite too).
+    tests/test_call_next_sql.py checks they agree."""
+    weight = f"(CASE WHEN {h}.lane = 'preferential' THEN {ratio} + 1 ELSE 1 END)"
+    if sqlite:
+        def elapsed(since: str) -> str:  # milliseconds from `since` to now
+            return f"CAST(ROUND((julianday({now}) - julianday({since})) * 86400000) AS INTEGER)"
+    else:
+        def elapsed(since: str) -> str:
+            return f"({now} - {since})"
+    weighed = f"{elapsed(f'{h}.arrived_at')} * {weight}"
     appointment = f"{h}.lane = 'appointment'"
-    walk_in = f"NOT ({overdue} OR {appointment})"
+    overdue = f"(NOT {appointment} AND {weighed} >= {elapsed(cutoff)})"
+    walk_in = f"NOT ({appointment} OR {overdue})"
     order = (
-        f"CASE WHEN {overdue} THEN 0 WHEN {appointment} THEN 1 ELSE 2 END,"
-        f" CASE WHEN {appointment} AND NOT {overdue} THEN {h}.due_at END,"
+        f"CASE WHEN {appointment} THEN 0 WHEN {overdue} THEN 1 ELSE 2 END,"
+        f" CASE WHEN {appointment} THEN {h}.due_at END,"
+        f" CASE WHEN {overdue} THEN {weighed} END DESC,"
+        f" CASE WHEN {overdue} AND {h}.lane = 'preferential' THEN 0 ELSE 1 END,"
         f" CASE WHEN {walk_in} THEN {h}.weight ELSE 0 END,"
         f" CASE WHEN {walk_in} AND ({h}.lane = 'preferential') <> ({streak} < {ratio}) THEN 1 ELSE 0 END,"
         f" {h}.arrived_at, {h}.id"
     )
     new_streak = (
-        f"CASE WHEN {overdue} THEN 0 WHEN {appointment} THEN {streak}"
+        f"CASE WHEN {appointment} THEN {streak}"
         f" WHEN {h}.lane = 'preferential' THEN {streak} + 1 ELSE 0 END"
     )
     return order, new_streak
@@ -500,7 +514,7 @@ def _call_next_statement() -> str:
     skipped. pick: the policy's choice among them; t, e, u: the claim, its audit event
     and the desk's new streak. Statuses and lanes are literals, so the statement's text
     never changes and PostgreSQL keeps one plan for it."""
-    order, new_streak = _policy_order_sql("h", "d.preferential_streak", "$4", "$5")
+    order, new_streak = _policy_order_sql("h", "d.preferential_streak", "$4::timestamptz", "$5", "$3::timestamptz")
 
     def head(lane: Lane, condition: str = "", order_by: str = "t.arrived_at") -> str:
         return (
