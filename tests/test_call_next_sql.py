@@ -11,7 +11,6 @@ import json
 import random
 from datetime import datetime, timedelta, timezone
 
-import pytest
 
 from tests.conftest import assert_error, login
 from turnero.core.db import connection_name, is_postgres
