@@ -50,7 +50,6 @@ if REPO not in sys.path:
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import dataclasses  # noqa: E402
-import heapq  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import math  # noqa: E402
@@ -59,21 +58,19 @@ import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
-from datetime import datetime, timedelta, timezone  # noqa: E402
+from datetime import date, datetime, timedelta  # noqa: E402
 from pathlib import Path  # noqa: E402
-from zoneinfo import ZoneInfo  # noqa: E402
 
 from turnero.core import clock  # noqa: E402
-from turnero.core.auth import Principal  # noqa: E402
 from turnero.core.ids import public_id  # noqa: E402
-from turnero.core.models import Office, Role, Service, User  # noqa: E402
+from turnero.core.models import Office, Service  # noqa: E402
 from turnero.queue import balancing as balancing_policy  # noqa: E402
 from turnero.queue import desk_balancing, eta_service, policy, service  # noqa: E402
-from turnero.queue.models import DeskService, DeskStatus, Lane, Ticket, TicketStatus  # noqa: E402
+from turnero.queue.models import DeskStatus, Lane, Ticket, TicketStatus  # noqa: E402
 from turnero.settings import Settings  # noqa: E402
 
-LA_PAZ = ZoneInfo("America/La_Paz")
-OFFICE = "LPZ-PRINCIPAL"
+from benchmarks import sim_common  # noqa: E402
+
 DAY = (2027, 1, 11)  # a Monday in January, the peak month
 PREFERENTIAL = ("senior", "disability", "pregnant", "child")
 # Walk-ins per visit type (trámite, share); CI-NUEVO goes DESCARTE → CAPTURA → ENTREGA.
@@ -93,8 +90,7 @@ BALANCE_EVERY = timedelta(minutes=10)
 
 
 def la_paz(hour: int, minute: float = 0.0) -> datetime:
-    base = datetime(*DAY, hour, 0, tzinfo=LA_PAZ) + timedelta(minutes=minute)
-    return base.astimezone(timezone.utc)
+    return sim_common.la_paz_at(date(*DAY), hour, minute)
 
 
 # ---------------------------------------------------------------- the day's plan
@@ -197,159 +193,134 @@ async def _insert_appointment(office: Office, visit: Visit, now: datetime) -> di
     return {"id": row["public_id"], "number": row["number"], "estimated_wait_minutes": None}
 
 
+async def _play(sim: sim_common.DemoOffice, result: Scenario, plan: list[Visit], desk_names: list[str], *,
+                balancing: bool, threshold: int) -> None:
+    """The day of `plan` through the engine, on the open demo office; figures into `result`."""
+    office, actor = sim.office, sim.actor
+    config = service.QueueConfig.from_settings(sim.settings)
+    position_config = dataclasses.replace(config, predict_waits=False)
+    minutes = {s.code: s.expected_service_minutes for s in await Service.all()}
+    start = la_paz(7, 30)
+    clock.freeze(start)
+    for desk in desk_names:
+        await service.set_desk_status(office, desk, DeskStatus.OPEN, actor)
+    serves = await sim_common.desk_services(office)
+    events = sim_common.Events()
+    at = events.at
+    for visit in plan:
+        at(visit.at, "arrive", visit)
+        if visit.cita:
+            at(visit.cita, "due", visit.tramite)
+    if balancing:
+        t = start + BALANCE_EVERY
+        while t < la_paz(16):
+            at(t, "balance", None)
+            t += BALANCE_EVERY
+    idle = set(desk_names)
+    steps_done: dict[str, int] = {}  # ticket number -> steps finished
+
+    async def try_call(desk: str, now: datetime) -> bool:
+        view = await service.call_next(office, desk, actor, config)
+        if view is None:
+            return False
+        idle.discard(desk)
+        record = result.records[view["number"]]
+        visit = record.visit
+        step = steps_done.get(view["number"], 0)
+        if record.called is None:
+            record.called = now
+        if visit.gone:
+            at(now + timedelta(minutes=NO_SHOW_MINUTES), "no_show", (desk, view["id"]))
+            busy = NO_SHOW_MINUTES
+        else:
+            busy = minutes[view["service"]] * TRUE_FACTOR * visit.draws[min(step, 2)] * visit.party
+            at(now + timedelta(minutes=busy), "finish", (desk, view["id"]))
+        result.busy_minutes[desk] = result.busy_minutes.get(desk, 0.0) + busy
+        return True
+
+    async def wake(now: datetime, service_code: str | None = None) -> None:
+        for desk in sorted(idle, key=lambda d: int(d)):
+            if service_code is None or service_code in serves.get(desk, ()):
+                await try_call(desk, now)
+
+    while events:
+        now, kind, payload = events.pop()
+        clock.freeze(now)
+        if kind == "arrive":
+            visit: Visit = payload
+            if visit.cita:
+                view = await _insert_appointment(office, visit, now)
+                lane = policy.APPOINTMENT
+            else:
+                view = await service.issue_ticket(office, visit.tramite, priority=visit.priority,
+                                                  party_size=visit.party, actor=None, config=config)
+                lane = policy.REGULAR if visit.priority == "regular" else policy.PREFERENTIAL
+            ticket = await Ticket.get(public_id=view["id"])
+            # The position-based figure the engine shows with predictions turned off.
+            baseline = (await service.ticket_view(ticket, office, position_config))["estimated_wait_minutes"]
+            began = time.perf_counter()
+            predicted = await eta_service.estimate_for_ticket(ticket, office, config.policy)
+            result.estimate_seconds.append(time.perf_counter() - began)
+            result.records[view["number"]] = Record(visit, lane, now, predicted, baseline,
+                                                       view["estimated_wait_minutes"])
+            await wake(now, (await Service.get(id=ticket.service_id)).code)
+        elif kind == "due":
+            await wake(now, payload)
+        elif kind in ("finish", "no_show"):
+            desk, pid = payload
+            ticket = await service.get_ticket(pid)
+            if kind == "finish":
+                view = await service.finish(ticket, actor, config)
+                steps_done[view["number"]] = steps_done.get(view["number"], 0) + 1
+            else:
+                await service.no_show(ticket, actor, config)
+            result.last_finish = now
+            idle.add(desk)
+            if not await try_call(desk, now):
+                nxt = view.get("next") if kind == "finish" else None
+                if nxt:
+                    await wake(now, nxt["service"])
+            elif kind == "finish" and view.get("next"):
+                await wake(now, view["next"]["service"])
+        elif kind == "balance":
+            view = await desk_balancing.balancing_view(office, config.policy, threshold_minutes=threshold)
+            suggestion = view["suggestions"]
+            if suggestion:
+                move = suggestion[0]
+                await desk_balancing.apply_desk_move(office, move["desk"], move["to"], actor)
+                result.moves += 1
+                if os.environ.get("SIMULATE_DAY_VERBOSE"):
+                    waits = {q["service"]: q["estimated_wait_minutes"] for q in view["services"] if q["waiting"]}
+                    print(f"  {clock.local(now, 'America/La_Paz'):%H:%M} {move['message']} {waits}",
+                          file=sys.stderr)
+                serves = await sim_common.desk_services(office)
+                if move["desk"] in idle:
+                    await try_call(move["desk"], now)
+    waiting_left = await Ticket.filter(office_id=office.id, status=TicketStatus.WAITING).count()
+    assert waiting_left == 0, f"{waiting_left} turnos sin atender"
+
+
 async def run_scenario(plan: list[Visit], desk_names: list[str], *, fcfs: bool, balancing: bool,
                        directory: Path, quiet: bool = False,
                        threshold: int = balancing_policy.DEFAULT_THRESHOLD_MINUTES) -> Scenario:
-    from turnero.core.db import close_db, init_db
-    from turnero.demo import seed_demo
-
     name = f"{'FCFS' if fcfs else 'política'} · balanceo {'sí' if balancing else 'no'}"
     result = Scenario(name)
-    # The folder must exist: SQLite cannot create it, and opening a database in a
-    # missing folder never returns (aiosqlite 0.22 under Tortoise waits forever).
-    directory.mkdir(parents=True, exist_ok=True)
-    settings = Settings(database_url=f"sqlite://{directory / 'sim.sqlite3'}", run_jobs=False)
-    config = service.QueueConfig.from_settings(settings)
-    position_config = dataclasses.replace(config, predict_waits=False)
     original = policy.choose_next
     if fcfs:
         policy.choose_next = fcfs_choose_next
     eta_service.clear_cache()
-    await init_db(settings)
     try:
-        await seed_demo()
-        office = await Office.get(code=OFFICE)
-        user = await User.get(username="supervisor")
-        actor = Principal(user.id, user.username, Role(user.role), office.id, office.code, 0.0)
-        minutes = {s.code: s.expected_service_minutes for s in await Service.all()}
-        start = la_paz(7, 30)
-        clock.freeze(start)
-        for desk in desk_names:
-            await service.set_desk_status(office, desk, DeskStatus.OPEN, actor)
-        serves: dict[str, set[str]] = {}
-
-        async def refresh_serves() -> None:
-            serves.clear()
-            for link in await DeskService.filter(desk__office_id=office.id).select_related("desk", "service"):
-                serves.setdefault(link.desk.name, set()).add(link.service.code)
-
-        await refresh_serves()
-        events: list = []
-        seq = 0
-
-        def at(when: datetime, kind: str, payload) -> None:
-            nonlocal seq
-            seq += 1
-            heapq.heappush(events, (when, seq, kind, payload))
-
-        for visit in plan:
-            at(visit.at, "arrive", visit)
-            if visit.cita:
-                at(visit.cita, "due", visit.tramite)
-        if balancing:
-            t = start + BALANCE_EVERY
-            while t < la_paz(16):
-                at(t, "balance", None)
-                t += BALANCE_EVERY
-        idle = set(desk_names)
-        steps_done: dict[str, int] = {}  # ticket number -> steps finished
-
-        async def try_call(desk: str, now: datetime) -> bool:
-            view = await service.call_next(office, desk, actor, config)
-            if view is None:
-                return False
-            idle.discard(desk)
-            record = result.records[view["number"]]
-            visit = record.visit
-            step = steps_done.get(view["number"], 0)
-            if record.called is None:
-                record.called = now
-            if visit.gone:
-                at(now + timedelta(minutes=NO_SHOW_MINUTES), "no_show", (desk, view["id"]))
-                busy = NO_SHOW_MINUTES
-            else:
-                busy = minutes[view["service"]] * TRUE_FACTOR * visit.draws[min(step, 2)] * visit.party
-                at(now + timedelta(minutes=busy), "finish", (desk, view["id"]))
-            result.busy_minutes[desk] = result.busy_minutes.get(desk, 0.0) + busy
-            return True
-
-        async def wake(now: datetime, service_code: str | None = None) -> None:
-            for desk in sorted(idle, key=lambda d: int(d)):
-                if service_code is None or service_code in serves.get(desk, ()):
-                    await try_call(desk, now)
-
-        while events:
-            now, _seq, kind, payload = heapq.heappop(events)
-            clock.freeze(now)
-            if kind == "arrive":
-                visit: Visit = payload
-                if visit.cita:
-                    view = await _insert_appointment(office, visit, now)
-                    lane = policy.APPOINTMENT
-                else:
-                    view = await service.issue_ticket(office, visit.tramite, priority=visit.priority,
-                                                      party_size=visit.party, actor=None, config=config)
-                    lane = policy.REGULAR if visit.priority == "regular" else policy.PREFERENTIAL
-                ticket = await Ticket.get(public_id=view["id"])
-                # The position-based figure the engine shows with predictions turned off.
-                baseline = (await service.ticket_view(ticket, office, position_config))["estimated_wait_minutes"]
-                began = time.perf_counter()
-                predicted = await eta_service.estimate_for_ticket(ticket, office, config.policy)
-                result.estimate_seconds.append(time.perf_counter() - began)
-                result.records[view["number"]] = Record(visit, lane, now, predicted, baseline,
-                                                           view["estimated_wait_minutes"])
-                await wake(now, (await Service.get(id=ticket.service_id)).code)
-            elif kind == "due":
-                await wake(now, payload)
-            elif kind in ("finish", "no_show"):
-                desk, pid = payload
-                ticket = await service.get_ticket(pid)
-                if kind == "finish":
-                    view = await service.finish(ticket, actor, config)
-                    steps_done[view["number"]] = steps_done.get(view["number"], 0) + 1
-                else:
-                    await service.no_show(ticket, actor, config)
-                result.last_finish = now
-                idle.add(desk)
-                if not await try_call(desk, now):
-                    nxt = view.get("next") if kind == "finish" else None
-                    if nxt:
-                        await wake(now, nxt["service"])
-                elif kind == "finish" and view.get("next"):
-                    await wake(now, view["next"]["service"])
-            elif kind == "balance":
-                view = await desk_balancing.balancing_view(office, config.policy, threshold_minutes=threshold)
-                suggestion = view["suggestions"]
-                if suggestion:
-                    move = suggestion[0]
-                    await desk_balancing.apply_desk_move(office, move["desk"], move["to"], actor)
-                    result.moves += 1
-                    if os.environ.get("SIMULATE_DAY_VERBOSE"):
-                        waits = {q["service"]: q["estimated_wait_minutes"] for q in view["services"] if q["waiting"]}
-                        print(f"  {clock.local(now, 'America/La_Paz'):%H:%M} {move['message']} {waits}",
-                              file=sys.stderr)
-                    await refresh_serves()
-                    if move["desk"] in idle:
-                        await try_call(move["desk"], now)
-        waiting_left = await Ticket.filter(office_id=office.id, status=TicketStatus.WAITING).count()
-        assert waiting_left == 0, f"{waiting_left} turnos sin atender"
+        async with sim_common.demo_office(directory) as sim:
+            await _play(sim, result, plan, desk_names, balancing=balancing, threshold=threshold)
     finally:
         policy.choose_next = original
         clock.reset()
-        await close_db()
     if not quiet:
         print(f"  {name}: listo", file=sys.stderr)
     return result
 
 
 # ---------------------------------------------------------------- figures
-
-
-def _p90(values: list[float]) -> float:
-    if not values:
-        return 0.0
-    values = sorted(values)
-    return values[min(len(values) - 1, math.ceil(0.9 * len(values)) - 1)]
 
 
 def summarise(s: Scenario, limit_minutes: int, desk_names: list[str], start: datetime) -> dict:
@@ -376,19 +347,19 @@ def summarise(s: Scenario, limit_minutes: int, desk_names: list[str], start: dat
         "scenario": s.name,
         "tickets": len(s.records),
         "eta_mae": statistics.fmean(errors) if errors else None,
-        "eta_p90": _p90(errors),
+        "eta_p90": sim_common.p90(errors),
         "eta_estimated": len(errors),
         "baseline_mae": statistics.fmean(baseline_errors) if baseline_errors else None,
-        "baseline_p90": _p90(baseline_errors),
+        "baseline_p90": sim_common.p90(baseline_errors),
         "served_mae": statistics.fmean(served_errors) if served_errors else None,
-        "served_p90": _p90(served_errors),
+        "served_p90": sim_common.p90(served_errors),
         "waits": {
-            lane: {"n": len(v), "mean": statistics.fmean(v), "p90": _p90(v), "max": max(v)}
+            lane: {"n": len(v), "mean": statistics.fmean(v), "p90": sim_common.p90(v), "max": max(v)}
             for lane, v in sorted(waits.items())
         },
-        "all_p90": _p90([w for v in waits.values() for w in v]),
+        "all_p90": sim_common.p90([w for v in waits.values() for w in v]),
         "waits_by_tramite": {
-            t: {"n": len(v), "mean": statistics.fmean(v), "p90": _p90(v), "max": max(v)}
+            t: {"n": len(v), "mean": statistics.fmean(v), "p90": sim_common.p90(v), "max": max(v)}
             for t, v in sorted(by_tramite.items())
         },
         "regular_over_limit": sum(1 for w in waits.get(policy.REGULAR, []) if w > limit_minutes),
