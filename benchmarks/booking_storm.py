@@ -11,16 +11,21 @@ Each run:
    minute, window = 30 days or more (the first working day), --capacity places per
    15-minute slot, booking hours 07:30–17:30 on weekdays — 40 slots × 25 = 1,000 places
    on the day being released. Before the release the API does not offer that day;
-3. the storm: --clients clients wait for the release moment and then all try at once
-   (through at most --concurrency connections). Each picks a random slot of that day
-   and, refused with 409 slot_full, another, up to --tries slots. A client that came a
-   few milliseconds early (422 not_yet_open) tries again 50 ms later. Printed:
-   bookings/s (places booked / seconds from the release to the last booking), the
-   p50/p99 latency of POST /api/appointments (from the moment the client starts the
-   request, waiting for a pooled connection included), answers by status, requests
-   without an answer (must be 0), and, read from the database afterwards, places
-   booked beyond a slot's capacity (must be 0) and slot counters that disagree with the
-   citas they hold (must be 0);
+3. the storm: first --warm-requests GETs of the window (200, 50 at a time: citizens
+   refreshing the page before the release, so the server's database pool is open, as
+   the baseline's is); then --clients clients wait for the release moment and all try
+   at once (through at most --concurrency connections). Each picks a random slot of
+   that day and, refused with 409 slot_full, another, up to --tries slots. A client that
+   came a few milliseconds early (422 not_yet_open) tries again 50 ms later. Printed:
+   bookings/s (places booked / seconds from the release to the last booking), when half
+   and 90% of the places were gone, the p50/p99 latency of POST /api/appointments (from
+   the moment the client starts the request, waiting for a pooled connection
+   included), answers by status, requests without an answer (must be 0), CPU per
+   request and the CPU the server, the database and the client spent from the release
+   to the last booking (read from /proc: the sell-out cannot take less than that over
+   the machine's cores, which gives a figure that a busy machine does not move much);
+   and, read from the database afterwards, places booked beyond a slot's capacity
+   (must be 0) and slot counters that disagree with the citas they hold (must be 0);
 4. availability: --avail-requests GETs of the 30-day window of that service (about 900
    slots with their places), --avail-concurrency at a time, p50/p99;
 5. the bare-SQL baseline, right after, on the same database and the same 40 slots
@@ -29,8 +34,8 @@ Each run:
    pooled connections, no HTTP, no framework. One attempt is one transaction: `UPDATE
    slot SET booked = booked + 1 WHERE id = $1 AND booked + 1 <= capacity RETURNING
    booked` and, when it took the place, the cita's and its event's INSERTs; a full slot
-   is the UPDATE alone. Printed: its attempts/s and bookings/s, and Turnero's rates
-   divided by them (the ratio).
+   is the UPDATE alone. Printed: its attempts/s and bookings/s, its CPU to sell out,
+   and Turnero's rates divided by the baseline's (the ratios).
 
 With --runs N it prints every run and the medians, with the load average (1 minute)
 at the start of each run. Exit status 1 if any run overbooked or left a request without
@@ -156,6 +161,47 @@ def cpu_delta(before: dict, after: dict) -> dict[str, float]:
     return out
 
 
+def _schedstat_seconds(pid: int) -> float:
+    """On-CPU time of a process's threads from the scheduler's accounting (nanoseconds,
+    /proc/PID/task/*/schedstat): the tick counts of /proc/PID/stat are too coarse for a
+    window of a second or two."""
+    total = 0
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    total += int(f.read().split()[0])
+            except (OSError, IndexError, ValueError):
+                pass
+    except OSError:
+        return 0.0
+    return total / 1e9
+
+
+def exact_snapshot(server_pids: list[int]) -> dict:
+    return {
+        "server": {p: _schedstat_seconds(p) for p in server_pids},
+        "db": {p: _schedstat_seconds(p) for p in common.pg_backend_pids(PG_DB)},
+        "client": time.process_time(),
+    }
+
+
+def sellout_cpu(before: dict, after: dict, booked: int) -> dict:
+    """CPU spent from the release to the last booking by the server, the database and
+    the client, and what it means on this machine's cores with nothing else running:
+    the sell-out cannot be shorter than the total over the cores, nor than the busiest
+    single process (one server worker is one thread)."""
+    parts = cpu_delta(before, after)
+    busiest = max([parts["client"]]
+                  + [v - before["server"].get(p, 0.0) for p, v in after["server"].items()]
+                  + [v - before["db"].get(p, 0.0) for p, v in after["db"].items()])
+    cores = os.cpu_count() or 1
+    total = parts["server"] + parts["db"] + parts["client"]
+    least = max(total / cores, busiest)
+    return {**parts, "total": total, "least_s": least, "bookings_per_s": booked / least if least else 0.0,
+            "cores": cores}
+
+
 # ---------------------------------------------------------------- the release
 
 
@@ -229,6 +275,7 @@ async def storm(base: str, database_url: str, server_pids: list[int], args) -> d
 
         answered_by_sellout = 0
         milestones: list[tuple[int, float, int]] = []  # (places booked, seconds, requests answered)
+        at_sellout: dict = {}
 
         async def client(n: int) -> None:
             nonlocal unanswered, booked, early, last_booking, answered_by_sellout
@@ -259,6 +306,8 @@ async def storm(base: str, database_url: str, server_pids: list[int], args) -> d
                     booked += 1
                     last_booking = time.perf_counter()
                     answered_by_sellout = len(latencies)
+                    if booked == places:
+                        at_sellout.update(exact_snapshot(server_pids))
                     if booked in (places // 2, places * 9 // 10):
                         milestones.append((booked, last_booking, len(latencies)))
                     return
@@ -266,14 +315,26 @@ async def storm(base: str, database_url: str, server_pids: list[int], args) -> d
                     return
 
         tasks = [asyncio.create_task(client(n)) for n in range(args.clients)]
+        # The minute before a release, citizens refresh the page: the server's database
+        # pool is open by then (as the bare-SQL baseline's is). The day is not offered yet.
+        warm = asyncio.Semaphore(args.warm_concurrency)
+
+        async def refresh() -> None:
+            async with warm:
+                async with http.get(f"/api/offices/{OFFICE}/availability", params={"service": SERVICE, "days": 31}) as r:
+                    await r.read()
+
+        await asyncio.gather(*[refresh() for _ in range(args.warm_requests)])
         await asyncio.sleep(max(0.0, plan["release"].timestamp() - time.time()))
         cpu_before = cpu_snapshot(server_pids)
+        exact_before = exact_snapshot(server_pids)
         t0 = time.perf_counter()
         gate.set()
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - t0
         cpu = cpu_delta(cpu_before, cpu_snapshot(server_pids))
         sold_out = (last_booking - t0) if booked else elapsed
+        to_sellout = sellout_cpu(exact_before, at_sellout or exact_snapshot(server_pids), booked)
 
         avail: list[float] = []
         sizes: list[int] = []
@@ -295,7 +356,8 @@ async def storm(base: str, database_url: str, server_pids: list[int], args) -> d
         "release": plan["release"], "day": day, "places": places, "slots": len(targets), "booked": booked,
         "elapsed": elapsed, "sold_out": sold_out, "bookings_per_s": booked / sold_out if sold_out else 0.0,
         "requests_per_s": len(latencies) / elapsed, "p50": pct(latencies, 50), "p99": pct(latencies, 99),
-        "requests": len(latencies), "answered_by_sellout": answered_by_sellout,
+        "requests": len(latencies), "answered_by_sellout": answered_by_sellout, "to_sellout": to_sellout,
+        "cpu_bound_bookings_per_s": to_sellout["bookings_per_s"],
         "milestones": [(b, at - t0, r) for b, at, r in milestones],
         "statuses": statuses, "unanswered": unanswered, "early": early,
         "avail_p50": pct(avail, 50), "avail_p99": pct(avail, 99), "avail_slots": max(sizes) if sizes else 0,
@@ -353,6 +415,7 @@ async def bare_storm(database_url: str, day: str, args) -> dict:
     attempts = booked = 0
     last_booking = 0.0
     gate = asyncio.Event()
+    at_sellout: dict = {}
 
     async def client(n: int) -> None:
         nonlocal attempts, booked, last_booking
@@ -378,6 +441,8 @@ async def bare_storm(database_url: str, day: str, args) -> dict:
                     )
             booked += 1
             last_booking = time.perf_counter()
+            if booked == len(slots) * args.capacity:
+                at_sellout.update(exact_snapshot([]))
             return
 
     try:
@@ -385,9 +450,11 @@ async def bare_storm(database_url: str, day: str, args) -> dict:
         await asyncio.sleep(0.2)
         db_before = {p: common.cpu_seconds(p) for p in common.pg_backend_pids(PG_DB)}
         client_before = time.process_time()
+        exact_before = exact_snapshot([])
         t0 = time.perf_counter()
         gate.set()
         await asyncio.gather(*tasks)
+        to_sellout = sellout_cpu(exact_before, at_sellout or exact_snapshot([]), booked)
         elapsed = time.perf_counter() - t0
         client_cpu = time.process_time() - client_before
         db_cpu = sum(common.cpu_seconds(p) - db_before.get(p, 0.0) for p in common.pg_backend_pids(PG_DB))
@@ -398,6 +465,7 @@ async def bare_storm(database_url: str, day: str, args) -> dict:
         "booked": booked, "attempts": attempts, "elapsed": elapsed, "sold_out": sold_out,
         "bookings_per_s": booked / sold_out if sold_out else 0.0, "attempts_per_s": attempts / elapsed,
         "cpu_db_ms": db_cpu * 1000 / max(1, attempts), "cpu_client_ms": client_cpu * 1000 / max(1, attempts),
+        "to_sellout": to_sellout,
     }
 
 
@@ -424,6 +492,9 @@ def one_run(args, workdir: Path, n: int) -> dict:
         result["bare_attempts_per_s"] = bare["attempts_per_s"]
         result["ratio"] = result["bookings_per_s"] / bare["bookings_per_s"] if bare["bookings_per_s"] else 0.0
         result["attempts_ratio"] = result["requests_per_s"] / bare["attempts_per_s"] if bare["attempts_per_s"] else 0.0
+        bare_bound = bare["to_sellout"]["bookings_per_s"]
+        result["bare_cpu_bound_bookings_per_s"] = bare_bound
+        result["cpu_bound_ratio"] = result["cpu_bound_bookings_per_s"] / bare_bound if bare_bound else 0.0
     result["load_end"] = os.getloadavg()[0]
     drop_database(args.backend, args.pg_url)
     print(f"run {n}: release {result['release']:%H:%M} La Paz opens {result['day']};"
@@ -436,6 +507,7 @@ def one_run(args, workdir: Path, n: int) -> dict:
     print(f"  answers: {dict(sorted(result['statuses'].items()))}")
     print(f"  CPU per booking request: server {result['cpu_server_ms']:.2f} ms, database {result['cpu_db_ms']:.2f} ms,"
           f" client {result['cpu_client_ms']:.2f} ms")
+    print(f"  CPU to sell out: {_cpu_text(result['to_sellout'])}")
     print(f"  unanswered: {result['unanswered']}  overbooked: {result['over']}  counters off: {result['mismatched']}")
     print(f"  availability, 30-day window ({result['avail_slots']} slots, {args.avail_concurrency} at a time):"
           f" p50 {result['avail_p50']:.1f} ms, p99 {result['avail_p99']:.1f} ms;"
@@ -446,10 +518,18 @@ def one_run(args, workdir: Path, n: int) -> dict:
               f" {bare['attempts']} attempts in {bare['elapsed']:.2f} s = {bare['attempts_per_s']:.0f} attempts/s;"
               f" CPU per attempt: database {bare['cpu_db_ms']:.2f} ms, client {bare['cpu_client_ms']:.2f} ms;"
               f" overbooked {bare['over']}")
+        print(f"  bare SQL CPU to sell out: {_cpu_text(bare['to_sellout'])}")
         print(f"  ratio Turnero / bare SQL: bookings/s {result['ratio']:.2f},"
-              f" attempts/s {result['attempts_ratio']:.2f} (load avg {load:.1f} at start, {result['load_end']:.1f} at end)")
+              f" attempts/s {result['attempts_ratio']:.2f}, CPU-bound bookings/s {result['cpu_bound_ratio']:.2f}"
+              f" (load avg {load:.1f} at start, {result['load_end']:.1f} at end)")
     sys.stdout.flush()
     return result
+
+
+def _cpu_text(cpu: dict) -> str:
+    return (f"server {cpu['server']:.2f} s + database {cpu['db']:.2f} s + client {cpu['client']:.2f} s"
+            f" = {cpu['total']:.2f} CPU-s; with nothing else on the {cpu['cores']} cores at least {cpu['least_s']:.2f} s"
+            f" = at most {cpu['bookings_per_s']:.0f} bookings/s")
 
 
 def uvloop_run(coroutine):
@@ -473,6 +553,9 @@ def main() -> None:
     parser.add_argument("--avail-concurrency", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds a client waits for an answer")
     parser.add_argument("--no-uvloop", dest="uvloop", action="store_false")
+    parser.add_argument("--warm-requests", type=int, default=200,
+                        help="availability GETs in the seconds before the release (page refreshes)")
+    parser.add_argument("--warm-concurrency", type=int, default=50)
     parser.add_argument("--no-bare", dest="bare", action="store_false", help="skip the bare-SQL baseline")
     parser.add_argument("--bare-connections", type=int, default=20,
                         help="pooled connections of the bare-SQL baseline (a worker's pool: TURNERO_DB_POOL_SIZE)")
@@ -489,8 +572,10 @@ def main() -> None:
     if len(results) > 1:
         keys = ["bookings_per_s", "requests_per_s", "p50", "p99", "avail_p50", "avail_p99", "load", "load_end",
                 "cpu_server_ms", "cpu_db_ms", "cpu_client_ms", "avail_cpu_ms"]
+        keys += ["cpu_bound_bookings_per_s"]
         if all("bare" in r for r in results):
-            keys += ["bare_bookings_per_s", "bare_attempts_per_s", "ratio", "attempts_ratio"]
+            keys += ["bare_bookings_per_s", "bare_attempts_per_s", "ratio", "attempts_ratio",
+                     "bare_cpu_bound_bookings_per_s", "cpu_bound_ratio"]
         med = {k: statistics.median(r[k] for r in results) for k in keys}
         print(f"median of {len(results)} runs ({args.backend}, {args.workers} worker(s)): {med['bookings_per_s']:.0f} bookings/s"
               f" ({med['requests_per_s']:.0f} booking requests/s),"
@@ -498,12 +583,14 @@ def main() -> None:
               f" p99 {med['avail_p99']:.1f} ms (CPU {med['avail_cpu_ms']:.2f} ms); overbooked {sum(r['over'] for r in results)},"
               f" unanswered {sum(r['unanswered'] for r in results)}; CPU per booking request: server"
               f" {med['cpu_server_ms']:.2f} ms, database {med['cpu_db_ms']:.2f} ms, client {med['cpu_client_ms']:.2f} ms;"
-              f" load avg at start {med['load']:.1f}, at end {med['load_end']:.1f}")
+              f" load avg at start {med['load']:.1f}, at end {med['load_end']:.1f};"
+              f" CPU-bound (nothing else running) {med['cpu_bound_bookings_per_s']:.0f} bookings/s")
         if "ratio" in med:
             ratios = ", ".join(f"{r['ratio']:.2f}" for r in results)
             print(f"  bare SQL: {med['bare_bookings_per_s']:.0f} bookings/s, {med['bare_attempts_per_s']:.0f} attempts/s;"
                   f" ratio Turnero / bare SQL: bookings/s {med['ratio']:.2f} (runs: {ratios}),"
-                  f" attempts/s {med['attempts_ratio']:.2f}")
+                  f" attempts/s {med['attempts_ratio']:.2f}; CPU-bound: bare {med['bare_cpu_bound_bookings_per_s']:.0f}"
+                  f" bookings/s, ratio {med['cpu_bound_ratio']:.2f}")
     if any(r["over"] or r["unanswered"] or r["mismatched"] for r in results):
         raise SystemExit(1)
     if any(r["bare"]["over"] or r["bare"]["mismatched"] for r in results if "bare" in r):

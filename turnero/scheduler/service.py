@@ -664,9 +664,11 @@ async def _release_places(conn, slot_id: int, places_: int) -> None:
     )
 
 
-async def _places_changed(conn) -> None:
-    """Capacities changed (a rule, a closure): every process forgets every slot's
-    places, this one now and after the commit, the others on the commit (PostgreSQL)."""
+async def places_changed(conn) -> None:
+    """Capacities changed, in the caller's transaction (a rule, a closure; any code that
+    raises a slot's capacity by its own SQL should call it too): every process forgets
+    every slot's places, this one now (the callers here again after their commit), the
+    others on the commit (PostgreSQL NOTIFY)."""
     places.known.forget_all()
     if is_postgres():
         await conn.execute_query_dict(f"SELECT pg_notify('{places.CHANNEL}', '{places.ALL}') AS notified")
@@ -950,7 +952,7 @@ async def set_booking_rule(office: Office, body: dict, actor: Principal, config:
             ),
             [capacity, capacity, office.id, service.id, clock.now()],
         )
-        await _places_changed(conn)
+        await places_changed(conn)
     places.known.forget_all()
     _forget_cached(config)
     rule.service = service
@@ -983,7 +985,7 @@ async def add_closure(office: Office, day: date, reason: str, actor: Principal, 
             placeholders("UPDATE slot SET booked = 0, capacity = 0 WHERE office_id = ? AND day = ? RETURNING id"),
             [office.id, day],
         )
-        await _places_changed(conn)
+        await places_changed(conn)
     places.known.forget_all()
     _forget_cached(config)
     return {"date": day.isoformat(), "reason": reason or "Cierre de la oficina", "cancelled": len(rows)}
