@@ -5,6 +5,8 @@ shows the estimate next to each waiting count."""
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -36,14 +38,15 @@ def test_kiosk_board_and_supervisor_balancing(browser, live_server):  # noqa: F8
     kiosk.goto(f"{live_server.url}/kiosk/{OFFICE}")
     _sign_in(kiosk, "kiosko")
     card = kiosk.locator('.service-card[data-service="SANEAMIENTO"]')
-    expect(card.locator(".service-eta")).to_contain_text("Espera estimada: ≈", timeout=10000)
+    # In the words of every surface (eta-format.js): "Espera estimada: entre 35 y 50 min".
+    expect(card.locator(".service-eta")).to_have_text(re.compile(r"^Espera estimada: (≈|entre|hasta) \d"), timeout=10000)
     card.click()
     advice = kiosk.locator("#kiosk-advice")
     expect(advice).to_be_visible(timeout=10000)
     expect(advice).to_contain_text("Zona Sur")
     _screenshot(kiosk, f"kiosk-advice-{live_server.backend}.png")
 
-    # The board: "≈ N min" beside the waiting count.
+    # The board: "entre N y M min" (or "≈ N min") beside the waiting count.
     board = _new_page(browser)
     board.goto(f"{live_server.url}/display/{OFFICE}")
     expect(board.locator("#d-waiting li[data-service='SANEAMIENTO'] .d-w-eta")).to_contain_text("min", timeout=10000)

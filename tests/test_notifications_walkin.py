@@ -4,17 +4,19 @@ phones never on the public board."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 import pytest
 
 from tests.conftest import login
-from turnero.core import clock
+from turnero.core import clock, wait_words
 from turnero.core.auth import Principal
 from turnero.core.models import Office, Role, User
 from turnero.notifications import outbox
 from turnero.notifications.dispatcher import dispatch_due
 from turnero.notifications.gateways import ConsoleGateway
+from turnero.notifications.messages import render, sms_segments
 from turnero.notifications.models import MessageStatus, OutboundMessage
 from turnero.notifications.policy import NotificationConfig
 from turnero.notifications.service import notify_near_turns
@@ -108,6 +110,48 @@ async def test_a_short_estimated_wait_is_near_too(db):
     assert await notify_near_turns(QUEUE, CONFIG) == 5
     assert sorted(m.to for m in await messages("turno_cerca"))[-1] == "+59160000004"
     del actor
+
+
+async def test_the_near_turn_sms_gives_the_estimates_range(db):
+    """With waits predicted (as the running service does), each ticket's estimate
+    carries a range, and its "faltan N turnos" says it in the pages' words: "(entre 10 y
+    20 min)", not a bare figure — in one GSM-7 segment."""
+    predicting = queue.QueueConfig(predict_waits=True)
+    office = await Office.get(code="LPZ-PRINCIPAL")
+    await queue.set_desk_status(office, "9", DeskStatus.OPEN, await operator(office))
+    tickets = [await queue.issue_ticket(office, "SANEAMIENTO", phone=f"+5917000000{n}", actor=None, config=predicting)
+               for n in range(4)]
+    assert await notify_near_turns(predicting, CONFIG) == 3
+    near = await messages("turno_cerca")
+    checked = 0
+    for message in near:
+        ticket = await Ticket.get(id=message.ticket_id).select_related("service")
+        view = await queue.ticket_view(ticket, office, predicting)
+        low, high = view["estimated_wait_low_minutes"], view["estimated_wait_high_minutes"]
+        assert message.body.startswith(f"SEGIP: su turno {ticket.number} en ")
+        assert sms_segments(message.body) == ("GSM-7", 1)
+        if low is not None and low < high:
+            assert f"({wait_words.span(low, high)})." in message.body, message.body
+            checked += 1
+    assert checked == 3, [m.body for m in near]
+    # e.g. "…: falta 1 turno (entre 7 y 29 min)." (the first: "es el siguiente (hasta 4 min).")
+    assert re.search(r": falta 1 turno \(entre \d+ y \d+ min\)\. ", near[1].body), near[1].body
+    assert tickets[1]["number"] in near[1].body and "falta 1 turno (" in near[1].body
+    assert "unos" not in " ".join(m.body for m in near)
+
+
+async def test_the_near_turn_sms_with_the_widest_range_still_fits_one_segment(db):
+    for office in await Office.all():
+        context = {"institucion": office.institution, "oficina": office.name, "numero": "C-123", "delante": 9,
+                   "minutos": 130, "minimo": 100, "maximo": 165}
+        sms = render("turno_cerca", context, sms=True)
+        assert "faltan 9 turnos (entre 1 h 40 min y 2 h 45 min)." in sms
+        assert sms_segments(sms) == ("GSM-7", 1), (len(sms), sms)
+    # No range (an old row's context, or none learnt): the figure alone, as before.
+    near = {"institucion": "SEGIP", "oficina": "SEGIP El Alto", "numero": "C-1", "delante": 2, "minutos": 14}
+    assert "faltan 2 turnos (unos 14 min)." in render("turno_cerca", near, sms=True)
+    assert "(unos 14 min)." in render("turno_cerca", {**near, "minimo": 14, "maximo": 14}, sms=True)
+    assert "(hasta 6 min)." in render("turno_cerca", {**near, "minutos": 2, "minimo": 0, "maximo": 6}, sms=True)
 
 
 async def test_a_ticket_called_out_of_order_gets_its_message_with_the_call(db):

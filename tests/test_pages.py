@@ -509,3 +509,48 @@ def test_citizen_page_alerts_when_the_turn_is_called(browser, live_server):
     expect(page).to_have_title(re.compile("^¡Es su turno!"))
     _screenshot(page, "ticket.png")
     assert page.errors == []
+
+
+@pytest.mark.browser
+def test_the_citizen_page_and_the_kiosk_say_the_waits_range(browser, live_server):
+    """A wait estimate carries the range learnt from its errors: the citizen's page (as
+    rendered by the server and then by ticket.js), the kiosk's ticket screen and its
+    printed slip all read "entre N y M min" (eta-format.js / core/wait_words.py)."""
+    from playwright.sync_api import expect
+
+    kiosk = _token(live_server, "kiosko")
+    _api(live_server, "POST", f"/api/offices/{OFFICE}/desks/9/open", _token(live_server, "admin"))  # SANEAMIENTO
+    ahead = [_api(live_server, "POST", f"/api/offices/{OFFICE}/tickets", kiosk, service="SANEAMIENTO")
+             for _ in range(2)]
+    ticket = ahead[-1]  # one ahead of it at one desk: some minutes, with a range
+    assert ticket["estimated_wait_low_minutes"] < ticket["estimated_wait_high_minutes"], ticket
+    in_range = re.compile(r"^entre \d+ y \d+ min$")
+
+    # The server renders it so (a page read before its script runs, or without it)…
+    html = httpx.get(f"{live_server.url}/t/{ticket['id']}").text
+    served = re.search(r'<dd id="c-wait">([^<]*)</dd>', html).group(1)
+    assert in_range.match(served), served
+    # …and ticket.js in the same words, with every update.
+    page = _new_page(browser, width=412, height=915)
+    page.goto(f"{live_server.url}/t/{ticket['id']}")
+    expect(page.locator("#c-number")).to_have_text(ticket["number"])
+    expect(page.locator("#c-wait")).to_have_text(in_range)
+    _screenshot(page, "ticket-range.png")
+    assert page.errors == []
+
+    # The kiosk: the trámite's card, then the ticket's screen and its slip.
+    page = _new_page(browser)
+    page.add_init_script("window.print = () => { window.__printed = true }")
+    page.goto(f"{live_server.url}/login?next=/kiosk/{OFFICE}")
+    _sign_in(page, "kiosko")
+    card = page.locator('.service-card[data-service="SANEAMIENTO"]')
+    expect(card.locator(".service-eta")).to_contain_text(re.compile(r"^Espera estimada: entre "), timeout=10000)
+    card.click()
+    page.get_by_role("button", name="No, atención general").click()
+    page.get_by_role("button", name="Omitir").click()
+    expect(page.locator("#t-number")).to_have_text(re.compile(r"^S-\d{3}$"))
+    expect(page.locator("#t-wait")).to_have_text(in_range)
+    page.wait_for_function("window.__printed === true")
+    expect(page.locator("#print-area .slip [data-eta-minutes]")).to_have_text(page.locator("#t-wait").inner_text())
+    _screenshot(page, "kiosk-range.png")
+    assert page.errors == []

@@ -435,6 +435,26 @@ def test_kiosk_check_in_explains_unknown_codes_and_other_offices(browser, live_s
     assert page.errors == []
 
 
+def test_the_offices_walk_in_wait_reads_as_on_every_surface(browser, live_server):
+    """«Hoy sin cita: espera …» beside an office with a desk open, written by the one
+    formatter of waits (eta-format.js, which the portal loads for it)."""
+    from playwright.sync_api import expect
+
+    office, service = "LPZ-PRINCIPAL", "CI-RENOV"
+    response = httpx.post(f"{live_server.url}/api/offices/{office}/desks/3/open",  # CI-RENOV first
+                          headers=_token(live_server, "admin"))
+    assert response.status_code == 200, response.text
+    page = _new_page(browser, **PHONE)
+    page.goto(f"{live_server.url}/citas")
+    page.locator(f'[data-service="{service}"]').click()
+    walk_in = page.locator(f'[data-office="{office}"] .option-walkin')
+    # "sin espera", "espera ≈ 12 min", "espera entre 35 y 50 min" (once the ranking carries the range)
+    expect(walk_in).to_have_text(re.compile(r"^Hoy sin cita: (sin espera|espera (≈|entre|hasta) \d)"),
+                                 timeout=10000)
+    assert page.evaluate("typeof window.TurneroEta.line") == "function"
+    assert page.errors == []
+
+
 def test_too_many_bookings_from_one_client_get_a_spanish_wait_message(browser, live_server):
     """Last in the module: it spends this client's booking allowance (20 a minute)."""
     from playwright.sync_api import expect

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import segno
 
 from tests.conftest import login
+from turnero.core import wait_words
 from turnero.kiosk.printing import ESCPOS_COLUMNS, Slip, citizen_url, escpos_bytes
 from turnero.settings import Settings
 
@@ -122,6 +123,9 @@ async def test_escpos_stream_of_a_ticket(client):
     assert b"Atenci\xa2n preferencial:\nPersona con discapacidad\n" in data  # CP437 accents
     assert f"Emitido: {local_issued(ticket)}".encode() in data
     assert f"Lugar en la fila: {ticket['position']}".encode() in data
+    # The ticket's estimate with its range (the server's default predicts waits).
+    assert ticket["estimated_wait_low_minutes"] < ticket["estimated_wait_high_minutes"]
+    assert re.search(rb"Espera estimada: (entre \d+ y \d+ min|hasta \d+ min)( \(abre \d\d:\d\d\))?\n", data)
     assert NATIVE_QR in data and f"http://testserver/t/{ticket['id']}".encode() in data
     assert CUT in data[-4:]  # the cut is the last command
 
@@ -142,7 +146,7 @@ def test_escpos_regular_ticket_has_no_priority_line_and_wraps_long_lines():
     data = escpos_bytes(_slip(tramite=long_name))
     assert data.startswith(ESC_INIT) and b"C-023" in data and CUT in data
     assert b"preferencial" not in data
-    assert b"Espera estimada: 12 min" in data
+    assert "Espera estimada: ≈ 12 min\n".encode("cp437") in data  # no range: the figure alone
     assert b"https://turnos.example/t/AbCdEfGhIjKlMnOp" in data
     assert "—".encode() not in data  # thermal code pages have no em dash
     # The long trámite is wrapped to lines that fit a 42-column roll.
@@ -151,6 +155,24 @@ def test_escpos_regular_ticket_has_no_priority_line_and_wraps_long_lines():
     assert len(name_lines) >= 3
     assert b" ".join(name_lines) == long_name.encode()
     assert all(len(line) <= ESCPOS_COLUMNS for line in name_lines)
+
+
+def test_escpos_says_the_wait_in_the_words_of_every_surface():
+    # The range learnt from the estimate's errors, as on the kiosk's screen and the ticket page.
+    slip = _slip(estimated_wait_minutes=40, estimated_wait_low_minutes=35, estimated_wait_high_minutes=50)
+    assert slip.wait == "entre 35 y 50 min" == wait_words.wait_text(40, low=35, high=50)
+    assert b"Espera estimada: entre 35 y 50 min\n" in escpos_bytes(slip)
+    # Rounded for reading, in hours from two hours; wrapped to the roll like any line.
+    data = escpos_bytes(_slip(estimated_wait_minutes=130, estimated_wait_low_minutes=100,
+                              estimated_wait_high_minutes=157))
+    assert b"Espera estimada:\nentre 1 h 40 min y 2 h 40 min\n" in data  # too long for one line
+    # A slip does not see the desks: a 0 is never "Sin espera" there.
+    assert "Espera estimada: ≈ 0 min\n".encode("cp437") in escpos_bytes(_slip(estimated_wait_minutes=0))
+    # The same words on the 80 mm HTML slip.
+    from turnero.core.templating import templates
+
+    html = templates.env.get_template("kiosk/_slip.html").render(slip=slip)
+    assert '<b data-eta-minutes="40">entre 35 y 50 min</b>' in html
 
 
 def test_escpos_without_position_once_the_ticket_left_the_queue():

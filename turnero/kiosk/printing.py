@@ -14,7 +14,7 @@ from escpos.printer import Dummy
 from markupsafe import Markup
 from starlette.requests import Request
 
-from turnero.core import clock
+from turnero.core import clock, wait_words
 from turnero.queue.models import Priority, Ticket, TicketStatus
 from turnero.queue.service import QueueConfig, ticket_view
 
@@ -53,6 +53,16 @@ class Slip:
     position: int | None
     estimated_wait_minutes: int | None
     url: str  # the citizen page /t/{id}
+    estimated_wait_low_minutes: int | None = None  # the estimate's range (queue/eta_range.py)
+    estimated_wait_high_minutes: int | None = None
+
+    @property
+    def wait(self) -> str:
+        """The estimate in the words of every other surface ("entre 35 y 50 min", "≈ 12 min"):
+        core/wait_words.py, as the HTML slip's macro. A slip does not see the desks: it
+        never says "Sin espera"."""
+        return wait_words.wait_text(self.estimated_wait_minutes, low=self.estimated_wait_low_minutes,
+                                    high=self.estimated_wait_high_minutes)
 
     def qr_svg(self, scale: int = 4) -> Markup:
         # Inline SVG: prints sharply at any DPI and needs no extra request. Without fixed
@@ -91,6 +101,8 @@ async def slip_for(ticket: Ticket, request: Request, config: QueueConfig) -> Sli
         issued_local=clock.local(ticket.issued_at, office.timezone).strftime("%d/%m/%Y %H:%M"),
         position=view["position"],
         estimated_wait_minutes=view["estimated_wait_minutes"],
+        estimated_wait_low_minutes=view["estimated_wait_low_minutes"],
+        estimated_wait_high_minutes=view["estimated_wait_high_minutes"],
         url=citizen_url(request, ticket.public_id),
     )
 
@@ -129,7 +141,9 @@ def escpos_bytes(slip: Slip) -> bytes:
     if slip.position is not None:
         p.text(f"Lugar en la fila: {slip.position}\n")
     if slip.estimated_wait_minutes is not None:
-        p.text(f"Espera estimada: {slip.estimated_wait_minutes} min\n")
+        # "≈" is in the printers' CP437; a range too long for one line goes whole on the next.
+        line = f"Espera estimada: {slip.wait}"
+        p.text(_lines(line) if len(line) <= ESCPOS_COLUMNS else "Espera estimada:\n" + _lines(slip.wait))
     p.text("\n")
     # Native QR (GS ( k): the printer draws it, no raster image to send.
     p.qr(slip.url, native=True, size=6)

@@ -14,6 +14,8 @@ from datetime import datetime
 
 from jinja2 import Environment, StrictUndefined
 
+from turnero.core import wait_words
+
 # Keyed by template name (stored on each outbox row). Context values are plain strings
 # and numbers prepared by the service (dates already in the office's time zone).
 TEMPLATES: dict[str, str] = {
@@ -42,7 +44,11 @@ TEMPLATES: dict[str, str] = {
     "turno_cerca": (
         "{{ institucion }}: su turno {{ numero }} en {{ oficina }}"
         "{% if delante == 0 %} es el siguiente{% elif delante == 1 %}: falta 1 turno"
-        "{% else %}: faltan {{ delante }} turnos{% endif %}{% if minutos %} (unos {{ minutos }} min){% endif %}."
+        "{% else %}: faltan {{ delante }} turnos{% endif %}"
+        # "(entre 10 y 20 min)" from the estimate's range, else "(unos 14 min)": the
+        # pages' words (core/wait_words.py); minimo/maximo may be absent (no range).
+        "{% set espera = palabras_espera(minutos, minimo | default(none), maximo | default(none)) %}"
+        "{% if espera %} ({{ espera }}){% endif %}."
         " Por favor vuelva a la sala de espera."
     ),
     "turno_llamado": "{{ institucion }}: es su turno {{ numero }}. Pase a la ventanilla {{ ventanilla }}.",
@@ -54,6 +60,7 @@ TEMPLATES: dict[str, str] = {
 }
 
 _env = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+_env.globals["palabras_espera"] = wait_words.spoken
 _compiled = {name: _env.from_string(text) for name, text in TEMPLATES.items()}
 
 

@@ -126,6 +126,8 @@ async def notify_near_turns(queue_config, config: policy.NotificationConfig | No
                 context={
                     "institucion": office.institution, "oficina": office.name, "numero": ticket.number,
                     "delante": view["position"] - 1, "minutos": view["estimated_wait_minutes"],
+                    # its range, as the ticket page shows it: "(entre 10 y 20 min)"
+                    "minimo": view["estimated_wait_low_minutes"], "maximo": view["estimated_wait_high_minutes"],
                 },
                 office=office, service_code=view["service"], ticket_id=ticket.id,
                 expires_at=clock.now() + config.walk_in_ttl,

@@ -14,8 +14,6 @@
     if (cls) e.className = cls;
     return e;
   }
-  // The same words as the kiosk, the board and the ticket (eta-format.js).
-  const minutes = (m, s) => TurneroEta.text(m, s);
 
   function render(view) {
     const list = $("bal-suggestions");
@@ -41,8 +39,8 @@
       const name = el("td", s.name + " ");
       name.append(el("span", "(" + s.service + ")", "muted"));
       tr.append(name, el("td", s.waiting), el("td", s.open_desks), el("td", s.primary_desks),
-        el("td", s.service_minutes), el("td", minutes(s.estimated_wait_minutes, s)),
-        el("td", minutes(s.estimated_wait_minutes_preferential, s)));
+        // The same words as the kiosk, the board and the ticket (eta-format.js).
+        el("td", s.service_minutes), el("td", TurneroEta.line(s)), el("td", TurneroEta.line(s, true)));
       body.append(tr);
     }
     const desks = $("bal-desks").tBodies[0];

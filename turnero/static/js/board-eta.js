@@ -1,8 +1,9 @@
 /* Lobby board (issue 8): the estimated wait next to each trámite's waiting count, from
-   GET /api/offices/{office}/estimates, written by eta-format.js (the same words as the
-   kiosk, the ticket and the balancing page: "Sin espera" only with a desk of the line
-   open). Refreshed every 30 s, and soon after the queue changes (display.js redraws the
-   list on every event: the figures are put back after each redraw). */
+   GET /api/offices/{office}/estimates with its range ("entre 35 y 50 min"), written by
+   eta-format.js (the same words as the kiosk, the ticket and the balancing page: "Sin
+   espera" only with a desk of the line open). Refreshed every 30 s, and soon after the
+   queue changes (display.js redraws the list on every event: the figures are put back
+   after each redraw). */
 (function () {
   "use strict";
   const list = document.getElementById("d-waiting");
@@ -27,7 +28,7 @@
         el.style.cssText = "font-size:2.2vh;font-weight:700;opacity:.75;margin-left:.6em";
         li.querySelector(".d-w-count").after(el);
       }
-      el.textContent = TurneroEta.text(s.estimated_wait_minutes, s);
+      el.textContent = TurneroEta.line(s);  // "entre 35 y 50 min"
     });
   }
 

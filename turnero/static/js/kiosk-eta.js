@@ -32,7 +32,7 @@
         const s = lines.get(card.dataset.service);
         const el = hint(card);
         el.hidden = !s;
-        if (s) el.textContent = TurneroEta.labelled(s.estimated_wait_minutes, s);
+        if (s) el.textContent = TurneroEta.labelledLine(s);  // "Espera estimada: entre 35 y 50 min"
       });
     } catch (e) { /* the kiosk works without the hints */ }
   }

@@ -84,7 +84,8 @@
   // ---- issue, show, print
 
   // The ticket's line in the office's estimates (kiosk-eta.js), so its wait reads as on
-  // the trámite's card: "Sin espera" only with a desk of the line open.
+  // the trámite's card: "Sin espera" only with a desk of the line open. The figure and
+  // its range are the ticket's own.
   function line(t) {
     return window.TurneroKioskEta ? TurneroKioskEta.line(t.service) : undefined;
   }
@@ -116,7 +117,7 @@
     prio.hidden = t.priority === "regular";
     prio.textContent = "Atención preferencial: " + (data.priorities[t.priority] || t.priority);
     $("t-position").textContent = t.position == null ? "—" : String(t.position);
-    $("t-wait").textContent = TurneroEta.text(t.estimated_wait_minutes, line(t));
+    $("t-wait").textContent = TurneroEta.ticket(t, line(t));  // its own range ("entre 35 y 50 min")
     $("t-qr-box").hidden = true;
     $("t-print-msg").textContent = "Retire su ticket impreso y espere su llamado en la pantalla.";
     show("ticket");
@@ -129,7 +130,7 @@
       const html = await Turnero.text("/kiosk/ticket/" + encodeURIComponent(t.id) + "/slip");
       $("print-area").innerHTML = html;
       $("print-area").querySelectorAll("[data-eta-minutes]").forEach((el) => {
-        el.textContent = TurneroEta.text(t.estimated_wait_minutes, line(t));
+        el.textContent = TurneroEta.ticket(t, line(t));
       });
       TurneroSlip.fitPage($("print-area").querySelector(".slip"));
       const svg = $("print-area").querySelector(".slip-qr svg");

@@ -14,6 +14,22 @@
     qr: (a) => (a.links && a.links.qr) || "/api/appointments/" + encodeURIComponent(a.id) + "/qr.svg",
   };
 
+  // The one formatter of wait estimates (eta-format.js), fetched once, when a hint needs it.
+  let etaLoading = null;
+  function etaFormat() {
+    if (window.TurneroEta) return Promise.resolve(window.TurneroEta);
+    if (!etaLoading) {
+      etaLoading = new Promise((resolve, reject) => {
+        const script = document.createElement("script");
+        script.src = "/static/js/eta-format.js";
+        script.onload = () => (window.TurneroEta ? resolve(window.TurneroEta) : reject(new Error("eta-format.js")));
+        script.onerror = () => { etaLoading = null; reject(new Error("eta-format.js")); };
+        document.head.append(script);
+      });
+    }
+    return etaLoading;
+  }
+
   // ------------------------------------------------------------------ HTTP
 
   class PortalError extends Error {
@@ -428,11 +444,14 @@
     }
 
     /* Today's wait without a cita at each office, from the offices' ranking (issue 8);
-       the fastest one is marked. Only a hint: nothing happens if it cannot be read. */
+       the fastest one is marked. Only a hint: nothing happens if it cannot be read.
+       In the words of every other surface (eta-format.js, loaded with the first hint):
+       "Hoy sin cita: espera entre 35 y 50 min", "… espera ≈ 12 min", "… sin espera". */
     async function showWalkInWaits(service, targets) {
-      let ranking;
+      let ranking, eta;
       try {
-        ranking = await call("GET", "/api/services/" + encodeURIComponent(service) + "/ranking");
+        [ranking, eta] = await Promise.all([
+          call("GET", "/api/services/" + encodeURIComponent(service) + "/ranking"), etaFormat()]);
       } catch (err) { return; }
       if (service !== state.service) return;
       ranking.offices.forEach((o, i) => {
@@ -440,7 +459,9 @@
         if (!t || o.estimated_wait_minutes === null || o.open_desks === 0) return;
         const line = document.createElement("span");
         line.className = "option-line option-walkin";
-        line.textContent = "Hoy sin cita: espera ≈ " + o.estimated_wait_minutes + " min" +
+        // (the ranking's entry: its figure, range when it has one, and open desks)
+        const wait = eta.noWait(o.estimated_wait_minutes, o) ? "sin espera" : "espera " + eta.line(o);
+        line.textContent = "Hoy sin cita: " + wait +
           (i === 0 && ranking.offices.length > 1 ? " (la menor)" : "");
         t.next.after(line);
       });

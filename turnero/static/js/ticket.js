@@ -1,6 +1,7 @@
 /* Citizen ticket page: follows the office's live board channel (ticket numbers only, no
    personal data on it) with this ticket's id, so the server also sends this ticket's
-   own updates (place, estimated wait, status, desk) as they change: nothing to re-read.
+   own updates (place, estimated wait and its range, status, desk) as they change:
+   nothing to re-read. The wait reads as on every other surface (eta-format.js).
    A server that sends none (an older one) makes the page re-read its ticket after each
    call or queue change instead; a slow poll stays as a fallback either way. */
 (function () {
@@ -28,7 +29,7 @@
     $("c-note").hidden = !note;
     $("c-waiting").hidden = t.status !== "waiting";
     $("c-position").textContent = t.position == null ? "—" : String(t.position);
-    $("c-wait").textContent = t.estimated_wait_minutes == null ? "—" : "≈ " + t.estimated_wait_minutes + " min";
+    $("c-wait").textContent = TurneroEta.ticket(t);  // "entre 35 y 50 min" (eta-format.js)
     $("c-alert").hidden = !called;
     $("c-alert-desk").textContent = t.desk || "";
     document.title = (called ? "¡Es su turno! · " : "Turno ") + t.number + " · Turnero";
@@ -99,7 +100,8 @@
       // This number was called: alert at once from the event, then confirm with a re-read.
       if (!FINAL.includes(last.status)) {
         render(Object.assign({}, last, { status: "called", desk: ev.desk, recall_count: ev.recall_count || 0,
-          position: null, estimated_wait_minutes: null }));
+          position: null, estimated_wait_minutes: null, estimated_wait_low_minutes: null,
+          estimated_wait_high_minutes: null }));
       }
       if (!pushed) refetchSoon(0);   // (pushed: the server's update of this call follows)
     } else if (!pushed && (ev.type === "queue.changed" || ev.type === "ticket.called")) {
