@@ -262,6 +262,8 @@ class LiveServer:
             **os.environ,
             "TURNERO_DATABASE_URL": database_url,
             "TURNERO_RUN_JOBS": "0",
+            # Followed tickets get their place within a second (5 s in service).
+            "TURNERO_FOLLOW_INTERVAL_SECONDS": "1",
             **(extra_env or {}),
         }
         self.log_path = log_path

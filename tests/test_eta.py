@@ -119,9 +119,9 @@ def test_a_regular_past_the_limit_goes_first_and_others_reach_it_later():
     config = PolicyConfig(preferential_ratio=2, regular_max_wait=timedelta(minutes=60))
     queue = [t(1, minutes_ago=70)] + [t(10 + i, PREFERENTIAL, 5 - i) for i in range(4)] + [t(2, minutes_ago=45)]
     p = simulate(queue, [DeskState(1, {A: 1})], flat({A: 10}), now=NOW, config=config)
-    # R1 (overdue) first; S10; at +20 R2 has waited 65 min: past the limit, it goes
-    # before S11 (without the rule it would wait for a second preferential one).
-    assert waits(p, [1, 10, 2, 11, 12, 13]) == [0, 10, 20, 30, 40, 50]
+    # R1 (overdue) first; S10; at +20 R2 has waited 65 min, but S11 has waited 24 (72
+    # weighed, ratio + 1 = 3): the preferential tickets, past their target too, go first.
+    assert waits(p, [1, 10, 11, 12, 13, 2]) == [0, 10, 20, 30, 40, 50]
     p = simulate(queue, [DeskState(1, {A: 1})], flat({A: 10}), now=NOW, config=NO_LIMIT)
     assert waits(p, [10, 11, 1, 12, 13, 2]) == [0, 10, 20, 30, 40, 50]
 
