@@ -22,10 +22,19 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path="/" + name))
 
 
+def asyncpg_dsn(url: str) -> str:
+    """A Tortoise `postgres://` URL as asyncpg spells it."""
+    return url.replace("postgres://", "postgresql://", 1)
+
+
+def load_average() -> float:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+
 async def pg_admin(admin_url: str, *statements: str) -> None:
     import asyncpg
 
-    conn = await asyncpg.connect(admin_url.replace("postgres://", "postgresql://", 1), timeout=10)
+    conn = await asyncpg.connect(asyncpg_dsn(admin_url), timeout=10)
     try:
         for sql in statements:
             await conn.execute(sql)

@@ -15,10 +15,25 @@ re-created every run) and each worker count, every run:
    wall clock), p50/p99 of call-next and of finish;
 5. checks correctness: every ticket called exactly once (no duplicate ids, as many
    calls as tickets, the same ids as issued), numbers unique, and in the database every
-   ticket `done` with exactly one `called` event.
+   ticket `done` with exactly one `called` event;
+6. PostgreSQL: the baselines, in the same run — the same drain (the same desk loops,
+   the same line: the issued tickets are copied before phase 2 into fresh databases
+   seeded the same way) done in bare SQL from this process, plain asyncpg on a pool of
+   the server's size, no HTTP, checked the same way. `bare`: each call the minimal
+   correct claim in one statement (the heads of the desk's lines in index order,
+   FOR UPDATE SKIP LOCKED, the earliest claimed, its `called` event), each finish one
+   statement. `stmt`: each call Turnero's own call-next statement (its policy, desk
+   lock, busy check and streak), the same finish. Turnero's calls/s over each of
+   theirs is the ratio printed; Turnero over `stmt` is the cost of the server itself
+   (HTTP, framework, Python), `stmt` over `bare` that of the call-next policy in SQL.
+   The load average at the start of every drain is printed with it, and the CPU
+   ratio: a baseline's CPU per call+finish (database + client) over Turnero's (server
+   + database + client), what the rate ratio tends to when the cores are the limit.
+   Every drain starts with fresh planner statistics (ANALYZE of the queue's tables).
 
-With --runs N it prints each run and then the median of every figure, and ends with a
-Markdown table for the README. Every loop is bounded in count and by --timeout.
+With --runs N it prints each run and then the median of every figure (and of the
+ratios), and ends with a Markdown table for the README. Every loop is bounded in count
+and by --timeout.
 
 It also prints the CPU time used per ticket (issued; called and finished) by the
 server processes, the PostgreSQL backends and the load generator, read from /proc:
@@ -34,6 +49,7 @@ minimal HTTP/1.1 client (RawHttp, a fraction of aiohttp's CPU per request;
 benchmark-only dependencies: `pip install -e '.[bench]'`.
 
     python benchmarks/queue.py --backend both --runs 3 --workers 1,2
+    python benchmarks/queue.py --backend postgres --runs 5        # ratio to bare SQL
 """
 
 from __future__ import annotations
@@ -59,6 +75,7 @@ import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 from urllib.parse import urlsplit  # noqa: E402
 
@@ -76,6 +93,7 @@ PASSWORD = "bench-password"
 PREFERENTIAL = ("senior", "disability", "pregnant", "child")
 PG_DEFAULT = "postgres://postgres@127.0.0.1:5432/test"
 PG_BENCH_DB = "turnero_bench"
+BASELINES = {"bare": "turnero_bench_bare", "stmt": "turnero_bench_stmt"}  # prefix: its database
 
 
 # ---------------------------------------------------------------- databases
@@ -353,7 +371,8 @@ async def drain_phase(session, base, desk_headers: list[dict], expected: int, de
     return called, call_lat, finish_lat, wall, errors
 
 
-async def drive(base: str, args, rng: random.Random, meter: CpuMeter) -> tuple[dict[str, float], list[str]]:
+async def drive(base: str, args, rng: random.Random, meter: CpuMeter, database_url: str,
+                bare_urls: list[str]) -> tuple[dict[str, float], list[str], dict[str, str]]:
     deadline = time.monotonic() + args.timeout
     # Keep-alive below uvicorn's 5 s, so the client never reuses a connection the server
     # is closing at that moment (a reset POST is not retried).
@@ -387,8 +406,13 @@ async def drive(base: str, args, rng: random.Random, meter: CpuMeter) -> tuple[d
                 if r.status != 200:
                     raise BenchError(f"abrir ventanilla {i}: {r.status} {await r.text()}")
 
+        for bare_url in bare_urls:
+            # The baselines drain the very same line: copied now, while it waits.
+            await copy_line(database_url, bare_url)
+        await analyze(database_url)
         if args.profile_cmd:
             print("    (fase 2: llamadas)", flush=True)
+        load = common.load_average()
         cpu0 = meter.snapshot()
         called, call_lat, finish_lat, drain_wall, errors = await drain_phase(
             timed, base, desk_headers, len(issued), deadline
@@ -397,14 +421,7 @@ async def drive(base: str, args, rng: random.Random, meter: CpuMeter) -> tuple[d
         if isinstance(timed, RawHttp):
             await timed.close()
         problems += errors
-        ids = [c[0] for c in called]
-        if len(ids) != len(set(ids)):
-            problems.append(f"¡turnos llamados dos veces! {len(ids) - len(set(ids))}")
-        if len(set(ids)) != len(issued) or set(ids) != set(issued):
-            problems.append(f"llamados {len(set(ids))} distintos de {len(issued)} emitidos")
-        numbers = [c[1] for c in called]
-        if len(numbers) != len(set(numbers)):
-            problems.append("números repetidos al llamar")
+        problems += check_calls(called, set(issued))
         if time.monotonic() > deadline:
             problems.append(f"se alcanzó el tiempo límite ({args.timeout} s)")
 
@@ -417,12 +434,199 @@ async def drive(base: str, args, rng: random.Random, meter: CpuMeter) -> tuple[d
         "call_p99_ms": percentile(call_lat, 99),
         "finish_p50_ms": percentile(finish_lat, 50),
         "finish_p99_ms": percentile(finish_lat, 99),
+        "load": load,
     }
     # CPU milliseconds per ticket issued, and per ticket called and finished.
     for phase, cpu, n in (("issue", issue_cpu, len(issued)), ("drain", drain_cpu, len(called))):
         for who in ("server", "db", "client"):
             figures[f"{phase}_{who}_cpu_ms"] = 1000 * cpu[who] / n if n else float("nan")
-    return figures, problems
+    return figures, problems, issued
+
+
+def check_calls(called: list[tuple[str, str]], issued: set[str]) -> list[str]:
+    """Each issued ticket called exactly once, numbers unique."""
+    problems = []
+    ids = [c[0] for c in called]
+    if len(ids) != len(set(ids)):
+        problems.append(f"¡turnos llamados dos veces! {len(ids) - len(set(ids))}")
+    if len(set(ids)) != len(issued) or set(ids) != issued:
+        problems.append(f"llamados {len(set(ids))} distintos de {len(issued)} emitidos")
+    numbers = [c[1] for c in called]
+    if len(numbers) != len(set(numbers)):
+        problems.append("números repetidos al llamar")
+    return problems
+
+
+# ---------------------------------------------------------------- bare SQL baseline
+#
+# The same drain without Turnero: N desk loops in this process (uvloop), plain asyncpg
+# on a pool of the server's size, straight to a database seeded the same way and holding
+# a copy of the same waiting line (copied from the server's database before its drain).
+# Each call is the minimal correct claim in one statement (autocommit): the heads of
+# the desk's lines (its two services, preferential and regular: index order, FOR UPDATE
+# SKIP LOCKED), the earliest of them claimed and its `called` event; each finish one
+# statement too (the ticket done and its `finished` event). No policy ratio, desk lock,
+# busy check, streak, outbox, auth, HTTP, JSON or bus: what Turnero adds on top.
+
+
+def _bare_head(lane: str, service_param: str) -> str:
+    return (
+        "SELECT * FROM (SELECT id, arrived_at FROM ticket WHERE office_id = $1 AND status = 'waiting'"
+        f" AND lane = '{lane}' AND service_id = {service_param} ORDER BY arrived_at, id LIMIT 1"
+        f" FOR UPDATE SKIP LOCKED) AS {lane}_{service_param[1:]}"
+    )
+
+
+BARE_CALL_SQL = (
+    "WITH h AS (" + " UNION ALL ".join(
+        _bare_head(lane, param) for param in ("$2", "$3") for lane in ("preferential", "regular")
+    ) + "),"
+    " pick AS (SELECT id FROM h ORDER BY arrived_at, id LIMIT 1),"
+    " t AS (UPDATE ticket SET status = 'called', desk_id = $4, called_at = $5 FROM pick"
+    "  WHERE ticket.id = pick.id AND ticket.status = 'waiting' RETURNING ticket.*),"
+    " e AS (INSERT INTO ticket_event (ticket_id, kind, at, desk_id, user_id, data)"
+    "  SELECT id, 'called', $5, desk_id, $6, '{}'::jsonb FROM t)"
+    " SELECT * FROM t"
+)
+
+BARE_FINISH_SQL = (
+    "WITH t AS (UPDATE ticket SET status = 'done', started_at = COALESCE(started_at, called_at),"
+    "  finished_at = $2 WHERE id = $1 AND status IN ('called', 'serving') RETURNING *),"
+    " e AS (INSERT INTO ticket_event (ticket_id, kind, at, desk_id, user_id, data)"
+    "  SELECT id, 'finished', $2, desk_id, $3, '{}'::jsonb FROM t)"
+    " SELECT * FROM t"
+)
+
+QUEUE_TABLES = ("ticket_counter", "ticket", "ticket_event")
+
+
+async def copy_line(source_url: str, target_url: str) -> None:
+    """Copy the issued tickets (and their counters and events) into the baseline's
+    database, seeded like the server's: same ids, binary COPY."""
+    import io
+
+    import asyncpg
+
+    source = await asyncpg.connect(common.asyncpg_dsn(source_url))
+    target = await asyncpg.connect(common.asyncpg_dsn(target_url))
+    try:
+        for table in QUEUE_TABLES:
+            data = io.BytesIO()
+            await source.copy_from_table(table, output=data, format="binary")
+            data.seek(0)
+            await target.copy_to_table(table, source=data, format="binary")
+            if await target.fetchval("SELECT pg_get_serial_sequence($1, 'id')", table):
+                await target.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+                )
+    finally:
+        await source.close()
+        await target.close()
+    await analyze(target_url)
+
+
+async def analyze(database_url: str) -> None:
+    """Fresh planner statistics for the queue's tables before a drain (both databases
+    alike, whatever autovacuum did meanwhile)."""
+    if not database_url.startswith("postgres"):
+        return
+    import asyncpg
+
+    conn = await asyncpg.connect(common.asyncpg_dsn(database_url))
+    try:
+        await conn.execute("ANALYZE " + ", ".join(QUEUE_TABLES))
+    finally:
+        await conn.close()
+
+
+async def bare_drain(database_url: str, args, issued: set[str], prefix: str) -> tuple[dict[str, float], list[str]]:
+    """The drain in bare SQL; prefix "bare" calls with BARE_CALL_SQL, "stmt" with
+    Turnero's own call-next statement (its policy, desk lock, busy check and streak)."""
+    import asyncpg
+
+    from turnero.queue.service import QueueConfig, _call_next_statement
+    from turnero.settings import Settings
+
+    policy = QueueConfig.from_settings(Settings()).policy
+    turnero_sql = _call_next_statement()
+    pool_size = args.pool_size or Settings.db_pool_size
+    pool = await asyncpg.create_pool(common.asyncpg_dsn(database_url), min_size=pool_size, max_size=pool_size)
+    try:
+        office_id = await pool.fetchval("SELECT id FROM office WHERE code = $1", OFFICE)
+        if prefix == "stmt":  # Turnero's statement calls at open desks only
+            await pool.execute("UPDATE desk SET status = 'open' WHERE office_id = $1", office_id)
+        service_ids = [await pool.fetchval("SELECT id FROM service WHERE code = $1", code) for code, _ in SERVICES]
+        desks = await pool.fetch("SELECT id, name FROM desk WHERE office_id = $1 ORDER BY id", office_id)
+        users = {r["username"]: r["id"] for r in await pool.fetch("SELECT id, username FROM app_user")}
+        call_lat: list[float] = []
+        finish_lat: list[float] = []
+        called: list[tuple[str, str]] = []
+        errors: list[str] = []
+        deadline = time.monotonic() + args.timeout
+        max_loops = len(issued) + 10
+
+        async def call(desk_id: int, desk_name: str, user_id: int, first: int, second: int):
+            now = datetime.now(UTC)
+            if prefix == "bare":
+                return await pool.fetchrow(BARE_CALL_SQL, office_id, first, second, desk_id, now, user_id)
+            for _attempt in range(20):  # as Turnero does: again when the desk changed meanwhile
+                row = await pool.fetchrow(turnero_sql, office_id, desk_name, now, now - policy.regular_max_wait,
+                                          max(1, policy.preferential_ratio), user_id, False)
+                if row["q_desk_name"] is not None:
+                    return row if row["id"] is not None else None
+            raise OSError("la ventanilla cambió 20 veces seguidas")
+
+        async def desk_loop(desk_id: int, desk_name: str, user_id: int, first: int, second: int):
+            for _ in range(max_loops):
+                if time.monotonic() > deadline or len(errors) > 20:
+                    return
+                t0 = time.perf_counter()
+                try:
+                    row = await call(desk_id, desk_name, user_id, first, second)
+                except (asyncpg.PostgresError, OSError) as exc:
+                    errors.append(f"llamar (SQL): {exc!r}")
+                    continue
+                call_lat.append(time.perf_counter() - t0)
+                if row is None:
+                    return
+                called.append((row["public_id"], row["number"]))
+                t0 = time.perf_counter()
+                try:
+                    done = await pool.fetchrow(BARE_FINISH_SQL, row["id"], datetime.now(UTC), user_id)
+                except (asyncpg.PostgresError, OSError) as exc:
+                    errors.append(f"finalizar (SQL): {exc!r}")
+                    continue
+                finish_lat.append(time.perf_counter() - t0)
+                if done is None:
+                    errors.append(f"finalizar (SQL): {row['number']} no estaba llamado")
+
+        loops = []
+        for i, desk in enumerate(desks):
+            first, second = service_ids if (i + 1) % 2 else service_ids[::-1]
+            loops.append(desk_loop(desk["id"], desk["name"], users[f"bench-op{i + 1}"], first, second))
+        db_pids = common.pg_backend_pids(urlsplit(database_url).path.lstrip("/"))
+        db0 = {p: common.cpu_seconds(p) for p in db_pids}
+        client0 = time.process_time()
+        load = common.load_average()
+        start = time.perf_counter()
+        await asyncio.gather(*loops)
+        wall = time.perf_counter() - start
+        db_cpu = sum(common.cpu_seconds(p) - db0[p] for p in db_pids)
+        client_cpu = time.process_time() - client0
+    finally:
+        await pool.close()
+    n = len(called)
+    figures = {
+        "calls_per_s": n / wall if wall else 0.0,
+        "call_p50_ms": percentile(call_lat, 50),
+        "call_p99_ms": percentile(call_lat, 99),
+        "finish_p50_ms": percentile(finish_lat, 50),
+        "finish_p99_ms": percentile(finish_lat, 99),
+        "db_cpu_ms": 1000 * db_cpu / n if n else float("nan"),
+        "client_cpu_ms": 1000 * client_cpu / n if n else float("nan"),
+        "load": load,
+    }
+    return {f"{prefix}_{k}": v for k, v in figures.items()}, errors + check_calls(called, issued)
 
 
 # ---------------------------------------------------------------- runs and report
@@ -444,8 +648,49 @@ CPU_COLUMNS = [
 ]
 
 
+BASELINE_NAMES = {"bare": "bare SQL (minimal claim)", "stmt": "bare SQL (Turnero's statement)"}
+BARE_COLUMNS = [
+    (f"{prefix}_{key}", label, fmt)
+    for prefix in BASELINES
+    for key, label, fmt in (
+        ("calls_per_s", "calls/s", "{:.0f}"),
+        ("ratio", "Turnero/it", "{:.2f}"),
+        ("cpu_ratio", "CPU ratio", "{:.2f}"),
+        ("call_p50_ms", "call p50 ms", "{:.1f}"),
+        ("call_p99_ms", "call p99 ms", "{:.1f}"),
+        ("finish_p50_ms", "finish p50 ms", "{:.1f}"),
+        ("finish_p99_ms", "finish p99 ms", "{:.1f}"),
+        ("db_cpu_ms", "CPU ms per call+finish: db", "{:.2f}"),
+        ("client_cpu_ms", "client", "{:.2f}"),
+        ("load", "load average", "{:.1f}"),
+    )
+]
+
+
 def format_row(figures: dict[str, float]) -> str:
     return "  ".join(f"{label} {fmt.format(figures[key])}" for key, label, fmt in COLUMNS)
+
+
+def format_bare(figures: dict[str, float]) -> list[str]:
+    """One line per baseline run: its figures, and Turnero's rate over its rate."""
+    lines = []
+    for prefix, name in BASELINE_NAMES.items():
+        cells = [f"{label} {fmt.format(figures[key])}" for key, label, fmt in BARE_COLUMNS
+                 if key.startswith(prefix + "_") and key in figures]
+        if cells:
+            lines.append(f"{name}: " + "  ".join(cells))
+    return lines
+
+
+def add_cpu_ratios(figures: dict[str, float]) -> None:
+    """CPU per call+finish of a baseline (db + client) over Turnero's (server + db +
+    client): the throughput ratio the machine would show if it were CPU-bound, and a
+    figure that moves less with other work on the machine than calls/s do."""
+    turnero = sum(figures[f"drain_{who}_cpu_ms"] for who in ("server", "db", "client"))
+    for prefix in BASELINES:
+        if f"{prefix}_db_cpu_ms" in figures and turnero:
+            bare = figures[f"{prefix}_db_cpu_ms"] + figures[f"{prefix}_client_cpu_ms"]
+            figures[f"{prefix}_cpu_ratio"] = bare / turnero
 
 
 def format_cpu(figures: dict[str, float]) -> str:
@@ -460,6 +705,12 @@ def one_run(backend: str, workers: int, args, workdir: Path, run: int) -> RunRes
     result = RunResult(backend, workers)
     database_url = fresh_database(backend, args.pg_url, workdir)
     asyncio.run(seed(database_url, args.desks))
+    bare_urls: dict[str, str] = {}
+    if backend == "postgres":
+        for prefix in args.baselines:
+            bare_urls[prefix] = common.fresh_database(backend, args.pg_url, workdir, pg_name=BASELINES[prefix],
+                                                      sqlite_name="")
+            asyncio.run(seed(bare_urls[prefix], args.desks))
     env_extra = {"TURNERO_ACCESS_LOG": "1" if args.access_log else "0"}
     if args.pool_size:
         env_extra["TURNERO_DB_POOL_SIZE"] = str(args.pool_size)
@@ -473,7 +724,9 @@ def one_run(backend: str, workers: int, args, workdir: Path, run: int) -> RunRes
         rng = random.Random(args.seed + run)
         meter = CpuMeter(server.worker_pids(), backend)
         loop_runner = _runner()
-        figures, problems = loop_runner(drive(server.url, args, rng, meter))
+        figures, problems, issued = loop_runner(
+            drive(server.url, args, rng, meter, database_url, list(bare_urls.values()))
+        )
         result.figures, result.problems = figures, problems
     finally:
         server.stop()
@@ -481,6 +734,18 @@ def one_run(backend: str, workers: int, args, workdir: Path, run: int) -> RunRes
         result.problems += asyncio.run(check_database(database_url, args.tickets))
     if result.problems:
         print("    servidor: " + str(log_path))
+    # Right after, with the server stopped: the same drain in bare SQL (the baselines'
+    # order alternates from run to run, so neither always goes first).
+    order = list(bare_urls) if run % 2 else list(bare_urls)[::-1]
+    for prefix in order:
+        bare, bare_problems = _runner()(bare_drain(bare_urls[prefix], args, set(issued), prefix))
+        if not bare_problems:
+            bare_problems += asyncio.run(check_database(bare_urls[prefix], args.tickets))
+        result.figures.update(bare)
+        result.figures[f"{prefix}_ratio"] = result.figures["calls_per_s"] / bare[f"{prefix}_calls_per_s"]
+        result.problems += [f"baseline {prefix}: {p}" for p in bare_problems]
+        common.drop_database(backend, args.pg_url, BASELINES[prefix])
+    add_cpu_ratios(result.figures)
     return result
 
 
@@ -513,10 +778,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-cmd", action="store_true",
                         help="print the server pids and phase changes (to attach py-spy or perf)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, SQLite file)")
+    parser.add_argument("--baselines", default="bare,stmt",
+                        help="bare SQL drains run after each PostgreSQL run: bare (the minimal claim), stmt "
+                             "(Turnero's own call-next statement); '' for none")
     args = parser.parse_args(argv)
     if args.tickets < 1 or args.desks < 1 or args.runs < 1 or args.concurrency < 1:
         parser.error("--tickets, --desks, --runs y --concurrency deben ser positivos")
     worker_counts = [int(w) for w in str(args.workers).split(",") if w.strip()]
+    args.baselines = [b.strip() for b in args.baselines.split(",") if b.strip()]
+    if set(args.baselines) - set(BASELINES):
+        parser.error(f"--baselines: {', '.join(BASELINES)}")
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
 
     workdir = Path(tempfile.mkdtemp(prefix="turnero-bench-"))
@@ -539,6 +810,8 @@ def main(argv: list[str] | None = None) -> int:
                     results.append(result)
                     print("    " + format_row(result.figures), flush=True)
                     print("    " + format_cpu(result.figures), flush=True)
+                    for line in format_bare(result.figures):
+                        print("    " + line, flush=True)
                     if result.problems:
                         failed = True
                         print("    PROBLEMS: " + "; ".join(result.problems[:10]), flush=True)
@@ -546,11 +819,21 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"    ok: {args.tickets} tickets issued, each called once, numbers unique", flush=True)
                 medians = {
                     key: statistics.median(r.figures[key] for r in results)
-                    for key, _label, _fmt in COLUMNS + CPU_COLUMNS
+                    for key, _label, _fmt in COLUMNS + CPU_COLUMNS + BARE_COLUMNS + [("load", "", "")]
+                    if all(key in r.figures for r in results)
                 }
                 summary.append((backend, workers, medians, sum(1 for r in results if r.problems)))
                 print(f"  median of {len(results)}: " + format_row(medians), flush=True)
                 print("    " + format_cpu(medians), flush=True)
+                for line in format_bare(medians):
+                    print("    " + line, flush=True)
+                for prefix, name in BASELINE_NAMES.items():
+                    if f"{prefix}_ratio" in medians:
+                        ratios = ", ".join(f"{r.figures[f'{prefix}_ratio']:.2f}" for r in results)
+                        loads = ", ".join(f"{r.figures['load']:.1f}/{r.figures[f'{prefix}_load']:.1f}"
+                                          for r in results)
+                        print(f"    Turnero call-next rate / {name}: median {medians[f'{prefix}_ratio']:.2f}"
+                              f" (runs: {ratios}; load averages Turnero/baseline: {loads})", flush=True)
     finally:
         if args.keep or failed:
             print(f"work folder kept: {workdir}")
@@ -563,7 +846,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     header = (
         ["backend", "workers"] + [label for _key, label, _fmt in COLUMNS]
-        + ["CPU ms per call+finish (server + db + client)", "failed runs"]
+        + ["CPU ms per call+finish (server + db + client)", "bare SQL calls/s", "Turnero/bare SQL",
+           "Turnero's statement in bare SQL calls/s", "Turnero/that", "load average", "failed runs"]
     )
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---" for _ in header) + "|")
@@ -571,9 +855,15 @@ def main(argv: list[str] | None = None) -> int:
         cpu = " + ".join(f"{medians[f'drain_{who}_cpu_ms']:.1f}" for who in ("server", "db", "client"))
         if backend == "sqlite":  # SQLite runs inside the server process
             cpu = " + ".join(f"{medians[f'drain_{who}_cpu_ms']:.1f}" for who in ("server", "client"))
+        bare = []
+        for prefix in BASELINES:
+            if f"{prefix}_ratio" in medians:
+                bare += [f"{medians[f'{prefix}_calls_per_s']:.0f}", f"{medians[f'{prefix}_ratio']:.2f}"]
+            else:
+                bare += ["–", "–"]
         cells = (
             [backend, str(workers)] + [fmt.format(medians[key]) for key, _label, fmt in COLUMNS]
-            + [cpu, str(bad)]
+            + [cpu, *bare, f"{medians['load']:.1f}", str(bad)]
         )
         print("| " + " | ".join(cells) + " |")
     return 1 if failed else 0
