@@ -502,7 +502,8 @@ def _policy_order_sql(h: str, streak: str, cutoff: str, ratio: str, now: str, *,
 def _call_next_statement() -> str:
     """PostgreSQL: call-next in one statement. Parameters: $1 office id, $2 desk name,
     $3 now, $4 the overdue cutoff (now - regular_max_wait), $5 preferential ratio,
-    $6 user id.
+    $6 user id, $7 whether a ticket with a phone may be called (the statement runs in
+    a transaction that will also write its "es su turno" outbox row).
 
     d: the desk, locked, but only in the version this statement's snapshot sees (its
     xmin): every call at a desk rewrites the desk row (u here, and call_ticket), so a
@@ -512,8 +513,10 @@ def _call_next_statement() -> str:
     service and lane), locked with SKIP LOCKED so concurrent desks take the next ones;
     FOR UPDATE re-checks each head's latest version, so one called meanwhile is
     skipped. pick: the policy's choice among them; t, e, u: the claim, its audit event
-    and the desk's new streak. Statuses and lanes are literals, so the statement's text
-    never changes and PostgreSQL keeps one plan for it."""
+    and the desk's new streak. Without $7 a picked ticket with a phone is not claimed
+    (nothing is written; q_pick_id tells the caller to call again in a transaction).
+    Statuses and lanes are literals, so the statement's text never changes and
+    PostgreSQL keeps one plan for it."""
     order, new_streak = _policy_order_sql("h", "d.preferential_streak", "$4::timestamptz", "$5", "$3::timestamptz")
 
     def head(lane: Lane, condition: str = "", order_by: str = "t.arrived_at") -> str:
@@ -538,32 +541,42 @@ def _call_next_statement() -> str:
         "  WHERE d.status = 'open' AND NOT (SELECT busy FROM busy)),"
         f" pick AS MATERIALIZED (SELECT h.id, {new_streak} AS streak FROM h CROSS JOIN d ORDER BY {order} LIMIT 1),"
         " t AS (UPDATE ticket SET status = 'called', desk_id = (SELECT id FROM d), called_at = $3 FROM pick"
-        "  WHERE ticket.id = pick.id AND ticket.status = 'waiting' RETURNING ticket.*),"
+        "  WHERE ticket.id = pick.id AND ticket.status = 'waiting' AND ($7::boolean OR ticket.phone IS NULL)"
+        "  RETURNING ticket.*),"
         " e AS (INSERT INTO ticket_event (ticket_id, kind, at, desk_id, user_id, data)"
         "  SELECT id, 'called', $3::timestamptz, desk_id, $6::int, '{}'::jsonb FROM t),"
         " u AS (UPDATE desk SET preferential_streak = pick.streak FROM pick"
         "  WHERE desk.id = (SELECT id FROM d) AND EXISTS (SELECT 1 FROM t))"
         " SELECT (SELECT id FROM d0) AS q_desk_id, d.name AS q_desk_name, d.status AS q_desk_status,"
-        "  (SELECT busy FROM busy) AS q_desk_busy, s.code AS q_service_code, s.name AS q_service_name, t.*"
+        "  (SELECT busy FROM busy) AS q_desk_busy, (SELECT id FROM pick) AS q_pick_id,"
+        "  s.code AS q_service_code, s.name AS q_service_name, t.*"
         " FROM (SELECT 1) AS one LEFT JOIN d ON TRUE LEFT JOIN t ON TRUE LEFT JOIN service s ON s.id = t.service_id"
     )
 
 
 _CALL_NEXT_SQL: str | None = None
 _CALL_NEXT_ATTEMPTS = 20  # each retry follows a change at this very desk: a few at most
+# Per office id: whether the last ticket called here had a phone (call_next then starts
+# in a transaction, where its outbox row can be written).
+_phones_at: dict[int, bool] = {}
+
+
+_NEEDS_TRANSACTION = object()  # _call_next_postgres: the ticket to call has a phone
 
 
 async def _call_next_postgres(office: Office, desk_name: str, actor: Principal, config: QueueConfig,
-                              now: datetime) -> tuple[dict, str, str] | None:
+                              now: datetime, with_phone: bool) -> tuple[dict, str, str] | None | object:
     """PostgreSQL: (ticket row, service code, service name) of the ticket called, or
-    None when nobody the desk serves is waiting."""
+    None when nobody the desk serves is waiting. Without `with_phone`, a ticket with a
+    phone is not called: _NEEDS_TRANSACTION then says to call again in a transaction
+    that also writes its outbox row."""
     global _CALL_NEXT_SQL
     if _CALL_NEXT_SQL is None:
         _CALL_NEXT_SQL = _call_next_statement()
     if not can_match(Desk, "name", desk_name):
         raise not_found("desk_not_found", f"No existe la ventanilla {desk_name!r} en {office.code}.")
     params = [office.id, desk_name, now, now - config.policy.regular_max_wait,
-              max(1, config.policy.preferential_ratio), actor.user_id]
+              max(1, config.policy.preferential_ratio), actor.user_id, with_phone]
     for _attempt in range(_CALL_NEXT_ATTEMPTS):
         row = (await _connection().execute_query_dict(_CALL_NEXT_SQL, params))[0]
         if row["q_desk_id"] is None:
@@ -578,7 +591,7 @@ async def _call_next_postgres(office: Office, desk_name: str, actor: Principal, 
     if row["q_desk_busy"]:
         raise _desk_busy_error(row["q_desk_name"])
     if row["id"] is None:
-        return None
+        return _NEEDS_TRANSACTION if row["q_pick_id"] is not None and not with_phone else None
     return row, row.pop("q_service_code"), row.pop("q_service_name")
 
 
@@ -629,17 +642,26 @@ async def call_next(office: Office, desk_name: str, actor: Principal, config: Qu
     """Call the next ticket for a desk; None when nobody it serves is waiting."""
     now = clock.now()
     if is_postgres():
-        # The one statement inside a transaction, so that the "es su turno" message
-        # commits with the call (DESIGN.md: the outbox row in the same transaction).
-        async with in_transaction() as conn:
-            called = await _call_next_postgres(office, desk_name, actor, config, now)
-            if called is None:
-                return None
-            row, service_code, service_name = called
-            desk_name = row.pop("q_desk_name")
-            for key in ("q_desk_id", "q_desk_status", "q_desk_busy"):
-                row.pop(key)
-            await _notify_called(conn, row, office, desk_name, service_code)
+        # The one statement is atomic on its own: without a phone (no outbox row) it
+        # runs alone, no BEGIN/COMMIT round trips. A ticket with a phone is called in a
+        # transaction that also writes its "es su turno" message, so both commit
+        # together (DESIGN.md): straight away where the last call here had a phone,
+        # else after the lone statement found one (and claimed nothing).
+        called = _NEEDS_TRANSACTION
+        if not _phones_at.get(office.id):
+            called = await _call_next_postgres(office, desk_name, actor, config, now, with_phone=False)
+        if called is _NEEDS_TRANSACTION:
+            async with in_transaction() as conn:
+                called = await _call_next_postgres(office, desk_name, actor, config, now, with_phone=True)
+                if called is not None:
+                    await _notify_called(conn, called[0], office, called[0]["q_desk_name"], called[1])
+        if called is None:
+            return None
+        row, service_code, service_name = called
+        _phones_at[office.id] = bool(row["phone"])
+        desk_name = row.pop("q_desk_name")
+        for key in ("q_desk_id", "q_desk_status", "q_desk_busy", "q_pick_id"):
+            row.pop(key)
     else:
         async with in_transaction() as conn:
             desk, weights = await _desk_for_call(conn, office, desk_name)
