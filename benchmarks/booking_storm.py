@@ -235,45 +235,16 @@ def plan_release(lead: float, capacity: int) -> dict:
     return {"release": release, "day": day, "starts": starts, "rule": rule}
 
 
-class RawPost:
-    """POSTs over at most `limit` keep-alive HTTP/1.1 connections, opened as they are
-    needed, responses parsed by httptools' C parser (benchmarks/common.py's reader): the
-    5,000 clients share the server's two cores, and aiohttp spends about three times as
-    much CPU per request (--client aiohttp keeps it, for comparison)."""
-
-    def __init__(self, base: str, limit: int, timeout: float):
-        parts = urlsplit(base)
-        self.host, self.port, self.timeout = parts.hostname, parts.port, timeout
-        self.head = f"Host: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
-        self._idle: list = []
-        self._slots = asyncio.Semaphore(limit)
+class RawPost(common.KeepAlive):
+    """POSTs over at most `limit` keep-alive connections (common.KeepAlive): the 5,000
+    clients share the server's two cores, and aiohttp spends about three times as much
+    CPU per request (--client aiohttp keeps it, for comparison). A booking is not
+    repeated on a closed connection."""
 
     async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        request = f"POST {path} HTTP/1.1\r\n{self.head}Content-Length: {len(body)}\r\n\r\n".encode() + body
-        async with self._slots:
-            while self._idle and self._idle[-1].transport is None:  # closed by the server meanwhile
-                self._idle.pop()
-            if self._idle:
-                conn = self._idle.pop()
-            else:
-                _t, conn = await asyncio.get_running_loop().create_connection(
-                    common._GetConnection, self.host, self.port)
-            try:
-                async with asyncio.timeout(self.timeout):
-                    status, data, keep = await conn.send(request)
-            except BaseException:
-                conn.close()
-                raise
-            if keep:
-                self._idle.append(conn)
-            else:
-                conn.close()
-            return status, data
-
-    def close(self) -> None:
-        for conn in self._idle:
-            conn.close()
-        self._idle.clear()
+        request = (f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
+                   f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+        return await self.send(request, retry=False)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -320,7 +291,7 @@ async def storm(base: str, database_url: str, server_pids: list[int], args) -> d
         answered_by_sellout = 0
         milestones: list[tuple[int, float, int]] = []  # (places booked, seconds, requests answered)
         at_sellout: dict = {}
-        raw = RawPost(base, args.concurrency, args.timeout) if args.client == "raw" else None
+        raw = RawPost(base, args.timeout, args.concurrency) if args.client == "raw" else None
 
         async def post(path: str, payload: dict) -> tuple[int, object]:
             if raw is not None:

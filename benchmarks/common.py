@@ -235,21 +235,27 @@ class _GetConnection(asyncio.Protocol):
             self.transport.close()
 
 
-class HttpGet:
-    """GET over keep-alive HTTP/1.1 connections with httptools' C parser (a uvicorn
-    [standard] dependency): a load generator that makes hundreds of reads a second on
-    the cores the server uses spends a fraction of aiohttp's CPU on each (queue.py's
-    RawHttp does the same for POSTs). A kept-alive connection the server has closed
-    meanwhile is retried once on a new one (GETs are safe to repeat)."""
+class KeepAlive:
+    """Requests over keep-alive HTTP/1.1 connections, opened as they are needed, with
+    httptools' C parser (a uvicorn[standard] dependency): a load generator making
+    hundreds of requests a second on the cores the server uses spends a fraction of
+    aiohttp's CPU on each. At most `limit` requests at once (None: no bound)."""
 
-    def __init__(self, base: str, timeout: float = 60.0):
+    def __init__(self, base: str, timeout: float = 60.0, limit: int | None = None):
         parts = urlsplit(base)
         self.host, self.port, self.timeout = parts.hostname, parts.port, timeout
         self._idle: list[_GetConnection] = []
+        self._slots = asyncio.Semaphore(limit) if limit else None
 
-    async def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
-        request = f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{extra}\r\n".encode()
+    async def send(self, request: bytes, *, retry: bool) -> tuple[int, bytes]:
+        """(status, body). With `retry`, a kept-alive connection the server closed
+        meanwhile is tried once more on a new one (only for requests safe to repeat)."""
+        if self._slots is None:
+            return await self._send(request, retry)
+        async with self._slots:
+            return await self._send(request, retry)
+
+    async def _send(self, request: bytes, retry: bool) -> tuple[int, bytes]:
         for attempt in range(2):
             while self._idle and self._idle[-1].transport is None:  # closed by the server meanwhile
                 self._idle.pop()
@@ -263,7 +269,7 @@ class HttpGet:
                     status, body, keep = await conn.send(request)
             except ConnectionResetError:
                 conn.close()
-                if reused and not conn.answered:
+                if retry and reused and not conn.answered:
                     continue  # once more, on a new connection
                 raise
             except BaseException:
@@ -280,3 +286,12 @@ class HttpGet:
         for conn in self._idle:
             conn.close()
         self._idle.clear()
+
+
+class HttpGet(KeepAlive):
+    """GETs (safe to repeat: retried once on a connection the server had closed)."""
+
+    async def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        request = f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{extra}\r\n".encode()
+        return await self.send(request, retry=True)

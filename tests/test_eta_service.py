@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from turnero.core import clock
+from turnero.core import clock, wait_words
 from turnero.core.auth import Principal
 from turnero.core.errors import ApiError
 from turnero.core.models import Office, Role, Service, User
@@ -224,8 +224,11 @@ async def test_tickets_offices_and_the_kiosk_show_the_replayed_wait(client, kios
     # Read again, the whole office replayed: S1, then R1 and R2 (the 2:1 interleave).
     waits = [(await client.get(f"/api/tickets/{t['id']}")).json()["estimated_wait_minutes"] for t in (s1, r1, r2)]
     assert waits == [0, 7, 14]
+    read = (await client.get(f"/api/tickets/{r2['id']}")).json()
     page = await client.get(f"/t/{r2['id']}")
-    assert page.status_code == 200 and "≈ 14 min" in page.text
+    # The page says the same wait, with its range, in the shared words.
+    words = wait_words.wait_text(14, low=read["estimated_wait_low_minutes"], high=read["estimated_wait_high_minutes"])
+    assert page.status_code == 200 and words in page.text and "min" in words
 
     offices = {o["code"]: o for o in (await client.get("/api/offices?service=CI-RENOV")).json()}
     assert offices["LPZ-PRINCIPAL"]["waiting"] == 3

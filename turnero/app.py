@@ -44,7 +44,7 @@ from turnero.exam import jobs as exam_jobs
 from turnero.exam import pages as exam_pages
 from turnero.exam import routes as exam_routes
 from turnero.queue import eta_service
-from turnero.queue import service as queue_service
+from turnero.queue import following
 from turnero.queue.service import QueueConfig
 from turnero.settings import Settings
 
@@ -86,8 +86,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         coalesced.delay = settings.board_counts_delay_ms / 1000
         await bus.start()
         app.state.board_hub = BoardHub.from_settings(bus, settings)
-        app.state.board_hub.start_following = partial(queue_service.followed_ticket, config=app.state.queue_config)
-        app.state.board_hub.refresh_followed = partial(queue_service.refresh_followed, config=app.state.queue_config)
+        app.state.board_hub.start_following = partial(following.followed_ticket, config=app.state.queue_config)
+        app.state.board_hub.refresh_followed = partial(following.refresh_followed, config=app.state.queue_config)
         eta_service.refresh_listeners.append(app.state.board_hub.estimate_refreshed)
         scheduler = None
         if settings.run_jobs:

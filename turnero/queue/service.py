@@ -22,7 +22,7 @@ from turnero.core.ids import public_id
 from turnero.core.models import Office, Service
 from turnero.core.service import can_match, offered_service
 from turnero.displays.bus import coalesced, publish_office_event
-from turnero.queue import eta_service, policy, waiting
+from turnero.queue import eta, eta_service, policy, waiting
 from turnero.queue.models import (
     ACTIVE_AT_DESK,
     Desk,
@@ -100,7 +100,7 @@ def _connection():
     return Ticket._meta.db
 
 
-class _TicketRow(dict):
+class TicketRow(dict):
     """A ticket row read by raw SQL on PostgreSQL (values already typed), readable by
     attribute like the model, for _view on the hot paths: building the model instance
     costs more than the view itself."""
@@ -109,7 +109,7 @@ class _TicketRow(dict):
 
 
 def _view(
-    ticket: Ticket | _TicketRow, office: Office, service_code: str, service_name: str, desk_name: str | None
+    ticket: Ticket | TicketRow, office: Office, service_code: str, service_name: str, desk_name: str | None
 ) -> dict:
     """The ticket as the API shows it, from values at hand (no query); position and
     wait estimate are filled in by ticket_view for a waiting ticket."""
@@ -148,7 +148,7 @@ async def ticket_view(ticket: Ticket, office: Office, config: QueueConfig) -> di
     return view
 
 
-async def fill_wait(view: dict, ticket: Ticket | _TicketRow, office: Office, config: QueueConfig) -> dict:
+async def fill_wait(view: dict, ticket: Ticket | TicketRow, office: Office, config: QueueConfig) -> dict:
     """A waiting ticket's place in its service's queue and its estimated wait, from the
     office's lines held in memory (waiting.py): no scan of the line."""
     office_lines = await waiting.office_lines(office.id)
@@ -164,7 +164,7 @@ async def fill_wait(view: dict, ticket: Ticket | _TicketRow, office: Office, con
         estimate = await eta_service.current_estimate(office, config.policy)
         open_desks = estimate.open_desks.get(ticket.service_id, 0)
         view["estimated_wait_minutes"] = policy.estimate_wait_minutes(
-            view["position"], open_desks, estimate.minutes.get(ticket.service_id, 8.0))
+            view["position"], open_desks, estimate.minutes.get(ticket.service_id, eta.DEFAULT_PRIOR_MINUTES))
         opens_at = estimate.opens_at.get(ticket.service_id)
         if not open_desks and opens_at is not None:
             view["estimated_wait_minutes"] += max(0, math.ceil((opens_at - clock.now()).total_seconds() / 60))
@@ -677,7 +677,7 @@ async def call_next(office: Office, desk_name: str, actor: Principal, config: Qu
             row = await _claim(conn, desk, head["id"], decision.preferential_streak, now, actor.user_id)
             service_code, service_name, desk_name = head["service_code"], head["service_name"], desk["name"]
             await _notify_called(conn, row, office, desk_name, service_code)
-    ticket = _TicketRow(row) if is_postgres() else model_from_row(Ticket, row)
+    ticket = TicketRow(row) if is_postgres() else model_from_row(Ticket, row)
     view = _view(ticket, office, service_code, service_name, desk_name)
     await _publish_call(office, "ticket.called", view)
     return view
@@ -750,21 +750,11 @@ async def get_ticket(public: str) -> Ticket:
 
 async def public_ticket_view(public: str, config: QueueConfig) -> dict:
     """The ticket as the citizen sees it; a transferred ticket shows where it went."""
-    return (await followed_ticket(public, config)).view
+    return (await public_ticket(public, config))[1]
 
 
-@dataclass
-class Followed:
-    """A ticket a citizen's page follows: the visit's current ticket and its view."""
-
-    office_id: int
-    ticket_id: int
-    service_id: int
-    view: dict
-
-
-async def followed_ticket(public: str, config: QueueConfig) -> Followed:
-    """The visit's current ticket (a transferred one's next hop) and its public view."""
+async def public_ticket(public: str, config: QueueConfig) -> tuple[Ticket, dict]:
+    """The visit's current ticket (a transferred one's latest hop) and its public view."""
     ticket = await get_ticket(public)
     current = ticket
     if ticket.status == TicketStatus.TRANSFERRED:
@@ -774,27 +764,7 @@ async def followed_ticket(public: str, config: QueueConfig) -> Followed:
     view = await ticket_view(current, ticket.office, config)
     if current.id != ticket.id:
         view["transferred_from"] = ticket.public_id
-    return Followed(ticket.office_id, current.id, current.service_id, view)
-
-
-FINAL_STATUSES = (TicketStatus.DONE.value, TicketStatus.NO_SHOW.value, TicketStatus.CANCELLED.value)
-
-
-async def refresh_followed(followed: Followed, office: Office, config: QueueConfig, *, due: bool = True) -> Followed:
-    """The followed ticket's view now. Still waiting: only its place and wait change,
-    from the lines in memory (no query) — and not even that unless `due` (the same
-    object comes back); otherwise it is read again (the few tickets that just left the
-    line, or stand at a desk)."""
-    if followed.view["status"] == TicketStatus.WAITING.value:
-        if followed.ticket_id in await waiting.office_lines(office.id):
-            if not due:
-                return followed
-            row = _TicketRow(id=followed.ticket_id, status=TicketStatus.WAITING, service_id=followed.service_id)
-            view = await fill_wait(dict(followed.view), row, office, config)
-            return Followed(followed.office_id, followed.ticket_id, followed.service_id, view)
-    elif followed.view["status"] in FINAL_STATUSES:
-        return followed
-    return await followed_ticket(followed.view.get("transferred_from") or followed.view["id"], config)
+    return current, view
 
 
 _TRANSITIONS = {
@@ -1001,7 +971,7 @@ async def finish_single_step(public: str, actor: Principal, config: QueueConfig)
         return None
     row = rows[0]
     office = model_from_row(Office, row, "o")
-    ticket = _TicketRow(row)
+    ticket = TicketRow(row)
     await _publish_queue_changed(office)
     view = _view(ticket, office, row["q_service_code"], row["q_service_name"], row["q_desk_name"])
     view["next"] = None
