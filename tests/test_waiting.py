@@ -155,13 +155,20 @@ async def test_one_figure_on_every_surface(db):
     for _ in range(5):
         await service.issue_ticket(office, "CI-RENOV", actor=None, config=SERVED)
         clock.advance(timedelta(seconds=20))
-    await eta_service.settled()
-    estimates = await eta_service.office_estimates(office, CONFIG.policy)
-    promised = next(s for s in estimates["services"] if s["service"] == "CI-RENOV")["estimated_wait_minutes"]
-    # The next walk-in is told at issue what the office's estimates promised a moment before.
-    issued = await service.issue_ticket(office, "CI-RENOV", actor=None, config=SERVED)
+    # The next walk-in is told at issue what the office's estimates promised a moment
+    # before — from the same estimate: one refreshed in the background in between (a slow
+    # machine) may say otherwise, so that case is tried again.
+    for _attempt in range(5):
+        await eta_service.settled()
+        estimate = await eta_service.current_estimate(office, CONFIG.policy)
+        estimates = await eta_service.office_estimates(office, CONFIG.policy)
+        promised = next(s for s in estimates["services"] if s["service"] == "CI-RENOV")["estimated_wait_minutes"]
+        issued = await service.issue_ticket(office, "CI-RENOV", actor=None, config=SERVED)
+        read = await service.public_ticket_view(issued["id"], SERVED)
+        if await eta_service.current_estimate(office, CONFIG.policy) is estimate:
+            break
     assert issued["estimated_wait_minutes"] == promised
-    assert (await service.public_ticket_view(issued["id"], SERVED))["estimated_wait_minutes"] == promised
+    assert read["estimated_wait_minutes"] == promised
     await eta_service.settled()
     ranked = await ranking.recommend_offices("CI-RENOV", CONFIG.policy, city="La Paz")
     balancing = await desk_balancing.balancing_view(office, CONFIG.policy)
