@@ -275,7 +275,7 @@ async def test_redis_bus_delivers_across_instances_in_one_seq_order(prefix):
 
 
 @needs_redis
-async def test_redis_outage_drops_fast_then_reconnects_and_resyncs(prefix, caplog):
+async def test_redis_outage_delivers_locally_then_reconnects_and_resyncs(prefix, caplog):
     proxy = TcpProxy.for_url(REDIS_URL)
     proxied = redis_bus(proxy.url(REDIS_URL), prefix)
     other = redis_bus(REDIS_URL, prefix)  # another instance whose Redis link stays up
@@ -289,12 +289,17 @@ async def test_redis_outage_drops_fast_then_reconnects_and_resyncs(prefix, caplo
             caplog.clear()
             with caplog.at_level(logging.DEBUG, logger="turnero.bus"):
                 proxy.cut()
-                # Publishing while Redis is away never hangs and never raises.
-                for _ in range(20):
+                # Publishing while Redis is away never hangs and never raises, and this
+                # instance's own subscribers still get its events, numbered on locally.
+                for n in range(20):
                     started = asyncio.get_running_loop().time()
-                    assert await proxied.publish("LPZ", {"type": "ticket.called"}) is None
+                    assert await proxied.publish("LPZ", {"type": "ticket.called", "n": n}) == 2 + n
                     assert asyncio.get_running_loop().time() - started < 2.5
                 assert not proxied.healthy
+                local = [await next_event(sub) for _ in range(20)]
+                assert [(e["seq"], e["n"]) for e in local] == [(2 + n, n) for n in range(20)]
+                assert await proxied.current_seq("LPZ") == 21  # what a new feed starts from
+                assert other_sub.get_nowait() is None  # (the other instance never saw them)
                 # It keeps trying to reconnect (many failed attempts) …
                 await eventually(lambda: proxied._failures >= 8)
                 # … and the outage is logged once, not once per attempt.
@@ -306,13 +311,15 @@ async def test_redis_outage_drops_fast_then_reconnects_and_resyncs(prefix, caplo
             assert proxied.healthy
             # This instance's subscribers resnapshot (events may have been lost) …
             assert await next_event(sub, 5) is RESYNC
-            # … and every instance hears that this office's events were dropped.
+            # … and every instance hears that this office's events were dropped; the Redis
+            # counter was first raised past the local seqs (21), so no screen that took
+            # local event 21 is ever handed a Redis event numbered 21 or below.
             stale = await next_event(other_sub, 5)
-            assert stale["type"] == STALE and stale["seq"] == 2
+            assert stale["type"] == STALE and stale["seq"] == 22
             assert (await next_event(sub, 5))["type"] == STALE
             # Events flow again, numbered after the STALE marker.
-            assert await proxied.publish("LPZ", {"type": "queue.changed"}) == 3
-            assert (await next_event(other_sub))["seq"] == 3 and (await next_event(sub))["seq"] == 3
+            assert await proxied.publish("LPZ", {"type": "queue.changed"}) == 23
+            assert (await next_event(other_sub))["seq"] == 23 and (await next_event(sub))["seq"] == 23
             assert any("reconectado" in r.getMessage() for r in caplog.records)
     finally:
         await proxied.close()
@@ -328,7 +335,7 @@ async def test_redis_bus_starts_without_redis_and_connects_later(prefix):
     try:
         await bus.start()  # does not fail: the service runs without Redis
         assert not bus.healthy
-        assert await bus.publish("LPZ", {"type": "queue.changed"}) is None
+        assert await bus.publish("LPZ", {"type": "queue.changed"}) == 1  # local: no subscriber here
         proxy.restore()
         await asyncio.wait_for(bus.ready(), 20)
         async with bus.subscribe("LPZ") as sub:

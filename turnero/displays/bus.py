@@ -10,8 +10,11 @@ Each event an office's subscribers receive carries `seq`, increasing by one per 
 that office. A subscriber that may have lost events (its queue overflowed, or Redis was
 away) receives the `RESYNC` marker instead and re-reads a snapshot.
 
-A bus fault never fails a request: publishing is best effort after commit, and while
-Redis is unreachable events are dropped (displays resnapshot when it is back).
+A bus fault never fails a request: publishing is best effort after commit. While Redis
+is unreachable an instance still delivers its own events to its own subscribers, numbered
+on from the last seq it knew (a local sequence); when Redis is back the office's Redis
+counter is first raised past every local seq, then every subscriber resnapshots, so no
+page ever takes a Redis event numbered below a local one it already applied.
 """
 
 from __future__ import annotations
@@ -152,14 +155,24 @@ return seq
 """
 
 
+# Raise an office's counter to at least ARGV[1] (never lower it).
+_RAISE_LUA = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return current
+"""
+
+
 class RedisBus(EventBus):
     """Redis pub/sub across instances (redis.asyncio).
 
     One pattern subscription per instance (`{prefix}office:*`) feeds the local
     subscribers; a background task keeps it connected and reconnects with backoff.
-    While Redis is away, publishing returns at once (no request waits on it), the
-    offices whose events were dropped are remembered, and when Redis is back each of
-    them gets a STALE event so every instance's displays resnapshot.
+    While Redis is away, publishing returns at once (no request waits on it) and the
+    event goes to this instance's own subscribers with a local seq (the last seq seen
+    for the office, plus one); the offices concerned are remembered, and when Redis is
+    back their Redis counters are raised to at least the local seqs, local subscribers
+    resnapshot, and each office gets a STALE event so every instance's displays do too.
     """
 
     name = "redis"
@@ -181,6 +194,11 @@ class RedisBus(EventBus):
         self._down_since: float | None = None
         self._failures = 0
         self._dropped_offices: set[str] = set()
+        # Per office: the highest seq this instance has seen or given (Redis or local),
+        # and the highest local seq given while Redis was away.
+        self._seen: dict[str, int] = {}
+        self._local_max: dict[str, int] = {}
+        self.local_events = 0  # events delivered locally during outages (metrics, tests)
         self._kick = asyncio.Event()  # a publish failed: reconnect now
         self._closing = False
 
@@ -234,19 +252,37 @@ class RedisBus(EventBus):
 
     async def publish(self, office: str, event: dict) -> int | None:
         if not self._healthy:
-            self._dropped_offices.add(office)
-            return None
+            return self._publish_local(office, event)
         try:
-            return int(await self._script(keys=[self._seq_key(office), self._channel(office)], args=[encode(event)]))
-        except Exception as exc:  # any Redis or socket fault: drop, remember, reconnect
-            self._dropped_offices.add(office)
+            seq = int(await self._script(keys=[self._seq_key(office), self._channel(office)], args=[encode(event)]))
+        except Exception as exc:  # any Redis or socket fault: deliver here, remember, reconnect
             self._mark_down(exc)
             self._kick.set()
-            return None
+            return self._publish_local(office, event)
+        self._saw(office, seq)
+        return seq
+
+    def _publish_local(self, office: str, event: dict) -> int:
+        """Redis is away: this instance's own subscribers still get the event, with the
+        next seq after the last one seen here (no await: delivered in seq order)."""
+        self._dropped_offices.add(office)
+        seq = self._seen.get(office, 0) + 1
+        self._seen[office] = self._local_max[office] = seq
+        self.local_events += 1
+        self._deliver(office, {**event, "seq": seq})
+        return seq
+
+    def _saw(self, office: str, seq) -> None:
+        if isinstance(seq, int) and seq > self._seen.get(office, 0):
+            self._seen[office] = seq
 
     async def current_seq(self, office: str) -> int:
+        if not self._healthy:
+            return self._seen.get(office, 0)
         value = await self._redis.get(self._seq_key(office))
-        return int(value or 0)
+        seq = int(value or 0)
+        self._saw(office, seq)
+        return seq
 
     # -- connection state, logged once per outage (no log flood while it lasts)
     def _mark_down(self, exc: BaseException) -> None:
@@ -262,6 +298,19 @@ class RedisBus(EventBus):
 
     async def _mark_up(self) -> None:
         was_down = self._down_since is not None
+        # First raise the Redis counters past the local seqs given during the outage
+        # (before anything is published through Redis again): a screen that applied
+        # local event N never receives a Redis event numbered N or below. Every office
+        # seen is raised to its last seq, so a Redis restarted empty (no persistence)
+        # does not number an office's events from 1 again either.
+        if was_down:
+            for office, seen in list(self._seen.items()):
+                await self._redis.eval(_RAISE_LUA, 1, self._seq_key(office), seen)
+        while self._local_max:  # (a local publish may land during an await here)
+            office, local = next(iter(self._local_max.items()))
+            await self._redis.eval(_RAISE_LUA, 1, self._seq_key(office), local)
+            if self._local_max.get(office) == local:
+                del self._local_max[office]
         self._healthy = True
         self._up.set()
         if was_down:
@@ -312,7 +361,9 @@ class RedisBus(EventBus):
                     except ValueError:
                         log.warning("evento ilegible en %s", channel)
                         continue
-                    self._deliver(channel[len(prefix):], event)
+                    office = channel[len(prefix):]
+                    self._saw(office, event.get("seq"))
+                    self._deliver(office, event)
                 raise ConnectionError("falló una publicación")
             except asyncio.CancelledError:
                 raise

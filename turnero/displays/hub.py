@@ -334,6 +334,10 @@ class OfficeFeed:
                 next_ping = now + hub.ping_seconds
                 ping = {"type": "ping", "last_seq": self.last_seq,
                         "time": datetime.now(UTC).isoformat(timespec="milliseconds")}
+                if not hub.bus.healthy:
+                    # Only this instance's events reach this channel now: pages also
+                    # read the board over HTTP until the bus is back (live.js).
+                    ping["bus"] = "down"
                 self._broadcast(None, encode(ping))
 
     # ------------------------------------------------------------ client side

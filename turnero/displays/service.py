@@ -3,6 +3,7 @@ names, documents or phones (the board and its WebSocket are public)."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from turnero.core import clock
@@ -11,18 +12,21 @@ from turnero.queue import waiting
 from turnero.queue.models import ACTIVE_AT_DESK, Desk, Ticket
 
 RECENT_CALLS = 8
+# A snapshot also lists every call of this last while (up to RECENT_WINDOW_MAX), so a
+# screen that was cut off (a Redis outage, a network blip) can announce the calls it
+# missed, in order, instead of only showing the last RECENT_CALLS.
+RECENT_WINDOW_SECONDS = 300
+RECENT_WINDOW_MAX = 60
 
 
-async def recent_calls(office: Office, limit: int = RECENT_CALLS) -> list[dict]:
-    """Today's latest calls, newest first."""
+async def recent_calls(office: Office, limit: int = RECENT_CALLS, since: datetime | None = None) -> list[dict]:
+    """Today's latest calls, newest first (with `since`: only those called since then)."""
     tz = ZoneInfo(office.timezone)
     today = clock.local_day(clock.now(), office.timezone)
-    recent = (
-        await Ticket.filter(office_id=office.id, day=today, called_at__isnull=False)
-        .order_by("-called_at", "-id")
-        .limit(limit)
-        .select_related("service", "desk")
-    )
+    query = Ticket.filter(office_id=office.id, day=today, called_at__isnull=False)
+    if since is not None:
+        query = query.filter(called_at__gte=since)
+    recent = await query.order_by("-called_at", "-id").limit(limit).select_related("service", "desk")
     return [
         {
             "ticket": t.number,
@@ -60,11 +64,19 @@ async def service_names(office: Office) -> dict[str, str]:
 
 
 async def board_snapshot(office: Office) -> dict:
+    since = clock.now() - timedelta(seconds=RECENT_WINDOW_SECONDS)
+    window = await recent_calls(office, RECENT_WINDOW_MAX, since=since)
+    # The board's last calls are the window's first ones when it holds enough of them.
+    calls = window[:RECENT_CALLS] if len(window) >= RECENT_CALLS else await recent_calls(office)
     return {
         "office": office.code,
         "office_name": office.name,
         "services": await service_names(office),
-        "calls": await recent_calls(office),
+        "calls": calls,
+        # Every call of the last RECENT_WINDOW_SECONDS, newest first: what a screen that
+        # was cut off compares with what it announced (display.js).
+        "recent_calls": window,
+        "recent_window_seconds": RECENT_WINDOW_SECONDS,
         "waiting": await waiting_counts(office),
         "desks": await board_desks(office),
     }

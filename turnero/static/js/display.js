@@ -1,14 +1,19 @@
 /* Lobby display: follows the office's live board, shows the newest call large, the last
    calls, waiting counts and a clock; announces every call with a chime and a Spanish
    voice (one after another, never cutting each other off; a recall is announced again).
-   After an outage it keeps the last state with a discreet badge and resnapshots. */
+   After an outage it keeps the last state with a discreet badge and resnapshots; the
+   snapshot lists every call of the last few minutes (`recent_calls`), and the calls this
+   screen has not announced yet are announced then, oldest first — each with its voice
+   and its highlight — up to MAX_MISSED of them (the rest are only shown). Snapshots read
+   over HTTP while the channel or the server's bus is down are compared the same way. */
 (function () {
   "use strict";
   const boot = JSON.parse(document.getElementById("display-data").textContent);
   const $ = (id) => document.getElementById(id);
   const HIGHLIGHT_MS = 8000;
-  const ANNOUNCE_RECENT_MS = 60000;   // after a reconnect, calls newer than this are still announced
+  const ANNOUNCE_RECENT_MS = 300000;  // default: missed calls newer than this are still announced
   const MAX_PENDING = 8;
+  const MAX_MISSED = 8;               // missed calls announced after an outage, the newest ones
 
   const state = {
     calls: boot.board.calls.slice(),
@@ -16,7 +21,8 @@
     services: Object.assign({}, boot.board.services),
     desks: boot.board.desks.slice(),
   };
-  const announced = new Set(state.calls.map(callKey));
+  const announced = new Set(state.calls.concat(boot.board.recent_calls || []).map(callKey));
+  let spotlight = null;               // the call being announced: the hero shows it meanwhile
   let clockOffsetMs = 0;              // server time minus this screen's clock
   let flashTimer = null;
 
@@ -82,7 +88,7 @@
   let audio = null;
   const pending = [];
   let speaking = false;
-  window.TurneroDisplay = { spoken: [], speakable, announcementText };
+  window.TurneroDisplay = { spoken: [], highlighted: [], speakable, announcementText };
 
   function audioContext() {
     if (!audio) {
@@ -144,8 +150,8 @@
 
   function announce(call, recall) {
     const text = announcementText(call, recall);
-    if (pending.some((p) => p === text)) return;
-    pending.push(text);
+    if (pending.some((p) => p.text === text)) return;
+    pending.push({ text, call });
     if (pending.length > MAX_PENDING) pending.shift();  // the screen still shows the skipped ones
     if (!speaking) playNext();
   }
@@ -153,13 +159,23 @@
   async function playNext() {
     speaking = true;
     while (pending.length) {
-      const text = pending.shift();
+      const { text, call } = pending.shift();
+      // The hero shows (and flashes) the call being read out, so voice and screen agree
+      // even when several missed calls are announced one after another.
+      spotlight = call;
+      window.TurneroDisplay.highlighted.push(call.ticket);
+      renderCalls(true);
       window.TurneroDisplay.spoken.push(text);
       await chime();
       await speak(text);
       await new Promise((r) => setTimeout(r, 700));
     }
     speaking = false;
+    if (spotlight && state.calls[0] && !sameCall(spotlight, state.calls[0])) {
+      spotlight = null;
+      renderCalls(false);   // back to the newest call
+    }
+    spotlight = null;
   }
 
   // Browsers start audio only after a gesture (a kiosk TV can be started with
@@ -193,7 +209,7 @@
   }
 
   function renderCalls(fresh) {
-    const hero = state.calls[0];
+    const hero = spotlight || state.calls[0];
     $("d-hero").classList.toggle("is-empty", !hero);
     $("d-hero-label").textContent = hero ? (hero.recall_count ? "Llamando nuevamente" : "Llamando") : "Bienvenidos";
     $("d-hero-ticket").textContent = hero ? hero.ticket : "";
@@ -263,18 +279,22 @@
 
   function onSnapshot(board) {
     const before = state.calls;
-    // Calls made while this screen was away: announced if they are still recent.
-    const missed = board.polled ? [] : board.calls.filter((c) => !announced.has(callKey(c)) &&
-      now() - Date.parse(c.called_at) < ANNOUNCE_RECENT_MS).reverse();
+    // Calls made while this screen was away (an outage, a silent channel, calls made on
+    // another instance while the bus was down): announced, oldest first, if still recent.
+    const windowMs = board.recent_window_seconds ? board.recent_window_seconds * 1000 : ANNOUNCE_RECENT_MS;
+    const recent = (board.recent_calls || board.calls).slice().reverse();   // oldest first
+    const missed = recent.filter((c) => !announced.has(callKey(c)) && now() - Date.parse(c.called_at) < windowMs);
     state.calls = board.calls.slice();
     state.waiting = Object.assign({}, board.waiting);
     state.services = Object.assign({}, board.services);
     state.desks = board.desks.slice();
-    if (!board.polled) state.calls.forEach((c) => announced.add(callKey(c)));
+    recent.concat(state.calls).forEach((c) => announced.add(callKey(c)));
     const fresh = missed.length > 0 || (before[0] && state.calls[0] && !sameCall(before[0], state.calls[0]));
-    renderCalls(fresh);
+    renderCalls(fresh && !speaking);
     renderWaiting();
-    missed.forEach((c) => announce(c, c.recall_count > 0));
+    // Bounded: the newest MAX_MISSED are read out, in order; the others are on the list.
+    missed.slice(-MAX_MISSED).forEach((c) => announce(c, c.recall_count > 0));
+    window.TurneroDisplay.missed = (window.TurneroDisplay.missed || 0) + missed.length;
   }
 
   function onEvent(ev) {

@@ -10,8 +10,11 @@
      (place, estimated wait, status, desk) whenever it changes — the server computes
      it, so a page following its ticket never has to re-read it after a queue change.
    Reconnects by itself with backoff and jitter; a silent socket (no message, not even
-   the server's ping, for 2.5 ping intervals) is treated as dead. With pollWhileDown the
-   board JSON is re-read every 15 s while the socket is down, so no screen stays stale. */
+   the server's ping, for 2 ping intervals) is treated as dead: closed, and reconnected.
+   With pollWhileDown the board JSON is re-read every 15 s while the socket is down, and
+   every 5 s while the server's pings say its event bus is down (`"bus": "down"`: only
+   that instance's own events reach the socket then), so no screen stays stale; those
+   snapshots come with `polled: true`. */
 (function () {
   "use strict";
 
@@ -30,12 +33,13 @@
     let pollTimer = null;
     let status = "";
     let stopped = false;
+    let busDown = false;     // the server says its bus is away: read the board over HTTP too
 
     function setStatus(s) {
       if (s === status) return;
       status = s;
       if (o.onStatus) o.onStatus(s);
-      if (s === "live") stopPolling(); else if (o.pollWhileDown) startPolling();
+      if (s === "live" && !busDown) stopPolling(); else if (o.pollWhileDown) startPolling();
     }
 
     function url() {
@@ -45,7 +49,14 @@
 
     function armWatchdog() {
       clearTimeout(watchdog);
-      watchdog = setTimeout(() => { if (ws) ws.close(4000, "sin latido"); }, o.pingSeconds * 2500);
+      // Silent for two ping intervals: dead (a half-open TCP connection never says so).
+      watchdog = setTimeout(() => {
+        const sock = ws;
+        if (!sock) return;
+        ws = null;  // treated as closed now: the browser's close handshake may take long
+        try { sock.close(4000, "sin latido"); } catch (e) { /* already closing */ }
+        scheduleRetry();
+      }, o.pingSeconds * 2000);
     }
 
     function connect() {
@@ -95,6 +106,7 @@
       if (msg.type === "ping") {
         // A ping says which event came last: one we lack means the tail was lost.
         if (!waitingSnapshot && seq !== null && msg.last_seq > seq) resync(sock);
+        setBusDown(msg.bus === "down");
         if (o.onPing) o.onPing(msg);
         return;
       }
@@ -111,15 +123,30 @@
       try { sock.send(JSON.stringify({ type: "resync" })); } catch (e) { sock.close(); }
     }
 
+    function setBusDown(down) {
+      if (down === busDown) return;
+      busDown = down;
+      if (!o.pollWhileDown) return;
+      stopPolling();
+      if (busDown || status !== "live") startPolling();
+    }
+
+    async function poll() {
+      try {
+        const res = await fetch("/api/offices/" + encodeURIComponent(office) + "/board",
+          { headers: { Accept: "application/json" }, cache: "no-store" });
+        if (res.ok && (status !== "live" || busDown) && o.onSnapshot) {
+          o.onSnapshot(Object.assign(await res.json(), { polled: true }));
+        }
+      } catch (e) { /* still offline */ }
+    }
+
     function startPolling() {
       if (pollTimer || stopped) return;
-      pollTimer = setInterval(async () => {
-        try {
-          const res = await fetch("/api/offices/" + encodeURIComponent(office) + "/board",
-            { headers: { Accept: "application/json" }, cache: "no-store" });
-          if (res.ok && status !== "live" && o.onSnapshot) o.onSnapshot(Object.assign(await res.json(), { polled: true }));
-        } catch (e) { /* still offline */ }
-      }, 15000);
+      // At once (spread over a few seconds, so a room of screens does not read in step):
+      // while the bus is down, the calls other instances make are only read this way.
+      if (busDown || status === "offline") setTimeout(poll, Math.random() * 3000);
+      pollTimer = setInterval(poll, busDown ? 5000 : 15000);
     }
 
     function stopPolling() {
