@@ -110,6 +110,10 @@ class Settings:
     near_turn_minutes: int = 10
     notify_interval_seconds: int = 5
     notify_max_attempts: int = 6
+    # Provider requests are cut after this; a claim's lease outlives it and is renewed.
+    notify_send_timeout_seconds: float = 10.0
+    notify_lease_seconds: float = 120.0
+    notify_concurrency: int = 20  # messages in flight at once per dispatcher
     # Citas (turnero/scheduler): booking attempts per client address (`limits` syntax),
     # the holiday table ("" turns holidays off), the check-in window around a cita's
     # start, what happens to a late arrival ("refuse" or "walk_in") and when an
@@ -178,6 +182,10 @@ class Settings:
             near_turn_minutes=_env_int("TURNERO_NEAR_TURN_MINUTES", cls.near_turn_minutes),
             notify_interval_seconds=_env_int("TURNERO_NOTIFY_INTERVAL_SECONDS", cls.notify_interval_seconds),
             notify_max_attempts=_env_int("TURNERO_NOTIFY_MAX_ATTEMPTS", cls.notify_max_attempts),
+            notify_send_timeout_seconds=_env_float("TURNERO_NOTIFY_SEND_TIMEOUT_SECONDS",
+                                                   cls.notify_send_timeout_seconds),
+            notify_lease_seconds=_env_float("TURNERO_NOTIFY_LEASE_SECONDS", cls.notify_lease_seconds),
+            notify_concurrency=_env_int("TURNERO_NOTIFY_CONCURRENCY", cls.notify_concurrency),
             booking_rate_limit=_env("TURNERO_BOOKING_RATE_LIMIT", cls.booking_rate_limit),
             holidays_country=os.environ.get("TURNERO_HOLIDAYS_COUNTRY", cls.holidays_country).strip().upper(),
             departmental_holidays=_env_bool("TURNERO_DEPARTMENTAL_HOLIDAYS", cls.departmental_holidays),

@@ -22,8 +22,8 @@ async def run_dispatcher(gateway: Gateway, config: NotificationConfig) -> None:
     report = await dispatch_due(gateway, config)
     if report.claimed or report.expired:
         log.info(
-            "mensajes: %d enviados, %d por reintentar, %d fallidos, %d vencidos",
-            report.sent, report.retrying, report.failed, report.expired,
+            "mensajes: %d enviados (%d hallados ya enviados), %d por reintentar, %d fallidos, %d vencidos",
+            report.sent, report.reconciled, report.retrying, report.failed, report.expired,
         )
 
 

@@ -43,6 +43,10 @@ class OutboundMessage(Model):
     next_attempt_at = fields.DatetimeField()
     claimed_by = fields.CharField(max_length=64, null=True)
     claimed_until = fields.DatetimeField(null=True)  # a dispatcher's lease on a `sending` row
+    # The first attempt whose outcome is unknown (crash, timeout): the provider is asked
+    # about messages since then before the next send. `recheck_from` hands it to a claim.
+    unsure_since = fields.DatetimeField(null=True)
+    recheck_from = fields.DatetimeField(null=True)
     last_error = fields.TextField(null=True)
     provider_sid = fields.CharField(max_length=64, null=True, unique=True)  # Twilio MessageSid
     delivery_status = fields.CharField(max_length=24, null=True)  # Twilio's MessageStatus

@@ -62,7 +62,8 @@ class NotificationConfig:
     max_attempts: int = 6
     backoff_base: timedelta = timedelta(seconds=30)
     backoff_cap: timedelta = timedelta(hours=1)
-    lease: timedelta = timedelta(minutes=2)  # a `sending` row's claim; far above a send's time
+    lease: timedelta = timedelta(minutes=2)  # a `sending` row's claim, renewed while it is sent
+    send_timeout: float = 10.0  # seconds a provider request may take before it is cut
     batch_size: int = 200
     concurrency: int = 20  # messages in flight at once per dispatcher
     # Walk-in messages are useless late: a "near" or "your turn" after this is not sent.
@@ -78,6 +79,9 @@ class NotificationConfig:
             near_turn_position=settings.near_turn_position,
             near_turn_minutes=settings.near_turn_minutes,
             max_attempts=max(1, settings.notify_max_attempts),
+            send_timeout=settings.notify_send_timeout_seconds,
+            lease=lease_for(settings.notify_send_timeout_seconds, settings.notify_lease_seconds),
+            concurrency=max(1, settings.notify_concurrency),
             public_url=settings.public_url.rstrip("/"),
         )
 
@@ -91,6 +95,43 @@ class NotificationConfig:
 def backoff(attempts: int, base: timedelta, cap: timedelta) -> timedelta:
     """Wait before the next attempt after `attempts` failed ones: base, 2·base, 4·base … ≤ cap."""
     return min(cap, base * (2 ** max(0, attempts - 1)))
+
+
+def lease_for(send_timeout: float, lease_seconds: float) -> timedelta:
+    """A claim's lease: at least three send timeouts, so a send in flight (cut at its
+    timeout) always ends, or renews the lease, before another dispatcher may take the row."""
+    if send_timeout <= 0:
+        raise ValueError("TURNERO_NOTIFY_SEND_TIMEOUT_SECONDS debe ser positivo")
+    return timedelta(seconds=max(lease_seconds, 3 * send_timeout))
+
+
+def renew_every(lease: timedelta) -> float:
+    """Seconds between renewals of the leases a dispatcher holds: three chances per lease."""
+    return max(0.05, lease.total_seconds() / 3)
+
+
+# The provider's clock and ours may differ; its "date sent" is asked from this much earlier.
+CLOCK_SKEW = timedelta(minutes=2)
+
+
+def recheck_since(unsure_since: datetime) -> datetime:
+    return unsure_since - CLOCK_SKEW
+
+
+def find_ours(listed: list[dict], *, to: str, body: str, message_id: int) -> list[str]:
+    """Sids of the provider's records that may be our message, among `listed` ({sid, to,
+    body, status_callback?}): same recipient and text, and where the provider shows the
+    status callback URL it carries our id (`?id=N`). The caller drops sids already
+    recorded on another row."""
+    found = []
+    for item in listed:
+        if item.get("to") != to or item.get("body") != body or not item.get("sid"):
+            continue
+        callback = item.get("status_callback")
+        if callback and not re.search(rf"[?&]id={message_id}(?:&|$)", callback):
+            continue
+        found.append(item["sid"])
+    return found
 
 
 # ---------------------------------------------------------------- citas
