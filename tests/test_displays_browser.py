@@ -213,3 +213,75 @@ def test_ticket_page_kiosk_and_console_follow_the_same_live_channel(browser, liv
     _api(live_server, "POST", f"/api/tickets/{called['id']}/finish", admin)
     for page in (kiosk, console, citizen):
         assert page.errors == [], page.errors
+
+
+def test_display_announces_the_calls_it_missed_after_a_silent_channel(browser, tmp_path):  # noqa: F811
+    """The channel goes silent without closing (what a screen saw during a Redis outage:
+    the socket open, nothing on it) and the board's HTTP reads fail too: the page notices
+    within two ping intervals, shows its badge, tries HTTP and reconnects; when the
+    channel and the board answer again it announces every call made meanwhile, oldest
+    first, each with its highlight on the hero."""
+    from tests.conftest import FreshDatabase, LiveServer
+
+    database = FreshDatabase("sqlite", tmp_path, seeded=True)
+    server = LiveServer(database.url, tmp_path / "server.log", extra_env={
+        "TURNERO_WS_PING_SECONDS": "1", "TURNERO_ACCESS_LOG": "0", "TURNERO_SHUTDOWN_TIMEOUT": "2"})
+    try:
+        admin, kiosk = _token(server, "admin"), _token(server, "kiosko")
+        _api(server, "POST", f"/api/offices/{OFFICE}/desks/22/open", admin)
+        state = {"silent": False, "board_reads": 0}
+
+        def through(ws):
+            upstream = ws.connect_to_server()
+            upstream.on_message(lambda message: None if state["silent"] else ws.send(message))
+
+        def board(route):
+            if state["silent"]:
+                state["board_reads"] += 1
+                route.abort()
+            else:
+                route.continue_()
+
+        page = _new_page(browser, 1920, 1080)
+        page.route_web_socket("**/ws/offices/**", through)
+        page.route("**/api/offices/*/board", board)
+        page.goto(f"{server.url}/display/{OFFICE}")
+        page.wait_for_function("document.body.dataset.live === 'live'", timeout=10000)
+        current: dict = {}
+
+        def call() -> dict:
+            if current:
+                _api(server, "POST", f"/api/tickets/{current['id']}/finish", admin)
+            _api(server, "POST", f"/api/offices/{OFFICE}/tickets", kiosk, service="CIE")
+            current.update(_api(server, "POST", f"/api/offices/{OFFICE}/desks/22/call-next", admin))
+            return dict(current)
+
+        first = call()
+        _hero_is(page, first["number"], 2000)
+        page.wait_for_function("window.TurneroDisplay.spoken.length >= 1", timeout=5000)
+
+        state["silent"] = True
+        silenced = time.monotonic()
+        page.wait_for_function("document.body.dataset.live !== 'live'", timeout=5000)
+        noticed = time.monotonic() - silenced
+        assert noticed < 3.5, f"silence noticed after {noticed:.1f} s (ping 1 s)"
+        missed = [call() for _ in range(3)]
+        page.wait_for_function("!document.getElementById('d-conn').hidden", timeout=5000)
+        page.wait_for_timeout(3500)
+        assert state["board_reads"] >= 1  # it fell back to reading the board over HTTP
+        assert page.locator("#d-hero-ticket").inner_text() == first["number"]  # nothing came through
+
+        state["silent"] = False
+        texts = [page.evaluate("c => window.TurneroDisplay.announcementText(c, false)",
+                               {"ticket": c["number"], "desk": "22"}) for c in missed]
+        page.wait_for_function("ts => ts.every(t => window.TurneroDisplay.spoken.includes(t))",
+                               arg=texts, timeout=60000)
+        spoken = _spoken(page)
+        assert [spoken.index(t) for t in texts] == sorted(spoken.index(t) for t in texts)  # oldest first
+        highlighted = page.evaluate("window.TurneroDisplay.highlighted.slice()")
+        assert [h for h in highlighted if h in {c["number"] for c in missed}] == [c["number"] for c in missed]
+        page.wait_for_function("document.body.dataset.live === 'live'", timeout=30000)
+        _hero_is(page, missed[-1]["number"], 15000)
+        assert page.errors == []
+    finally:
+        server.stop()
