@@ -158,3 +158,18 @@ def test_gateway_choice_from_settings():
         build_gateway(Settings(notify_gateway="twilio"))  # no credentials
     with pytest.raises(ValueError):
         build_gateway(Settings(notify_gateway="carrier-pigeon"))
+
+
+async def test_a_stale_claim_records_nothing_over_a_newer_one(db):
+    from turnero.notifications.dispatcher import _claim, _finish
+
+    row = await _enqueue(key="fenced")
+    (first,) = await _claim("old-claim", NOW, CONFIG, 10)
+    assert first["recheck_from"] is None  # a first attempt: nothing to ask the provider
+    clock.advance(CONFIG.lease + timedelta(seconds=1))  # its dispatcher froze past the lease
+    (second,) = await _claim("new-claim", clock.now(), CONFIG, 10)
+    assert second["recheck_from"] is not None  # the earlier attempt's outcome is unknown
+    assert not await _finish(row, "old-claim", {"status": "sent", "provider_sid": "SM-stale"})
+    assert await _finish(row, "new-claim", {"status": "sent", "provider_sid": "SM-new", "unsure_since": None})
+    message = await OutboundMessage.get(id=row)
+    assert (message.provider_sid, message.attempts, message.unsure_since) == ("SM-new", 2, None)

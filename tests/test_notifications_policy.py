@@ -154,3 +154,33 @@ def test_texts_say_what_happened():
                                                              "correctas": 38}, sms=False)
     with pytest.raises(Exception):
         render("turno_llamado", {"numero": "C-1"}, sms=True)  # a missing value is an error, not a blank
+
+
+# ---------------------------------------------------------------- exactly once
+
+
+def test_a_lease_outlives_three_send_timeouts_and_is_renewed_three_times_in_it():
+    assert policy.lease_for(10, 120) == timedelta(minutes=2)
+    assert policy.lease_for(60, 120) == timedelta(minutes=3)  # a long timeout lengthens the lease
+    assert policy.renew_every(timedelta(minutes=2)) == 40
+    with pytest.raises(ValueError):
+        policy.lease_for(0, 120)
+    config = policy.NotificationConfig.from_settings(
+        Settings(notify_send_timeout_seconds=50, notify_lease_seconds=30, notify_concurrency=0)
+    )
+    assert config.send_timeout == 50 and config.lease == timedelta(seconds=150) and config.concurrency == 1
+
+
+def test_the_providers_record_of_our_message_is_told_by_recipient_text_and_callback_id():
+    ours = {"sid": "SM1", "to": "+59171234567", "body": "es su turno",
+            "status_callback": "https://t.bo/api/notifications/twilio/status?id=42"}
+    listed = [
+        {**ours, "sid": "SM0", "to": "+59170000000"},  # another number
+        {**ours, "sid": "SM2", "body": "otro texto"},
+        {**ours, "sid": "SM3", "status_callback": "https://t.bo/api/notifications/twilio/status?id=421"},
+        ours,
+        {**ours, "sid": "SM4", "status_callback": None},  # a provider that does not show it
+    ]
+    assert policy.find_ours(listed, to="+59171234567", body="es su turno", message_id=42) == ["SM1", "SM4"]
+    assert policy.find_ours([], to="+59171234567", body="x", message_id=1) == []
+    assert policy.recheck_since(T0) == T0 - policy.CLOCK_SKEW
