@@ -29,6 +29,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from tests.conftest import PG_URL, FreshDatabase, LiveServer, free_port
+from tests.test_pages import browser  # noqa: F401 (fixture)
 
 OFFICE = "LPZ-PRINCIPAL"
 OUTAGES = 3
@@ -293,3 +294,60 @@ async def test_no_call_is_missing_on_any_screen_across_redis_outages(cluster):
             await display.close()
         for desk in desks:
             await desk.close()
+
+
+@pytest.mark.browser
+def test_display_page_announces_every_call_through_an_outage(cluster, browser):  # noqa: F811
+    """The lobby page on instance A, calls made on instance B while Redis is down (they
+    reach A's page only over HTTP: A's pings say its bus is down, the page reads the
+    board every 5 s), on A itself (its own events, live), and on B again as Redis comes
+    back: every call is announced, in the order it was made."""
+    from tests.test_pages import _api, _new_page, _token
+
+    redis, (a, b) = cluster
+    admin = {server.url: _token(server, "admin") for server in (a, b)}
+    kiosk = _token(a, "kiosko")
+    current: dict = {}
+
+    def call(server: LiveServer) -> dict:
+        if current:
+            _api(server, "POST", f"/api/tickets/{current['id']}/finish", admin[server.url])
+        ticket = _api(server, "POST", f"/api/offices/{OFFICE}/tickets", kiosk, service="CERT")
+        current.update(_api(server, "POST", f"/api/offices/{OFFICE}/desks/10/call", admin[server.url],
+                            ticket=ticket["number"]))
+        return dict(current)
+
+    _api(a, "POST", f"/api/offices/{OFFICE}/desks/10/open", admin[a.url])
+    page = _new_page(browser, 1920, 1080)
+    page.goto(f"{a.url}/display/{OFFICE}")
+    page.wait_for_function("document.body.dataset.live === 'live'", timeout=10000)
+
+    def text(c: dict) -> str:
+        return page.evaluate("c => window.TurneroDisplay.announcementText(c, false)",
+                             {"ticket": c["number"], "desk": "10"})
+
+    def announced(calls: list[dict], timeout_ms: float) -> None:
+        page.wait_for_function("ts => ts.every(t => window.TurneroDisplay.spoken.includes(t))",
+                               arg=[text(c) for c in calls], timeout=timeout_ms)
+
+    made = []
+    try:
+        redis.stop()
+        time.sleep(1.5)  # A's next ping says its bus is down
+        made += [call(b), call(b)]   # only over HTTP for A's page
+        announced(made, 20000)
+        made.append(call(a))         # A's own call: its own event, at once
+        announced(made, 3000)
+        redis.start()
+        made.append(call(b))         # as Redis comes back: resnapshot, or live
+        announced(made, 30000)
+        spoken = page.evaluate("window.TurneroDisplay.spoken.slice()")
+        positions = [spoken.index(text(c)) for c in made]
+        assert positions == sorted(positions), spoken
+        page.wait_for_function("document.body.dataset.live === 'live'", timeout=10000)
+        assert page.errors == []
+    finally:
+        if redis.process is None:
+            redis.start()
+        if current:
+            _api(a, "POST", f"/api/tickets/{current['id']}/finish", admin[a.url])
