@@ -70,7 +70,7 @@ class TwilioFake:
         self.list_requests = 0
         self._script = _Script()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, name="twilio-fake", daemon=True)
@@ -229,6 +229,15 @@ class TwilioFake:
                     self.close_connection = True
 
         return Handler
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], OSError):  # a client killed or gone mid-request
+            return
+        super().handle_error(request, client_address)
 
 
 def _basic_auth(header: str) -> tuple[str, str] | None:
