@@ -224,6 +224,8 @@ async def dispatch_due(
     in_flight: set[asyncio.Task] = set()
     budget = max_batches * config.batch_size
 
+    room = asyncio.Event()  # set when a send ends with fewer than `concurrency` left
+
     async def bounded(row: dict, token: str) -> None:
         try:
             async with semaphore:
@@ -232,11 +234,14 @@ async def dispatch_due(
             tokens[token] -= 1
             if not tokens[token]:
                 del tokens[token]
+            if len(in_flight) - 1 < config.concurrency:  # (this task leaves the set when it ends)
+                room.set()
 
     renewer = asyncio.create_task(_renew(tokens, config))
     try:
         while True:
             exhausted = True
+            room.clear()  # (before the claim: a send ending during it is not missed)
             if len(in_flight) < config.concurrency and budget > 0:
                 want = min(config.batch_size, budget)
                 token = f"{_HOST}:{uuid.uuid4().hex[:12]}"
@@ -254,9 +259,13 @@ async def dispatch_due(
                 if exhausted or budget <= 0:
                     break
                 continue
-            # Wake when a send ends (room to claim more) or, while one hangs, to claim
-            # what came due meanwhile.
-            await asyncio.wait(set(in_flight), timeout=poll, return_when=asyncio.FIRST_COMPLETED)
+            # Wake when there is room to claim more or, while a send hangs, every `poll`
+            # to claim what came due meanwhile.
+            try:
+                await asyncio.wait_for(room.wait(), poll)
+            except TimeoutError:
+                pass
+            await asyncio.sleep(0)  # let the ended tasks leave `in_flight`
     finally:
         renewer.cancel()
         await asyncio.gather(renewer, return_exceptions=True)
