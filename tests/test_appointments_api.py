@@ -355,7 +355,9 @@ async def test_concurrent_reschedules_never_hold_two_places(client):
     await set_capacity(client, 1)
     old = local(2026, 12, 2, 9, 0)
     cita = await booked(client, old)
-    targets = [local(2026, 12, 3, 8, 0) + timedelta(minutes=15 * n) for n in range(6)]
+    # Five at once: each look-up by code and document is counted before the document is
+    # checked (CITA_GUESSES_PER_CODE), so a sixth concurrent one could be refused (429).
+    targets = [local(2026, 12, 3, 8, 0) + timedelta(minutes=15 * n) for n in range(5)]
     responses = await asyncio.gather(*[
         client.post(f"/api/appointments/{cita['code']}/reschedule", json={"document": "1234567", "start": t.isoformat()})
         for t in targets
@@ -632,7 +634,11 @@ async def test_availability_far_in_the_future_or_past_is_empty(client):
 
 async def test_unknown_appointment_is_404_everywhere(client):
     await booked(client, local(2026, 12, 2, 9, 0))
+    from turnero.core.ratelimit import Attempts
+
     for ref in ["NOPE", "AAAAAAAA", "x" * 500, "%00", "A473-DXKW", "A473DXKW"]:
+        # (30 wrong look-ups from one address would be refused past CITA_GUESSES_PER_CLIENT.)
+        client._transport.app.state.attempts = Attempts()
         for method, suffix, body in [
             ("GET", "", None), ("GET", "/calendar.ics", None), ("GET", "/qr.svg", None),
             ("POST", "/cancel", {"document": "1234567"}),

@@ -16,10 +16,16 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from starlette.requests import HTTPConnection
 
 from turnero.core import clock
-from turnero.core.errors import ApiError, forbidden, unauthorized
+from turnero.core.errors import forbidden, unauthorized
 from turnero.core.ids import new_token, token_digest
 from turnero.core.models import ApiToken, Role, User
-from turnero.core.ratelimit import FAILED_LOGINS_PER_CLIENT, FAILED_LOGINS_PER_USER, RateLimiter
+from turnero.core.ratelimit import (
+    LOGIN_PER_CLIENT,
+    LOGIN_PER_USER,
+    LOGIN_PER_USER_CLIENT,
+    Attempts,
+    too_many_attempts,
+)
 from turnero.core.service import can_match
 
 SESSION_COOKIE = "turnero_session"
@@ -70,17 +76,27 @@ async def authenticate(username: str, password: str) -> User | None:
     return user if (user and ok) else None
 
 
-async def sign_in(limiter: RateLimiter, client: str, username: str, password: str) -> User | None:
-    """authenticate(), refused with 429 after too many recent failures for this user
-    name or from this client address; only failures are counted."""
-    user_key, client_key = ("login-user", username.lower()), ("login-client", client)
-    if not (await limiter.allowed(FAILED_LOGINS_PER_USER, *user_key)
-            and await limiter.allowed(FAILED_LOGINS_PER_CLIENT, *client_key)):
-        raise ApiError(429, "too_many_attempts", "Demasiados intentos fallidos; espere unos minutos.")
+async def sign_in(attempts: Attempts, client: str, username: str, password: str) -> User | None:
+    """authenticate(), with every attempt counted before the password is verified (so
+    concurrent guesses cannot slip past the count). After 5 failures for this user name
+    from this client address, each further try must wait 2, 4, 8 … seconds (429 with
+    Retry-After); a stranger's failures from another address do not lock the owner out.
+    The user name alone (from any address) and the address alone (any user name) have
+    much larger allowances. A success clears the user-and-address count."""
+    name = username.lower()
+    counted: list[tuple] = []
+    for rule, key in ((LOGIN_PER_USER_CLIENT, (name, client)), (LOGIN_PER_USER, (name,)), (LOGIN_PER_CLIENT, (client,))):
+        wait = await attempts.take(rule, *key)
+        if wait > 0:
+            for taken_rule, taken_key in counted:  # this try is not verified: not a failure
+                await attempts.give_back(taken_rule, *taken_key)
+            raise too_many_attempts(wait, "Demasiados intentos fallidos; espere unos segundos e intente otra vez.")
+        counted.append((rule, key))
     user = await authenticate(username, password)
-    if user is None:
-        await limiter.hit(FAILED_LOGINS_PER_USER, *user_key)
-        await limiter.hit(FAILED_LOGINS_PER_CLIENT, *client_key)
+    if user is not None:
+        await attempts.forget(LOGIN_PER_USER_CLIENT, name, client)
+        await attempts.give_back(LOGIN_PER_USER, name)
+        await attempts.give_back(LOGIN_PER_CLIENT, client)
     return user
 
 

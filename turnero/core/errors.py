@@ -70,7 +70,11 @@ _HTTP_CODES = {
 
 async def api_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return error_response(exc.status, exc.code, exc.message, **exc.extra)
+    response = error_response(exc.status, exc.code, exc.message, **exc.extra)
+    headers = getattr(exc, "headers", None)
+    if headers:  # e.g. Retry-After on a 429
+        response.headers.update(headers)
+    return response
 
 
 async def http_exception_handler(request: Request, exc: Exception) -> Response:

@@ -18,6 +18,7 @@ from turnero.core.auth import (
     sign_in,
 )
 from turnero.core.errors import ApiError
+from turnero.core.ratelimit import attempts_for
 from turnero.core.models import Office, Role
 from turnero.core.templating import templates
 
@@ -75,13 +76,12 @@ async def login_submit(request: Request) -> Response:
     password = str(form.get("password", ""))
     nxt = _safe_next(str(form.get("next", "")))
     client = request.client.host if request.client else "?"
-    limiter = request.app.state.rate_limiter
     try:
-        user = await sign_in(limiter, client, username, password) if username and password else None
+        user = await sign_in(attempts_for(request.app), client, username, password) if username and password else None
     except ApiError as exc:  # too many failures: same form, the limiter's message
         return templates.TemplateResponse(
             request, "login.html", {"next": nxt or "", "error": exc.message, "username": username},
-            status_code=exc.status,
+            status_code=exc.status, headers=getattr(exc, "headers", None),
         )
     if user is None:
         return templates.TemplateResponse(
@@ -98,7 +98,10 @@ async def login_submit(request: Request) -> Response:
     response = RedirectResponse(nxt or home_for(principal), status_code=303)
     response.set_cookie(
         SESSION_COOKIE, token, max_age=settings.token_ttl_hours * 3600, httponly=True,
-        samesite="strict", secure=settings.secure_cookies,
+        samesite="strict",
+        # Secure whenever the request came over HTTPS: directly, or through a proxy whose
+        # X-Forwarded-Proto uvicorn trusts (--forwarded-allow-ips / FORWARDED_ALLOW_IPS).
+        secure=settings.secure_cookies or request.url.scheme == "https",
     )
     return response
 

@@ -1,4 +1,5 @@
-"""Rate limits: failed sign-ins, booking attempts per client address.
+"""Rate limits: booking attempts per client address (RateLimiter); sign-in and cita
+look-up guesses counted before they are verified (Attempts, below).
 
 Rules are `limits` items (`parse("10/15 minutes")`, `parse_many("5/second;100/hour")`),
 parsed once by their owners, never per request. Counting is a moving window kept in
@@ -17,9 +18,6 @@ import time
 from collections import deque
 
 from limits import RateLimitItem, parse
-
-FAILED_LOGINS_PER_USER = parse("10/15 minutes")
-FAILED_LOGINS_PER_CLIENT = parse("30/15 minutes")
 
 SWEEP_SECONDS = 60.0  # how often keys whose window has emptied are dropped
 
@@ -87,3 +85,170 @@ class RateLimiter:
 
     async def clear(self, rule: RateLimitItem, *key: str) -> None:
         self._windows.pop(rule.key_for(*key), None)
+
+
+# --- Attempts counted before the check they guard ------------------------------------
+#
+# Guessing defences (a password, the document that opens a cita) must count an attempt
+# BEFORE verifying it, atomically: check-then-count lets sixty concurrent guesses all
+# pass the check. `Attempts.take` counts and decides in one step — a few dictionary
+# operations with nothing awaited in between (atomic on the event loop), or one Lua
+# script in Redis when the instances share one (TURNERO_REDIS_URL). Times come from
+# `clock` so tests can move them; Redis expiry only cleans up.
+
+import logging
+import math
+from dataclasses import dataclass
+
+from turnero.core import clock
+
+log = logging.getLogger("turnero.ratelimit")
+
+
+@dataclass(frozen=True)
+class AttemptRule:
+    """`free` attempts per key within `window` seconds. Past them: with `backoff`, each
+    further attempt must wait 2, 4, 8 … seconds after the previous one (capped at the
+    window); without, nothing more until the window (from the first attempt) ends."""
+
+    name: str
+    free: int
+    window: float
+    backoff: bool = False
+
+
+# Citizen look-ups of a cita by code and document (read, cancel, reschedule, calendar).
+CITA_GUESSES_PER_CODE = AttemptRule("cita-code", 5, 15 * 60)
+CITA_GUESSES_PER_CLIENT = AttemptRule("cita-client", 20, 15 * 60)
+# Sign-in: per user name and client address, growing delays after 5 failures; per user
+# name alone (anyone, anywhere) only after many more; per address across user names.
+LOGIN_PER_USER_CLIENT = AttemptRule("login-user-client", 5, 15 * 60, backoff=True)
+LOGIN_PER_USER = AttemptRule("login-user", 50, 15 * 60, backoff=True)
+LOGIN_PER_CLIENT = AttemptRule("login-client", 30, 15 * 60, backoff=True)
+
+
+def _decide(n: int, last: float, expires: float, now: float, rule: AttemptRule) -> float:
+    """0 when one more attempt may go ahead; otherwise the seconds to wait."""
+    if n < rule.free or now >= expires:
+        return 0.0
+    if rule.backoff:
+        wait = min(2.0 ** (n - rule.free + 1), rule.window)
+        return max(0.0, last + wait - now)
+    return expires - now
+
+
+_TAKE = """
+local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
+local last = tonumber(redis.call('HGET', KEYS[1], 't') or '0')
+local expires = tonumber(redis.call('HGET', KEYS[1], 'e') or '0')
+local now, free, window, backoff = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == '1'
+if now >= expires then n = 0 end
+if n >= free then
+  local wait
+  if backoff then
+    wait = math.min(2 ^ (n - free + 1), window)
+    if now < last + wait then return tostring(last + wait - now) end
+  else
+    return tostring(expires - now)
+  end
+end
+local e = expires
+if backoff or n == 0 then e = now + window end
+redis.call('HSET', KEYS[1], 'n', n + 1, 't', ARGV[1], 'e', tostring(e))
+redis.call('PEXPIRE', KEYS[1], math.floor((e - now) * 1000) + 60000)
+return '0'
+"""
+
+_GIVE_BACK = """
+local n = redis.call('HINCRBY', KEYS[1], 'n', -1)
+if n <= 0 then redis.call('DEL', KEYS[1]) end
+return n
+"""
+
+
+class Attempts:
+    """Counters of attempts: in this process, or in Redis (shared by every instance).
+    If Redis cannot be reached, this instance counts on its own meanwhile."""
+
+    def __init__(self, redis_url: str | None = None, prefix: str = "turnero:") -> None:
+        self._local: dict[str, tuple[int, float, float]] = {}
+        self._next_sweep = 0.0
+        self._prefix = prefix + "attempts:"
+        self._redis = None
+        if redis_url:
+            from redis import asyncio as aioredis
+
+            self._redis = aioredis.from_url(redis_url, socket_connect_timeout=1.0, socket_timeout=1.0)
+            self._take = self._redis.register_script(_TAKE)
+            self._give_back = self._redis.register_script(_GIVE_BACK)
+
+    def _key(self, rule: AttemptRule, key: tuple[str, ...]) -> str:
+        return self._prefix + rule.name + ":" + ":".join(k.replace(":", "%3A") for k in key)
+
+    def _take_local(self, k: str, rule: AttemptRule, now: float) -> float:
+        if now >= self._next_sweep:
+            self._next_sweep = now + SWEEP_SECONDS
+            for stale in [s for s, (_n, _t, e) in self._local.items() if e <= now]:
+                del self._local[stale]
+        n, last, expires = self._local.get(k, (0, 0.0, 0.0))
+        if now >= expires:
+            n = 0
+        wait = _decide(n, last, expires, now, rule)
+        if wait > 0:
+            return wait
+        self._local[k] = (n + 1, now, now + rule.window if (rule.backoff or n == 0) else expires)
+        return 0.0
+
+    async def take(self, rule: AttemptRule, *key: str) -> float:
+        """Count one attempt if it may go ahead (0.0); else the seconds to wait, uncounted."""
+        k, now = self._key(rule, key), clock.now().timestamp()
+        if self._redis is not None:
+            try:
+                wait = await self._take(keys=[k], args=[repr(now), rule.free, rule.window, int(rule.backoff)])
+                return float(wait)
+            except Exception as exc:  # Redis away: count here rather than not at all
+                log.warning("attempt counter: Redis unavailable (%s); counting in this instance", exc)
+        return self._take_local(k, rule, now)
+
+    async def give_back(self, rule: AttemptRule, *key: str) -> None:
+        """The attempt succeeded: it is not a failure to remember."""
+        k = self._key(rule, key)
+        if self._redis is not None:
+            try:
+                await self._give_back(keys=[k])
+                return
+            except Exception as exc:
+                log.warning("attempt counter: Redis unavailable (%s)", exc)
+        entry = self._local.get(k)
+        if entry is not None:
+            if entry[0] <= 1:
+                del self._local[k]
+            else:
+                self._local[k] = (entry[0] - 1, entry[1], entry[2])
+
+    async def forget(self, rule: AttemptRule, *key: str) -> None:
+        k = self._key(rule, key)
+        self._local.pop(k, None)
+        if self._redis is not None:
+            try:
+                await self._redis.delete(k)
+            except Exception as exc:
+                log.warning("attempt counter: Redis unavailable (%s)", exc)
+
+
+def attempts_for(app) -> Attempts:
+    """The app's attempt counters, made on first use from its settings."""
+    attempts = getattr(app.state, "attempts", None)
+    if attempts is None:
+        settings = app.state.settings
+        attempts = app.state.attempts = Attempts(settings.redis_url, settings.redis_prefix)
+    return attempts
+
+
+def too_many_attempts(wait: float, message: str = "Demasiados intentos fallidos; espere unos minutos."):
+    """429 `too_many_attempts`, with Retry-After (whole seconds)."""
+    from turnero.core.errors import ApiError
+
+    error = ApiError(429, "too_many_attempts", message, retry_after=max(1, math.ceil(wait)))
+    error.headers = {"Retry-After": str(max(1, math.ceil(wait)))}
+    return error

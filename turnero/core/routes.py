@@ -9,6 +9,7 @@ from starlette.requests import Request
 from turnero.core import service
 from turnero.core.api import ApiDoc, api_route
 from turnero.core.auth import issue_token, sign_in
+from turnero.core.ratelimit import attempts_for
 from turnero.core.errors import unauthorized
 from turnero.core.http import json_response, read_json
 from turnero.core.schemas import OfficeOut, ServiceOut, TokenOut, TokenRequest
@@ -17,7 +18,7 @@ from turnero.core.schemas import OfficeOut, ServiceOut, TokenOut, TokenRequest
 async def create_token(request: Request):
     body = await read_json(request, TokenRequest)
     client = request.client.host if request.client else "?"
-    user = await sign_in(request.app.state.rate_limiter, client, body.username, body.password)
+    user = await sign_in(attempts_for(request.app), client, body.username, body.password)
     if user is None:
         raise unauthorized("Usuario o contraseña incorrectos.")
     token, row = await issue_token(user, request.app.state.settings.token_ttl_hours)

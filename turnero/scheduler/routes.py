@@ -18,6 +18,7 @@ from turnero.core.auth import current_principal, require
 from turnero.core.errors import ApiError, api_error_handler, invalid
 from turnero.core.http import MAX_BODY_BYTES, json_response, read_json
 from turnero.core.models import Role
+from turnero.core.ratelimit import CITA_GUESSES_PER_CLIENT, CITA_GUESSES_PER_CODE, attempts_for, too_many_attempts
 from turnero.core.service import get_office
 from turnero.scheduler import booking, service
 from turnero.scheduler.schemas import (
@@ -116,31 +117,67 @@ def _document_param(request: Request) -> str | None:
     return document
 
 
+async def _guarded(request: Request, document: str | None, work):
+    """Run `work()` (a look-up by cita code and document) with the guess counted first:
+    per cita code and per client address, atomically (CITA_GUESSES_*). A refused guess
+    is a 429 `too_many_attempts` with Retry-After — for the right document too, until
+    the window passes. A look-up that succeeds is not a guess and is given back."""
+    if document is None:  # the unguessable id alone: nothing is being guessed
+        return await work()
+    attempts = attempts_for(request.app)
+    code = request.path_params["code"].strip().upper()
+    client = request.client.host if request.client else "?"
+    counted: list[tuple] = []
+    for rule, key in ((CITA_GUESSES_PER_CODE, code), (CITA_GUESSES_PER_CLIENT, client)):
+        wait = await attempts.take(rule, key)
+        if wait > 0:
+            for taken_rule, taken_key in counted:
+                await attempts.give_back(taken_rule, taken_key)
+            raise too_many_attempts(
+                wait, "Demasiados intentos con documentos que no corresponden; espere unos minutos e intente otra vez."
+            )
+        counted.append((rule, key))
+    try:
+        result = await work()
+    except ApiError as exc:
+        if exc.code != "appointment_not_found":  # the document matched; the change itself was refused
+            for rule, key in counted:
+                await attempts.give_back(rule, key)
+        raise
+    for rule, key in counted:
+        await attempts.give_back(rule, key)
+    return result
+
+
 async def get_appointment(request: Request):
-    view = await service.appointment_for_citizen(
-        request.path_params["code"], _document_param(request), _config(request)
-    )
+    document = _document_param(request)
+    view = await _guarded(request, document, lambda: service.appointment_for_citizen(
+        request.path_params["code"], document, _config(request)
+    ))
     return json_response(view)
 
 
 async def cancel(request: Request):
     body = await read_json(request, CancelAppointment)
     actor = await current_principal(request)
-    return json_response(await service.cancel(request.path_params["code"], body.number(), _config(request), actor))
+    return json_response(await _guarded(request, body.number(), lambda: service.cancel(
+        request.path_params["code"], body.number(), _config(request), actor
+    )))
 
 
 async def reschedule(request: Request):
     body = await read_json(request, RescheduleAppointment)
     actor = await current_principal(request)
-    return json_response(
-        await service.reschedule(request.path_params["code"], body.number(), body.start, _config(request), actor)
-    )
+    return json_response(await _guarded(request, body.number(), lambda: service.reschedule(
+        request.path_params["code"], body.number(), body.start, _config(request), actor
+    )))
 
 
 async def calendar_file(request: Request):
-    view = await service.appointment_for_citizen(
-        request.path_params["code"], _document_param(request), _config(request)
-    )
+    document = _document_param(request)
+    view = await _guarded(request, document, lambda: service.appointment_for_citizen(
+        request.path_params["code"], document, _config(request)
+    ))
     return Response(
         ics_document(view, _base_url(request)), media_type="text/calendar; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="cita-{view["code"]}.ics"'},
@@ -148,9 +185,10 @@ async def calendar_file(request: Request):
 
 
 async def qr_code(request: Request):
-    view = await service.appointment_for_citizen(
-        request.path_params["code"], _document_param(request), _config(request)
-    )
+    document = _document_param(request)
+    view = await _guarded(request, document, lambda: service.appointment_for_citizen(
+        request.path_params["code"], document, _config(request)
+    ))
     buffer = io.BytesIO()
     segno.make(_base_url(request) + view["links"]["page"], error="m").save(
         buffer, kind="svg", scale=6, border=2, xmldecl=False
@@ -243,27 +281,27 @@ routes = [
     ),
     api_route(
         "/api/appointments/{code}", "GET", get_appointment,
-        ApiDoc("Consultar una cita", "appointments", response=AppointmentOut, errors=(404,),
+        ApiDoc("Consultar una cita", "appointments", response=AppointmentOut, errors=(404, 429),
                query={"document": "número de documento (con el código corto)"}),
     ),
     api_route(
         "/api/appointments/{code}/cancel", "POST", cancel,
         ApiDoc("Cancelar una cita (hasta el plazo de cancelación)", "appointments", body=CancelAppointment,
-               response=AppointmentOut, errors=(400, 404, 409, 422)),
+               response=AppointmentOut, errors=(400, 404, 409, 422, 429)),
     ),
     api_route(
         "/api/appointments/{code}/reschedule", "POST", reschedule,
         ApiDoc("Reprogramar una cita a otro horario (atómico)", "appointments", body=RescheduleAppointment,
-               response=AppointmentOut, errors=(400, 404, 409, 422)),
+               response=AppointmentOut, errors=(400, 404, 409, 422, 429)),
     ),
     api_route(
         "/api/appointments/{code}/calendar.ics", "GET", calendar_file,
-        ApiDoc("La cita como archivo de calendario (.ics)", "appointments", errors=(404,),
+        ApiDoc("La cita como archivo de calendario (.ics)", "appointments", errors=(404, 429),
                query={"document": "número de documento (con el código corto)"}),
     ),
     api_route(
         "/api/appointments/{code}/qr.svg", "GET", qr_code,
-        ApiDoc("Código QR de la cita (enlace a su página)", "appointments", errors=(404,),
+        ApiDoc("Código QR de la cita (enlace a su página)", "appointments", errors=(404, 429),
                query={"document": "número de documento (con el código corto)"}),
     ),
     api_route(
