@@ -363,6 +363,7 @@ async def test_call_with_a_bad_ticket_reference_is_422(client, kiosk, op, body):
 
 
 async def test_number_of_a_transferred_ticket_calls_its_current_hop(client, kiosk, op):
+    op = await login(client, "supervisor")  # walks between desks: an operator holds one desk
     await issue(client, kiosk)
     await set_status(client, op, "3", "open")
     called = await call_next(client, op, "3")

@@ -446,6 +446,7 @@ async def test_transfer_keeps_number_and_arrival_and_returns_the_new_waiting_tic
 
 
 async def test_transferred_ticket_keeps_its_place_ahead_of_later_arrivals(client, kiosk, op):
+    op = await login(client, "supervisor")  # walks between desks: an operator holds one desk
     moved_later = await issue(client, kiosk)  # C-001 arrives first
     clock.advance(timedelta(minutes=1))
     cert = await issue(client, kiosk, "CERT")  # D-001 arrives second
@@ -469,6 +470,7 @@ async def test_transfer_frees_the_desk(client, kiosk, op):
 async def test_transfer_to_a_multi_step_service_queues_at_its_first_step(client, kiosk, op):
     """No desk serves CI-NUEVO itself: like a walk-in, the visit must start at DESCARTE
     and then go through the remaining steps."""
+    op = await login(client, "supervisor")  # walks between desks: an operator holds one desk
     called = await called_at_desk(client, kiosk, op)
     moved = await ok(client, op, called["id"], "transfer", service="CI-NUEVO")
     assert moved["service"] == "DESCARTE" and moved["number"] == "C-001" and moved["status"] == "waiting"
@@ -517,6 +519,7 @@ async def test_transfer_without_a_service_is_422(client, kiosk, op):
 
 
 async def test_multi_step_visit_goes_through_each_step_and_ends_done(client, kiosk, op):
+    op = await login(client, "supervisor")  # walks between desks: an operator holds one desk
     ticket = await issue(client, kiosk, "CI-NUEVO")
     steps = [("1", "DESCARTE", "CAPTURA"), ("6", "CAPTURA", "ENTREGA"), ("10", "ENTREGA", None)]
     current = ticket
@@ -602,6 +605,7 @@ async def test_desk_calls_its_primary_service_before_its_secondary(client, kiosk
 
 
 async def test_desk_3_serves_ci_renov_before_captura(client, kiosk, op):
+    op = await login(client, "supervisor")  # walks between desks: an operator holds one desk
     visit = await issue(client, kiosk, "CI-NUEVO")
     await open_desk(client, op, "1")
     await call_next(client, op, "1")
@@ -615,6 +619,7 @@ async def test_desk_3_serves_ci_renov_before_captura(client, kiosk, op):
 
 
 async def test_call_next_only_calls_services_the_desk_serves(client, kiosk, op):
+    op = await login(client, "supervisor")  # walks between desks: an operator holds one desk
     await issue(client, kiosk, "SANEAMIENTO")
     await open_desk(client, op, "5")
     response = await client.post(f"/api/offices/{OFFICE}/desks/5/call-next", headers=op)
@@ -627,6 +632,7 @@ async def test_call_next_only_calls_services_the_desk_serves(client, kiosk, op):
 
 
 async def test_board_lists_calls_newest_first(client, kiosk, op):
+    op = await login(client, "supervisor")  # walks between desks: an operator holds one desk
     first = await issue(client, kiosk)
     second = await issue(client, kiosk)
     await open_desk(client, op, "3")

@@ -19,8 +19,8 @@ def la_paz(year, month, day, hour, minute=0) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=LA_PAZ).astimezone(timezone.utc)
 
 
-async def operator() -> Principal:
-    user = await User.get(username="operador3").select_related("office")
+async def operator(username: str = "operador3") -> Principal:
+    user = await User.get(username=username).select_related("office")
     return Principal(user.id, user.username, Role(user.role), user.office_id, user.office.code, 0.0)
 
 
@@ -99,6 +99,6 @@ async def test_position_and_wait_follow_the_interleave_and_open_desks(db):
     assert (await service.public_ticket_view(regulars[0]["id"], CONFIG))["position"] == 3
     # CI-RENOV takes 7 minutes; with no desk open one is assumed, then more desks share the line.
     assert view["estimated_wait_minutes"] == 32  # ceil(4.5 * 7 / 1)
-    for desk in ("3", "4", "5"):
-        await service.set_desk_status(office, desk, DeskStatus.OPEN, actor)
+    for desk, name in (("3", "operador3"), ("4", "operador4"), ("5", "operador5")):  # one desk each
+        await service.set_desk_status(office, desk, DeskStatus.OPEN, await operator(name))
     assert (await service.public_ticket_view(regulars[1]["id"], CONFIG))["estimated_wait_minutes"] == 11

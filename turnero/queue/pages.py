@@ -78,6 +78,8 @@ async def desk_console(request: Request) -> Response:
                 "status_es": STATUS_ES,
                 "priority_es": PRIORITY_ES,
                 "desk_status_es": DESK_STATUS_ES,
+                # A desk another login holds: supervisors and admins may take it over.
+                "can_take_over": principal.role in (Role.SUPERVISOR, Role.ADMIN),
             },
         },
     )

@@ -67,11 +67,21 @@ async def list_desks(request: Request):
     return json_response(await service.desk_views(office))
 
 
+class OpenDesk(_Body):
+    # A supervisor or admin taking over a desk another login holds (audited).
+    take_over: bool = False
+
+
 def _desk_status_handler(status: DeskStatus):
     async def handler(request: Request):
         office = await get_office(request.path_params["office"])
         actor = await require(request, *STAFF, office_id=office.id)
-        return json_response(await service.set_desk_status(office, request.path_params["desk"], status, actor))
+        take_over = False
+        if status == DeskStatus.OPEN and (await request.body()).strip():  # the body is optional
+            take_over = (await read_json(request, OpenDesk)).take_over
+        return json_response(
+            await service.set_desk_status(office, request.path_params["desk"], status, actor, take_over=take_over)
+        )
 
     return handler
 
@@ -214,7 +224,9 @@ routes = [
         _desk_doc("Ventanillas de la oficina", response=DeskOut, response_list=True),
     ),
     api_route("/api/offices/{office}/desks/{desk}/open", "POST", _desk_status_handler(DeskStatus.OPEN),
-              _desk_doc("Abrir la ventanilla", response=DeskOut)),
+              _desk_doc("Abrir la ventanilla (409 desk_in_use si otro usuario la atiende, salvo take_over de un "
+                        "supervisor; 409 already_at_desk si el operador ya atiende otra)",
+                        body=OpenDesk, response=DeskOut)),
     api_route("/api/offices/{office}/desks/{desk}/pause", "POST", _desk_status_handler(DeskStatus.PAUSED),
               _desk_doc("Pausar la ventanilla", response=DeskOut)),
     api_route("/api/offices/{office}/desks/{desk}/close", "POST", _desk_status_handler(DeskStatus.CLOSED),

@@ -19,7 +19,7 @@ from turnero.core.auth import Principal
 from turnero.core.db import db_datetime, is_postgres, model_from_row, placeholders, select_columns
 from turnero.core.errors import conflict, invalid, not_found
 from turnero.core.ids import public_id
-from turnero.core.models import Office, Service
+from turnero.core.models import Office, Role, Service, User
 from turnero.core.service import can_match, offered_service
 from turnero.displays.bus import coalesced, publish_office_event
 from turnero.queue import eta, eta_service, policy, waiting
@@ -315,11 +315,46 @@ async def get_desk(office: Office, name: str) -> Desk:
     return desk
 
 
-async def set_desk_status(office: Office, desk_name: str, status: DeskStatus, actor: Principal) -> dict:
+async def _check_desk_holder(desk: Desk, actor: Principal, take_over: bool) -> bool:
+    """Opening `desk`: a desk held by another login (open or paused) is refused with 409
+    `desk_in_use`, unless a supervisor or admin takes it over explicitly (True: to be
+    audited); an operator holds one desk at a time (409 `already_at_desk`, naming it).
+    Runs under the desk's row lock, and the operator's user row lock (PostgreSQL)."""
+    taken_over = False
+    if desk.status != DeskStatus.CLOSED and desk.operator_id is not None and desk.operator_id != actor.user_id:
+        if not (take_over and actor.role in (Role.SUPERVISOR, Role.ADMIN)):
+            holder = await User.filter(id=desk.operator_id).values_list("username", flat=True)
+            who = f" por {holder[0]}" if holder else ""
+            raise conflict(
+                "desk_in_use",
+                f"La ventanilla {desk.name} está en uso{who}. Debe cerrarla quien la atiende, "
+                "o un supervisor puede tomarla.",
+            )
+        taken_over = True
+    if actor.role == Role.OPERATOR:
+        other = await (
+            Desk.filter(operator_id=actor.user_id, status__not=DeskStatus.CLOSED).exclude(id=desk.id)
+            .values_list("name", flat=True)
+        )
+        if other:
+            raise conflict(
+                "already_at_desk",
+                f"Usted ya atiende la ventanilla {other[0]}: ciérrela antes de abrir otra.",
+            )
+    return taken_over
+
+
+async def set_desk_status(office: Office, desk_name: str, status: DeskStatus, actor: Principal,
+                          take_over: bool = False) -> dict:
     desk = await get_desk(office, desk_name)
     now = clock.now()
     async with in_transaction():
+        if status == DeskStatus.OPEN and actor.role == Role.OPERATOR:
+            # One desk per operator: concurrent opens by one login queue up on its row.
+            await User.filter(id=actor.user_id).select_for_update().first()
         desk = await Desk.filter(id=desk.id).select_for_update().get()
+        if status == DeskStatus.OPEN and await _check_desk_holder(desk, actor, take_over):
+            await DeskEvent.create(desk=desk, kind="taken_over", at=now, user_id=actor.user_id)
         if status == DeskStatus.CLOSED and await Ticket.exists(desk_id=desk.id, status__in=ACTIVE_AT_DESK):
             raise conflict(
                 "desk_busy", "La ventanilla tiene un turno en atención: finalícelo antes de cerrar."

@@ -143,7 +143,19 @@
   }
 
   const actions = {
-    open: async () => { await Turnero.api("POST", deskApi + "/open"); return "Ventanilla abierta."; },
+    open: async () => {
+      try {
+        await Turnero.api("POST", deskApi + "/open");
+      } catch (e) {
+        // desk_in_use / already_at_desk: the server's message says who holds what.
+        // A supervisor may take a desk over, after confirming (audited on the server).
+        if (e.code !== "desk_in_use" || !boot.can_take_over ||
+            !window.confirm(e.message + "\n\n¿Tomar esta ventanilla?")) throw e;
+        await Turnero.api("POST", deskApi + "/open", { take_over: true });
+        return "Ventanilla tomada.";
+      }
+      return "Ventanilla abierta.";
+    },
     pause: async () => { await Turnero.api("POST", deskApi + "/pause"); return "Ventanilla en pausa."; },
     close: async () => { await Turnero.api("POST", deskApi + "/close"); return "Ventanilla cerrada."; },
     next: async () => {
