@@ -524,8 +524,9 @@ async def test_swap_keeps_answers_and_the_time_left_and_retires_the_failed_seat(
     assert moved.status_code == 200, moved.text
     assert moved.json()["seat"] == 2 and moved.json()["status"] == "assigned"
     clock.advance(timedelta(minutes=4))  # walking to the new seat does not cost exam time
-    # The failed seat's page no longer acts on the exam.
-    assert_error(await answer(client, old_token, attempt["id"], questions[5]["id"], 0), 409, "attempt_moved")
+    # The failed seat's link is dead: it neither reads nor answers the exam (its link was made anew).
+    assert_error(await answer(client, old_token, attempt["id"], questions[5]["id"], 0), 404, "seat_not_found")
+    assert_error(await client.get(f"/api/exam/seats/{old_token}"), 404, "seat_not_found")
     new_token = await seat_token(client, proctor, session, 2)
     ready = (await client.get(f"/api/exam/seats/{new_token}")).json()["attempt"]
     assert ready["status"] == "assigned" and ready["resumed"] and ready["remaining_seconds"] == 20 * 60

@@ -43,7 +43,8 @@ class Seat(Model):
     room = fields.ForeignKeyField("models.ExamRoom", related_name="seats", on_delete=fields.CASCADE)
     number = fields.IntField()
     in_service = fields.BooleanField(default=True)
-    # The seat computer opens /exam/seat/{token}: an unguessable link set up once.
+    # The seat's own link (/exam/seat/{token}) shows the idle seat only; an exam is
+    # reached through its attempt's seat_token, handed out by the proctor's board.
     token = fields.CharField(max_length=48, unique=True)
 
     class Meta:
@@ -91,6 +92,9 @@ class ExamAttempt(Model):
     public_id = fields.CharField(max_length=24, unique=True)
     session = fields.ForeignKeyField("models.ExamSession", related_name="attempts", on_delete=fields.RESTRICT)
     seat = fields.ForeignKeyField("models.Seat", related_name="attempts", null=True, on_delete=fields.RESTRICT)
+    # The seat computer's link for this candidate (/exam/seat/{seat_token}): made at
+    # check-in, made anew by a seat swap; unique (migration 12_…_seat_tokens).
+    seat_token = fields.CharField(max_length=48, null=True)
     # The booking (cita) this attempt came from, and its code as the proctor saw it.
     appointment = fields.ForeignKeyField("models.Appointment", related_name="exam_attempts",
                                          on_delete=fields.RESTRICT)

@@ -70,7 +70,8 @@ async def seat_page(request: Request) -> Response:
         return not_found_page(request, "Este enlace de computadora no es válido. Pida ayuda al examinador.")
     state = await service.seat_view(seat, exam_config(request))
     response = templates.TemplateResponse(request, "exam/seat.html", {
-        "seat": seat, "room": seat.room, "boot": {"token": seat.token, "state": state},
+        # The link it was opened with: a candidate's link (their exam) or the idle seat's.
+        "seat": seat, "room": seat.room, "boot": {"token": request.path_params["token"], "state": state},
     })
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"

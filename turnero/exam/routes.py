@@ -209,7 +209,7 @@ def _proctor_doc(summary: str, **kw) -> ApiDoc:
 
 
 def _seat_doc(summary: str, **kw) -> ApiDoc:
-    errors = kw.pop("errors", (400, 404, 409, 422))
+    errors = kw.pop("errors", (400, 403, 404, 409, 422))
     return ApiDoc(summary, "exam-seat", errors=errors, **kw)
 
 

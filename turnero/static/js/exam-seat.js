@@ -26,12 +26,27 @@
     $("error").hidden = !text;
   }
 
+  // A link shows one candidate's exam only: the proctor opens it on this computer after
+  // the check-in; a swap, a release or the end of the session makes it invalid.
+  let linkGone = false;
+
+  function gone(e) {
+    if (e.status !== 403 && e.status !== 404) return false;
+    linkGone = true;
+    attempt = null;
+    show("screen-idle");
+    $("idle-note").textContent = e.message;
+    error("");
+    return true;
+  }
+
   function apply(newState) {
     state = newState;
     attempt = state.attempt;
     if (!attempt) {
       show("screen-idle");
-      $("idle-note").textContent = state.in_service ? "" : "Esta computadora está fuera de servicio.";
+      $("idle-note").textContent = state.in_service
+        ? "El examinador abrirá aquí el enlace de su examen." : "Esta computadora está fuera de servicio.";
       return;
     }
     if (attempt.status === "assigned") {
@@ -138,7 +153,7 @@
       }
       $("save-state").textContent = "";
       if (e.status === 409) { await reload(); return; } // time over, moved, finished
-      error(e.message);
+      if (!gone(e)) error(e.message);
     }
   }
 
@@ -159,7 +174,7 @@
       await pending; // the last answers first
       apply((await Turnero.api("POST", base + "/submit", { attempt: attempt.id })).data);
     } catch (e) {
-      if (e.status === 409) await reload(); else error(e.message);
+      if (e.status === 409) await reload(); else if (!gone(e)) error(e.message);
     } finally {
       submitting = false;
     }
@@ -170,7 +185,7 @@
       apply((await Turnero.api("GET", base)).data);
       error("");
     } catch (e) {
-      error(e.message);
+      if (!gone(e)) error(e.message);
     }
   }
 
@@ -181,7 +196,7 @@
     } catch (e) {
       $("ready-message").textContent = e.message;
       $("ready-message").className = "message error";
-      if (e.status === 409 && e.code !== "session_not_started") await reload();
+      if (e.status === 409 && e.code !== "session_not_started") await reload(); else gone(e);
     }
   });
   $("btn-prev").addEventListener("click", () => go(position - 1));
@@ -198,16 +213,17 @@
 
   apply(state);
   setInterval(tick, 250);
-  // Waiting screens look for their assignment; a running exam checks it still belongs here.
+  // A candidate's waiting or result screen follows its exam; a running exam checks it still belongs here.
   setInterval(function () {
-    if (!attempt || attempt.status === "assigned" || attempt.status === "finished") reload();
+    if (linkGone) return;
+    if (attempt && (attempt.status === "assigned" || attempt.status === "finished")) reload();
   }, 3000);
   setInterval(function () {
-    if (attempt && attempt.status === "in_progress" && !submitting) {
+    if (attempt && attempt.status === "in_progress" && !submitting && !linkGone) {
       Turnero.api("GET", base).then(function (res) {
         const now = res.data.attempt;
         if (!now || now.id !== attempt.id || now.status !== "in_progress") apply(res.data);
-      }).catch(() => {});
+      }).catch(gone);
     }
   }, 10000);
 })();
