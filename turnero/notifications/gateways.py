@@ -107,7 +107,6 @@ class TwilioGateway:
     def _twilio(self):
         # Built on first use, inside the running loop (aiohttp's session wants one).
         if self._client is None:
-            from twilio.http.async_http_client import AsyncTwilioHttpClient
             from twilio.rest import Client
 
             http = _TimedHttpClient(timeout=self.timeout)
