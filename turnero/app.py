@@ -11,6 +11,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -21,7 +22,9 @@ from turnero.core import ops
 from turnero.core import pages as core_pages
 from turnero.core import routes as core_routes
 from turnero.core.db import close_db, init_db
+from turnero.core.auth import SESSION_COOKIE
 from turnero.core.errors import EXCEPTION_HANDLERS
+from turnero.core.http import CsrfMiddleware, SecurityHeadersMiddleware
 from turnero.core.openapi import build_openapi
 from turnero.core.ratelimit import RateLimiter
 from turnero.core.templating import STATIC_DIR
@@ -130,7 +133,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         exception_handlers={**EXCEPTION_HANDLERS, core_pages.PageRedirect: core_pages.page_redirect_handler},
         lifespan=lifespan,
-        middleware=[ops.middleware(settings)],
+        middleware=[
+            ops.middleware(settings),
+            # Security headers on every response, the CSRF refusals included (core/http.py).
+            Middleware(SecurityHeadersMiddleware),
+            Middleware(CsrfMiddleware, cookie_name=SESSION_COOKIE),
+        ],
     )
     app.state.settings = settings
     app.state.queue_config = QueueConfig.from_settings(settings)

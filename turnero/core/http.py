@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
@@ -84,3 +85,190 @@ async def read_json(request: Request, schema: type[S]) -> S:
 
 def json_response(data, status: int = 200) -> Response:
     return JSONResponse(data, status_code=status)
+
+
+# ------------------------------------------------------------------ CSRF and security headers
+#
+# Both are plain ASGI middleware (no response buffering: the SSE/streaming and CSV
+# responses pass straight through), wired in turnero/app.py.
+
+_UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+CSRF_MESSAGE = (
+    "Solicitud rechazada: las operaciones con la sesión del navegador deben venir de esta "
+    "misma aplicación (origen y tipo de contenido JSON)."
+)
+
+
+def _split_host(host: str, scheme: str) -> tuple[str, int] | None:
+    """'Example.org:8443' -> ('example.org', 8443); the scheme's default port when none."""
+    host = host.strip().lower()
+    if not host:
+        return None
+    if host.startswith("["):  # [::1]:8000
+        end = host.find("]")
+        if end < 0:
+            return None
+        name, rest = host[: end + 1], host[end + 1:]
+        port_text = rest[1:] if rest.startswith(":") else ""
+    else:
+        name, _, port_text = host.partition(":")
+    if port_text:
+        if not port_text.isdigit():
+            return None
+        return name, int(port_text)
+    default = _DEFAULT_PORTS.get(scheme)
+    return (name, default) if default else None
+
+
+def same_origin(source: str, request_scheme: str, request_host: str) -> bool:
+    """Is `source` (an Origin, or a Referer URL) this server as the browser sees it?
+
+    The server is the request's Host header (a proxy must pass it through unchanged, as
+    nginx's `proxy_set_header Host $host` does; X-Forwarded-Host is not trusted because
+    the app trusts no forwarded header but X-Forwarded-Proto, through uvicorn's
+    --forwarded-allow-ips). The scheme must match the request's, except that an https
+    page may talk to a plain-http request: a TLS-terminating proxy that sends no
+    (trusted) X-Forwarded-Proto."""
+    try:
+        parts = urlsplit(source.strip())
+    except ValueError:
+        return False
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.netloc or "@" in parts.netloc:
+        return False
+    if scheme != request_scheme and not (scheme == "https" and request_scheme == "http"):
+        return False
+    theirs = _split_host(parts.netloc, scheme)
+    # The Host header carries no scheme: its default port is that of the page's scheme.
+    ours = _split_host(request_host, scheme)
+    return theirs is not None and theirs == ours
+
+
+class CsrfMiddleware:
+    """Refuse a browser-session state change that another site could have forged.
+
+    Only requests the session cookie authenticates are checked: a POST/PUT/PATCH/DELETE
+    carrying the session cookie and no `Authorization: Bearer` header (a bearer token
+    wins over the cookie, and a request without the cookie acts as nobody). Such a
+    request needs
+      - an `Origin` of this same server, or when the browser sent no Origin, a `Referer`
+        of this server (`Origin: null`, from a sandboxed frame or a file, is refused);
+        browsers always send Origin on a cross-origin POST/PUT/PATCH/DELETE, so a
+        request with neither header is a non-browser client and passes this step;
+      - under /api/, a body, when there is one, of `Content-Type: application/json`: a
+        cross-site page can only send JSON through a CORS preflight this server never
+        grants, so a `text/plain` or form body is refused whatever its origin.
+    The HTML forms (/login, /logout) post url-encoded bodies to same-origin pages: the
+    origin check covers them. Refusals are 403 {"error": {"code": "csrf_rejected"}}."""
+
+    def __init__(self, app, cookie_name: str):
+        self.app = app
+        self.cookie_name = cookie_name
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] not in _UNSAFE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        headers = request.headers
+        auth = headers.get("authorization", "")
+        scheme, _, value = auth.partition(" ")
+        if (scheme.lower() == "bearer" and value.strip()) or not request.cookies.get(self.cookie_name):
+            await self.app(scope, receive, send)
+            return
+        if not self._allowed(scope, headers):
+            response = JSONResponse(
+                {"error": {"code": "csrf_rejected", "message": CSRF_MESSAGE}}, status_code=403
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _allowed(scope, headers) -> bool:
+        req_scheme = scope.get("scheme", "http")
+        host = headers.get("host", "")
+        origin = headers.get("origin")
+        if origin is not None:
+            if not same_origin(origin, req_scheme, host):
+                return False
+        else:
+            referer = headers.get("referer")
+            if referer is not None and not same_origin(referer, req_scheme, host):
+                return False
+        if scope["path"].startswith("/api/"):
+            length = headers.get("content-length")
+            has_body = headers.get("transfer-encoding") is not None or (
+                length is not None and length.strip() not in ("", "0")
+            )
+            if has_body:
+                media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+                if media != "application/json":
+                    return False
+        return True
+
+
+# The pages load only their own scripts and styles (no inline <script>, no on*= handler,
+# no style="" attribute; data reaches the scripts in <script type="application/json">
+# blocks, which are not executed). JS may still set element.style (CSSOM is not inline
+# style). connect-src 'self' covers the same-host ws:/wss: of the live boards.
+CSP_PAGES = "; ".join((
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "media-src 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+))
+# /docs: Swagger UI (served from this server) sets inline styles and data: icons.
+CSP_DOCS = "; ".join((
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data:",
+    "font-src 'self' data:",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+))
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+)
+
+
+class SecurityHeadersMiddleware:
+    """Content-Security-Policy, X-Frame-Options: DENY, nosniff and Referrer-Policy on
+    every HTTP response (pages, API, static files, errors). No page is meant to be
+    framed: the lobby display runs full screen in the signage player's browser, not in
+    an iframe. A header a route set itself (a page with its own Referrer-Policy) stays."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        csp = CSP_DOCS if path == "/docs" or path.startswith("/docs/") else CSP_PAGES
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                extra = [(b"content-security-policy", csp.encode())] + list(SECURITY_HEADERS)
+                headers += [(name, value) for name, value in extra if name not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
