@@ -29,7 +29,7 @@ def test_display_shows_and_announces_a_call_within_a_second(browser, live_server
     _api(live_server, "POST", f"/api/offices/{OFFICE}/desks/18/open", admin)
     page = _new_page(browser, 1920, 1080)
     page.goto(f"{live_server.url}/display/{OFFICE}")
-    page.wait_for_function("document.body.dataset.live === 'live'", timeout=10000)
+    page.wait_for_function("() => document.body.dataset.live === 'live'", timeout=10000)
     assert page.locator("#d-conn").is_hidden()
 
     ticket = _api(live_server, "POST", f"/api/offices/{OFFICE}/tickets", kiosk, service="CI-RENOV")
@@ -113,7 +113,7 @@ def test_display_keeps_its_state_through_an_outage_and_catches_up(browser, live_
     page = _new_page(browser, 1920, 1080)
     page.route_web_socket("**/ws/offices/**", through)
     page.goto(f"{live_server.url}/display/{OFFICE}")
-    page.wait_for_function("document.body.dataset.live === 'live'", timeout=10000)
+    page.wait_for_function("() => document.body.dataset.live === 'live'", timeout=10000)
 
     def call() -> dict:
         _api(live_server, "POST", f"/api/offices/{OFFICE}/tickets", kiosk, service="CIE")
@@ -125,7 +125,7 @@ def test_display_keeps_its_state_through_an_outage_and_catches_up(browser, live_
     state["blocked"] = True
     for ws in state["routes"]:
         ws.close(code=4000, reason="corte simulado")
-    page.wait_for_function("!document.getElementById('d-conn').hidden", timeout=8000)
+    page.wait_for_function("() => !document.getElementById('d-conn').hidden", timeout=8000)
     assert page.locator("#d-hero-ticket").inner_text() == first["number"]  # last state kept, not blank
     _api(live_server, "POST", f"/api/tickets/{first['id']}/finish", admin)
     second = call()
@@ -135,7 +135,7 @@ def test_display_keeps_its_state_through_an_outage_and_catches_up(browser, live_
 
     state["blocked"] = False
     _hero_is(page, second["number"], 20000)  # reconnected (backoff) and resnapshotted
-    page.wait_for_function("document.getElementById('d-conn').hidden", timeout=5000)
+    page.wait_for_function("() => document.getElementById('d-conn').hidden", timeout=5000)
     page.wait_for_function("t => window.TurneroDisplay.spoken.some(s => s.includes(t))",
                            arg=page.evaluate("t => window.TurneroDisplay.speakable(t)", second["number"]),
                            timeout=15000)
@@ -186,7 +186,7 @@ def test_ticket_page_kiosk_and_console_follow_the_same_live_channel(browser, liv
 
     citizen = _new_page(browser, width=412, height=915)  # a phone
     citizen.goto(f"{live_server.url}/t/{mine['id']}")
-    citizen.wait_for_function("document.body.dataset.live === 'live'", timeout=10000)
+    citizen.wait_for_function("() => document.body.dataset.live === 'live'", timeout=10000)
     position = int(citizen.locator("#c-position").inner_text())
     assert position >= 2 and citizen.locator("#c-wait").inner_text()
     expect(citizen.locator("#c-alert")).to_be_hidden()
@@ -246,7 +246,7 @@ def test_display_announces_the_calls_it_missed_after_a_silent_channel(browser, t
         page.route_web_socket("**/ws/offices/**", through)
         page.route("**/api/offices/*/board", board)
         page.goto(f"{server.url}/display/{OFFICE}")
-        page.wait_for_function("document.body.dataset.live === 'live'", timeout=10000)
+        page.wait_for_function("() => document.body.dataset.live === 'live'", timeout=10000)
         current: dict = {}
 
         def call() -> dict:
@@ -258,15 +258,15 @@ def test_display_announces_the_calls_it_missed_after_a_silent_channel(browser, t
 
         first = call()
         _hero_is(page, first["number"], 2000)
-        page.wait_for_function("window.TurneroDisplay.spoken.length >= 1", timeout=5000)
+        page.wait_for_function("() => window.TurneroDisplay.spoken.length >= 1", timeout=5000)
 
         state["silent"] = True
         silenced = time.monotonic()
-        page.wait_for_function("document.body.dataset.live !== 'live'", timeout=5000)
+        page.wait_for_function("() => document.body.dataset.live !== 'live'", timeout=5000)
         noticed = time.monotonic() - silenced
         assert noticed < 3.5, f"silence noticed after {noticed:.1f} s (ping 1 s)"
         missed = [call() for _ in range(3)]
-        page.wait_for_function("!document.getElementById('d-conn').hidden", timeout=5000)
+        page.wait_for_function("() => !document.getElementById('d-conn').hidden", timeout=5000)
         page.wait_for_timeout(3500)
         assert state["board_reads"] >= 1  # it fell back to reading the board over HTTP
         assert page.locator("#d-hero-ticket").inner_text() == first["number"]  # nothing came through
@@ -280,7 +280,7 @@ def test_display_announces_the_calls_it_missed_after_a_silent_channel(browser, t
         assert [spoken.index(t) for t in texts] == sorted(spoken.index(t) for t in texts)  # oldest first
         highlighted = page.evaluate("window.TurneroDisplay.highlighted.slice()")
         assert [h for h in highlighted if h in {c["number"] for c in missed}] == [c["number"] for c in missed]
-        page.wait_for_function("document.body.dataset.live === 'live'", timeout=30000)
+        page.wait_for_function("() => document.body.dataset.live === 'live'", timeout=30000)
         _hero_is(page, missed[-1]["number"], 15000)
         assert page.errors == []
     finally:

@@ -390,7 +390,7 @@ def test_kiosk_issues_and_prints_a_preferential_ticket(browser, live_server):
     expect(page.locator("#t-position")).to_have_text(re.compile(r"^\d+$"))
     # "≈ N min", "Sin espera", or with no desk of the line open "≈ N min (abre HH:MM)".
     expect(page.locator("#t-wait")).to_have_text(re.compile(r"(min|Sin espera|\(abre \d\d:\d\d\))$"))
-    page.wait_for_function("window.__printed === true")
+    page.wait_for_function("() => window.__printed === true")
     # What was printed: the 80 mm slip with the same number and the QR code.
     slip = page.locator("#print-area .slip")
     expect(slip.locator(".slip-number")).to_have_text(number.inner_text())
@@ -452,7 +452,7 @@ def test_desk_console_calls_and_finishes_turns(browser, live_server):
     expect(page.locator("#cur-status")).to_contain_text("Llamado")
     expect(call_next).to_be_disabled()  # one turn at a time (the API would say desk_busy)
     expect(page.get_by_role("button", name=re.compile("^Volver a llamar"))).to_be_enabled()
-    page.wait_for_function("document.querySelector('#waiting-mine .w-count')?.textContent !== '…'")
+    page.wait_for_function("() => document.querySelector('#waiting-mine .w-count')?.textContent !== '…'")
     _screenshot(page, "desk.png")
 
     page.get_by_role("button", name=re.compile("^Finalizar")).click()
@@ -550,7 +550,7 @@ def test_the_citizen_page_and_the_kiosk_say_the_waits_range(browser, live_server
     page.get_by_role("button", name="Omitir").click()
     expect(page.locator("#t-number")).to_have_text(re.compile(r"^S-\d{3}$"))
     expect(page.locator("#t-wait")).to_have_text(in_range)
-    page.wait_for_function("window.__printed === true")
+    page.wait_for_function("() => window.__printed === true")
     expect(page.locator("#print-area .slip [data-eta-minutes]")).to_have_text(page.locator("#t-wait").inner_text())
     _screenshot(page, "kiosk-range.png")
     assert page.errors == []

@@ -381,7 +381,7 @@ def test_kiosk_check_in_by_code_prints_a_ticket_and_refuses_a_second_time(browse
     expect(number).to_have_text(re.compile(r"^C-\d{3}$"))
     expect(page.locator("#t-service")).to_have_text("Renovación de cédula de identidad")
     expect(page.locator("#t-priority")).to_have_text(f"Cita {code}: se le llama a su hora")
-    page.wait_for_function("window.__printed === true")
+    page.wait_for_function("() => window.__printed === true")
     slip = page.locator("#print-area .slip")
     expect(slip.locator(".slip-number")).to_have_text(number.inner_text())
     expect(slip.locator(".slip-qr svg")).to_have_count(1)
@@ -431,7 +431,7 @@ def test_kiosk_check_in_explains_unknown_codes_and_other_offices(browser, live_s
     expect(page.get_by_role("heading", name="Elija su trámite")).to_be_visible()
     page.keyboard.type(f"{live_server.url}{scanned['links']['page']}\n", delay=5)
     expect(page.locator("#t-number")).to_have_text(re.compile(r"^C-\d{3}$"))
-    page.wait_for_function("window.__printed === true")
+    page.wait_for_function("() => window.__printed === true")
     assert page.errors == []
 
 

@@ -320,7 +320,7 @@ def test_display_page_announces_every_call_through_an_outage(cluster, browser): 
     _api(a, "POST", f"/api/offices/{OFFICE}/desks/10/open", admin[a.url])
     page = _new_page(browser, 1920, 1080)
     page.goto(f"{a.url}/display/{OFFICE}")
-    page.wait_for_function("document.body.dataset.live === 'live'", timeout=10000)
+    page.wait_for_function("() => document.body.dataset.live === 'live'", timeout=10000)
 
     def text(c: dict) -> str:
         return page.evaluate("c => window.TurneroDisplay.announcementText(c, false)",
@@ -344,7 +344,7 @@ def test_display_page_announces_every_call_through_an_outage(cluster, browser): 
         spoken = page.evaluate("window.TurneroDisplay.spoken.slice()")
         positions = [spoken.index(text(c)) for c in made]
         assert positions == sorted(positions), spoken
-        page.wait_for_function("document.body.dataset.live === 'live'", timeout=10000)
+        page.wait_for_function("() => document.body.dataset.live === 'live'", timeout=10000)
         assert page.errors == []
     finally:
         if redis.process is None:
