@@ -86,3 +86,21 @@ async def test_session_cookie_is_secure_when_the_request_came_over_https(client)
         assert "secure" in response.headers["set-cookie"].lower()
     response = await client.post("/login", data={"username": "kiosko", "password": "demo"})
     assert response.status_code == 303 and "secure" not in response.headers["set-cookie"].lower()
+
+
+# ---------------------------------------------------------------- a real server
+
+
+async def test_a_real_server_counts_concurrent_guesses_and_trusts_its_proxys_https(live_server):
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=60) as c:
+        responses = await asyncio.gather(*(
+            c.post("/api/auth/token", json={"username": "operador4", "password": f"wrong{n}"}) for n in range(60)
+        ))
+        statuses = [r.status_code for r in responses]
+        assert statuses.count(401) <= LOGIN_PER_USER_CLIENT.free and statuses.count(429) >= 55, statuses
+        # uvicorn trusts X-Forwarded-Proto from its proxy (127.0.0.1 by default): the cookie is Secure.
+        proxied = await c.post("/login", data={"username": "kiosko", "password": "demo"},
+                               headers={"X-Forwarded-Proto": "https"})
+        assert proxied.status_code == 303 and "secure" in proxied.headers["set-cookie"].lower()
+        plain = await c.post("/login", data={"username": "kiosko", "password": "demo"})
+        assert plain.status_code == 303 and "secure" not in plain.headers["set-cookie"].lower()
