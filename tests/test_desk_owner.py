@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.conftest import assert_error, login
+from tests.test_pages import browser  # noqa: F401  (fixture)
 from turnero.core.models import Office
 from turnero.queue.models import Desk, DeskEvent, DeskStatus
 
@@ -85,3 +88,33 @@ async def test_one_operator_opening_two_desks_at_once_gets_one(client):
     assert statuses == [200, 409, 409, 409], [r.text for r in responses]
     office = await Office.get(code=OFFICE)
     assert await Desk.filter(office=office, status=DeskStatus.OPEN).count() == 1
+
+
+# ---------------------------------------------------------------- the desk console
+
+
+@pytest.mark.browser
+def test_the_console_shows_desk_in_use_and_lets_a_supervisor_take_over(browser, live_server):  # noqa: F811
+    from playwright.sync_api import expect
+
+    from tests.test_pages import _api, _new_page, _sign_in, _token
+
+    holder = _token(live_server, "operador7")
+    _api(live_server, "POST", f"/api/offices/{OFFICE}/desks/7/open", holder)
+    _api(live_server, "POST", f"/api/offices/{OFFICE}/desks/7/pause", holder)
+
+    page = _new_page(browser)
+    page.goto(f"{live_server.url}/desk/{OFFICE}/7")
+    _sign_in(page, "operador8")
+    page.get_by_role("button", name="Reanudar").click()
+    expect(page.locator("#message")).to_contain_text("en uso por operador7")
+    expect(page.locator("#desk-status")).to_have_text("En pausa")
+
+    boss = _new_page(browser)
+    boss.on("dialog", lambda dialog: dialog.accept())
+    boss.goto(f"{live_server.url}/desk/{OFFICE}/7")
+    _sign_in(boss, "supervisor")
+    boss.get_by_role("button", name="Reanudar").click()
+    expect(boss.locator("#message")).to_have_text("Ventanilla tomada.")
+    expect(boss.locator("#desk-status")).to_have_text("Abierta")
+    assert not page.errors and not boss.errors
