@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import assert_error
 from turnero.core import clock
-from turnero.core.ratelimit import LOGIN_PER_USER_CLIENT
+from turnero.core.ratelimit import LOGIN_PER_USER, LOGIN_PER_USER_CLIENT
 
 
 @pytest.fixture(autouse=True)
@@ -62,6 +62,18 @@ async def test_a_strangers_failures_do_not_lock_the_owner_out(client):
         statuses = [(await token(stranger, "supervisor", "guess")).status_code for _ in range(40)]
         assert statuses.count(401) == LOGIN_PER_USER_CLIENT.free and statuses.count(429) == 40 - LOGIN_PER_USER_CLIENT.free
         assert (await token(owner, "supervisor", "demo")).status_code == 200
+
+
+async def test_failures_from_many_addresses_only_delay_the_owner(client):
+    for n in range(LOGIN_PER_USER.free):  # a spray from many addresses, one guess each
+        async with client_from(client, f"198.18.{n // 250}.{n % 250 + 1}") as stranger:
+            assert (await token(stranger, "operador5", "guess")).status_code == 401
+    async with client_from(client, "192.0.2.50") as owner:
+        delayed = await token(owner, "operador5", "demo")
+        assert_error(delayed, 429, "too_many_attempts")
+        assert delayed.headers["Retry-After"] == "2"  # a short delay, not a lock-out
+        clock.advance(timedelta(seconds=2))
+        assert (await token(owner, "operador5", "demo")).status_code == 200
 
 
 async def test_successful_logins_are_not_counted(client):
