@@ -7,7 +7,10 @@ r = (actual + SHIFT) / (promised + SHIFT): ten minutes off matter on a 20-minute
 promise, not on a three-hour one, and SHIFT keeps a promise of 0 meaningful. A new
 estimate m gets [(m + SHIFT)·q_low − SHIFT, (m + SHIFT)·q_high − SHIFT], with q_low and
 q_high the LOW_Q and HIGH_Q quantiles of r, so that about 80 % of actual waits fall
-inside when the coming days err as the past ones did. The errors are kept apart by lane
+inside when the coming days err as the past ones did. The median of r corrects the
+estimate itself: an engine that under-promises near capacity (desks on a break, a
+heavier tail than its average minutes) learns by how much, per group, and the figure
+shown is (m + SHIFT)·q_mid − SHIFT, always inside its range. The errors are kept apart by lane
 (preferential and regular waits err differently) and by part of the day (the first
 hour after opening errs most); a group with fewer than MIN_SAMPLES borrows the wider
 group's, and with none at all DEFAULT applies.
@@ -20,10 +23,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 SHIFT = 5.0
-LOW_Q, HIGH_Q = 0.10, 0.90
+LOW_Q, MID_Q, HIGH_Q = 0.10, 0.50, 0.90
 MIN_SAMPLES = 40
 # Before anything is learnt: wide enough to be honest about a new office.
-DEFAULT = (0.6, 1.7)
+DEFAULT = (0.6, 1.0, 1.7)
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,8 @@ def quantile(sorted_values: list[float], q: float) -> float:
 
 @dataclass(frozen=True)
 class ErrorModel:
-    # (lane, first hour) -> (q_low, q_high); a None is the wider group.
-    factors: dict[tuple[str | None, bool | None], tuple[float, float]] = field(default_factory=dict)
+    # (lane, first hour) -> (q_low, q_mid, q_high); a None is the wider group.
+    factors: dict[tuple[str | None, bool | None], tuple[float, float, float]] = field(default_factory=dict)
     samples: int = 0
 
     @classmethod
@@ -63,20 +66,30 @@ class ErrorModel:
         for key, ratios in groups.items():
             if len(ratios) >= min_samples:
                 ratios.sort()
-                factors[key] = (quantile(ratios, LOW_Q), quantile(ratios, HIGH_Q))
+                factors[key] = (quantile(ratios, LOW_Q), quantile(ratios, MID_Q), quantile(ratios, HIGH_Q))
         return cls(factors, count)
 
-    def factors_for(self, lane: str, first_hour: bool) -> tuple[float, float]:
+    def factors_for(self, lane: str, first_hour: bool) -> tuple[float, float, float]:
         for key in ((lane, first_hour), (lane, None), (None, None)):
             if key in self.factors:
                 return self.factors[key]
         return DEFAULT
 
+    def corrected(self, minutes: int | None, lane: str, first_hour: bool) -> int | None:
+        """The estimate as shown: the engine's minutes moved by the median of its past
+        errors. A wait the engine expects never becomes 0 (nor a 0 a wait)."""
+        if minutes is None or minutes <= 0:
+            return minutes
+        _low, mid_factor, _high = self.factors_for(lane, first_hour)
+        return max(1, round((minutes + SHIFT) * mid_factor - SHIFT))
+
     def range(self, minutes: int | None, lane: str, first_hour: bool) -> tuple[int, int] | None:
-        """(low, high) minutes around an estimate; always holds the estimate itself."""
+        """(low, high) minutes around the engine's estimate; always holds the estimate
+        and its corrected figure."""
         if minutes is None:
             return None
-        low_factor, high_factor = self.factors_for(lane, first_hour)
+        low_factor, _mid, high_factor = self.factors_for(lane, first_hour)
+        shown = self.corrected(minutes, lane, first_hour)
         low = math.floor((minutes + SHIFT) * low_factor - SHIFT)
         high = math.ceil((minutes + SHIFT) * high_factor - SHIFT)
-        return max(0, min(low, minutes)), max(high, minutes)
+        return max(0, min(low, minutes, shown)), max(high, minutes, shown)

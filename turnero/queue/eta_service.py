@@ -293,9 +293,13 @@ class OfficeEstimate:
             return max(due, round(played - elapsed)) if played is not None else due
         return self.wait_at(e.service_id, e.lane, lines_now.ahead(e))
 
-    def wait_range(self, minutes: int | None, lane: str) -> tuple[int, int] | None:
-        """The range around an estimate: where about 80 % of such waits fell (eta_range)."""
-        return self.errors.range(minutes, lane, self.first_hour)
+    def told(self, minutes: int | None, lane: str) -> "Wait":
+        """What a citizen is told of the engine's minutes: the figure corrected by the
+        office's past errors and the range where about 80 % of such waits fell
+        (eta_range). Every surface shows this pair; the raw minutes are what a promise
+        keeps (`ticket.promised_wait`), so the errors are always learnt against the engine."""
+        return (self.errors.corrected(minutes, lane, self.first_hour),
+                self.errors.range(minutes, lane, self.first_hour))
 
     def services(self, lines_now: lines.OfficeLines) -> dict[str, ServiceEstimate]:
         out = {}
@@ -305,13 +309,14 @@ class OfficeEstimate:
             def walk_in(lane: str) -> int | None:
                 return self.wait_at(first, lane, lines_now.length(first, lane)) if first is not None else None
 
-            regular, preferential = walk_in(policy.REGULAR), walk_in(policy.PREFERENTIAL)
+            regular, regular_range = self.told(walk_in(policy.REGULAR), policy.REGULAR)
+            preferential, preferential_range = self.told(walk_in(policy.PREFERENTIAL), policy.PREFERENTIAL)
             out[s.code] = ServiceEstimate(
                 s.code, s.name, s.walk_in, lines_now.waiting(s.id), self.open_desks.get(s.id, 0),
                 self.primary_desks.get(s.id, 0.0), self.minutes.get(s.id, eta.DEFAULT_PRIOR_MINUTES),
                 regular, preferential,
                 self.opens_at.get(first) if first is not None and not self.open_desks.get(first) else None,
-                self.wait_range(regular, policy.REGULAR), self.wait_range(preferential, policy.PREFERENTIAL),
+                regular_range, preferential_range,
             )
         return out
 
@@ -477,16 +482,19 @@ async def wait_for_view(ticket: Ticket, office: Office, config: policy.PolicyCon
         if e is None:
             return None, None
         estimate = await current_estimate(office, config)
-        minutes = estimate.ticket_wait(e, lines_now, clock.now())
-        return minutes, estimate.wait_range(minutes, e.lane)
+        if e.lane == policy.APPOINTMENT:  # a cita's time is its own, not a line's
+            minutes = estimate.ticket_wait(e, lines_now, clock.now())
+            return minutes, estimate.errors.range(minutes, e.lane, estimate.first_hour)
+        return estimate.told(estimate.ticket_wait(e, lines_now, clock.now()), e.lane)
     except Exception:  # noqa: BLE001 — the ticket must still be shown
         log.exception("wait estimate failed for office %s", office.code)
         return None, None
 
 
 async def walk_in_promise(office: Office, service_id: int, lane: str, config: policy.PolicyConfig) -> int | None:
-    """The wait a walk-in joining the end of a line now is told (kept on its ticket:
-    the promise its error is learnt from). None when it cannot be estimated."""
+    """The engine's wait for a walk-in joining the end of a line now, before the learnt
+    correction (kept on its ticket: the promise its error is learnt from; the citizen is
+    told `OfficeEstimate.told` of it). None when it cannot be estimated."""
     try:
         lines_now = await waiting.office_lines(office.id)
         estimate = await current_estimate(office, config)
