@@ -138,3 +138,24 @@ def test_the_first_hour_is_the_first_hour_after_the_opening():
     assert not eta_inputs.in_first_hour(office, la_paz(8, 31))
     assert not eta_inputs.in_first_hour(office, la_paz(9, 0, day=22))  # a Sunday: no hours
     assert eta_range.quantile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.5
+
+
+def test_before_opening_only_the_wait_after_the_doors_open_is_corrected():
+    # An office whose past waits ran twice the engine's figure: a ticket told 300 min at
+    # 03:00 of which 300 are the hours until the 08:00 opening must not become 600.
+    rnd = random.Random(5)
+    past = [Sample("regular", True, p, (p + 5) * 2.0 - 5) for p in (rnd.randint(5, 90) for _ in range(300))]
+    errors = ErrorModel.fit(past)
+    now = la_paz(3)
+    estimate = eta_service.OfficeEstimate(
+        office="X", timezone="America/La_Paz", computed_at=now, curves={}, catalogue={}, first_steps={},
+        minutes={}, open_desks={1: 0, 2: 1}, primary_desks={}, opens_at={1: la_paz(8)}, errors=errors,
+        first_hour=True)
+    assert estimate.minutes_until_open(1) == 300 and estimate.minutes_until_open(2) == 0
+    told, (low, high) = estimate.told(300, "regular", 1)  # first in line: called at opening
+    assert told == 300 and 300 <= low <= high <= 310
+    told, (low, high) = estimate.told(320, "regular", 1)  # 20 min after opening, doubled
+    assert told == 300 + errors.corrected(20, "regular", True) and 340 <= told <= 350
+    assert 300 <= low <= told <= high
+    told, _ = estimate.told(20, "regular", 2)  # an open line: the whole figure corrected
+    assert told == errors.corrected(20, "regular", True)

@@ -293,13 +293,28 @@ class OfficeEstimate:
             return max(due, round(played - elapsed)) if played is not None else due
         return self.wait_at(e.service_id, e.lane, lines_now.ahead(e))
 
-    def told(self, minutes: int | None, lane: str) -> "Wait":
+    def told(self, minutes: int | None, lane: str, service_id: int | None = None) -> "Wait":
         """What a citizen is told of the engine's minutes: the figure corrected by the
         office's past errors and the range where about 80 % of such waits fell
         (eta_range). Every surface shows this pair; the raw minutes are what a promise
-        keeps (`ticket.promised_wait`), so the errors are always learnt against the engine."""
-        return (self.errors.corrected(minutes, lane, self.first_hour),
-                self.errors.range(minutes, lane, self.first_hour))
+        keeps (`ticket.promised_wait`), so the errors are always learnt against the engine.
+        While the line's desks have not opened, the minutes until they do are a fact, not
+        an estimate: only the wait after opening is corrected and given a range."""
+        closed = self.minutes_until_open(service_id)
+        if minutes is None or closed <= 0:
+            return (self.errors.corrected(minutes, lane, self.first_hour),
+                    self.errors.range(minutes, lane, self.first_hour))
+        after = max(0, minutes - closed)
+        low, high = self.errors.range(after, lane, self.first_hour)
+        return closed + self.errors.corrected(after, lane, self.first_hour), (closed + low, closed + high)
+
+    def minutes_until_open(self, service_id: int | None) -> int:
+        """Whole minutes from this estimate until the line's first desk is expected; 0
+        when one is open (or none is known)."""
+        if service_id is None or self.open_desks.get(service_id):
+            return 0
+        opens = self.opens_at.get(service_id)
+        return max(0, math.floor((opens - self.computed_at).total_seconds() / 60)) if opens else 0
 
     def services(self, lines_now: lines.OfficeLines) -> dict[str, ServiceEstimate]:
         out = {}
@@ -309,8 +324,8 @@ class OfficeEstimate:
             def walk_in(lane: str) -> int | None:
                 return self.wait_at(first, lane, lines_now.length(first, lane)) if first is not None else None
 
-            regular, regular_range = self.told(walk_in(policy.REGULAR), policy.REGULAR)
-            preferential, preferential_range = self.told(walk_in(policy.PREFERENTIAL), policy.PREFERENTIAL)
+            regular, regular_range = self.told(walk_in(policy.REGULAR), policy.REGULAR, first)
+            preferential, preferential_range = self.told(walk_in(policy.PREFERENTIAL), policy.PREFERENTIAL, first)
             out[s.code] = ServiceEstimate(
                 s.code, s.name, s.walk_in, lines_now.waiting(s.id), self.open_desks.get(s.id, 0),
                 self.primary_desks.get(s.id, 0.0), self.minutes.get(s.id, eta.DEFAULT_PRIOR_MINUTES),
@@ -485,7 +500,7 @@ async def wait_for_view(ticket: Ticket, office: Office, config: policy.PolicyCon
         if e.lane == policy.APPOINTMENT:  # a cita's time is its own, not a line's
             minutes = estimate.ticket_wait(e, lines_now, clock.now())
             return minutes, estimate.errors.range(minutes, e.lane, estimate.first_hour)
-        return estimate.told(estimate.ticket_wait(e, lines_now, clock.now()), e.lane)
+        return estimate.told(estimate.ticket_wait(e, lines_now, clock.now()), e.lane, e.service_id)
     except Exception:  # noqa: BLE001 — the ticket must still be shown
         log.exception("wait estimate failed for office %s", office.code)
         return None, None

@@ -2,7 +2,7 @@
 (function () {
   "use strict";
   window.ui = window.SwaggerUIBundle({
-    url: "/openapi.json",
+    url: document.getElementById("swagger-ui").dataset.openapiUrl,
     dom_id: "#swagger-ui",
     deepLinking: true,
     presets: [window.SwaggerUIBundle.presets.apis],
