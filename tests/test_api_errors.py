@@ -274,10 +274,16 @@ async def test_unknown_desk_is_404(client, admin):
     assert_error(response, 404, "desk_not_found")
 
 
-@pytest.mark.parametrize("service", ["S" * 33, "S" * 3000, "\u0000", "CI-RENOV\u0000"])
+@pytest.mark.parametrize("service", ["S" * 33, "S" * 3000])
 async def test_offices_filtered_by_an_impossible_service_code_is_404(client, service):
     response = await client.get("/api/offices", params={"service": service})
     assert_error(response, 404, "service_not_found")
+
+
+@pytest.mark.parametrize("service", ["\u0000", "CI-RENOV\u0000"])
+async def test_a_service_code_with_a_nul_is_422(client, service):
+    response = await client.get("/api/offices", params={"service": service})
+    assert_error(response, 422, "invalid_characters")
 
 
 @pytest.mark.parametrize(

@@ -5,12 +5,96 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import logging
+import importlib.util
 import sys
 
 from turnero.settings import Settings
 
 ROLE_NAMES = ("admin", "supervisor", "operator", "kiosk", "display")
+
+
+# The request line plus headers a client may send: h11 refuses more by itself (its
+# max_incomplete_event_size); httptools (llhttp) has no such limit, so the protocol
+# below counts and answers 431. Browsers and proxies stay far below (nginx: 8 KB lines).
+MAX_REQUEST_HEAD_BYTES = 16 * 1024
+
+
+def _bounded_httptools_protocol():
+    """uvicorn's httptools protocol with a cap on the request head: a 100 KB header
+    gets 431 and the connection closes, without being buffered further."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    body = (b'{"error": {"code": "headers_too_large", '
+            b'"message": "Las cabeceras de la solicitud son demasiado grandes."}}')
+    response = (b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                b"content-type: application/json\r\n"
+                b"content-length: " + str(len(body)).encode() + b"\r\n"
+                b"connection: close\r\n\r\n" + body)
+
+    class BoundedHttpToolsProtocol(HttpToolsProtocol):
+        _head_bytes = 0  # bytes received since the current request began, head unfinished
+        _in_head = True
+        _refused = False
+
+        def _refuse(self) -> None:
+            self._refused = True
+            if not self.transport.is_closing():
+                self.transport.write(response)
+                self.transport.close()
+
+        def data_received(self, data: bytes) -> None:
+            if self._refused:
+                return
+            if self._in_head:
+                self._head_bytes += len(data)
+            super().data_received(data)
+            if self._in_head and self._head_bytes > MAX_REQUEST_HEAD_BYTES and not self._refused:
+                self._refuse()
+
+        def send_400_response(self, msg: str) -> None:
+            if not self._refused:
+                super().send_400_response(msg)
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._in_head = True
+            self._head_bytes = 0
+            self._head_size = 0
+
+        def on_url(self, url: bytes) -> None:
+            super().on_url(url)
+            self._head_size = getattr(self, "_head_size", 0) + len(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            super().on_header(name, value)
+            self._head_size = getattr(self, "_head_size", 0) + len(name) + len(value) + 4
+            if self._head_size > MAX_REQUEST_HEAD_BYTES:
+                self._refuse()
+                raise ValueError("request head too large")  # stops the parser
+
+        def on_headers_complete(self) -> None:
+            self._in_head = False
+            self._head_bytes = 0
+            super().on_headers_complete()
+
+    return BoundedHttpToolsProtocol
+
+
+def __getattr__(name: str):
+    # uvicorn imports the protocol by name ("turnero.cli:BoundedHttpToolsProtocol"), in
+    # each worker process too; built on first use so `turnero migrate` never loads uvicorn.
+    if name == "BoundedHttpToolsProtocol":
+        cls = _bounded_httptools_protocol()
+        globals()[name] = cls
+        return cls
+    raise AttributeError(name)
+
+
+def _http_options() -> dict:
+    if importlib.util.find_spec("httptools") is None:
+        return {"http": "h11", "h11_max_incomplete_event_size": MAX_REQUEST_HEAD_BYTES}
+    return {"http": "turnero.cli:BoundedHttpToolsProtocol",
+            "h11_max_incomplete_event_size": MAX_REQUEST_HEAD_BYTES}
 
 
 def _serve(settings: Settings, host: str | None, port: int | None, workers: int) -> None:
@@ -34,6 +118,8 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int)
         timeout_keep_alive=75,
         # Live board WebSockets: see Settings.ws_compression.
         ws_per_message_deflate=settings.ws_compression,
+        # A bounded request head (431 beyond MAX_REQUEST_HEAD_BYTES) on either parser.
+        **_http_options(),
     )
 
 

@@ -10,16 +10,34 @@ from turnero.admin import policy
 from turnero.core.schemas import OfficeFields, ServiceOut
 
 RoleName = Literal["admin", "supervisor", "operator", "kiosk", "display"]
-Code = Annotated[str, Field(min_length=1, max_length=40), AfterValidator(policy.code)]
-ServiceCode = Annotated[str, Field(min_length=1, max_length=40),
+# The `pattern`s below only document what the policy validators accept (the validators
+# keep the Spanish messages), so that a client following /openapi.json is not refused.
+Code = Annotated[str, Field(min_length=1, max_length=40, json_schema_extra={"pattern": policy._CODE.pattern}),
+                 AfterValidator(policy.code)]
+ServiceCode = Annotated[str, Field(min_length=1, max_length=40, json_schema_extra={"pattern": policy._CODE.pattern}),
                         AfterValidator(lambda v: policy.code(v, "El código de trámite"))]
-Hours = Annotated[dict[str, list[list[str]]], AfterValidator(policy.opening_hours)]
-Timezone = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(policy.timezone)]
+Hours = Annotated[dict[str, list[list[str]]], Field(json_schema_extra={
+    "description": "[apertura, cierre] por día, HH:MM; la apertura antes del cierre, sin superponerse",
+    "propertyNames": {"enum": list(policy.WEEKDAYS)},
+    "additionalProperties": {"type": "array", "items": {
+        "type": "array", "minItems": 2, "maxItems": 2,
+        "items": {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"}}}}),
+    AfterValidator(policy.opening_hours)]
+Timezone = Annotated[str, Field(min_length=1, max_length=64,
+                                json_schema_extra=lambda s: s.update(enum=sorted(policy._zones()))),
+                     AfterValidator(policy.timezone)]
 Text = Annotated[str, Field(min_length=1, max_length=120)]
 Requirement = Annotated[str, Field(min_length=1, max_length=300)]
-Weights = Annotated[dict[str, int], Field(max_length=50), AfterValidator(policy.desk_weights)]
-DeskName = Annotated[str, Field(min_length=1, max_length=40), AfterValidator(policy.desk_name)]
-Username = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(policy.username)]
+Weights = Annotated[dict[str, int], Field(max_length=50, json_schema_extra={
+    "propertyNames": {"pattern": policy._CODE.pattern},
+    "additionalProperties": {"type": "integer", "minimum": 1, "maximum": policy.MAX_DESK_WEIGHT}}),
+    AfterValidator(policy.desk_weights)]
+DeskName = Annotated[str, Field(min_length=1, max_length=40, json_schema_extra={"pattern": policy._DESK.pattern}),
+                     AfterValidator(policy.desk_name)]
+Username = Annotated[str, Field(min_length=1, max_length=64, json_schema_extra={"pattern": policy._USERNAME.pattern}),
+                     AfterValidator(policy.username)]
+Prefix = Annotated[str, Field(min_length=1, max_length=3, json_schema_extra={"pattern": policy._PREFIX.pattern}),
+                   AfterValidator(policy.prefix)]
 Password = Annotated[str, Field(min_length=8, max_length=256)]
 
 
@@ -44,15 +62,15 @@ class OfficeCreate(_In):
 
 
 class OfficeUpdate(_In):
-    name: Text | None = None
-    institution: Annotated[str, Field(min_length=1, max_length=32)] | None = None
-    department: Annotated[str, Field(min_length=1, max_length=40)] | None = None
-    city: Annotated[str, Field(min_length=1, max_length=80)] | None = None
-    address: Annotated[str, Field(max_length=200)] | None = None
-    timezone: Timezone | None = None
-    opening_hours: Hours | None = None
-    services: Annotated[list[ServiceCode], Field(max_length=100)] | None = None
-    active: bool | None = None
+    name: Text = None  # type: ignore[assignment]
+    institution: Annotated[str, Field(min_length=1, max_length=32)] = None  # type: ignore[assignment]
+    department: Annotated[str, Field(min_length=1, max_length=40)] = None  # type: ignore[assignment]
+    city: Annotated[str, Field(min_length=1, max_length=80)] = None  # type: ignore[assignment]
+    address: Annotated[str, Field(max_length=200)] = None  # type: ignore[assignment]
+    timezone: Timezone = None  # type: ignore[assignment]
+    opening_hours: Hours = None  # type: ignore[assignment]
+    services: Annotated[list[ServiceCode], Field(max_length=100)] = None  # type: ignore[assignment]
+    active: bool = None  # type: ignore[assignment]
 
 
 class OfficeAdminOut(OfficeFields):
@@ -65,7 +83,7 @@ class OfficeAdminOut(OfficeFields):
 class ServiceCreate(_In):
     code: ServiceCode
     name: Text
-    prefix: Annotated[str, Field(min_length=1, max_length=3), AfterValidator(policy.prefix)]
+    prefix: Prefix
     walk_in: bool = True
     bookable: bool = False
     kind: Literal["counter", "exam"] = "counter"
@@ -76,15 +94,15 @@ class ServiceCreate(_In):
 
 
 class ServiceUpdate(_In):
-    name: Text | None = None
-    prefix: Annotated[str, Field(min_length=1, max_length=3), AfterValidator(policy.prefix)] | None = None
-    walk_in: bool | None = None
-    bookable: bool | None = None
-    kind: Literal["counter", "exam"] | None = None
-    requirements: Annotated[list[Requirement], Field(max_length=30)] | None = None
-    steps: Annotated[list[ServiceCode], Field(max_length=10)] | None = None
-    expected_service_minutes: Annotated[float, Field(ge=0.5, le=240)] | None = None
-    active: bool | None = None
+    name: Text = None  # type: ignore[assignment]
+    prefix: Prefix = None  # type: ignore[assignment]
+    walk_in: bool = None  # type: ignore[assignment]
+    bookable: bool = None  # type: ignore[assignment]
+    kind: Literal["counter", "exam"] = None  # type: ignore[assignment]
+    requirements: Annotated[list[Requirement], Field(max_length=30)] = None  # type: ignore[assignment]
+    steps: Annotated[list[ServiceCode], Field(max_length=10)] = None  # type: ignore[assignment]
+    expected_service_minutes: Annotated[float, Field(ge=0.5, le=240)] = None  # type: ignore[assignment]
+    active: bool = None  # type: ignore[assignment]
 
 
 class ServiceAdminOut(ServiceOut):
@@ -101,8 +119,8 @@ class DeskCreate(_In):
 
 
 class DeskUpdate(_In):
-    name: DeskName | None = None
-    services: Weights | None = None
+    name: DeskName = None  # type: ignore[assignment]
+    services: Weights = None  # type: ignore[assignment]
 
 
 class DeskAdminOut(BaseModel):
@@ -123,11 +141,11 @@ class UserCreate(_In):
 
 
 class UserUpdate(_In):
-    role: RoleName | None = None
+    role: RoleName = None  # type: ignore[assignment]
     office: Code | None = None
-    full_name: Annotated[str, Field(max_length=120)] | None = None
-    active: bool | None = None
-    password: Password | None = None
+    full_name: Annotated[str, Field(max_length=120)] = None  # type: ignore[assignment]
+    active: bool = None  # type: ignore[assignment]
+    password: Password = None  # type: ignore[assignment]
 
 
 class UserAdminOut(BaseModel):

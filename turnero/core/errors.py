@@ -32,6 +32,11 @@ def invalid(message: str, code: str = "validation_error", **extra) -> ApiError:
     return ApiError(422, code, message, **extra)
 
 
+def invalid_text(where: str, reason: str) -> ApiError:
+    """Text with NUL or another control character (core/validation.py says why)."""
+    return invalid(f"Datos inválidos — {where}: {reason}", "invalid_characters")
+
+
 def not_found(code: str, message: str) -> ApiError:
     return ApiError(404, code, message)
 

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from turnero.core.errors import ApiError, invalid, malformed
+from turnero.core.errors import ApiError, invalid, invalid_text, malformed
+from turnero.core.validation import bad_text_in_body
 
 S = TypeVar("S", bound=BaseModel)
 MAX_BODY_BYTES = 64 * 1024
@@ -74,13 +75,24 @@ async def read_json(request: Request, schema: type[S]) -> S:
         raise malformed("El cuerpo debe ser un objeto JSON.")
     try:
         # JSON-mode strict validation: "3" is not an int, but "senior" is a valid enum.
-        return schema.model_validate_json(body, strict=True)
+        parsed = schema.model_validate_json(body, strict=True)
     except ValidationError as exc:
         # json.loads is laxer than pydantic's parser (a BOM, UTF-16, a lone surrogate):
         # what pydantic cannot read is malformed, not a wrong value.
         if any(err["type"] == "json_invalid" for err in exc.errors()):
             raise malformed() from None
         raise invalid(describe_validation_error(exc)) from None
+    refuse_control_text(body, parsed)
+    return parsed
+
+
+def refuse_control_text(body: bytes, parsed: BaseModel) -> None:
+    """422 `invalid_characters` when a string the schema kept holds NUL or another
+    control character (PostgreSQL refuses NUL in text with an error no handler expects;
+    SQLite would store it). Tab, line feed and carriage return are text."""
+    found = bad_text_in_body(body, parsed)
+    if found:
+        raise invalid_text(*found)
 
 
 def json_response(data, status: int = 200) -> Response:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections import deque
 
-from limits import RateLimitItem, parse
+from limits import RateLimitItem
 
 SWEEP_SECONDS = 60.0  # how often keys whose window has emptied are dropped
 

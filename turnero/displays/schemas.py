@@ -25,5 +25,9 @@ class BoardOut(BaseModel):
     office_name: str
     services: dict[str, str]
     calls: list[BoardCall]
+    # Every call of the last `recent_window_seconds`, newest first: what a screen that was
+    # cut off (a Redis outage, a lost connection) compares with what it announced.
+    recent_calls: list[BoardCall] = []
+    recent_window_seconds: int = 0
     waiting: dict[str, int]
     desks: list[BoardDesk]

@@ -16,7 +16,7 @@ from turnero.core.errors import ApiError
 from turnero.core.models import Role
 from turnero.core.pages import PageRedirect, page_principal
 from turnero.core.templating import templates
-from turnero.exam import service
+from turnero.exam import seat_links, service
 from turnero.exam.policy import CATEGORIES, CATEGORY_NAMES
 from turnero.exam.routes import exam_config
 from turnero.kiosk.pages import not_found_page, page_office
@@ -65,7 +65,7 @@ async def board_page(request: Request) -> Response:
 
 async def seat_page(request: Request) -> Response:
     try:
-        seat = await service.get_seat_by_token(request.path_params["token"])
+        seat = await seat_links.get_seat_by_token(request.path_params["token"])
     except ApiError:
         return not_found_page(request, "Este enlace de computadora no es válido. Pida ayuda al examinador.")
     state = await service.seat_view(seat, exam_config(request))

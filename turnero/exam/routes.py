@@ -15,17 +15,17 @@ from turnero.core.http import json_response, read_json
 from turnero.core.models import Office, Role
 from turnero.core.service import get_office
 from turnero.scheduler.service import config_of as scheduler_config_of
-from turnero.exam import booking, service
+from turnero.exam import booking, seat_links, service
 from turnero.exam.policy import CATEGORIES, ExamConfig
 from turnero.exam.schemas import (
     Answer,
     AttemptOut,
     AttemptRef,
-    BoardOut,
     Cancel,
-    CheckIn,
     CreateSession,
     EligibilityOut,
+    ExamBoardOut,
+    ExamCheckIn,
     RoomOut,
     SeatChangeOut,
     SeatStateOut,
@@ -128,7 +128,7 @@ async def open_session(request: Request):
 
 async def check_in(request: Request):
     session, actor = await _proctor_session(request)
-    body = await read_json(request, CheckIn)
+    body = await read_json(request, ExamCheckIn)
     attempt = await service.check_in(
         session, body.booking, body.presented_document, seat_number=body.seat, actor=actor,
         config=exam_config(request),
@@ -175,19 +175,19 @@ async def eligibility(request: Request):
 
 
 async def seat_state(request: Request):
-    seat = await service.get_seat_by_token(request.path_params["token"])
+    seat = await seat_links.get_seat_by_token(request.path_params["token"])
     return json_response(await service.seat_view(seat, exam_config(request)))
 
 
 async def seat_start(request: Request):
-    seat = await service.get_seat_by_token(request.path_params["token"])
+    seat = await seat_links.get_seat_by_token(request.path_params["token"])
     body = await read_json(request, AttemptRef)
     started = await service.start_attempt(seat, body.attempt, exam_config(request))
     return json_response(await service.seat_view(seat, exam_config(request), started))
 
 
 async def seat_answer(request: Request):
-    seat = await service.get_seat_by_token(request.path_params["token"])
+    seat = await seat_links.get_seat_by_token(request.path_params["token"])
     body = await read_json(request, Answer)
     attempt = await service.record_answer(
         seat, body.attempt, body.question, body.choice, body.position, exam_config(request)
@@ -197,7 +197,7 @@ async def seat_answer(request: Request):
 
 
 async def seat_submit(request: Request):
-    seat = await service.get_seat_by_token(request.path_params["token"])
+    seat = await seat_links.get_seat_by_token(request.path_params["token"])
     body = await read_json(request, AttemptRef)
     finished = await service.submit_attempt(seat, body.attempt, exam_config(request))
     return json_response(await service.seat_view(seat, exam_config(request), finished))
@@ -232,13 +232,13 @@ routes = [
               _proctor_doc("Devolver una computadora al servicio (sube las plazas de las sesiones futuras)",
                            response=SeatChangeOut, errors=(401, 403, 404))),
     api_route("/api/exam/sessions/{session}/board", "GET", board,
-              _proctor_doc("Tablero de la sala: estado de cada computadora y estadísticas", response=BoardOut)),
+              _proctor_doc("Tablero de la sala: estado de cada computadora y estadísticas", response=ExamBoardOut)),
     api_route("/api/exam/sessions/{session}/start", "POST", open_session,
               _proctor_doc("Iniciar la sesión ahora (todos los esperados están sentados): cierra el registro",
-                           response=BoardOut, errors=(401, 403, 404, 409))),
+                           response=ExamBoardOut, errors=(401, 403, 404, 409))),
     api_route("/api/exam/sessions/{session}/checkins", "POST", check_in,
               _proctor_doc("Registrar la llegada del postulante con su cita (control de identidad) y asignarle computadora",
-                           body=CheckIn, response=AttemptOut, success_status=201,
+                           body=ExamCheckIn, response=AttemptOut, success_status=201,
                            errors=(400, 401, 403, 404, 409, 422))),
     api_route("/api/exam/attempts/{attempt}/swap", "POST", swap,
               _proctor_doc("Cambiar de computadora (la anterior queda fuera de servicio; se conservan respuestas y "

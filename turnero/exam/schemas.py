@@ -40,7 +40,7 @@ class CreateSession(_Body):
         return value
 
 
-class CheckIn(_Body):
+class ExamCheckIn(_Body):
     """The candidate's cita (its code or QR link; without it, the session's booking made
     with the presented document) and the document they present in person: they must
     match the booking."""
@@ -165,7 +165,7 @@ class ExpectedCandidate(BaseModel):
     category: str | None
 
 
-class BoardOut(BaseModel):
+class ExamBoardOut(BaseModel):
     session: int
     room: str
     room_name: str
@@ -230,3 +230,4 @@ class EligibilityOut(BaseModel):
     code: str
     message: str
     not_before: str | None
+

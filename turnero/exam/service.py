@@ -19,12 +19,12 @@ from tortoise.transactions import in_transaction
 from turnero.core import clock
 from turnero.core.auth import Principal
 from turnero.core.db import is_postgres, placeholders
-from turnero.core.errors import ApiError, conflict, forbidden, invalid, not_found
+from turnero.core.errors import ApiError, conflict, invalid, not_found
 from turnero.core.ids import public_id
 from turnero.core.models import Office
 from turnero.core.service import can_match
 from turnero.displays.bus import publish_office_event
-from turnero.exam import booking, policy
+from turnero.exam import booking, policy, seat_links
 from turnero.exam.models import (
     SEAT_HOLDING,
     AttemptStatus,
@@ -37,12 +37,11 @@ from turnero.exam.models import (
     Seat,
 )
 from turnero.exam.policy import ExamConfig
+from turnero.exam.seat_links import RESULT_SHOWN_FOR, seat_link
 
 log = logging.getLogger("turnero.exam")
 
 ACTIVE = (AttemptStatus.ASSIGNED, AttemptStatus.IN_PROGRESS)
-# How long a seat keeps showing its candidate's result after the exam ends.
-RESULT_SHOWN_FOR = timedelta(minutes=15)
 _ASSIGN_RETRIES = 60
 
 
@@ -454,60 +453,11 @@ async def cancel_attempt(attempt: ExamAttempt, actor: Principal | None, reason: 
 # ---------------------------------------------------------------- the seat's exam
 
 
-# A seat's page is reached by one of two links. The attempt's `seat_token` (the proctor's
-# board hands it out once the candidate is seated there) shows and answers that exam
-# only, while the attempt holds that seat and, once finished, for RESULT_SHOWN_FOR. The
-# seat's own `token` shows the idle seat and reaches no exam. So a link seen once opens
-# nothing of a later candidate's exam, and a swap or a release kills the old link.
-_LINKED = "_linked_attempt"  # set on the Seat a link opened: the attempt, or None (idle)
-
-
-def _link_alive(attempt: ExamAttempt, now: datetime) -> bool:
-    if attempt.seat_id is None or attempt.status == AttemptStatus.CANCELLED:
-        return False
-    if attempt.status == AttemptStatus.FINISHED:
-        return attempt.finished_at is not None and attempt.finished_at >= now - RESULT_SHOWN_FOR
-    return True
-
-
-def _seat_link_gone():
-    return not_found("seat_link_expired",
-                     "Este enlace de computadora ya no es válido: pida al supervisor el enlace de su examen.")
-
-
-async def get_seat_by_token(token: str) -> Seat:
-    if not can_match(Seat, "token", token):
-        raise not_found("seat_not_found", "Este enlace de computadora no es válido.")
-    attempt = await ExamAttempt.get_or_none(seat_token=token)
-    if attempt is not None:
-        if not _link_alive(attempt, clock.now()):
-            raise _seat_link_gone()
-        seat = await Seat.get(id=attempt.seat_id).select_related("room", "room__office")
-    else:
-        seat = await Seat.get_or_none(token=token).select_related("room", "room__office")
-        if seat is None:
-            raise not_found("seat_not_found", "Este enlace de computadora no es válido.")
-    setattr(seat, _LINKED, attempt)
-    return seat
-
-
-def seat_link(seat: Seat, attempt: ExamAttempt | None) -> str:
-    """The token of the link the board shows for `seat`: its candidate's, else its own."""
-    if attempt is not None and attempt.seat_token and attempt.seat_id == seat.id:
-        return attempt.seat_token
-    return seat.token
-
-
 async def current_attempt(seat: Seat) -> ExamAttempt | None:
     """The attempt the seat shows: an active one, else a result finished moments ago.
     Through a link (get_seat_by_token): that link's attempt only, while it is alive."""
-    if hasattr(seat, _LINKED):
-        linked = getattr(seat, _LINKED)
-        if linked is None:
-            return None
-        fresh = await ExamAttempt.get_or_none(id=linked.id)
-        return fresh if fresh is not None and fresh.seat_token == linked.seat_token and _link_alive(
-            fresh, clock.now()) else None
+    if seat_links.opened_by_link(seat):
+        return await seat_links.linked_attempt(seat)
     # Running first; then the seated candidate of the earliest session (the next
     # session's candidates may check in while this one runs); a result only when no one
     # else is seated there (it shows a name and a score).
@@ -526,12 +476,8 @@ async def seat_attempt(seat: Seat, attempt_public: str) -> ExamAttempt:
     """The attempt a seat page acts on: it must still be this seat's (after a swap the
     old seat's page gets 409 and reloads) and the one its link was made for (403)."""
     attempt = await get_attempt(attempt_public)
-    if hasattr(seat, _LINKED):
-        linked = getattr(seat, _LINKED)
-        if linked is None or linked.id != attempt.id:
-            raise forbidden("Este enlace de computadora no da acceso a ese examen.")
-        if attempt.seat_token != linked.seat_token:
-            raise _seat_link_gone()
+    if seat_links.opened_by_link(seat):
+        seat_links.check_link_reaches(seat, attempt)
     if attempt.seat_id != seat.id:
         raise conflict("attempt_moved", "Este examen ya no está asignado a esta computadora.")
     return attempt

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 import segno
 from icalendar import Calendar, Event
@@ -16,7 +16,7 @@ from starlette.responses import Response
 from turnero.core.api import ApiDoc, api_route
 from turnero.core.auth import current_principal, require
 from turnero.core.errors import ApiError, api_error_handler, invalid
-from turnero.core.http import MAX_BODY_BYTES, json_response, read_json
+from turnero.core.http import MAX_BODY_BYTES, json_response, read_json, refuse_control_text
 from turnero.core.models import Role
 from turnero.core.ratelimit import CITA_GUESSES_PER_CLIENT, CITA_GUESSES_PER_CODE, attempts_for, too_many_attempts
 from turnero.core.service import get_office
@@ -104,9 +104,12 @@ async def _booking_body(request: Request) -> BookAppointment:
     raw = await request.body()
     if len(raw) <= MAX_BODY_BYTES:
         try:
-            return BookAppointment.model_validate_json(raw, strict=True)
+            parsed = BookAppointment.model_validate_json(raw, strict=True)
         except ValidationError:
             pass
+        else:
+            refuse_control_text(raw, parsed)
+            return parsed
     return await read_json(request, BookAppointment)  # its errors, word for word
 
 

@@ -19,7 +19,8 @@ class DocumentIn(BaseModel):
     type: Literal["ci", "cie", "passport"] = "ci"
     number: str = Field(min_length=1, max_length=20)
     complement: str | None = Field(default=None, max_length=4)
-    issued_in: str | None = Field(default=None, max_length=4)
+    issued_in: str | None = Field(default=None, max_length=4, json_schema_extra=lambda s: s.update(
+        anyOf=[{"type": "string", "enum": list(policy.DEPARTMENTS)}, {"type": "null"}]))
 
     @model_validator(mode="after")
     def _valid(self) -> "DocumentIn":
@@ -89,7 +90,11 @@ class RescheduleAppointment(DocumentRef):
 class CheckIn(BaseModel):
     """By the cita's code (or the id in its QR code), or by the citizen's document."""
 
-    model_config = ConfigDict(extra="ignore")
+    # Exactly one of the two, as the validator below requires.
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"oneOf": [
+        {"required": ["code"], "properties": {"code": {"type": "string"}}},
+        {"required": ["document"], "properties": {"document": {"type": "string"}}},
+    ]})
     code: str | None = Field(default=None, min_length=1, max_length=200)
     document: str | None = Field(default=None, min_length=1, max_length=24)
 

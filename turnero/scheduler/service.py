@@ -26,7 +26,7 @@ from limits import RateLimitItem, parse_many
 from tortoise.transactions import in_transaction
 
 from turnero.admin import service as admin_service
-from turnero.core import clock, metrics
+from turnero.core import clock
 from turnero.core.auth import Principal
 from turnero.core.db import db_datetime, is_postgres, model_from_row, placeholders
 from turnero.core.errors import ApiError, conflict, invalid, not_found

@@ -17,7 +17,6 @@
     if (!el) {
       el = document.createElement("span");
       el.className = "service-eta";
-      el.style.cssText = "font-size:1.1rem;font-weight:700;color:var(--muted)";
       const after = card.querySelector(".service-waiting") || card.querySelector(".service-name");
       after.after(el);
     }

@@ -3,17 +3,17 @@
 (function () {
   "use strict";
   const PX_PER_MM = 96 / 25.4;
+  let sheet = null;
 
   function fitPage(slip) {
     if (!slip) return;
     const mm = Math.ceil(slip.getBoundingClientRect().height / PX_PER_MM) + 2;
-    let style = document.getElementById("slip-page-size");
-    if (!style) {
-      style = document.createElement("style");
-      style.id = "slip-page-size";
-      document.head.append(style);
+    // A constructed style sheet: the CSP refuses <style> elements and style attributes.
+    if (!sheet) {
+      sheet = new CSSStyleSheet();
+      document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
     }
-    style.textContent = "@page { size: 80mm " + mm + "mm; margin: 0; }";
+    sheet.replaceSync("@page { size: 80mm " + mm + "mm; margin: 0; }");
   }
 
   window.TurneroSlip = { fitPage };
