@@ -82,7 +82,6 @@ async def test_close_all_days_covers_every_office(db):
 
 async def test_position_and_wait_follow_the_interleave_and_open_desks(db):
     office = await Office.get(code="LPZ-PRINCIPAL")
-    actor = await operator()
     clock.freeze(la_paz(2026, 11, 23, 9))
     regulars = []
     for _ in range(2):
