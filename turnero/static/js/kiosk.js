@@ -1,40 +1,119 @@
-/* Lobby kiosk: trámite -> preferential? -> optional phone -> ticket issued and printed. */
+/* Lobby kiosk: trámite -> preferential? -> optional phone -> ticket issued and printed.
+   Accessibility (issue 18): after each step the focus goes to the step's heading (in audio
+   mode, kiosk-audio.js, to its first option); the trámite chosen and the ticket are
+   announced in a live region; the ticket stays until «Listo» or until a timeout that is
+   warned in its last seconds and restarted by any touch or key (longer when printing
+   failed); an abandoned choice goes back to the start the same way, warned first. */
 (function () {
   "use strict";
   const data = JSON.parse(document.getElementById("kiosk-data").textContent);
   const STEPS = ["service", "priority", "phone", "checkin", "busy", "ticket", "error"];
-  const TICKET_SECONDS = 10; // the ticket stays on screen this long, then the next citizen
+  // Without a touch or a key, the ticket stays this long (the last WARN_SECONDS warned
+  // and extendable), then the screen is ready for the next citizen.
+  const TICKET_SECONDS = 60;
+  const TICKET_UNPRINTED_SECONDS = 120; // printing failed: time to write the number down
   const IDLE_SECONDS = 60; // an abandoned choice resets so the next citizen starts clean
+  const IDLE_STEPS = ["priority", "phone", "checkin", "error"];
+  const WARN_SECONDS = 20;
   const $ = (id) => document.getElementById(id);
+  const audio = () => window.TurneroKioskAudio;
 
   let state = fresh();
-  let countdownTimer = null;
-  let idleTimer = null;
+  let deadline = 0;
+  let clockTimer = null;
   let issuing = false;
 
   function fresh() {
-    return { step: "service", service: null, serviceName: "", priority: "regular", phone: "" };
+    return { step: "service", service: null, serviceName: "", priority: "regular", phone: "", printFailed: false };
+  }
+
+  // ---- announcements (screen readers) and focus
+  let liveTimer = null;
+  function announce(text) {
+    const live = $("kiosk-live");
+    live.textContent = "";  // the same words twice are announced twice
+    clearTimeout(liveTimer);
+    liveTimer = setTimeout(() => { live.textContent = text; }, 50);
+  }
+
+  function focusStep(step) {
+    const section = $("step-" + step);
+    const heading = section.querySelector("h1, [data-focus]");
+    const a = audio();
+    let target = heading;
+    if (a && a.on && step !== "ticket" && step !== "busy") target = a.firstOption(section) || heading;
+    if (target) target.focus({ preventScroll: true });
+    if (a) a.stepShown(section, target);
   }
 
   function show(step) {
     state.step = step;
     for (const s of STEPS) $("step-" + s).hidden = s !== step;
     window.scrollTo(0, 0);
-    armIdle();
+    armTimer();
+    focusStep(step);
   }
 
-  function armIdle() {
-    clearTimeout(idleTimer);
-    if (["priority", "phone", "checkin", "error"].includes(state.step)) {
-      idleTimer = setTimeout(restart, IDLE_SECONDS * 1000);
-    }
+  // ---- the screen's timeout: the ticket, or an abandoned choice
+  function seconds() {
+    if (state.step === "ticket") return state.printFailed ? TICKET_UNPRINTED_SECONDS : TICKET_SECONDS;
+    return IDLE_STEPS.includes(state.step) ? IDLE_SECONDS : 0;
   }
 
-  function restart() {
-    clearInterval(countdownTimer);
+  function armTimer() {
+    clearInterval(clockTimer);
+    clockTimer = null;
+    hideWarning();
+    const total = seconds();
+    if (!total) return;
+    deadline = Date.now() + total * 1000;
+    clockTimer = setInterval(tickTimer, 250);
+  }
+
+  function tickTimer() {
+    const left = Math.ceil((deadline - Date.now()) / 1000);
+    if (left <= 0) { restart(true); return; }
+    if (left <= WARN_SECONDS) showWarning(left);
+  }
+
+  function showWarning(left) {
+    const warn = $("timeout-warn");
+    $("timeout-secs").textContent = String(left);
+    if (!warn.hidden) return;
+    const ticket = state.step === "ticket";
+    $("timeout-what").textContent = ticket ? "Esta pantalla se cerrará" : "Esta pantalla volverá al inicio";
+    $("timeout-keep").textContent = ticket ? "Tocar para seguir viendo" : "Tocar para continuar";
+    warn.hidden = false;
+    const text = (ticket ? "Esta pantalla se cerrará en " : "Esta pantalla volverá al inicio en ") + left +
+      " segundos. Toque la pantalla o pulse una tecla para " + (ticket ? "seguir viendo." : "continuar.");
+    announce(text);
+    if (audio()) audio().say(text, true);
+  }
+
+  function hideWarning() {
+    const warn = $("timeout-warn");
+    if (warn.hidden) return;
+    const hadFocus = warn.contains(document.activeElement);
+    warn.hidden = true;
+    if (hadFocus) focusStep(state.step);  // not to the page's body
+  }
+
+  // Any touch, key or switch restarts the time of a screen that has one.
+  function stillHere() { if (clockTimer) armTimer(); }
+  ["pointerdown", "keydown", "touchstart", "wheel"].forEach((type) => {
+    document.addEventListener(type, stillHere, { passive: true, capture: true });
+  });
+  $("timeout-keep").addEventListener("click", stillHere);
+
+  // gone: the citizen left (Listo, or the screen timed out): the next one starts clean,
+  // without audio mode.
+  function restart(gone) {
+    clearInterval(clockTimer);
+    clockTimer = null;
     state = fresh();
     renderPhone();
     $("print-area").innerHTML = "";
+    if (gone === true && audio()) audio().stop();
     show("service");
   }
 
@@ -44,6 +123,7 @@
       state.service = btn.dataset.service;
       state.serviceName = btn.dataset.name;
       document.querySelectorAll("[data-bind=service-name]").forEach((el) => { el.textContent = state.serviceName; });
+      announce("Trámite elegido: " + state.serviceName + ".");
       show("priority");
     });
   });
@@ -71,14 +151,23 @@
     document.querySelector("[data-action=phone-ok]").disabled = !phoneValid(p);
   }
 
+  function phoneKey(k) {
+    if (k === "clear") state.phone = "";
+    else if (k === "back") state.phone = state.phone.slice(0, -1);
+    else if (state.phone.length < 8) state.phone += k;
+    renderPhone();
+    if (audio() && audio().on) {  // what is written so far, digit by digit
+      audio().say(state.phone ? state.phone.split("").join(" ") : "Vacío", true);
+    }
+  }
   document.querySelectorAll(".key").forEach((key) => {
-    key.addEventListener("click", () => {
-      const k = key.dataset.key;
-      if (k === "clear") state.phone = "";
-      else if (k === "back") state.phone = state.phone.slice(0, -1);
-      else if (state.phone.length < 8) state.phone += k;
-      renderPhone();
-    });
+    key.addEventListener("click", () => phoneKey(key.dataset.key));
+  });
+  // A keyboard's digits and Backspace write the number too.
+  document.addEventListener("keydown", (e) => {
+    if (state.step !== "phone" || e.ctrlKey || e.altKey || e.metaKey) return;
+    if (/^\d$/.test(e.key)) { e.preventDefault(); phoneKey(e.key); }
+    else if (e.key === "Backspace") { e.preventDefault(); phoneKey("back"); }
   });
 
   // ---- issue, show, print
@@ -120,8 +209,33 @@
     $("t-wait").textContent = TurneroEta.ticket(t, line(t));  // its own range ("entre 35 y 50 min")
     $("t-qr-box").hidden = true;
     $("t-print-msg").textContent = "Retire su ticket impreso y espere su llamado en la pantalla.";
+    const words = ticketWords(t);
+    $("t-heading").dataset.speak = words + " Para escucharlo de nuevo, vuelva a este título con las flechas.";
+    announce(words);
     show("ticket");
-    startCountdown();
+  }
+
+  // "D-001" read as "D, 0, 0, 1": one character at a time, as the citizen will hear it called.
+  function spell(number) {
+    return String(number).replace(/[^0-9A-Za-z]/g, "").split("").join(", ");
+  }
+
+  function ticketWords(t) {
+    const parts = ["Su turno es " + t.number + ": " + spell(t.number) + "."];
+    parts.push($("t-service").textContent + ".");
+    if (!$("t-priority").hidden) parts.push($("t-priority").textContent + ".");
+    if (t.position != null) parts.push("Lugar en la fila: " + t.position + ".");
+    parts.push("Espera estimada: " + $("t-wait").textContent + ".");
+    return parts.join(" ");
+  }
+
+  function printFailed(t) {
+    const text = "No se pudo imprimir el ticket: anote su número " + t.number + ".";
+    $("t-print-msg").textContent = text;
+    state.printFailed = true;
+    armTimer();  // the longer time, to write the number down
+    announce(text + " " + spell(t.number) + ".");
+    if (audio()) audio().say(text + " " + spell(t.number) + ".", false);
   }
 
   async function printTicket(t) {
@@ -139,7 +253,7 @@
         $("t-qr-box").hidden = false;
       }
     } catch (e) {
-      $("t-print-msg").textContent = "No se pudo imprimir el ticket: anote su número " + t.number + ".";
+      printFailed(t);
       return;
     }
     // Let the ticket paint first; with Chromium's --kiosk-printing this prints silently.
@@ -147,30 +261,18 @@
     window.print();
   }
 
-  function startCountdown() {
-    clearInterval(countdownTimer);
-    let left = TICKET_SECONDS;
-    $("countdown").textContent = "(" + left + ")";
-    countdownTimer = setInterval(() => {
-      left -= 1;
-      $("countdown").textContent = "(" + left + ")";
-      if (left <= 0) restart();
-    }, 1000);
-  }
-
   // ---- navigation buttons
   const actions = {
     back: () => show(state.step === "phone" ? "priority" : "service"),
     "skip-phone": () => { state.phone = ""; issue(); },
     "phone-ok": () => { if (phoneValid(state.phone)) issue(); },
-    done: restart,
+    done: () => restart(true),
     restart: restart,
     retry: issue,
   };
   document.querySelectorAll("[data-action]").forEach((btn) => {
     btn.addEventListener("click", () => actions[btn.dataset.action]());
   });
-  document.addEventListener("pointerdown", armIdle);
   // No long-press menus on a touch kiosk.
   document.addEventListener("contextmenu", (e) => e.preventDefault());
 
@@ -183,5 +285,6 @@
   renderPhone();
   show("service");
   // For kiosk-checkin.js: a cita's ticket is shown and printed like a walk-in's.
-  window.TurneroKiosk = { show, restart, showTicket, printTicket, office: data.office };
+  window.TurneroKiosk = { show, restart, showTicket, printTicket, announce, office: data.office,
+    seconds: { ticket: TICKET_SECONDS, unprinted: TICKET_UNPRINTED_SECONDS, idle: IDLE_SECONDS, warn: WARN_SECONDS } };
 })();
