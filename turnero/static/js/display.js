@@ -180,12 +180,15 @@
 
   // Browsers start audio only after a gesture (a kiosk TV can be started with
   // --autoplay-policy=no-user-gesture-required): offer one touch to enable it.
+  // The offer is a small badge in the header's flow (it covers nothing) and leaves as
+  // soon as the sound runs, however it got to run.
   function checkSound() {
     const ctx = audioContext();
     const button = $("d-sound");
     if (ctx && ctx.state !== "running") {
       ctx.resume().catch(() => {});
       setTimeout(() => { button.hidden = !ctx || ctx.state === "running"; }, 500);
+      ctx.addEventListener("statechange", () => { if (ctx.state === "running") button.hidden = true; });
     }
   }
   function unlock() {
@@ -196,6 +199,36 @@
   }
   document.addEventListener("pointerdown", unlock);
   document.addEventListener("keydown", unlock);
+
+  /* ------------------------------------------------------------ fitting the screen */
+
+  // Nothing may run under the bottom of a TV nobody scrolls: the waiting cards shrink
+  // (--d-fit, never below MIN_FIT) only as much as an office with many trámites needs,
+  // and the older recent calls that would be cut off are left out (the newest stay).
+  const MIN_FIT = 0.6;
+  let fitFrame = 0;
+  function fitScreen() {
+    fitFrame = 0;
+    const waiting = $("d-waiting").parentElement;
+    let fit = 1;
+    waiting.style.setProperty("--d-fit", String(fit));
+    while (waiting.scrollHeight > waiting.clientHeight + 1 && fit > MIN_FIT + 0.001) {
+      fit = Math.max(MIN_FIT, fit - 0.05);
+      waiting.style.setProperty("--d-fit", fit.toFixed(2));
+    }
+    window.TurneroDisplay.fit = fit;
+    const recent = $("d-recent");
+    const items = Array.from(recent.children);
+    items.forEach((li) => { li.hidden = false; });
+    const bottom = recent.parentElement.getBoundingClientRect().bottom;
+    items.forEach((li) => { li.hidden = li.getBoundingClientRect().bottom > bottom + 1; });
+  }
+  function scheduleFit() {
+    if (!fitFrame) fitFrame = requestAnimationFrame(fitScreen);
+  }
+  window.addEventListener("resize", scheduleFit);
+  // board-eta.js adds the wait under each count after a redraw: fit again then too.
+  new MutationObserver(scheduleFit).observe($("d-waiting"), { childList: true, subtree: true, characterData: true });
 
   /* ------------------------------------------------------------ rendering */
 
@@ -242,6 +275,7 @@
       const second = list.firstElementChild;
       if (second) second.classList.add("is-new");
     }
+    scheduleFit();
   }
 
   function renderWaiting() {
