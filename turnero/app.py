@@ -10,7 +10,7 @@ from functools import partial
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import FileResponse, JSONResponse
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -79,6 +79,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def openapi(request: Request):
         return JSONResponse(openapi_doc)
 
+    async def favicon(request: Request):
+        # Pages link /static/favicon.svg; browsers and bookmarks that still ask for
+        # /favicon.ico get the same icon instead of a 404.
+        return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml",
+                            headers={"Cache-Control": "public, max-age=86400"})
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         await init_db(settings)
@@ -119,6 +125,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             *api,
             Route("/openapi.json", openapi, methods=["GET"]),
+            Route("/favicon.ico", favicon, methods=["GET", "HEAD"]),
             *ops.routes(),
             *core_pages.routes,
             *display_routes.websocket_routes,

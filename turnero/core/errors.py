@@ -1,7 +1,9 @@
 """The API's one error shape: {"error": {"code", "message"}}.
 
 Domain code raises ApiError; the handlers below turn it, malformed requests and any
-unexpected fault into that shape so no client ever sees an HTML error page.
+unexpected fault into that shape so no API client ever sees an HTML error page. A
+browser asking for a page that does not exist (not under /api/, `Accept` preferring
+text/html) gets the Spanish 404 (or 405) page instead.
 """
 
 from __future__ import annotations
@@ -82,10 +84,51 @@ async def api_error_handler(request: Request, exc: Exception) -> Response:
     return response
 
 
+def _quality(media_range: str) -> tuple[str, float]:
+    kind, *params = (part.strip() for part in media_range.split(";"))
+    q = 1.0
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                q = max(0.0, min(1.0, float(value)))
+            except ValueError:
+                q = 0.0
+    return kind.lower(), q
+
+
+def prefers_html(request: Request) -> bool:
+    """A browser asking for a page: not under /api/, and `Accept` names text/html (or
+    XHTML) at least as high as JSON or a wildcard. `*/*` alone (curl, httpx, fetch)
+    and anything asking for JSON keep the API's error shape."""
+    if request.url.path == "/api" or request.url.path.startswith("/api/"):
+        return False
+    html = other = 0.0
+    for media_range in request.headers.get("accept", "").split(","):
+        if not media_range.strip():
+            continue
+        kind, q = _quality(media_range)
+        if kind in ("text/html", "application/xhtml+xml"):
+            html = max(html, q)
+        elif kind in ("application/json", "application/*", "*/*"):
+            other = max(other, q)
+    return html > 0 and html >= other
+
+
+# The Spanish pages a browser gets instead of the JSON error (templates/).
+_HTML_PAGES = {404: "not_found.html", 405: "method_not_allowed.html"}
+
+
 async def http_exception_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code, message = _HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
-    response = error_response(exc.status_code, code, message)
+    if exc.status_code in _HTML_PAGES and prefers_html(request):
+        from turnero.core.templating import templates
+
+        response = templates.TemplateResponse(request, _HTML_PAGES[exc.status_code], {"message": None},
+                                              status_code=exc.status_code)
+    else:
+        response = error_response(exc.status_code, code, message)
     if exc.headers:  # e.g. the Allow header a 405 must carry
         response.headers.update(exc.headers)
     return response
