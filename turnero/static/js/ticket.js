@@ -79,7 +79,7 @@
     soundButton.addEventListener("click", () => {
       audio = audio || new Ctx();
       audio.resume().then(() => {
-        soundButton.textContent = "🔔 Sonido activado";
+        $("c-sound-label").textContent = "Sonido activado";  // the bell icon (an SVG) stays
         soundButton.disabled = true;
       }).catch(() => {});
     });
