@@ -67,6 +67,14 @@
     return list.filter((el) => el.getClientRects().length > 0);
   }
 
+  // The step's first option: the one marked data-first (the phone's «Omitir»), else its first button.
+  function firstOption(sectionEl) {
+    const visible = (el) => el && el.getClientRects().length > 0;
+    const marked = sectionEl.querySelector("button[data-first]:not([disabled])");
+    if (visible(marked)) return marked;
+    return [...sectionEl.querySelectorAll("button:not([disabled])")].find(visible) || null;
+  }
+
   function focus(el, text) {
     if (!el) return;
     quietFocus = true;
@@ -108,7 +116,7 @@
     button.setAttribute("aria-pressed", "true");
     document.body.classList.add("audio-mode");
     const s = section();
-    const first = options().find((el) => el.tagName === "BUTTON");
+    const first = s && firstOption(s);
     say("Modo accesible activado. Use las flechas para moverse entre las opciones y la tecla Enter para elegir.", true);
     if (s && s.querySelector("h1")) say(words(s.querySelector("h1")), false);
     if (first) {
@@ -172,7 +180,7 @@
   window.TurneroKioskAudio = {
     get on() { return on; },
     start, stop, say, stepShown, words,
-    firstOption: (sectionEl) => [...sectionEl.querySelectorAll("button:not([disabled])")]
-      .find((el) => el.getClientRects().length > 0),
+    // The step's first option: the one marked data-first (the phone's «Omitir»), else the first button.
+    firstOption,
   };
 })();

@@ -99,11 +99,16 @@
   }
 
   // Any touch, key or switch restarts the time of a screen that has one.
-  function stillHere() { if (clockTimer) armTimer(); }
+  // (A touch on the warning's own button waits for its click: hidden at the touch, the
+  // button would leave the focus on the page's body.)
+  function stillHere(e) {
+    if (e && e.type !== "keydown" && e.target instanceof Node && $("timeout-warn").contains(e.target)) return;
+    if (clockTimer) armTimer();
+  }
   ["pointerdown", "keydown", "touchstart", "wheel"].forEach((type) => {
     document.addEventListener(type, stillHere, { passive: true, capture: true });
   });
-  $("timeout-keep").addEventListener("click", stillHere);
+  $("timeout-keep").addEventListener("click", () => stillHere());
 
   // gone: the citizen left (Listo, or the screen timed out): the next one starts clean,
   // without audio mode.
@@ -210,6 +215,7 @@
     $("t-qr-box").hidden = true;
     $("t-print-msg").textContent = "Retire su ticket impreso y espere su llamado en la pantalla.";
     const words = ticketWords(t);
+    state.ticketWords = words;
     $("t-heading").dataset.speak = words + " Para escucharlo de nuevo, vuelva a este título con las flechas.";
     announce(words);
     show("ticket");
@@ -234,7 +240,7 @@
     $("t-print-msg").textContent = text;
     state.printFailed = true;
     armTimer();  // the longer time, to write the number down
-    announce(text + " " + spell(t.number) + ".");
+    announce((state.ticketWords || "") + " " + text + " " + spell(t.number) + ".");
     if (audio()) audio().say(text + " " + spell(t.number) + ".", false);
   }
 
