@@ -7,7 +7,7 @@ and seeded by turnero itself; every ticket is issued, called, finished or marked
 by the real `turnero.queue.service` functions, with `turnero.core.clock` frozen at the
 simulated time of each event (no HTTP, no sleeping).
 
-The day (same for every scenario, from --seed), shaped on ../shared/DOMAIN.md: a peak
+The day (same for every scenario, from --seed), shaped on what the offices publish: a peak
 (January) weekday at the busiest office — ~1,200 visits (≈1,000 of them CIs) arriving
 07:30–15:30 with a crowd at opening; renewals, first-time CIs (three steps),
 certifications, saneamiento and foreigners' CIs; 12 % preferential (seniors,

@@ -5,7 +5,7 @@ against the wait that happens, and the waits by lane (issue 16, item 4).
 benchmarks/simulate_day.py plays a day made by the same hands as the estimator (desks
 all open at 07:30, service times a fixed factor above the catalogue's priors, no
 breaks), so its figures say little about a day the estimator did not imagine. This
-world was written from ../shared/DOMAIN.md and what offices do, not from turnero's
+world was written from the offices' published figures and what offices do, not from turnero's
 code; its parameters are the `World` below, fixed before any of its days was played
 against Turnero's estimate:
 

@@ -213,8 +213,11 @@ async def test_booking_rate_limit_per_client_is_429(settings):
     app = create_app(settings.with_(booking_rate_limit="3/minute"))
     async with app.router.lifespan_context(app):  # (the template database holds the demo data)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-            codes = [(await book(c, booking(local(2026, 12, 2, 9, 0), f"{7000000 + n}"))).status_code for n in range(5)]
+            answers = [await book(c, booking(local(2026, 12, 2, 9, 0), f"{7000000 + n}")) for n in range(5)]
+    codes = [a.status_code for a in answers]
     assert codes[:3] == [201, 201, 201] and codes[3:] == [429, 429]
+    assert_error(answers[-1], 429, "rate_limited")
+    assert 55 <= int(answers[-1].headers["retry-after"]) <= 60  # the minute's window, from its first booking
 
 
 async def test_exam_booking_requires_a_category(client):

@@ -229,7 +229,7 @@ def test_citas_fill_and_outcomes():
 
 
 def test_exam_figures_of_the_group_in_the_segip_documents():
-    # DOMAIN.md: 84 eligible candidates, 67 attended, 37 failed and 30 passed.
+    # The Pando evaluation: 84 eligible candidates, 67 attended, 37 failed and 30 passed.
     attempts = [("finished", True)] * 30 + [("finished", False)] * 37 + [("cancelled", None)] * 2
     result = reports.exam_results(84, attempts)
     assert result == {"booked": 84, "attended": 67, "attendance_rate": 0.7976, "scored": 67, "passed": 30,

@@ -1,4 +1,4 @@
-"""Demo data: La Paz offices of SEGIP, SEGELIC and DIGEMIG (../shared/DOMAIN.md).
+"""Demo data: La Paz offices of SEGIP, SEGELIC and DIGEMIG (from the offices' public documents).
 
 Seeding is idempotent: what exists is left alone, what is missing is created.
 """

@@ -76,6 +76,16 @@ class RateLimiter:
             self.hit_now(rule, *key)
         return True
 
+    def retry_after(self, rules: tuple[RateLimitItem, ...], *key: str) -> float:
+        """Seconds until every full window among `rules` has room for one more hit."""
+        now = time.monotonic()
+        wait = 0.0
+        for rule in rules:
+            hits = self._window(rule, key, now)
+            if hits is not None and len(hits) >= rule.amount and hits:
+                wait = max(wait, hits[len(hits) - rule.amount] + rule.get_expiry() - now)
+        return wait
+
     async def allowed(self, rule: RateLimitItem, *key: str) -> bool:
         """Whether one more hit fits, without counting it."""
         return self.test(rule, *key)

@@ -1,4 +1,4 @@
-"""Walk-in tickets, operator desks and ticket actions (API.md)."""
+"""Walk-in tickets, operator desks and ticket actions (docs/api.md)."""
 
 from __future__ import annotations
 

@@ -680,7 +680,7 @@ async def call_next(office: Office, desk_name: str, actor: Principal, config: Qu
         # The one statement is atomic on its own: without a phone (no outbox row) it
         # runs alone, no BEGIN/COMMIT round trips. A ticket with a phone is called in a
         # transaction that also writes its "es su turno" message, so both commit
-        # together (DESIGN.md): straight away where the last call here had a phone,
+        # together (docs/architecture.md): straight away where the last call here had a phone,
         # else after the lone statement found one (and claimed nothing).
         called = _NEEDS_TRANSACTION
         if not _phones_at.get(office.id):

@@ -1,7 +1,7 @@
 """Booking a cita: the hot path of a booking storm.
 
 One transaction takes the places and writes the cita, its AppointmentEvent, its outbox
-rows and (with an Idempotency-Key) the stored result (DESIGN.md "Concurrency rules"):
+rows and (with an Idempotency-Key) the stored result (docs/architecture.md, concurrency):
 the places are taken by `UPDATE slot SET booked = booked + n WHERE id = ? AND booked + n
 <= capacity`, so a slot is never overbooked; "one active cita per document and service"
 is a partial unique index the insert runs into, never a check-then-insert.

@@ -21,7 +21,7 @@ ISSUED_IN = [
     ("LP", "La Paz"), ("CB", "Cochabamba"), ("SC", "Santa Cruz"), ("OR", "Oruro"), ("PT", "Potosí"),
     ("CH", "Chuquisaca"), ("TJ", "Tarija"), ("BE", "Beni"), ("PD", "Pando"),
 ]
-# Licence categories a theory exam can be booked for (DOMAIN.md).
+# Licence categories a theory exam can be booked for (SEGELIC: A, B, C, M, P, T).
 LICENCE_CATEGORIES = [
     ("P", "P — Particular"), ("A", "A — Profesional"), ("B", "B — Profesional"), ("C", "C — Profesional"),
     ("M", "M — Motocicletas"), ("T", "T — Tractores y vehículos especiales"),

@@ -1,9 +1,10 @@
-"""Citas API (API.md "Appointments"): availability, booking, look-up, cancel,
+"""Citas API (docs/api.md): availability, booking, look-up, cancel,
 reschedule, calendar file and QR code, kiosk check-in, office calendars."""
 
 from __future__ import annotations
 
 import io
+import math
 import re
 from datetime import date, datetime, timezone
 
@@ -85,8 +86,12 @@ async def book(request: Request):
     config = _config(request)
     client = request.client.host if request.client else "?"
     try:
-        if not request.app.state.rate_limiter.hit_all(config.booking_limits, "booking", client):
-            raise ApiError(429, "rate_limited", "Demasiadas solicitudes de reserva; espere un momento e intente otra vez.")
+        limiter = request.app.state.rate_limiter
+        if not limiter.hit_all(config.booking_limits, "booking", client):
+            wait = max(1, math.ceil(limiter.retry_after(config.booking_limits, "booking", client)))
+            error = ApiError(429, "rate_limited", "Demasiadas solicitudes de reserva; espere un momento e intente otra vez.")
+            error.headers = {"Retry-After": str(wait)}
+            raise error
         key = request.headers.get("idempotency-key")
         if key is not None and not _KEY.match(key):
             raise invalid("Idempotency-Key inválida (1 a 128 caracteres ASCII visibles).", code="invalid_idempotency_key")

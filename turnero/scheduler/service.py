@@ -5,7 +5,7 @@ its AppointmentEvent (and, once the notifications package hooks in, its outbox r
 see the `# outbox:` comments). Routes parse and serialise; the rules live here and in
 `policy` (pure).
 
-Concurrency (DESIGN.md): a place is taken by `UPDATE slot SET booked = booked + n
+Concurrency (docs/architecture.md): a place is taken by `UPDATE slot SET booked = booked + n
 WHERE id = ? AND booked + n <= capacity` in the transaction that inserts the cita, so
 a slot is never overbooked; "one active cita per document and service" is a partial
 unique index the insert runs into (`ON CONFLICT DO NOTHING`), never a check-then-insert.

@@ -1,6 +1,6 @@
 """Citas: booking rules, closures, slots, appointments, their events, idempotency keys.
 
-Two database rules carry the concurrency guarantees (DESIGN.md "Concurrency rules"):
+Two database rules carry the concurrency guarantees (docs/architecture.md, concurrency):
 - `ck_slot_places`: a slot never holds more places than its capacity (the booking
   UPDATE is conditional; the CHECK is the net under it);
 - `uniq_appointment_active_document`: one active cita (booked or checked in) per
