@@ -151,7 +151,7 @@ def test_book_look_up_reschedule_and_cancel_a_cita_on_a_phone(browser, live_serv
     assert no_sideways_scroll(page)
     _screenshot(page, "portal-3-fecha.png")
     # A later day (a cita can be changed or cancelled only until some hours before it).
-    later_day = page.locator(".cal-day[data-day]:not([disabled])").nth(2)
+    later_day = page.locator(".cal-day[data-day]:not([aria-disabled=true])").nth(2)
     later_day.click()
     expect(later_day).to_have_attribute("aria-pressed", "true")
     expect(page.locator("#times-title")).to_be_focused()

@@ -176,6 +176,9 @@
   // A month grid of the booking window; a day with free places is a button; its times
   // appear below. `onPick(slot)` receives the chosen slot.
 
+  // Keyboard (issue 18): the calendar is one tab stop (roving tabindex); the arrows move
+  // by day and by week, Home/End to the week's first and last day; Enter or Space chooses.
+  // A day without free times can be reached (aria-disabled) but not chosen.
   function Calendar(onPick) {
     let slots = [];
     let chosenDay = null;
@@ -240,14 +243,46 @@
       }
       const legend = document.createElement("p");
       legend.className = "cal-legend";
-      legend.textContent = "Los días en gris no tienen horarios libres (feriados, fines de semana o ya reservados).";
+      legend.id = "cal-legend";
+      legend.textContent = "Los días en gris no tienen horarios libres (feriados, fines de semana o ya reservados). " +
+        "Con el teclado: flechas para cambiar de día o de semana, Enter para elegir.";
       root.append(legend);
       if (!chosenDay || !(days.get(chosenDay) || []).some(usable)) {
         const free = slots.find(usable);
         chosenDay = free ? slotDay(free.start) : null;
       }
       showTimes(false);
+      rove(chosenDay);
     }
+
+    const dayButton = (day) => day && $("calendar").querySelector('.cal-day[data-day="' + day + '"]');
+
+    // The one tab stop of the calendar: `day` (else the first day that can be chosen).
+    function rove(day) {
+      const buttons = [...$("calendar").querySelectorAll(".cal-day[data-day]")];
+      if (!buttons.length) return null;
+      const stop = dayButton(day) || buttons.find((b) => b.getAttribute("aria-disabled") !== "true") || buttons[0];
+      for (const b of buttons) b.tabIndex = b === stop ? 0 : -1;
+      return stop;
+    }
+
+    $("calendar").addEventListener("keydown", (e) => {
+      const b = e.target.closest && e.target.closest(".cal-day[data-day]");
+      if (!b || e.altKey || e.ctrlKey || e.metaKey) return;
+      const day = b.dataset.day;
+      const weekday = (asUTC(day).getUTCDay() + 6) % 7; // Monday 0
+      const moves = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -7, ArrowDown: 7, Home: -weekday, End: 6 - weekday };
+      if (!(e.key in moves)) return;
+      e.preventDefault();
+      let target = dayButton(addDays(day, moves[e.key]));
+      if (!target && (e.key === "Home" || e.key === "End")) { // the week starts or ends outside the window
+        const step = e.key === "Home" ? 1 : -1;
+        for (let d = addDays(day, moves[e.key]); d !== day && !target; d = addDays(d, step)) target = dayButton(d);
+      }
+      if (!target) return; // the window's edge
+      rove(target.dataset.day);
+      target.focus();
+    });
 
     function dayCell(day, list, outside) {
       const free = list.filter(usable).length;
@@ -263,14 +298,23 @@
       b.type = "button";
       b.className = "cal-day";
       b.dataset.day = day;
-      b.disabled = free === 0;
+      b.tabIndex = -1;
+      if (free === 0) b.setAttribute("aria-disabled", "true");
       b.innerHTML = "<span></span><small></small>";
       b.firstChild.textContent = String(+day.slice(8));
       b.lastChild.textContent = free ? "libre" : list.length ? "lleno" : "";
-      b.setAttribute("aria-label", label + (free ? ": " + free + (free === 1 ? " horario libre" : " horarios libres")
-        : list.length ? ": lleno" : ": sin atención"));
+      // The name starts with what is seen on the button ("5 libre"), then says it in full.
+      const seen = (b.firstChild.textContent + " " + b.lastChild.textContent).trim();
+      b.setAttribute("aria-label", seen + ", " + label + ", " + (free ? free + (free === 1 ? " horario libre" : " horarios libres")
+        : list.length ? "lleno" : "sin atención"));
       b.setAttribute("aria-pressed", String(day === chosenDay));
-      b.addEventListener("click", () => { chosenDay = day; markDay(); showTimes(true); });
+      b.addEventListener("click", () => {
+        rove(day);
+        if (b.getAttribute("aria-disabled") === "true") return;
+        chosenDay = day;
+        markDay();
+        showTimes(true);
+      });
       return b;
     }
 
@@ -321,7 +365,10 @@
     }
 
     return {
-      async load(office, service, { fresh = false, blocked = null, partySize = 1, day = null } = {}) {
+      // focus: move the focus into the calendar (its chosen day) once it is drawn, unless
+      // the citizen has moved it elsewhere meanwhile.
+      async load(office, service, { fresh = false, blocked = null, partySize = 1, day = null, focus = false } = {}) {
+        const before = document.activeElement;
         blockedStart = blocked;
         if (day) chosenDay = day; // kept if that day still has a free time
         need = partySize;
@@ -334,6 +381,10 @@
           $("calendar").removeAttribute("aria-busy");
         }
         render(office);
+        if (focus && (document.activeElement === before || document.activeElement === document.body)) {
+          const stop = $("calendar").querySelector('.cal-day[tabindex="0"]');
+          if (stop) stop.focus();
+        }
       },
       reset() { chosenDay = null; chosenStart = null; },
       clear() { $("calendar").textContent = ""; $("times-box").hidden = true; },
@@ -526,7 +577,7 @@
       const office = officeBy(state.office);
       calendar.clear();
       try {
-        await calendar.load(office, state.service, { fresh, partySize: 1 });
+        await calendar.load(office, state.service, { fresh, partySize: 1, focus: true });
       } catch (err) {
         notice.show(messageOf(err), { retry: () => loadCalendar(true) });
       }
@@ -830,7 +881,7 @@
       $("h-resched").focus();
       try {
         await calendar.load(office, cita.service, {
-          fresh, blocked: cita.start, partySize: cita.party_size || 1, day: slotDay(cita.start),
+          fresh, blocked: cita.start, partySize: cita.party_size || 1, day: slotDay(cita.start), focus: true,
         });
       } catch (err) {
         notice.show(messageOf(err), { retry: () => openCalendar(true) });
