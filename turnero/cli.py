@@ -1,11 +1,17 @@
-"""The `turnero` command: serve, demo, migrate, user, close-day."""
+"""The `turnero` command: serve, demo, migrate, user, close-day, config, purge, exam.
+
+Set-up problems (a database it cannot open, a port already taken) end in one Spanish
+line on stderr and exit status 1, never a traceback."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import getpass
+import importlib.metadata
 import importlib.util
+import socket
 import sys
 
 from turnero.settings import Settings
@@ -97,16 +103,47 @@ def _http_options() -> dict:
             "h11_max_incomplete_event_size": MAX_REQUEST_HEAD_BYTES}
 
 
+class CannotServe(Exception):
+    """The address to listen on is taken or not ours; one Spanish line for the user."""
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Bind and release the address as uvicorn will (SO_REUSEADDR), so a busy port is
+    one clear line before anything is announced, not uvicorn's traceback after it."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror:
+        raise CannotServe(f"No se reconoce la dirección {host!r} (TURNERO_HOST o --host).") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except PermissionError:
+            raise CannotServe(
+                f"Sin permiso para usar el puerto {port}; elija uno mayor que 1023 con --port o TURNERO_PORT."
+            ) from None
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise CannotServe(
+                    f"El puerto {port} ya está en uso en {host} (¿otro turnero en marcha?); "
+                    f"elija otro con --port {port + 1} o TURNERO_PORT={port + 1}."
+                ) from None
+            raise CannotServe(f"No se puede escuchar en {host}:{port}: {exc.strerror or exc}.") from None
+
+
 def _serve(settings: Settings, host: str | None, port: int | None, workers: int) -> None:
     import uvicorn
 
     from turnero.core.logging_setup import log_config
 
+    host, port = host or settings.host, port or settings.port
+    _check_port_free(host, port)
     uvicorn.run(
         "turnero.app:create_app",
         factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
+        host=host,
+        port=port,
         workers=workers,
         proxy_headers=True,
         log_config=log_config(settings.log_format, settings.log_level, settings.access_log),
@@ -123,10 +160,10 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int)
     )
 
 
-async def _with_db(settings: Settings, work):
+async def _with_db(settings: Settings, work, migrate: bool = True):
     from turnero.core.db import close_db, init_db
 
-    await init_db(settings)
+    await init_db(settings, migrate=migrate)
     try:
         return await work()
     finally:
@@ -134,14 +171,18 @@ async def _with_db(settings: Settings, work):
 
 
 def cmd_serve(args, settings: Settings) -> None:
+    _check_port_free(args.host or settings.host, args.port or settings.port)
+    # An unreachable database is one line here, not a traceback from each worker.
+    asyncio.run(_with_db(settings, _noop, migrate=False))
     _serve(settings, args.host, args.port, args.workers)
 
 
 def cmd_demo(args, settings: Settings) -> None:
     from turnero.demo import DEMO_PASSWORD, seed_demo
 
-    users = asyncio.run(_with_db(settings, seed_demo))
     host, port = args.host or settings.host, args.port or settings.port
+    _check_port_free(host, port)  # before seeding and announcing the address
+    users = asyncio.run(_with_db(settings, seed_demo))
     print("\nTurnero — datos de demostración (oficinas de La Paz)")
     print(f"Base de datos: {settings.database_url}")
     print(f"Usuarios de demostración (contraseña «{DEMO_PASSWORD}»):")
@@ -216,19 +257,52 @@ def cmd_exam_import(args, settings: Settings) -> None:
     print(f"Preguntas importadas: {created} nuevas, {updated} actualizadas.")
 
 
+# argparse's own words (usage, errors, -h) come from gettext with no Spanish catalogue
+# installed; the messages a user of `turnero` meets, in Spanish.
+ARGPARSE_SPANISH = {
+    "usage: ": "uso: ",
+    "positional arguments": "argumentos",
+    "options": "opciones",
+    "show this help message and exit": "mostrar esta ayuda y salir",
+    "show program's version number and exit": "mostrar la versión y salir",
+    "the following arguments are required: %s": "faltan los argumentos: %s",
+    "unrecognized arguments: %s": "argumentos no reconocidos: %s",
+    "invalid choice: %(value)r (choose from %(choices)s)": "opción no válida: %(value)r (elija entre %(choices)s)",
+    "invalid %(type)s value: %(value)r": "valor no válido: %(value)r",
+    "expected one argument": "falta el valor",
+    "ambiguous option: %(option)s could match %(matches)s": "opción ambigua: %(option)s puede ser %(matches)s",
+    "one of the arguments %s is required": "falta uno de los argumentos %s",
+}
+
+
+def _spanish(message: str) -> str:
+    return ARGPARSE_SPANISH.get(message, message)
+
+
+def package_version() -> str:
+    try:
+        return importlib.metadata.version("turnero")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree never installed
+        return "desconocida"
+
+
 def build_parser() -> argparse.ArgumentParser:
+    argparse._ = _spanish  # type: ignore[attr-defined]
     parser = argparse.ArgumentParser(prog="turnero", description="Citas y filas para oficinas de atención.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"turnero {package_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, title="órdenes", metavar="ORDEN")
 
     for name, help_text, func in (
         ("serve", "servir la aplicación", cmd_serve),
         ("demo", "cargar datos de demostración y servir", cmd_demo),
     ):
         p = sub.add_parser(name, help=help_text)
-        p.add_argument("--host")
-        p.add_argument("--port", type=int)
+        p.add_argument("--host", help="dirección en la que escuchar (por omisión TURNERO_HOST o 127.0.0.1; "
+                                       "0.0.0.0 para toda la red)")
+        p.add_argument("--port", type=int, help="puerto en el que escuchar (por omisión TURNERO_PORT o 8000)")
         if name == "serve":
-            p.add_argument("--workers", type=int, default=1)
+            p.add_argument("--workers", type=int, default=1,
+                           help="procesos que atienden (por omisión 1; con varios, ver PROMETHEUS_MULTIPROC_DIR)")
         p.set_defaults(func=func)
 
     sub.add_parser("migrate", help="crear o actualizar el esquema").set_defaults(func=cmd_migrate)
@@ -236,11 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     user = sub.add_parser("user", help="gestionar usuarios").add_subparsers(dest="user_command", required=True)
     create = user.add_parser("create", help="crear un usuario")
-    create.add_argument("username")
-    create.add_argument("--role", required=True, choices=ROLE_NAMES)
-    create.add_argument("--office")
+    create.add_argument("username", help="nombre de usuario para ingresar")
+    create.add_argument("--role", required=True, choices=ROLE_NAMES, help="rol del usuario")
+    create.add_argument("--office", help="código de la oficina (obligatorio salvo para admin), p. ej. LPZ-PRINCIPAL")
     create.add_argument("--password", help="si se omite, se pregunta")
-    create.add_argument("--full-name")
+    create.add_argument("--full-name", help="nombre y apellidos")
     create.set_defaults(func=cmd_user_create)
 
     from turnero.admin.commands import add_admin_commands
@@ -257,7 +331,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     from turnero.core.logging_setup import configure
 
+    from turnero.core.db import DatabaseUnavailable
+
+    args = build_parser().parse_args(argv)  # --help and --version need no settings
     settings = Settings.from_env()
     configure(settings.log_format, settings.log_level, settings.access_log)
-    args = build_parser().parse_args(argv)
-    args.func(args, settings)
+    try:
+        args.func(args, settings)
+    except (DatabaseUnavailable, CannotServe) as exc:
+        # Set-up problems the user can fix: one line and a non-zero exit, no traceback.
+        print(f"turnero: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 from datetime import date, datetime, timezone
+import socket
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from tortoise import Tortoise, connections, fields
 from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.exceptions import ConfigurationError
 
 from turnero.settings import Settings
 
@@ -75,6 +79,59 @@ async def _release_without_session_reset(connection) -> None:
     return None
 
 
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or opened; the message is one Spanish line for
+    the person starting the service (the command line prints it instead of a traceback)."""
+
+
+def printable_url(url: str) -> str:
+    """The database URL without its password, fit for a message or a log line."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def _why_unreachable(exc: BaseException) -> str:
+    # Tortoise wraps the driver's error (DBConnectionError from asyncpg's): the root says why.
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__
+    name = type(exc).__name__
+    if isinstance(exc, ConnectionRefusedError):
+        return "conexión rechazada (¿está en marcha el servidor de base de datos, en ese puerto?)"
+    if isinstance(exc, socket.gaierror):
+        return "no se encuentra ese servidor"
+    if isinstance(exc, TimeoutError):
+        return "el servidor no responde"
+    if name == "InvalidPasswordError":
+        return "usuario o contraseña no válidos"
+    if name == "InvalidCatalogNameError":
+        return "esa base de datos no existe"
+    if isinstance(exc, ConfigurationError) and "scheme" in str(exc):
+        return "tipo de base de datos desconocido (use sqlite://archivo o postgres://usuario@servidor/base)"
+    if isinstance(exc, OSError) and exc.filename:
+        problem = {errno.ENOENT: "no existe", errno.EACCES: "sin permiso", errno.EPERM: "sin permiso",
+                   errno.EROFS: "solo lectura"}.get(exc.errno, exc.strerror)
+        return f"{exc.filename}: {problem}"
+    detail = " ".join(str(exc).split()) or name
+    return detail[:200]
+
+
+async def _check_connection(url: str) -> None:
+    """One trivial query, so an unreachable database is reported as such, before the
+    migrations (whose own errors keep their traceback: they are bugs, not set-up)."""
+    try:
+        await next(iter(connections.all())).execute_query("SELECT 1")
+    except Exception as exc:
+        await Tortoise.close_connections()
+        raise DatabaseUnavailable(
+            f"No se puede abrir la base de datos {printable_url(url)}: {_why_unreachable(exc)}. "
+            "Revise TURNERO_DATABASE_URL."
+        ) from exc
+
+
 _generation = 0  # counts init_db calls: caches of rows tell one database from the next
 
 
@@ -85,11 +142,18 @@ def database_generation() -> int:
 async def init_db(settings: Settings, migrate: bool = True) -> None:
     global _generation
     _generation += 1
-    config = tortoise_config(settings)
-    # Global fallback: the lifespan task initialises, request tasks use it.
-    await Tortoise.init(config=config, _enable_global_fallback=True)
+    try:
+        config = tortoise_config(settings)
+        # Global fallback: the lifespan task initialises, request tasks use it.
+        await Tortoise.init(config=config, _enable_global_fallback=True)
+    except (OSError, ConfigurationError) as exc:  # a malformed URL, a folder it cannot make
+        raise DatabaseUnavailable(
+            f"No se puede abrir la base de datos {printable_url(settings.database_url)}: "
+            f"{_why_unreachable(exc)}. Revise TURNERO_DATABASE_URL."
+        ) from exc
     global _dialect
     _dialect = next(iter(connections.all())).capabilities.dialect
+    await _check_connection(settings.database_url)
     if migrate:
         await run_migrations(config)
 

@@ -48,6 +48,10 @@ def log_config(log_format: str = "text", level: str = "INFO", access_log: bool =
     # uvicorn's access line in text mode; in JSON mode turnero.access replaces it.
     uvicorn_access_level = "INFO" if (access_log and not json_mode) else "WARNING"
     turnero_access_level = "INFO" if (access_log and json_mode) else "WARNING"
+    # Libraries' routine lines (APScheduler's «Running job … executed successfully» was
+    # most of a day's log; Tortoise's «Tortoise-ORM shutdown» after every command) only
+    # when debugging; their warnings and errors (a job that raised) always show.
+    library_level = "DEBUG" if level == "DEBUG" else "WARNING"
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -60,6 +64,8 @@ def log_config(log_format: str = "text", level: str = "INFO", access_log: bool =
             "uvicorn.error": {"handlers": [], "level": level, "propagate": True},
             "uvicorn.access": {"handlers": [], "level": uvicorn_access_level, "propagate": True},
             "turnero.access": {"handlers": [], "level": turnero_access_level, "propagate": True},
+            "apscheduler": {"handlers": [], "level": library_level, "propagate": True},
+            "tortoise": {"handlers": [], "level": library_level, "propagate": True},
         },
     }
 
