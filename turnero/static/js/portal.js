@@ -286,7 +286,6 @@
 
     function dayCell(day, list, outside) {
       const free = list.filter(usable).length;
-      const label = capital(longDay.format(asUTC(day)));
       if (outside && !list.length) {
         const span = document.createElement("span");
         span.className = "cal-day cal-off";
@@ -300,12 +299,12 @@
       b.dataset.day = day;
       b.tabIndex = -1;
       if (free === 0) b.setAttribute("aria-disabled", "true");
-      b.innerHTML = "<span></span><small></small>";
+      b.innerHTML = "<span></span> <small></small>"; // the space: "5 libre", as the name starts
       b.firstChild.textContent = String(+day.slice(8));
       b.lastChild.textContent = free ? "libre" : list.length ? "lleno" : "";
       // The name starts with what is seen on the button ("5 libre"), then says it in full.
       const seen = (b.firstChild.textContent + " " + b.lastChild.textContent).trim();
-      b.setAttribute("aria-label", seen + ", " + label + ", " + (free ? free + (free === 1 ? " horario libre" : " horarios libres")
+      b.setAttribute("aria-label", seen + ", " + longDay.format(asUTC(day)) + ", " + (free ? free + (free === 1 ? " horario libre" : " horarios libres")
         : list.length ? "lleno" : "sin atención"));
       b.setAttribute("aria-pressed", String(day === chosenDay));
       b.addEventListener("click", () => {
@@ -346,7 +345,7 @@
         b.className = "time";
         b.dataset.start = s.start;
         b.disabled = !usable(s);
-        b.innerHTML = "<b></b><small></small>";
+        b.innerHTML = "<b></b> <small></small>"; // "08:00 3 lugares", as the name reads
         b.firstChild.textContent = slotTime(s.start);
         b.lastChild.textContent = s.start === blockedStart ? "su cita" : s.available >= need ? places(s.available)
           : s.available ? "solo " + s.available : "lleno";
