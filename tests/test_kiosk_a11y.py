@@ -12,7 +12,7 @@ import re
 import httpx
 import pytest
 
-from tests.test_pages import _new_page, _sign_in, browser  # noqa: F401
+from tests.test_pages import _new_page, _screenshot, _sign_in, browser  # noqa: F401
 
 pytestmark = pytest.mark.browser
 OFFICE = "LPZ-PRINCIPAL"
@@ -184,6 +184,7 @@ def test_the_ticket_stays_warns_and_is_extended_by_a_touch_or_a_key(browser, liv
     expect(warning).to_be_visible()
     expect(warning).to_contain_text(re.compile(r"Esta pantalla se cerrará en 1\d s"))
     expect(page.locator("#kiosk-live")).to_contain_text("Esta pantalla se cerrará en")
+    _screenshot(page, "kiosk-ticket-warning.png")
     page.get_by_role("button", name="Tocar para seguir viendo").click()
     expect(warning).to_be_hidden()
     assert _focused(page)["tag"] != "BODY"

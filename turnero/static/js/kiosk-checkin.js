@@ -111,6 +111,7 @@
       pill.textContent = ticket.late
         ? "Llegó después de su horario: se le atiende en la fila general"
         : "Cita " + (ticket.appointment || "") + ": se le llama a su hora";
+      if (K.retell) K.retell(ticket);
       await K.printTicket(ticket);
     } catch (e) {
       busy.textContent = busyText;

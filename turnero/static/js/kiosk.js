@@ -214,11 +214,18 @@
     $("t-wait").textContent = TurneroEta.ticket(t, line(t));  // its own range ("entre 35 y 50 min")
     $("t-qr-box").hidden = true;
     $("t-print-msg").textContent = "Retire su ticket impreso y espere su llamado en la pantalla.";
+    tell(t);
+    show("ticket");
+  }
+
+  // The ticket in words, for the live region and audio mode (again after kiosk-checkin.js
+  // changes the line under the number).
+  function tell(t, again) {
     const words = ticketWords(t);
     state.ticketWords = words;
     $("t-heading").dataset.speak = words + " Para escucharlo de nuevo, vuelva a este título con las flechas.";
     announce(words);
-    show("ticket");
+    if (again && audio()) audio().say(words, true);
   }
 
   // "D-001" read as "D, 0, 0, 1": one character at a time, as the citizen will hear it called.
@@ -292,5 +299,6 @@
   show("service");
   // For kiosk-checkin.js: a cita's ticket is shown and printed like a walk-in's.
   window.TurneroKiosk = { show, restart, showTicket, printTicket, announce, office: data.office,
+    retell: (t) => tell(t, true),
     seconds: { ticket: TICKET_SECONDS, unprinted: TICKET_UNPRINTED_SECONDS, idle: IDLE_SECONDS, warn: WARN_SECONDS } };
 })();
