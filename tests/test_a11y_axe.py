@@ -195,6 +195,9 @@ def test_a_cita_booked_with_the_keyboard_alone(browser, live_server):  # noqa: F
     assert right["day"] > first["day"] and right["tabindex"] == "0"
     page.keyboard.press("ArrowLeft")
     assert _focused(page)["day"] == first["day"]
+    # The day's ring: two tones, so it shows on light and dark alike (not the headings' none).
+    ring = page.evaluate("() => getComputedStyle(document.activeElement).boxShadow")
+    assert "rgb(17, 20, 24)" in ring and "rgb(255, 191, 71)" in ring, ring
     page.keyboard.press("ArrowDown")
     week = _focused(page)["day"]
     assert date.fromisoformat(week) - date.fromisoformat(first["day"]) == timedelta(days=7)

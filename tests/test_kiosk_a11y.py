@@ -73,6 +73,9 @@ def test_a_ticket_by_keyboard_alone_in_audio_mode(browser, live_server):  # noqa
             break
     assert _focused(page)["service"] == "CI-RENOV"
     assert _spoken(page)[-1].startswith("Renovación de cédula")
+    # The focus ring shows, in two tones (dark inside, amber outside), over the card's shadow.
+    ring = page.evaluate("() => getComputedStyle(document.activeElement).boxShadow")
+    assert "rgb(17, 20, 24)" in ring and "rgb(255, 191, 71)" in ring, ring
     page.keyboard.press("ArrowUp")
     assert _focused(page)["service"] != "CI-RENOV"
     page.keyboard.press("ArrowDown")
