@@ -76,22 +76,25 @@ def test_axe_finds_no_violation_on_the_kiosk(browser, live_server):  # noqa: F81
     _sign_in(page, "kiosko")
     expect(page.get_by_role("heading", name="Elija su trámite")).to_be_visible()
     _check(page, source, "kiosk trámite", problems)
+    _check(page, source, "kiosk trámite", problems, ["label-content-name-mismatch"])
     page.get_by_role("button", name="Modo accesible").click()  # audio mode on: same page, pressed button
     _check(page, source, "kiosk trámite (modo accesible)", problems)
     page.get_by_role("button", name="Modo accesible").click()
     page.get_by_role("button", name=re.compile("Tengo cita")).click()
     expect(page.get_by_role("heading", name="Registre su llegada")).to_be_visible()
     _check(page, source, "kiosk tengo cita", problems)
+    _check(page, source, "kiosk tengo cita", problems, ["label-content-name-mismatch"])
     page.get_by_role("button", name="Número de cédula").click()
     _check(page, source, "kiosk tengo cita (cédula)", problems)
     page.get_by_role("button", name="‹ Volver").click()
-    page.get_by_role("button", name=re.compile("Renovación de cédula")).click()
+    page.locator('.service-card[data-service="CI-RENOV"]').click()
     expect(page.get_by_role("heading", name="¿Necesita atención preferencial?")).to_be_visible()
     _check(page, source, "kiosk preferencial", problems)
     page.get_by_role("button", name="No, atención general").click()
     expect(page.get_by_role("heading", name=re.compile("aviso por SMS"))).to_be_visible()
     page.locator(".key[data-key='5']").click()  # with its error shown
     _check(page, source, "kiosk celular", problems)
+    _check(page, source, "kiosk celular", problems, ["label-content-name-mismatch"])
     page.get_by_role("button", name="Omitir").click()
     expect(page.locator("#t-number")).to_have_text(re.compile(r"^[A-Z]+-\d{3}$"))
     page.wait_for_function("() => window.__printed === true")
@@ -130,6 +133,11 @@ def test_axe_finds_no_violation_on_the_portal_steps(browser, live_server):  # no
     # WCAG 2.5.3 (label in name): an experimental axe rule, so asked for by name.
     _check(page, source, "portal 3 calendario", problems, ["label-content-name-mismatch", "color-contrast"])
     assert page.locator(".cal-day[data-day]").count() >= 28
+    # A later day, so the cita can still be moved below.
+    later = page.locator(".cal-day[data-day]:not([aria-disabled=true])").nth(2)
+    later.click()
+    expect(page.locator("#times .time:not([disabled])").first).to_have_attribute(
+        "data-start", re.compile("^" + later.get_attribute("data-day")))
     page.locator("#times .time:not([disabled])").first.click()
     expect(page.get_by_role("heading", name="Sus datos")).to_be_visible()
     _check(page, source, "portal 4 datos", problems)
@@ -141,8 +149,20 @@ def test_axe_finds_no_violation_on_the_portal_steps(browser, live_server):  # no
     page.get_by_role("button", name="Confirmar cita").click()
     expect(page.get_by_role("heading", name="¡Su cita está reservada!")).to_be_visible()
     _check(page, source, "portal 5 listo", problems)
-    page.goto(f"{live_server.url}/citas/consultar")
+    page.get_by_role("link", name="Ver, cambiar o cancelar esta cita").click()
+    expect(page.get_by_label("Código de la cita")).not_to_have_value("")
     _check(page, source, "portal consultar", problems)
+    page.get_by_label("Número de cédula o pasaporte").fill("4455661")
+    page.get_by_role("button", name="Buscar mi cita").click()
+    expect(page.locator("#m-status")).to_have_text("Reservada")
+    _check(page, source, "portal mi cita", problems)
+    page.get_by_role("button", name="Cambiar fecha u hora").click()
+    expect(page.get_by_role("heading", name="Elija la nueva fecha y hora")).to_be_visible()
+    expect(page.locator("#times .time").first).to_be_visible()
+    # The same calendar: the focus goes into it, on the cita's day.
+    expect(page.locator(".cal-day[aria-pressed=true]")).to_be_focused()
+    _check(page, source, "portal cambiar fecha", problems)
+    _check(page, source, "portal cambiar fecha", problems, ["label-content-name-mismatch", "color-contrast"])
     assert problems == [], "\n".join(problems)
 
 

@@ -159,7 +159,7 @@ def test_the_modo_accesible_button_and_a_qr_readers_burst(browser, live_server):
 def _take_ticket_by_touch(page):
     from playwright.sync_api import expect
 
-    page.get_by_role("button", name=re.compile("Renovación de cédula")).click()
+    page.locator('.service-card[data-service="CI-RENOV"]').click()
     expect(page.get_by_role("heading", name="¿Necesita atención preferencial?")).to_be_visible()
     assert _focused(page)["id"] == "h-priority"  # after each tap the focus goes to the step
     page.get_by_role("button", name="No, atención general").click()
@@ -230,7 +230,7 @@ def test_an_abandoned_choice_warns_before_going_back_to_the_start(browser, live_
     from playwright.sync_api import expect
 
     page = _kiosk(browser, live_server, clock=True)
-    page.get_by_role("button", name=re.compile("Renovación de cédula")).click()
+    page.locator('.service-card[data-service="CI-RENOV"]').click()
     heading = page.get_by_role("heading", name="¿Necesita atención preferencial?")
     expect(heading).to_be_visible()
     warning = page.locator("#timeout-warn")
