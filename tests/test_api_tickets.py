@@ -122,7 +122,7 @@ async def test_wait_estimate_grows_with_position(client, kiosk):
     assert waits == sorted(waits) and waits[-1] > waits[0]
 
 
-@pytest.mark.parametrize("priority", ["senior", "disability", "pregnant", "child"])
+@pytest.mark.parametrize("priority", ["senior", "disability", "pregnant", "child", "chronic", "custody"])
 async def test_preferential_priorities_stand_in_the_preferential_lane(client, kiosk, priority):
     ticket = await issue(client, kiosk, priority=priority)
     assert ticket["priority"] == priority

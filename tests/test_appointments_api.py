@@ -147,13 +147,33 @@ async def test_booking_returns_the_cita_and_writes_its_event(client):
 async def test_same_document_twice_is_409_already_booked_even_at_another_office(client):
     await booked(client, local(2026, 12, 2, 9, 0))
     before = await Slot.filter(booked__gt=0).count()
-    response = await book(client, booking(local(2026, 12, 3, 9, 0), "1234567-2C"))
-    assert_error(response, 409, "already_booked")
     response = await book(client, booking(local(2026, 12, 3, 9, 0), office="LPZ-PRINCIPAL"))
     assert_error(response, 409, "already_booked")
     assert await Slot.filter(booked__gt=0).count() == before
     # Another service is another cita.
     await booked(client, local(2026, 12, 3, 9, 0), service_code="SANEAMIENTO")
+
+
+async def test_the_complemento_tells_two_people_with_one_number_apart(client):
+    # 1234567-1A holds a cita; 1234567-1B is somebody else (the complemento exists for that).
+    await booked(client, local(2026, 12, 2, 9, 0), "1234567-1A")
+    other = await book(client, booking(local(2026, 12, 3, 9, 0), "1234567-1B"))
+    assert other.status_code == 201, other.text
+    for again in ("1234567-1B", "1234567 1b"):
+        assert_error(await book(client, booking(local(2026, 12, 3, 10, 0), again)), 409, "already_booked")
+    assert await Appointment.filter(document_number="1234567", status="booked").count() == 2
+
+
+async def test_a_trámite_refuses_documents_it_does_not_take(client):
+    # A passport cannot book a Bolivian CI renewal; the refusal names what it takes.
+    body = booking(local(2026, 12, 2, 9, 0), "AB123456")
+    body["document"] = {"type": "passport", "number": "AB123456"}
+    error = assert_error(await book(client, body), 422, "document_not_accepted")
+    assert "cédula de identidad" in error["message"] and "pasaporte" in error["message"]
+    assert await Appointment.filter(document_number="AB123456").count() == 0
+    services = {s["code"]: s for s in (await client.get("/api/services")).json()}
+    assert services["CI-RENOV"]["documents"] == ["ci"]
+    assert set(services["CIE"]["documents"]) == {"cie", "passport"}
 
 
 async def test_full_slot_is_409_slot_full(client):

@@ -14,12 +14,33 @@ async def test_services_list_the_demo_catalogue(client):
     assert all(isinstance(s["requirements"], list) for s in services.values())
 
 
+async def test_every_trámite_says_what_it_costs_who_is_exempt_and_what_documents_it_takes(client):
+    services = {s["code"]: s for s in (await client.get("/api/services")).json()}
+    # The seeds' most frequent CI trámite, the free CIE, DIGEMIG's and SEGELIC's kinds.
+    for code in ("CI-REPOSICION", "CI-MENOR", "CIE-RENOV", "CIE-REFUGIO", "LIC-DUPLICADO", "LIC-CANJE",
+                 "LIC-CORTESIA", "LIC-CATEGORIA", "SANEAMIENTO-RA", "VISA", "NATURALIZACION", "CERT-APOSTILLA",
+                 "DOC-VIAJE-REFUGIO", "TVF", "DEF", "LIBRETA-TRIPULANTE", "CARTA-INVITACION", "CONDONACION"):
+        assert code in services, code
+    for service in services.values():
+        assert service["fee_bs"] is None or service["fee_bs"] >= 0
+        assert service["fee_note"], service["code"]  # a figure, "free", or "not published" — and how to pay
+        assert set(service["documents"]) <= {"ci", "cie", "passport"}
+        assert service["requirements"], service["code"]  # step services say what they check too
+    assert services["CIE"]["fee_bs"] == 548.0 and services["LIC-CORTESIA"]["fee_bs"] == 50.0
+    assert services["CIE-REFUGIO"]["fee_bs"] == 0.0
+    assert services["CIE"]["exemptions"] and "refugiadas" in services["CIE"]["exemptions"][0]
+    # No invented figure: where the sources give none, the data says so.
+    assert services["CI-RENOV"]["fee_bs"] is None and "no publicado" in services["CI-RENOV"]["fee_note"]
+    # Requirements belong to their trámite: the renewal no longer lists the first CI's.
+    assert not any("primera vez" in r for r in services["CI-RENOV"]["requirements"])
+
+
 async def test_offices_filter_by_service(client):
     all_offices = (await client.get("/api/offices")).json()
     assert len(all_offices) >= 3
     with_saneamiento = (await client.get("/api/offices?service=SANEAMIENTO")).json()
     codes = {o["code"] for o in with_saneamiento}
-    assert codes == {"LPZ-PRINCIPAL", "LPZ-ZONA-SUR"}
+    assert codes == {"LPZ-PRINCIPAL", "LPZ-TELEFERICO-ROJO", "LPZ-ZONA-SUR"}  # 3 of the seeds' 6 that do it
     assert all("SANEAMIENTO" in o["services"] for o in with_saneamiento)
 
 

@@ -27,31 +27,59 @@ def _hours(start: str = "07:30", end: str = "16:00", saturday: tuple[str, str] |
     return hours
 
 
-CI_DOCS = [
-    "Cédula de identidad anterior (renovación) o certificado de nacimiento original (primera vez)",
-    "Factura de luz, agua o gas del domicilio actual",
-    "Menores de edad: presencia del padre, madre o tutor con su cédula vigente",
-]
+CI_HOME = "Factura de luz, agua o gas del domicilio actual"
+CI_MINORS = "Menores de edad: presencia del padre, madre o tutor con su cédula vigente"
+CI_DOCS = ["Cédula de identidad anterior", CI_HOME, CI_MINORS]
 
 SERVICES = [
     # code, name, prefix, walk_in, bookable, kind, minutes, requirements, steps
     ("CI-RENOV", "Renovación de cédula de identidad", "C", True, True, ServiceKind.COUNTER, 7, CI_DOCS, []),
-    ("CI-NUEVO", "Cédula de identidad — primera vez", "N", True, True, ServiceKind.COUNTER, 9, CI_DOCS,
-     ["DESCARTE", "CAPTURA", "ENTREGA"]),
+    ("CI-NUEVO", "Cédula de identidad — primera vez", "N", True, True, ServiceKind.COUNTER, 9,
+     ["Certificado de nacimiento original", CI_HOME, CI_MINORS], ["DESCARTE", "CAPTURA", "ENTREGA"]),
+    ("CI-REPOSICION", "Reposición de cédula de identidad (duplicado)", "K", True, True, ServiceKind.COUNTER, 7,
+     ["Denuncia de pérdida o robo, o la cédula deteriorada", "Comprobante de pago de la reposición", CI_MINORS], []),
+    ("CI-MENOR", "Cédula de identidad para menores de 12 años", "J", True, True, ServiceKind.COUNTER, 8,
+     ["Certificado de nacimiento original del menor", "Presencia del padre, madre o tutor con su cédula vigente",
+      "Tutor: resolución judicial de tutela"], []),
     ("CERT", "Certificación de datos de identidad", "D", True, False, ServiceKind.COUNTER, 4,
      ["Cédula de identidad vigente", "Comprobante de pago del valor del trámite"], []),
-    ("SANEAMIENTO", "Saneamiento de datos (gabinete jurídico)", "S", True, True, ServiceKind.COUNTER, 15,
+    ("SANEAMIENTO", "Saneamiento de datos sin resolución administrativa (errores de transcripción)", "S", True,
+     True, ServiceKind.COUNTER, 15,
      ["Cédula de identidad", "Certificado de nacimiento original", "Documentos que respalden la corrección"], []),
+    ("SANEAMIENTO-RA", "Saneamiento de datos con resolución administrativa (fallecidos, cambio de nombre o "
+     "de dato de sexo, otros)", "SR", True, True, ServiceKind.COUNTER, 20,
+     ["Cédula de identidad", "Resolución administrativa o judicial que ordena la corrección",
+      "Certificado de nacimiento (o de defunción) original"], []),
     ("CIE", "Cédula de identidad de extranjero", "E", True, True, ServiceKind.COUNTER, 12,
-     ["Pasaporte vigente", "Resolución de permanencia de DIGEMIG", "Certificado de antecedentes"], []),
-    ("DESCARTE", "Revisión de requisitos (descarte)", "X", False, False, ServiceKind.COUNTER, 3, [], []),
-    ("CAPTURA", "Captura biométrica y fotografía", "B", False, False, ServiceKind.COUNTER, 6, [], []),
-    ("ENTREGA", "Entrega de documento", "G", False, False, ServiceKind.COUNTER, 2, [], []),
+     ["Pasaporte vigente", "Resolución de permanencia de DIGEMIG", "Certificado de antecedentes",
+      "Comprobante de pago"], []),
+    ("CIE-RENOV", "Renovación de cédula de identidad de extranjero", "F", True, True, ServiceKind.COUNTER, 10,
+     ["Cédula de identidad de extranjero anterior", "Resolución de permanencia vigente", "Comprobante de pago"], []),
+    ("CIE-REFUGIO", "Cédula de identidad para personas refugiadas o asiladas (gratuita)", "H", True, True,
+     ServiceKind.COUNTER, 12,
+     ["Resolución de la CONARE que reconoce la condición de refugiado o asilado",
+      "Documento de viaje o de identidad que tenga"], []),
+    ("DESCARTE", "Revisión de requisitos (descarte)", "X", False, False, ServiceKind.COUNTER, 3,
+     ["Los requisitos del trámite, en original", "El comprobante de pago, si el trámite tiene costo"], []),
+    ("CAPTURA", "Captura biométrica y fotografía", "B", False, False, ServiceKind.COUNTER, 6,
+     ["Haber aprobado la revisión de requisitos (descarte)", "Sin gorra, lentes oscuros ni accesorios en el rostro"],
+     []),
+    ("ENTREGA", "Entrega de documento", "G", False, False, ServiceKind.COUNTER, 2,
+     ["El ticket del trámite", "Presencia de la persona titular (o su tutor)"], []),
     ("LIC-NUEVA", "Licencia de conducir — emisión", "L", True, True, ServiceKind.COUNTER, 10,
      ["Cédula de identidad vigente", "Certificado médico y psicológico", "Certificado de escuela de conducción",
       "Examen teórico aprobado"], []),
     ("LIC-RENOV", "Licencia de conducir — renovación", "R", True, True, ServiceKind.COUNTER, 8,
      ["Cédula de identidad vigente", "Licencia anterior", "Certificado médico"], []),
+    ("LIC-DUPLICADO", "Licencia de conducir — duplicado", "U", True, True, ServiceKind.COUNTER, 6,
+     ["Cédula de identidad vigente", "Denuncia de pérdida o robo, o la licencia deteriorada"], []),
+    ("LIC-CANJE", "Licencia de conducir — canje de licencia peruana", "W", True, True, ServiceKind.COUNTER, 10,
+     ["Licencia de conducir peruana vigente", "Documento de identidad", "Certificado médico"], []),
+    ("LIC-CORTESIA", "Licencia de cortesía (cuerpo diplomático)", "Y", True, True, ServiceKind.COUNTER, 8,
+     ["Pasaporte diplomático u oficial", "Nota de la Cancillería", "Licencia de conducir del país de origen"], []),
+    ("LIC-CATEGORIA", "Licencia de conducir — cambio o aumento de categoría", "Z", True, True, ServiceKind.COUNTER,
+     10, ["Cédula de identidad vigente", "Licencia actual", "Certificado médico y psicológico",
+          "Examen teórico aprobado para la nueva categoría"], []),
     ("EXAM-TEORICO", "Examen teórico de conducción", "T", False, True, ServiceKind.EXAM, 30,
      ["Cédula de identidad vigente", "Categoría de licencia que solicita"], []),
     ("PASAPORTE", "Pasaporte electrónico", "P", True, True, ServiceKind.COUNTER, 10,
@@ -59,7 +87,71 @@ SERVICES = [
       "Menores de edad: autorización de ambos padres"], ["DESCARTE", "CAPTURA"]),
     ("PERMANENCIA", "Permanencia temporal o definitiva", "M", True, True, ServiceKind.COUNTER, 15,
      ["Pasaporte vigente", "Certificado de antecedentes", "Certificado médico", "Formulario de solicitud"], []),
+    ("VISA", "Visas", "V", True, True, ServiceKind.COUNTER, 12,
+     ["Pasaporte vigente", "Formulario de solicitud", "Documentos del motivo del viaje"], []),
+    ("NATURALIZACION", "Naturalización", "A", True, True, ServiceKind.COUNTER, 20,
+     ["Pasaporte y cédula de identidad de extranjero vigentes", "Permanencia definitiva",
+      "Certificado de antecedentes", "Formulario de solicitud"], []),
+    ("CERT-APOSTILLA", "Certificaciones migratorias y apostillado", "AP", True, True, ServiceKind.COUNTER, 6,
+     ["Documento de identidad", "Documento a certificar o apostillar"], []),
+    ("DOC-VIAJE-REFUGIO", "Documento de viaje para personas refugiadas y apátridas", "DV", True, True,
+     ServiceKind.COUNTER, 12, ["Cédula de identidad de extranjero", "Resolución de la CONARE"], []),
+    ("TVF", "Tarjeta vecinal fronteriza Bolivia–Argentina (TVF)", "TV", True, False, ServiceKind.COUNTER, 6,
+     ["Cédula de identidad vigente", "Domicilio en la zona de frontera"], []),
+    ("DEF", "Documento especial fronterizo Bolivia–Brasil (DEF)", "DF", True, False, ServiceKind.COUNTER, 6,
+     ["Cédula de identidad vigente", "Domicilio en la zona de frontera"], []),
+    ("LIBRETA-TRIPULANTE", "Libreta de tripulante terrestre", "LT", True, False, ServiceKind.COUNTER, 8,
+     ["Cédula de identidad vigente", "Licencia de conducir profesional", "Certificación de la empresa de transporte"],
+     []),
+    ("CARTA-INVITACION", "Carta de invitación para extranjeros", "CV", True, False, ServiceKind.COUNTER, 6,
+     ["Cédula de identidad de quien invita", "Datos del pasaporte de la persona invitada"], []),
+    ("CONDONACION", "Condonación de multas migratorias", "CM", True, False, ServiceKind.COUNTER, 10,
+     ["Pasaporte o cédula de identidad de extranjero", "Nota de solicitud con el motivo"], []),
 ]
+
+# What each trámite costs and how it is paid, who is exempt, and the documents it may
+# be booked with. The seeds give two fees only (derived from the SEGIP's 2020 report);
+# every other figure is left out on purpose and says so: a number that looks official
+# but is not would send people to the bank with the wrong amount.
+NO_FIGURE = "Monto no publicado en las fuentes de esta demostración: consúltelo en la oficina. "
+SEGIP_PAYS = "Se paga antes, en Banco Unión (boleta) o por UNIMOVIL; presente el comprobante en el descarte."
+DIGEMIG_PAYS = "Se paga antes, en Banco Unión; presente el comprobante en el descarte."
+FEES = {
+    "CIE": (548.0, "Referencia: lo recaudado por cédulas de extranjero en 2020 entre las emitidas "
+                   "(≈ Bs 548). Confirme el monto vigente. " + SEGIP_PAYS),
+    "CIE-RENOV": (548.0, "Referencia: el promedio de 2020 de la cédula de extranjero (≈ Bs 548). "
+                         "Confirme el monto vigente. " + SEGIP_PAYS),
+    "CIE-REFUGIO": (0.0, "Gratuita para personas refugiadas, asiladas o con permanencia humanitaria."),
+    "LIC-CORTESIA": (50.0, "Referencia: 125 licencias de cortesía por Bs 6.250 en 2020 (≈ Bs 50). " + SEGIP_PAYS),
+    "DESCARTE": (0.0, "Paso de otro trámite: sin costo propio."),
+    "CAPTURA": (0.0, "Paso de otro trámite: sin costo propio."),
+    "ENTREGA": (0.0, "Paso de otro trámite: sin costo propio."),
+    "EXAM-TEORICO": (None, NO_FIGURE + "El examen es parte del trámite de licencia."),
+}
+EXEMPTIONS = {
+    "CIE": ["Personas refugiadas, asiladas o con permanencia humanitaria: trámite gratuito (resolución de la CONARE)"],
+    "CIE-RENOV": ["Personas refugiadas, asiladas o con permanencia humanitaria: trámite gratuito "
+                  "(resolución de la CONARE)"],
+}
+CI_ONLY, FOREIGNERS, ANYONE = ["ci"], ["cie", "passport"], ["ci", "cie", "passport"]
+DOCUMENTS = {
+    "CI-RENOV": CI_ONLY, "CI-NUEVO": CI_ONLY, "CI-REPOSICION": CI_ONLY, "CI-MENOR": CI_ONLY, "CERT": CI_ONLY,
+    "SANEAMIENTO": CI_ONLY, "SANEAMIENTO-RA": CI_ONLY, "CIE": FOREIGNERS, "CIE-RENOV": ["cie"],
+    "CIE-REFUGIO": FOREIGNERS, "LIC-NUEVA": ["ci", "cie"], "LIC-RENOV": ["ci", "cie"],
+    "LIC-DUPLICADO": ["ci", "cie"], "LIC-CANJE": ANYONE, "LIC-CORTESIA": ["passport"],
+    "LIC-CATEGORIA": ["ci", "cie"], "EXAM-TEORICO": ["ci", "cie"], "PASAPORTE": CI_ONLY,
+    "PERMANENCIA": FOREIGNERS, "VISA": FOREIGNERS, "NATURALIZACION": FOREIGNERS, "CERT-APOSTILLA": ANYONE,
+    "DOC-VIAJE-REFUGIO": ["cie"], "TVF": CI_ONLY, "DEF": CI_ONLY, "LIBRETA-TRIPULANTE": CI_ONLY,
+    "CARTA-INVITACION": ["ci", "cie"], "CONDONACION": FOREIGNERS,
+}
+DIGEMIG_SERVICES = {"PASAPORTE", "PERMANENCIA", "VISA", "NATURALIZACION", "CERT-APOSTILLA", "DOC-VIAJE-REFUGIO",
+                    "TVF", "DEF", "LIBRETA-TRIPULANTE", "CARTA-INVITACION", "CONDONACION"}
+
+
+def catalogue_extras(code: str) -> dict:
+    """The fee, exemptions and documents of a demo trámite (Service fields)."""
+    fee, note = FEES.get(code, (None, NO_FIGURE + (DIGEMIG_PAYS if code in DIGEMIG_SERVICES else SEGIP_PAYS)))
+    return {"fee_bs": fee, "fee_note": note, "exemptions": EXEMPTIONS.get(code, []), "documents": DOCUMENTS.get(code, [])}
 
 
 @dataclass(frozen=True)
@@ -84,12 +176,13 @@ FLOW_DESKS = {
     "6": {"CAPTURA": 1, "CI-RENOV": 2},
     "7": {"CAPTURA": 1, "CIE": 2},
     "8": {"CIE": 1, "CI-RENOV": 2},
-    "9": {"SANEAMIENTO": 1},
+    "9": {"SANEAMIENTO": 1, "SANEAMIENTO-RA": 2},
     "10": {"ENTREGA": 1, "CERT": 2},
     # The main office issues ~1,400 CIs on a peak day at 40-55 per operator: ~24 desks.
-    **{str(n): {"CI-RENOV": 1, "CERT": 2} for n in range(11, 19)},
+    **{str(n): {"CI-RENOV": 1, "CI-REPOSICION": 2, "CERT": 2} for n in range(11, 15)},
+    **{str(n): {"CI-RENOV": 1, "CI-MENOR": 2, "CERT": 2} for n in range(15, 19)},
     **{str(n): {"CAPTURA": 1, "CI-RENOV": 2} for n in range(19, 22)},
-    "22": {"CIE": 1, "CI-RENOV": 2},
+    "22": {"CIE": 1, "CIE-RENOV": 2, "CIE-REFUGIO": 2, "CI-RENOV": 2},
     "23": {"SANEAMIENTO": 1, "CERT": 2},
     "24": {"ENTREGA": 1, "CI-RENOV": 2},
 }
@@ -98,20 +191,21 @@ OFFICES = [
     DemoOffice(
         "LPZ-PRINCIPAL", "SEGIP La Paz — Oficina Principal", "SEGIP",
         "Calle Sucre esq. Juan de la Riva, Zona Central", _hours(saturday=("08:00", "12:00")),
-        ("CI-RENOV", "CI-NUEVO", "CERT", "SANEAMIENTO", "CIE", "DESCARTE", "CAPTURA", "ENTREGA"),
+        ("CI-RENOV", "CI-NUEVO", "CI-REPOSICION", "CI-MENOR", "CERT", "SANEAMIENTO", "SANEAMIENTO-RA", "CIE",
+         "CIE-RENOV", "CIE-REFUGIO", "DESCARTE", "CAPTURA", "ENTREGA"),
         FLOW_DESKS,
     ),
     DemoOffice(
         "LPZ-TELEFERICO-ROJO", "SEGIP Teleférico Rojo", "SEGIP",
         "Estación Central de la Línea Roja, Av. Armentia", _hours(saturday=("08:00", "12:00")),
-        ("CI-RENOV", "CI-NUEVO", "CERT", "DESCARTE", "CAPTURA", "ENTREGA"),
+        ("CI-RENOV", "CI-NUEVO", "CI-REPOSICION", "CERT", "SANEAMIENTO", "DESCARTE", "CAPTURA", "ENTREGA"),
         {
             "1": {"DESCARTE": 1, "CERT": 2},
             "2": {"CI-RENOV": 1, "CAPTURA": 2},
             "3": {"CI-RENOV": 1, "CAPTURA": 2},
             "4": {"CAPTURA": 1, "CI-RENOV": 2},
-            "5": {"CI-RENOV": 1},
-            "6": {"ENTREGA": 1, "CERT": 2},
+            "5": {"CI-RENOV": 1, "CI-REPOSICION": 2},
+            "6": {"ENTREGA": 1, "CERT": 2, "SANEAMIENTO": 2},
         },
     ),
     DemoOffice(
@@ -123,25 +217,26 @@ OFFICES = [
     DemoOffice(
         "LPZ-SEGELIC", "SEGELIC La Paz — Licencias de conducir", "SEGELIC",
         "Av. Arce N° 2409, Sopocachi", _hours(),
-        ("LIC-NUEVA", "LIC-RENOV", "EXAM-TEORICO"),
+        ("LIC-NUEVA", "LIC-RENOV", "LIC-DUPLICADO", "LIC-CANJE", "LIC-CORTESIA", "LIC-CATEGORIA", "EXAM-TEORICO"),
         {
-            "1": {"LIC-NUEVA": 1, "LIC-RENOV": 2},
-            "2": {"LIC-NUEVA": 1, "LIC-RENOV": 2},
-            "3": {"LIC-RENOV": 1, "LIC-NUEVA": 2},
-            "4": {"LIC-RENOV": 1},
-            "5": {"LIC-NUEVA": 1},
+            "1": {"LIC-NUEVA": 1, "LIC-RENOV": 2, "LIC-CATEGORIA": 2},
+            "2": {"LIC-NUEVA": 1, "LIC-RENOV": 2, "LIC-CANJE": 2},
+            "3": {"LIC-RENOV": 1, "LIC-NUEVA": 2, "LIC-DUPLICADO": 2},
+            "4": {"LIC-RENOV": 1, "LIC-DUPLICADO": 2, "LIC-CORTESIA": 2},
+            "5": {"LIC-NUEVA": 1, "LIC-CATEGORIA": 2},
         },
     ),
     DemoOffice(
         "LPZ-DIGEMIG", "DIGEMIG — Administración Departamental La Paz", "DIGEMIG",
         "Av. Camacho N° 1433, Zona Central", _hours(start="08:30", end="16:30"),
-        ("PASAPORTE", "PERMANENCIA", "DESCARTE", "CAPTURA"),
+        ("PASAPORTE", "PERMANENCIA", "VISA", "NATURALIZACION", "CERT-APOSTILLA", "DOC-VIAJE-REFUGIO",
+         "LIBRETA-TRIPULANTE", "CARTA-INVITACION", "CONDONACION", "DESCARTE", "CAPTURA"),
         {
-            "1": {"DESCARTE": 1},
+            "1": {"DESCARTE": 1, "CERT-APOSTILLA": 2, "CARTA-INVITACION": 2},
             "2": {"CAPTURA": 1, "PASAPORTE": 2},
-            "3": {"CAPTURA": 1, "PASAPORTE": 2},
-            "4": {"PERMANENCIA": 1},
-            "5": {"PERMANENCIA": 1, "DESCARTE": 2},
+            "3": {"CAPTURA": 1, "PASAPORTE": 2, "LIBRETA-TRIPULANTE": 2},
+            "4": {"PERMANENCIA": 1, "VISA": 2, "CONDONACION": 2},
+            "5": {"PERMANENCIA": 1, "NATURALIZACION": 2, "DOC-VIAJE-REFUGIO": 2, "DESCARTE": 2},
         },
     ),
 ]
@@ -184,7 +279,7 @@ async def seed_demo(password: str = DEMO_PASSWORD) -> list[DemoUser]:
                 code=code,
                 defaults=dict(
                     name=name, prefix=prefix, walk_in=walk_in, bookable=bookable, kind=kind,
-                    expected_service_minutes=minutes, requirements=reqs, steps=steps,
+                    expected_service_minutes=minutes, requirements=reqs, steps=steps, **catalogue_extras(code),
                 ),
             )
         offices = {}

@@ -56,6 +56,14 @@ class Service(Model):
     # Prior for the wait estimate until observed service times exist.
     expected_service_minutes = fields.FloatField(default=8.0)
     active = fields.BooleanField(default=True)
+    # What it costs in bolivianos: 0 when free, None when no figure is published (then
+    # fee_note says so); fee_note also says how to pay (Turnero takes no money).
+    fee_bs = fields.FloatField(null=True)
+    fee_note = fields.CharField(max_length=300, default="")
+    # Who pays nothing, and what proves it.
+    exemptions = fields.JSONField(default=list)
+    # The identity documents it may be booked with ("ci", "cie", "passport"); empty: any.
+    documents = fields.JSONField(default=list)
 
     class Meta:
         table = "service"

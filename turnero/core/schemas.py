@@ -29,6 +29,10 @@ class ServiceOut(BaseModel):
     kind: Literal["counter", "exam"]
     requirements: list[str]
     steps: list[str]
+    fee_bs: float | None = None  # 0: free; null: no published figure (fee_note says so)
+    fee_note: str = ""
+    exemptions: list[str] = []
+    documents: list[str] = []  # identity documents it may be booked with; empty: any
 
 
 class OfficeFields(BaseModel):

@@ -68,6 +68,10 @@ def service_view(service: Service) -> dict:
         "kind": str(service.kind),
         "requirements": list(service.requirements or []),
         "steps": list(service.steps or []),
+        "fee_bs": service.fee_bs,
+        "fee_note": service.fee_note,
+        "exemptions": list(service.exemptions or []),
+        "documents": list(service.documents or []),
     }
 
 

@@ -25,6 +25,8 @@ PRIORITY_ES = {
     Priority.DISABILITY.value: "Persona con discapacidad",
     Priority.PREGNANT.value: "Mujer embarazada",
     Priority.CHILD.value: "Persona con niño pequeño",
+    Priority.CHRONIC.value: "Persona con enfermedad crónica",
+    Priority.CUSTODY.value: "Persona privada de libertad (con custodia)",
 }
 STATUS_ES = {
     TicketStatus.WAITING.value: "En espera",

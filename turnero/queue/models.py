@@ -34,6 +34,11 @@ class Priority(StrEnum):
     DISABILITY = "disability"
     PREGNANT = "pregnant"
     CHILD = "child"
+    # Beside Ley 369's and Ley 223's: chronic illness (AGETIC's digitisation guide names
+    # it among vulnerable groups) and persons deprived of liberty brought by custody
+    # (the seeds' «mesas operativas preferentes»).
+    CHRONIC = "chronic"
+    CUSTODY = "custody"
 
 
 class Lane(StrEnum):

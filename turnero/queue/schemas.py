@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from turnero.core.validation import normalise_bolivian_phone
 
-PriorityName = Literal["regular", "senior", "disability", "pregnant", "child"]
+PriorityName = Literal["regular", "senior", "disability", "pregnant", "child", "chronic", "custody"]
 
 
 class _Body(BaseModel):

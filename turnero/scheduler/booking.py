@@ -134,6 +134,9 @@ async def _book(body: BookAppointment, key: str | None, print_: str, config: sch
                 actor: Principal | None) -> dict:
     office = await scheduler.office_by_code(body.office, config)
     service = await scheduler._offered(office, body.service, config)
+    refusal = policy.document_refusal(service.documents or [], body.document.type)
+    if refusal:
+        raise invalid(refusal, code="document_not_accepted")
     rule, rules = await scheduler._rule_and_rules(office, service, config)
     now = clock.now()
     start = scheduler._local_start(body.start, office.timezone)

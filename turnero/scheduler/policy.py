@@ -168,10 +168,11 @@ class Document:
     @property
     def key(self) -> str:
         """What identifies the person for "one active cita per document and service":
-        type and number. The complement (which tells apart the few people sharing a
-        number) and the department are left out, or a reseller could hold many citas
-        under one number by varying them."""
-        return f"{self.type}:{self.number}"
+        type, number and complemento — the complemento exists to tell apart people
+        who share a CI number, so `4785123-1A` holding a cita does not refuse
+        `4785123-1B`. The department of issue is left out: it is optional when
+        booking, so a key with it could be dodged by leaving it out once."""
+        return f"{self.type}:{self.number}-{self.complement}" if self.complement else f"{self.type}:{self.number}"
 
 
 def _compact(raw: str) -> str:
@@ -250,3 +251,16 @@ def looks_like_code(value: str) -> bool:
 def normalise_code(value: str) -> str:
     """A code as a citizen may type it: lower case, spaces or a dash in the middle."""
     return re.sub(r"[\s\-]", "", value or "").upper()
+
+
+DOCUMENT_NAMES = {"ci": "cédula de identidad", "cie": "cédula de identidad de extranjero", "passport": "pasaporte"}
+
+
+def document_refusal(accepted: list[str], document_type: str) -> str | None:
+    """Why a trámite cannot be booked with this kind of document (Spanish), or None.
+    `accepted` empty: any document."""
+    if not accepted or document_type in accepted:
+        return None
+    names = [DOCUMENT_NAMES.get(t, t) for t in accepted]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " o " + names[-1]
+    return f"Este trámite se reserva con {listed}, no con {DOCUMENT_NAMES.get(document_type, document_type)}."
