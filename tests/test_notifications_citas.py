@@ -131,6 +131,22 @@ async def test_a_booking_sends_a_confirmation_then_two_reminders_on_time(client,
     assert all(m.status == MessageStatus.SENT for m in await rows(cita["code"]))
 
 
+async def test_the_confirmation_says_what_the_trámite_costs_where_a_figure_is_published(client, fake, gateway):
+    # The CIE's reference fee (the seeds' 2020 figure); a trámite with no published figure
+    # says nothing of money (see the test above: CI-RENOV).
+    body = {"office": "LPZ-PRINCIPAL", "service": "CIE", "start": START.isoformat(),
+            "document": {"type": "passport", "number": "AB123456"}, "name": "Ana Pérez", "phone": "71234567"}
+    response = await client.post("/api/appointments", json=body)
+    assert response.status_code == 201, response.text
+    cita = response.json()
+    assert cita["fee_bs"] == 548.0 and "Banco Unión" in cita["fee_note"]
+    assert (await dispatch_due(gateway, CONFIG)).sent == 1
+    text = fake.accepted[-1].one("Body")
+    assert "Lleve sus requisitos y el pago (Bs 548)." in text
+    ics = (await client.get(f"/api/appointments/{cita['id']}/calendar.ics")).text.replace("\r\n ", "")
+    assert "Costo: Bs 548" in ics
+
+
 async def test_a_booking_without_a_phone_writes_no_message(client):
     cita = await book(client, phone=None)
     assert await rows(cita["code"]) == []

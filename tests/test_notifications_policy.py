@@ -140,6 +140,19 @@ def test_every_sms_fits_one_gsm7_segment(office):
         assert to_gsm7(whatsapp) == sms  # the same words, with accents on WhatsApp
 
 
+@pytest.mark.parametrize("office", OFFICES, ids=lambda o: o.code)
+def test_the_fee_is_told_only_when_the_confirmation_still_fits_one_segment(office):
+    from turnero.notifications.service import _confirmation_context
+
+    cita = _contexts(office.name, office.institution)["cita_confirmada"]
+    context = _confirmation_context(cita, "Bs 548")
+    sms = render("cita_confirmada", context, sms=True)
+    assert sms_segments(sms) == ("GSM-7", 1)
+    # The SEGIP offices' names leave room; SEGELIC's and DIGEMIG's long ones do not.
+    assert ("y el pago (Bs 548)" in sms) == (office.institution == "SEGIP")
+    assert "y el pago" not in render("cita_confirmada", _confirmation_context(cita, None), sms=True)
+
+
 def test_texts_say_what_happened():
     ctx = _contexts("SEGIP Zona Sur", "SEGIP")
     called = render("turno_llamado", ctx["turno_llamado"], sms=False)

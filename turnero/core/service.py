@@ -58,6 +58,18 @@ async def offered_service(office: Office, code: str) -> Service:
     return service
 
 
+def fee_words(fee_bs: float | None) -> str | None:
+    """What a trámite costs, as a citizen reads it: "Bs 548", "gratuito"; None when no
+    figure is published (the citizen is told to ask, never a guess)."""
+    if fee_bs is None:
+        return None
+    if fee_bs == 0:
+        return "gratuito"
+    # Bolivian figures: a dot between thousands, a comma before the cents (Bs 1.234,50).
+    figure = f"{fee_bs:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+    return f"Bs {figure.removesuffix(',00')}"
+
+
 def service_view(service: Service) -> dict:
     return {
         "code": service.code,

@@ -21,7 +21,8 @@ from turnero.core import wait_words
 TEMPLATES: dict[str, str] = {
     "cita_confirmada": (
         "{{ institucion }}: cita {{ codigo }} confirmada el {{ dia }} {{ hora }} en {{ oficina }}."
-        " Lleve sus requisitos. Para anular responda CANCELAR."
+        " Lleve sus requisitos{% if costo | default(none) %} y el pago ({{ costo }}){% endif %}."
+        " Para anular responda CANCELAR."
     ),
     "cita_recordatorio": (
         "{{ institucion }}: recuerde su cita {{ codigo }} {{ cuando }} {{ dia }} {{ hora }} en {{ oficina }}."

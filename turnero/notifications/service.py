@@ -24,7 +24,7 @@ from turnero.core import clock
 from turnero.core.db import db_datetime, placeholders
 from turnero.core.models import Office
 from turnero.notifications import outbox, policy
-from turnero.notifications.messages import short_day, short_time
+from turnero.notifications.messages import render, short_day, short_time, sms_segments
 from turnero.notifications.models import Channel, InboundMessage, MessageStatus, OutboundMessage
 
 REMINDER = "cita_recordatorio"
@@ -164,6 +164,16 @@ def _cita_context(cita: Cita, office: Office) -> dict:
     }
 
 
+def _confirmation_context(context: dict, cost: str | None) -> dict:
+    """The confirmation's words with the fee when it still fits one SMS segment (a
+    long office name leaves no room: the citizen then reads it on the cita's page)."""
+    if cost:
+        with_cost = {**context, "costo": cost}
+        if sms_segments(render("cita_confirmada", with_cost, sms=True))[1] == 1:
+            return with_cost
+    return context
+
+
 def _when(start: datetime, send_at: datetime, tz: str) -> str:
     days = (clock.local_day(start, tz) - clock.local_day(send_at, tz)).days
     return {0: "hoy", 1: "mañana"}.get(days, "el")
@@ -171,10 +181,11 @@ def _when(start: datetime, send_at: datetime, tz: str) -> str:
 
 async def appointment_booked(
     conn, appointment, office: Office, service_code: str | None = None, *, start: datetime | None = None,
-    rescheduled: bool = False,
+    rescheduled: bool = False, cost: str | None = None,
 ) -> list[int]:
     """The confirmation (or "reprogramada") now and a reminder at each configured
-    time before the cita still ahead. Nothing without a phone. Returns the row ids."""
+    time before the cita still ahead. Nothing without a phone. Returns the row ids.
+    `cost`: the trámite's fee in words (core.service.fee_words) for the confirmation."""
     cita = Cita.of(appointment, start)
     if not cita.phone:
         return []
@@ -190,7 +201,8 @@ async def appointment_booked(
         )
     else:
         first = await outbox.enqueue(
-            conn, template="cita_confirmada", context=context, dedupe_key=f"cita:{cita.id}:confirmada", **common,
+            conn, template="cita_confirmada", context=_confirmation_context(context, cost),
+            dedupe_key=f"cita:{cita.id}:confirmada", **common,
         )
     ids = [first] if first else []
     for hours, send_at in policy.reminder_times(cita.start, now, config.reminder_hours):

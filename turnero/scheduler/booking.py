@@ -31,6 +31,7 @@ from turnero.core.db import is_postgres, placeholders
 from turnero.core.errors import ApiError, conflict, invalid
 from turnero.core.ids import public_id
 from turnero.core.models import Office, Service, ServiceKind
+from turnero.core.service import fee_words
 from turnero.notifications import service as notifications
 from turnero.scheduler import places, policy
 from turnero.scheduler import service as scheduler
@@ -200,7 +201,8 @@ async def _commit(values: list, slot: places.KnownSlot, office: Office, service:
                     appt_id, counters = rows[0]["id"], None
                     await scheduler._event(conn, appt_id, "booked", now, actor, {"slot": slot.id, "party_size": party})
                 appt, view = _view(appt_id, values, office, service, rules, config, now)
-                await notifications.appointment_booked(conn, appt, office, service.code)  # confirmation + reminders
+                await notifications.appointment_booked(  # confirmation + reminders
+                    conn, appt, office, service.code, cost=fee_words(service.fee_bs))
                 if key is not None:
                     await _store_key(conn, key, print_, view, now)
                 if counters is None:  # SQLite: last, so the slot stays locked only until the commit

@@ -20,7 +20,7 @@ from turnero.core.errors import ApiError, api_error_handler, invalid
 from turnero.core.http import MAX_BODY_BYTES, json_response, read_json, refuse_control_text
 from turnero.core.models import Role
 from turnero.core.ratelimit import CITA_GUESSES_PER_CLIENT, CITA_GUESSES_PER_CODE, attempts_for, too_many_attempts
-from turnero.core.service import get_office
+from turnero.core.service import fee_words, get_office
 from turnero.scheduler import booking, service
 from turnero.scheduler.schemas import (
     AppointmentOut,
@@ -226,6 +226,8 @@ def ics_document(view: dict, base_url: str) -> bytes:
         f"Código de cita: {view['code']}\nPersonas: {view['party_size']}\n"
         f"Registre su llegada en el quiosco entre {view['checkin_from'][11:16]} y {view['checkin_until'][11:16]}.\n"
         + (f"Requisitos:\n{requirements}\n" if requirements else "")
+        + (f"Costo: {fee_words(view['fee_bs'])}\n" if fee_words(view.get("fee_bs")) else "")
+        + (f"{view['fee_note']}\n" if view.get("fee_note") else "")
         + f"{base_url}{view['links']['page']}"
     ))
     event.add("url", f"{base_url}{view['links']['page']}")

@@ -565,6 +565,8 @@ def appointment_view(appt: Appointment, office: Office, service: Service, rules:
         "party_size": appt.party_size,
         "category": appt.category,
         "requirements": list(service.requirements or []),
+        "fee_bs": service.fee_bs,
+        "fee_note": service.fee_note,
         "can_cancel": appt.status == AppointmentStatus.BOOKED and policy.can_cancel(appt.start, now, rules),
         "cancel_until": _iso(policy.cancel_deadline(appt.start, rules), tz),
         "checkin_from": _iso(appt.start - checkin.before, tz),
