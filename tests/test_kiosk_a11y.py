@@ -13,6 +13,8 @@ import httpx
 import pytest
 
 from tests.test_pages import _new_page, _screenshot, _sign_in, browser  # noqa: F401
+# The portal tests' server: check-in opened wide, so a cita booked now can be checked in.
+from tests.test_portal_browser import availability, book_api, live_server, new_document  # noqa: F401
 
 pytestmark = pytest.mark.browser
 OFFICE = "LPZ-PRINCIPAL"
@@ -248,4 +250,66 @@ def test_an_abandoned_choice_warns_before_going_back_to_the_start(browser, live_
     page.clock.run_for(61_000)
     expect(page.get_by_role("heading", name="Elija su trámite")).to_be_visible()
     assert _focused(page)["id"] == "h-service"
+    assert page.errors == []
+
+
+def test_a_cita_checked_in_by_keyboard_alone_in_audio_mode(browser, live_server):  # noqa: F811
+    from playwright.sync_api import expect
+
+    document = new_document()
+    slot = next(s for s in availability(live_server, OFFICE, "CI-RENOV") if s["available"] > 0)
+    booked = book_api(live_server, OFFICE, "CI-RENOV", slot["start"], document)
+    assert booked.status_code == 201, booked.text
+    code = booked.json()["code"]
+
+    page = _kiosk(browser, live_server)
+    page.keyboard.press("Tab")  # audio mode; the focus on «Tengo cita»
+    expect(page.locator("#audio-mode")).to_have_attribute("aria-pressed", "true")
+    assert "Tengo cita" in _focused(page)["text"]
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Registre su llegada")).to_be_visible()
+    assert _focused(page)["text"] == "Código de cita"
+    # A wrong number first (by cédula): refused, and the refusal is spoken.
+    page.keyboard.press("ArrowDown")
+    assert _focused(page)["text"] == "Número de cédula"
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => window.__spoken.at(-1).startsWith('Número de cédula, seleccionado. Escriba su número de cédula')")
+    page.keyboard.type("12345", delay=90)  # at a person's pace, read back digit by digit
+    expect(page.locator("#checkin-display")).to_have_text("12345")
+    page.wait_for_function("() => window.__spoken.at(-1) === '1 2 3 4 5'")
+    for _ in range(40):
+        page.keyboard.press("ArrowDown")
+        if page.evaluate("() => document.activeElement.dataset.checkin") == "submit":
+            break
+    page.keyboard.press("Enter")
+    expect(page.locator("#checkin-error")).to_contain_text("No encontramos una cita")
+    page.wait_for_function("() => window.__spoken.some((t) => t.includes('No encontramos una cita'))")
+    assert _focused(page)["text"] == "Código de cita"
+    # The cita's code, typed; Backspace erases.
+    page.keyboard.press("Enter")
+    expect(page.locator("#checkin-display")).to_have_text("Código")
+    page.keyboard.type(code.lower(), delay=90)
+    expect(page.locator("#checkin-display")).to_have_text(code[:4] + " " + code[4:])
+    page.wait_for_function("(s) => window.__spoken.at(-1) === s", arg=" ".join(code))
+    page.keyboard.press("Backspace")
+    expect(page.locator("#checkin-display")).to_have_text(code[:4] + " " + code[4:-1])
+    page.keyboard.type(code[-1], delay=90)
+    expect(page.locator("#checkin-display")).to_have_text(code[:4] + " " + code[4:])
+    for _ in range(40):
+        page.keyboard.press("ArrowDown")
+        if page.evaluate("() => document.activeElement.dataset.checkin") == "submit":
+            break
+    assert page.evaluate("() => document.activeElement.textContent") == "Registrar llegada"
+    page.keyboard.press("Enter")
+
+    number = page.locator("#t-number")
+    expect(number).to_have_text(re.compile(r"^[A-Z]+-\d{3}$"))
+    text = number.inner_text()
+    assert _focused(page)["id"] == "t-heading"
+    # Announced with the cita's line, once the kiosk knows it is a cita.
+    expect(page.locator("#kiosk-live")).to_contain_text(f"Su turno es {text}")
+    expect(page.locator("#kiosk-live")).to_contain_text(f"Cita {code}: se le llama a su hora")
+    page.wait_for_function("(s) => window.__spoken.some((t) => t.includes(s))", arg=f"Cita {code}: se le llama a su hora")
+    cita = httpx.get(f"{live_server.url}/api/appointments/{code}", params={"document": document}).json()
+    assert cita["status"] == "checked_in"
     assert page.errors == []

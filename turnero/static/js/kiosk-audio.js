@@ -102,7 +102,9 @@
     const heading = sectionEl.querySelector("h1");
     if (target && target !== heading) {
       const count = sectionEl.querySelector(".step-count");
-      const intro = [count && clean(count.innerText), heading && words(heading)].filter(Boolean).join(". ");
+      // The step's error, if it shows one (the check-in refused, the ticket not issued).
+      const alerts = [...sectionEl.querySelectorAll("[role=alert]")].map((el) => clean(el.innerText || "")).filter(Boolean);
+      const intro = [count && clean(count.innerText), heading && words(heading), ...alerts].filter(Boolean).join(". ");
       say(intro, true);
       say(words(target), false);
     } else {

@@ -129,6 +129,7 @@
   // first screen or the check-in screen that checks the cita in without touching anything.
   let scan = "";
   let scanTimer = null;
+  let scanAt = -1e9;
   document.addEventListener("keydown", (e) => {
     const onScreen = !$("step-checkin").hidden || !$("step-service").hidden;
     if (!onScreen || sending || e.ctrlKey || e.altKey || e.metaKey) return;
@@ -142,26 +143,67 @@
       return;
     }
     if (e.key.length === 1) {
+      // Readers type fast (a few ms a key); a person's keys (kept by the typing below)
+      // are too far apart to make a scan.
+      const now = performance.now();
+      if (now - scanAt > 80) scan = "";
+      scanAt = now;
       scan += e.key;
       clearTimeout(scanTimer);
-      scanTimer = setTimeout(() => { scan = ""; }, 400); // readers type fast; people do not
+      scanTimer = setTimeout(() => { scan = ""; }, 400);
+    } else {
+      scan = "";
     }
   });
 
-  document.querySelector("[data-checkin=start]").addEventListener("click", start);
-  document.querySelector("[data-checkin=cancel]").addEventListener("click", () => K.restart());
-  document.querySelector("[data-checkin=submit]").addEventListener("click", () => submit());
-  document.querySelectorAll("[data-checkin-mode]").forEach((b) => {
-    b.addEventListener("click", () => { if (b.dataset.checkinMode !== mode) setMode(b.dataset.checkinMode); });
+  // A person's keyboard (or a headphone-jack keypad) types the code or the number too,
+  // key by key; a reader's burst (keys a few ms apart) is left to the scan above.
+  let typed = [];
+  let typedAt = 0;
+  let burst = false;
+  let typedTimer = null;
+  document.addEventListener("keydown", (e) => {
+    if ($("step-checkin").hidden || sending || e.ctrlKey || e.altKey || e.metaKey) return;
+    if (e.key === "Backspace") { e.preventDefault(); press("back"); return; }
+    if (e.key.length !== 1 || e.key === " ") return;
+    const now = performance.now();
+    if (typed.length && now - typedAt < 40) burst = true;
+    typedAt = now;
+    typed.push(e.key.toUpperCase());
+    clearTimeout(typedTimer);
+    typedTimer = setTimeout(() => {
+      const keys = burst ? [] : typed;
+      typed = [];
+      burst = false;
+      for (const k of keys) {
+        if (mode === "document" ? /^\d$/.test(k) : ALPHABET.includes(k)) press(k);
+      }
+    }, 120);
   });
-  $("checkin-keys").addEventListener("click", (e) => {
-    const key = e.target.closest("[data-ckey]");
-    if (!key) return;
-    const k = key.dataset.ckey;
+
+  function press(k) {
     if (k === "clear") value = "";
     else if (k === "back") value = value.slice(0, -1);
     else if (value.length < MODES[mode].max) value += k;
     $("checkin-error").textContent = "";
     render();
+    const audio = window.TurneroKioskAudio;
+    if (audio && audio.on) audio.say(value ? value.split("").join(" ") : "Vacío", true);
+  }
+
+  document.querySelector("[data-checkin=start]").addEventListener("click", start);
+  document.querySelector("[data-checkin=cancel]").addEventListener("click", () => K.restart());
+  document.querySelector("[data-checkin=submit]").addEventListener("click", () => submit());
+  document.querySelectorAll("[data-checkin-mode]").forEach((b) => {
+    b.addEventListener("click", () => {
+      if (b.dataset.checkinMode !== mode) setMode(b.dataset.checkinMode);
+      const audio = window.TurneroKioskAudio;
+      if (audio && audio.on) audio.say(audio.words(b) + ". " + MODES[mode].help, true);
+    });
+  });
+  $("checkin-keys").addEventListener("click", (e) => {
+    const key = e.target.closest("[data-ckey]");
+    if (!key) return;
+    press(key.dataset.ckey);
   });
 })();
