@@ -280,9 +280,11 @@ async def test_snapshot_first_then_every_event_in_seq_order(server, api):
 
 async def test_every_client_sees_the_same_sequence(server, api):
     await api.open_desk("12")
+    probe = await Board.open(server)
+    await probe.settle()  # the desk's own (delayed) counts are out before the boards join
+    await probe.close()
     boards = [await Board.open(server) for _ in range(5)]
-    start = {b.seq for b in boards}
-    assert len(start) == 1  # same snapshot seq for all (no event in between)
+    starts = [b.seq for b in boards]
     await asyncio.gather(*(api.issue() for _ in range(10)))
     for _ in range(4):
         await api.ticket((await api.call_next("12"))["id"], "finish")
@@ -291,11 +293,15 @@ async def test_every_client_sees_the_same_sequence(server, api):
         events = await b.settle()
         seen.append([(e["seq"], e["type"], e.get("ticket"), e.get("waiting")) for e in events])
         await b.close()
-    assert all(s == seen[0] for s in seen)
-    assert [s for s, *_ in seen[0]] == list(range(start.pop() + 1, seen[0][-1][0] + 1))
-    assert [kind for _, kind, *_ in seen[0] if kind != "queue.changed"] == ["ticket.called"] * 4
+    for start, events in zip(starts, seen):  # from its snapshot on: no hole, nothing twice
+        assert [s for s, *_ in events] == list(range(start + 1, events[-1][0] + 1))
+    # The same sequence for all, from the latest snapshot on (a late count may fall
+    # between two clients' snapshots on a busy machine).
+    common = [[e for e in events if e[0] > max(starts)] for events in seen]
+    assert all(c == common[0] for c in common)
+    assert [kind for _, kind, *_ in common[0] if kind != "queue.changed"] == ["ticket.called"] * 4
     # The line's changes come coalesced (test_bus); the last message tells how it ended.
-    changes = [waiting for _, kind, _, waiting in seen[0] if kind == "queue.changed"]
+    changes = [waiting for _, kind, _, waiting in common[0] if kind == "queue.changed"]
     assert changes and changes[-1] == await api.waiting()
     await drain_desk(api, "12")
 

@@ -421,7 +421,7 @@ def test_kiosk_shows_api_errors_in_spanish(browser, live_server):
     expect(page.get_by_role("heading", name="Elija su trámite")).to_be_visible()
     # The session ends while the kiosk shows the form (e.g. revoked): the API says 401.
     page.context.clear_cookies()
-    page.get_by_role("button", name=re.compile("Renovación de cédula")).click()
+    page.get_by_role("button", name=re.compile("^Renovación de cédula de identidad(?! de extranjero)")).click()
     page.get_by_role("button", name="No, atención general").click()
     page.get_by_role("button", name="Omitir").click()
     expect(page.get_by_role("heading", name="No se pudo emitir el turno")).to_be_visible()
