@@ -48,6 +48,15 @@ def _focused(page) -> dict:
                  action: e.dataset.action || '', priority: e.dataset.priority || '' }; }""")
 
 
+def _arrow_to(page, test, limit: int = 40) -> dict:
+    for _ in range(limit):
+        page.keyboard.press("ArrowDown")
+        now = _focused(page)
+        if test(now):
+            return now
+    raise AssertionError(f"not reached with the arrows: last {now}")
+
+
 def _spoken(page) -> list[str]:
     return page.evaluate("window.__spoken")
 
@@ -69,11 +78,7 @@ def test_a_ticket_by_keyboard_alone_in_audio_mode(browser, live_server):  # noqa
     assert any(t.startswith("Tengo cita") for t in _spoken(page))
 
     # The arrows move between the trámites, each one read aloud.
-    for _ in range(30):
-        page.keyboard.press("ArrowDown")
-        if _focused(page)["service"] == "CI-RENOV":
-            break
-    assert _focused(page)["service"] == "CI-RENOV"
+    _arrow_to(page, lambda f: f["service"] == "CI-RENOV")
     assert _spoken(page)[-1].startswith("Renovación de cédula")
     # The focus ring shows, in two tones (dark inside, amber outside), over the card's shadow.
     ring = page.evaluate("() => getComputedStyle(document.activeElement).boxShadow")
@@ -90,6 +95,13 @@ def test_a_ticket_by_keyboard_alone_in_audio_mode(browser, live_server):  # noqa
     assert _focused(page)["priority"] == "regular"
     page.wait_for_function("() => window.__spoken.some((t) => t.includes('¿Necesita atención preferencial?'))")
     assert _spoken(page)[-1] == "No, atención general"
+    page.keyboard.press("Escape")  # Escape goes back a step…
+    expect(page.get_by_role("heading", name="Elija su trámite")).to_be_visible()
+    assert _focused(page)["text"].startswith("Tengo cita")  # (audio mode: the first option)
+    _arrow_to(page, lambda f: f["service"] == "CI-RENOV")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="¿Necesita atención preferencial?")).to_be_visible()
+    assert _focused(page)["priority"] == "regular"
     page.keyboard.press("End")  # Home/End: the last option («‹ Volver»)…
     assert _focused(page)["action"] == "back"
     page.keyboard.press("Home")  # …and the first: the step's heading

@@ -119,7 +119,8 @@
     document.body.classList.add("audio-mode");
     const s = section();
     const first = s && firstOption(s);
-    say("Modo accesible activado. Use las flechas para moverse entre las opciones y la tecla Enter para elegir.", true);
+    say("Modo accesible activado. Use las flechas para moverse entre las opciones, la tecla Enter para elegir " +
+      "y la tecla Escape para volver.", true);
     if (s && s.querySelector("h1")) say(words(s.querySelector("h1")), false);
     if (first) {
       quietFocus = true;

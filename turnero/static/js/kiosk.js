@@ -286,6 +286,12 @@
   document.querySelectorAll("[data-action]").forEach((btn) => {
     btn.addEventListener("click", () => actions[btn.dataset.action]());
   });
+  // Escape goes back a step, as the step's «‹ Volver» (a keyboard or a keypad's key).
+  document.addEventListener("keydown", (e) => {
+    if (e.key !== "Escape" || e.ctrlKey || e.altKey || e.metaKey) return;
+    const back = $("step-" + state.step).querySelector("[data-action=back], [data-checkin=cancel], [data-action=restart]");
+    if (back) { e.preventDefault(); back.click(); }
+  });
   // No long-press menus on a touch kiosk.
   document.addEventListener("contextmenu", (e) => e.preventDefault());
 
