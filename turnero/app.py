@@ -34,7 +34,6 @@ from turnero.displays.bus import bus_for, coalesced, set_bus
 from turnero.displays.hub import BoardHub
 from turnero.kiosk import pages as kiosk_pages
 from turnero.notifications import jobs as notification_jobs
-from turnero.notifications import pages as notification_pages
 from turnero.notifications import routes as notification_routes
 from turnero.queue import jobs as queue_jobs
 from turnero.queue import pages as desk_pages
@@ -133,7 +132,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *kiosk_pages.routes,
             *desk_pages.routes,
             *scheduler_pages.routes,
-            *notification_pages.routes,
             *exam_pages.routes,
             *admin_pages.routes,
             Mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static"),

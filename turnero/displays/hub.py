@@ -425,9 +425,6 @@ class BoardHub:
         hub.follow_interval = settings.follow_interval_seconds
         return hub
 
-    def client_count(self) -> int:
-        return sum(len(feed.clients) for feed in self.feeds.values())
-
     def feed_for(self, office: Office) -> "OfficeFeed":
         """The office's feed on this instance, started with its first client."""
         feed = self.feeds.get(office.code)

@@ -236,13 +236,13 @@ async def seats_changed(conn, room: ExamRoom, actor: Principal | None) -> dict:
             )
             if target:
                 new = target[0]
-                await scheduler._take_places(db, new["id"], appt["party_size"])
-                await scheduler._release_places(db, slot["id"], appt["party_size"])
+                await scheduler.take_places(db, new["id"], appt["party_size"])
+                await scheduler.release_places(db, slot["id"], appt["party_size"])
                 await db.execute_query_dict(
                     placeholders('UPDATE appointment SET slot_id = ?, start = ?, "end" = ? WHERE id = ? RETURNING id'),
                     [new["id"], new["start"], new["end"], appt["id"]],
                 )
-                await scheduler._event(db, appt["id"], "rescheduled", now, actor, {
+                await scheduler.record_event(db, appt["id"], "rescheduled", now, actor, {
                     "reason": "seat_out_of_service", "from_slot": slot["id"], "to_slot": new["id"],
                 })
                 await notifications.appointment_rescheduled(db, appt, office, service.code,
@@ -253,8 +253,8 @@ async def seats_changed(conn, room: ExamRoom, actor: Principal | None) -> dict:
                     placeholders("UPDATE appointment SET status = ?, cancelled_at = ? WHERE id = ? RETURNING id"),
                     [AppointmentStatus.CANCELLED.value, now, appt["id"]],
                 )
-                await scheduler._release_places(db, slot["id"], appt["party_size"])
-                await scheduler._event(db, appt["id"], "cancelled", now, actor, {
+                await scheduler.release_places(db, slot["id"], appt["party_size"])
+                await scheduler.record_event(db, appt["id"], "cancelled", now, actor, {
                     "reason": "seat_out_of_service", "slot": slot["id"],
                 })
                 await notifications.appointment_cancelled(db, appt, office, service.code)

@@ -327,7 +327,7 @@ async def _check_in_once(session, appt, seat_number, seed, drawn, actor, now) ->
                 document=appt.document_number, name=appt.name, phone=appt.phone, category=appt.category,
                 status=AttemptStatus.ASSIGNED, seed=seed, question_ids=drawn, position=0, checked_in_at=now,
             )
-            await scheduler._event(conn, appt.id, "checked_in", now, actor, {"exam_attempt": attempt.public_id,
+            await scheduler.record_event(conn, appt.id, "checked_in", now, actor, {"exam_attempt": attempt.public_id,
                                                                              "seat": await _seat_number(seat_id)})
             await _event("checked_in", attempt=attempt, seat_id=seat_id, actor=actor,
                          booking=appt.code, category=appt.category)
@@ -443,7 +443,7 @@ async def cancel_attempt(attempt: ExamAttempt, actor: Principal | None, reason: 
                          " RETURNING id"),
             [AppointmentStatus.BOOKED.value, attempt.appointment_id, AppointmentStatus.CHECKED_IN.value],
         )
-        await scheduler._event(conn, attempt.appointment_id, "checkin_undone", clock.now(), actor,
+        await scheduler.record_event(conn, attempt.appointment_id, "checkin_undone", clock.now(), actor,
                                {"exam_attempt": attempt.public_id, "reason": reason})
     attempt = await ExamAttempt.get(id=attempt.id)
     await _publish_seat(await get_session(attempt.session_id), attempt, "exam.cancelled")
@@ -587,7 +587,7 @@ async def finish_attempt(attempt: ExamAttempt, reason: str, config: ExamConfig,
             placeholders("UPDATE appointment SET status = ? WHERE id = ? AND status = ? RETURNING id"),
             [AppointmentStatus.DONE.value, fresh.appointment_id, AppointmentStatus.CHECKED_IN.value],
         )
-        await scheduler._event(conn, fresh.appointment_id, "done", now, actor, {
+        await scheduler.record_event(conn, fresh.appointment_id, "done", now, actor, {
             "exam_attempt": fresh.public_id, "passed": result.passed, "correct": result.correct,
             "total": result.total,
         })
@@ -664,9 +664,6 @@ async def seat_view(seat: Seat, config: ExamConfig, attempt: ExamAttempt | None 
         })
     view["attempt"] = a
     return view
-
-
-SEAT_STATES = ("free", "assigned", "in_progress", "finished", "out_of_service")
 
 
 async def board_view(session: ExamSession, config: ExamConfig) -> dict:

@@ -113,19 +113,6 @@ async def cancel_pending(
     return affected
 
 
-async def cancel_by_key(conn, dedupe_key: str, reason: str = "cancelado") -> bool:
-    """Cancel one pending message by its event key; True if it was pending."""
-    _rows, affected = await _execute_with_count(
-        _connection(conn),
-        placeholders(
-            "UPDATE outbound_message SET status = ?, status_changed_at = ?, last_error = ?"
-            " WHERE dedupe_key = ? AND status = ?"
-        ),
-        [MessageStatus.CANCELLED.value, clock.now(), reason, dedupe_key, MessageStatus.PENDING.value],
-    )
-    return affected > 0
-
-
 async def void(
     conn, dedupe_key: str, *, template: str, to: str, reason: str, ticket_id: int | None = None,
     appointment_id: int | None = None,

@@ -199,14 +199,14 @@ async def _commit(values: list, slot: places.KnownSlot, office: Office, service:
                     if not rows:
                         raise _Taken()
                     appt_id, counters = rows[0]["id"], None
-                    await scheduler._event(conn, appt_id, "booked", now, actor, {"slot": slot.id, "party_size": party})
+                    await scheduler.record_event(conn, appt_id, "booked", now, actor, {"slot": slot.id, "party_size": party})
                 appt, view = _view(appt_id, values, office, service, rules, config, now)
                 await notifications.appointment_booked(  # confirmation + reminders
                     conn, appt, office, service.code, cost=fee_words(service.fee_bs))
                 if key is not None:
                     await _store_key(conn, key, print_, view, now)
                 if counters is None:  # SQLite: last, so the slot stays locked only until the commit
-                    counters = await scheduler._take_places(conn, slot.id, party)
+                    counters = await scheduler.take_places(conn, slot.id, party)
     except ApiError as exc:
         if exc.code == "slot_full":
             places.known.refused(slot, party, asked_at)

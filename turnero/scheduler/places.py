@@ -13,7 +13,7 @@ RETURNING, or from that UPDATE refusing (then fewer than the places asked for).
 - It can refuse one that the database would take only if places were freed after the
   answer it came from and this process has not heard of it yet. Places are freed by a
   cancellation, a reschedule, a closure, a capacity or seat change; every release of
-  places goes through `service._release_places`, which
+  places goes through `service.release_places`, which
   * forgets the slot here at once (and the changes made by this package forget it again
     after their commit), and
   * on PostgreSQL sends `NOTIFY turnero_places` in its transaction: delivered on commit

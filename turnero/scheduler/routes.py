@@ -267,11 +267,6 @@ async def add_closure(request: Request):
     return json_response(await service.add_closure(office, body.date, body.reason, actor, _config(request)), 201)
 
 
-_BY_CODE = (
-    "`code` es el código corto de la cita (requiere `document`) o su id no adivinable "
-    "(basta por sí solo)."
-)
-
 routes = [
     api_route(
         "/api/offices/{office}/availability", "GET", availability,

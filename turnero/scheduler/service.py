@@ -635,7 +635,7 @@ async def appointment_for_citizen(ref: str, document: str | None, config: Schedu
 # ---------------------------------------------------------------- places (booking: booking.py)
 
 
-async def _take_places(conn, slot_id: int, places_: int) -> tuple[int, int]:
+async def take_places(conn, slot_id: int, places_: int) -> tuple[int, int]:
     """Take places of a slot in the caller's transaction: (capacity, booked) after it,
     or 409 slot_full when fewer are free (nothing changed)."""
     rows = await conn.execute_query_dict(
@@ -653,7 +653,7 @@ def _slot_full() -> ApiError:
     return conflict("slot_full", "Ese horario ya no tiene cupos; elija otro.")
 
 
-async def _release_places(conn, slot_id: int, places_: int) -> None:
+async def release_places(conn, slot_id: int, places_: int) -> None:
     """Give places of a slot back in the caller's transaction. Every process forgets
     what it knew of the slot's places (places.py): this one now (and the callers here
     again after their commit), the others through NOTIFY on PostgreSQL, delivered with
@@ -676,7 +676,7 @@ async def places_changed(conn) -> None:
         await conn.execute_query_dict(f"SELECT pg_notify('{places.CHANNEL}', '{places.ALL}') AS notified")
 
 
-async def _event(conn, appointment_id: int, kind: str, at: datetime, actor: Principal | None, data: dict | None = None) -> None:
+async def record_event(conn, appointment_id: int, kind: str, at: datetime, actor: Principal | None, data: dict | None = None) -> None:
     await conn.execute_query_dict(
         placeholders("INSERT INTO appointment_event (appointment_id, kind, at, user_id, data) VALUES (?, ?, ?, ?, ?)"),
         [appointment_id, kind, at, actor.user_id if actor else None, _json(data or {})],
@@ -718,8 +718,8 @@ async def cancel(ref: str, document: str, config: SchedulerConfig, actor: Princi
             placeholders("UPDATE appointment SET status = ?, cancelled_at = ? WHERE id = ?"),
             [AppointmentStatus.CANCELLED.value, now, appt.id],
         )
-        await _release_places(conn, appt.slot_id, appt.party_size)
-        await _event(conn, appt.id, "cancelled", now, actor, {"reason": reason, "slot": appt.slot_id})
+        await release_places(conn, appt.slot_id, appt.party_size)
+        await record_event(conn, appt.id, "cancelled", now, actor, {"reason": reason, "slot": appt.slot_id})
         await notifications.appointment_cancelled(conn, appt, office, service.code)  # reminders off, "cancelada"
     places.known.forget((appt.slot_id,))  # again: a read that crossed the commit must not keep "full"
     appt.status, appt.cancelled_at = AppointmentStatus.CANCELLED, now
@@ -758,8 +758,8 @@ async def reschedule(ref: str, document: str, new_start: datetime, config: Sched
             await conn.execute_query_dict(
                 "SELECT id FROM slot WHERE id IN ($1, $2) ORDER BY id FOR UPDATE", [old_slot, slot.id]
             )
-        await _take_places(conn, slot.id, appt.party_size)
-        await _release_places(conn, old_slot, appt.party_size)
+        await take_places(conn, slot.id, appt.party_size)
+        await release_places(conn, old_slot, appt.party_size)
         await conn.execute_query_dict(
             placeholders(
                 'UPDATE appointment SET slot_id = ?, start = ?, "end" = ?, reschedule_count = reschedule_count + 1'
@@ -767,7 +767,7 @@ async def reschedule(ref: str, document: str, new_start: datetime, config: Sched
             ),
             [slot.id, slot.start, slot.end, appt.id],
         )
-        await _event(conn, appt.id, "rescheduled", now, actor, {
+        await record_event(conn, appt.id, "rescheduled", now, actor, {
             "from": _iso(appt.start, "UTC"), "to": _iso(slot.start, "UTC"), "from_slot": old_slot, "to_slot": slot.id,
         })
         await notifications.appointment_rescheduled(conn, appt, office, service.code, start=slot.start)
@@ -847,7 +847,7 @@ async def check_in(office: Office, *, code: str | None, document: str | None, ac
         await conn.execute_query_dict(
             placeholders("UPDATE appointment SET ticket_id = ? WHERE id = ?"), [ticket.id, found.id]
         )
-        await _event(conn, found.id, "checked_in", now, actor, {"ticket": ticket.public_id, "late": late})
+        await record_event(conn, found.id, "checked_in", now, actor, {"ticket": ticket.public_id, "late": late})
         # outbox: nothing yet (the queue's "your turn is near" messages take over).
     await queue_service.publish_queue_changed(office)
     view = await queue_service.ticket_view(ticket, office, queue_config)
@@ -981,7 +981,7 @@ async def add_closure(office: Office, day: date, reason: str, actor: Principal, 
             [AppointmentStatus.CANCELLED.value, now, office.id, AppointmentStatus.BOOKED.value, office.id, day],
         )
         for row in rows:
-            await _event(conn, row["id"], "cancelled", now, actor, {"reason": "office_closed", "closure": day.isoformat()})
+            await record_event(conn, row["id"], "cancelled", now, actor, {"reason": "office_closed", "closure": day.isoformat()})
             await notifications.appointment_cancelled(conn, row, office)  # reminders off, "cancelada"
         await conn.execute_query_dict(
             placeholders("UPDATE slot SET booked = 0, capacity = 0 WHERE office_id = ? AND day = ? RETURNING id"),

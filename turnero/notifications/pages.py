@@ -1,5 +1,0 @@
-"""Browser pages of the notifications domain."""
-
-from __future__ import annotations
-
-routes: list = []
