@@ -24,7 +24,11 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 
-from turnero.core import auth, clock
+# Passwords hashed and verified with argon2's cheapest parameters: tests sign in hundreds
+# of times (0.15–0.3 s each at the default cost). Server processes inherit it.
+os.environ.setdefault("TURNERO_ARGON2_PROFILE", "cheapest")
+
+from turnero.core import auth, clock  # noqa: E402  (reads TURNERO_ARGON2_PROFILE)
 from turnero.settings import Settings
 
 PG_URL = os.environ.get("TURNERO_TEST_POSTGRES_URL", "").strip()
@@ -73,17 +77,7 @@ async def _migrate_and_seed(url: str) -> None:
 
     await init_db(Settings(database_url=url, run_jobs=False, db_pool_size=2))
     try:
-        await seed_demo()
-        # The demo users' password ("demo") hashed with argon2's lightest parameters:
-        # tests sign in several times each, and at the default cost (64 MiB, 3 passes,
-        # about 0.3 s here) signing in was most of a test's set-up. Sign-in verifies
-        # it with the same code; users a test creates get the production parameters.
-        from argon2 import PasswordHasher
-
-        from turnero.core.models import User
-
-        light = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-        await User.all().update(password_hash=light.hash("demo"))
+        await seed_demo()  # (its users' password hashed at the cheapest cost, above)
     finally:
         await close_db()
 

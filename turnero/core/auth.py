@@ -7,11 +7,13 @@ token in an HTTP-only cookie set by the login form. Tokens are stored as digests
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from starlette.requests import HTTPConnection
 
@@ -28,8 +30,29 @@ from turnero.core.ratelimit import (
 )
 from turnero.core.service import can_match
 
+log = logging.getLogger("turnero.auth")
+
 SESSION_COOKIE = "turnero_session"
-_hasher = PasswordHasher()
+
+# argon2id cost profiles (argon2-cffi's). The default is RFC 9106's low-memory profile
+# (64 MiB, 3 passes, 4 lanes), what PasswordHasher() uses. "cheapest" is for the test
+# suite only, which signs in hundreds of times. A password hashed under another profile
+# is re-hashed under this one at its owner's next sign-in.
+ARGON2_PROFILES = {
+    "low-memory": profiles.RFC_9106_LOW_MEMORY,
+    "high-memory": profiles.RFC_9106_HIGH_MEMORY,
+    "cheapest": profiles.CHEAPEST,
+}
+
+
+def _hasher_from_env() -> PasswordHasher:
+    name = os.environ.get("TURNERO_ARGON2_PROFILE", "").strip().lower() or "low-memory"
+    if name not in ARGON2_PROFILES:
+        raise SystemExit(f"TURNERO_ARGON2_PROFILE debe ser uno de {', '.join(ARGON2_PROFILES)}, no {name!r}")
+    return PasswordHasher.from_parameters(ARGON2_PROFILES[name])
+
+
+_hasher = _hasher_from_env()
 # Verified tokens are remembered briefly so the hot path (call-next) skips a query;
 # a revoked token stops working on other instances within this many seconds.
 _CACHE_SECONDS = 15.0
@@ -71,9 +94,25 @@ async def authenticate(username: str, password: str) -> User | None:
         await User.get_or_none(username=username, active=True).select_related("office")
         if can_match(User, "username", username) else None  # e.g. a NUL: PostgreSQL would raise
     )
-    # argon2 takes tens of milliseconds of CPU: keep it off the event loop.
+    # argon2 takes 0.1–0.3 s of CPU (and 64 MiB): off the event loop, which meanwhile
+    # answers every other request (argon2-cffi releases the GIL while it hashes).
     ok = await asyncio.to_thread(_verify, user.password_hash if user else _DUMMY_HASH, password)
-    return user if (user and ok) else None
+    if not (user and ok):
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        await _rehash(user, password)
+    return user
+
+
+async def _rehash(user: User, password: str) -> None:
+    """The password was stored under other argon2 parameters (older defaults, another
+    profile): store it again under the current ones, now that we know it."""
+    new_hash = await asyncio.to_thread(hash_password, password)
+    # Only if unchanged meanwhile: a concurrent password change wins.
+    updated = await User.filter(id=user.id, password_hash=user.password_hash).update(password_hash=new_hash)
+    if updated:
+        user.password_hash = new_hash
+        log.info("contraseña de %s re-cifrada con los parámetros actuales de argon2", user.username)
 
 
 async def sign_in(attempts: Attempts, client: str, username: str, password: str) -> User | None:
