@@ -6,6 +6,9 @@ the session cookie (static/js/admin.js), so the rules and messages are the API's
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -13,7 +16,8 @@ from starlette.routing import Route
 from turnero.admin import charts, report_service, reports, service
 from turnero.admin.policy import WEEKDAYS, WEEKDAYS_ES
 from turnero.core.errors import ApiError
-from turnero.core.models import Role, Service
+from turnero.core.field_names import FIELD_NAMES_ES
+from turnero.core.models import Office, Role, Service
 from turnero.core.pages import PageRedirect, page_principal
 from turnero.core.templating import templates
 from turnero.kiosk.pages import not_found_page
@@ -33,8 +37,21 @@ def _hours_text(hours: dict) -> dict[str, str]:
 
 
 def _render(request: Request, template: str, context: dict) -> Response:
-    base = {"ROLE_ES": ROLE_ES, "WEEKDAYS": WEEKDAYS, "WEEKDAYS_ES": WEEKDAYS_ES, "DEPARTMENTS": DEPARTMENTS}
+    base = {"ROLE_ES": ROLE_ES, "WEEKDAYS": WEEKDAYS, "WEEKDAYS_ES": WEEKDAYS_ES, "DEPARTMENTS": DEPARTMENTS,
+            "FIELD_ES": FIELD_NAMES_ES}
     return templates.TemplateResponse(request, template, {**base, **context})
+
+
+async def _with_local_times(request: Request, entries: list[dict]) -> list[dict]:
+    """Each audit entry's time as the office's clock showed it (dd/mm/aaaa HH:MM, as
+    written in Bolivia); a change to no office (a service, an admin) in the default
+    time zone (TURNERO_TIMEZONE)."""
+    zones = {code: ZoneInfo(tz) for code, tz in await Office.all().values_list("code", "timezone")}
+    default = ZoneInfo(request.app.state.settings.default_timezone)
+    for entry in entries:
+        at = datetime.fromisoformat(entry["at"])
+        entry["at_local"] = at.astimezone(zones.get(entry["office"], default)).strftime("%d/%m/%Y %H:%M")
+    return entries
 
 
 async def _guarded(request: Request, work):
@@ -67,7 +84,8 @@ async def office_page(request: Request) -> Response:
     return _render(request, "admin/office.html", {
         "principal": principal, "office": office, "desks": desks, "services": services, "offered": offered,
         "hours": _hours_text(office["opening_hours"]),
-        "audit": await service.list_audit(principal, code if principal.is_admin else None, limit=20),
+        "audit": await _with_local_times(
+            request, await service.list_audit(principal, code if principal.is_admin else None, limit=20)),
     })
 
 
@@ -119,7 +137,8 @@ async def users_page(request: Request) -> Response:
 async def audit_page(request: Request) -> Response:
     principal = await page_principal(request, Role.SUPERVISOR)
     return _render(request, "admin/audit.html",
-                   {"principal": principal, "entries": await service.list_audit(principal, limit=200)})
+                   {"principal": principal,
+                    "entries": await _with_local_times(request, await service.list_audit(principal, limit=200))})
 
 
 async def report_page(request: Request) -> Response:
@@ -140,6 +159,7 @@ async def report_page(request: Request) -> Response:
     return _render(request, "admin/report.html", {
         "principal": principal, "report": report, "hours": hours, "tables": reports.TABLES,
         "charts": [by_hour, wait_chart],
+        "service_names": {s["code"]: s["name"] for s in await service.list_services()},
     })
 
 

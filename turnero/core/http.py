@@ -52,10 +52,16 @@ def _message_es(err: dict) -> str:
 
 
 def describe_validation_error(exc: ValidationError) -> str:
+    """«Datos inválidos — zona horaria (timezone): …»: the field's Spanish name for
+    people, its key in brackets for whoever wrote the request."""
+    from turnero.core.field_names import FIELD_NAMES_ES
+
     parts = []
     for err in exc.errors()[:5]:
-        where = ".".join(str(p) for p in err.get("loc", ())) or "cuerpo"
-        parts.append(f"{where}: {_message_es(err)}")
+        loc = err.get("loc", ())
+        where = ".".join(str(p) for p in loc) or "cuerpo"
+        spanish = FIELD_NAMES_ES.get(loc[0]) if loc and isinstance(loc[0], str) else None
+        parts.append(f"{spanish} ({where}): {_message_es(err)}" if spanish else f"{where}: {_message_es(err)}")
     return "Datos inválidos — " + "; ".join(parts)
 
 

@@ -71,6 +71,8 @@
       if (next && result.data && result.data.code) {
         window.location.assign(next.replace("{code}", encodeURIComponent(result.data.code)));
       } else {
+        // The reload shows what was saved; this says that it was (see showSaved).
+        rememberSaved(form);
         window.location.reload();
       }
     } catch (err) {
@@ -80,5 +82,40 @@
     }
   }
 
+  const SAVED_KEY = "turnero.admin.saved";
+
+  function rememberSaved(form) {
+    try {
+      window.sessionStorage.setItem(SAVED_KEY, JSON.stringify({
+        path: window.location.pathname, form: form.id || "",
+        message: form.dataset.saved || (form.dataset.method === "DELETE" ? "Eliminado" : "Cambios guardados"),
+      }));
+    } catch (err) { /* storage off: the reload alone shows the change */ }
+  }
+
+  /* After the reload: «Cambios guardados» next to the form that was sent (or at the top
+     of the page when that form is gone, e.g. a deleted desk's row). */
+  function showSaved() {
+    let saved = null;
+    try {
+      saved = JSON.parse(window.sessionStorage.getItem(SAVED_KEY) || "null");
+      window.sessionStorage.removeItem(SAVED_KEY);
+    } catch (err) { return; }
+    if (!saved || saved.path !== window.location.pathname) return;
+    const note = document.createElement("p");
+    note.className = "form-saved";
+    note.setAttribute("role", "status");
+    note.textContent = saved.message;
+    const form = saved.form && document.getElementById(saved.form);
+    const button = form && form.querySelector("button[type=submit]");
+    if (button) {
+      button.insertAdjacentElement("afterend", note);
+    } else {
+      const main = document.querySelector("main") || document.body;
+      main.insertBefore(note, main.firstChild);
+    }
+  }
+
   document.addEventListener("submit", submit);
+  showSaved();
 })();
