@@ -166,7 +166,8 @@ async def run_migrations(config: dict) -> list[str]:
     await command.init()
     applied = await command.upgrade(run_in_transaction=True)
     if applied:
-        log.info("migraciones aplicadas: %s", ", ".join(applied))
+        # A new database gets every migration: their count and the last, not a screenful.
+        log.info("migraciones aplicadas: %d (la última, %s)", len(applied), applied[-1])
     return applied
 
 
