@@ -264,7 +264,6 @@ ARGPARSE_SPANISH = {
     "positional arguments": "argumentos",
     "options": "opciones",
     "show this help message and exit": "mostrar esta ayuda y salir",
-    "show program's version number and exit": "mostrar la versión y salir",
     "the following arguments are required: %s": "faltan los argumentos: %s",
     "unrecognized arguments: %s": "argumentos no reconocidos: %s",
     "invalid choice: %(value)r (choose from %(choices)s)": "opción no válida: %(value)r (elija entre %(choices)s)",
@@ -289,7 +288,8 @@ def package_version() -> str:
 def build_parser() -> argparse.ArgumentParser:
     argparse._ = _spanish  # type: ignore[attr-defined]
     parser = argparse.ArgumentParser(prog="turnero", description="Citas y filas para oficinas de atención.")
-    parser.add_argument("--version", action="version", version=f"turnero {package_version()}")
+    parser.add_argument("--version", action="version", version=f"turnero {package_version()}",
+                        help="mostrar la versión y salir")
     sub = parser.add_subparsers(dest="command", required=True, title="órdenes", metavar="ORDEN")
 
     for name, help_text, func in (
