@@ -52,6 +52,18 @@ async def test_a_change_to_no_office_is_shown_in_the_default_time_zone(client):
     assert ">nombre</span>" in page
 
 
+async def test_a_closed_day_reads_as_spanish_in_the_audit_log(client):
+    supervisor = await login(client, "supervisor")
+    clock.freeze(datetime(2026, 11, 24, 14, 5, tzinfo=timezone.utc))
+    response = await client.post(f"/api/offices/{OFFICE}/closures", headers=supervisor,
+                                 json={"date": "2026-12-02", "reason": "Inventario"})
+    assert response.status_code in (200, 201), response.text
+    await page_login(client, "supervisor")
+    page = (await client.get("/admin/audit")).text
+    assert "cerró el día <strong>LPZ-PRINCIPAL/2026-12-02</strong>" in page
+    assert "closure.create" not in page
+
+
 # ---------------------------------------------------------------- validation messages
 
 
