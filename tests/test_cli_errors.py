@@ -146,3 +146,23 @@ def test_debug_level_brings_library_lines_back(tmp_path):
     result = _turnero(tmp_path, "migrate", TURNERO_LOG_LEVEL="DEBUG")
     assert result.returncode == 0, result.stderr
     assert "Tortoise-ORM shutdown" in result.stderr
+
+
+def test_library_warnings_and_errors_stay_visible(tmp_path):
+    """Quieting APScheduler and Tortoise hides their routine lines, not their problems."""
+    script = (
+        "import logging\n"
+        "from turnero.core.logging_setup import configure\n"
+        "configure('text', 'INFO')\n"
+        "logging.getLogger('apscheduler.executors.default').info('Running job «x»')\n"
+        "logging.getLogger('apscheduler.executors.default').error('Job «x» raised an exception')\n"
+        "logging.getLogger('apscheduler.scheduler').warning('Run time of job «y» was missed')\n"
+        "logging.getLogger('tortoise').info('Tortoise-ORM shutdown')\n"
+        "logging.getLogger('tortoise').error('connection lost')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "Running job" not in result.stderr and "Tortoise-ORM shutdown" not in result.stderr
+    assert "ERROR apscheduler.executors.default [-] Job «x» raised an exception" in result.stderr
+    assert "WARNING apscheduler.scheduler [-] Run time of job «y» was missed" in result.stderr
+    assert "ERROR tortoise [-] connection lost" in result.stderr
