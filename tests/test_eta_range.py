@@ -56,7 +56,7 @@ def test_lanes_and_the_first_hour_learn_their_own_spread():
     assert first[1] - first[0] > 1.5 * (calm[1] - calm[0])  # the first hour errs more: a wider range
     assert 0.75 <= coverage(model, [draw(rnd, "regular", True, spread=0.9) for _ in range(2000)]) <= 0.85
     # Preferential tickets have no samples of their own: the office's spread serves.
-    assert model.factors_for("preferential", False) == model.factors[(None, None)]
+    assert model.factors_for("preferential", False) == model.factors[(None, None, None)]
 
 
 def test_with_few_samples_the_default_is_used():
@@ -159,3 +159,20 @@ def test_before_opening_only_the_wait_after_the_doors_open_is_corrected():
     assert 300 <= low <= told <= high
     told, _ = estimate.told(20, "regular", 2)  # an open line: the whole figure corrected
     assert told == errors.corrected(20, "regular", True)
+
+
+def test_errors_that_move_with_the_clock_are_corrected_per_half_hour():
+    # Day after day the engine under-promises at 09:30 (the breaks ahead) and
+    # over-promises at 10:30: one correction for the whole day would err both ways.
+    rnd = random.Random(11)
+    past = []
+    for _ in range(600):
+        p = rnd.randint(20, 90)
+        past.append(Sample("regular", False, p, (p + 5) * 1.4 - 5, "09:30"))
+        past.append(Sample("regular", False, p, (p + 5) * 0.8 - 5, "10:30"))
+    model = ErrorModel.fit(past)
+    assert 80 <= model.corrected(60, "regular", False, "09:30") <= 87  # (60 + 5) × 1.4 − 5 = 86
+    assert 45 <= model.corrected(60, "regular", False, "10:30") <= 49  # (60 + 5) × 0.8 − 5 = 47
+    # A half hour never seen borrows the lane's, and no slot at all is the lane's too.
+    assert model.corrected(60, "regular", False, "14:00") == model.corrected(60, "regular", False)
+    assert eta_inputs.day_slot(Office(timezone="America/La_Paz"), la_paz(9, 44)) == "09:30"

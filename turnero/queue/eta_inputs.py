@@ -187,6 +187,12 @@ ERRORS_TTL = timedelta(minutes=10)
 _errors_cache: dict[int, tuple[date, int, datetime, eta_range.ErrorModel]] = {}
 
 
+def day_slot(office: Office, at: datetime) -> str:
+    """The local half hour `at` falls in ("09:30"): the errors' finest group."""
+    local = at.astimezone(ZoneInfo(office.timezone))
+    return f"{local.hour:02d}:{30 * (local.minute // 30):02d}"
+
+
 def in_first_hour(office: Office, at: datetime) -> bool:
     """Whether `at` comes before the end of the office's first hour open that day
     (before the opening included): the part of the day whose estimates err most."""
@@ -219,7 +225,7 @@ async def wait_errors(office: Office, now: datetime) -> eta_range.ErrorModel:
     for r in rows:
         issued, called = db_datetime(r["issued_at"]), db_datetime(r["called_at"])
         samples.append(eta_range.Sample(r["lane"], in_first_hour(office, issued), int(r["promised_wait"]),
-                                        max(0.0, (called - issued).total_seconds() / 60)))
+                                        max(0.0, (called - issued).total_seconds() / 60), day_slot(office, issued)))
     model = eta_range.ErrorModel.fit(samples)
     _errors_cache[office.id] = (today, database_generation(), now, model)
     return model

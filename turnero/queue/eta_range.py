@@ -11,8 +11,11 @@ inside when the coming days err as the past ones did. The median of r corrects t
 estimate itself: an engine that under-promises near capacity (desks on a break, a
 heavier tail than its average minutes) learns by how much, per group, and the figure
 shown is (m + SHIFT)·q_mid − SHIFT, always inside its range. The errors are kept apart by lane
-(preferential and regular waits err differently) and by part of the day (the first
-hour after opening errs most); a group with fewer than MIN_SAMPLES borrows the wider
+(preferential and regular waits err differently), by part of the day (the first hour
+after opening errs most) and by the half hour of the day it was issued in: the engine
+does not know when desks will take their breaks and lunch, and on a day near capacity
+its error moves with the clock — the same way day after day (a promise made at 09:30
+runs into the 10:00 breaks). A group with fewer than MIN_SAMPLES borrows the wider
 group's, and with none at all DEFAULT applies.
 """
 
@@ -35,6 +38,7 @@ class Sample:
     first_hour: bool  # issued before the office's first hour of the day was over
     promised: int
     actual: float  # minutes from issue to the first call
+    slot: str | None = None  # the local half hour it was issued in ("09:30")
 
 
 def quantile(sorted_values: list[float], q: float) -> float:
@@ -47,19 +51,20 @@ def quantile(sorted_values: list[float], q: float) -> float:
 
 @dataclass(frozen=True)
 class ErrorModel:
-    # (lane, first hour) -> (q_low, q_mid, q_high); a None is the wider group.
-    factors: dict[tuple[str | None, bool | None], tuple[float, float, float]] = field(default_factory=dict)
+    # (lane, first hour, half hour) -> (q_low, q_mid, q_high); a None is the wider group.
+    factors: dict[tuple[str | None, bool | None, str | None], tuple[float, float, float]] = field(
+        default_factory=dict)
     samples: int = 0
 
     @classmethod
     def fit(cls, samples: Iterable[Sample], min_samples: int = MIN_SAMPLES) -> "ErrorModel":
-        groups: dict[tuple[str | None, bool | None], list[float]] = {}
+        groups: dict[tuple[str | None, bool | None, str | None], list[float]] = {}
         count = 0
         for s in samples:
             if s.promised is None or s.promised < 0 or s.actual < 0:
                 continue
             ratio = (s.actual + SHIFT) / (s.promised + SHIFT)
-            for key in ((s.lane, s.first_hour), (s.lane, None), (None, None)):
+            for key in _keys(s.lane, s.first_hour, s.slot):
                 groups.setdefault(key, []).append(ratio)
             count += 1
         factors = {}
@@ -69,27 +74,33 @@ class ErrorModel:
                 factors[key] = (quantile(ratios, LOW_Q), quantile(ratios, MID_Q), quantile(ratios, HIGH_Q))
         return cls(factors, count)
 
-    def factors_for(self, lane: str, first_hour: bool) -> tuple[float, float, float]:
-        for key in ((lane, first_hour), (lane, None), (None, None)):
+    def factors_for(self, lane: str, first_hour: bool, slot: str | None = None) -> tuple[float, float, float]:
+        for key in _keys(lane, first_hour, slot):
             if key in self.factors:
                 return self.factors[key]
         return DEFAULT
 
-    def corrected(self, minutes: int | None, lane: str, first_hour: bool) -> int | None:
+    def corrected(self, minutes: int | None, lane: str, first_hour: bool, slot: str | None = None) -> int | None:
         """The estimate as shown: the engine's minutes moved by the median of its past
         errors. A wait the engine expects never becomes 0 (nor a 0 a wait)."""
         if minutes is None or minutes <= 0:
             return minutes
-        _low, mid_factor, _high = self.factors_for(lane, first_hour)
+        _low, mid_factor, _high = self.factors_for(lane, first_hour, slot)
         return max(1, round((minutes + SHIFT) * mid_factor - SHIFT))
 
-    def range(self, minutes: int | None, lane: str, first_hour: bool) -> tuple[int, int] | None:
+    def range(self, minutes: int | None, lane: str, first_hour: bool, slot: str | None = None) -> tuple[int, int] | None:
         """(low, high) minutes around the engine's estimate; always holds the estimate
         and its corrected figure."""
         if minutes is None:
             return None
-        low_factor, _mid, high_factor = self.factors_for(lane, first_hour)
-        shown = self.corrected(minutes, lane, first_hour)
+        low_factor, _mid, high_factor = self.factors_for(lane, first_hour, slot)
+        shown = self.corrected(minutes, lane, first_hour, slot)
         low = math.floor((minutes + SHIFT) * low_factor - SHIFT)
         high = math.ceil((minutes + SHIFT) * high_factor - SHIFT)
         return max(0, min(low, minutes, shown)), max(high, minutes, shown)
+
+
+def _keys(lane: str, first_hour: bool, slot: str | None) -> tuple:
+    """The groups a sample belongs to, narrowest first."""
+    wider = ((lane, first_hour, None), (lane, None, None), (None, None, None))
+    return ((lane, first_hour, slot), *wider) if slot is not None else wider

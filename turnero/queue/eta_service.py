@@ -245,6 +245,7 @@ class OfficeEstimate:
     tickets: dict[int, int | None] = field(default_factory=dict)  # as played (appointments use it)
     errors: eta_range.ErrorModel = field(default_factory=eta_range.ErrorModel)
     first_hour: bool = False  # computed within the office's first hour of the day (it errs most)
+    slot: str | None = None  # the local half hour it was computed in (eta_range: errors by the clock)
     lines_version: int = 0
     queue_version: int = 0
     desk_version: int = 0
@@ -302,11 +303,11 @@ class OfficeEstimate:
         an estimate: only the wait after opening is corrected and given a range."""
         closed = self.minutes_until_open(service_id)
         if minutes is None or closed <= 0:
-            return (self.errors.corrected(minutes, lane, self.first_hour),
-                    self.errors.range(minutes, lane, self.first_hour))
+            return (self.errors.corrected(minutes, lane, self.first_hour, self.slot),
+                    self.errors.range(minutes, lane, self.first_hour, self.slot))
         after = max(0, minutes - closed)
-        low, high = self.errors.range(after, lane, self.first_hour)
-        return closed + self.errors.corrected(after, lane, self.first_hour), (closed + low, closed + high)
+        low, high = self.errors.range(after, lane, self.first_hour, self.slot)
+        return closed + self.errors.corrected(after, lane, self.first_hour, self.slot), (closed + low, closed + high)
 
     def minutes_until_open(self, service_id: int | None) -> int:
         """Whole minutes from this estimate until the line's first desk is expected; 0
@@ -388,6 +389,7 @@ async def estimates_for_office(
                for d in snap.desk_rows],
         tickets={t.ticket_id: prediction.wait_minutes(t.ticket_id) for t in snap.waiting},
         errors=await eta_inputs.wait_errors(office, now), first_hour=eta_inputs.in_first_hour(office, now),
+        slot=eta_inputs.day_slot(office, now),
         lines_version=versions[0], queue_version=versions[1], desk_version=versions[2],
         computed_mono=time.monotonic(), generation=database_generation(),
     )
@@ -499,7 +501,7 @@ async def wait_for_view(ticket: Ticket, office: Office, config: policy.PolicyCon
         estimate = await current_estimate(office, config)
         if e.lane == policy.APPOINTMENT:  # a cita's time is its own, not a line's
             minutes = estimate.ticket_wait(e, lines_now, clock.now())
-            return minutes, estimate.errors.range(minutes, e.lane, estimate.first_hour)
+            return minutes, estimate.errors.range(minutes, e.lane, estimate.first_hour, estimate.slot)
         return estimate.told(estimate.ticket_wait(e, lines_now, clock.now()), e.lane, e.service_id)
     except Exception:  # noqa: BLE001 — the ticket must still be shown
         log.exception("wait estimate failed for office %s", office.code)
