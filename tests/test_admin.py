@@ -187,6 +187,25 @@ async def test_admin_creates_and_changes_a_service_with_requirements_and_steps(c
     assert update.before["requirements"] == ["Denuncia policial"] and update.office_id is None
 
 
+async def test_admin_sets_a_fee_its_exemptions_and_the_documents_a_trámite_takes(client, admin):
+    body = {"code": "CIE-X", "name": "Cédula de extranjero", "prefix": "Q", "fee_bs": 548,
+            "fee_note": "Pago en Banco Unión", "exemptions": ["Personas refugiadas: gratuita"],
+            "documents": ["cie", "passport"]}
+    response = await client.post("/api/admin/services", json=body, headers=admin)
+    assert response.status_code == 201, response.text
+    assert {k: response.json()[k] for k in ("fee_bs", "fee_note", "exemptions", "documents")} == {
+        "fee_bs": 548.0, "fee_note": "Pago en Banco Unión", "exemptions": ["Personas refugiadas: gratuita"],
+        "documents": ["cie", "passport"]}
+    # null: no published figure (0 would say "free"); the public catalogue shows the same.
+    response = await client.patch("/api/admin/services/CIE-X", json={"fee_bs": None}, headers=admin)
+    assert response.status_code == 200 and response.json()["fee_bs"] is None
+    public = {s["code"]: s for s in (await client.get("/api/services")).json()}["CIE-X"]
+    assert public["fee_bs"] is None and public["documents"] == ["cie", "passport"]
+    for bad in ({"fee_bs": -1}, {"fee_bs": "548"}, {"documents": ["dni"]}, {"fee_note": "x" * 301}):
+        assert_error(await client.patch("/api/admin/services/CIE-X", json=bad, headers=admin), 422)
+    assert (await Service.get(code="CIE-X")).fee_bs is None
+
+
 INVALID_SERVICES = [
     ({"code": "AB", "name": "x", "prefix": "1"}, "validation_error", "prefijo"),
     ({"code": "AB", "name": "x", "prefix": "A", "steps": ["AB"]}, "invalid_steps", "sí mismo"),

@@ -39,6 +39,9 @@ Username = Annotated[str, Field(min_length=1, max_length=64, json_schema_extra={
 Prefix = Annotated[str, Field(min_length=1, max_length=3, json_schema_extra={"pattern": policy._PREFIX.pattern}),
                    AfterValidator(policy.prefix)]
 Password = Annotated[str, Field(min_length=8, max_length=256)]
+Fee = Annotated[float, Field(ge=0, le=100_000)]  # bolivianos; 0: free
+FeeNote = Annotated[str, Field(max_length=300)]
+DocumentType = Literal["ci", "cie", "passport"]
 
 
 class _In(BaseModel):
@@ -91,6 +94,10 @@ class ServiceCreate(_In):
     steps: Annotated[list[ServiceCode], Field(max_length=10)] = Field(default_factory=list)
     expected_service_minutes: Annotated[float, Field(ge=0.5, le=240)] = 8.0
     active: bool = True
+    fee_bs: Fee | None = None
+    fee_note: FeeNote = ""
+    exemptions: Annotated[list[Requirement], Field(max_length=10)] = Field(default_factory=list)
+    documents: Annotated[list[DocumentType], Field(max_length=3)] = Field(default_factory=list)
 
 
 class ServiceUpdate(_In):
@@ -103,6 +110,10 @@ class ServiceUpdate(_In):
     steps: Annotated[list[ServiceCode], Field(max_length=10)] = None  # type: ignore[assignment]
     expected_service_minutes: Annotated[float, Field(ge=0.5, le=240)] = None  # type: ignore[assignment]
     active: bool = None  # type: ignore[assignment]
+    fee_bs: Fee | None = None  # null: no published figure (0: free)
+    fee_note: FeeNote = None  # type: ignore[assignment]
+    exemptions: Annotated[list[Requirement], Field(max_length=10)] = None  # type: ignore[assignment]
+    documents: Annotated[list[DocumentType], Field(max_length=3)] = None  # type: ignore[assignment]
 
 
 class ServiceAdminOut(ServiceOut):

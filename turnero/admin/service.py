@@ -30,7 +30,7 @@ from turnero.core import auth, clock
 from turnero.core.auth import Principal, hash_password
 from turnero.core.errors import conflict, forbidden, invalid, not_found
 from turnero.core.models import ApiToken, Office, OfficeService, Role, Service, ServiceKind, User
-from turnero.core.service import can_match
+from turnero.core.service import can_match, service_view
 from turnero.queue.models import Desk, DeskEvent, DeskService, DeskStatus, Ticket
 
 # Roles a supervisor may hand out within their own office.
@@ -98,12 +98,8 @@ def office_view(office: Office, services: list[str]) -> dict:
 
 
 def service_admin_view(service: Service) -> dict:
-    return {
-        "code": service.code, "name": service.name, "prefix": service.prefix, "walk_in": service.walk_in,
-        "bookable": service.bookable, "kind": str(service.kind), "requirements": list(service.requirements or []),
-        "steps": list(service.steps or []), "expected_service_minutes": service.expected_service_minutes,
-        "active": service.active,
-    }
+    return {**service_view(service), "expected_service_minutes": service.expected_service_minutes,
+            "active": service.active}
 
 
 def user_view(user: User, office_code: str | None) -> dict:
