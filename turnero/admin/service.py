@@ -7,7 +7,6 @@ values before and after). Admins act everywhere; a supervisor only on their own 
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from dataclasses import dataclass
 
@@ -27,7 +26,7 @@ from turnero.admin.schemas import (
     UserUpdate,
 )
 from turnero.core import auth, clock
-from turnero.core.auth import Principal, hash_password
+from turnero.core.auth import Principal, hash_password_off_loop
 from turnero.core.errors import conflict, forbidden, invalid, not_found
 from turnero.core.models import ApiToken, Office, OfficeService, Role, Service, ServiceKind, User
 from turnero.core.service import can_match, service_view
@@ -393,7 +392,7 @@ async def create_user(actor: Principal, data: UserCreate, *, password_hash: str 
     office = await office_by_code(data.office) if data.office else None
     _check_role_and_office(actor, role, office)
     if password_hash is None:
-        password_hash = await asyncio.to_thread(hash_password, data.password)
+        password_hash = await hash_password_off_loop(data.password)
     try:
         async with in_transaction():
             if await User.exists(username=data.username):
@@ -419,7 +418,7 @@ async def update_user(actor: Principal, name: str, data: UserUpdate) -> dict:
     _check_role_and_office(actor, role, office)
     if user.id == actor.user_id and (changes.get("active") is False or role != Role(user.role)):
         raise invalid("No puede desactivarse ni cambiarse el rol a sí mismo.", code="self_change")
-    password_hash = await asyncio.to_thread(hash_password, data.password) if data.password else None
+    password_hash = await hash_password_off_loop(data.password) if data.password else None
     async with in_transaction():
         user = await User.filter(id=user.id).select_for_update().get()
         before = user_view(user, (await Office.get(id=user.office_id)).code if user.office_id else None)

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -82,6 +83,23 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+# argon2 runs on threads of its own: at most ARGON2_THREADS at once (each takes 64 MiB
+# under the default profile, so a burst of sign-ins cannot take the memory), and never
+# queued behind the event loop's default executor, which other work (DNS look-ups,
+# blocking calls) may fill.
+ARGON2_THREADS = 2
+_argon2_pool = ThreadPoolExecutor(max_workers=ARGON2_THREADS, thread_name_prefix="argon2")
+
+
+async def _off_loop(function, *args):
+    return await asyncio.get_running_loop().run_in_executor(_argon2_pool, function, *args)
+
+
+async def hash_password_off_loop(password: str) -> str:
+    """hash_password() on the argon2 threads, for request handlers."""
+    return await _off_loop(hash_password, password)
+
+
 def _verify(stored_hash: str, password: str) -> bool:
     try:
         return _hasher.verify(stored_hash, password)
@@ -96,7 +114,7 @@ async def authenticate(username: str, password: str) -> User | None:
     )
     # argon2 takes 0.1–0.3 s of CPU (and 64 MiB): off the event loop, which meanwhile
     # answers every other request (argon2-cffi releases the GIL while it hashes).
-    ok = await asyncio.to_thread(_verify, user.password_hash if user else _DUMMY_HASH, password)
+    ok = await _off_loop(_verify, user.password_hash if user else _DUMMY_HASH, password)
     if not (user and ok):
         return None
     if _hasher.check_needs_rehash(user.password_hash):
@@ -107,7 +125,7 @@ async def authenticate(username: str, password: str) -> User | None:
 async def _rehash(user: User, password: str) -> None:
     """The password was stored under other argon2 parameters (older defaults, another
     profile): store it again under the current ones, now that we know it."""
-    new_hash = await asyncio.to_thread(hash_password, password)
+    new_hash = await hash_password_off_loop(password)
     # Only if unchanged meanwhile: a concurrent password change wins.
     updated = await User.filter(id=user.id, password_hash=user.password_hash).update(password_hash=new_hash)
     if updated:
