@@ -158,10 +158,7 @@ def test_every_public_page_fits_the_width(browser, live_server, width, height): 
 
 @pytest.mark.browser
 @pytest.mark.parametrize(("width", "height"), [
-    # Known: at 390 px the kiosk's header clock and its service cards are 493 px wide
-    # (kiosk templates/CSS belong to another change); strict, so the fix must drop this mark.
-    pytest.param(*PHONE, id="phone", marks=pytest.mark.xfail(
-        strict=True, reason="the kiosk's header and service cards overflow a 390 px screen (493 px)")),
+    pytest.param(*PHONE, id="phone"),
     pytest.param(*LAPTOP, id="laptop"),
     pytest.param(*TV, id="tv"),
 ])
