@@ -416,3 +416,22 @@ def test_the_exam_seat_keeps_terminar_y_entregar_on_a_1280x800_screen(browser, l
     page.get_by_role("button", name="Seguir respondiendo").click()
     expect(page.locator("#confirm")).to_be_hidden()
     assert page.errors == []
+
+
+@pytest.mark.browser
+def test_public_pages_reflow_at_320_and_staff_tables_scroll_in_their_own_box(browser, live_server):  # noqa: F811
+    # 320 px is a 1280 px screen at 400 % zoom (WCAG 1.4.10).
+    page = _new_page(browser, 320, 700)
+    for path in ("/login", "/citas", "/citas/consultar", f"/t/{_ticket_id(live_server)}"):
+        page.goto(live_server.url + path)
+        _assert_fits(page, f"{path} at 320")
+    # A staff page with wide tables: the page does not scroll sideways; the report's
+    # tables scroll inside their own (focusable) box.
+    page = _new_page(browser, 390, 800)
+    page.goto(f"{live_server.url}/login?next=/admin/offices/{OFFICE}/report")
+    _sign_in(page, "admin")
+    page.wait_for_url(f"**/admin/offices/{OFFICE}/report**")
+    _assert_fits(page, "the report at 390")
+    boxes = page.locator(".table-scroll")
+    assert boxes.count() >= 5
+    assert all(box.get_attribute("tabindex") == "0" for box in boxes.all())
