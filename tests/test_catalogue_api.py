@@ -59,3 +59,14 @@ async def test_token_roles_and_offices(client):
     admin = (await client.post("/api/auth/token", json={"username": "admin", "password": "demo"})).json()
     assert admin["role"] == "admin" and admin["office"] is None
     assert await login(client, "supervisor")
+
+
+async def test_the_portal_and_the_kiosk_say_what_each_trámite_costs(client):
+    portal = (await client.get("/citas")).text
+    assert "Costo: Bs 548, pagado antes (Banco Unión o UNIMOVIL)" in portal  # the CIE
+    assert "Costo: monto no publicado; consúltelo en la oficina" in portal  # CI renewal: no figure
+    client.cookies.clear()
+    assert (await client.post("/login", data={"username": "kiosko", "password": "demo"})).status_code == 303
+    kiosk = (await client.get("/kiosk/LPZ-PRINCIPAL")).text
+    assert "Gratuito" in kiosk  # the refugees' CIE
+    assert kiosk.count('class="req-cost"') >= 8  # one line per walk-in trámite

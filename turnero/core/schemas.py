@@ -31,6 +31,7 @@ class ServiceOut(BaseModel):
     steps: list[str]
     fee_bs: float | None = None  # 0: free; null: no published figure (fee_note says so)
     fee_note: str = ""
+    cost_line: str = ""  # the fee as a citizen reads it ("Costo: Bs 548, pagado antes …", "Gratuito")
     exemptions: list[str] = []
     documents: list[str] = []  # identity documents it may be booked with; empty: any
 

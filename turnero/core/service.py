@@ -70,6 +70,14 @@ def fee_words(fee_bs: float | None) -> str | None:
     return f"Bs {figure.removesuffix(',00')}"
 
 
+def cost_line(fee_bs: float | None) -> str:
+    """The line a kiosk card or the portal shows under a trámite's requirements."""
+    words = fee_words(fee_bs)
+    if words is None:
+        return "Costo: monto no publicado; consúltelo en la oficina"
+    return "Gratuito" if fee_bs == 0 else f"Costo: {words}, pagado antes (Banco Unión o UNIMOVIL)"
+
+
 def service_view(service: Service) -> dict:
     return {
         "code": service.code,
@@ -82,6 +90,7 @@ def service_view(service: Service) -> dict:
         "steps": list(service.steps or []),
         "fee_bs": service.fee_bs,
         "fee_note": service.fee_note,
+        "cost_line": cost_line(service.fee_bs),
         "exemptions": list(service.exemptions or []),
         "documents": list(service.documents or []),
     }

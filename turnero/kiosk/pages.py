@@ -14,6 +14,7 @@ from turnero.core.auth import Principal
 from turnero.core.errors import ApiError
 from turnero.core.models import Office, OfficeService, Role
 from turnero.core.pages import PageRedirect, page_principal
+from turnero.core.service import cost_line
 from turnero.core.templating import templates
 from turnero.kiosk.printing import PRIORITY_ES, STATUS_ES, escpos_bytes, slip_for
 from turnero.queue.models import Ticket
@@ -50,7 +51,8 @@ async def walk_in_services(office: Office) -> list[dict]:
     ).select_related("service")
     services = sorted((link.service for link in links), key=lambda s: s.name)
     return [
-        {"code": s.code, "name": s.name, "requirements": list(s.requirements or []), "steps": len(s.steps or [])}
+        {"code": s.code, "name": s.name, "requirements": list(s.requirements or []), "steps": len(s.steps or []),
+         "cost_line": cost_line(s.fee_bs)}
         for s in services
     ]
 
