@@ -161,13 +161,9 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int)
 
 
 async def _with_db(settings: Settings, work, migrate: bool = True):
-    from turnero.core.db import close_db, init_db
+    from turnero.core.db import with_db
 
-    await init_db(settings, migrate=migrate)
-    try:
-        return await work()
-    finally:
-        await close_db()
+    return await with_db(settings, work, migrate=migrate)
 
 
 def cmd_serve(args, settings: Settings) -> None:

@@ -13,15 +13,16 @@ import yaml
 from pydantic import ValidationError
 
 from turnero.core.http import describe_validation_error
+from turnero.core.models import Role
 from turnero.settings import Settings
 
 
 def _run(settings: Settings, work):
-    from turnero.cli import _with_db
+    from turnero.core.db import with_db
     from turnero.core.errors import ApiError
 
     try:
-        return asyncio.run(_with_db(settings, work))
+        return asyncio.run(with_db(settings, work))
     except ApiError as exc:  # the same refusals as the API, as a message and exit status 1
         raise SystemExit(f"Error: {exc.message}") from None
 
@@ -136,7 +137,7 @@ def cmd_purge(args, settings: Settings) -> None:
 
 
 def add_admin_commands(sub, user_commands) -> None:
-    from turnero.cli import ROLE_NAMES
+    ROLE_NAMES = [role.value for role in Role]  # noqa: N806
 
     config = sub.add_parser("config", help="exportar o importar la configuración (JSON o YAML)")
     config_sub = config.add_subparsers(dest="config_command", required=True)

@@ -467,7 +467,8 @@ async def list_audit(actor: Principal, office_code: str | None = None, limit: in
 
 
 async def export_config() -> dict:
-    services = await list_services()
+    # Stored fields only: `cost_line` is words made from `fee_bs`.
+    services = [{k: v for k, v in s.items() if k != "cost_line"} for s in await list_services()]
     offices = await list_offices(cli_actor())
     for office in offices:
         office["desks"] = [{"name": d["name"], "services": d["services"]}

@@ -256,3 +256,13 @@ def db_datetime(value) -> datetime | None:
     if value is not None and value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return value
+
+
+async def with_db(settings, work, migrate: bool = True):
+    """Run `await work()` with the database open (and migrated), then close it: what
+    every command-line command does."""
+    await init_db(settings, migrate=migrate)
+    try:
+        return await work()
+    finally:
+        await close_db()
