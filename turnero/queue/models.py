@@ -170,3 +170,20 @@ class DeskEvent(Model):
         table = "desk_event"
         # Staffing history (staffing.py): an office's desks' changes of recent days.
         indexes = (("desk", "at"),)
+
+
+class PaymentRecord(Model):
+    """A trámite's payment as the descarte desk saw it: the bank slip's or UNIMOVIL
+    transaction's reference, recorded once (the unique reference is the rule: a slip
+    shown for a second trámite is refused). Turnero takes no money."""
+
+    id = fields.IntField(primary_key=True)
+    reference = fields.CharField(max_length=24, unique=True)  # normalised: upper case, letters and digits
+    channel = fields.CharField(max_length=16)  # "banco_union" or "unimovil"
+    ticket = fields.ForeignKeyField("models.Ticket", related_name="payments", on_delete=fields.CASCADE)
+    office = fields.ForeignKeyField("models.Office", related_name="payments", on_delete=fields.CASCADE)
+    recorded_at = fields.DatetimeField()
+    user = fields.ForeignKeyField("models.User", related_name="payments", null=True, on_delete=fields.SET_NULL)
+
+    class Meta:
+        table = "payment_record"

@@ -16,9 +16,18 @@ from turnero.core.service import get_office
 from pydantic import Field, StrictInt
 
 from turnero.core.errors import invalid
-from turnero.queue import balancing, desk_balancing, eta_service, ranking, service
+from turnero.queue import balancing, desk_balancing, eta_service, payments, ranking, service
 from turnero.queue.models import DeskStatus
-from turnero.queue.schemas import CallTicket, DeskOut, IssueTicket, TicketOut, Transfer, _Body
+from turnero.queue.schemas import (
+    CallTicket,
+    DeskOut,
+    IssueTicket,
+    PaymentOut,
+    RecordPayment,
+    TicketOut,
+    Transfer,
+    _Body,
+)
 
 ISSUERS = (Role.KIOSK, Role.OPERATOR, Role.SUPERVISOR)
 STAFF = (Role.OPERATOR, Role.SUPERVISOR)
@@ -123,6 +132,13 @@ async def finish(request: Request):
 
 
 _finish_in_general = _ticket_action(service.finish)
+
+
+async def record_payment(request: Request):
+    ticket = await service.get_ticket(request.path_params["ticket"])
+    actor = await require(request, *STAFF, office_id=ticket.office_id)
+    body = await read_json(request, RecordPayment)
+    return json_response(await payments.record_payment(ticket, body.reference, body.channel, actor), 201)
 
 
 async def transfer(request: Request):
@@ -239,6 +255,10 @@ routes = [
     api_route("/api/tickets/{ticket}/start", "POST", _ticket_action(service.start), _ticket_doc("Iniciar la atención")),
     api_route("/api/tickets/{ticket}/finish", "POST", finish, _ticket_doc("Finalizar la atención")),
     api_route("/api/tickets/{ticket}/no-show", "POST", _ticket_action(service.no_show), _ticket_doc("Marcar como ausente")),
+    api_route("/api/tickets/{ticket}/payment", "POST", record_payment,
+              ApiDoc("Registrar el pago del trámite (referencia de la boleta o de UNIMOVIL), una sola vez",
+                     "tickets", body=RecordPayment, response=PaymentOut, success_status=201, roles=_STAFF_ROLES,
+                     errors=(401, 403, 404, 409, 422))),
     api_route("/api/tickets/{ticket}/transfer", "POST", transfer,
               _ticket_doc("Transferir a otro trámite (conserva la hora de llegada)", body=Transfer)),
     api_route("/api/offices/{office}/estimates", "GET", office_estimates,

@@ -37,6 +37,21 @@ class Transfer(_Body):
     service: str = Field(min_length=1, max_length=32)
 
 
+class RecordPayment(_Body):
+    """The payment the citizen shows at descarte: the bank slip's number or the
+    UNIMOVIL transaction's reference."""
+
+    reference: str = Field(min_length=1, max_length=40)
+    channel: Literal["banco_union", "unimovil"] = "banco_union"
+
+
+class PaymentOut(BaseModel):
+    reference: str
+    channel: str
+    ticket: str
+    recorded_at: str
+
+
 # ---- responses (documentation of the shapes the service functions return)
 
 
