@@ -16,7 +16,7 @@ from turnero.core.service import get_office
 from pydantic import Field, StrictInt
 
 from turnero.core.errors import invalid
-from turnero.queue import balancing, desk_balancing, eta_service, payments, ranking, service
+from turnero.queue import balancing, desk_balancing, eta_service, payments, ranking, service, statistics
 from turnero.queue.models import DeskStatus
 from turnero.queue.schemas import (
     CallTicket,
@@ -167,6 +167,19 @@ async def office_estimates(request: Request):
     return json_response(await eta_service.office_estimates(office, _config(request).policy))
 
 
+async def office_statistics(request: Request):
+    """Public: waits by hour of day over the last weeks, and today's load."""
+    office = await get_office(request.path_params["office"])
+    return json_response(await statistics.office_statistics(office))
+
+
+async def office_statistics_csv(request: Request):
+    office = await get_office(request.path_params["office"])
+    body = statistics.statistics_csv(await statistics.office_statistics(office))
+    return Response(body, media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="turnero-{office.code}-esperas-por-hora.csv"'})
+
+
 async def service_ranking(request: Request):
     from turnero.scheduler.service import config_of
 
@@ -264,6 +277,11 @@ routes = [
     api_route("/api/offices/{office}/estimates", "GET", office_estimates,
               ApiDoc("Espera estimada por trámite (personas en fila, ventanillas abiertas)", "estimates",
                      errors=(404,))),
+    api_route("/api/offices/{office}/statistics", "GET", office_statistics,
+              ApiDoc("Cifras públicas: espera por hora del día en las últimas semanas y la carga de hoy",
+                     "estimates", errors=(404,))),
+    api_route("/api/offices/{office}/statistics.csv", "GET", office_statistics_csv,
+              ApiDoc("Las esperas por hora del día, en CSV", "estimates", errors=(404,))),
     api_route("/api/services/{service}/ranking", "GET", service_ranking,
               ApiDoc("Oficinas ordenadas por espera estimada y próxima cita libre; con `near`, la oficina"
                      " más rápida a proponer", "estimates", errors=(404, 422),
