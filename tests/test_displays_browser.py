@@ -130,7 +130,9 @@ def test_display_keeps_its_state_through_an_outage_and_catches_up(browser, live_
     _api(live_server, "POST", f"/api/tickets/{first['id']}/finish", admin)
     second = call()
     page.wait_for_timeout(500)
-    assert page.locator("#d-hero-ticket").inner_text() == first["number"]
+    # Still the last call, or already the new one: while its socket is down the page
+    # re-reads the board over HTTP (pollWhileDown) and may catch up before reconnecting.
+    assert page.locator("#d-hero-ticket").inner_text() in (first["number"], second["number"])
     _screenshot(page, f"display-reconnecting-{live_server.backend}.png")
 
     state["blocked"] = False
