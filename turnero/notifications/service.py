@@ -90,25 +90,22 @@ async def notify_near_turns(queue_config, config: policy.NotificationConfig | No
     page shows them) and was not told yet, and the "es su turno" any called one still
     lacks. Runs as a job, off the call-next path; each message is written at most once
     per ticket (its event key is unique). Returns how many were written."""
-    from turnero.queue.models import Ticket, TicketStatus
+    from turnero.queue.models import Ticket, TicketStatus, waiting_with_phone
     from turnero.queue.service import ticket_view
 
     config = config or outbox.current_config()
     written = 0
     for office in await Office.filter(active=True):
         written += await _sweep_called(office, config)
-        # The queue index's (office, status) prefix finds an office's waiting tickets.
-        candidates = await Ticket._meta.db.execute_query_dict(
-            placeholders(
-                "SELECT t.id FROM ticket t WHERE t.office_id = ? AND t.status = ? AND t.phone IS NOT NULL"
-                " AND NOT EXISTS (SELECT 1 FROM outbound_message m WHERE m.dedupe_key = 'ticket:' || t.id || ':cerca')"
-            ),
-            [office.id, TicketStatus.WAITING.value],
-        )
+        # Those not told yet: no "cerca" row in the outbox.
+        waiting = await waiting_with_phone(office.id)
+        told = set(await OutboundMessage.filter(dedupe_key__in=[near_key(i) for i in waiting])
+                   .values_list("dedupe_key", flat=True)) if waiting else set()
+        candidates = [i for i in waiting if near_key(i) not in told]
         if not candidates:
             continue
         tickets = (
-            await Ticket.filter(id__in=[r["id"] for r in candidates])
+            await Ticket.filter(id__in=candidates)
             .order_by("arrived_at", "id")
             .select_related("service")
         )

@@ -128,6 +128,14 @@ class Ticket(Model):
                    ("office", "day", "called_at"))
 
 
+async def waiting_with_phone(office_id: int) -> list[int]:
+    """The ids of an office's waiting tickets that have a phone (the near-turn
+    messages' sweep): the queue index's (office, status) prefix finds them."""
+    return await Ticket.filter(
+        office_id=office_id, status=TicketStatus.WAITING, phone__isnull=False
+    ).values_list("id", flat=True)
+
+
 class TicketEvent(Model):
     """Audit trail: one row per state change, written in the same transaction."""
 
