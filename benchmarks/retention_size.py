@@ -170,7 +170,7 @@ async def walk_in_day(c: Client, day: datetime, n: int, rng: random.Random) -> i
 async def cita_day(c: Client, day: datetime, n: int, rng: random.Random, serial: list[int]) -> int:
     """Book `n` citas of CI-RENOV on `day` two days ahead, then play the day."""
     from turnero.core import clock
-    from turnero.scheduler import service as scheduler
+    from turnero.scheduler.sweeps import close_finished
 
     base = f"/api/offices/{OFFICE}"
     clock.freeze(at(day - timedelta(days=2), 10, 0))
@@ -204,7 +204,7 @@ async def cita_day(c: Client, day: datetime, n: int, rng: random.Random, serial:
             await c.post(f"/api/tickets/{called['id']}/finish", "operador4")
     await c.post(f"{base}/desks/4/close", "operador4")
     clock.freeze(at(day + timedelta(days=1), 6, 0))
-    await scheduler.close_finished()
+    await close_finished()
     return len(booked)
 
 

@@ -107,7 +107,7 @@ async def test_the_calendar_page_shows_rules_closed_days_and_exam_rooms_and_its_
     assert response.status_code == 200 and response.json()["capacity_from_desks"] is True
     per_desk = response.json()["capacity"]
     from turnero.core.models import Office, Service
-    from turnero.scheduler.service import default_capacity
+    from turnero.scheduler.rules import default_capacity
     assert per_desk == await default_capacity(await Office.get(code=OFFICE), await Service.get(code="CI-RENOV"))
     page = (await client.get(f"/admin/offices/{OFFICE}/calendar")).text
     row = page.split('data-service="CI-RENOV"', 1)[1].split("</tr>", 1)[0]

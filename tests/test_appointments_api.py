@@ -14,8 +14,10 @@ import pytest
 from tests.conftest import assert_error, login
 from turnero.core import clock
 from turnero.queue.models import Lane, Ticket
-from turnero.scheduler import service
+from turnero.scheduler.config import SchedulerConfig
 from turnero.scheduler.models import Appointment, AppointmentEvent, AppointmentStatus, IdempotencyKey, Slot
+from turnero.scheduler.rules import materialise_all
+from turnero.scheduler.sweeps import close_finished, mark_no_shows, purge_idempotency_keys
 from turnero.settings import Settings
 
 ZONE = ZoneInfo("America/La_Paz")
@@ -204,8 +206,8 @@ async def test_idempotent_retry_returns_the_first_result(client):
     assert_error(await book(client, other, **{"Idempotency-Key": "k-1"}), 422, "idempotency_key_reused")
     assert_error(await book(client, body, **{"Idempotency-Key": "x" * 200}), 422, "invalid_idempotency_key")
     # Keys are kept a day (the sweep job purges them).
-    assert await service.purge_idempotency_keys(NOW + timedelta(hours=23)) == 0
-    assert await service.purge_idempotency_keys(NOW + timedelta(hours=25)) == 1
+    assert await purge_idempotency_keys(NOW + timedelta(hours=23)) == 0
+    assert await purge_idempotency_keys(NOW + timedelta(hours=25)) == 1
 
 
 async def test_concurrent_retries_with_one_key_make_one_booking(client):
@@ -503,10 +505,10 @@ async def test_no_show_job_marks_unclaimed_citas_after_the_grace(client, kiosk):
     later = await kiosk_cita(client, local(2026, 11, 30, 12, 0), "3333333")
     clock.freeze(start.astimezone(timezone.utc))
     await client.post(f"/api/offices/{KIOSK_OFFICE}/checkins", json={"code": claimed["code"]}, headers=kiosk)
-    config = service.SchedulerConfig()
-    assert await service.mark_no_shows(config, start + timedelta(minutes=15)) == 0  # window still open
-    assert await service.mark_no_shows(config, start + timedelta(minutes=16)) == 1
-    assert await service.mark_no_shows(config, start + timedelta(minutes=17)) == 0  # once only
+    config = SchedulerConfig()
+    assert await mark_no_shows(config, start + timedelta(minutes=15)) == 0  # window still open
+    assert await mark_no_shows(config, start + timedelta(minutes=16)) == 1
+    assert await mark_no_shows(config, start + timedelta(minutes=17)) == 0  # once only
     statuses = {a.public_id: a.status for a in await Appointment.all()}
     assert statuses == {unclaimed["id"]: "no_show", claimed["id"]: "checked_in", later["id"]: "booked"}
     kinds = await AppointmentEvent.filter(appointment__public_id=unclaimed["id"]).order_by("id").values_list("kind", flat=True)
@@ -515,7 +517,7 @@ async def test_no_show_job_marks_unclaimed_citas_after_the_grace(client, kiosk):
     late = await client.post(f"/api/offices/{KIOSK_OFFICE}/checkins", json={"code": unclaimed["code"]}, headers=kiosk)
     assert_error(late, 409, "not_checkable")
     # The next day the checked-in cita is done, and the document may book again.
-    assert await service.close_finished(start + timedelta(days=1)) == 1
+    assert await close_finished(start + timedelta(days=1)) == 1
     assert (await Appointment.get(public_id=claimed["id"])).status == AppointmentStatus.DONE
 
 
@@ -564,13 +566,13 @@ async def test_places_default_to_the_desks_whose_primary_service_it_is(client):
 async def test_the_job_makes_the_window_ahead_once_and_a_new_slot_length_only_for_new_days(client):
     from turnero.scheduler import jobs
 
-    config = service.SchedulerConfig()
+    config = SchedulerConfig()
     await jobs.materialise_slots(config)
     days = set(await Slot.filter(office__code=OFFICE, service__code="CI-RENOV").values_list("day", flat=True))
     assert min(days).isoformat() == "2026-11-30" and max(days).isoformat() == "2026-12-31"  # window + the next day
     assert local(2026, 12, 25).date() not in days and local(2026, 12, 5).date() not in days  # Navidad, Saturday
     total = await Slot.all().count()
-    assert await service.materialise_all(config) == 0 and await Slot.all().count() == total  # idempotent
+    assert await materialise_all(config) == 0 and await Slot.all().count() == total  # idempotent
     # Twenty-minute slots from now on: the days already made keep their grid (no
     # second, overlapping set of slots), the days made later get the new one.
     await set_capacity(client, 3, slot_minutes=20)

@@ -297,7 +297,8 @@ async def test_concurrent_check_ins_never_share_a_seat(client, proctor):
 
 
 async def test_late_arrival_is_refused_and_unclaimed_citas_become_no_shows(client, proctor):
-    from turnero.scheduler.service import SchedulerConfig, mark_no_shows
+    from turnero.scheduler.config import SchedulerConfig
+    from turnero.scheduler.sweeps import mark_no_shows
 
     session = await new_session(client, proctor)
     early, late, present = [(await booked(client, session, n))["code"] for n in (1, 2, 3)]

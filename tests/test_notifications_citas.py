@@ -19,7 +19,8 @@ from turnero.notifications.dispatcher import dispatch_due
 from turnero.notifications.gateways import TwilioGateway
 from turnero.notifications.models import InboundMessage, MessageStatus, OutboundMessage
 from turnero.notifications.policy import NotificationConfig
-from turnero.scheduler import service as scheduler
+from turnero.scheduler.calendars import add_closure
+from turnero.scheduler.config import SchedulerConfig
 from turnero.scheduler.models import Appointment, AppointmentEvent, AppointmentStatus, Slot
 from turnero.settings import Settings
 
@@ -223,7 +224,7 @@ async def test_an_office_closure_tells_each_citizen(client):
     office = await Office.get(code=OFFICE)
     user = await User.get(username="admin")
     admin = Principal(user.id, "admin", Role.ADMIN, None, None, 0.0)
-    await scheduler.add_closure(office, START.date(), "Inventario", admin, scheduler.SchedulerConfig())
+    await add_closure(office, START.date(), "Inventario", admin, SchedulerConfig())
     for code in (cita["code"], other["code"]):
         templates = {m.template: m.status for m in await rows(code)}
         assert templates["cita_cancelada"] == MessageStatus.PENDING

@@ -137,7 +137,7 @@ async def test_kiosk_offers_the_check_in_of_a_cita(client):
 
 
 async def test_the_qr_link_of_a_cita_opens_its_page_without_the_document(client):
-    from turnero.scheduler.service import PORTAL_PATH
+    from turnero.scheduler.views import PORTAL_PATH
 
     response = await client.get(PORTAL_PATH.format(id="Zx8f3kQ2mN7pLw4R"))
     assert response.status_code == 200

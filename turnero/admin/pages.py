@@ -94,21 +94,24 @@ async def calendar_page(request: Request) -> Response:
     to change it), the closed days ahead (holidays and closures, and a form to close a
     day), and its exam rooms with their seats. The forms use the citas API."""
     from turnero.exam import service as exam
-    from turnero.scheduler import service as scheduler
+    from turnero.scheduler.calendars import calendar_view
+    from turnero.scheduler.config import config_of
+    from turnero.scheduler.models import BookingRule
+    from turnero.scheduler.rules import rule_capacity
 
     principal = await page_principal(request, Role.SUPERVISOR)
     code = request.path_params["office"]
     office = await _guarded(request, lambda: service.get_office(principal, code))
     model = await service.office_by_code(code)
-    calendar = await scheduler.calendar_view(model, CALENDAR_DAYS, scheduler.config_of(request.app))
+    calendar = await calendar_view(model, CALENDAR_DAYS, config_of(request.app))
     rules = {rule["service"]: rule for rule in calendar["rules"]}
     bookable = [s for s in await service.list_services() if s["code"] in office["services"] and s["bookable"]]
     rows = []
     for s in bookable:
         rule = rules.get(s["code"])
         if rule is None:  # no rule yet: citas are not offered; the form starts from the defaults
-            default = scheduler.BookingRule(office_id=model.id)
-            capacity = await scheduler.rule_capacity(model, await Service.get(code=s["code"]), default)
+            default = BookingRule(office_id=model.id)
+            capacity = await rule_capacity(model, await Service.get(code=s["code"]), default)
             rule = {**DEFAULT_RULE, "capacity": capacity, "capacity_from_desks": True, "active": False}
         rows.append({"service": s, "rule": rule, "configured": s["code"] in rules})
     rooms = [{"code": r.code, "name": r.name, "seats": sorted(r.seats, key=lambda seat: seat.number)}

@@ -100,7 +100,7 @@ async def check_booking(office: Office, body: dict, now: datetime) -> None:
 
 
 def _scheduler_config():
-    from turnero.scheduler.service import SchedulerConfig
+    from turnero.scheduler.config import SchedulerConfig
 
     return SchedulerConfig()
 
@@ -108,7 +108,7 @@ def _scheduler_config():
 async def _ensure_day(office: Office, service: Service, day: date, config=None) -> None:
     """Make the day's sessions from the exam booking rule (if the service has one)."""
     from turnero.scheduler.models import BookingRule
-    from turnero.scheduler.service import materialise_slots
+    from turnero.scheduler.rules import materialise_slots
 
     rule = await BookingRule.get_or_none(office_id=office.id, service_id=service.id, active=True)
     if rule is not None and service.bookable:
@@ -193,7 +193,7 @@ async def seats_changed(conn, room: ExamRoom, actor: Principal | None) -> dict:
     first) move to the next later session with a free place, or are cancelled when
     there is none — each with its AppointmentEvent and its message (outbox)."""
     from turnero.notifications import service as notifications
-    from turnero.scheduler import service as scheduler
+    from turnero.scheduler.places import record_event, release_places, take_places
     from turnero.scheduler.models import AppointmentStatus
 
     office = room.office
@@ -236,13 +236,13 @@ async def seats_changed(conn, room: ExamRoom, actor: Principal | None) -> dict:
             )
             if target:
                 new = target[0]
-                await scheduler.take_places(db, new["id"], appt["party_size"])
-                await scheduler.release_places(db, slot["id"], appt["party_size"])
+                await take_places(db, new["id"], appt["party_size"])
+                await release_places(db, slot["id"], appt["party_size"])
                 await db.execute_query_dict(
                     placeholders('UPDATE appointment SET slot_id = ?, start = ?, "end" = ? WHERE id = ? RETURNING id'),
                     [new["id"], new["start"], new["end"], appt["id"]],
                 )
-                await scheduler.record_event(db, appt["id"], "rescheduled", now, actor, {
+                await record_event(db, appt["id"], "rescheduled", now, actor, {
                     "reason": "seat_out_of_service", "from_slot": slot["id"], "to_slot": new["id"],
                 })
                 await notifications.appointment_rescheduled(db, appt, office, service.code,
@@ -253,8 +253,8 @@ async def seats_changed(conn, room: ExamRoom, actor: Principal | None) -> dict:
                     placeholders("UPDATE appointment SET status = ?, cancelled_at = ? WHERE id = ? RETURNING id"),
                     [AppointmentStatus.CANCELLED.value, now, appt["id"]],
                 )
-                await scheduler.release_places(db, slot["id"], appt["party_size"])
-                await scheduler.record_event(db, appt["id"], "cancelled", now, actor, {
+                await release_places(db, slot["id"], appt["party_size"])
+                await record_event(db, appt["id"], "cancelled", now, actor, {
                     "reason": "seat_out_of_service", "slot": slot["id"],
                 })
                 await notifications.appointment_cancelled(db, appt, office, service.code)

@@ -14,7 +14,7 @@ from turnero.core.errors import invalid, not_found
 from turnero.core.http import json_response, read_json
 from turnero.core.models import Office, Role
 from turnero.core.service import get_office
-from turnero.scheduler.service import config_of as scheduler_config_of
+from turnero.scheduler.config import config_of as scheduler_config_of
 from turnero.exam import booking, seat_links, service
 from turnero.exam.policy import CATEGORIES, ExamConfig
 from turnero.exam.schemas import (

@@ -303,7 +303,7 @@ def _choose_seat(seats: list[tuple], taken: list[int], seat_number: int | None, 
 
 
 async def _check_in_once(session, appt, seat_number, seed, drawn, actor, now) -> ExamAttempt:
-    from turnero.scheduler import service as scheduler
+    from turnero.scheduler.places import record_event
     from turnero.scheduler.models import AppointmentStatus
 
     try:
@@ -327,7 +327,7 @@ async def _check_in_once(session, appt, seat_number, seed, drawn, actor, now) ->
                 document=appt.document_number, name=appt.name, phone=appt.phone, category=appt.category,
                 status=AttemptStatus.ASSIGNED, seed=seed, question_ids=drawn, position=0, checked_in_at=now,
             )
-            await scheduler.record_event(conn, appt.id, "checked_in", now, actor, {"exam_attempt": attempt.public_id,
+            await record_event(conn, appt.id, "checked_in", now, actor, {"exam_attempt": attempt.public_id,
                                                                              "seat": await _seat_number(seat_id)})
             await _event("checked_in", attempt=attempt, seat_id=seat_id, actor=actor,
                          booking=appt.code, category=appt.category)
@@ -428,7 +428,7 @@ async def get_attempt(public: str) -> ExamAttempt:
 
 async def cancel_attempt(attempt: ExamAttempt, actor: Principal | None, reason: str = "") -> ExamAttempt:
     """Release a check-in that was a mistake (the exam not started): frees the seat."""
-    from turnero.scheduler import service as scheduler
+    from turnero.scheduler.places import record_event
     from turnero.scheduler.models import AppointmentStatus
 
     async with in_transaction() as conn:
@@ -443,7 +443,7 @@ async def cancel_attempt(attempt: ExamAttempt, actor: Principal | None, reason: 
                          " RETURNING id"),
             [AppointmentStatus.BOOKED.value, attempt.appointment_id, AppointmentStatus.CHECKED_IN.value],
         )
-        await scheduler.record_event(conn, attempt.appointment_id, "checkin_undone", clock.now(), actor,
+        await record_event(conn, attempt.appointment_id, "checkin_undone", clock.now(), actor,
                                {"exam_attempt": attempt.public_id, "reason": reason})
     attempt = await ExamAttempt.get(id=attempt.id)
     await _publish_seat(await get_session(attempt.session_id), attempt, "exam.cancelled")
@@ -562,7 +562,7 @@ async def finish_attempt(attempt: ExamAttempt, reason: str, config: ExamConfig,
     """Score and close an attempt in one transaction: claim it (only one finisher wins),
     read its answers, record the result, the audit event, the cita's end and the
     result SMS (the outbox)."""
-    from turnero.scheduler import service as scheduler
+    from turnero.scheduler.places import record_event
     from turnero.scheduler.models import AppointmentStatus
 
     now = clock.now()
@@ -587,7 +587,7 @@ async def finish_attempt(attempt: ExamAttempt, reason: str, config: ExamConfig,
             placeholders("UPDATE appointment SET status = ? WHERE id = ? AND status = ? RETURNING id"),
             [AppointmentStatus.DONE.value, fresh.appointment_id, AppointmentStatus.CHECKED_IN.value],
         )
-        await scheduler.record_event(conn, fresh.appointment_id, "done", now, actor, {
+        await record_event(conn, fresh.appointment_id, "done", now, actor, {
             "exam_attempt": fresh.public_id, "passed": result.passed, "correct": result.correct,
             "total": result.total,
         })

@@ -25,7 +25,8 @@ async def next_appointment(conn, phone: str):
 async def apply_reply(conn, command: str, phone: str, channel: Channel, provider_sid: str, scheduler_config=None):
     """CANCEL or CONFIRM on the sender's next cita, inside the caller's transaction."""
     from turnero.notifications import service
-    from turnero.scheduler import service as scheduler
+    from turnero.scheduler.changes import cancel
+    from turnero.scheduler.config import SchedulerConfig
     from turnero.scheduler.models import AppointmentEvent
 
     appointment = await next_appointment(conn, phone)
@@ -38,8 +39,8 @@ async def apply_reply(conn, command: str, phone: str, channel: Channel, provider
             # The scheduler's own cancel (cut-off, places freed, its event, and its
             # notifications hook writes the "cancelada" answer); nested in this
             # transaction, so the reply's record and the cancel commit together.
-            await scheduler.cancel(
-                appointment.public_id, None, scheduler_config or scheduler.SchedulerConfig(),
+            await cancel(
+                appointment.public_id, None, scheduler_config or SchedulerConfig(),
                 reason=f"{channel.value}_reply",
             )
         except ApiError as exc:  # nothing changed (its savepoint was rolled back)

@@ -78,7 +78,7 @@ async def status_callback(request: Request):
 
 async def inbound_message(request: Request):
     form = _parse(InboundMessageForm, await verified_form(request))
-    from turnero.scheduler.service import config_of
+    from turnero.scheduler.config import config_of
 
     await service.handle_reply(
         provider_sid=form.MessageSid, from_address=form.From, body=form.Body,

@@ -72,9 +72,10 @@ async def ranking(
         city = city or here.city
     next_free = {}
     if service.bookable:
-        from turnero.scheduler import service as scheduler
+        from turnero.scheduler.availability import offices_for_service
+        from turnero.scheduler.config import SchedulerConfig
 
-        for row in await scheduler.offices_for_service(service.code, scheduler_config or scheduler.SchedulerConfig()):
+        for row in await offices_for_service(service.code, scheduler_config or SchedulerConfig()):
             if row.get("next_free"):
                 next_free[row["code"]] = datetime.fromisoformat(row["next_free"]["start"])
     ranked = await recommend_offices(service.code, config, city=city, near=near, next_free=next_free)

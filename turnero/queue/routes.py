@@ -181,7 +181,7 @@ async def office_statistics_csv(request: Request):
 
 
 async def service_ranking(request: Request):
-    from turnero.scheduler.service import config_of
+    from turnero.scheduler.config import config_of
 
     query = request.query_params
     city = query.get("city") or None

@@ -34,9 +34,12 @@ from turnero.core.models import Office, Service, ServiceKind
 from turnero.core.service import fee_words
 from turnero.notifications import service as notifications
 from turnero.scheduler import places, policy
-from turnero.scheduler import service as scheduler
+from turnero.scheduler.config import _ACTIVE_SQL, SchedulerConfig, _db, _json, _offered, office_by_code
 from turnero.scheduler.models import AppointmentStatus, IdempotencyKey
+from turnero.scheduler.places import _slot_full, record_event, take_places
+from turnero.scheduler.rules import _check_bookable, _local_start, _rule_and_rules, _slot_at
 from turnero.scheduler.schemas import BookAppointment
+from turnero.scheduler.views import appointment_view
 
 # The cita's columns, in the order `_values` lists them.
 _COLUMNS = (
@@ -63,11 +66,11 @@ _INSERT_SQLITE = (
     f"INSERT INTO appointment ({_COLUMN_LIST}) VALUES ({', '.join('?' * _N)}) ON CONFLICT DO NOTHING RETURNING id"
 )
 UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
-_HOLDER = f"SELECT 1 AS x FROM appointment WHERE service_id = ? AND document_key = ? AND status IN {scheduler._ACTIVE_SQL}"
+_HOLDER = f"SELECT 1 AS x FROM appointment WHERE service_id = ? AND document_key = ? AND status IN {_ACTIVE_SQL}"
 
 
 def fingerprint(body: dict) -> str:
-    return hashlib.sha256(scheduler._json(body).encode()).hexdigest()
+    return hashlib.sha256(_json(body).encode()).hexdigest()
 
 
 _CODES = len(policy.CODE_ALPHABET) ** policy.CODE_LENGTH
@@ -106,7 +109,7 @@ class _Taken(Exception):
 
 
 async def book(
-    body: BookAppointment, *, idempotency_key: str | None, config: scheduler.SchedulerConfig,
+    body: BookAppointment, *, idempotency_key: str | None, config: SchedulerConfig,
     actor: Principal | None = None,
 ) -> tuple[int, dict]:
     """Book a cita; returns (201, view). With an Idempotency-Key, the first successful
@@ -131,31 +134,31 @@ async def book(
         raise
 
 
-async def _book(body: BookAppointment, key: str | None, print_: str, config: scheduler.SchedulerConfig,
+async def _book(body: BookAppointment, key: str | None, print_: str, config: SchedulerConfig,
                 actor: Principal | None) -> dict:
-    office = await scheduler.office_by_code(body.office, config)
-    service = await scheduler._offered(office, body.service, config)
+    office = await office_by_code(body.office, config)
+    service = await _offered(office, body.service, config)
     refusal = policy.document_refusal(service.documents or [], body.document.type)
     if refusal:
         raise invalid(refusal, code="document_not_accepted")
-    rule, rules = await scheduler._rule_and_rules(office, service, config)
+    rule, rules = await _rule_and_rules(office, service, config)
     now = clock.now()
-    start = scheduler._local_start(body.start, office.timezone)
-    await scheduler._check_bookable(office, rules, start, now, config)
+    start = _local_start(body.start, office.timezone)
+    await _check_bookable(office, rules, start, now, config)
     if service.kind == ServiceKind.EXAM:
         if not body.category:
             raise invalid("Indique la categoría de licencia (A, B, C, M, P o T).", code="category_required")
         from turnero.exam import booking as exam_booking  # retake waiting period, attempt limit
 
         await exam_booking.check_booking(office, body.model_dump(mode="json"), now)
-    slot = await scheduler._slot_at(office, service, rule, start, config)
+    slot = await _slot_at(office, service, rule, start, config)
     party = body.party_size
     if party > slot.capacity:
         raise invalid(
             f"El grupo ({party} personas) supera los cupos de un horario ({slot.capacity}).", code="party_too_large"
         )
     if party > slot.free:  # the database said so a moment ago (places.py): no write, no round trip
-        raise scheduler._slot_full()
+        raise _slot_full()
     doc = body.document.document()
     values = [
         public_id(), new_code(), office.id, service.id, slot.id, slot.start, slot.end, AppointmentStatus.BOOKED.value,
@@ -166,7 +169,7 @@ async def _book(body: BookAppointment, key: str | None, print_: str, config: sch
         try:
             return await _commit(values, slot, office, service, rules, config, actor, key, print_, now)
         except _Taken:
-            if await scheduler._db().execute_query_dict(placeholders(_HOLDER), [service.id, values[12]]):
+            if await _db().execute_query_dict(placeholders(_HOLDER), [service.id, values[12]]):
                 raise conflict(
                     "already_booked",
                     f"Ese documento ya tiene una cita activa para {service.name}. "
@@ -177,18 +180,18 @@ async def _book(body: BookAppointment, key: str | None, print_: str, config: sch
 
 
 async def _commit(values: list, slot: places.KnownSlot, office: Office, service: Service, rules: policy.Rules,
-                  config: scheduler.SchedulerConfig, actor: Principal | None, key: str | None, print_: str,
+                  config: SchedulerConfig, actor: Principal | None, key: str | None, print_: str,
                   now) -> dict:
     party, phone = values[15], values[14]
     user_id = actor.user_id if actor else None
-    event = scheduler._json({"slot": slot.id, "party_size": party})
+    event = _json({"slot": slot.id, "party_size": party})
     asked_at = places.known.epoch
     try:
         if is_postgres() and key is None and not phone:
             # Nothing else to write (notifications.appointment_booked writes nothing
             # without a phone): the statement is the whole transaction, and the slot's
             # row stays locked only while it runs, not for a round trip to COMMIT.
-            appt_id, counters = await _book_pg(scheduler._db(), party, slot, values, now, user_id, event)
+            appt_id, counters = await _book_pg(_db(), party, slot, values, now, user_id, event)
             _appt, view = _view(appt_id, values, office, service, rules, config, now)
         else:
             async with in_transaction() as conn:
@@ -199,14 +202,14 @@ async def _commit(values: list, slot: places.KnownSlot, office: Office, service:
                     if not rows:
                         raise _Taken()
                     appt_id, counters = rows[0]["id"], None
-                    await scheduler.record_event(conn, appt_id, "booked", now, actor, {"slot": slot.id, "party_size": party})
+                    await record_event(conn, appt_id, "booked", now, actor, {"slot": slot.id, "party_size": party})
                 appt, view = _view(appt_id, values, office, service, rules, config, now)
                 await notifications.appointment_booked(  # confirmation + reminders
                     conn, appt, office, service.code, cost=fee_words(service.fee_bs))
                 if key is not None:
                     await _store_key(conn, key, print_, view, now)
                 if counters is None:  # SQLite: last, so the slot stays locked only until the commit
-                    counters = await scheduler.take_places(conn, slot.id, party)
+                    counters = await take_places(conn, slot.id, party)
     except ApiError as exc:
         if exc.code == "slot_full":
             places.known.refused(slot, party, asked_at)
@@ -224,7 +227,7 @@ async def _book_pg(conn, party: int, slot: places.KnownSlot, values: list, now, 
             raise _Taken() from None
         raise
     if not rows:
-        raise scheduler._slot_full()
+        raise _slot_full()
     return rows[0]["id"], (rows[0]["capacity"], rows[0]["booked"])
 
 
@@ -232,7 +235,7 @@ def _view(appt_id: int, values: list, office, service, rules, config, now) -> tu
     """The new cita as appointment_view and the notifications read it (attributes of
     an Appointment; a model instance costs more to build than the rest of the view)."""
     appt = SimpleNamespace(id=appt_id, **dict(zip(_COLUMNS, values)))
-    return appt, scheduler.appointment_view(appt, office, service, rules, config, now)
+    return appt, appointment_view(appt, office, service, rules, config, now)
 
 
 async def _store_key(conn, key: str, print_: str, view: dict, now) -> None:
@@ -241,7 +244,7 @@ async def _store_key(conn, key: str, print_: str, view: dict, now) -> None:
             "INSERT INTO idempotency_key (key, fingerprint, status_code, response, created_at)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id"
         ),
-        [key, print_, 201, scheduler._json(view), now],
+        [key, print_, 201, _json(view), now],
     )
     if not rows:
         raise _KeyTaken()

@@ -9,28 +9,30 @@ from datetime import datetime, timezone
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from turnero.scheduler import service
+from turnero.scheduler.config import SchedulerConfig, config_of
+from turnero.scheduler.rules import materialise_all
+from turnero.scheduler.sweeps import close_finished, mark_no_shows, purge_idempotency_keys
 
 log = logging.getLogger("turnero.jobs")
 
 
-async def materialise_slots(config: service.SchedulerConfig) -> None:
-    created = await service.materialise_all(config)
+async def materialise_slots(config: SchedulerConfig) -> None:
+    created = await materialise_all(config)
     if created:
         log.info("citas: %d horarios nuevos", created)
 
 
-async def sweep_citas(config: service.SchedulerConfig) -> None:
-    no_shows = await service.mark_no_shows(config)
-    done = await service.close_finished()
-    await service.purge_idempotency_keys()
+async def sweep_citas(config: SchedulerConfig) -> None:
+    no_shows = await mark_no_shows(config)
+    done = await close_finished()
+    await purge_idempotency_keys()
     if no_shows or done:
         log.info("citas: %d ausentes, %d concluidas", no_shows, done)
 
 
 def register(scheduler: AsyncIOScheduler, app) -> None:
     """Add this domain's jobs; `app.state` holds settings and configs."""
-    config = service.config_of(app)
+    config = config_of(app)
     # At start (so a fresh instance has its window at once), then hourly: the day that
     # opens at the release time already has its slots.
     scheduler.add_job(

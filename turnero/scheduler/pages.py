@@ -126,5 +126,5 @@ async def manage(request: Request) -> Response:
 routes = [
     Route("/citas", book, methods=["GET"]),
     Route("/citas/consultar", manage, methods=["GET"]),
-    Route("/citas/{cita_id}", manage, methods=["GET"]),  # scheduler.service.PORTAL_PATH
+    Route("/citas/{cita_id}", manage, methods=["GET"]),  # scheduler.views.PORTAL_PATH
 ]

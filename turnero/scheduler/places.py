@@ -13,7 +13,7 @@ RETURNING, or from that UPDATE refusing (then fewer than the places asked for).
 - It can refuse one that the database would take only if places were freed after the
   answer it came from and this process has not heard of it yet. Places are freed by a
   cancellation, a reschedule, a closure, a capacity or seat change; every release of
-  places goes through `service.release_places`, which
+  places goes through `release_places` (below), which
   * forgets the slot here at once (and the changes made by this package forget it again
     after their commit), and
   * on PostgreSQL sends `NOTIFY turnero_places` in its transaction: delivered on commit
@@ -36,7 +36,10 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from turnero.core.db import database_generation, db_datetime
+from turnero.core.auth import Principal
+from turnero.core.db import database_generation, db_datetime, is_postgres, placeholders
+from turnero.core.errors import ApiError, conflict
+from turnero.scheduler.config import _json
 
 log = logging.getLogger("turnero.citas")
 
@@ -139,6 +142,57 @@ class Places:
 
 
 known = Places()
+
+
+# ---------------------------------------------------------------- places in the database (booking: booking.py)
+
+
+async def take_places(conn, slot_id: int, places_: int) -> tuple[int, int]:
+    """Take places of a slot in the caller's transaction: (capacity, booked) after it,
+    or 409 slot_full when fewer are free (nothing changed)."""
+    rows = await conn.execute_query_dict(
+        placeholders(
+            "UPDATE slot SET booked = booked + ? WHERE id = ? AND booked + ? <= capacity RETURNING capacity, booked"
+        ),
+        [places_, slot_id, places_],
+    )
+    if not rows:
+        raise _slot_full()
+    return rows[0]["capacity"], rows[0]["booked"]
+
+
+def _slot_full() -> ApiError:
+    return conflict("slot_full", "Ese horario ya no tiene cupos; elija otro.")
+
+
+async def release_places(conn, slot_id: int, places_: int) -> None:
+    """Give places of a slot back in the caller's transaction. Every process forgets
+    what it knew of the slot's places (above): this one now (and the callers here
+    again after their commit), the others through NOTIFY on PostgreSQL, delivered with
+    the commit."""
+    known.forget((slot_id,))
+    notify = f", pg_notify('{CHANNEL}', id::text) AS notified" if is_postgres() else ""
+    await conn.execute_query_dict(
+        placeholders(f"UPDATE slot SET booked = booked - ? WHERE id = ? AND booked >= ? RETURNING booked{notify}"),
+        [places_, slot_id, places_],
+    )
+
+
+async def places_changed(conn) -> None:
+    """Capacities changed, in the caller's transaction (a rule, a closure; any code that
+    raises a slot's capacity by its own SQL should call it too): every process forgets
+    every slot's places, this one now (the callers here again after their commit), the
+    others on the commit (PostgreSQL NOTIFY)."""
+    known.forget_all()
+    if is_postgres():
+        await conn.execute_query_dict(f"SELECT pg_notify('{CHANNEL}', '{ALL}') AS notified")
+
+
+async def record_event(conn, appointment_id: int, kind: str, at: datetime, actor: Principal | None, data: dict | None = None) -> None:
+    await conn.execute_query_dict(
+        placeholders("INSERT INTO appointment_event (appointment_id, kind, at, user_id, data) VALUES (?, ?, ?, ?, ?)"),
+        [appointment_id, kind, at, actor.user_id if actor else None, _json(data or {})],
+    )
 
 
 # ---------------------------------------------------------------- the listener

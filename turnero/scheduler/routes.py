@@ -21,7 +21,9 @@ from turnero.core.http import MAX_BODY_BYTES, json_response, read_json, refuse_c
 from turnero.core.models import Role
 from turnero.core.ratelimit import CITA_GUESSES_PER_CLIENT, CITA_GUESSES_PER_CODE, attempts_for, too_many_attempts
 from turnero.core.service import fee_words, get_office
-from turnero.scheduler import booking, service
+from turnero.scheduler import booking, calendars, changes, checkin, views
+from turnero.scheduler.availability import MAX_DAYS, availability_json, offices_for_service
+from turnero.scheduler.config import SchedulerConfig, config_of, office_by_code
 from turnero.scheduler.schemas import (
     AppointmentOut,
     BookAppointment,
@@ -41,8 +43,8 @@ CHECKIN_ROLES = (Role.KIOSK, Role.OPERATOR, Role.SUPERVISOR)
 _KEY = re.compile(r"^[\x21-\x7e]{1,128}$")  # printable ASCII, as the IETF draft's keys
 
 
-def _config(request: Request) -> service.SchedulerConfig:
-    return service.config_of(request.app)
+def _config(request: Request) -> SchedulerConfig:
+    return config_of(request.app)
 
 
 def _query_date(request: Request, name: str) -> date | None:
@@ -68,18 +70,18 @@ def _query_int(request: Request, name: str, default: int, low: int, high: int) -
 
 
 async def availability(request: Request):
-    office = await service.office_by_code(request.path_params["office"], _config(request))
+    office = await office_by_code(request.path_params["office"], _config(request))
     service_code = request.query_params.get("service")
     if not service_code:
         raise invalid("Datos inválidos — service: falta este campo")
     from_day = _query_date(request, "from")
-    days = _query_int(request, "days", 30, 1, service.MAX_DAYS)
-    body = await service.availability_json(office, service_code, from_day, days, _config(request))
+    days = _query_int(request, "days", 30, 1, MAX_DAYS)
+    body = await availability_json(office, service_code, from_day, days, _config(request))
     return Response(body, media_type="application/json")
 
 
 async def service_offices(request: Request):
-    return json_response(await service.offices_for_service(request.path_params["service"], _config(request)))
+    return json_response(await offices_for_service(request.path_params["service"], _config(request)))
 
 
 async def book(request: Request):
@@ -121,7 +123,7 @@ async def _booking_body(request: Request) -> BookAppointment:
 def _document_param(request: Request) -> str | None:
     document = request.query_params.get("document")
     if document is not None and len(document) > 24:
-        raise service._not_found()
+        raise views._not_found()
     return document
 
 
@@ -159,7 +161,7 @@ async def _guarded(request: Request, document: str | None, work):
 
 async def get_appointment(request: Request):
     document = _document_param(request)
-    view = await _guarded(request, document, lambda: service.appointment_for_citizen(
+    view = await _guarded(request, document, lambda: views.appointment_for_citizen(
         request.path_params["code"], document, _config(request)
     ))
     return json_response(view)
@@ -168,7 +170,7 @@ async def get_appointment(request: Request):
 async def cancel(request: Request):
     body = await read_json(request, CancelAppointment)
     actor = await current_principal(request)
-    return json_response(await _guarded(request, body.number(), lambda: service.cancel(
+    return json_response(await _guarded(request, body.number(), lambda: changes.cancel(
         request.path_params["code"], body.number(), _config(request), actor
     )))
 
@@ -176,14 +178,14 @@ async def cancel(request: Request):
 async def reschedule(request: Request):
     body = await read_json(request, RescheduleAppointment)
     actor = await current_principal(request)
-    return json_response(await _guarded(request, body.number(), lambda: service.reschedule(
+    return json_response(await _guarded(request, body.number(), lambda: changes.reschedule(
         request.path_params["code"], body.number(), body.start, _config(request), actor
     )))
 
 
 async def calendar_file(request: Request):
     document = _document_param(request)
-    view = await _guarded(request, document, lambda: service.appointment_for_citizen(
+    view = await _guarded(request, document, lambda: views.appointment_for_citizen(
         request.path_params["code"], document, _config(request)
     ))
     return Response(
@@ -194,7 +196,7 @@ async def calendar_file(request: Request):
 
 async def qr_code(request: Request):
     document = _document_param(request)
-    view = await _guarded(request, document, lambda: service.appointment_for_citizen(
+    view = await _guarded(request, document, lambda: views.appointment_for_citizen(
         request.path_params["code"], document, _config(request)
     ))
     buffer = io.BytesIO()
@@ -240,7 +242,7 @@ async def check_in(request: Request):
     office = await get_office(request.path_params["office"])
     actor = await require(request, *CHECKIN_ROLES, office_id=office.id)
     body = await read_json(request, CheckIn)
-    view = await service.check_in(
+    view = await checkin.check_in(
         office, code=body.code, document=body.document, actor=actor, config=_config(request),
         queue_config=request.app.state.queue_config,
     )
@@ -250,21 +252,21 @@ async def check_in(request: Request):
 async def office_calendar(request: Request):
     office = await get_office(request.path_params["office"])
     days = _query_int(request, "days", 60, 1, 366)
-    return json_response(await service.calendar_view(office, days, _config(request)))
+    return json_response(await calendars.calendar_view(office, days, _config(request)))
 
 
 async def set_rule(request: Request):
     office = await get_office(request.path_params["office"])
     actor = await require(request, Role.SUPERVISOR, office_id=office.id)
     body = await read_json(request, BookingRuleIn)
-    return json_response(await service.set_booking_rule(office, body.model_dump(), actor, _config(request)))
+    return json_response(await calendars.set_booking_rule(office, body.model_dump(), actor, _config(request)))
 
 
 async def add_closure(request: Request):
     office = await get_office(request.path_params["office"])
     actor = await require(request, Role.SUPERVISOR, office_id=office.id)
     body = await read_json(request, ClosureIn)
-    return json_response(await service.add_closure(office, body.date, body.reason, actor, _config(request)), 201)
+    return json_response(await calendars.add_closure(office, body.date, body.reason, actor, _config(request)), 201)
 
 
 routes = [
@@ -272,7 +274,7 @@ routes = [
         "/api/offices/{office}/availability", "GET", availability,
         ApiDoc("Horarios de cita reservables y cupos libres", "appointments", response=SlotOut, response_list=True,
                errors=(404, 422), query={"service": "código de trámite (obligatorio)", "from": "AAAA-MM-DD (hoy)",
-                                         "days": f"días a partir de `from` (1–{service.MAX_DAYS}, 30)"}),
+                                         "days": f"días a partir de `from` (1–{MAX_DAYS}, 30)"}),
     ),
     api_route(
         "/api/services/{service}/offices", "GET", service_offices,
