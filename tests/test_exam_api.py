@@ -477,7 +477,7 @@ async def test_the_deadline_scores_the_exam_and_refuses_later_answers(client, pr
 
 
 async def test_overdue_attempts_are_scored_by_the_job_and_no_phone_means_no_message(client, proctor):
-    from turnero.exam.service import finish_overdue
+    from turnero.exam.taking import finish_overdue
 
     session, attempt, token = await seated(client, proctor, phone=None)
     to_start(session)

@@ -25,7 +25,7 @@ from tests.test_exam_api import (  # noqa: F401  (fixtures)
     to_start,
 )
 from turnero.exam.models import ExamAttempt, Seat
-from turnero.exam.service import RESULT_SHOWN_FOR
+from turnero.exam.seat_links import RESULT_SHOWN_FOR
 
 
 async def test_the_idle_seat_link_reaches_no_exam_and_the_board_hands_out_a_new_one(client, proctor):

@@ -93,7 +93,7 @@ async def calendar_page(request: Request) -> Response:
     """The office's citas calendar: each bookable service's booking rule (with a form
     to change it), the closed days ahead (holidays and closures, and a form to close a
     day), and its exam rooms with their seats. The forms use the citas API."""
-    from turnero.exam import service as exam
+    from turnero.exam.rooms import office_rooms
     from turnero.scheduler.calendars import calendar_view
     from turnero.scheduler.config import config_of
     from turnero.scheduler.models import BookingRule
@@ -115,7 +115,7 @@ async def calendar_page(request: Request) -> Response:
             rule = {**DEFAULT_RULE, "capacity": capacity, "capacity_from_desks": True, "active": False}
         rows.append({"service": s, "rule": rule, "configured": s["code"] in rules})
     rooms = [{"code": r.code, "name": r.name, "seats": sorted(r.seats, key=lambda seat: seat.number)}
-             for r in await exam.office_rooms(model)]
+             for r in await office_rooms(model)]
     return _render(request, "admin/calendar.html", {
         "principal": principal, "office": office, "rules": rows, "closed_days": calendar["closed_days"],
         "days": CALENDAR_DAYS, "rooms": rooms,

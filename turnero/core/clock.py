@@ -5,6 +5,7 @@ All stored times are UTC; offices convert to their own zone for days and display
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -47,3 +48,18 @@ def local(at: datetime, tz: str) -> datetime:
 
 def local_day(at: datetime, tz: str) -> date:
     return local(at, tz).date()
+
+
+def iso(at: datetime | None, tz: str | None = None) -> str | None:
+    """ISO 8601 with offset, to the second: in the office's zone `tz` when given (as
+    the API shows times), else as stored (UTC). None stays None."""
+    if at is None:
+        return None
+    return _iso_in(at, tz) if tz else at.isoformat(timespec="seconds")
+
+
+@functools.lru_cache(maxsize=65536)
+def _iso_in(at: datetime, tz: str) -> str:
+    """Kept: the same times (a slot's start, its cut-offs and check-in window) are
+    formatted for every cita booked in them and in every availability answer."""
+    return local(at, tz).isoformat(timespec="seconds")

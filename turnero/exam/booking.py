@@ -33,6 +33,7 @@ from turnero.core.db import placeholders
 from turnero.core.errors import ApiError, conflict, invalid, not_found
 from turnero.core.models import Office, Service, ServiceKind
 from turnero.exam import policy
+from turnero.exam.eligibility import check_eligibility
 from turnero.exam.models import ExamRoom, ExamSession, Seat
 from turnero.exam.policy import ExamConfig
 
@@ -81,15 +82,13 @@ async def places(office: Office) -> int:
 async def check_booking(office: Office, body: dict, now: datetime) -> None:
     """May this candidate book an exam place? Raises the API error if not (nothing has
     been written yet). `body` is the validated booking request."""
-    from turnero.exam import service
-
     if body.get("party_size", 1) != 1:
         raise invalid("Cada postulante reserva su propia computadora (una plaza por cita).",
                       code="party_too_large")
     category = body.get("category")
     if category not in policy.CATEGORIES:
         raise invalid("Indique la categoría de licencia (A, B, C, M, P o T).", code="category_required")
-    verdict = await service.check_eligibility(body["document"]["number"], category, current_config(), now)
+    verdict = await check_eligibility(body["document"]["number"], category, current_config(), now)
     if not verdict.allowed:
         extra = ({"not_before": clock.local(verdict.not_before, office.timezone).isoformat(timespec="seconds")}
                  if verdict.not_before else {})

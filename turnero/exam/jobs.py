@@ -6,7 +6,7 @@ import logging
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from turnero.exam import booking, service
+from turnero.exam import booking, taking
 from turnero.exam.policy import ExamConfig
 
 log = logging.getLogger("turnero.exam")
@@ -20,7 +20,7 @@ def register(scheduler: AsyncIOScheduler, app) -> None:
 
     async def finish_overdue() -> None:
         try:
-            finished = await service.finish_overdue(config)
+            finished = await taking.finish_overdue(config)
         except Exception:
             log.exception("exam: no se pudieron cerrar los exámenes vencidos")
             return

@@ -16,9 +16,11 @@ from turnero.core.errors import ApiError
 from turnero.core.models import Role
 from turnero.core.pages import PageRedirect, page_principal
 from turnero.core.templating import templates
-from turnero.exam import seat_links, service
+from turnero.exam import seat_links
 from turnero.exam.policy import CATEGORIES, CATEGORY_NAMES
+from turnero.exam.rooms import day_sessions, get_session, office_rooms
 from turnero.exam.routes import exam_config
+from turnero.exam.views import board_view, seat_view
 from turnero.kiosk.pages import not_found_page, page_office
 
 PROCTORS = (Role.OPERATOR, Role.SUPERVISOR)
@@ -27,7 +29,7 @@ PROCTORS = (Role.OPERATOR, Role.SUPERVISOR)
 async def rooms_page(request: Request) -> Response:
     office, principal = await page_office(request, request.path_params["office"], *PROCTORS)
     rooms = []
-    for room in await service.office_rooms(office):
+    for room in await office_rooms(office):
         room.office = office
         seats = sorted(room.seats, key=lambda s: s.number)
         rooms.append({
@@ -35,7 +37,7 @@ async def rooms_page(request: Request) -> Response:
             "sessions": [
                 {"id": s.id, "label": f"{clock.local(s.starts_at, office.timezone):%H:%M}"
                                       f"–{clock.local(s.ends_at, office.timezone):%H:%M}"}
-                for s in await service.day_sessions(room)
+                for s in await day_sessions(room)
             ],
         })
     local_now = clock.local(clock.now(), office.timezone)
@@ -48,13 +50,13 @@ async def rooms_page(request: Request) -> Response:
 
 async def board_page(request: Request) -> Response:
     try:
-        session = await service.get_session(request.path_params["session"])
+        session = await get_session(request.path_params["session"])
     except ApiError:
         await page_principal(request, *PROCTORS)
         raise PageRedirect(not_found_page(request, "No existe esa sesión de examen.")) from None
     office = session.room.office
     principal = await page_principal(request, *PROCTORS, office=office)
-    board = await service.board_view(session, exam_config(request))
+    board = await board_view(session, exam_config(request))
     return templates.TemplateResponse(request, "exam/board.html", {
         "principal": principal, "office": office, "session": session, "room": session.room,
         "starts_local": clock.local(session.starts_at, office.timezone).strftime("%d/%m/%Y %H:%M"),
@@ -68,7 +70,7 @@ async def seat_page(request: Request) -> Response:
         seat = await seat_links.get_seat_by_token(request.path_params["token"])
     except ApiError:
         return not_found_page(request, "Este enlace de computadora no es válido. Pida ayuda al examinador.")
-    state = await service.seat_view(seat, exam_config(request))
+    state = await seat_view(seat, exam_config(request))
     response = templates.TemplateResponse(request, "exam/seat.html", {
         # The link it was opened with: a candidate's link (their exam) or the idle seat's.
         "seat": seat, "room": seat.room, "boot": {"token": request.path_params["token"], "state": state},

@@ -15,7 +15,8 @@ from turnero.core.http import json_response, read_json
 from turnero.core.models import Office, Role
 from turnero.core.service import get_office
 from turnero.scheduler.config import config_of as scheduler_config_of
-from turnero.exam import booking, seat_links, service
+from turnero.exam import booking, checkin, rooms, seat_links, seat_swap, taking, views
+from turnero.exam.eligibility import check_eligibility
 from turnero.exam.policy import CATEGORIES, ExamConfig
 from turnero.exam.schemas import (
     Answer,
@@ -72,15 +73,15 @@ async def list_rooms(request: Request):
     return json_response([
         {"code": r.code, "name": r.name,
          "seats": [{"number": s.number, "in_service": s.in_service} for s in sorted(r.seats, key=lambda s: s.number)]}
-        for r in await service.office_rooms(office)
+        for r in await rooms.office_rooms(office)
     ])
 
 
 async def create_session(request: Request):
     office, _ = await _office_proctor(request)
-    room = await service.get_room(office, request.path_params["room"])
+    room = await rooms.get_room(office, request.path_params["room"])
     body = await read_json(request, CreateSession)
-    session = await service.create_session(room, datetime.fromisoformat(body.starts_at), timedelta(minutes=body.minutes),
+    session = await rooms.create_session(room, datetime.fromisoformat(body.starts_at), timedelta(minutes=body.minutes),
                                            scheduler_config_of(request.app))
     session.room = room
     return json_response(session_view(session), 201)
@@ -88,57 +89,57 @@ async def create_session(request: Request):
 
 async def list_sessions(request: Request):
     office, _ = await _office_proctor(request)
-    room = await service.get_room(office, request.path_params["room"])
+    room = await rooms.get_room(office, request.path_params["room"])
     raw = request.query_params.get("date", "")
     try:
         day = datetime.fromisoformat(raw).date() if raw else None
     except ValueError:
         raise invalid("date: debe ser una fecha AAAA-MM-DD.") from None
-    sessions = await service.day_sessions(room, day, scheduler_config_of(request.app))
+    sessions = await rooms.day_sessions(room, day, scheduler_config_of(request.app))
     return json_response([session_view(s) for s in sessions])
 
 
 def _seat_service_handler(in_service: bool):
     async def handler(request: Request):
         office, actor = await _office_proctor(request)
-        room = await service.get_room(office, request.path_params["room"])
+        room = await rooms.get_room(office, request.path_params["room"])
         return json_response(
-            await service.set_seat_in_service(room, _seat_number(request.path_params["seat"]), in_service, actor)
+            await rooms.set_seat_in_service(room, _seat_number(request.path_params["seat"]), in_service, actor)
         )
 
     return handler
 
 
 async def _proctor_session(request: Request):
-    session = await service.get_session(request.path_params["session"])
+    session = await rooms.get_session(request.path_params["session"])
     actor = await require(request, *PROCTORS, office_id=session.room.office_id)
     return session, actor
 
 
 async def board(request: Request):
     session, _ = await _proctor_session(request)
-    return json_response(await service.board_view(session, exam_config(request)))
+    return json_response(await views.board_view(session, exam_config(request)))
 
 
 async def open_session(request: Request):
     session, actor = await _proctor_session(request)
-    session = await service.open_session(session, actor, exam_config(request))
-    return json_response(await service.board_view(session, exam_config(request)))
+    session = await rooms.open_session(session, actor, exam_config(request))
+    return json_response(await views.board_view(session, exam_config(request)))
 
 
 async def check_in(request: Request):
     session, actor = await _proctor_session(request)
     body = await read_json(request, ExamCheckIn)
-    attempt = await service.check_in(
+    attempt = await checkin.check_in(
         session, body.booking, body.presented_document, seat_number=body.seat, actor=actor,
         config=exam_config(request),
     )
-    return json_response(await service.attempt_view_loaded(attempt), 201)
+    return json_response(await views.attempt_view_loaded(attempt), 201)
 
 
 async def _proctor_attempt(request: Request):
-    attempt = await service.get_attempt(request.path_params["attempt"])
-    session = await service.get_session(attempt.session_id)
+    attempt = await rooms.get_attempt(request.path_params["attempt"])
+    session = await rooms.get_session(attempt.session_id)
     actor = await require(request, *PROCTORS, office_id=session.room.office_id)
     return attempt, actor
 
@@ -146,14 +147,14 @@ async def _proctor_attempt(request: Request):
 async def swap(request: Request):
     attempt, actor = await _proctor_attempt(request)
     body = await read_json(request, Swap)
-    moved = await service.swap_seat(attempt, seat_number=body.seat, actor=actor, reason=body.reason)
-    return json_response(await service.attempt_view_loaded(moved))
+    moved = await seat_swap.swap_seat(attempt, seat_number=body.seat, actor=actor, reason=body.reason)
+    return json_response(await views.attempt_view_loaded(moved))
 
 
 async def cancel(request: Request):
     attempt, actor = await _proctor_attempt(request)
     body = await read_json(request, Cancel)
-    return json_response(await service.attempt_view_loaded(await service.cancel_attempt(attempt, actor, body.reason)))
+    return json_response(await views.attempt_view_loaded(await seat_swap.cancel_attempt(attempt, actor, body.reason)))
 
 
 async def eligibility(request: Request):
@@ -164,7 +165,7 @@ async def eligibility(request: Request):
         raise invalid("document: falta o es inválido.")
     if category not in CATEGORIES:
         raise invalid(f"category: debe ser una de {' '.join(CATEGORIES)}.")
-    verdict = await service.check_eligibility(document, category, exam_config(request))
+    verdict = await check_eligibility(document, category, exam_config(request))
     return json_response({
         "allowed": verdict.allowed, "code": verdict.code, "message": verdict.message,
         "not_before": verdict.not_before.isoformat(timespec="seconds") if verdict.not_before else None,
@@ -176,20 +177,20 @@ async def eligibility(request: Request):
 
 async def seat_state(request: Request):
     seat = await seat_links.get_seat_by_token(request.path_params["token"])
-    return json_response(await service.seat_view(seat, exam_config(request)))
+    return json_response(await views.seat_view(seat, exam_config(request)))
 
 
 async def seat_start(request: Request):
     seat = await seat_links.get_seat_by_token(request.path_params["token"])
     body = await read_json(request, AttemptRef)
-    started = await service.start_attempt(seat, body.attempt, exam_config(request))
-    return json_response(await service.seat_view(seat, exam_config(request), started))
+    started = await taking.start_attempt(seat, body.attempt, exam_config(request))
+    return json_response(await views.seat_view(seat, exam_config(request), started))
 
 
 async def seat_answer(request: Request):
     seat = await seat_links.get_seat_by_token(request.path_params["token"])
     body = await read_json(request, Answer)
-    attempt = await service.record_answer(
+    attempt = await taking.record_answer(
         seat, body.attempt, body.question, body.choice, body.position, exam_config(request)
     )
     return json_response({"saved": True, "question": body.question, "choice": body.choice,
@@ -199,8 +200,8 @@ async def seat_answer(request: Request):
 async def seat_submit(request: Request):
     seat = await seat_links.get_seat_by_token(request.path_params["token"])
     body = await read_json(request, AttemptRef)
-    finished = await service.submit_attempt(seat, body.attempt, exam_config(request))
-    return json_response(await service.seat_view(seat, exam_config(request), finished))
+    finished = await taking.submit_attempt(seat, body.attempt, exam_config(request))
+    return json_response(await views.seat_view(seat, exam_config(request), finished))
 
 
 def _proctor_doc(summary: str, **kw) -> ApiDoc:
