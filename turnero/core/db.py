@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import json
 import logging
 from datetime import date, datetime, timezone
 import socket
@@ -186,6 +187,13 @@ def dialect() -> str:
 
 def is_postgres() -> bool:
     return dialect() == "postgres"
+
+
+def json_text(data) -> str:
+    """A JSON column's text for raw SQL (an audit event's data, a stored answer):
+    compact, keys sorted, so the same data always gives the same text (an idempotency
+    key's request hash relies on it)."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
 
 
 def placeholders(sql: str) -> str:

@@ -12,7 +12,7 @@ from turnero.core.db import db_datetime, placeholders
 from turnero.core.models import Office, OfficeService, Service
 from turnero.core.service import get_service
 from turnero.scheduler import policy
-from turnero.scheduler.config import SchedulerConfig, _closed, _db, _iso, _offered, _slot_iso
+from turnero.scheduler.config import SchedulerConfig, _closed, _db, _offered, _slot_iso
 from turnero.scheduler.models import BookingRule
 from turnero.scheduler.rules import _rule, ensure_slots, rules_of
 
@@ -127,6 +127,6 @@ async def _next_free(office: Office, service: Service, rule: BookingRule, now: d
         return None
     row = rows[0]
     return {
-        "start": _iso(db_datetime(row["start"]), tz), "end": _iso(db_datetime(row["end"]), tz),
+        "start": clock.iso(db_datetime(row["start"]), tz), "end": clock.iso(db_datetime(row["end"]), tz),
         "available": row["capacity"] - row["booked"],
     }

@@ -27,14 +27,14 @@ from tortoise.transactions import in_transaction
 
 from turnero.core import clock, metrics
 from turnero.core.auth import Principal
-from turnero.core.db import is_postgres, placeholders
+from turnero.core.db import is_postgres, json_text, placeholders
 from turnero.core.errors import ApiError, conflict, invalid
 from turnero.core.ids import public_id
 from turnero.core.models import Office, Service, ServiceKind
 from turnero.core.service import fee_words
 from turnero.notifications import service as notifications
 from turnero.scheduler import places, policy
-from turnero.scheduler.config import _ACTIVE_SQL, SchedulerConfig, _db, _json, _offered, office_by_code
+from turnero.scheduler.config import _ACTIVE_SQL, SchedulerConfig, _db, _offered, office_by_code
 from turnero.scheduler.models import AppointmentStatus, IdempotencyKey
 from turnero.scheduler.places import _slot_full, record_event, take_places
 from turnero.scheduler.rules import _check_bookable, _local_start, _rule_and_rules, _slot_at
@@ -70,7 +70,7 @@ _HOLDER = f"SELECT 1 AS x FROM appointment WHERE service_id = ? AND document_key
 
 
 def fingerprint(body: dict) -> str:
-    return hashlib.sha256(_json(body).encode()).hexdigest()
+    return hashlib.sha256(json_text(body).encode()).hexdigest()
 
 
 _CODES = len(policy.CODE_ALPHABET) ** policy.CODE_LENGTH
@@ -184,7 +184,7 @@ async def _commit(values: list, slot: places.KnownSlot, office: Office, service:
                   now) -> dict:
     party, phone = values[15], values[14]
     user_id = actor.user_id if actor else None
-    event = _json({"slot": slot.id, "party_size": party})
+    event = json_text({"slot": slot.id, "party_size": party})
     asked_at = places.known.epoch
     try:
         if is_postgres() and key is None and not phone:
@@ -244,7 +244,7 @@ async def _store_key(conn, key: str, print_: str, view: dict, now) -> None:
             "INSERT INTO idempotency_key (key, fingerprint, status_code, response, created_at)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id"
         ),
-        [key, print_, 201, _json(view), now],
+        [key, print_, 201, json_text(view), now],
     )
     if not rows:
         raise _KeyTaken()

@@ -14,7 +14,7 @@ from turnero.core.errors import conflict, invalid
 from turnero.core.models import Office, Service
 from turnero.notifications import service as notifications
 from turnero.scheduler import places, policy
-from turnero.scheduler.config import SchedulerConfig, _iso
+from turnero.scheduler.config import SchedulerConfig
 from turnero.scheduler.models import Appointment, AppointmentStatus, BookingRule
 from turnero.scheduler.places import record_event, release_places, take_places
 from turnero.scheduler.rules import _check_bookable, _local_start, _rule, _slot_at, rules_of
@@ -105,7 +105,7 @@ async def reschedule(ref: str, document: str, new_start: datetime, config: Sched
             [slot.id, slot.start, slot.end, appt.id],
         )
         await record_event(conn, appt.id, "rescheduled", now, actor, {
-            "from": _iso(appt.start, "UTC"), "to": _iso(slot.start, "UTC"), "from_slot": old_slot, "to_slot": slot.id,
+            "from": clock.iso(appt.start, "UTC"), "to": clock.iso(slot.start, "UTC"), "from_slot": old_slot, "to_slot": slot.id,
         })
         await notifications.appointment_rescheduled(conn, appt, office, service.code, start=slot.start)
     places.known.forget((old_slot,))  # again after the commit (see cancel)

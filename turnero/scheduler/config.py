@@ -1,5 +1,6 @@
 """Citas: what every part of the scheduler shares — its configuration, the per-app cache
-of offices, booking rules and closed days, and the formatting of times and JSON.
+of offices, booking rules and closed days, and the formatting of slot times (times
+and JSON text in general: core.clock.iso, core.db.json_text).
 
 The domain's operations live in the modules next to this one (rules and slots,
 availability, views, changes, check-in, sweeps, calendars; booking.py books). Each state
@@ -17,15 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 import time as time_module
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 from limits import RateLimitItem, parse_many
 
+from turnero.core import clock
 from turnero.core.db import db_datetime
 from turnero.core.models import Office, Service
 from turnero.core.service import get_office, offered_service
@@ -85,21 +85,10 @@ def config_of(app) -> SchedulerConfig:
 
 
 @functools.lru_cache(maxsize=65536)
-def _iso(at: datetime | None, tz: str) -> str | None:
-    """A time in the office's zone. Kept: the same slot times (and their cut-offs and
-    check-in windows) are formatted for every cita booked in them."""
-    return at.astimezone(ZoneInfo(tz)).isoformat(timespec="seconds") if at else None
-
-
-@functools.lru_cache(maxsize=65536)
 def _slot_iso(raw, tz: str) -> str:
     """A slot time as read by raw SQL (SQLite: text; PostgreSQL: datetime), in the
     office's zone. Slot times repeat in every availability answer: formatted once."""
-    return _iso(db_datetime(raw), tz)
-
-
-def _json(data) -> str:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+    return clock.iso(db_datetime(raw), tz)
 
 
 def _db():

@@ -37,9 +37,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from turnero.core.auth import Principal
-from turnero.core.db import database_generation, db_datetime, is_postgres, placeholders
+from turnero.core.db import database_generation, db_datetime, is_postgres, json_text, placeholders
 from turnero.core.errors import ApiError, conflict
-from turnero.scheduler.config import _json
 
 log = logging.getLogger("turnero.citas")
 
@@ -191,7 +190,7 @@ async def places_changed(conn) -> None:
 async def record_event(conn, appointment_id: int, kind: str, at: datetime, actor: Principal | None, data: dict | None = None) -> None:
     await conn.execute_query_dict(
         placeholders("INSERT INTO appointment_event (appointment_id, kind, at, user_id, data) VALUES (?, ?, ?, ?, ?)"),
-        [appointment_id, kind, at, actor.user_id if actor else None, _json(data or {})],
+        [appointment_id, kind, at, actor.user_id if actor else None, json_text(data or {})],
     )
 
 

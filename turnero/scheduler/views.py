@@ -9,7 +9,7 @@ from turnero.core.errors import not_found
 from turnero.core.models import Office, Service
 from turnero.core.service import can_match
 from turnero.scheduler import policy
-from turnero.scheduler.config import SchedulerConfig, _iso
+from turnero.scheduler.config import SchedulerConfig
 from turnero.scheduler.models import Appointment, AppointmentStatus, BookingRule
 from turnero.scheduler.rules import rules_of
 
@@ -38,8 +38,8 @@ def appointment_view(appt: Appointment, office: Office, service: Service, rules:
         "service": service.code,
         "service_name": service.name,
         "kind": str(service.kind),
-        "start": _iso(appt.start, tz),
-        "end": _iso(appt.end, tz),
+        "start": clock.iso(appt.start, tz),
+        "end": clock.iso(appt.end, tz),
         "timezone": tz,
         "status": str(appt.status),
         "name": appt.name,
@@ -55,9 +55,9 @@ def appointment_view(appt: Appointment, office: Office, service: Service, rules:
         "fee_bs": service.fee_bs,
         "fee_note": service.fee_note,
         "can_cancel": appt.status == AppointmentStatus.BOOKED and policy.can_cancel(appt.start, now, rules),
-        "cancel_until": _iso(policy.cancel_deadline(appt.start, rules), tz),
-        "checkin_from": _iso(appt.start - checkin.before, tz),
-        "checkin_until": _iso(appt.start + checkin.after, tz),
+        "cancel_until": clock.iso(policy.cancel_deadline(appt.start, rules), tz),
+        "checkin_from": clock.iso(appt.start - checkin.before, tz),
+        "checkin_until": clock.iso(appt.start + checkin.after, tz),
         "ticket": ticket_public_id,
         "links": {
             "ics": f"/api/appointments/{appt.public_id}/calendar.ics",
