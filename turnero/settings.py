@@ -114,6 +114,8 @@ class Settings:
     notify_send_timeout_seconds: float = 10.0
     notify_lease_seconds: float = 120.0
     notify_concurrency: int = 20  # messages in flight at once per dispatcher
+    # After a visit with a phone ends, an SMS asks for a 1–5 rating (issue 20; README).
+    satisfaction_sms: bool = True
     # Citas (turnero/scheduler): booking attempts per client address (`limits` syntax),
     # the holiday table ("" turns holidays off), the check-in window around a cita's
     # start, what happens to a late arrival ("refuse" or "walk_in") and when an
@@ -186,6 +188,7 @@ class Settings:
                                                    cls.notify_send_timeout_seconds),
             notify_lease_seconds=_env_float("TURNERO_NOTIFY_LEASE_SECONDS", cls.notify_lease_seconds),
             notify_concurrency=_env_int("TURNERO_NOTIFY_CONCURRENCY", cls.notify_concurrency),
+            satisfaction_sms=_env_bool("TURNERO_SATISFACTION_SMS", cls.satisfaction_sms),
             booking_rate_limit=_env("TURNERO_BOOKING_RATE_LIMIT", cls.booking_rate_limit),
             holidays_country=os.environ.get("TURNERO_HOLIDAYS_COUNTRY", cls.holidays_country).strip().upper(),
             departmental_holidays=_env_bool("TURNERO_DEPARTMENTAL_HOLIDAYS", cls.departmental_holidays),

@@ -6,7 +6,7 @@ the session cookie (static/js/admin.js), so the rules and messages are the API's
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
@@ -21,6 +21,7 @@ from turnero.core.models import Office, Role, Service
 from turnero.core.pages import PageRedirect, page_principal
 from turnero.core.templating import templates
 from turnero.kiosk.pages import not_found_page
+from turnero.queue import satisfaction
 
 ROLE_ES = {"admin": "Administrador", "supervisor": "Supervisor", "operator": "Operador",
            "kiosk": "Quiosco", "display": "Pantalla de sala"}
@@ -159,8 +160,10 @@ async def report_page(request: Request) -> Response:
     waits = report["wait"]["by_service"]
     wait_chart = charts.bar_chart("Espera p90 por trámite (minutos)", list(waits), [w["p90"] or 0 for w in waits.values()],
                                   " min")
+    office = await service.office_by_code(code)  # (the report above checked the office and the actor)
+    rated = await satisfaction.office_report(office, date.fromisoformat(report["from"]), date.fromisoformat(report["to"]))
     return _render(request, "admin/report.html", {
-        "principal": principal, "report": report, "hours": hours, "tables": reports.TABLES,
+        "principal": principal, "report": report, "hours": hours, "tables": reports.TABLES, "satisfaction": rated,
         "charts": [by_hour, wait_chart],
         "service_names": {s["code"]: s["name"] for s in await service.list_services()},
     })

@@ -14,6 +14,7 @@ from turnero.notifications.dispatcher import dispatch_due
 from turnero.notifications.gateways import Gateway, build_gateway
 from turnero.notifications.policy import NotificationConfig
 from turnero.notifications.service import notify_near_turns
+from turnero.notifications.surveys import queue_surveys
 
 log = logging.getLogger("turnero.jobs")
 
@@ -31,6 +32,12 @@ async def run_near_turns(queue_config, config: NotificationConfig) -> None:
     written = await notify_near_turns(queue_config, config)
     if written:
         log.info("avisos de turno cercano: %d", written)
+
+
+async def run_surveys() -> None:
+    written = await queue_surveys()
+    if written:
+        log.info("encuestas de satisfacción: %d", written)
 
 
 _closing: set[asyncio.Task] = set()  # (a task nobody references may be collected unfinished)
@@ -65,3 +72,8 @@ def register(scheduler: AsyncIOScheduler, app) -> None:
         run_near_turns, "interval", seconds=10, args=[app.state.queue_config, config],
         id="notifications.near_turns", max_instances=1, coalesce=True, replace_existing=True,
     )
+    if settings.satisfaction_sms:
+        scheduler.add_job(
+            run_surveys, "interval", seconds=30,
+            id="notifications.surveys", max_instances=1, coalesce=True, replace_existing=True,
+        )

@@ -53,6 +53,11 @@ TEMPLATES: dict[str, str] = {
         " Por favor vuelva a la sala de espera."
     ),
     "turno_llamado": "{{ institucion }}: es su turno {{ numero }}. Pase a la ventanilla {{ ventanilla }}.",
+    # After a finished visit (issue 20): one SMS segment; the reply's digit is the rating.
+    "encuesta_satisfaccion": (
+        "{{ institucion }}: gracias por su visita, turno {{ numero }}. ¿Cómo le atendimos?"
+        " Responda 1 a 5 (1 muy mal, 5 muy bien)."
+    ),
     "resultado_examen": (
         "{{ institucion }}: examen teórico categoría {{ categoria }}:"
         " {% if aprobado %}APROBADO{% else %}REPROBADO{% endif %} ({{ correctas }}/{{ total }})."

@@ -195,3 +195,29 @@ class PaymentRecord(Model):
 
     class Meta:
         table = "payment_record"
+
+
+class RatingChannel(StrEnum):
+    PAGE = "page"  # the citizen's ticket page
+    SMS = "sms"  # a 1–5 reply to the survey message
+    DESK = "desk"  # the tablet facing the citizen at the desk
+
+
+class SatisfactionRating(Model):
+    """How a citizen rated a finished visit, 1 (muy mal) to 5 (muy bien); once per
+    ticket (queue/satisfaction.py). Office, service, desk and operator are copied from
+    the ticket when it is rated, so reports group without joining the ticket."""
+
+    id = fields.IntField(primary_key=True)
+    ticket = fields.OneToOneField("models.Ticket", related_name="rating", on_delete=fields.CASCADE)
+    office = fields.ForeignKeyField("models.Office", related_name="ratings", on_delete=fields.CASCADE)
+    service = fields.ForeignKeyField("models.Service", related_name="ratings", on_delete=fields.CASCADE)
+    desk = fields.ForeignKeyField("models.Desk", related_name="ratings", null=True, on_delete=fields.SET_NULL)
+    operator = fields.ForeignKeyField("models.User", related_name="ratings", null=True, on_delete=fields.SET_NULL)
+    score = fields.SmallIntField()
+    channel = fields.CharEnumField(RatingChannel, max_length=8)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "satisfaction_rating"
+        indexes = (("office", "created_at"),)

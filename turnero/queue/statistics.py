@@ -1,6 +1,8 @@
 """Public figures of an office (issue 20, transparency): how long people waited by hour
-of the day over the last weeks, and today's load so far. Counts and minutes only — no
-ticket number, name, document, desk or operator — so anyone may read them (JSON or CSV).
+of the day over the last weeks, today's load so far, and how citizens rated their visits
+(average and count of the last 30 days). Counts and minutes only — no ticket number,
+name, document, desk or operator — so anyone may read them (JSON, CSV, and the page
+/oficinas/{office}/estadisticas).
 
 `hourly_figures` is pure: (local hour of issue, minutes waited) pairs in, a row per hour
 out. The wait is a visit's first step, issue to first call, as the reports count it."""
@@ -16,6 +18,7 @@ from zoneinfo import ZoneInfo
 from turnero.core import clock
 from turnero.core.db import db_datetime
 from turnero.core.models import Office
+from turnero.queue import satisfaction
 from turnero.queue.models import Ticket, TicketStatus
 
 WEEKS = 4  # the period the hourly figures cover, ending yesterday
@@ -67,6 +70,7 @@ async def office_statistics(office: Office) -> dict:
             "served": served_today,
             "waiting_now": await Ticket.filter(office_id=office.id, status=TicketStatus.WAITING).count(),
         },
+        "satisfaction": await satisfaction.public_summary(office),
     }
 
 
@@ -77,4 +81,10 @@ def statistics_csv(figures: dict) -> str:
     for row in figures["by_hour"]:
         writer.writerow([row["hour"], row["visits_per_day"], row["wait_mean_minutes"], row["wait_median_minutes"],
                          row["wait_p90_minutes"]])
+    rated = figures.get("satisfaction")
+    if rated is not None:  # a second small table after a blank line: the office's ratings
+        writer.writerow([])
+        writer.writerow(["valoracion_desde", "valoracion_hasta", "valoraciones", "valoracion_media"])
+        writer.writerow([rated["from"], rated["to"], rated["count"],
+                         "" if rated["average"] is None else rated["average"]])
     return out.getvalue()
