@@ -97,7 +97,7 @@ async def test_desk_list_shows_status_operator_and_the_ticket_served(client, kio
 async def test_desk_list_is_per_office(client):
     admin = await login(client, "admin")
     desks = await desks_by_name(client, admin, "LPZ-ZONA-SUR")
-    assert set(desks) == {"1", "2", "3", "4"}
+    assert set(desks) == {"1", "2", "3", "4", "L1"}  # L1: licences (one of the seeds' 7 licence offices)
     assert desks["4"]["services"][0] == "SANEAMIENTO" and set(desks["4"]["services"]) == {"SANEAMIENTO", "SANEAMIENTO-RA", "CERT"}
 
 

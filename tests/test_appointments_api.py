@@ -121,7 +121,7 @@ async def test_offices_for_a_service_show_the_next_free_time(client):
     response = await client.get("/api/services/CI-RENOV/offices")
     assert response.status_code == 200
     by_code = {o["code"]: o for o in response.json()}
-    assert set(by_code) == {"LPZ-PRINCIPAL", "LPZ-TELEFERICO-ROJO", "LPZ-ZONA-SUR"}
+    assert set(by_code) == {"LPZ-PRINCIPAL", "LPZ-TELEFERICO-ROJO", "LPZ-ZONA-SUR", "LPZ-BRIGADA-1"}  # + the brigade
     assert by_code[OFFICE]["next_free"] == {"start": "2026-11-30T11:15:00-04:00", "end": "2026-11-30T11:30:00-04:00", "available": 1}
     assert by_code["LPZ-PRINCIPAL"]["next_free"]["start"] == "2026-11-30T11:00:00-04:00"
     assert_error(await client.get("/api/services/NOPE/offices"), 404, "service_not_found")

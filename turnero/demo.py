@@ -1,17 +1,29 @@
 """Demo data: La Paz offices of SEGIP, SEGELIC and DIGEMIG (from the offices' public documents).
 
-Seeding is idempotent: what exists is left alone, what is missing is created.
+DEMO DATA, not an official directory: the network is the seeds' (SEGIP's 2020 report):
+the 11 CI offices of La Paz, the 7 that issue driving licences (Principal — as a licence
+section of its own, LPZ-LIC-PRINCIPAL —, SEGELIC La Paz, Zona Sur, SEGELIC El Alto,
+Achacachi, Viacha, Caranavi), the 6 that do saneamiento
+(Principal, Zona Sur, Centro, Teleférico Rojo, Santa Rosa, Caranavi), DIGEMIG La Paz and
+one SEGIP mobile brigade whose stops are dated from the day it is seeded. Desks, weights,
+hours and addresses are illustrative; where the sources give no address the office says
+so (NO_ADDRESS) rather than carry one that looks official.
+
+Seeding is idempotent: what exists is left alone, what is missing is created (and the
+brigade gets new stops when all of its stops are past).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from tortoise.transactions import in_transaction
 
+from turnero.core import clock
 from turnero.core.auth import hash_password
-from turnero.core.models import Office, OfficeService, Role, Service, ServiceKind, User
-from turnero.exam.service import seed_exam_demo
+from turnero.core.models import BrigadeStop, Office, OfficeKind, OfficeService, Role, Service, ServiceKind, User
+from turnero.exam.demo import seed_exam_demo
 from turnero.queue.models import Desk, DeskService
 from turnero.scheduler.models import BookingRule
 
@@ -164,6 +176,8 @@ class DemoOffice:
     services: tuple[str, ...]
     # desk name -> {service code: weight}
     desks: dict[str, dict[str, int]]
+    city: str = "La Paz"
+    kind: OfficeKind = OfficeKind.FIXED
 
 
 CI_DESK = {"CI-RENOV": 1, "CERT": 2}
@@ -185,6 +199,9 @@ FLOW_DESKS = {
     "23": {"SANEAMIENTO": 1, "CERT": 2},
     "24": {"ENTREGA": 1, "CI-RENOV": 2},
 }
+# Where the seeds give no street address: said so, never one that looks official.
+NO_ADDRESS = "Dirección no publicada en las fuentes de esta demostración"
+LIC_DESK = {"LIC-RENOV": 1, "LIC-DUPLICADO": 2}
 
 OFFICES = [
     DemoOffice(
@@ -193,6 +210,15 @@ OFFICES = [
         # (Its lobby screen shows one card per line: eight stay legible across the room.)
         ("CI-RENOV", "CI-NUEVO", "CERT", "SANEAMIENTO", "CIE", "DESCARTE", "CAPTURA", "ENTREGA"),
         FLOW_DESKS,
+    ),
+    DemoOffice(
+        # The main office is one of the seeds' 7 licence offices (its licence figures start
+        # late in 2020). Its licence counters are a section of their own here, with their own
+        # kiosk line and screen: the CI lobby's screen keeps its eight legible lines.
+        "LPZ-LIC-PRINCIPAL", "SEGELIC Oficina Principal — Licencias de conducir", "SEGELIC",
+        "Calle Sucre esq. Juan de la Riva, Zona Central", _hours(),
+        ("LIC-RENOV", "LIC-DUPLICADO"),
+        {"1": LIC_DESK, "2": {"LIC-DUPLICADO": 1, "LIC-RENOV": 2}},
     ),
     DemoOffice(
         "LPZ-TELEFERICO-ROJO", "SEGIP Teleférico Rojo", "SEGIP",
@@ -211,21 +237,24 @@ OFFICES = [
         "LPZ-ZONA-SUR", "SEGIP Zona Sur", "SEGIP",
         "Av. Ballivián esq. calle 15, Calacoto", _hours(),
         ("CI-RENOV", "CI-REPOSICION", "CI-MENOR", "CERT", "SANEAMIENTO", "SANEAMIENTO-RA", "CIE-RENOV",
-         "CIE-REFUGIO"),
+         "CIE-REFUGIO", "LIC-RENOV"),
         {"1": CI_DESK, "2": {**CI_DESK, "CIE-RENOV": 2, "CIE-REFUGIO": 2},
          "3": {"CI-RENOV": 1, "CI-REPOSICION": 2, "CI-MENOR": 2},
-         "4": {"SANEAMIENTO": 1, "SANEAMIENTO-RA": 2, "CERT": 2}},
+         "4": {"SANEAMIENTO": 1, "SANEAMIENTO-RA": 2, "CERT": 2},
+         "L1": {"LIC-RENOV": 1}},  # one of the seeds' 7 licence offices
     ),
     DemoOffice(
         "LPZ-SEGELIC", "SEGELIC La Paz — Licencias de conducir", "SEGELIC",
         "Av. Arce N° 2409, Sopocachi", _hours(),
-        ("LIC-NUEVA", "LIC-RENOV", "LIC-DUPLICADO", "LIC-CANJE", "LIC-CORTESIA", "LIC-CATEGORIA", "EXAM-TEORICO"),
+        ("LIC-NUEVA", "LIC-RENOV", "LIC-DUPLICADO", "LIC-CANJE", "LIC-CORTESIA", "LIC-CATEGORIA", "EXAM-TEORICO",
+         "CI-RENOV", "CERT"),  # (one of the 11 CI offices too: 30,698 CIs in 2020)
         {
             "1": {"LIC-NUEVA": 1, "LIC-RENOV": 2, "LIC-CATEGORIA": 2},
             "2": {"LIC-NUEVA": 1, "LIC-RENOV": 2, "LIC-CANJE": 2},
             "3": {"LIC-RENOV": 1, "LIC-NUEVA": 2, "LIC-DUPLICADO": 2},
             "4": {"LIC-RENOV": 1, "LIC-DUPLICADO": 2, "LIC-CORTESIA": 2},
             "5": {"LIC-NUEVA": 1, "LIC-CATEGORIA": 2},
+            "6": {"CI-RENOV": 1, "CERT": 2},
         },
     ),
     DemoOffice(
@@ -241,7 +270,73 @@ OFFICES = [
             "5": {"PERMANENCIA": 1, "NATURALIZACION": 2, "DOC-VIAJE-REFUGIO": 2, "DESCARTE": 2},
         },
     ),
+    # The rest of the seeds' 11 La Paz CI offices (SEGIP 2020 report: yearly CIs in brackets).
+    DemoOffice(
+        "LPZ-SANTA-ROSA", "SEGIP Santa Rosa", "SEGIP", NO_ADDRESS, _hours(),  # 50,236
+        ("CI-RENOV", "CI-REPOSICION", "CERT", "SANEAMIENTO"),
+        {"1": {"CI-RENOV": 1, "CI-REPOSICION": 2}, "2": {"CI-REPOSICION": 1, "CI-RENOV": 2, "CERT": 2},
+         "3": {"SANEAMIENTO": 1, "CERT": 2}},
+    ),
+    DemoOffice(
+        "LPZ-PACAJES", "SEGIP Pacajes", "SEGIP", NO_ADDRESS, _hours(),  # 46,975
+        ("CI-RENOV", "CI-REPOSICION", "CERT"),
+        {"1": {"CI-RENOV": 1, "CERT": 2}, "2": {"CI-RENOV": 1, "CI-REPOSICION": 2},
+         "3": {"CI-REPOSICION": 1, "CI-RENOV": 2}},
+    ),
+    DemoOffice(
+        "LPZ-CARANAVI", "SEGIP Caranavi", "SEGIP", NO_ADDRESS, _hours(),  # 18,493
+        ("CI-RENOV", "CI-REPOSICION", "CERT", "SANEAMIENTO", "LIC-RENOV", "LIC-DUPLICADO"),
+        {"1": {"CI-RENOV": 1, "CI-REPOSICION": 2, "CERT": 2}, "2": {"SANEAMIENTO": 1, "CI-RENOV": 2},
+         "3": LIC_DESK},
+        city="Caranavi",
+    ),
+    DemoOffice(
+        "LPZ-VIACHA", "SEGIP Viacha", "SEGIP", NO_ADDRESS, _hours(),  # 15,807
+        ("CI-RENOV", "CI-REPOSICION", "CERT", "LIC-RENOV", "LIC-DUPLICADO"),
+        {"1": {"CI-RENOV": 1, "CI-REPOSICION": 2, "CERT": 2}, "2": {**LIC_DESK, "CI-RENOV": 3}},
+        city="Viacha",
+    ),
+    DemoOffice(
+        "LPZ-ACHACACHI", "SEGIP Achacachi", "SEGIP", NO_ADDRESS, _hours(),  # 14,436
+        ("CI-RENOV", "CI-REPOSICION", "CERT", "LIC-RENOV", "LIC-DUPLICADO"),
+        {"1": {"CI-RENOV": 1, "CI-REPOSICION": 2, "CERT": 2}, "2": {**LIC_DESK, "CI-RENOV": 3}},
+        city="Achacachi",
+    ),
+    DemoOffice(
+        "LPZ-SEGELIC-EL-ALTO", "SEGELIC El Alto — Licencias de conducir", "SEGELIC", NO_ADDRESS, _hours(),  # 11,580
+        ("LIC-NUEVA", "LIC-RENOV", "LIC-DUPLICADO", "LIC-CATEGORIA", "CI-RENOV", "CERT"),
+        {"1": {"LIC-NUEVA": 1, "LIC-RENOV": 2, "LIC-CATEGORIA": 2}, "2": {"LIC-RENOV": 1, "LIC-DUPLICADO": 2},
+         "3": {"LIC-RENOV": 1, "LIC-NUEVA": 2}, "4": {"CI-RENOV": 1, "CERT": 2}},
+        city="El Alto",
+    ),
+    DemoOffice(
+        # The seeds place it by the Celeste line's Prado station; no street address is given.
+        "LPZ-CENTRO-CELESTE", "SEGIP Centro — Teleférico Celeste", "SEGIP",
+        "Teleférico Celeste, zona El Prado (" + NO_ADDRESS.lower() + ")", _hours(),  # 8,547
+        ("CI-RENOV", "CERT", "SANEAMIENTO"),
+        {"1": {"CI-RENOV": 1, "CERT": 2}, "2": {"SANEAMIENTO": 1, "CI-RENOV": 2}},
+    ),
+    # A SEGIP mobile brigade (the seeds count 28 and 13–14 semi-permanent offices rotating
+    # through 100 municipalities): open only on the days of its stops (DEMO_STOPS).
+    DemoOffice(
+        "LPZ-BRIGADA-1", "SEGIP Brigada Móvil 1 La Paz", "SEGIP",
+        "Itinerante: vea sus paradas en /api/brigades", {},
+        ("CI-RENOV", "CI-REPOSICION", "CERT"),
+        {"1": {"CI-RENOV": 1, "CI-REPOSICION": 2}, "2": {"CI-REPOSICION": 1, "CI-RENOV": 2, "CERT": 2}},
+        kind=OfficeKind.BRIGADE,
+    ),
 ]
+CI_OFFICES = ("LPZ-PRINCIPAL", "LPZ-TELEFERICO-ROJO", "LPZ-SANTA-ROSA", "LPZ-PACAJES", "LPZ-ZONA-SUR",
+              "LPZ-SEGELIC", "LPZ-CARANAVI", "LPZ-VIACHA", "LPZ-ACHACACHI", "LPZ-SEGELIC-EL-ALTO",
+              "LPZ-CENTRO-CELESTE")
+LICENCE_OFFICES = ("LPZ-LIC-PRINCIPAL", "LPZ-SEGELIC", "LPZ-ZONA-SUR", "LPZ-SEGELIC-EL-ALTO", "LPZ-ACHACACHI",
+                   "LPZ-VIACHA", "LPZ-CARANAVI")
+BRIGADE = "LPZ-BRIGADA-1"
+# Its stops, in La Paz municipalities the seeds name for semi-permanent offices and new
+# sites (Huarina; Coroico and Chulumani, Yungas): days from the seeding day, so that a
+# fresh demo always has stops ahead. (first day, last day, municipality)
+DEMO_STOPS = ((2, 4, "Huarina"), (9, 12, "Coroico"), (16, 18, "Chulumani"))
+DEMO_STOP_NOTE = "Parada de demostración: fechas y lugar ilustrativos."
 
 
 # Citas: booking rules of the bookable counter services (slots are made on demand and by
@@ -253,6 +348,8 @@ BOOKING_RULES = {
     "LPZ-ZONA-SUR": {"CI-RENOV": {}, "SANEAMIENTO": {"slot_minutes": 30}},
     "LPZ-SEGELIC": {"LIC-NUEVA": {"slot_minutes": 20}, "LIC-RENOV": {}},
     "LPZ-DIGEMIG": {"PASAPORTE": {"slot_minutes": 20}, "PERMANENCIA": {"slot_minutes": 30}},
+    "LPZ-SEGELIC-EL-ALTO": {"LIC-RENOV": {}},
+    BRIGADE: {"CI-RENOV": {}},  # slots only on the days of its stops
 }
 
 
@@ -272,6 +369,19 @@ def demo_users() -> list[DemoUser]:
     return users
 
 
+async def _seed_brigade_stops(office: Office) -> None:
+    """The demo brigade's stops, from the seeding day on; again when all are past."""
+    today = clock.local_day(clock.now(), office.timezone)
+    if await BrigadeStop.exists(office_id=office.id, ends_on__gte=today):
+        return
+    for first, last, municipality in DEMO_STOPS:
+        await BrigadeStop.create(
+            office=office, municipality=municipality, department="LP", address=NO_ADDRESS,
+            starts_on=today + timedelta(days=first), ends_on=today + timedelta(days=last),
+            hours=[["08:00", "12:30"], ["14:00", "17:00"]], note=DEMO_STOP_NOTE,
+        )
+
+
 async def seed_demo(password: str = DEMO_PASSWORD) -> list[DemoUser]:
     """Create the demo catalogue, offices, desks and users that are missing."""
     async with in_transaction():
@@ -289,8 +399,8 @@ async def seed_demo(password: str = DEMO_PASSWORD) -> list[DemoUser]:
             office, _ = await Office.get_or_create(
                 code=spec.code,
                 defaults=dict(
-                    name=spec.name, institution=spec.institution, department="LP", city="La Paz",
-                    address=spec.address, timezone="America/La_Paz", opening_hours=spec.hours,
+                    name=spec.name, institution=spec.institution, department="LP", city=spec.city,
+                    address=spec.address, timezone="America/La_Paz", opening_hours=spec.hours, kind=spec.kind,
                 ),
             )
             offices[spec.code] = office
@@ -313,6 +423,7 @@ async def seed_demo(password: str = DEMO_PASSWORD) -> list[DemoUser]:
                 ),
             )
         await seed_exam_demo(offices[EXAM_OFFICE])
+        await _seed_brigade_stops(offices[BRIGADE])
         for office_code, rules in BOOKING_RULES.items():
             for code, rule in rules.items():
                 await BookingRule.get_or_create(office=offices[office_code], service=services[code], defaults=rule)

@@ -77,25 +77,31 @@ def opening_hours(value: dict) -> dict[str, list[list[str]]]:
     for day, intervals in value.items():
         if day not in WEEKDAYS:
             raise ValueError(f"día desconocido {day!r}: use {', '.join(WEEKDAYS)}")
-        name = WEEKDAYS_ES[day]
-        spans = []
-        for interval in intervals:
-            if len(interval) != 2:
-                raise ValueError(f"{name}: cada horario es un par [apertura, cierre]")
-            start, end = interval
-            for t in (start, end):
-                if not _HHMM.match(t):
-                    raise ValueError(f"{name}: la hora {t!r} no tiene el formato HH:MM (00:00–23:59)")
-            if start >= end:
-                raise ValueError(f"{name}: la apertura {start} debe ser anterior al cierre {end}")
-            spans.append([start, end])
-        spans.sort()
-        for (_s1, e1), (s2, _e2) in zip(spans, spans[1:]):
-            if s2 < e1:
-                raise ValueError(f"{name}: los horarios se superponen ({s2} antes de {e1})")
+        spans = day_spans(intervals, WEEKDAYS_ES[day])
         if spans:
             cleaned[day] = spans
     return cleaned
+
+
+def day_spans(intervals: list, name: str = "horario") -> list[list[str]]:
+    """One day's [[apertura, cierre], …]: HH:MM, each opening before its closing, not
+    overlapping; sorted."""
+    spans = []
+    for interval in intervals:
+        if len(interval) != 2:
+            raise ValueError(f"{name}: cada horario es un par [apertura, cierre]")
+        start, end = interval
+        for t in (start, end):
+            if not _HHMM.match(t):
+                raise ValueError(f"{name}: la hora {t!r} no tiene el formato HH:MM (00:00–23:59)")
+        if start >= end:
+            raise ValueError(f"{name}: la apertura {start} debe ser anterior al cierre {end}")
+        spans.append([start, end])
+    spans.sort()
+    for (_s1, e1), (s2, _e2) in zip(spans, spans[1:]):
+        if s2 < e1:
+            raise ValueError(f"{name}: los horarios se superponen ({s2} antes de {e1})")
+    return spans
 
 
 def desk_weights(value: dict[str, int]) -> dict[str, int]:

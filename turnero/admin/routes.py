@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from turnero.admin import report_service, service
+from turnero.admin import brigades, report_service, service
 from turnero.admin.schemas import (
     AuditOut,
     DeskAdminOut,
@@ -18,6 +18,7 @@ from turnero.admin.schemas import (
     ServiceAdminOut,
     ServiceCreate,
     ServiceUpdate,
+    StopIn,
     UserAdminOut,
     UserCreate,
     UserUpdate,
@@ -27,6 +28,7 @@ from turnero.core.auth import require
 from turnero.core.errors import invalid
 from turnero.core.http import json_response, read_json
 from turnero.core.models import Role
+from turnero.core.schemas import BrigadeStopOut
 
 ADMINS = ("admin",)
 MANAGERS = ("admin", "supervisor")
@@ -119,6 +121,33 @@ async def delete_desk(request: Request):
     return Response(status_code=204)
 
 
+# ---------------------------------------------------------------- brigade stops
+
+
+async def list_stops(request: Request):
+    actor = await _admin(request)
+    return json_response(await brigades.list_stops(actor, request.path_params["office"]))
+
+
+async def create_stop(request: Request):
+    actor = await _admin(request)
+    body = await read_json(request, StopIn)
+    return json_response(await brigades.create_stop(actor, request.path_params["office"], body), 201)
+
+
+async def update_stop(request: Request):
+    actor = await _admin(request)
+    body = await read_json(request, StopIn)
+    path = request.path_params
+    return json_response(await brigades.update_stop(actor, path["office"], path["stop"], body))
+
+
+async def delete_stop(request: Request):
+    actor = await _admin(request)
+    await brigades.delete_stop(actor, request.path_params["office"], request.path_params["stop"])
+    return Response(status_code=204)
+
+
 # ---------------------------------------------------------------- users and devices
 
 
@@ -202,6 +231,17 @@ routes = [
     api_route("/api/admin/offices/{office}/desks/{desk}", "DELETE", delete_desk,
               _doc("Eliminar una ventanilla cerrada y sin historial", success_status=204,
                    errors=(401, 403, 404, 409))),
+    api_route("/api/admin/offices/{office}/stops", "GET", list_stops,
+              _doc("Paradas de una brigada (todas, también las pasadas)", ADMINS, response=BrigadeStopOut,
+                   response_list=True, errors=(401, 403, 404, 409))),
+    api_route("/api/admin/offices/{office}/stops", "POST", create_stop,
+              _doc("Agregar una parada a una brigada (municipio, dirección, días, horario)", ADMINS, body=StopIn,
+                   response=BrigadeStopOut, success_status=201, errors=_WRITE_ERRORS)),
+    api_route("/api/admin/offices/{office}/stops/{stop}", "PUT", update_stop,
+              _doc("Reemplazar una parada de una brigada", ADMINS, body=StopIn, response=BrigadeStopOut,
+                   errors=_WRITE_ERRORS)),
+    api_route("/api/admin/offices/{office}/stops/{stop}", "DELETE", delete_stop,
+              _doc("Eliminar una parada de una brigada", ADMINS, success_status=204, errors=(401, 403, 404, 409))),
     api_route("/api/admin/users", "GET", list_users,
               _doc("Usuarios y dispositivos (quioscos y pantallas son usuarios con ese rol)",
                    response=UserAdminOut, response_list=True, errors=(401, 403, 404, 422),

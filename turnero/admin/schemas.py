@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from turnero.admin import policy
 from turnero.core.schemas import OfficeFields, ServiceOut
@@ -42,6 +43,12 @@ Password = Annotated[str, Field(min_length=8, max_length=256)]
 Fee = Annotated[float, Field(ge=0, le=100_000)]  # bolivianos; 0: free
 FeeNote = Annotated[str, Field(max_length=300)]
 DocumentType = Literal["ci", "cie", "passport"]
+OfficeKindName = Literal["fixed", "brigade"]
+DaySpans = Annotated[list[list[str]], Field(min_length=1, max_length=6, json_schema_extra={
+    "description": "[apertura, cierre] de cada día de la parada, HH:MM, sin superponerse",
+    "items": {"type": "array", "minItems": 2, "maxItems": 2,
+              "items": {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"}}}),
+    AfterValidator(policy.day_spans)]
 
 
 class _In(BaseModel):
@@ -62,6 +69,7 @@ class OfficeCreate(_In):
     opening_hours: Hours = Field(default_factory=dict)
     services: Annotated[list[ServiceCode], Field(max_length=100)] = Field(default_factory=list)
     active: bool = True
+    kind: OfficeKindName = "fixed"  # "brigade": open only on the dates of its stops
 
 
 class OfficeUpdate(_In):
@@ -74,6 +82,7 @@ class OfficeUpdate(_In):
     opening_hours: Hours = None  # type: ignore[assignment]
     services: Annotated[list[ServiceCode], Field(max_length=100)] = None  # type: ignore[assignment]
     active: bool = None  # type: ignore[assignment]
+    kind: OfficeKindName = None  # type: ignore[assignment]
 
 
 class OfficeAdminOut(OfficeFields):
@@ -203,6 +212,29 @@ class ConfigFile(_In):
     services: list[ServiceCreate] = Field(default_factory=list)
     offices: list[OfficeConfig] = Field(default_factory=list)
     users: list[UserConfig] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------- brigades
+
+
+class StopIn(_In):
+    """A brigade's stop: where, from which day to which day (both included), its hours."""
+
+    municipality: Annotated[str, Field(min_length=1, max_length=80)]
+    department: Annotated[str, Field(max_length=40)] = ""
+    address: Annotated[str, Field(max_length=200)] = ""
+    starts_on: date
+    ends_on: date
+    hours: DaySpans
+    note: Annotated[str, Field(max_length=200)] = ""
+
+    @model_validator(mode="after")
+    def _dates_in_order(self):
+        if self.ends_on < self.starts_on:
+            raise ValueError("el último día (ends_on) no puede ser anterior al primero (starts_on)")
+        if (self.ends_on - self.starts_on).days > 366:
+            raise ValueError("una parada dura a lo sumo un año")
+        return self
 
 
 # ---------------------------------------------------------------- reports

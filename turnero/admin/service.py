@@ -92,7 +92,7 @@ def office_view(office: Office, services: list[str]) -> dict:
         "code": office.code, "name": office.name, "institution": office.institution,
         "department": office.department, "city": office.city, "address": office.address,
         "timezone": office.timezone, "opening_hours": office.opening_hours or {},
-        "services": services, "active": office.active,
+        "services": services, "active": office.active, "kind": str(office.kind),
     }
 
 

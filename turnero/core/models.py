@@ -21,6 +21,11 @@ class ServiceKind(StrEnum):
     EXAM = "exam"
 
 
+class OfficeKind(StrEnum):
+    FIXED = "fixed"  # a building with weekly opening hours
+    BRIGADE = "brigade"  # itinerant: open only on the dates of its stops (BrigadeStop)
+
+
 class Office(Model):
     id = fields.IntField(primary_key=True)
     code = fields.CharField(max_length=32, unique=True)
@@ -33,6 +38,9 @@ class Office(Model):
     # {"mon": [["07:30", "16:00"]], ..., "sat": [["08:00", "12:00"]]}; a missing day is closed.
     opening_hours = fields.JSONField(default=dict)
     active = fields.BooleanField(default=True)
+    # "brigade": a mobile brigade or rotating office; its hours on a date are those of
+    # its stop on that date (core/brigades.py), closed on dates with no stop.
+    kind = fields.CharEnumField(OfficeKind, max_length=16, default=OfficeKind.FIXED)
     # Desk balancing on its own: above this predicted wait (minutes) the server moves a
     # desk (queue/jobs.py); None: it only suggests, a supervisor applies.
     auto_balance_minutes = fields.IntField(null=True)
@@ -67,6 +75,26 @@ class Service(Model):
 
     class Meta:
         table = "service"
+
+
+class BrigadeStop(Model):
+    """One dated stop of a brigade office: where it serves, from which day to which day
+    (both included) and its hours on each of those days."""
+
+    id = fields.IntField(primary_key=True)
+    office = fields.ForeignKeyField("models.Office", related_name="stops", on_delete=fields.CASCADE)
+    municipality = fields.CharField(max_length=80)
+    department = fields.CharField(max_length=40, default="")
+    address = fields.CharField(max_length=200, default="")
+    starts_on = fields.DateField()
+    ends_on = fields.DateField()
+    # The hours of each day of the stop: [["08:00", "16:00"]] (HH:MM, office time zone).
+    hours = fields.JSONField(default=list)
+    note = fields.CharField(max_length=200, default="")
+
+    class Meta:
+        table = "brigade_stop"
+        indexes = (("office", "ends_on"),)
 
 
 class OfficeService(Model):

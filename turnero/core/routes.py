@@ -6,13 +6,13 @@ from datetime import timezone
 
 from starlette.requests import Request
 
-from turnero.core import service
+from turnero.core import brigades, service
 from turnero.core.api import ApiDoc, api_route
 from turnero.core.auth import issue_token, sign_in
 from turnero.core.ratelimit import attempts_for
-from turnero.core.errors import unauthorized
+from turnero.core.errors import invalid, unauthorized
 from turnero.core.http import json_response, read_json
-from turnero.core.schemas import OfficeOut, ServiceOut, TokenOut, TokenRequest
+from turnero.core.schemas import BrigadeStopOut, OfficeOut, ServiceOut, TokenOut, TokenRequest
 
 
 async def create_token(request: Request):
@@ -47,6 +47,13 @@ async def list_offices(request: Request):
     return json_response(offices)
 
 
+async def list_brigade_stops(request: Request):
+    city = request.query_params.get("city")
+    if city is not None and not 1 <= len(city.strip()) <= 80:
+        raise invalid("city debe tener de 1 a 80 caracteres.")
+    return json_response(await brigades.upcoming_stops(city))
+
+
 routes = [
     api_route(
         "/api/auth/token", "POST", create_token,
@@ -62,6 +69,14 @@ routes = [
             "Oficinas (opcionalmente las que ofrecen un trámite)", "catalogue",
             response=OfficeOut, response_list=True, errors=(404,),
             query={"service": "código de trámite"},
+        ),
+    ),
+    api_route(
+        "/api/brigades", "GET", list_brigade_stops,
+        ApiDoc(
+            "Brigadas móviles: próximas paradas (las más cercanas primero)", "catalogue",
+            response=BrigadeStopOut, response_list=True, errors=(422,),
+            query={"city": "municipio de la parada o ciudad de la brigada (sin distinguir mayúsculas ni tildes)"},
         ),
     ),
 ]

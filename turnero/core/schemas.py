@@ -48,6 +48,23 @@ class OfficeFields(BaseModel):
     timezone: str
     opening_hours: dict[str, list[list[str]]]
     services: list[str]
+    kind: str = "fixed"  # "brigade": itinerant, open on the dates of its stops (GET /api/brigades)
+
+
+class BrigadeStopOut(BaseModel):
+    """A brigade's stop as anyone may read it: the place, the days, the hours."""
+
+    id: int
+    office: str
+    office_name: str
+    institution: str
+    municipality: str
+    department: str
+    address: str
+    starts_on: str  # AAAA-MM-DD, first day
+    ends_on: str  # last day, included
+    hours: list[list[str]]  # [apertura, cierre] of each day, office time
+    note: str
 
 
 class OfficeOut(OfficeFields):

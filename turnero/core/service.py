@@ -123,6 +123,7 @@ async def list_offices(service_code: str | None = None) -> list[dict]:
             "timezone": o.timezone,
             "opening_hours": o.opening_hours,
             "services": sorted(codes.get(o.id, [])),
+            "kind": str(o.kind),
         }
         for o in offices
     ]

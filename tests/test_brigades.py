@@ -1,0 +1,233 @@
+"""Mobile brigades (issue 20, item 5) and the La Paz demo network (item 9).
+
+A brigade office (`kind: "brigade"`) is open only on the dates of its stops, with the
+stop's hours; a fixed office keeps its weekly hours. Stops are public (GET /api/brigades)
+and an admin alone creates, replaces and deletes them, each change audited.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+from tests.conftest import assert_error, login
+from turnero.admin.models import AuditEntry
+from turnero.core import brigades, clock
+from turnero.core.models import BrigadeStop, Office, OfficeKind
+from turnero.demo import BRIGADE, CI_OFFICES, DEMO_STOPS, LICENCE_OFFICES, NO_ADDRESS
+
+HOURS = [["08:00", "12:00"], ["14:00", "17:00"]]
+# Monday 14 December 2026, 10:00 in La Paz.
+MONDAY = date(2026, 12, 14)
+
+
+def _at(day: date, hour: int = 10) -> datetime:
+    return datetime(day.year, day.month, day.day, hour + 4, tzinfo=timezone.utc)  # La Paz is UTC-4
+
+
+def _stop(day: date, days: int = 2, municipality: str = "Sorata", **extra) -> dict:
+    return {"municipality": municipality, "department": "LP", "address": "Plaza principal",
+            "starts_on": day.isoformat(), "ends_on": (day + timedelta(days=days - 1)).isoformat(),
+            "hours": HOURS, **extra}
+
+
+# ---------------------------------------------------------------- the demo network
+
+
+async def test_the_demo_is_la_paz_eleven_ci_offices_seven_licence_offices_and_a_brigade(client):
+    offices = {o["code"]: o for o in (await client.get("/api/offices")).json()}
+    ci = {"CI-RENOV", "CI-NUEVO", "CI-REPOSICION", "CI-MENOR"}
+    licences = {"LIC-NUEVA", "LIC-RENOV", "LIC-DUPLICADO"}
+    fixed = {code: o for code, o in offices.items() if o["kind"] == "fixed"}
+    assert {c for c, o in fixed.items() if ci & set(o["services"])} == set(CI_OFFICES)
+    assert len(CI_OFFICES) == 11
+    assert {c for c, o in fixed.items() if licences & set(o["services"])} == set(LICENCE_OFFICES)
+    assert len(LICENCE_OFFICES) == 7
+    # The main office's licence counters: a section of their own, in the same building.
+    assert offices["LPZ-LIC-PRINCIPAL"]["address"] == offices["LPZ-PRINCIPAL"]["address"]
+    assert {c for c, o in fixed.items() if "SANEAMIENTO" in o["services"]} == {
+        "LPZ-PRINCIPAL", "LPZ-ZONA-SUR", "LPZ-CENTRO-CELESTE", "LPZ-TELEFERICO-ROJO", "LPZ-SANTA-ROSA",
+        "LPZ-CARANAVI"}  # the seeds' 6 of 11
+    assert "PASAPORTE" in offices["LPZ-DIGEMIG"]["services"]
+    names = {o["name"] for o in offices.values()}
+    for place in ("Santa Rosa", "Pacajes", "Caranavi", "Viacha", "Achacachi", "El Alto", "Teleférico Celeste",
+                  "Teleférico Rojo", "Zona Sur", "Oficina Principal"):
+        assert any(place in name for name in names), place
+    # No invented address: where the seeds give none, the office says so.
+    assert offices["LPZ-PACAJES"]["address"] == NO_ADDRESS
+    assert offices[BRIGADE]["kind"] == "brigade" and offices[BRIGADE]["opening_hours"] == {}
+
+
+async def test_every_demo_office_has_desks_for_what_it_offers(client):
+    admin = await login(client, "admin")
+    # Served at a desk: all but the exam (its room) and the trámites made of steps.
+    not_at_a_desk = {s["code"] for s in (await client.get("/api/services")).json() if s["steps"]} | {"EXAM-TEORICO"}
+    for office in (await client.get("/api/offices")).json():
+        desks = (await client.get(f"/api/admin/offices/{office['code']}/desks", headers=admin)).json()
+        assert 2 <= len(desks) <= 25, office["code"]
+        served = {code for d in desks for code in d["services"]}
+        assert set(office["services"]) - not_at_a_desk <= served <= set(office["services"]), office["code"]
+
+
+async def test_the_demo_brigade_has_three_upcoming_stops_and_seeding_again_adds_none(db):
+    from turnero.demo import seed_demo
+
+    office = await Office.get(code=BRIGADE)
+    today = clock.local_day(clock.now(), office.timezone)
+    stops = await BrigadeStop.filter(office_id=office.id).order_by("starts_on")
+    assert [s.municipality for s in stops] == [m for _a, _b, m in DEMO_STOPS]
+    assert all(s.starts_on > today and "demostración" in s.note for s in stops)
+    await seed_demo()
+    assert await BrigadeStop.filter(office_id=office.id).count() == 3
+    # Once every stop is past, seeding the demo again dates three new ones from then.
+    clock.freeze(_at(today + timedelta(days=40)))
+    await seed_demo()
+    assert await BrigadeStop.filter(office_id=office.id, starts_on__gt=today + timedelta(days=40)).count() == 3
+
+
+# ---------------------------------------------------------------- hours on a date
+
+
+async def test_hours_on_a_date_weekly_for_a_fixed_office_and_the_stops_for_a_brigade(db):
+    fixed = await Office.get(code="LPZ-ZONA-SUR")
+    assert await brigades.hours_on(fixed, MONDAY) == [["07:30", "16:00"]]
+    assert await brigades.hours_on(fixed, MONDAY - timedelta(days=1)) == []  # Sunday
+    brigade = await Office.get(code=BRIGADE)
+    await BrigadeStop.filter(office_id=brigade.id).delete()
+    await BrigadeStop.create(office=brigade, municipality="Sorata", starts_on=MONDAY + timedelta(days=5),
+                             ends_on=MONDAY + timedelta(days=6), hours=HOURS)
+    by_day = await brigades.hours_by_day(brigade, [MONDAY + timedelta(days=n) for n in range(8)])
+    # Saturday and Sunday at the stop; closed every other day, weekday or not.
+    assert [n for n in range(8) if by_day[MONDAY + timedelta(days=n)]] == [5, 6]
+    assert by_day[MONDAY + timedelta(days=5)] == HOURS
+    assert not await brigades.open_on(brigade, MONDAY) and await brigades.open_on(brigade, MONDAY + timedelta(days=6))
+    weekly = await brigades.weekly_hours_by_day(brigade, [MONDAY, MONDAY + timedelta(days=5)])
+    assert weekly == {MONDAY: {}, MONDAY + timedelta(days=5): {"sat": HOURS}}
+
+
+# ---------------------------------------------------------------- public list
+
+
+async def test_upcoming_stops_soonest_first_without_past_ones_and_by_city(client):
+    clock.freeze(_at(MONDAY))
+    admin = await login(client, "admin")
+    office = await Office.get(code=BRIGADE)
+    await BrigadeStop.filter(office_id=office.id).delete()
+    await BrigadeStop.create(office=office, municipality="Achacachi", starts_on=MONDAY - timedelta(days=5),
+                             ends_on=MONDAY - timedelta(days=1), hours=HOURS)  # over
+    for offset, municipality in ((10, "Coroico"), (3, "Sorata"), (0, "Pucarani")):
+        response = await client.post(f"/api/admin/offices/{BRIGADE}/stops", headers=admin,
+                                     json=_stop(MONDAY + timedelta(days=offset), 2, municipality))
+        assert response.status_code == 201, response.text
+    client.headers.pop("Authorization", None)
+    response = await client.get("/api/brigades")
+    assert response.status_code == 200
+    stops = response.json()
+    assert [s["municipality"] for s in stops] == ["Pucarani", "Sorata", "Coroico"]  # today's stop included
+    assert stops[0] == {
+        "id": stops[0]["id"], "office": BRIGADE, "office_name": "SEGIP Brigada Móvil 1 La Paz", "institution": "SEGIP",
+        "municipality": "Pucarani", "department": "LP", "address": "Plaza principal",
+        "starts_on": MONDAY.isoformat(), "ends_on": (MONDAY + timedelta(days=1)).isoformat(), "hours": HOURS,
+        "note": "",
+    }
+    assert [s["municipality"] for s in (await client.get("/api/brigades?city=coroico")).json()] == ["Coroico"]
+    assert [s["municipality"] for s in (await client.get("/api/brigades?city=SÓRATA")).json()] == ["Sorata"]
+    # The brigade's home city lists all its stops; a city it does not visit, none.
+    assert len((await client.get("/api/brigades?city=La Paz")).json()) == 3
+    assert (await client.get("/api/brigades?city=Tarija")).json() == []
+    assert_error(await client.get("/api/brigades?city=" + "x" * 81), 422)
+
+
+async def test_an_inactive_brigade_lists_no_stops(client):
+    admin = await login(client, "admin")
+    assert (await client.get("/api/brigades")).json()
+    response = await client.patch(f"/api/admin/offices/{BRIGADE}", json={"active": False}, headers=admin)
+    assert response.status_code == 200
+    assert (await client.get("/api/brigades")).json() == []
+
+
+# ---------------------------------------------------------------- admin
+
+
+async def test_admin_creates_replaces_and_deletes_a_stop_each_change_audited(client):
+    admin = await login(client, "admin")
+    url = f"/api/admin/offices/{BRIGADE}/stops"
+    created = await client.post(url, json=_stop(MONDAY + timedelta(days=60), 3), headers=admin)
+    assert created.status_code == 201, created.text
+    stop = created.json()
+    assert stop["municipality"] == "Sorata" and stop["hours"] == HOURS
+    assert stop["ends_on"] == (MONDAY + timedelta(days=62)).isoformat()
+    listed = (await client.get(url, headers=admin)).json()
+    assert stop in listed and len(listed) == 4  # with the demo's three
+    changed = await client.put(f"{url}/{stop['id']}", headers=admin,
+                               json=_stop(MONDAY + timedelta(days=61), 1, "Sorata", hours=[["09:00", "13:00"]]))
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["hours"] == [["09:00", "13:00"]] and changed.json()["starts_on"] == changed.json()["ends_on"]
+    row = await BrigadeStop.get(id=stop["id"])
+    assert row.starts_on == MONDAY + timedelta(days=61) and row.hours == [["09:00", "13:00"]]
+    deleted = await client.delete(f"{url}/{stop['id']}", headers=admin)
+    assert deleted.status_code == 204
+    assert not await BrigadeStop.exists(id=stop["id"])
+    actions = await AuditEntry.filter(target=f"{BRIGADE}/{stop['id']}").order_by("id").values_list("action", flat=True)
+    assert actions == ["brigade_stop.create", "brigade_stop.update", "brigade_stop.delete"]
+    entry = await AuditEntry.filter(action="brigade_stop.update").get()
+    assert entry.username == "admin" and entry.before["hours"] == HOURS and entry.after["hours"] == [["09:00", "13:00"]]
+    assert_error(await client.delete(f"{url}/{stop['id']}", headers=admin), 404, "stop_not_found")
+    assert_error(await client.put(f"{url}/nope", json=_stop(MONDAY), headers=admin), 404, "stop_not_found")
+
+
+async def test_a_stop_is_validated(client):
+    admin = await login(client, "admin")
+    url = f"/api/admin/offices/{BRIGADE}/stops"
+    day = MONDAY + timedelta(days=80)
+    bad = [
+        {**_stop(day), "ends_on": (day - timedelta(days=1)).isoformat()},  # ends before it starts
+        {**_stop(day), "hours": [["08:00"]]},
+        {**_stop(day), "hours": [["8:00", "12:00"]]},
+        {**_stop(day), "hours": [["12:00", "08:00"]]},
+        {**_stop(day), "hours": [["08:00", "12:00"], ["11:00", "13:00"]]},  # overlapping
+        {**_stop(day), "hours": []},
+        {**_stop(day), "municipality": ""},
+        {**_stop(day), "starts_on": "2026-02-30"},
+        {**_stop(day), "ends_on": (day + timedelta(days=400)).isoformat()},
+        {**_stop(day), "closed": True},  # unknown field
+    ]
+    for body in bad:
+        assert_error(await client.post(url, json=body, headers=admin), 422)
+    before = await BrigadeStop.all().count()
+    assert (await client.post(url, json=_stop(day, 3), headers=admin)).status_code == 201
+    # Two stops of one brigade never share a day.
+    overlap = await client.post(url, json=_stop(day + timedelta(days=2), 2, "Coroico"), headers=admin)
+    assert_error(overlap, 409, "stop_overlaps")
+    assert await BrigadeStop.all().count() == before + 1
+    # A fixed office has no stops.
+    assert_error(await client.post("/api/admin/offices/LPZ-ZONA-SUR/stops", json=_stop(day), headers=admin),
+                 409, "not_a_brigade")
+    assert_error(await client.post("/api/admin/offices/NOPE/stops", json=_stop(day), headers=admin),
+                 404, "office_not_found")
+
+
+async def test_only_an_admin_changes_stops(client):
+    url = f"/api/admin/offices/{BRIGADE}/stops"
+    assert_error(await client.post(url, json=_stop(MONDAY)), 401)
+    for user in ("supervisor", "operador1", "kiosko"):
+        headers = await login(client, user)
+        assert_error(await client.post(url, json=_stop(MONDAY), headers=headers), 403)
+        assert_error(await client.get(url, headers=headers), 403)
+    stop = await BrigadeStop.filter(office__code=BRIGADE).first()
+    supervisor = await login(client, "supervisor")
+    assert_error(await client.delete(f"{url}/{stop.id}", headers=supervisor), 403)
+    assert await BrigadeStop.exists(id=stop.id)
+
+
+async def test_an_admin_turns_an_office_into_a_brigade(client):
+    admin = await login(client, "admin")
+    body = {"code": "LPZ-BRIGADA-2", "name": "SEGIP Brigada Móvil 2", "department": "LP", "city": "La Paz",
+            "kind": "brigade", "services": ["CI-RENOV"]}
+    created = await client.post("/api/admin/offices", json=body, headers=admin)
+    assert created.status_code == 201, created.text
+    assert created.json()["kind"] == "brigade"
+    assert (await Office.get(code="LPZ-BRIGADA-2")).kind == OfficeKind.BRIGADE
+    assert_error(await client.post("/api/admin/offices", json={**body, "code": "X-1", "kind": "bus"}, headers=admin),
+                 422)
+    back = await client.patch("/api/admin/offices/LPZ-BRIGADA-2", json={"kind": "fixed"}, headers=admin)
+    assert back.status_code == 200 and back.json()["kind"] == "fixed"
