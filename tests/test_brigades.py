@@ -231,3 +231,37 @@ async def test_an_admin_turns_an_office_into_a_brigade(client):
                  422)
     back = await client.patch("/api/admin/offices/LPZ-BRIGADA-2", json={"kind": "fixed"}, headers=admin)
     assert back.status_code == 200 and back.json()["kind"] == "fixed"
+
+
+# ---------------------------------------------------------------- portal and ranking
+
+
+async def test_the_portal_office_step_lists_the_upcoming_stops_in_spanish(client):
+    clock.freeze(_at(MONDAY))
+    office = await Office.get(code=BRIGADE)
+    await BrigadeStop.filter(office_id=office.id).delete()
+    await BrigadeStop.create(office=office, municipality="Achacachi", starts_on=MONDAY - timedelta(days=3),
+                             ends_on=MONDAY - timedelta(days=1), hours=HOURS)  # over: not shown
+    admin = await login(client, "admin")
+    await client.post(f"/api/admin/offices/{BRIGADE}/stops", json=_stop(date(2026, 12, 30), 4, "Coroico"),
+                      headers=admin)
+    await client.post(f"/api/admin/offices/{BRIGADE}/stops", json=_stop(date(2026, 12, 16), 3, "Sorata"),
+                      headers=admin)
+    client.headers.pop("Authorization", None)
+    html = (await client.get("/citas")).text
+    section = html[html.index("Brigadas móviles: próximas paradas"):]
+    section = section[:section.index("</section>")]
+    assert "Achacachi" not in section
+    assert section.index("Sorata") < section.index("Coroico")  # soonest first
+    assert "del 16 al 18 de diciembre · 08:00–12:00 y 14:00–17:00" in section
+    assert "del 30 de diciembre al 2 de enero" in section
+    assert "SEGIP Brigada Móvil 1 La Paz · Plaza principal" in section
+    assert "style=" not in section and "<script" not in section  # CSP: no inline styles or scripts
+
+
+async def test_the_ranking_of_a_trámite_shows_the_brigades_that_offer_it(client):
+    ranking = (await client.get("/api/services/CI-RENOV/ranking?city=La Paz")).json()
+    assert [s["municipality"] for s in ranking["brigades"]] == [m for _a, _b, m in DEMO_STOPS]
+    assert all(s["office"] == BRIGADE for s in ranking["brigades"])
+    # The brigade does not do licences: none for LIC-RENOV.
+    assert (await client.get("/api/services/LIC-RENOV/ranking")).json()["brigades"] == []

@@ -14,7 +14,7 @@ import unicodedata
 from datetime import date, timedelta
 
 from turnero.core import clock
-from turnero.core.models import BrigadeStop, Office, OfficeKind
+from turnero.core.models import BrigadeStop, Office, OfficeKind, OfficeService
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 UPCOMING_LIMIT = 50
@@ -97,13 +97,17 @@ def stop_view(stop: BrigadeStop, office: Office) -> dict:
     }
 
 
-async def upcoming_stops(city: str | None = None, *, limit: int = UPCOMING_LIMIT) -> list[dict]:
+async def upcoming_stops(city: str | None = None, *, service_id: int | None = None,
+                         limit: int = UPCOMING_LIMIT) -> list[dict]:
     """Stops of active brigades that have not ended yet, soonest first. `city` matches
-    the stop's municipality or the brigade's home city (case and accents ignored)."""
+    the stop's municipality or the brigade's home city (case and accents ignored);
+    `service_id`: only brigades that offer that trámite."""
     today = clock.local_day(clock.now(), "America/La_Paz") - timedelta(days=1)  # zones west of UTC-4 too
-    stops = await BrigadeStop.filter(
-        ends_on__gte=today, office__active=True, office__kind=OfficeKind.BRIGADE
-    ).order_by("starts_on", "id").prefetch_related("office")
+    query = BrigadeStop.filter(ends_on__gte=today, office__active=True, office__kind=OfficeKind.BRIGADE)
+    if service_id is not None:
+        offering = await OfficeService.filter(service_id=service_id).values_list("office_id", flat=True)
+        query = query.filter(office_id__in=list(offering))
+    stops = await query.order_by("starts_on", "id").prefetch_related("office")
     wanted = _folded(city) if city else None
     result = []
     for stop in stops:

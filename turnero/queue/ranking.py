@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from turnero.core import brigades
 from turnero.core.errors import not_found
 from turnero.core.models import Office
 from turnero.core.service import get_service
@@ -100,4 +101,6 @@ async def ranking(
                     + (f" es de unos {best.wait_minutes} min." if best.wait_minutes else " no hay espera.")
                 ),
             }
-    return {"service": service.code, "city": city, "offices": ranked, "suggestion": suggestion}
+    # Mobile brigades offering the trámite, with their stops ahead (in the city, when given).
+    stops = await brigades.upcoming_stops(city, service_id=service.id)
+    return {"service": service.code, "city": city, "offices": ranked, "suggestion": suggestion, "brigades": stops}

@@ -11,7 +11,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from turnero.core import clock
+from datetime import date
+
+from turnero.core import brigades, clock
 from turnero.core import service as catalogue
 from turnero.core.templating import templates
 from turnero.scheduler.models import BookingRule
@@ -34,6 +36,28 @@ STATUS_ES = {
     "cancelled": "Cancelada",
     "no_show": "No se presentó",
 }
+
+
+MONTHS_ES = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre",
+             "noviembre", "diciembre")
+BRIGADE_STOPS_SHOWN = 6
+
+
+def _day_es(day: date) -> str:
+    return f"{day.day} de {MONTHS_ES[day.month - 1]}"
+
+
+def stop_line(stop: dict) -> dict:
+    """A brigade's stop as the portal words it: «del 7 al 9 de diciembre», «08:00–12:30 y 14:00–17:00»."""
+    first, last = date.fromisoformat(stop["starts_on"]), date.fromisoformat(stop["ends_on"])
+    if first == last:
+        days = f"el {_day_es(first)}"
+    elif (first.year, first.month) == (last.year, last.month):
+        days = f"del {first.day} al {_day_es(last)}"
+    else:
+        days = f"del {_day_es(first)} al {_day_es(last)}"
+    hours = " y ".join(f"{start}–{end}" for start, end in stop["hours"])
+    return {**stop, "days": days, "hours_text": hours}
 
 
 def office_view(office: dict) -> dict:
@@ -78,11 +102,13 @@ async def book(request: Request) -> Response:
     services, offices = await portal_catalogue()
     chosen = request.query_params.get("tramite", "")
     settings = request.app.state.settings
+    stops = await brigades.upcoming_stops(limit=BRIGADE_STOPS_SHOWN)
     return _citizen_page(
         request,
         "portal/book.html",
         {
             "services": services,
+            "brigade_stops": [stop_line(stop) for stop in stops],
             "checkin_before": settings.checkin_before_minutes,
             "checkin_after": settings.checkin_after_minutes,
             "issued_in": ISSUED_IN,
