@@ -544,7 +544,8 @@ async def bare_drain(database_url: str, args, issued: set[str], prefix: str) -> 
     Turnero's own call-next statement (its policy, desk lock, busy check and streak)."""
     import asyncpg
 
-    from turnero.queue.service import QueueConfig, _call_next_statement
+    from turnero.queue.calls import _call_next_statement
+    from turnero.queue.config import QueueConfig
     from turnero.settings import Settings
 
     policy = QueueConfig.from_settings(Settings()).policy

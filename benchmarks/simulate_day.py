@@ -4,7 +4,7 @@
 The office is the demo's SEGIP La Paz main office (24 desks, the descarte → captura →
 entrega flow for first-time CIs). Each scenario gets a fresh SQLite database migrated
 and seeded by turnero itself; every ticket is issued, called, finished or marked absent
-by the real `turnero.queue.service` functions, with `turnero.core.clock` frozen at the
+by the real `turnero.queue` functions (issuing, calls, actions), with `turnero.core.clock` frozen at the
 simulated time of each event (no HTTP, no sleeping).
 
 The day (same for every scenario, from --seed), shaped on what the offices publish: a peak
@@ -65,7 +65,10 @@ from turnero.core import clock  # noqa: E402
 from turnero.core.ids import public_id  # noqa: E402
 from turnero.core.models import Office, Service  # noqa: E402
 from turnero.queue import balancing as balancing_policy  # noqa: E402
-from turnero.queue import desk_balancing, eta_service, policy, service  # noqa: E402
+from turnero.queue import actions, calls, desk_balancing, eta_service, issuing, policy, views  # noqa: E402
+from turnero.queue.config import QueueConfig  # noqa: E402
+from turnero.queue.desks import set_desk_status  # noqa: E402
+from turnero.queue.events import publish_queue_changed  # noqa: E402
 from turnero.queue.models import DeskStatus, Lane, Ticket, TicketStatus  # noqa: E402
 from turnero.settings import Settings  # noqa: E402
 
@@ -188,8 +191,8 @@ async def _insert_appointment(office: Office, visit: Visit, now: datetime) -> di
         "status": TicketStatus.WAITING.value, "arrived_at": now, "due_at": visit.cita, "issued_at": now,
         "recall_count": 0, "office_id": office.id, "service_id": tramite.id, "flow_service_id": None,
     }
-    row = await service._insert_ticket(values, tramite.prefix, {"service": tramite.code, "cita": True}, None)
-    await service.publish_queue_changed(office)  # as the check-in does after its commit
+    row = await issuing._insert_ticket(values, tramite.prefix, {"service": tramite.code, "cita": True}, None)
+    await publish_queue_changed(office)  # as the check-in does after its commit
     return {"id": row["public_id"], "number": row["number"], "estimated_wait_minutes": None}
 
 
@@ -197,13 +200,13 @@ async def _play(sim: sim_common.DemoOffice, result: Scenario, plan: list[Visit],
                 balancing: bool, threshold: int) -> None:
     """The day of `plan` through the engine, on the open demo office; figures into `result`."""
     office, actor = sim.office, sim.actor
-    config = service.QueueConfig.from_settings(sim.settings)
+    config = QueueConfig.from_settings(sim.settings)
     position_config = dataclasses.replace(config, predict_waits=False)
     minutes = {s.code: s.expected_service_minutes for s in await Service.all()}
     start = la_paz(7, 30)
     clock.freeze(start)
     for desk in desk_names:
-        await service.set_desk_status(office, desk, DeskStatus.OPEN, actor)
+        await set_desk_status(office, desk, DeskStatus.OPEN, actor)
     serves = await sim_common.desk_services(office)
     events = sim_common.Events()
     at = events.at
@@ -220,7 +223,7 @@ async def _play(sim: sim_common.DemoOffice, result: Scenario, plan: list[Visit],
     steps_done: dict[str, int] = {}  # ticket number -> steps finished
 
     async def try_call(desk: str, now: datetime) -> bool:
-        view = await service.call_next(office, desk, actor, config)
+        view = await calls.call_next(office, desk, actor, config)
         if view is None:
             return False
         idle.discard(desk)
@@ -252,12 +255,12 @@ async def _play(sim: sim_common.DemoOffice, result: Scenario, plan: list[Visit],
                 view = await _insert_appointment(office, visit, now)
                 lane = policy.APPOINTMENT
             else:
-                view = await service.issue_ticket(office, visit.tramite, priority=visit.priority,
+                view = await issuing.issue_ticket(office, visit.tramite, priority=visit.priority,
                                                   party_size=visit.party, actor=None, config=config)
                 lane = policy.REGULAR if visit.priority == "regular" else policy.PREFERENTIAL
             ticket = await Ticket.get(public_id=view["id"])
             # The position-based figure the engine shows with predictions turned off.
-            baseline = (await service.ticket_view(ticket, office, position_config))["estimated_wait_minutes"]
+            baseline = (await views.ticket_view(ticket, office, position_config))["estimated_wait_minutes"]
             began = time.perf_counter()
             predicted = await eta_service.estimate_for_ticket(ticket, office, config.policy)
             result.estimate_seconds.append(time.perf_counter() - began)
@@ -268,12 +271,12 @@ async def _play(sim: sim_common.DemoOffice, result: Scenario, plan: list[Visit],
             await wake(now, payload)
         elif kind in ("finish", "no_show"):
             desk, pid = payload
-            ticket = await service.get_ticket(pid)
+            ticket = await actions.get_ticket(pid)
             if kind == "finish":
-                view = await service.finish(ticket, actor, config)
+                view = await actions.finish(ticket, actor, config)
                 steps_done[view["number"]] = steps_done.get(view["number"], 0) + 1
             else:
-                await service.no_show(ticket, actor, config)
+                await actions.no_show(ticket, actor, config)
             result.last_finish = now
             idle.add(desk)
             if not await try_call(desk, now):

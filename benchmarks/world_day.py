@@ -32,7 +32,7 @@ against Turnero's estimate:
 * `--load` scales arrivals: 1.0 is the offered desk-minutes equal to what the staffed
   desks give between 07:30 and 16:00 after lateness, breaks, lunch and pace.
 
-It drives the real engine in-process (turnero.queue.service on a fresh SQLite database
+It drives the real engine in-process (turnero.queue: issuing, calls, actions, on a fresh SQLite database
 seeded by turnero.demo, a frozen clock moved to each event, cita check-ins with
 `issue_checkin_ticket` as the kiosk's check-in does) with the running service's
 `QueueConfig(predict_waits=True)`. Before the measured day it plays 10 earlier
@@ -88,7 +88,10 @@ from tortoise.transactions import in_transaction  # noqa: E402
 
 from turnero.core import clock  # noqa: E402
 from turnero.core.models import Service  # noqa: E402
-from turnero.queue import eta_service, service  # noqa: E402
+from turnero.queue import actions, calls, eta_service, issuing, views  # noqa: E402
+from turnero.queue.config import QueueConfig  # noqa: E402
+from turnero.queue.desks import set_desk_status  # noqa: E402
+from turnero.queue.events import publish_queue_changed  # noqa: E402
 from turnero.queue.models import ACTIVE_AT_DESK, DeskStatus, Ticket, TicketStatus  # noqa: E402
 from turnero.settings import Settings  # noqa: E402
 
@@ -447,7 +450,7 @@ def _lane_name(lane: str) -> str:
 
 
 async def play_day(sim: sim_common.DemoOffice, world: World, plan: DayPlan, tr: Traits,
-                   config: service.QueueConfig, *, seed: int) -> DayResult:
+                   config: QueueConfig, *, seed: int) -> DayResult:
     began = time.perf_counter()
     office, actor = sim.office, sim.actor
     serves = await sim_common.desk_services(office)
@@ -474,7 +477,7 @@ async def play_day(sim: sim_common.DemoOffice, world: World, plan: DayPlan, tr: 
     last_end: datetime | None = None
 
     async def set_status(desk: str, status: DeskStatus) -> None:
-        await service.set_desk_status(office, desk, status, actor)
+        await set_desk_status(office, desk, status, actor)
         state[desk] = status.value
 
     async def begin_pause(desk: str, now: datetime) -> None:
@@ -488,7 +491,7 @@ async def play_day(sim: sim_common.DemoOffice, world: World, plan: DayPlan, tr: 
         if desk in pause_due:
             await begin_pause(desk, now)
             return False
-        view = await service.call_next(office, desk, actor, config)
+        view = await calls.call_next(office, desk, actor, config)
         if view is None:
             return False
         busy.add(desk)
@@ -534,12 +537,12 @@ async def play_day(sim: sim_common.DemoOffice, world: World, plan: DayPlan, tr: 
         if in_lane:
             tramite = await Service.get(code=v.tramite)
             async with in_transaction():  # what scheduler.check_in writes, in its transaction
-                ticket = await service.issue_checkin_ticket(office, tramite, due_at=v.cita, party_size=v.party,
+                ticket = await issuing.issue_checkin_ticket(office, tramite, due_at=v.cita, party_size=v.party,
                                                             actor=actor, data={"appointment": f"W{v.n}"})
-            await service.publish_queue_changed(office)
-            view = await service.ticket_view(ticket, office, config)
+            await publish_queue_changed(office)
+            view = await views.ticket_view(ticket, office, config)
         else:
-            view = await service.issue_ticket(office, v.tramite, priority=v.priority, party_size=v.party,
+            view = await issuing.issue_ticket(office, v.tramite, priority=v.priority, party_size=v.party,
                                               actor=None, config=config)
         held[view["id"]] = _Held(v, 0, line, lane)
         waiting[(line, lane)] = waiting.get((line, lane), 0) + 1
@@ -575,16 +578,16 @@ async def play_day(sim: sim_common.DemoOffice, world: World, plan: DayPlan, tr: 
                 await begin_pause(desk, now)
         elif kind == "start":
             desk, pid = payload
-            await service.start(await service.get_ticket(pid), actor, config)
+            await actions.start(await actions.get_ticket(pid), actor, config)
         elif kind in ("finish", "no_show"):
             desk, pid = payload
-            ticket = await service.get_ticket(pid)
+            ticket = await actions.get_ticket(pid)
             h = held.pop(pid)
             nxt = None
             if kind == "finish":
-                nxt = (await service.finish(ticket, actor, config)).get("next")
+                nxt = (await actions.finish(ticket, actor, config)).get("next")
             else:
-                await service.no_show(ticket, actor, config)
+                await actions.no_show(ticket, actor, config)
             busy.discard(desk)
             last_end = now
             if nxt:
@@ -626,7 +629,7 @@ async def run_world(world: World, seed: int, load: float, *, minutes: float | No
     tr = traits(world, seed)
     try:
         async with sim_common.demo_office(directory) as sim:
-            config = dataclasses.replace(service.QueueConfig.from_settings(sim.settings), predict_waits=True)
+            config = dataclasses.replace(QueueConfig.from_settings(sim.settings), predict_waits=True)
             for i, day in enumerate(history_dates(DAY, world.history_days), start=1):
                 past = await play_day(sim, world, plan_day(world, seed, day, i, load, minutes), tr, config, seed=seed)
                 if not quiet:

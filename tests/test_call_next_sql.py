@@ -15,8 +15,8 @@ from datetime import datetime, timedelta, timezone
 from tests.conftest import assert_error, login
 from turnero.core.db import connection_name, is_postgres
 from turnero.queue import policy
+from turnero.queue.calls import _policy_order_sql
 from turnero.queue.models import Desk, Ticket, TicketEvent, TicketStatus
-from turnero.queue.service import _policy_order_sql
 
 OFFICE = "LPZ-PRINCIPAL"
 LANES = (policy.APPOINTMENT, policy.PREFERENTIAL, policy.REGULAR)

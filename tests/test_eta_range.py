@@ -15,11 +15,12 @@ from hypothesis import strategies as st
 from turnero.core import clock
 from turnero.core.auth import Principal
 from turnero.core.models import Office, Role, User
-from turnero.queue import eta_inputs, eta_range, eta_service, service
+from turnero.queue import actions, calls, desks, eta_inputs, eta_range, eta_service, issuing
+from turnero.queue.config import QueueConfig
 from turnero.queue.eta_range import DEFAULT, ErrorModel, Sample
 from turnero.queue.models import DeskStatus, Ticket
 
-SERVED = service.QueueConfig(predict_waits=True)
+SERVED = QueueConfig(predict_waits=True)
 
 
 def draw(rnd: random.Random, lane: str = "regular", first_hour: bool = False, spread: float = 0.35) -> Sample:
@@ -103,10 +104,10 @@ async def test_the_promise_is_kept_and_every_view_shows_its_range(db):
     who = Principal(user.id, user.username, Role(user.role), None, None, 0.0)
     eta_service.clear_cache()
     clock.freeze(la_paz(10))
-    await service.set_desk_status(office, "3", DeskStatus.OPEN, who)
+    await desks.set_desk_status(office, "3", DeskStatus.OPEN, who)
     views = []
     for _ in range(6):
-        views.append(await service.issue_ticket(office, "CI-RENOV", actor=None, config=SERVED))
+        views.append(await issuing.issue_ticket(office, "CI-RENOV", actor=None, config=SERVED))
         clock.advance(timedelta(seconds=30))
     for view in views:
         ticket = await Ticket.get(public_id=view["id"])
@@ -115,7 +116,7 @@ async def test_the_promise_is_kept_and_every_view_shows_its_range(db):
         assert ticket.promised_wait is not None
         estimate = await eta_service.current_estimate(office, SERVED.policy)
         assert view["estimated_wait_minutes"] == estimate.errors.corrected(ticket.promised_wait, "regular", estimate.first_hour)
-        read = await service.public_ticket_view(view["id"], SERVED)
+        read = await actions.public_ticket_view(view["id"], SERVED)
         low, high = read["estimated_wait_low_minutes"], read["estimated_wait_high_minutes"]
         assert low <= read["estimated_wait_minutes"] <= high
     estimates = await eta_service.office_estimates(office, SERVED.policy)
@@ -123,9 +124,9 @@ async def test_the_promise_is_kept_and_every_view_shows_its_range(db):
     assert ci["estimated_wait_low_minutes"] <= ci["estimated_wait_minutes"] <= ci["estimated_wait_high_minutes"]
     # Served: each promise now has the wait it had; the office's errors are learnt from them.
     for _ in views:
-        called = await service.call_next(office, "3", who, SERVED)
+        called = await calls.call_next(office, "3", who, SERVED)
         clock.advance(timedelta(minutes=9))
-        await service.finish(await service.get_ticket(called["id"]), who, SERVED)
+        await actions.finish(await actions.get_ticket(called["id"]), who, SERVED)
     eta_inputs.clear_cache()
     model = await eta_inputs.wait_errors(office, clock.now())
     assert model.samples == 6

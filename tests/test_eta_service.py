@@ -13,11 +13,23 @@ from turnero.core import clock, wait_words
 from turnero.core.auth import Principal
 from turnero.core.errors import ApiError
 from turnero.core.models import Office, Role, Service, User
-from turnero.queue import balancing, desk_balancing, eta_inputs, eta_service, ranking, service, waiting
+from turnero.queue import (
+    actions,
+    balancing,
+    calls,
+    desk_balancing,
+    desks,
+    eta_inputs,
+    eta_service,
+    issuing,
+    ranking,
+    waiting,
+)
+from turnero.queue.config import QueueConfig
 from turnero.queue.models import Desk, DeskEvent, DeskService, DeskStatus, Ticket, TicketStatus
 
 LA_PAZ = ZoneInfo("America/La_Paz")
-CONFIG = service.QueueConfig()
+CONFIG = QueueConfig()
 POLICY = CONFIG.policy
 
 
@@ -44,7 +56,7 @@ async def actor() -> Principal:
 
 
 async def issue(office: Office, code: str = "CI-RENOV", **kw) -> dict:
-    view = await service.issue_ticket(office, code, actor=None, config=CONFIG, **kw)
+    view = await issuing.issue_ticket(office, code, actor=None, config=CONFIG, **kw)
     clock.advance(timedelta(seconds=5))
     return view
 
@@ -66,7 +78,7 @@ async def test_history_with_a_known_service_time_gives_known_waits(db):
     office = await Office.get(code="LPZ-ZONA-SUR")
     await history(office, "CI-RENOV", days_ago=3, hour=10, minutes=10.0, count=400)
     clock.freeze(la_paz(23, 10))
-    await service.set_desk_status(office, "3", DeskStatus.OPEN, await actor())
+    await desks.set_desk_status(office, "3", DeskStatus.OPEN, await actor())
     tickets = [await issue(office) for _ in range(3)]
     estimate = await eta_service.estimates_for_office(office, POLICY, with_arrivals=False)
     ids = [(await Ticket.get(public_id=t["id"])).id for t in tickets]
@@ -85,21 +97,21 @@ async def test_todays_finished_calls_update_the_service_time(db):
     office = await Office.get(code="LPZ-ZONA-SUR")
     who = await actor()
     clock.freeze(la_paz(23, 9))
-    await service.set_desk_status(office, "3", DeskStatus.OPEN, who)
+    await desks.set_desk_status(office, "3", DeskStatus.OPEN, who)
     before = (await services_now(office))["CI-RENOV"].service_minutes
     assert before == 7.0  # the service's prior: nothing observed yet
     for _ in range(12):
         await issue(office)
-        called = await service.call_next(office, "3", who, CONFIG)
+        called = await calls.call_next(office, "3", who, CONFIG)
         clock.advance(timedelta(minutes=14))
-        await service.finish(await service.get_ticket(called["id"]), who, CONFIG)
+        await actions.finish(await actions.get_ticket(called["id"]), who, CONFIG)
     after = (await services_now(office))["CI-RENOV"].service_minutes
     expected = 7.0 * (5 + 12 * 2.0) / (5 + 12)  # 14 minutes observed, twice the prior
     assert abs(after - expected) < 0.01
     # The statistics are cached for a minute of the clock, then read again.
     await issue(office)
-    called = await service.call_next(office, "3", who, CONFIG)
-    await service.finish(await service.get_ticket(called["id"]), who, CONFIG)  # a short call
+    called = await calls.call_next(office, "3", who, CONFIG)
+    await actions.finish(await actions.get_ticket(called["id"]), who, CONFIG)  # a short call
     cached = (await services_now(office))["CI-RENOV"].service_minutes
     assert cached == after
     clock.advance(eta_inputs.STATS_TTL)
@@ -110,7 +122,7 @@ async def test_a_multi_step_walk_in_waits_in_its_first_steps_line(db):
     office = await Office.get(code="LPZ-PRINCIPAL")
     clock.freeze(la_paz(23, 9))
     for desk in ("1", "3"):  # 1: DESCARTE first; 3: CI-RENOV first
-        await service.set_desk_status(office, desk, DeskStatus.OPEN, await actor())
+        await desks.set_desk_status(office, desk, DeskStatus.OPEN, await actor())
     for _ in range(4):
         await issue(office, "CI-NUEVO")  # DESCARTE (3 min) first
     estimate = await services_now(office, await eta_service.estimates_for_office(office, POLICY, with_arrivals=False))
@@ -126,7 +138,7 @@ async def test_balancing_suggests_and_applies_a_desk_move(db):
     who = await actor()
     clock.freeze(la_paz(23, 9))
     for desk in ("1", "2", "3", "4"):
-        await service.set_desk_status(office, desk, DeskStatus.OPEN, who)
+        await desks.set_desk_status(office, desk, DeskStatus.OPEN, who)
     for _ in range(8):
         await issue(office, "SANEAMIENTO")  # 15 minutes each, one desk
     for _ in range(2):
@@ -146,7 +158,7 @@ async def test_balancing_suggests_and_applies_a_desk_move(db):
     assert result["before"]
     assert await DeskEvent.filter(desk=desk, kind="reassigned").count() == 1
     # The engine now calls SANEAMIENTO at that desk, and the prediction drops.
-    called = await service.call_next(office, move["desk"], who, CONFIG)
+    called = await calls.call_next(office, move["desk"], who, CONFIG)
     assert called["service"] == "SANEAMIENTO"
     after = await services_now(office)
     assert after["SANEAMIENTO"].wait_minutes < waits["SANEAMIENTO"]
@@ -170,8 +182,8 @@ async def test_offices_are_ranked_by_predicted_walk_in_wait(db):
     clock.freeze(la_paz(23, 9))
     sur = await Office.get(code="LPZ-ZONA-SUR")
     rojo = await Office.get(code="LPZ-TELEFERICO-ROJO")
-    await service.set_desk_status(sur, "3", DeskStatus.OPEN, who)
-    await service.set_desk_status(rojo, "5", DeskStatus.OPEN, who)
+    await desks.set_desk_status(sur, "3", DeskStatus.OPEN, who)
+    await desks.set_desk_status(rojo, "5", DeskStatus.OPEN, who)
     for _ in range(10):
         await issue(sur)
     await issue(rojo)

@@ -19,7 +19,9 @@ from turnero.notifications.dispatcher import dispatch_due
 from turnero.notifications.gateways import TwilioGateway
 from turnero.notifications.models import Channel, MessageStatus, OutboundMessage
 from turnero.notifications.policy import NotificationConfig, backoff
-from turnero.queue import service as queue
+from turnero.queue import calls, desks, issuing
+from turnero.queue.config import QueueConfig
+from turnero.queue.models import DeskStatus
 from tests.conftest import free_port
 
 # The library itself still passes aiohttp a BasicAuth (deprecated in aiohttp 3.12).
@@ -154,9 +156,9 @@ async def test_provider_unreachable_never_blocks_the_state_change(db, fake):
     down = gateway_for(fake, api_base_url=f"http://127.0.0.1:{free_port()}")
     office = await Office.get(code="LPZ-PRINCIPAL")
     actor = await _operator(office)
-    await queue.set_desk_status(office, "3", queue.DeskStatus.OPEN, actor)
-    ticket = await queue.issue_ticket(office, "CI-RENOV", phone="+59171111111", actor=None, config=queue.QueueConfig())
-    called = await queue.call_next(office, "3", actor, queue.QueueConfig())
+    await desks.set_desk_status(office, "3", DeskStatus.OPEN, actor)
+    ticket = await issuing.issue_ticket(office, "CI-RENOV", phone="+59171111111", actor=None, config=QueueConfig())
+    called = await calls.call_next(office, "3", actor, QueueConfig())
     assert called["id"] == ticket["id"] and called["status"] == "called"
     report = await dispatch_due(down, CONFIG)
     assert (report.retrying, report.sent) == (1, 0)

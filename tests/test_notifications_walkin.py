@@ -20,11 +20,12 @@ from turnero.notifications.messages import render, sms_segments
 from turnero.notifications.models import MessageStatus, OutboundMessage
 from turnero.notifications.policy import NotificationConfig
 from turnero.notifications.service import notify_near_turns
-from turnero.queue import service as queue
+from turnero.queue import actions, calls, desks, issuing, views
+from turnero.queue.config import QueueConfig
 from turnero.queue.models import DeskStatus, Ticket, TicketEvent, TicketStatus
 
 NOW = datetime(2026, 11, 23, 14, 0, tzinfo=timezone.utc)  # Monday 10:00 in La Paz
-QUEUE = queue.QueueConfig()
+QUEUE = QueueConfig()
 CONFIG = NotificationConfig(near_turn_position=3, near_turn_minutes=10)
 
 
@@ -42,7 +43,7 @@ async def operator(office: Office, name: str = "operador3") -> Principal:
 
 
 async def issue(office: Office, phone: str | None = None, service: str = "SANEAMIENTO") -> dict:
-    return await queue.issue_ticket(office, service, phone=phone, actor=None, config=QUEUE)
+    return await issuing.issue_ticket(office, service, phone=phone, actor=None, config=QUEUE)
 
 
 async def messages(template: str) -> list[OutboundMessage]:
@@ -52,10 +53,10 @@ async def messages(template: str) -> list[OutboundMessage]:
 async def test_calling_a_ticket_with_a_phone_writes_its_turn_message(db):
     office = await Office.get(code="LPZ-PRINCIPAL")
     actor = await operator(office)
-    await queue.set_desk_status(office, "9", DeskStatus.OPEN, actor)  # desk 9 serves SANEAMIENTO
+    await desks.set_desk_status(office, "9", DeskStatus.OPEN, actor)  # desk 9 serves SANEAMIENTO
     with_phone = await issue(office, "+59171234567")
     without = await issue(office)
-    called = await queue.call_next(office, "9", actor, QUEUE)
+    called = await calls.call_next(office, "9", actor, QUEUE)
     assert called["id"] == with_phone["id"]
     (message,) = await messages("turno_llamado")
     ticket = await Ticket.get(public_id=with_phone["id"])
@@ -63,8 +64,8 @@ async def test_calling_a_ticket_with_a_phone_writes_its_turn_message(db):
     assert message.body == f"SEGIP: es su turno {with_phone['number']}. Pase a la ventanilla 9."
     assert message.expires_at == NOW + CONFIG.walk_in_ttl and message.status == MessageStatus.PENDING
 
-    await queue.finish(await queue.get_ticket(with_phone["id"]), actor, QUEUE)
-    assert (await queue.call_next(office, "9", actor, QUEUE))["id"] == without["id"]
+    await actions.finish(await actions.get_ticket(with_phone["id"]), actor, QUEUE)
+    assert (await calls.call_next(office, "9", actor, QUEUE))["id"] == without["id"]
     assert len(await messages("turno_llamado")) == 1  # no phone, no message
     assert (await dispatch_due(ConsoleGateway(), CONFIG)).sent == 1
 
@@ -72,7 +73,7 @@ async def test_calling_a_ticket_with_a_phone_writes_its_turn_message(db):
 async def test_near_turn_message_goes_once_to_tickets_near_the_front(db):
     office = await Office.get(code="LPZ-PRINCIPAL")
     actor = await operator(office)
-    await queue.set_desk_status(office, "9", DeskStatus.OPEN, actor)
+    await desks.set_desk_status(office, "9", DeskStatus.OPEN, actor)
     # SANEAMIENTO takes 15 min a person at one desk: only position counts here.
     tickets = [await issue(office, f"+5917000000{n}") for n in range(6)]
     no_phone = await issue(office)
@@ -88,7 +89,7 @@ async def test_near_turn_message_goes_once_to_tickets_near_the_front(db):
 
     # The first is called before its "near" message went out: that one is cancelled,
     # and the ticket now fourth in line gets its own.
-    await queue.call_next(office, "9", actor, QUEUE)
+    await calls.call_next(office, "9", actor, QUEUE)
     assert (await OutboundMessage.get(id=near[0].id)).status == MessageStatus.CANCELLED
     assert await notify_near_turns(QUEUE, CONFIG) == 1
     assert (await messages("turno_cerca"))[-1].to == "+59170000003"
@@ -104,7 +105,7 @@ async def test_a_short_estimated_wait_is_near_too(db):
     actor = await operator(office)
     # CERT takes 4 min; with two desks serving it, the 5th waits about 9 min.
     for desk in ("1", "5"):
-        await queue.set_desk_status(office, desk, DeskStatus.OPEN, await operator(office, f"operador{desk}"))
+        await desks.set_desk_status(office, desk, DeskStatus.OPEN, await operator(office, f"operador{desk}"))
     for n in range(7):
         await issue(office, f"+5916000000{n}", service="CERT")
     assert await notify_near_turns(QUEUE, CONFIG) == 5
@@ -116,17 +117,17 @@ async def test_the_near_turn_sms_gives_the_estimates_range(db):
     """With waits predicted (as the running service does), each ticket's estimate
     carries a range, and its "faltan N turnos" says it in the pages' words: "(entre 10 y
     20 min)", not a bare figure — in one GSM-7 segment."""
-    predicting = queue.QueueConfig(predict_waits=True)
+    predicting = QueueConfig(predict_waits=True)
     office = await Office.get(code="LPZ-PRINCIPAL")
-    await queue.set_desk_status(office, "9", DeskStatus.OPEN, await operator(office))
-    tickets = [await queue.issue_ticket(office, "SANEAMIENTO", phone=f"+5917000000{n}", actor=None, config=predicting)
+    await desks.set_desk_status(office, "9", DeskStatus.OPEN, await operator(office))
+    tickets = [await issuing.issue_ticket(office, "SANEAMIENTO", phone=f"+5917000000{n}", actor=None, config=predicting)
                for n in range(4)]
     assert await notify_near_turns(predicting, CONFIG) == 3
     near = await messages("turno_cerca")
     checked = 0
     for message in near:
         ticket = await Ticket.get(id=message.ticket_id).select_related("service")
-        view = await queue.ticket_view(ticket, office, predicting)
+        view = await views.ticket_view(ticket, office, predicting)
         low, high = view["estimated_wait_low_minutes"], view["estimated_wait_high_minutes"]
         assert message.body.startswith(f"SEGIP: su turno {ticket.number} en ")
         assert sms_segments(message.body) == ("GSM-7", 1)
@@ -157,11 +158,11 @@ async def test_the_near_turn_sms_with_the_widest_range_still_fits_one_segment(db
 async def test_a_ticket_called_out_of_order_gets_its_message_with_the_call(db):
     office = await Office.get(code="LPZ-PRINCIPAL")
     actor = await operator(office)
-    await queue.set_desk_status(office, "9", DeskStatus.OPEN, actor)
+    await desks.set_desk_status(office, "9", DeskStatus.OPEN, actor)
     for n in range(5):
         await issue(office)
     late = await issue(office, "+59171234567")
-    await queue.call_ticket(office, "9", late["number"], actor, QUEUE)
+    await calls.call_ticket(office, "9", late["number"], actor, QUEUE)
     (message,) = await messages("turno_llamado")  # written by the call itself
     assert message.to == "+59171234567" and "ventanilla 9" in message.body
     # Its "near" message can no longer be written (a cancelled placeholder holds the key).
@@ -198,13 +199,13 @@ async def test_the_turn_message_is_written_in_the_calls_own_transaction(db, back
     covers the one-statement call-next, run inside a transaction for this."""
     office = await Office.get(code="LPZ-PRINCIPAL")
     actor = await operator(office)
-    await queue.set_desk_status(office, "9", DeskStatus.OPEN, actor)
+    await desks.set_desk_status(office, "9", DeskStatus.OPEN, actor)
     issued = await issue(office, "+59171234567")
 
     async def call():
         if how == "call_next":
-            return await queue.call_next(office, "9", actor, QUEUE)
-        return await queue.call_ticket(office, "9", issued["number"], actor, QUEUE)
+            return await calls.call_next(office, "9", actor, QUEUE)
+        return await calls.call_ticket(office, "9", issued["number"], actor, QUEUE)
 
     conn = OutboundMessage._meta.db
     for sql in _REFUSE_TURN_MESSAGES[backend]:

@@ -20,9 +20,10 @@ from turnero.core import clock, leases
 from turnero.core.auth import Principal
 from turnero.core.models import Office, Role, Service, User
 from turnero.notifications.models import OutboundMessage
-from turnero.queue import service as queue
+from turnero.queue import actions, calls, day_close, issuing
+from turnero.queue.config import QueueConfig
+from turnero.queue.desks import set_desk_status
 from turnero.queue.models import DeskStatus, Ticket, TicketCounter, TicketEvent, TicketStatus
-from turnero.queue.service import QueueConfig
 from turnero.scheduler.models import Appointment, AppointmentEvent, Slot
 from turnero.settings import Settings
 
@@ -171,46 +172,46 @@ async def play_day(day: datetime, seed: int, leave_called: bool) -> None:
 
     tick(0, 1)
     for name, actor in desks.items():
-        await queue.set_desk_status(office, name, DeskStatus.OPEN, actor)
+        await set_desk_status(office, name, DeskStatus.OPEN, actor)
     for i in range(14):
         tick(20, 200)
-        await queue.issue_ticket(office, rng.choice(["CI-RENOV", "CERT", "SANEAMIENTO"]), actor=None, config=config,
+        await issuing.issue_ticket(office, rng.choice(["CI-RENOV", "CERT", "SANEAMIENTO"]), actor=None, config=config,
                                  phone="+5917123456" + str(i % 10) if i % 3 == 0 else None)
     for round_ in range(5):
         if round_ == 2:
             tick(10, 30)
-            await queue.set_desk_status(office, "5", DeskStatus.PAUSED, desks["5"])
+            await set_desk_status(office, "5", DeskStatus.PAUSED, desks["5"])
             tick(60, 300)
-            await queue.set_desk_status(office, "5", DeskStatus.OPEN, desks["5"])
+            await set_desk_status(office, "5", DeskStatus.OPEN, desks["5"])
         for name, actor in desks.items():
             tick(30, 400)
-            called = await queue.call_next(office, name, actor, config)
+            called = await calls.call_next(office, name, actor, config)
             if called is None:
                 continue
-            ticket = await queue.get_ticket(called["id"])
+            ticket = await actions.get_ticket(called["id"])
             action = rng.choice(["finish", "start_finish", "start_finish", "no_show", "transfer"])
             tick(20, 600)
             if action == "no_show":
-                await queue.no_show(ticket, actor, config)
+                await actions.no_show(ticket, actor, config)
                 continue
             if action == "transfer" and ticket.service_id != (await Service.get(code="CERT")).id:
-                await queue.transfer(ticket, "CERT", actor, config)
+                await actions.transfer(ticket, "CERT", actor, config)
                 continue
             if action == "start_finish":
-                await queue.start(ticket, actor, config)
+                await actions.start(ticket, actor, config)
                 tick(60, 900)
-            await queue.finish(await queue.get_ticket(called["id"]), actor, config)
+            await actions.finish(await actions.get_ticket(called["id"]), actor, config)
     if leave_called:  # desk 1's operator never finishes it: it stays "called" for ever
         tick(20, 60)
-        await queue.issue_ticket(office, "CI-RENOV", actor=None, config=config)
-        await queue.set_desk_status(office, "1", DeskStatus.OPEN, await operator("operador1"))
-        assert await queue.call_next(office, "1", await operator("operador1"), config)
+        await issuing.issue_ticket(office, "CI-RENOV", actor=None, config=config)
+        await set_desk_status(office, "1", DeskStatus.OPEN, await operator("operador1"))
+        assert await calls.call_next(office, "1", await operator("operador1"), config)
     tick(60, 120)
     for name, actor in desks.items():
-        await queue.set_desk_status(office, name, DeskStatus.CLOSED, actor)
+        await set_desk_status(office, name, DeskStatus.CLOSED, actor)
     # The next morning the day close cancels what was left waiting.
     clock.freeze(local_at(day + timedelta(days=1), 6, 0))
-    await queue.close_all_days(config)
+    await day_close.close_all_days(config)
 
 
 async def add_citas(day: datetime, n: int) -> None:

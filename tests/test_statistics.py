@@ -10,12 +10,13 @@ from tests.conftest import assert_error
 from turnero.core import clock
 from turnero.core.auth import Principal
 from turnero.core.models import Office, Role, User
-from turnero.queue import service
+from turnero.queue import actions, calls, desks, issuing
+from turnero.queue.config import QueueConfig
 from turnero.queue.models import DeskStatus
 from turnero.queue.statistics import hourly_figures
 
 OFFICE = "LPZ-ZONA-SUR"
-CONFIG = service.QueueConfig(predict_waits=False)
+CONFIG = QueueConfig(predict_waits=False)
 
 
 def la_paz(day: int, hour: int, minute: int = 0) -> datetime:
@@ -40,22 +41,22 @@ async def test_an_office_publishes_its_waits_by_hour_and_todays_load(client):
     # Two past days: at 08:00 two people waited 10 and 30 minutes; at 10:00 one waited 4.
     for day in (23, 24):
         clock.freeze(la_paz(day, 8))
-        await service.set_desk_status(office, "3", DeskStatus.OPEN, who)
-        first = await service.issue_ticket(office, "CI-RENOV", actor=None, config=CONFIG, phone="71234567")
+        await desks.set_desk_status(office, "3", DeskStatus.OPEN, who)
+        first = await issuing.issue_ticket(office, "CI-RENOV", actor=None, config=CONFIG, phone="71234567")
         clock.freeze(la_paz(day, 8, 10 if day == 23 else 30))
-        called = await service.call_next(office, "3", who, CONFIG)
+        called = await calls.call_next(office, "3", who, CONFIG)
         assert called["id"] == first["id"]
-        await service.finish(await service.get_ticket(called["id"]), who, CONFIG)
+        await actions.finish(await actions.get_ticket(called["id"]), who, CONFIG)
         if day == 24:
             clock.freeze(la_paz(day, 10))
-            await service.issue_ticket(office, "CI-RENOV", actor=None, config=CONFIG)
+            await issuing.issue_ticket(office, "CI-RENOV", actor=None, config=CONFIG)
             clock.freeze(la_paz(day, 10, 4))
-            await service.finish(await service.get_ticket((await service.call_next(office, "3", who, CONFIG))["id"]),
+            await actions.finish(await actions.get_ticket((await calls.call_next(office, "3", who, CONFIG))["id"]),
                                  who, CONFIG)
-        await service.set_desk_status(office, "3", DeskStatus.CLOSED, who)
+        await desks.set_desk_status(office, "3", DeskStatus.CLOSED, who)
     # Today: one visit so far, still waiting.
     clock.freeze(la_paz(25, 9))
-    await service.issue_ticket(office, "CI-RENOV", actor=None, config=CONFIG)
+    await issuing.issue_ticket(office, "CI-RENOV", actor=None, config=CONFIG)
 
     response = await client.get(f"/api/offices/{OFFICE}/statistics")
     assert response.status_code == 200

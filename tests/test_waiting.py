@@ -16,12 +16,13 @@ from turnero.core import clock
 from turnero.core.auth import Principal
 from turnero.core.db import placeholders
 from turnero.core.models import Office, Role, User
-from turnero.queue import desk_balancing, eta_service, ranking, service, waiting
+from turnero.queue import actions, calls, day_close, desk_balancing, desks, eta_service, issuing, ranking, waiting
+from turnero.queue.config import QueueConfig
 from turnero.queue.models import DeskStatus, Ticket, TicketEvent, TicketStatus
 
 LA_PAZ = ZoneInfo("America/La_Paz")
-CONFIG = service.QueueConfig()
-SERVED = service.QueueConfig(predict_waits=True)  # as the running service (TURNERO_PREDICT_WAITS)
+CONFIG = QueueConfig()
+SERVED = QueueConfig(predict_waits=True)  # as the running service (TURNERO_PREDICT_WAITS)
 
 
 def la_paz(hour: int, minute: int = 0) -> datetime:
@@ -75,28 +76,28 @@ async def test_random_days_keep_every_place_equal_to_a_recount(db):
     rnd = random.Random(2026)
     clock.freeze(la_paz(9))
     for desk in ("1", "3", "5"):
-        await service.set_desk_status(office, desk, DeskStatus.OPEN, who)
+        await desks.set_desk_status(office, desk, DeskStatus.OPEN, who)
     at_desk: dict[str, str] = {}
     for step in range(120):
         clock.advance(timedelta(seconds=rnd.choice([0, 0, 1, 30])))  # equal times on purpose
         roll = rnd.random()
         if roll < 0.5:
-            await service.issue_ticket(office, rnd.choice(["CI-RENOV", "CI-NUEVO", "CERT", "SANEAMIENTO"]),
+            await issuing.issue_ticket(office, rnd.choice(["CI-RENOV", "CI-NUEVO", "CERT", "SANEAMIENTO"]),
                                        priority=rnd.choice(["regular", "regular", "senior"]), actor=None,
                                        config=CONFIG)
         else:
             desk = rnd.choice(["1", "3", "5"])
             if desk in at_desk:
-                ticket = await service.get_ticket(at_desk.pop(desk))
-                action = rnd.choice([service.finish, service.finish, service.no_show])
-                if action is service.no_show and ticket.status != TicketStatus.CALLED:
-                    action = service.finish
+                ticket = await actions.get_ticket(at_desk.pop(desk))
+                action = rnd.choice([actions.finish, actions.finish, actions.no_show])
+                if action is actions.no_show and ticket.status != TicketStatus.CALLED:
+                    action = actions.finish
                 await action(ticket, who, CONFIG)
             else:
-                called = await service.call_next(office, desk, who, CONFIG)
+                called = await calls.call_next(office, desk, who, CONFIG)
                 if called is not None:
                     if rnd.random() < 0.2:
-                        await service.transfer(await service.get_ticket(called["id"]), "CERT", who, CONFIG)
+                        await actions.transfer(await actions.get_ticket(called["id"]), "CERT", who, CONFIG)
                     else:
                         at_desk[desk] = called["id"]
         if step % 15 == 0:
@@ -104,14 +105,14 @@ async def test_random_days_keep_every_place_equal_to_a_recount(db):
     assert await check_every_place(office) > 5
     # The day closes: nobody is left waiting, in the database or in memory.
     clock.freeze(la_paz(23, 59))
-    await service.close_day(office, CONFIG, clock.now() + timedelta(days=1))
+    await day_close.close_day(office, CONFIG, clock.now() + timedelta(days=1))
     assert await check_every_place(office) == 0
 
 
 async def test_a_change_by_another_instance_shows_after_a_sync(db):
     office = await Office.get(code="LPZ-PRINCIPAL")
     clock.freeze(la_paz(9))
-    views = [await service.issue_ticket(office, "CI-RENOV", actor=None, config=CONFIG) for _ in range(3)]
+    views = [await issuing.issue_ticket(office, "CI-RENOV", actor=None, config=CONFIG) for _ in range(3)]
     lines = await waiting.office_lines(office.id)
     assert [lines.position((await Ticket.get(public_id=v["id"])).id, clock.now(), 2) for v in views] == [1, 2, 3]
     # Another instance cancels the first: its row and its audit event, nothing in this process.
@@ -129,8 +130,8 @@ async def test_no_open_desk_never_promises_no_wait(db, config):
     office = await Office.get(code="LPZ-PRINCIPAL")  # opens 07:30 (demo hours); every desk closed
     clock.freeze(la_paz(7))
     eta_service.clear_cache()
-    views = [await service.issue_ticket(office, "CI-RENOV", actor=None, config=config) for _ in range(3)]
-    waits = [(await service.public_ticket_view(v["id"], config))["estimated_wait_minutes"] for v in views]
+    views = [await issuing.issue_ticket(office, "CI-RENOV", actor=None, config=config) for _ in range(3)]
+    waits = [(await actions.public_ticket_view(v["id"], config))["estimated_wait_minutes"] for v in views]
     assert all(w is not None and w >= 30 for w in waits), waits  # at least until 07:30
     assert waits == sorted(waits)
     assert all(v["estimated_wait_minutes"] >= 30 for v in views)  # the slips said so too
@@ -151,9 +152,9 @@ async def test_one_figure_on_every_surface(db):
     office = await Office.get(code="LPZ-ZONA-SUR")
     who = await actor()
     clock.freeze(la_paz(10))
-    await service.set_desk_status(office, "3", DeskStatus.OPEN, who)
+    await desks.set_desk_status(office, "3", DeskStatus.OPEN, who)
     for _ in range(5):
-        await service.issue_ticket(office, "CI-RENOV", actor=None, config=SERVED)
+        await issuing.issue_ticket(office, "CI-RENOV", actor=None, config=SERVED)
         clock.advance(timedelta(seconds=20))
     # The next walk-in is told at issue what the office's estimates promised a moment
     # before — from the same estimate: one refreshed in the background in between (a slow
@@ -163,8 +164,8 @@ async def test_one_figure_on_every_surface(db):
         estimate = await eta_service.current_estimate(office, CONFIG.policy)
         estimates = await eta_service.office_estimates(office, CONFIG.policy)
         promised = next(s for s in estimates["services"] if s["service"] == "CI-RENOV")["estimated_wait_minutes"]
-        issued = await service.issue_ticket(office, "CI-RENOV", actor=None, config=SERVED)
-        read = await service.public_ticket_view(issued["id"], SERVED)
+        issued = await issuing.issue_ticket(office, "CI-RENOV", actor=None, config=SERVED)
+        read = await actions.public_ticket_view(issued["id"], SERVED)
         if await eta_service.current_estimate(office, CONFIG.policy) is estimate:
             break
     assert issued["estimated_wait_minutes"] == promised
@@ -181,8 +182,8 @@ async def test_one_figure_on_every_surface(db):
 async def test_reading_tickets_and_estimates_never_replays_the_office(db, monkeypatch):
     office = await Office.get(code="LPZ-PRINCIPAL")
     clock.freeze(la_paz(9))
-    await service.set_desk_status(office, "3", DeskStatus.OPEN, await actor())
-    views = [await service.issue_ticket(office, "CI-RENOV", actor=None, config=SERVED) for _ in range(40)]
+    await desks.set_desk_status(office, "3", DeskStatus.OPEN, await actor())
+    views = [await issuing.issue_ticket(office, "CI-RENOV", actor=None, config=SERVED) for _ in range(40)]
     await ranking.recommend_offices("CI-RENOV", SERVED.policy, city="La Paz")  # every office's first estimate
     await eta_service.settled()
     from turnero.queue import eta
@@ -191,7 +192,7 @@ async def test_reading_tickets_and_estimates_never_replays_the_office(db, monkey
     real = eta.simulate
     monkeypatch.setattr(eta, "simulate", lambda *a, **kw: replays.append(1) or real(*a, **kw))
     for view in views:
-        read = await service.public_ticket_view(view["id"], SERVED)
+        read = await actions.public_ticket_view(view["id"], SERVED)
         assert read["position"] is not None and read["estimated_wait_minutes"] is not None
     await eta_service.office_estimates(office, SERVED.policy)
     await ranking.recommend_offices("CI-RENOV", SERVED.policy, city="La Paz")

@@ -47,7 +47,7 @@ from turnero.exam import pages as exam_pages
 from turnero.exam import routes as exam_routes
 from turnero.queue import eta_service
 from turnero.queue import following
-from turnero.queue.service import QueueConfig
+from turnero.queue.config import QueueConfig
 from turnero.settings import Settings
 
 log = logging.getLogger("turnero")

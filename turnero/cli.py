@@ -227,7 +227,8 @@ def cmd_user_create(args, settings: Settings) -> None:
 
 
 def cmd_close_day(args, settings: Settings) -> None:
-    from turnero.queue.service import QueueConfig, close_all_days
+    from turnero.queue.config import QueueConfig
+    from turnero.queue.day_close import close_all_days
 
     cancelled = asyncio.run(_with_db(settings, lambda: close_all_days(QueueConfig.from_settings(settings))))
     print(f"Turnos en espera cancelados: {cancelled}")

@@ -18,7 +18,7 @@ from turnero.core.service import cost_line
 from turnero.core.templating import templates
 from turnero.kiosk.printing import PRIORITY_ES, STATUS_ES, escpos_bytes, slip_for
 from turnero.queue.models import Ticket
-from turnero.queue.service import public_ticket_view
+from turnero.queue.actions import public_ticket_view
 from turnero.scheduler.policy import CODE_ALPHABET, CODE_LENGTH
 
 KIOSK_ROLES = (Role.KIOSK, Role.OPERATOR, Role.SUPERVISOR)

@@ -16,7 +16,8 @@ from starlette.requests import Request
 
 from turnero.core import clock, wait_words
 from turnero.queue.models import Priority, Ticket, TicketStatus
-from turnero.queue.service import QueueConfig, ticket_view
+from turnero.queue.config import QueueConfig
+from turnero.queue.views import ticket_view
 
 # Spanish words shown to citizens and operators (pages pass them to the JS too).
 PRIORITY_ES = {

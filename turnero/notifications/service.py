@@ -91,7 +91,7 @@ async def notify_near_turns(queue_config, config: policy.NotificationConfig | No
     lacks. Runs as a job, off the call-next path; each message is written at most once
     per ticket (its event key is unique). Returns how many were written."""
     from turnero.queue.models import Ticket, TicketStatus, waiting_with_phone
-    from turnero.queue.service import ticket_view
+    from turnero.queue.views import ticket_view
 
     config = config or outbox.current_config()
     written = 0

@@ -16,9 +16,9 @@ from turnero.core.errors import conflict
 from turnero.core.models import Office, Service
 from turnero.core.service import offered_service
 from turnero.queue import balancing, eta_service, policy, waiting
-from turnero.queue import service as queue_service
+from turnero.queue.desks import get_desk
+from turnero.queue.events import publish_queue_changed
 from turnero.queue.models import Desk, DeskEvent, DeskService, DeskStatus
-from turnero.queue.service import get_desk
 
 log = logging.getLogger("turnero.eta")
 
@@ -51,7 +51,7 @@ async def apply_desk_move(office: Office, desk_name: str, service_code: str, act
     async with in_transaction():
         moved = await _move_desk(desk, service, actor)
     waiting.desks_changed(office.id)
-    await queue_service.publish_queue_changed(office)  # also makes cached estimates stale
+    await publish_queue_changed(office)  # also makes cached estimates stale
     return moved
 
 
@@ -98,7 +98,7 @@ async def auto_balance(office: Office, config: policy.PolicyConfig) -> dict | No
     if moved is None:
         return None
     waiting.desks_changed(office.id)
-    await queue_service.publish_queue_changed(office)  # also makes cached estimates stale
+    await publish_queue_changed(office)  # also makes cached estimates stale
     log.info("balanceo automático en %s: %s", office.code, first["message"])
     return {**moved, "message": first["message"]}
 

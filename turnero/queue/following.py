@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from turnero.core.models import Office
-from turnero.queue import service, waiting
+from turnero.queue import actions, views, waiting
+from turnero.queue.config import QueueConfig
 from turnero.queue.models import TicketStatus
 
 FINAL_STATUSES = (TicketStatus.DONE.value, TicketStatus.NO_SHOW.value, TicketStatus.CANCELLED.value)
@@ -23,13 +24,13 @@ class Followed:
     view: dict
 
 
-async def followed_ticket(public: str, config: service.QueueConfig) -> Followed:
+async def followed_ticket(public: str, config: QueueConfig) -> Followed:
     """What a page following `public` follows (a transferred ticket: its latest hop)."""
-    current, view = await service.public_ticket(public, config)
+    current, view = await actions.public_ticket(public, config)
     return Followed(current.office_id, current.id, current.service_id, view)
 
 
-async def refresh_followed(followed: Followed, office: Office, config: service.QueueConfig, *,
+async def refresh_followed(followed: Followed, office: Office, config: QueueConfig, *,
                            due: bool = True) -> Followed:
     """The followed ticket's view now. Still waiting: only its place and wait change,
     from the lines in memory (no query) — and not even that unless `due` (the same
@@ -39,8 +40,8 @@ async def refresh_followed(followed: Followed, office: Office, config: service.Q
         if followed.ticket_id in await waiting.office_lines(office.id):
             if not due:
                 return followed
-            row = service.TicketRow(id=followed.ticket_id, status=TicketStatus.WAITING, service_id=followed.service_id)
-            view = await service.fill_wait(dict(followed.view), row, office, config)
+            row = views.TicketRow(id=followed.ticket_id, status=TicketStatus.WAITING, service_id=followed.service_id)
+            view = await views.fill_wait(dict(followed.view), row, office, config)
             return Followed(followed.office_id, followed.ticket_id, followed.service_id, view)
     elif followed.view["status"] in FINAL_STATUSES:
         return followed

@@ -9,7 +9,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from turnero.core.errors import ApiError
 from turnero.core.models import Office
 from turnero.queue import desk_balancing
-from turnero.queue.service import QueueConfig, close_all_days
+from turnero.queue.config import QueueConfig
+from turnero.queue.day_close import close_all_days
 
 log = logging.getLogger("turnero.jobs")
 

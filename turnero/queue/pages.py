@@ -15,8 +15,9 @@ from turnero.core.service import get_office
 from turnero.core.templating import templates
 from turnero.kiosk.pages import not_found_page, page_office
 from turnero.kiosk.printing import PRIORITY_ES, STATUS_ES
-from turnero.queue import balancing, service
-from turnero.queue.models import Desk, Ticket
+from turnero.queue import balancing, desks, views
+from turnero.queue.config import QueueConfig
+from turnero.queue.models import ACTIVE_AT_DESK, Desk, Ticket
 
 STAFF = (Role.OPERATOR, Role.SUPERVISOR)
 DESK_STATUS_ES = {"open": "Abierta", "paused": "En pausa", "closed": "Cerrada"}
@@ -30,16 +31,16 @@ async def _office_services(office: Office) -> dict[str, str]:
     return dict(sorted(rows))
 
 
-async def _desk_state(office: Office, desk_name: str, config: service.QueueConfig) -> dict:
+async def _desk_state(office: Office, desk_name: str, config: QueueConfig) -> dict:
     """The desk and the ticket it has called or is serving (None when free)."""
-    desk = await service.get_desk(office, desk_name)
-    view = next(v for v in await service.desk_views(office) if v["name"] == desk.name)
+    desk = await desks.get_desk(office, desk_name)
+    view = next(v for v in await views.desk_views(office) if v["name"] == desk.name)
     ticket = (
-        await Ticket.filter(desk_id=desk.id, status__in=service.ACTIVE_AT_DESK)
+        await Ticket.filter(desk_id=desk.id, status__in=ACTIVE_AT_DESK)
         .order_by("-called_at", "-id")
         .first()
     )
-    return {"desk": view, "ticket": await service.ticket_view(ticket, office, config) if ticket else None}
+    return {"desk": view, "ticket": await views.ticket_view(ticket, office, config) if ticket else None}
 
 
 async def desk_list(request: Request) -> Response:
@@ -50,7 +51,7 @@ async def desk_list(request: Request) -> Response:
         {
             "principal": principal,
             "office": office,
-            "desks": await service.desk_views(office),
+            "desks": await views.desk_views(office),
             "services": await _office_services(office),
             "desk_status_es": DESK_STATUS_ES,
         },

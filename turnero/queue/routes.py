@@ -16,7 +16,20 @@ from turnero.core.service import get_office
 from pydantic import Field, StrictInt
 
 from turnero.core.errors import invalid
-from turnero.queue import balancing, desk_balancing, eta_service, payments, ranking, service, statistics
+from turnero.queue import (
+    actions,
+    balancing,
+    calls,
+    desk_balancing,
+    desks,
+    eta_service,
+    issuing,
+    payments,
+    ranking,
+    statistics,
+    views,
+)
+from turnero.queue.config import QueueConfig
 from turnero.queue.models import DeskStatus
 from turnero.queue.schemas import (
     CallTicket,
@@ -33,7 +46,7 @@ ISSUERS = (Role.KIOSK, Role.OPERATOR, Role.SUPERVISOR)
 STAFF = (Role.OPERATOR, Role.SUPERVISOR)
 
 
-def _config(request: Request) -> service.QueueConfig:
+def _config(request: Request) -> QueueConfig:
     return request.app.state.queue_config
 
 
@@ -59,7 +72,7 @@ async def issue_ticket(request: Request):
     office = await _office(request.path_params["office"])
     actor = await require(request, *ISSUERS, office_id=office.id)
     body = await read_json(request, IssueTicket)
-    view = await service.issue_ticket(
+    view = await issuing.issue_ticket(
         office, body.service, priority=body.priority, party_size=body.party_size, phone=body.phone,
         actor=actor, config=_config(request),
     )
@@ -67,13 +80,13 @@ async def issue_ticket(request: Request):
 
 
 async def get_ticket(request: Request):
-    return json_response(await service.public_ticket_view(request.path_params["ticket"], _config(request)))
+    return json_response(await actions.public_ticket_view(request.path_params["ticket"], _config(request)))
 
 
 async def list_desks(request: Request):
     office = await get_office(request.path_params["office"])
     await require(request, *STAFF, office_id=office.id)
-    return json_response(await service.desk_views(office))
+    return json_response(await views.desk_views(office))
 
 
 class OpenDesk(_Body):
@@ -89,7 +102,7 @@ def _desk_status_handler(status: DeskStatus):
         if status == DeskStatus.OPEN and (await request.body()).strip():  # the body is optional
             take_over = (await read_json(request, OpenDesk)).take_over
         return json_response(
-            await service.set_desk_status(office, request.path_params["desk"], status, actor, take_over=take_over)
+            await desks.set_desk_status(office, request.path_params["desk"], status, actor, take_over=take_over)
         )
 
     return handler
@@ -98,7 +111,7 @@ def _desk_status_handler(status: DeskStatus):
 async def call_next(request: Request):
     office = await _office(request.path_params["office"])
     actor = await require(request, *STAFF, office_id=office.id)
-    view = await service.call_next(office, request.path_params["desk"], actor, _config(request))
+    view = await calls.call_next(office, request.path_params["desk"], actor, _config(request))
     return Response(status_code=204) if view is None else json_response(view)
 
 
@@ -107,13 +120,13 @@ async def call_ticket(request: Request):
     actor = await require(request, *STAFF, office_id=office.id)
     body = await read_json(request, CallTicket)
     return json_response(
-        await service.call_ticket(office, request.path_params["desk"], body.ticket, actor, _config(request))
+        await calls.call_ticket(office, request.path_params["desk"], body.ticket, actor, _config(request))
     )
 
 
 def _ticket_action(action):
     async def handler(request: Request):
-        ticket = await service.get_ticket(request.path_params["ticket"])
+        ticket = await actions.get_ticket(request.path_params["ticket"])
         actor = await require(request, *STAFF, office_id=ticket.office_id)
         return json_response(await action(ticket, actor, _config(request)))
 
@@ -125,27 +138,27 @@ async def finish(request: Request):
     # general path, which checks in the same order as the other ticket actions.
     principal = await current_principal(request)
     if principal is not None and (principal.is_admin or principal.role in STAFF):
-        view = await service.finish_single_step(request.path_params["ticket"], principal, _config(request))
+        view = await actions.finish_single_step(request.path_params["ticket"], principal, _config(request))
         if view is not None:
             return json_response(view)
     return await _finish_in_general(request)
 
 
-_finish_in_general = _ticket_action(service.finish)
+_finish_in_general = _ticket_action(actions.finish)
 
 
 async def record_payment(request: Request):
-    ticket = await service.get_ticket(request.path_params["ticket"])
+    ticket = await actions.get_ticket(request.path_params["ticket"])
     actor = await require(request, *STAFF, office_id=ticket.office_id)
     body = await read_json(request, RecordPayment)
     return json_response(await payments.record_payment(ticket, body.reference, body.channel, actor), 201)
 
 
 async def transfer(request: Request):
-    ticket = await service.get_ticket(request.path_params["ticket"])
+    ticket = await actions.get_ticket(request.path_params["ticket"])
     actor = await require(request, *STAFF, office_id=ticket.office_id)
     body = await read_json(request, Transfer)
-    return json_response(await service.transfer(ticket, body.service, actor, _config(request)))
+    return json_response(await actions.transfer(ticket, body.service, actor, _config(request)))
 
 
 # ---- wait estimates, office ranking and desk balancing (issue 8)
@@ -264,10 +277,10 @@ routes = [
               _desk_doc("Llamar al siguiente turno (204 si no hay nadie esperando)", response=TicketOut)),
     api_route("/api/offices/{office}/desks/{desk}/call", "POST", call_ticket,
               _desk_doc("Llamar un turno en particular fuera de orden", body=CallTicket, response=TicketOut)),
-    api_route("/api/tickets/{ticket}/recall", "POST", _ticket_action(service.recall), _ticket_doc("Volver a llamar")),
-    api_route("/api/tickets/{ticket}/start", "POST", _ticket_action(service.start), _ticket_doc("Iniciar la atención")),
+    api_route("/api/tickets/{ticket}/recall", "POST", _ticket_action(actions.recall), _ticket_doc("Volver a llamar")),
+    api_route("/api/tickets/{ticket}/start", "POST", _ticket_action(actions.start), _ticket_doc("Iniciar la atención")),
     api_route("/api/tickets/{ticket}/finish", "POST", finish, _ticket_doc("Finalizar la atención")),
-    api_route("/api/tickets/{ticket}/no-show", "POST", _ticket_action(service.no_show), _ticket_doc("Marcar como ausente")),
+    api_route("/api/tickets/{ticket}/no-show", "POST", _ticket_action(actions.no_show), _ticket_doc("Marcar como ausente")),
     api_route("/api/tickets/{ticket}/payment", "POST", record_payment,
               ApiDoc("Registrar el pago del trámite (referencia de la boleta o de UNIMOVIL), una sola vez",
                      "tickets", body=RecordPayment, response=PaymentOut, success_status=201, roles=_STAFF_ROLES,

@@ -13,7 +13,8 @@ from turnero.core.auth import Principal
 from turnero.core.db import placeholders
 from turnero.core.errors import conflict, not_found
 from turnero.core.models import Office, ServiceKind
-from turnero.queue import service as queue_service
+from turnero.queue import issuing, views
+from turnero.queue.events import publish_queue_changed
 from turnero.scheduler import policy
 from turnero.scheduler.config import SchedulerConfig
 from turnero.scheduler.models import Appointment, AppointmentStatus
@@ -83,7 +84,7 @@ async def check_in(office: Office, *, code: str | None, document: str | None, ac
         )
         if not rows:
             raise conflict("already_checked_in", "Esa cita ya fue registrada; espere su llamado.")
-        ticket = await queue_service.issue_checkin_ticket(
+        ticket = await issuing.issue_checkin_ticket(
             office, found.service, due_at=None if late else found.start, party_size=found.party_size,
             phone=found.phone, actor=actor, data={"appointment": found.code, "late": late},
         )
@@ -92,8 +93,8 @@ async def check_in(office: Office, *, code: str | None, document: str | None, ac
         )
         await record_event(conn, found.id, "checked_in", now, actor, {"ticket": ticket.public_id, "late": late})
         # outbox: nothing yet (the queue's "your turn is near" messages take over).
-    await queue_service.publish_queue_changed(office)
-    view = await queue_service.ticket_view(ticket, office, queue_config)
+    await publish_queue_changed(office)
+    view = await views.ticket_view(ticket, office, queue_config)
     view["appointment"] = found.code
     view["late"] = late
     return view
