@@ -4,11 +4,10 @@ commit (displays, the lines held in memory, the office's estimate)."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from turnero.core import metrics
-from turnero.core.db import placeholders
+from turnero.core.db import json_text, placeholders
 from turnero.core.models import Office
 from turnero.displays.bus import coalesced, publish_office_event
 from turnero.queue import waiting
@@ -20,12 +19,8 @@ async def _insert_event(conn, ticket_id: int, kind: str, at: datetime, desk_id: 
         placeholders(
             "INSERT INTO ticket_event (ticket_id, kind, at, desk_id, user_id, data) VALUES (?, ?, ?, ?, ?, ?)"
         ),
-        [ticket_id, kind, at, desk_id, user_id, _json(data or {})],
+        [ticket_id, kind, at, desk_id, user_id, json_text(data or {})],
     )
-
-
-def _json(data: dict) -> str:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
 async def publish_queue_changed(office: Office) -> None:

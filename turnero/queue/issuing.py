@@ -12,14 +12,14 @@ from tortoise.transactions import in_transaction
 
 from turnero.core import clock, metrics
 from turnero.core.auth import Principal
-from turnero.core.db import is_postgres, model_from_row, placeholders
+from turnero.core.db import is_postgres, json_text, model_from_row, placeholders
 from turnero.core.errors import invalid
 from turnero.core.ids import public_id
 from turnero.core.models import Office, Service
 from turnero.core.service import offered_service
 from turnero.queue import eta_service
 from turnero.queue.config import QueueConfig
-from turnero.queue.events import _insert_event, _json, _publish_queue_changed
+from turnero.queue.events import _insert_event, _publish_queue_changed
 from turnero.queue.models import Lane, Priority, Ticket, TicketStatus
 from turnero.queue.sql import _connection
 from turnero.queue.views import ticket_view
@@ -83,7 +83,7 @@ async def _insert_ticket(values: dict, prefix: str, event: dict, user_id: int | 
             " e AS (INSERT INTO ticket_event (ticket_id, kind, at, desk_id, user_id, data)"
             f" SELECT id, 'issued', issued_at, NULL, ${n + 4}::int, ${n + 5}::jsonb FROM t)"
             " SELECT * FROM t",
-            [*values.values(), prefix, values["office_id"], values["day"], user_id, _json(event)],
+            [*values.values(), prefix, values["office_id"], values["day"], user_id, json_text(event)],
         )
         return rows[0]
     async with in_transaction() as conn:

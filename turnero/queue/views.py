@@ -4,18 +4,12 @@ wait, from the office's lines held in memory."""
 from __future__ import annotations
 
 import math
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from turnero.core import clock
 from turnero.core.models import Office, Service
 from turnero.queue import eta, eta_service, policy, waiting
 from turnero.queue.config import QueueConfig
 from turnero.queue.models import ACTIVE_AT_DESK, Desk, Ticket, TicketStatus
-
-
-def _iso(at: datetime | None, tz: str) -> str | None:
-    return at.astimezone(ZoneInfo(tz)).isoformat(timespec="seconds") if at else None
 
 
 class TicketRow(dict):
@@ -45,9 +39,9 @@ def _view(
         "estimated_wait_minutes": None,
         "estimated_wait_low_minutes": None,
         "estimated_wait_high_minutes": None,
-        "issued_at": _iso(ticket.issued_at, tz),
-        "arrived_at": _iso(ticket.arrived_at, tz),
-        "called_at": _iso(ticket.called_at, tz),
+        "issued_at": clock.iso(ticket.issued_at, tz),
+        "arrived_at": clock.iso(ticket.arrived_at, tz),
+        "called_at": clock.iso(ticket.called_at, tz),
         "desk": desk_name,
         "recall_count": ticket.recall_count,
     }
