@@ -104,6 +104,52 @@ async def test_hours_on_a_date_weekly_for_a_fixed_office_and_the_stops_for_a_bri
     assert weekly == {MONDAY: {}, MONDAY + timedelta(days=5): {"sat": HOURS}}
 
 
+# ---------------------------------------------------------------- citas
+
+
+async def test_a_brigade_has_slots_only_on_its_stop_days_in_the_stop_hours(client):
+    clock.freeze(_at(MONDAY, 8))
+    office = await Office.get(code=BRIGADE)
+    await BrigadeStop.filter(office_id=office.id).delete()
+    admin = await login(client, "admin")
+    wednesday = MONDAY + timedelta(days=2)
+    assert (await client.post(f"/api/admin/offices/{BRIGADE}/stops", json=_stop(wednesday, 2, "Sorata"),
+                              headers=admin)).status_code == 201
+    response = await client.get(f"/api/offices/{BRIGADE}/availability",
+                                params={"service": "CI-RENOV", "from": MONDAY.isoformat(), "days": 7})
+    assert response.status_code == 200, response.text
+    slots = [datetime.fromisoformat(s["start"]) for s in response.json()]
+    assert slots and {s.date() for s in slots} == {wednesday, wednesday + timedelta(days=1)}
+    # Within the stop's hours (08:00–12:00, 14:00–17:00), lunch left out.
+    assert min(s.strftime("%H:%M") for s in slots) == "08:00" and max(s.strftime("%H:%M") for s in slots) < "17:00"
+    assert not any("12:00" <= s.strftime("%H:%M") < "14:00" for s in slots)
+    body = {"office": BRIGADE, "service": "CI-RENOV", "document": {"number": "4785123", "issued_in": "LP"},
+            "name": "Juana Mamani"}
+    friday = datetime(2026, 12, 18, 9, 0, tzinfo=slots[0].tzinfo)
+    assert_error(await client.post("/api/appointments", json={**body, "start": friday.isoformat()}), 422,
+                 "office_closed")
+    booked = await client.post("/api/appointments", json={**body, "start": slots[0].isoformat()})
+    assert booked.status_code == 201, booked.text
+    # The calendar says why the other days are closed.
+    calendar = (await client.get(f"/api/offices/{BRIGADE}/calendar", headers=admin)).json()
+    assert "La brigada no tiene parada ese día" in str(calendar)
+
+
+async def test_a_deleted_stop_offers_no_more_citas_on_its_days(client, monkeypatch):
+    clock.freeze(_at(MONDAY, 8))
+    office = await Office.get(code=BRIGADE)
+    await BrigadeStop.filter(office_id=office.id).delete()
+    admin = await login(client, "admin")
+    stop = (await client.post(f"/api/admin/offices/{BRIGADE}/stops", json=_stop(MONDAY + timedelta(days=2), 1),
+                              headers=admin)).json()
+    params = {"service": "CI-RENOV", "from": MONDAY.isoformat(), "days": 7}
+    assert (await client.get(f"/api/offices/{BRIGADE}/availability", params=params)).json()
+    assert (await client.delete(f"/api/admin/offices/{BRIGADE}/stops/{stop['id']}", headers=admin)).status_code == 204
+    # (Closed days are kept 10 s per process, as for closures: the cache has expired.)
+    monkeypatch.setattr("turnero.scheduler.config.CACHE_SECONDS", 0.0)
+    assert (await client.get(f"/api/offices/{BRIGADE}/availability", params=params)).json() == []
+
+
 # ---------------------------------------------------------------- public list
 
 

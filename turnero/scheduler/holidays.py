@@ -10,11 +10,12 @@ observed Mondays), and departmental days (16 Jul in La Paz, 14 Sep in Cochabamba
 from __future__ import annotations
 
 import functools
-from datetime import date
+from datetime import date, timedelta
 
 import holidays as holiday_library
 from tortoise.expressions import Q
 
+from turnero.core import brigades
 from turnero.core.models import Office
 from turnero.scheduler.models import OfficeClosure
 
@@ -47,6 +48,9 @@ def holiday_names(start: date, end: date, country: str, department: str | None, 
     return found
 
 
+BRIGADE_AWAY = "La brigada no tiene parada ese día"
+
+
 async def closed_days(office: Office, start: date, end: date, country: str, departmental: bool) -> dict[date, str]:
     """Every day in [start, end] the office is closed: holidays and stored closures
     (office-specific or for every office)."""
@@ -56,4 +60,9 @@ async def closed_days(office: Office, start: date, end: date, country: str, depa
     ).values_list("day", "reason")
     for day, reason in closures:
         days[day] = reason or "Cierre de la oficina"
+    if brigades.is_brigade(office):  # a brigade works only on the days of its stops
+        span = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+        for day, hours in (await brigades.hours_by_day(office, span)).items():
+            if not hours:
+                days.setdefault(day, BRIGADE_AWAY)
     return days

@@ -9,7 +9,7 @@ import time as time_module
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from turnero.core import clock
+from turnero.core import brigades, clock
 from turnero.core.db import placeholders
 from turnero.core.errors import invalid
 from turnero.core.models import Office, Service, ServiceKind
@@ -101,12 +101,13 @@ async def materialise_slots(
     closed = await _closed(office, min(days), max(days), config)
     todo = [day for day in days if day not in made_days and day not in closed]
     capacity = await rule_capacity(office, service, rule) if todo else 0
-    hours = rule.hours or office.opening_hours
+    # Each day's hours: the rule's or the office's weekly ones; a brigade's stop's (core/brigades.py).
+    hours = await brigades.weekly_hours_by_day(office, todo, rule.hours or office.opening_hours)
     chunks: list[list[tuple]] = [[]]
     for day in todo:
         rows = [
             (office.id, service.id, start.astimezone(timezone.utc), end.astimezone(timezone.utc), day, capacity)
-            for start, end in policy.slot_times(day, hours, rules.slot_minutes, tz)
+            for start, end in policy.slot_times(day, hours[day], rules.slot_minutes, tz)
         ]
         if chunks[-1] and len(chunks[-1]) + len(rows) > 400:
             chunks.append([])
