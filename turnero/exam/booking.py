@@ -90,8 +90,7 @@ async def check_booking(office: Office, body: dict, now: datetime) -> None:
         raise invalid("Indique la categoría de licencia (A, B, C, M, P o T).", code="category_required")
     verdict = await check_eligibility(body["document"]["number"], category, current_config(), now)
     if not verdict.allowed:
-        extra = ({"not_before": clock.local(verdict.not_before, office.timezone).isoformat(timespec="seconds")}
-                 if verdict.not_before else {})
+        extra = {"not_before": clock.iso(verdict.not_before, office.timezone)} if verdict.not_before else {}
         raise ApiError(409, verdict.code, verdict.message, **extra)
 
 

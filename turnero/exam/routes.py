@@ -60,8 +60,8 @@ def session_view(session) -> dict:
     tz = session.room.office.timezone
     return {
         "id": session.id, "room": session.room.code,
-        "starts_at": clock.local(session.starts_at, tz).isoformat(timespec="seconds"),
-        "ends_at": clock.local(session.ends_at, tz).isoformat(timespec="seconds"), "slot_id": session.slot_id,
+        "starts_at": clock.iso(session.starts_at, tz), "ends_at": clock.iso(session.ends_at, tz),
+        "slot_id": session.slot_id,
     }
 
 
@@ -168,7 +168,7 @@ async def eligibility(request: Request):
     verdict = await check_eligibility(document, category, exam_config(request))
     return json_response({
         "allowed": verdict.allowed, "code": verdict.code, "message": verdict.message,
-        "not_before": verdict.not_before.isoformat(timespec="seconds") if verdict.not_before else None,
+        "not_before": clock.iso(verdict.not_before),
     })
 
 
