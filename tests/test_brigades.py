@@ -150,6 +150,26 @@ async def test_a_deleted_stop_offers_no_more_citas_on_its_days(client, monkeypat
     assert (await client.get(f"/api/offices/{BRIGADE}/availability", params=params)).json() == []
 
 
+async def test_a_brigade_issues_walk_in_tickets_only_on_a_stop_day(client):
+    from turnero.queue.models import Ticket
+
+    clock.freeze(_at(MONDAY))
+    office = await Office.get(code=BRIGADE)
+    await BrigadeStop.filter(office_id=office.id).delete()
+    admin = await login(client, "admin")
+    url = f"/api/offices/{BRIGADE}/tickets"
+    assert_error(await client.post(url, json={"service": "CI-RENOV"}, headers=admin), 422, "office_closed")
+    assert await Ticket.filter(office_id=office.id).count() == 0
+    await client.post(f"/api/admin/offices/{BRIGADE}/stops", json=_stop(MONDAY, 1, "Pucarani"), headers=admin)
+    issued = await client.post(url, json={"service": "CI-RENOV"}, headers=admin)
+    assert issued.status_code == 201, issued.text
+    # A fixed office's kiosk is not held to its weekly hours (a Sunday ticket still goes out).
+    clock.freeze(_at(MONDAY - timedelta(days=1)))
+    admin = await login(client, "admin")
+    sunday = await client.post("/api/offices/LPZ-ZONA-SUR/tickets", json={"service": "CI-RENOV"}, headers=admin)
+    assert sunday.status_code == 201, sunday.text
+
+
 # ---------------------------------------------------------------- public list
 
 
@@ -311,3 +331,20 @@ async def test_the_ranking_of_a_trámite_shows_the_brigades_that_offer_it(client
     assert all(s["office"] == BRIGADE for s in ranking["brigades"])
     # The brigade does not do licences: none for LIC-RENOV.
     assert (await client.get("/api/services/LIC-RENOV/ranking")).json()["brigades"] == []
+
+
+async def test_a_brigade_day_closes_after_its_stops_closing_time(db):
+    from turnero.queue import day_close, issuing
+    from turnero.queue.config import QueueConfig
+    from turnero.queue.models import Ticket, TicketStatus
+
+    config = QueueConfig()  # grace: 60 min
+    office = await Office.get(code=BRIGADE)
+    await BrigadeStop.filter(office_id=office.id).delete()
+    await BrigadeStop.create(office=office, municipality="Pucarani", starts_on=MONDAY, ends_on=MONDAY, hours=HOURS)
+    clock.freeze(_at(MONDAY, 9))
+    ticket = await issuing.issue_ticket(office, "CI-RENOV", actor=None, config=config)
+    # The stop closes at 17:00 (its weekly hours are none): cancelled from 18:00, not before.
+    assert await day_close.close_day(office, config, now=_at(MONDAY, 17) + timedelta(minutes=59)) == 0
+    assert await day_close.close_day(office, config, now=_at(MONDAY, 18)) == 1
+    assert (await Ticket.get(public_id=ticket["id"])).status == TicketStatus.CANCELLED

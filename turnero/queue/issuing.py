@@ -10,7 +10,7 @@ from datetime import date, datetime
 
 from tortoise.transactions import in_transaction
 
-from turnero.core import clock, metrics
+from turnero.core import brigades, clock, metrics
 from turnero.core.auth import Principal
 from turnero.core.db import is_postgres, json_text, model_from_row, placeholders
 from turnero.core.errors import invalid
@@ -111,6 +111,9 @@ async def issue_ticket(
         raise invalid(
             f"El trámite {tramite.code} se atiende solo con cita.", code="walk_in_not_allowed"
         )
+    if not await brigades.open_on(office, clock.local_day(clock.now(), office.timezone)):
+        # A brigade takes walk-ins only on the days of its stops (core/brigades.py).
+        raise invalid(f"{office.name} no tiene parada hoy: vea sus próximas paradas.", code="office_closed")
     steps = await _step_services(office, tramite)
     first = steps[0] if steps else tramite
     prio = Priority(priority)
