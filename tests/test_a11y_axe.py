@@ -281,3 +281,46 @@ def test_a_cita_booked_with_the_keyboard_alone(browser, live_server):  # noqa: F
     assert cita.status_code == 200, cita.text
     assert cita.json()["start"] == start and cita.json()["office"] == OFFICE
     assert page.errors == []
+
+
+def test_axe_finds_no_violation_on_the_rating_and_statistics_pages(browser, live_server):  # noqa: F811
+    """Issue 20: a finished ticket's «¿Cómo le atendimos?» (rated by touch, through
+    satisfaction.js), the desk's tablet with its five buttons, and the public statistics."""
+    from playwright.sync_api import expect
+
+    from tests.test_pages import _api
+
+    source = _axe_source()
+    problems: list[str] = []
+    kiosk, op = _token(live_server, "kiosko"), _token(live_server, "operador1")
+    _api(live_server, "POST", f"/api/offices/{OFFICE}/desks/5/open", op)
+
+    def finished() -> dict:
+        ticket = _api(live_server, "POST", f"/api/offices/{OFFICE}/tickets", kiosk, service="CI-RENOV")
+        _api(live_server, "POST", f"/api/offices/{OFFICE}/desks/5/call", op, ticket=ticket["id"])
+        _api(live_server, "POST", f"/api/tickets/{ticket['id']}/finish", op)
+        return ticket
+
+    ticket = finished()
+    citizen = _new_page(browser, 360, 740)
+    citizen.goto(f"{live_server.url}/t/{ticket['id']}")
+    expect(citizen.get_by_role("heading", name="¿Cómo le atendimos?")).to_be_visible()
+    _check(citizen, source, "ticket rating", problems)
+    citizen.get_by_role("button", name="4 Bien").click()
+    expect(citizen.locator("#rating-thanks")).to_have_text("¡Gracias! Usted valoró su atención: 4 — Bien.")
+    _check(citizen, source, "ticket rated", problems)
+    citizen.goto(f"{live_server.url}/oficinas/{OFFICE}/estadisticas")
+    expect(citizen.get_by_role("heading", name="Valoración de la atención")).to_be_visible()
+    _check(citizen, source, "statistics", problems)
+    assert citizen.errors == []  # type: ignore[attr-defined]
+
+    tablet = _new_page(browser, 1024, 768)
+    tablet.goto(f"{live_server.url}/login?next=/desk/{OFFICE}/5/valoracion")
+    _sign_in(tablet, "operador1")
+    expect(tablet.locator("#dr-wait")).to_be_visible()
+    second = finished()
+    expect(tablet.locator("#dr-number")).to_have_text(second["number"], timeout=10000)
+    _check(tablet, source, "desk tablet", problems)
+    tablet.get_by_role("button", name="5 Muy bien").click()
+    expect(tablet.locator("#dr-wait")).to_have_text("¡Gracias por su valoración!")
+    assert problems == [], "\n".join(problems)

@@ -38,6 +38,7 @@ from turnero.notifications import routes as notification_routes
 from turnero.queue import jobs as queue_jobs
 from turnero.queue import pages as desk_pages
 from turnero.queue import routes as queue_routes
+from turnero.queue import satisfaction_pages, satisfaction_routes
 from turnero.scheduler import jobs as scheduler_jobs
 from turnero.scheduler import pages as scheduler_pages
 from turnero.scheduler import places as scheduler_places
@@ -58,6 +59,7 @@ def api_routes() -> list:
         *core_routes.routes,
         *display_routes.routes,
         *queue_routes.routes,
+        *satisfaction_routes.routes,
         *scheduler_routes.routes,
         *notification_routes.routes,
         *exam_routes.routes,
@@ -130,6 +132,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *display_routes.websocket_routes,
             *display_pages.routes,
             *kiosk_pages.routes,
+            *satisfaction_pages.routes,
             *desk_pages.routes,
             *scheduler_pages.routes,
             *exam_pages.routes,

@@ -17,6 +17,7 @@ from turnero.core.pages import PageRedirect, page_principal
 from turnero.core.service import cost_line
 from turnero.core.templating import templates
 from turnero.kiosk.printing import PRIORITY_ES, STATUS_ES, escpos_bytes, slip_for
+from turnero.queue import satisfaction
 from turnero.queue.models import Ticket
 from turnero.queue.actions import public_ticket_view
 from turnero.scheduler.policy import CODE_ALPHABET, CODE_LENGTH
@@ -115,6 +116,8 @@ async def citizen_ticket(request: Request) -> Response:
             "public_id": request.path_params["ticket"],
             "status_es": STATUS_ES,
             "priority_es": PRIORITY_ES,
+            # A finished visit is rated once (queue/satisfaction.py): the score it got, if any.
+            "rated": await satisfaction.score_of(view["id"]) if view["status"] == "done" else None,
         },
     )
     # The link is the only key to the ticket: keep it out of Referer headers and caches.

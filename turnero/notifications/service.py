@@ -317,7 +317,7 @@ async def record_delivery(*, message_id: int | None, provider_sid: str, status: 
 
 @dataclass(frozen=True)
 class ReplyOutcome:
-    action: str  # cancelled, too_late, confirmed, no_appointment, unknown_command, duplicate
+    action: str  # cancelled, too_late, confirmed, no_appointment, rated, nothing_to_rate, unknown_command, duplicate
     appointment_id: int | None = None
 
 
@@ -325,19 +325,26 @@ async def handle_reply(
     *, provider_sid: str, from_address: str, body: str, scheduler_config=None
 ) -> ReplyOutcome:
     """An SMS/WhatsApp reply. CANCELAR cancels the sender's next cita and SI confirms
-    attendance, each answered by message; anything else is recorded only. A webhook
-    the provider retries (same MessageSid) is handled once."""
+    attendance, each answered by message; a lone digit 1–5 rates the sender's latest
+    finished visit (queue/satisfaction.py; no answer); anything else is recorded only.
+    A webhook the provider retries (same MessageSid) is handled once."""
     from turnero.notifications import citas
+    from turnero.queue.satisfaction import rate_by_phone, score_from_reply
 
     channel, phone = policy.split_address(from_address)
     if await InboundMessage.exists(provider_sid=provider_sid):
         return ReplyOutcome("duplicate")
     command = policy.parse_reply(body)
+    score = score_from_reply(body)  # "1".."5": the answer to the satisfaction survey
     now = clock.now()
     try:
         async with in_transaction() as conn:
             outcome = ReplyOutcome("unknown_command")
-            if command is not None:
+            if score is not None:
+                # Rated, or no finished unrated visit of this number in the last day;
+                # either way no answer goes back (a thanks would cost a message).
+                outcome = ReplyOutcome("rated" if await rate_by_phone(conn, phone, score) else "nothing_to_rate")
+            elif command is not None:
                 outcome = await citas.apply_reply(conn, command, phone, channel, provider_sid, scheduler_config)
             if not await _record_inbound(conn, provider_sid, phone, channel, body, outcome, now):
                 raise _DuplicateReply  # the same webhook, handled concurrently: undo this one

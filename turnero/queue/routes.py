@@ -31,6 +31,7 @@ from turnero.queue import (
 )
 from turnero.queue.config import QueueConfig
 from turnero.queue.models import DeskStatus
+from turnero.queue.satisfaction_schemas import OfficeStatisticsOut
 from turnero.queue.schemas import (
     CallTicket,
     DeskOut,
@@ -291,8 +292,9 @@ routes = [
               ApiDoc("Espera estimada por trámite (personas en fila, ventanillas abiertas)", "estimates",
                      errors=(404,))),
     api_route("/api/offices/{office}/statistics", "GET", office_statistics,
-              ApiDoc("Cifras públicas: espera por hora del día en las últimas semanas y la carga de hoy",
-                     "estimates", errors=(404,))),
+              ApiDoc("Cifras públicas: espera por hora del día en las últimas semanas, la carga de hoy y la"
+                     " valoración media (sin datos personales)", "estimates", response=OfficeStatisticsOut,
+                     errors=(404,))),
     api_route("/api/offices/{office}/statistics.csv", "GET", office_statistics_csv,
               ApiDoc("Las esperas por hora del día, en CSV", "estimates", errors=(404,))),
     api_route("/api/services/{service}/ranking", "GET", service_ranking,

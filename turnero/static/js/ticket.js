@@ -31,6 +31,7 @@
     $("c-position").textContent = t.position == null ? "—" : String(t.position);
     $("c-wait").textContent = TurneroEta.ticket(t);  // "entre 35 y 50 min" (eta-format.js)
     $("c-alert").hidden = !called;
+    if ($("valoracion")) $("valoracion").hidden = t.status !== "done";  // rate a finished visit (satisfaction.js)
     $("c-alert-desk").textContent = t.desk || "";
     document.title = (called ? "¡Es su turno! · " : "Turno ") + t.number + " · Turnero";
     if (called && (last.status !== "called" || last.recall_count !== t.recall_count)) {
