@@ -320,7 +320,7 @@ OFFICES = [
     # through 100 municipalities): open only on the days of its stops (DEMO_STOPS).
     DemoOffice(
         "LPZ-BRIGADA-1", "SEGIP Brigada Móvil 1 La Paz", "SEGIP",
-        "Itinerante: vea sus paradas en /api/brigades", {},
+        "Itinerante: atiende en sus paradas, solo los días de cada una", {},
         ("CI-RENOV", "CI-REPOSICION", "CERT"),
         {"1": {"CI-RENOV": 1, "CI-REPOSICION": 2}, "2": {"CI-REPOSICION": 1, "CI-RENOV": 2, "CERT": 2}},
         kind=OfficeKind.BRIGADE,
