@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta, timezone
 from tests.conftest import assert_error, login
 from turnero.admin.models import AuditEntry
 from turnero.core import brigades, clock
-from turnero.core.models import BrigadeStop, Office, OfficeKind
+from turnero.core.models import BrigadeInvitee, BrigadeStop, Office, OfficeKind
 from turnero.demo import BRIGADE, CI_OFFICES, DEMO_STOPS, LICENCE_OFFICES, NO_ADDRESS
 
 HOURS = [["08:00", "12:00"], ["14:00", "17:00"]]
@@ -193,7 +193,7 @@ async def test_upcoming_stops_soonest_first_without_past_ones_and_by_city(client
         "id": stops[0]["id"], "office": BRIGADE, "office_name": "SEGIP Brigada Móvil 1 La Paz", "institution": "SEGIP",
         "municipality": "Pucarani", "department": "LP", "address": "Plaza principal",
         "starts_on": MONDAY.isoformat(), "ends_on": (MONDAY + timedelta(days=1)).isoformat(), "hours": HOURS,
-        "note": "",
+        "note": "", "closed": False, "campaign": "",
     }
     assert [s["municipality"] for s in (await client.get("/api/brigades?city=coroico")).json()] == ["Coroico"]
     assert [s["municipality"] for s in (await client.get("/api/brigades?city=SÓRATA")).json()] == ["Sorata"]
@@ -255,7 +255,8 @@ async def test_a_stop_is_validated(client):
         {**_stop(day), "municipality": ""},
         {**_stop(day), "starts_on": "2026-02-30"},
         {**_stop(day), "ends_on": (day + timedelta(days=400)).isoformat()},
-        {**_stop(day), "closed": True},  # unknown field
+        {**_stop(day), "closed": True},  # a closed session names its institution
+        {**_stop(day), "bus": "B-12"},  # unknown field
     ]
     for body in bad:
         assert_error(await client.post(url, json=body, headers=admin), 422)
@@ -348,3 +349,104 @@ async def test_a_brigade_day_closes_after_its_stops_closing_time(db):
     assert await day_close.close_day(office, config, now=_at(MONDAY, 17) + timedelta(minutes=59)) == 0
     assert await day_close.close_day(office, config, now=_at(MONDAY, 18)) == 1
     assert (await Ticket.get(public_id=ticket["id"])).status == TicketStatus.CANCELLED
+
+
+
+# ---------------------------------------------------------------- closed sessions (a prison, a school)
+
+
+PEOPLE = [{"name": "Juan Quispe", "document": {"number": "4785123"}},
+          {"name": "Ana Mamani", "document": {"number": "5123456", "complement": "1B"}}]
+
+
+async def _closed_session(client, admin, day: date) -> dict:
+    office = await Office.get(code=BRIGADE)
+    await BrigadeStop.filter(office_id=office.id).delete()
+    body = _stop(day, 1, "Chonchocoro", closed=True, institution="Centro penitenciario San Pedro de Chonchocoro")
+    stop = (await client.post(f"/api/admin/offices/{BRIGADE}/stops", json=body, headers=admin)).json()
+    response = await client.put(f"/api/admin/offices/{BRIGADE}/stops/{stop['id']}/invitees", json={"people": PEOPLE},
+                                headers=admin)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"stop": stop["id"], "institution": body["institution"], "people": 2}
+    return stop
+
+
+async def test_a_closed_session_books_only_the_institutions_list_and_takes_no_walk_ins(client):
+    clock.freeze(_at(MONDAY, 8))
+    admin = await login(client, "admin")
+    day = MONDAY + timedelta(days=2)
+    stop = await _closed_session(client, admin, day)
+    # Public: the stop is there, marked closed, with the institution — and nobody's name.
+    public = (await client.get("/api/brigades")).json()
+    assert public[0]["closed"] is True and public[0]["campaign"].startswith("Centro penitenciario")
+    assert "Quispe" not in str(public) and "4785123" not in str(public)
+    slots = (await client.get(f"/api/offices/{BRIGADE}/availability",
+                              params={"service": "CI-RENOV", "from": day.isoformat(), "days": 1})).json()
+    start = slots[0]["start"]
+    body = {"office": BRIGADE, "service": "CI-RENOV", "start": start, "name": "Pedro Choque",
+            "document": {"number": "6000001", "issued_in": "LP"}}
+    assert_error(await client.post("/api/appointments", json=body), 403, "not_on_the_list")
+    # The complemento is part of who one is: 5123456 alone is not 5123456-1B.
+    not_her = {**body, "document": {"number": "5123456"}}
+    assert_error(await client.post("/api/appointments", json=not_her), 403, "not_on_the_list")
+    listed = await client.post("/api/appointments", json={**body, "name": "Ana Mamani",
+                                                          "document": {"number": "5123456", "complement": "1B"}})
+    assert listed.status_code == 201, listed.text
+    # No walk-ins at a closed session, even on its day.
+    clock.freeze(_at(day, 9))
+    admin = await login(client, "admin")
+    assert_error(await client.post(f"/api/offices/{BRIGADE}/tickets", json={"service": "CI-RENOV"}, headers=admin),
+                 422, "closed_session")
+    # The audit keeps how many, never who.
+    entry = await AuditEntry.filter(action="brigade_stop.invitees").get()
+    assert entry.after == {"institution": "Centro penitenciario San Pedro de Chonchocoro", "people": 2}
+    assert "Quispe" not in str(entry.before) + str(entry.after)
+    # Admins read the list; nobody else.
+    people = (await client.get(f"/api/admin/offices/{BRIGADE}/stops/{stop['id']}/invitees", headers=admin)).json()
+    assert people == [{"name": "Ana Mamani", "document": "ci:5123456-1B"}, {"name": "Juan Quispe",
+                                                                             "document": "ci:4785123"}]
+    supervisor = await login(client, "supervisor")
+    assert_error(await client.get(f"/api/admin/offices/{BRIGADE}/stops/{stop['id']}/invitees",
+                                  headers=supervisor), 403)
+
+
+async def test_a_closed_sessions_list_is_validated_and_dropped_when_the_stop_opens(client):
+    clock.freeze(_at(MONDAY, 8))
+    admin = await login(client, "admin")
+    stop = await _closed_session(client, admin, MONDAY + timedelta(days=3))
+    url = f"/api/admin/offices/{BRIGADE}/stops/{stop['id']}/invitees"
+    for people in ([{"name": "X", "document": {"number": "12"}}],  # not a CI number
+                   [{"name": "", "document": {"number": "4785123"}}],
+                   [{"document": {"number": "4785123"}}]):
+        assert_error(await client.put(url, json={"people": people}, headers=admin), 422)
+    assert len((await client.get(url, headers=admin)).json()) == 2  # unchanged
+    # Opened to everyone: the list is not kept.
+    opened = await client.put(f"/api/admin/offices/{BRIGADE}/stops/{stop['id']}", headers=admin,
+                              json=_stop(MONDAY + timedelta(days=3), 1, "Chonchocoro"))
+    assert opened.status_code == 200 and opened.json()["closed"] is False
+    assert not await BrigadeInvitee.exists(stop_id=stop["id"])
+    assert_error(await client.put(url, json={"people": PEOPLE}, headers=admin), 409, "stop_not_closed")
+
+
+async def test_a_cita_cannot_be_moved_into_a_closed_session_by_someone_not_on_its_list(client):
+    clock.freeze(_at(MONDAY, 8))
+    admin = await login(client, "admin")
+    closed_day = MONDAY + timedelta(days=2)
+    await _closed_session(client, admin, closed_day)
+    open_day = MONDAY + timedelta(days=3)
+    assert (await client.post(f"/api/admin/offices/{BRIGADE}/stops", json=_stop(open_day, 1, "Pucarani"),
+                              headers=admin)).status_code == 201
+
+    def first_slot(day):
+        return client.get(f"/api/offices/{BRIGADE}/availability",
+                          params={"service": "CI-RENOV", "from": day.isoformat(), "days": 1})
+
+    start = (await first_slot(open_day)).json()[0]["start"]
+    cita = await client.post("/api/appointments", json={
+        "office": BRIGADE, "service": "CI-RENOV", "start": start, "name": "Pedro Choque",
+        "document": {"number": "6000001", "issued_in": "LP"}})
+    assert cita.status_code == 201, cita.text
+    into_closed = (await first_slot(closed_day)).json()[0]["start"]
+    moved = await client.post(f"/api/appointments/{cita.json()['code']}/reschedule",
+                              json={"document": "6000001", "start": into_closed})
+    assert_error(moved, 403, "not_on_the_list")

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from tortoise.transactions import in_transaction
 
-from turnero.admin.schemas import StopIn
+from turnero.admin.schemas import InviteeList, StopIn
 from turnero.admin.service import audit, office_by_code
 from turnero.core.auth import Principal
 from turnero.core.brigades import is_brigade, stop_view
 from turnero.core.errors import conflict, forbidden, not_found
-from turnero.core.models import BrigadeStop, Office
+from turnero.core.models import BrigadeInvitee, BrigadeStop, Office
 from turnero.scheduler.models import BookingRule
 
 
@@ -84,6 +84,8 @@ async def update_stop(actor: Principal, code: str, stop_id: str, data: StopIn) -
         await _check_overlap(office, data, exclude_id=stop.id)
         stop.update_from_dict(data.model_dump())
         await stop.save()
+        if not stop.closed:  # open to all now: the institution's list is not kept
+            await BrigadeInvitee.filter(stop_id=stop.id).delete()
         after = stop_view(stop, office)
         if after != before:
             await _remake_slots(office)
@@ -100,3 +102,43 @@ async def delete_stop(actor: Principal, code: str, stop_id: str) -> None:
         await stop.delete()
         await _remake_slots(office)
         await audit(actor, "brigade_stop.delete", f"{office.code}/{stop.id}", office.id, before, None)
+
+
+# ---------------------------------------------------------------- a closed session's list
+
+
+def _require_closed(stop: BrigadeStop) -> None:
+    if not stop.closed:
+        raise conflict("stop_not_closed", "Esa parada está abierta a todos: solo una sesión cerrada (closed) "
+                                          "tiene lista de personas.")
+
+
+async def set_invitees(actor: Principal, code: str, stop_id: str, data: InviteeList) -> dict:
+    """Replace the list an institution submitted. The audit keeps the count, never the
+    people (names and documents are personal data, read by admins here only)."""
+    _require_admin(actor)
+    office = await _brigade(code)
+    people = {}
+    for person in data.people:
+        people.setdefault(person.document.document().key, person.name.strip())  # a person listed twice: once
+    async with in_transaction():
+        stop = await _stop(office, stop_id)
+        _require_closed(stop)
+        before = await BrigadeInvitee.filter(stop_id=stop.id).count()
+        await BrigadeInvitee.filter(stop_id=stop.id).delete()
+        await BrigadeInvitee.bulk_create(
+            [BrigadeInvitee(stop_id=stop.id, full_name=name, document_key=key) for key, name in people.items()]
+        )
+        after = {"institution": stop.institution, "people": len(people)}
+        await audit(actor, "brigade_stop.invitees", f"{office.code}/{stop.id}", office.id,
+                    {"institution": stop.institution, "people": before}, after)
+    return {"stop": stop.id, **after}
+
+
+async def list_invitees(actor: Principal, code: str, stop_id: str) -> list[dict]:
+    _require_admin(actor)
+    office = await _brigade(code)
+    stop = await _stop(office, stop_id)
+    _require_closed(stop)
+    rows = await BrigadeInvitee.filter(stop_id=stop.id).order_by("full_name", "id")
+    return [{"name": r.full_name, "document": r.document_key} for r in rows]

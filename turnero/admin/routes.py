@@ -18,6 +18,7 @@ from turnero.admin.schemas import (
     ServiceAdminOut,
     ServiceCreate,
     ServiceUpdate,
+    InviteeList,
     StopIn,
     UserAdminOut,
     UserCreate,
@@ -148,6 +149,19 @@ async def delete_stop(request: Request):
     return Response(status_code=204)
 
 
+async def set_invitees(request: Request):
+    actor = await _admin(request)
+    body = await read_json(request, InviteeList)
+    path = request.path_params
+    return json_response(await brigades.set_invitees(actor, path["office"], path["stop"], body))
+
+
+async def list_invitees(request: Request):
+    actor = await _admin(request)
+    path = request.path_params
+    return json_response(await brigades.list_invitees(actor, path["office"], path["stop"]))
+
+
 # ---------------------------------------------------------------- users and devices
 
 
@@ -242,6 +256,11 @@ routes = [
                    errors=_WRITE_ERRORS)),
     api_route("/api/admin/offices/{office}/stops/{stop}", "DELETE", delete_stop,
               _doc("Eliminar una parada de una brigada", ADMINS, success_status=204, errors=(401, 403, 404, 409))),
+    api_route("/api/admin/offices/{office}/stops/{stop}/invitees", "PUT", set_invitees,
+              _doc("Lista de personas de una sesión cerrada (la entrega la institución; reemplaza la anterior)",
+                   ADMINS, body=InviteeList, errors=_WRITE_ERRORS)),
+    api_route("/api/admin/offices/{office}/stops/{stop}/invitees", "GET", list_invitees,
+              _doc("Personas de la lista de una sesión cerrada", ADMINS, errors=(401, 403, 404, 409))),
     api_route("/api/admin/users", "GET", list_users,
               _doc("Usuarios y dispositivos (quioscos y pantallas son usuarios con ese rol)",
                    response=UserAdminOut, response_list=True, errors=(401, 403, 404, 422),

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from turnero.admin import policy
 from turnero.core.schemas import OfficeFields, ServiceOut
+from turnero.scheduler.schemas import DocumentIn
 
 RoleName = Literal["admin", "supervisor", "operator", "kiosk", "display"]
 # The `pattern`s below only document what the policy validators accept (the validators
@@ -227,6 +228,9 @@ class StopIn(_In):
     ends_on: date
     hours: DaySpans
     note: Annotated[str, Field(max_length=200)] = ""
+    # A campaign's closed session: only the people on `institution`'s list (PUT …/invitees).
+    closed: bool = False
+    institution: Annotated[str, Field(max_length=120)] = ""
 
     @model_validator(mode="after")
     def _dates_in_order(self):
@@ -234,7 +238,21 @@ class StopIn(_In):
             raise ValueError("el último día (ends_on) no puede ser anterior al primero (starts_on)")
         if (self.ends_on - self.starts_on).days > 366:
             raise ValueError("una parada dura a lo sumo un año")
+        if self.closed and not self.institution.strip():
+            raise ValueError("una sesión cerrada nombra la institución que entrega la lista (institution)")
         return self
+
+
+class Invitee(_In):
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    document: DocumentIn
+
+
+class InviteeList(_In):
+    """The people an institution submits for a closed session (replaces the list)."""
+
+    # No item limit of its own: a request body is at most 64 KB (413 above), about 700 people.
+    people: list[Invitee]
 
 
 # ---------------------------------------------------------------- reports

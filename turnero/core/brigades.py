@@ -14,7 +14,8 @@ import unicodedata
 from datetime import date, timedelta
 
 from turnero.core import clock
-from turnero.core.models import BrigadeStop, Office, OfficeKind, OfficeService
+from turnero.core.errors import ApiError, invalid
+from turnero.core.models import BrigadeInvitee, BrigadeStop, Office, OfficeKind, OfficeService
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 UPCOMING_LIMIT = 50
@@ -75,6 +76,34 @@ async def open_on(office: Office, day: date) -> bool:
     return bool(await hours_on(office, day))
 
 
+async def walk_in_refusal(office: Office, day: date) -> None:
+    """422 when the office takes no walk-in on `day`: a brigade with no stop then
+    (`office_closed`) or at a closed session (`closed_session`: only the institution's
+    list, by cita). A fixed office is never refused here (its kiosk keeps its hours)."""
+    if not is_brigade(office):
+        return
+    stop = stop_on(await stops_between(office, day, day), day)
+    if stop is None or not stop.hours:
+        raise invalid(f"{office.name} no tiene parada hoy: vea sus próximas paradas.", code="office_closed")
+    if stop.closed:
+        raise invalid(f"Hoy {office.name} atiende una sesión cerrada ({stop.institution or 'institucional'}): "
+                      "solo las personas de la lista, con cita.", code="closed_session")
+
+
+async def check_invited(office: Office, day: date, document_key: str) -> None:
+    """403 `not_on_the_list` when `day` is a closed session of the brigade and the
+    document is not on the institution's list (citas: booking and rescheduling)."""
+    if not is_brigade(office):
+        return
+    stop = stop_on(await stops_between(office, day, day), day)
+    if stop is None or not stop.closed:
+        return
+    if not await BrigadeInvitee.exists(stop_id=stop.id, document_key=document_key):
+        raise ApiError(403, "not_on_the_list", f"Ese día {office.name} atiende una sesión cerrada "
+                       f"({stop.institution or 'institucional'}): solo las personas de la lista que entregó la "
+                       "institución.")
+
+
 def _folded(text: str) -> str:
     text = unicodedata.normalize("NFKD", text.casefold())
     return " ".join("".join(c for c in text if not unicodedata.combining(c)).split())
@@ -94,6 +123,10 @@ def stop_view(stop: BrigadeStop, office: Office) -> dict:
         "ends_on": stop.ends_on.isoformat(),
         "hours": stop.hours,
         "note": stop.note,
+        # A closed session (a campaign in a prison, a school): only the people on the list of
+        # `campaign` (the institution) may book; the list itself is never shown here.
+        "closed": stop.closed,
+        "campaign": stop.institution,
     }
 
 

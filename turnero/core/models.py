@@ -91,10 +91,29 @@ class BrigadeStop(Model):
     # The hours of each day of the stop: [["08:00", "16:00"]] (HH:MM, office time zone).
     hours = fields.JSONField(default=list)
     note = fields.CharField(max_length=200, default="")
+    # An institutional campaign (a prison, a school): a closed session that only the
+    # people on the institution's list (BrigadeInvitee) may book; no walk-ins.
+    closed = fields.BooleanField(default=False)
+    institution = fields.CharField(max_length=120, default="")
 
     class Meta:
         table = "brigade_stop"
         indexes = (("office", "ends_on"),)
+
+
+class BrigadeInvitee(Model):
+    """One person on an institution's list for a closed stop: a name and the document's
+    key (type, number and complemento, as a cita's `document_key`). Personal data: read
+    by admins only, deleted with its stop."""
+
+    id = fields.IntField(primary_key=True)
+    stop = fields.ForeignKeyField("models.BrigadeStop", related_name="invitees", on_delete=fields.CASCADE)
+    full_name = fields.CharField(max_length=120)
+    document_key = fields.CharField(max_length=40)
+
+    class Meta:
+        table = "brigade_invitee"
+        unique_together = (("stop", "document_key"),)
 
 
 class OfficeService(Model):

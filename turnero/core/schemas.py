@@ -65,6 +65,8 @@ class BrigadeStopOut(BaseModel):
     ends_on: str  # last day, included
     hours: list[list[str]]  # [apertura, cierre] of each day, office time
     note: str
+    closed: bool = False  # a closed session: only the people on the institution's list, by cita
+    campaign: str = ""  # the institution of a closed session (a prison, a school)
 
 
 class OfficeOut(OfficeFields):

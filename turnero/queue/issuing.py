@@ -111,9 +111,8 @@ async def issue_ticket(
         raise invalid(
             f"El trámite {tramite.code} se atiende solo con cita.", code="walk_in_not_allowed"
         )
-    if not await brigades.open_on(office, clock.local_day(clock.now(), office.timezone)):
-        # A brigade takes walk-ins only on the days of its stops (core/brigades.py).
-        raise invalid(f"{office.name} no tiene parada hoy: vea sus próximas paradas.", code="office_closed")
+    # A brigade takes walk-ins only on its stops' days, and none at a closed session.
+    await brigades.walk_in_refusal(office, clock.local_day(clock.now(), office.timezone))
     steps = await _step_services(office, tramite)
     first = steps[0] if steps else tramite
     prio = Priority(priority)

@@ -25,7 +25,7 @@ from types import SimpleNamespace
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from turnero.core import clock, metrics
+from turnero.core import brigades, clock, metrics
 from turnero.core.auth import Principal
 from turnero.core.db import is_postgres, json_text, placeholders
 from turnero.core.errors import ApiError, conflict, invalid
@@ -145,6 +145,8 @@ async def _book(body: BookAppointment, key: str | None, print_: str, config: Sch
     now = clock.now()
     start = _local_start(body.start, office.timezone)
     await _check_bookable(office, rules, start, now, config)
+    # A brigade's closed session (a prison, a school): only the institution's list.
+    await brigades.check_invited(office, clock.local_day(start, office.timezone), body.document.document().key)
     if service.kind == ServiceKind.EXAM:
         if not body.category:
             raise invalid("Indique la categoría de licencia (A, B, C, M, P o T).", code="category_required")

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
 
-from turnero.core import clock
+from turnero.core import brigades, clock
 from turnero.core.auth import Principal
 from turnero.core.db import is_postgres, model_from_row, placeholders
 from turnero.core.errors import conflict, invalid
@@ -82,6 +82,7 @@ async def reschedule(ref: str, document: str, new_start: datetime, config: Sched
     start = _local_start(new_start, office.timezone)
     _require_changeable(found, rules, now, office)
     await _check_bookable(office, rules, start, now, config)
+    await brigades.check_invited(office, clock.local_day(start, office.timezone), found.document_key)
     slot = await _slot_at(office, service, rule, start, config)
     if slot.id == found.slot_id:
         raise invalid("La cita ya está en ese horario.", code="same_slot")
