@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from turnero.demo import OFFICES
 from turnero.notifications import policy
-from turnero.notifications.messages import TEMPLATES, is_gsm7, render, sms_segments, to_gsm7
+from turnero.notifications.messages import TEMPLATES, is_gsm7, render, shorter_office_names, sms_segments, to_gsm7
 from turnero.notifications.models import Channel
 from turnero.settings import Settings
 
@@ -124,6 +124,7 @@ def _contexts(office_name: str, institution: str) -> dict[str, dict]:
         "turno_cerca": {"institucion": institution, "oficina": office_name, "numero": "C-123", "delante": 3,
                         "minutos": 14},
         "turno_llamado": {"institucion": institution, "numero": "C-123", "ventanilla": "24"},
+        "encuesta_satisfaccion": {"institucion": institution, "numero": "C-123"},
         "resultado_examen": {"institucion": institution, "categoria": "P", "aprobado": False, "correctas": 28,
                              "total": 40},
     }
@@ -137,7 +138,22 @@ def test_every_sms_fits_one_gsm7_segment(office):
         sms = render(template, context, sms=True)
         assert sms_segments(sms) == ("GSM-7", 1), (template, len(sms), sms)
         whatsapp = render(template, context, sms=False)
-        assert to_gsm7(whatsapp) == sms  # the same words, with accents on WhatsApp
+        # The same words, with accents on WhatsApp; a long office name is shortened on SMS only.
+        names = [office.name, *shorter_office_names(office.name)]
+        assert any(to_gsm7(render(template, {**context, "oficina": name}, sms=False)) == sms for name in names)
+        assert to_gsm7(whatsapp) == sms or "oficina" in context
+
+
+def test_a_long_office_name_is_shortened_on_sms_only_as_far_as_it_must():
+    context = {"institucion": "SEGELIC", "oficina": "SEGELIC Oficina Principal - Licencias de conducir",
+               "numero": "C-123", "delante": 9, "minutos": 130, "minimo": 100, "maximo": 165}
+    sms = render("turno_cerca", context, sms=True)
+    assert "en SEGELIC Oficina Principal: faltan 9 turnos" in sms and sms_segments(sms) == ("GSM-7", 1)
+    assert "Licencias de conducir" in render("turno_cerca", context, sms=False)
+    assert "Licencias de conducir" in render("turno_cerca", context, sms=True, shorten=False)
+    short = {**context, "oficina": "SEGIP Zona Sur"}
+    assert "en SEGIP Zona Sur:" in render("turno_cerca", short, sms=True)  # short names are left alone
+    assert list(shorter_office_names("DIGEMIG — Administración Departamental La Paz"))[0] == "DIGEMIG"
 
 
 @pytest.mark.parametrize("office", OFFICES, ids=lambda o: o.code)

@@ -70,10 +70,36 @@ _env.globals["palabras_espera"] = wait_words.spoken
 _compiled = {name: _env.from_string(text) for name, text in TEMPLATES.items()}
 
 
-def render(template: str, context: dict, *, sms: bool) -> str:
-    """The message text; for SMS, transliterated to GSM-7. KeyError for an unknown template."""
+def render(template: str, context: dict, *, sms: bool, shorten: bool = True) -> str:
+    """The message text; for SMS, transliterated to GSM-7 and kept to one segment where
+    the office's name is what makes it longer (see `shorter_office_names`). KeyError for an
+    unknown template."""
     text = " ".join(_compiled[template].render(**context).split())
-    return to_gsm7(text) if sms else text
+    if not sms:
+        return text
+    text = to_gsm7(text)
+    office = context.get("oficina")
+    if shorten and isinstance(office, str) and sms_segments(text)[1] > 1:
+        for shorter in shorter_office_names(office):
+            candidate = to_gsm7(" ".join(_compiled[template].render(**{**context, "oficina": shorter}).split()))
+            if sms_segments(candidate)[1] == 1:
+                return candidate
+    return text
+
+
+def shorter_office_names(name: str):
+    """Shorter forms of an office's name, each shorter than the last: its name before a
+    dash or a bracket («SEGELIC Oficina Principal - Licencias de conducir» -> «SEGELIC
+    Oficina Principal»), then cut at a word. A second SMS segment costs the office
+    twice for every message; a full name is on the ticket and the cita page."""
+    head = name
+    for mark in (" — ", " – ", " - ", " ("):
+        head = head.split(mark)[0]
+    if head != name:
+        yield head
+    words = head.split()
+    for n in range(len(words) - 1, 0, -1):
+        yield " ".join(words[:n])
 
 
 # ---------------------------------------------------------------- dates for people

@@ -166,7 +166,7 @@ def _confirmation_context(context: dict, cost: str | None) -> dict:
     long office name leaves no room: the citizen then reads it on the cita's page)."""
     if cost:
         with_cost = {**context, "costo": cost}
-        if sms_segments(render("cita_confirmada", with_cost, sms=True))[1] == 1:
+        if sms_segments(render("cita_confirmada", with_cost, sms=True, shorten=False))[1] == 1:
             return with_cost
     return context
 

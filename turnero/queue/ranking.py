@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from turnero.core import brigades
+from turnero.core import brigades, clock
 from turnero.core.errors import not_found
 from turnero.core.models import Office
 from turnero.core.service import get_service
@@ -50,6 +50,8 @@ async def recommend_offices(
     offices = await query.order_by("code").distinct()
     options = []
     for office in offices:
+        if not await brigades.open_on(office, clock.local_day(clock.now(), office.timezone)):
+            continue  # a brigade elsewhere today: its stops are listed apart (`ranking`)
         s = (await eta_service.service_estimates(office, config))[service.code]
         cita = (next_free or {}).get(office.code) if service.bookable else None
         options.append(balancing.OfficeOption(
