@@ -167,6 +167,15 @@ def settings(database: FreshDatabase) -> Settings:
     return Settings(database_url=database.url, run_jobs=False, db_pool_size=10)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _bookable_kinds():
+    """The exam plugged into the citas engine, as turnero/app.py does at start-up, for
+    the tests that run the services without the app."""
+    from turnero.exam.booking import register_kind
+
+    register_kind()
+
+
 @pytest.fixture(autouse=True)
 def _reset_clock_and_caches():
     clock.reset()

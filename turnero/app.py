@@ -43,6 +43,7 @@ from turnero.scheduler import jobs as scheduler_jobs
 from turnero.scheduler import pages as scheduler_pages
 from turnero.scheduler import places as scheduler_places
 from turnero.scheduler import routes as scheduler_routes
+from turnero.exam import booking as exam_booking
 from turnero.exam import jobs as exam_jobs
 from turnero.exam import pages as exam_pages
 from turnero.exam import routes as exam_routes
@@ -74,6 +75,8 @@ JOB_REGISTRARS = (queue_jobs.register, scheduler_jobs.register, notification_job
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
+    # The kinds of service plugged into the citas engine (scheduler/kinds.py): the exam.
+    exam_booking.register_kind()
     api = api_routes()
     openapi_doc = build_openapi(api)
 

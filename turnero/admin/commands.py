@@ -18,9 +18,12 @@ from turnero.settings import Settings
 
 
 def _run(settings: Settings, work):
+    # Lazy imports: `turnero --help` loads this module, not the database or the domains.
     from turnero.core.db import with_db
     from turnero.core.errors import ApiError
+    from turnero.exam.booking import register_kind
 
+    register_kind()  # the exam as a kind of the citas engine, as turnero/app.py does
     try:
         return asyncio.run(with_db(settings, work))
     except ApiError as exc:  # the same refusals as the API, as a message and exit status 1

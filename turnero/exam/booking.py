@@ -6,11 +6,11 @@ places are the room's seats in service, candidates book them with
 any cita (the exam rule's cut-off, e.g. 24 h), and the scheduler's sweep turns the
 unclaimed ones into no-shows. This module is the bridge:
 
-- `places(office)`: a session's capacity (the scheduler's `rule_capacity` asks it for
-  exam services, so new sessions are made with the seats in service);
-- `check_booking(...)`: the exam's eligibility rules, called by the scheduler's booking
-  before it takes a place (retake waiting period, attempt limit, one candidate per
-  place);
+- `ExamKind`, registered by `register_kind()` as the exam's bookable kind
+  (turnero/scheduler/kinds.py): the engine asks it a session's places (`places(office)`,
+  so new sessions are made with the seats in service), the refusals before a place is
+  taken (`check_booking(...)`: category, retake waiting period, attempt limit, one
+  candidate per place) and refuses a kiosk check-in (the proctor checks candidates in);
 - `seats_changed(...)`: a seat taken out of (or back into) service sets the places of
   every future session, and moves the bookings that no longer fit to the next session
   with room (or cancels them when none is left), each with its event and its message;
@@ -29,13 +29,19 @@ from tortoise.transactions import in_transaction
 
 from turnero.core import clock
 from turnero.core.auth import Principal
-from turnero.core.db import placeholders
+from turnero.core.db import db_datetime, placeholders
 from turnero.core.errors import ApiError, conflict, invalid, not_found
 from turnero.core.models import Office, Service, ServiceKind
 from turnero.exam import policy
 from turnero.exam.eligibility import check_eligibility
 from turnero.exam.models import ExamRoom, ExamSession, Seat
 from turnero.exam.policy import ExamConfig
+from turnero.scheduler import kinds
+from turnero.scheduler import policy as citas
+from turnero.scheduler.config import SchedulerConfig
+from turnero.scheduler.models import Appointment, AppointmentStatus, BookingRule, Slot
+from turnero.scheduler.places import record_event, release_places, take_places
+from turnero.scheduler.rules import materialise_slots
 
 _config: ExamConfig | None = None
 
@@ -94,20 +100,40 @@ async def check_booking(office: Office, body: dict, now: datetime) -> None:
         raise ApiError(409, verdict.code, verdict.message, **extra)
 
 
+class ExamKind(kinds.BookableKind):
+    """The theory exam as a bookable kind of the citas engine (scheduler/kinds.py)."""
+
+    async def capacity(self, office: Office, service: Service, rule) -> int:
+        return await places(office)
+
+    async def check_booking(self, office: Office, service: Service, body: dict, now: datetime) -> None:
+        if not body.get("category"):
+            raise invalid("Indique la categoría de licencia (A, B, C, M, P o T).", code="category_required")
+        await check_booking(office, body, now)
+
+    def check_in(self, appt) -> None:
+        raise conflict("exam_checkin_in_room", "Los postulantes al examen teórico se registran con el examinador, "
+                       "en la sala de exámenes, con su documento.")
+
+
+EXAM_KIND = ExamKind()
+
+
+def register_kind() -> None:
+    """Plug the exam into the citas engine: turnero/app.py at start-up, and wherever the
+    engine runs without the app (tests' fixtures, benchmarks, command line). Idempotent."""
+    kinds.register(ServiceKind.EXAM, EXAM_KIND)
+
+
 # ---------------------------------------------------------------- sessions = slots
 
 
 def _scheduler_config():
-    from turnero.scheduler.config import SchedulerConfig
-
     return SchedulerConfig()
 
 
 async def _ensure_day(office: Office, service: Service, day: date, config=None) -> None:
     """Make the day's sessions from the exam booking rule (if the service has one)."""
-    from turnero.scheduler.models import BookingRule
-    from turnero.scheduler.rules import materialise_slots
-
     rule = await BookingRule.get_or_none(office_id=office.id, service_id=service.id, active=True)
     if rule is not None and service.bookable:
         await materialise_slots(office, service, rule, config or _scheduler_config(), days=[day])
@@ -128,8 +154,6 @@ async def session_for_slot(room: ExamRoom, slot) -> ExamSession:
 async def sessions_of_day(room: ExamRoom, day: date | None = None, config=None) -> list[ExamSession]:
     """The room's sessions on an office-local day (today if None), by start: the exam
     service's slots that day (made from its booking rule if not yet made)."""
-    from turnero.scheduler.models import Slot
-
     office = room.office
     day = day or clock.local_day(clock.now(), office.timezone)
     if (await booking_room(office.id)).id != room.id:
@@ -148,8 +172,6 @@ async def sessions_of_day(room: ExamRoom, day: date | None = None, config=None) 
 async def extra_session(room: ExamRoom, starts_at: datetime, duration: timedelta, config=None) -> ExamSession:
     """A session the office adds outside the rule's session times: a new slot of the
     exam service (bookable like the others, with the seats in service as places)."""
-    from turnero.scheduler.models import Slot
-
     office = room.office
     if starts_at.tzinfo is None:
         raise invalid("La hora de inicio debe incluir la zona horaria.")
@@ -191,8 +213,6 @@ async def seats_changed(conn, room: ExamRoom, actor: Principal | None) -> dict:
     first) move to the next later session with a free place, or are cancelled when
     there is none — each with its AppointmentEvent and its message (outbox)."""
     from turnero.notifications import service as notifications
-    from turnero.scheduler.places import record_event, release_places, take_places
-    from turnero.scheduler.models import AppointmentStatus
 
     office = room.office
     booking = await booking_room(office.id)
@@ -263,8 +283,6 @@ async def seats_changed(conn, room: ExamRoom, actor: Principal | None) -> dict:
 
 
 def _db_time(value) -> datetime:
-    from turnero.core.db import db_datetime
-
     return db_datetime(value)
 
 
@@ -275,9 +293,6 @@ async def find_booking(session: ExamSession, ref: str | None, presented: str):
     """The cita a candidate shows at the room door: by its code (or unguessable id),
     else the booking of this session made with the presented document. 404 when there
     is none; 409 `wrong_session` for a cita of another session."""
-    from turnero.scheduler import policy as citas
-    from turnero.scheduler.models import Appointment
-
     if ref:
         code = citas.normalise_code(ref.strip().rstrip("/").rsplit("/", 1)[-1])
         appt = await Appointment.get_or_none(code=code) if citas.looks_like_code(code) else None
@@ -304,8 +319,6 @@ def identity_matches(appt, presented: str) -> bool:
     """The document presented in person must be the one booked with: same number, and
     the complement too when the booking has one (it tells apart people sharing a
     number)."""
-    from turnero.scheduler import policy as citas
-
     raw = "".join(ch for ch in (presented or "").upper() if ch.isalnum())
     if not citas.document_matches(appt.document_number, appt.document_complement, presented or ""):
         return False

@@ -30,10 +30,10 @@ from turnero.core.auth import Principal
 from turnero.core.db import is_postgres, json_text, placeholders
 from turnero.core.errors import ApiError, conflict, invalid
 from turnero.core.ids import public_id
-from turnero.core.models import Office, Service, ServiceKind
+from turnero.core.models import Office, Service
 from turnero.core.service import fee_words
 from turnero.notifications import service as notifications
-from turnero.scheduler import places, policy
+from turnero.scheduler import kinds, places, policy
 from turnero.scheduler.config import _ACTIVE_SQL, SchedulerConfig, _db, _offered, office_by_code
 from turnero.scheduler.models import AppointmentStatus, IdempotencyKey
 from turnero.scheduler.places import _slot_full, record_event, take_places
@@ -147,12 +147,8 @@ async def _book(body: BookAppointment, key: str | None, print_: str, config: Sch
     await _check_bookable(office, rules, start, now, config)
     # A brigade's closed session (a prison, a school): only the institution's list.
     await brigades.check_invited(office, clock.local_day(start, office.timezone), body.document.document().key)
-    if service.kind == ServiceKind.EXAM:
-        if not body.category:
-            raise invalid("Indique la categoría de licencia (A, B, C, M, P o T).", code="category_required")
-        from turnero.exam import booking as exam_booking  # retake waiting period, attempt limit
-
-        await exam_booking.check_booking(office, body.model_dump(mode="json"), now)
+    # The service's kind may refuse first (an exam: category, retake waiting period, attempt limit).
+    await kinds.kind_of(service).check_booking(office, service, body.model_dump(mode="json"), now)
     slot = await _slot_at(office, service, rule, start, config)
     party = body.party_size
     if party > slot.capacity:

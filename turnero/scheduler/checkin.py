@@ -12,10 +12,10 @@ from turnero.core import clock
 from turnero.core.auth import Principal
 from turnero.core.db import placeholders
 from turnero.core.errors import conflict, not_found
-from turnero.core.models import Office, ServiceKind
+from turnero.core.models import Office
 from turnero.queue import issuing, views
 from turnero.queue.events import publish_queue_changed
-from turnero.scheduler import policy
+from turnero.scheduler import kinds, policy
 from turnero.scheduler.config import SchedulerConfig
 from turnero.scheduler.models import Appointment, AppointmentStatus
 from turnero.scheduler.places import record_event
@@ -62,9 +62,7 @@ async def check_in(office: Office, *, code: str | None, document: str | None, ac
         raise conflict("already_checked_in", "Esa cita ya fue registrada; espere su llamado.")
     if found.status != AppointmentStatus.BOOKED:
         raise conflict("not_checkable", f"La cita está «{found.status.value}»; saque un turno presencial.")
-    if found.service.kind == ServiceKind.EXAM:  # identity check and seat: the proctor (turnero/exam)
-        raise conflict("exam_checkin_in_room", "Los postulantes al examen teórico se registran con el examinador, "
-                       "en la sala de exámenes, con su documento.")
+    kinds.kind_of(found.service).check_in(found)  # an exam's: with the proctor, in the room (409)
     rules = config.checkin
     tz = ZoneInfo(office.timezone)
     when = policy.arrival(found.start, now, rules)

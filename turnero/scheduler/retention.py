@@ -2,9 +2,9 @@
 over (done, cancelled, no-show) starting before a cutoff, with their events, then the
 past slots no cita points at any more — taken in batches inside the caller's
 transaction, returned as report facts. A cita still booked or checked in is never
-taken, however old, nor its slot. Theory-exam citas and slots stay: the exam's
-sessions and attempts (its own tables) point at them and its eligibility rules read
-past attempts."""
+taken, however old, nor its slot. Only counter citas and slots go: a kind plugged into
+the engine (kinds.py; the theory exam) keeps its own, as its tables point at them (the
+exam's sessions and attempts, read by its eligibility rules)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from turnero.scheduler.models import ACTIVE_STATUSES, Appointment, AppointmentEv
 
 OVER = tuple(s.value for s in (AppointmentStatus.DONE, AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW))
 ACTIVE = tuple(s.value for s in ACTIVE_STATUSES)
-_NOT_EXAM = f"service_id NOT IN (SELECT id FROM service WHERE kind = '{ServiceKind.EXAM.value}')"
+_COUNTERS_ONLY = f"service_id IN (SELECT id FROM service WHERE kind = '{ServiceKind.COUNTER.value}')"  # counters only
 
 
 def _utc(at: datetime) -> datetime:
@@ -42,7 +42,7 @@ async def take_over_citas(office_id: int, before: datetime, limit: int) -> tuple
     status) and the number of events deleted."""
     ids = await _pick(
         f'SELECT id FROM appointment WHERE office_id = ? AND status IN ({_in(OVER)}) AND "start" < ?'
-        f" AND {_NOT_EXAM} LIMIT ?", [office_id, _utc(before), limit])  # (any order: all go)
+        f" AND {_COUNTERS_ONLY} LIMIT ?", [office_id, _utc(before), limit])  # (any order: all go)
     if not ids:
         return [], 0
     rows = await Appointment.filter(id__in=ids).order_by("id").values("service__code", "start", "status")
@@ -57,7 +57,7 @@ async def take_past_slots(office_id: int, before: datetime, limit: int) -> list[
     """Delete up to `limit` slots of the office starting before `before` that no cita
     points at (take the citas first). Returns them (service, start, capacity, booked)."""
     ids = await _pick(
-        'SELECT id FROM slot s WHERE s.office_id = ? AND s."start" < ? AND s.' + _NOT_EXAM +
+        'SELECT id FROM slot s WHERE s.office_id = ? AND s."start" < ? AND s.' + _COUNTERS_ONLY +
         ' AND NOT EXISTS (SELECT 1 FROM appointment a WHERE a.slot_id = s.id) LIMIT ?',
         [office_id, _utc(before), limit])
     if not ids:
@@ -74,9 +74,9 @@ async def count_old(office_id: int, before: datetime) -> dict:
     before = _utc(before)
     db = Slot._meta.db
     params = [office_id, before]
-    over = f'FROM appointment WHERE office_id = ? AND status IN ({_in(OVER)}) AND "start" < ? AND {_NOT_EXAM}'
+    over = f'FROM appointment WHERE office_id = ? AND status IN ({_in(OVER)}) AND "start" < ? AND {_COUNTERS_ONLY}'
     # A slot goes once no cita that stays points at it: none active, none of the exam.
-    slots = (f'SELECT count(*) AS n FROM slot s WHERE s.office_id = ? AND s."start" < ? AND s.{_NOT_EXAM}'
+    slots = (f'SELECT count(*) AS n FROM slot s WHERE s.office_id = ? AND s."start" < ? AND s.{_COUNTERS_ONLY}'
              f" AND NOT EXISTS (SELECT 1 FROM appointment a WHERE a.slot_id = s.id AND a.status IN ({_in(ACTIVE)}))")
 
     async def count(sql: str) -> int:

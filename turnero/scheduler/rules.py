@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 from turnero.core import brigades, clock
 from turnero.core.db import placeholders
 from turnero.core.errors import invalid
-from turnero.core.models import Office, Service, ServiceKind
+from turnero.core.models import Office, Service
 from turnero.queue.models import DeskService
-from turnero.scheduler import places, policy
+from turnero.scheduler import kinds, places, policy
 from turnero.scheduler.config import SchedulerConfig, _cached, _closed, _closed_on, _db
 from turnero.scheduler.models import BookingRule
 
@@ -67,10 +67,11 @@ async def default_capacity(office: Office, service: Service) -> int:
 
 
 async def rule_capacity(office: Office, service: Service, rule: BookingRule) -> int:
-    if service.kind == ServiceKind.EXAM:  # an exam session's places: the seats in service (turnero/exam)
-        from turnero.exam import booking as exam_booking
-
-        return await exam_booking.places(office)
+    """Places of a new slot: the service's kind says (an exam session: the seats in
+    service, kinds.py), else the rule's, else the desks serving the service."""
+    capacity = await kinds.kind_of(service).capacity(office, service, rule)
+    if capacity is not None:
+        return capacity
     return rule.capacity if rule.capacity is not None else await default_capacity(office, service)
 
 
