@@ -27,7 +27,7 @@ from datetime import date, datetime, timedelta, timezone
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from turnero.core import clock
+from turnero.core import clock, hooks
 from turnero.core.auth import Principal
 from turnero.core.db import db_datetime, placeholders
 from turnero.core.errors import ApiError, conflict, invalid, not_found
@@ -212,8 +212,6 @@ async def seats_changed(conn, room: ExamRoom, actor: Principal | None) -> dict:
     seats in service as its places; the bookings that no longer fit (the latest booked
     first) move to the next later session with a free place, or are cancelled when
     there is none — each with its AppointmentEvent and its message (outbox)."""
-    from turnero.notifications import service as notifications
-
     office = room.office
     booking = await booking_room(office.id)
     service = await exam_service(office)
@@ -263,8 +261,9 @@ async def seats_changed(conn, room: ExamRoom, actor: Principal | None) -> dict:
                 await record_event(db, appt["id"], "rescheduled", now, actor, {
                     "reason": "seat_out_of_service", "from_slot": slot["id"], "to_slot": new["id"],
                 })
-                await notifications.appointment_rescheduled(db, appt, office, service.code,
-                                                            start=_db_time(new["start"]))
+                await hooks.emit(db, hooks.CitaRescheduled(  # notifications: "reprogramada"
+                    **hooks.cita_fields(appt, start=_db_time(new["start"])), office=office,
+                    service_code=service.code))
                 moved += 1
             else:
                 await db.execute_query_dict(
@@ -275,7 +274,8 @@ async def seats_changed(conn, room: ExamRoom, actor: Principal | None) -> dict:
                 await record_event(db, appt["id"], "cancelled", now, actor, {
                     "reason": "seat_out_of_service", "slot": slot["id"],
                 })
-                await notifications.appointment_cancelled(db, appt, office, service.code)
+                await hooks.emit(db, hooks.CitaCancelled(  # notifications: "cancelada"
+                    **hooks.cita_fields(appt), office=office, service_code=service.code))
                 cancelled += 1
     if over:  # what could not leave (checked in already) keeps its places
         await db.execute_query_dict(clamp, [capacity, capacity, office.id, service.id, now])

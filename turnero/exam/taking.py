@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from tortoise.transactions import in_transaction
 
-from turnero.core import clock
+from turnero.core import clock, hooks
 from turnero.core.auth import Principal
 from turnero.core.db import placeholders
 from turnero.core.errors import conflict, invalid
@@ -163,19 +163,18 @@ async def finish_attempt(attempt: ExamAttempt, reason: str, config: ExamConfig,
     return fresh
 
 
-async def notify_result(conn, attempt: ExamAttempt, office: Office) -> int | None:
-    """The result SMS, written to the notifications outbox inside the scoring
-    transaction (it commits or rolls back with the result); the dispatcher sends it."""
+async def notify_result(conn, attempt: ExamAttempt, office: Office) -> None:
+    """ExamScored, inside the scoring transaction: its reactions (the result SMS, an
+    outbox row the dispatcher sends) commit or roll back with the result. Only for an
+    attempt with a phone: nobody else reacts, and it saves the exam service's lookup."""
     if not attempt.phone:
-        return None
-    from turnero.notifications import service as notifications
-
+        return
     service = await booking.exam_service(office)
-    return await notifications.exam_result(
-        conn, result_key=attempt.public_id, phone=attempt.phone, office=office, category=attempt.category,
-        passed=bool(attempt.passed), correct=attempt.correct_count or 0, total=attempt.total or 0,
+    await hooks.emit(conn, hooks.ExamScored(
+        attempt.public_id, attempt.phone, office, attempt.category, passed=bool(attempt.passed),
+        correct=attempt.correct_count or 0, total=attempt.total or 0,
         service_code=service.code if service else None, appointment_id=attempt.appointment_id,
-    )
+    ))
 
 
 async def finish_overdue(config: ExamConfig) -> int:

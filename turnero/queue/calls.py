@@ -9,7 +9,7 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
-from turnero.core import clock
+from turnero.core import clock, hooks
 from turnero.core.auth import Principal
 from turnero.core.db import db_datetime, is_postgres, model_from_row, placeholders
 from turnero.core.errors import conflict, not_found
@@ -284,13 +284,11 @@ async def _mark_called(ticket: Ticket, desk: Desk, now: datetime, actor: Princip
 
 
 async def _notify_called(conn, row, office: Office, desk_name: str, service_code: str | None) -> None:
-    """"es su turno: ventanilla N" for a ticket with a phone: an outbox row written on
-    `conn`, the call's own transaction (notifications sends it later)."""
+    """TicketCalled for a ticket with a phone, on `conn`, the call's own transaction: its
+    reactions ("es su turno: ventanilla N", an outbox row) commit with the call."""
     if row["phone"]:
-        from turnero.notifications.service import notify_called
-
-        await notify_called(conn, ticket_id=row["id"], number=row["number"], phone=row["phone"], office=office,
-                            desk_name=desk_name, service_code=service_code)
+        await hooks.emit(conn, hooks.TicketCalled(row["id"], row["number"], row["phone"], office, desk_name,
+                                                  service_code))
 
 
 async def call_next(office: Office, desk_name: str, actor: Principal, config: QueueConfig) -> dict | None:

@@ -25,14 +25,13 @@ from types import SimpleNamespace
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from turnero.core import brigades, clock, metrics
+from turnero.core import brigades, clock, hooks, metrics
 from turnero.core.auth import Principal
 from turnero.core.db import is_postgres, json_text, placeholders
 from turnero.core.errors import ApiError, conflict, invalid
 from turnero.core.ids import public_id
 from turnero.core.models import Office, Service
 from turnero.core.service import fee_words
-from turnero.notifications import service as notifications
 from turnero.scheduler import kinds, places, policy
 from turnero.scheduler.config import _ACTIVE_SQL, SchedulerConfig, _db, _offered, office_by_code
 from turnero.scheduler.models import AppointmentStatus, IdempotencyKey
@@ -186,8 +185,8 @@ async def _commit(values: list, slot: places.KnownSlot, office: Office, service:
     asked_at = places.known.epoch
     try:
         if is_postgres() and key is None and not phone:
-            # Nothing else to write (notifications.appointment_booked writes nothing
-            # without a phone): the statement is the whole transaction, and the slot's
+            # Nothing else to write (CitaBooked's reactions write nothing without a
+            # phone): the statement is the whole transaction, and the slot's
             # row stays locked only while it runs, not for a round trip to COMMIT.
             appt_id, counters = await _book_pg(_db(), party, slot, values, now, user_id, event)
             _appt, view = _view(appt_id, values, office, service, rules, config, now)
@@ -202,8 +201,9 @@ async def _commit(values: list, slot: places.KnownSlot, office: Office, service:
                     appt_id, counters = rows[0]["id"], None
                     await record_event(conn, appt_id, "booked", now, actor, {"slot": slot.id, "party_size": party})
                 appt, view = _view(appt_id, values, office, service, rules, config, now)
-                await notifications.appointment_booked(  # confirmation + reminders
-                    conn, appt, office, service.code, cost=fee_words(service.fee_bs))
+                await hooks.emit(conn, hooks.CitaBooked(  # notifications: confirmation + reminders
+                    **hooks.cita_fields(appt), office=office, service_code=service.code,
+                    cost=fee_words(service.fee_bs)))
                 if key is not None:
                     await _store_key(conn, key, print_, view, now)
                 if counters is None:  # SQLite: last, so the slot stays locked only until the commit

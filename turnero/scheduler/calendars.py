@@ -7,13 +7,12 @@ from datetime import date, timedelta
 from tortoise.transactions import in_transaction
 
 from turnero.admin import service as admin_service
-from turnero.core import clock
+from turnero.core import clock, hooks
 from turnero.core.auth import Principal
 from turnero.core.db import placeholders
 from turnero.core.errors import invalid
 from turnero.core.models import Office
 from turnero.core.service import offered_service
-from turnero.notifications import service as notifications
 from turnero.scheduler import places
 from turnero.scheduler.config import SchedulerConfig, _closed, _db, _forget_cached
 from turnero.scheduler.models import AppointmentStatus, BookingRule, OfficeClosure
@@ -83,8 +82,7 @@ async def set_booking_rule(office: Office, body: dict, actor: Principal, config:
 
 async def add_closure(office: Office, day: date, reason: str, actor: Principal, config: SchedulerConfig) -> dict:
     """Close an office on a future day: its slots lose their places and the citas
-    booked then are cancelled (each with its event, and its message once notifications
-    hook in)."""
+    booked then are cancelled (each with its event, and CitaCancelled: its message)."""
     now = clock.now()
     if day <= clock.local_day(now, office.timezone):
         raise invalid("Solo se puede cerrar un día futuro.", code="invalid_date")
@@ -101,7 +99,7 @@ async def add_closure(office: Office, day: date, reason: str, actor: Principal, 
         )
         for row in rows:
             await record_event(conn, row["id"], "cancelled", now, actor, {"reason": "office_closed", "closure": day.isoformat()})
-            await notifications.appointment_cancelled(conn, row, office)  # reminders off, "cancelada"
+            await hooks.emit(conn, hooks.CitaCancelled(**hooks.cita_fields(row), office=office))  # "cancelada"
         await conn.execute_query_dict(
             placeholders("UPDATE slot SET booked = 0, capacity = 0 WHERE office_id = ? AND day = ? RETURNING id"),
             [office.id, day],

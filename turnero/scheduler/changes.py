@@ -7,12 +7,11 @@ from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
 
-from turnero.core import brigades, clock
+from turnero.core import brigades, clock, hooks
 from turnero.core.auth import Principal
 from turnero.core.db import is_postgres, model_from_row, placeholders
 from turnero.core.errors import conflict, invalid
 from turnero.core.models import Office, Service
-from turnero.notifications import service as notifications
 from turnero.scheduler import places, policy
 from turnero.scheduler.config import SchedulerConfig
 from turnero.scheduler.models import Appointment, AppointmentStatus, BookingRule
@@ -57,7 +56,8 @@ async def cancel(ref: str, document: str, config: SchedulerConfig, actor: Princi
         )
         await release_places(conn, appt.slot_id, appt.party_size)
         await record_event(conn, appt.id, "cancelled", now, actor, {"reason": reason, "slot": appt.slot_id})
-        await notifications.appointment_cancelled(conn, appt, office, service.code)  # reminders off, "cancelada"
+        await hooks.emit(conn, hooks.CitaCancelled(  # notifications: reminders off, "cancelada"
+            **hooks.cita_fields(appt), office=office, service_code=service.code))
     places.known.forget((appt.slot_id,))  # again: a read that crossed the commit must not keep "full"
     appt.status, appt.cancelled_at = AppointmentStatus.CANCELLED, now
     return appointment_view(appt, office, service, rules, config, now)
@@ -108,7 +108,8 @@ async def reschedule(ref: str, document: str, new_start: datetime, config: Sched
         await record_event(conn, appt.id, "rescheduled", now, actor, {
             "from": clock.iso(appt.start, "UTC"), "to": clock.iso(slot.start, "UTC"), "from_slot": old_slot, "to_slot": slot.id,
         })
-        await notifications.appointment_rescheduled(conn, appt, office, service.code, start=slot.start)
+        await hooks.emit(conn, hooks.CitaRescheduled(  # notifications: re-planned, "reprogramada"
+            **hooks.cita_fields(appt, start=slot.start), office=office, service_code=service.code))
     places.known.forget((old_slot,))  # again after the commit (see cancel)
     appt.slot_id, appt.start, appt.end = slot.id, slot.start, slot.end
     appt.reschedule_count += 1
