@@ -35,6 +35,7 @@ from turnero.displays.hub import BoardHub
 from turnero.kiosk import pages as kiosk_pages
 from turnero.notifications import jobs as notification_jobs
 from turnero.notifications import routes as notification_routes
+from turnero.notifications import subscribers as notification_subscribers
 from turnero.queue import jobs as queue_jobs
 from turnero.queue import pages as desk_pages
 from turnero.queue import routes as queue_routes
@@ -77,6 +78,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     # The kinds of service plugged into the citas engine (scheduler/kinds.py): the exam.
     exam_booking.register_kind()
+    # The domains' reactions to each other's events (core/hooks.py; init_db repeats it).
+    notification_subscribers.register()
     api = api_routes()
     openapi_doc = build_openapi(api)
 
