@@ -94,6 +94,12 @@ SERVICES = [
           "Examen teórico aprobado para la nueva categoría"], []),
     ("EXAM-TEORICO", "Examen teórico de conducción", "T", False, True, ServiceKind.EXAM, 30,
      ["Cédula de identidad vigente", "Categoría de licencia que solicita"], []),
+    # The licence path after the theory exam (exam/licence_path.py): both by cita only.
+    ("LIC-EVAL-MEDICA", "Evaluación médica y psicológica", "EM", False, True, ServiceKind.COUNTER, 20,
+     ["Cédula de identidad vigente", "Lentes o audífonos, si los usa"], []),
+    ("LIC-PRACTICO", "Examen práctico de conducción", "EP", False, True, ServiceKind.PRACTICAL, 30,
+     ["Cédula de identidad vigente", "Examen teórico aprobado de la misma categoría (vale 90 días)",
+      "Vehículo de la categoría en condiciones, con su documentación (o el de la escuela de conducción)"], []),
     ("PASAPORTE", "Pasaporte electrónico", "P", True, True, ServiceKind.COUNTER, 10,
      ["Cédula de identidad vigente", "Pasaporte anterior (renovación)",
       "Menores de edad: autorización de ambos padres"], ["DESCARTE", "CAPTURA"]),
@@ -139,6 +145,8 @@ FEES = {
     "CAPTURA": (0.0, "Paso de otro trámite: sin costo propio."),
     "ENTREGA": (0.0, "Paso de otro trámite: sin costo propio."),
     "EXAM-TEORICO": (None, NO_FIGURE + "El examen es parte del trámite de licencia."),
+    "LIC-EVAL-MEDICA": (None, NO_FIGURE + "La evaluación es parte del trámite de licencia."),
+    "LIC-PRACTICO": (None, NO_FIGURE + "El examen es parte del trámite de licencia."),
 }
 EXEMPTIONS = {
     "CIE": ["Personas refugiadas, asiladas o con permanencia humanitaria: trámite gratuito (resolución de la CONARE)"],
@@ -152,6 +160,7 @@ DOCUMENTS = {
     "CIE-REFUGIO": FOREIGNERS, "LIC-NUEVA": ["ci", "cie"], "LIC-RENOV": ["ci", "cie"],
     "LIC-DUPLICADO": ["ci", "cie"], "LIC-CANJE": ANYONE, "LIC-CORTESIA": ["passport"],
     "LIC-CATEGORIA": ["ci", "cie"], "EXAM-TEORICO": ["ci", "cie"], "PASAPORTE": CI_ONLY,
+    "LIC-EVAL-MEDICA": ["ci", "cie"], "LIC-PRACTICO": ["ci", "cie"],
     "PERMANENCIA": FOREIGNERS, "VISA": FOREIGNERS, "NATURALIZACION": FOREIGNERS, "CERT-APOSTILLA": ANYONE,
     "DOC-VIAJE-REFUGIO": ["cie"], "TVF": CI_ONLY, "DEF": CI_ONLY, "LIBRETA-TRIPULANTE": CI_ONLY,
     "CARTA-INVITACION": ["ci", "cie"], "CONDONACION": FOREIGNERS,
@@ -247,6 +256,7 @@ OFFICES = [
         "LPZ-SEGELIC", "SEGELIC La Paz — Licencias de conducir", "SEGELIC",
         "Av. Arce N° 2409, Sopocachi", _hours(),
         ("LIC-NUEVA", "LIC-RENOV", "LIC-DUPLICADO", "LIC-CANJE", "LIC-CORTESIA", "LIC-CATEGORIA", "EXAM-TEORICO",
+         "LIC-EVAL-MEDICA", "LIC-PRACTICO",
          "CI-RENOV", "CERT"),  # (one of the 11 CI offices too: 30,698 CIs in 2020)
         {
             "1": {"LIC-NUEVA": 1, "LIC-RENOV": 2, "LIC-CATEGORIA": 2},
@@ -255,6 +265,8 @@ OFFICES = [
             "4": {"LIC-RENOV": 1, "LIC-DUPLICADO": 2, "LIC-CORTESIA": 2},
             "5": {"LIC-NUEVA": 1, "LIC-CATEGORIA": 2},
             "6": {"CI-RENOV": 1, "CERT": 2},
+            "MED-1": {"LIC-EVAL-MEDICA": 1}, "MED-2": {"LIC-EVAL-MEDICA": 1},  # consultorios
+            "PISTA": {"LIC-PRACTICO": 1},  # the practical test's examiner
         },
     ),
     DemoOffice(
@@ -346,7 +358,10 @@ BOOKING_RULES = {
                       "CIE": {"slot_minutes": 20}},
     "LPZ-TELEFERICO-ROJO": {"CI-RENOV": {}, "CI-NUEVO": {"slot_minutes": 20}},
     "LPZ-ZONA-SUR": {"CI-RENOV": {}, "SANEAMIENTO": {"slot_minutes": 30}},
-    "LPZ-SEGELIC": {"LIC-NUEVA": {"slot_minutes": 20}, "LIC-RENOV": {}},
+    "LPZ-SEGELIC": {"LIC-NUEVA": {"slot_minutes": 20}, "LIC-RENOV": {},
+                    # Demo rules of the licence path: 2 consultorios; 2 vehicles on the track.
+                    "LIC-EVAL-MEDICA": {"slot_minutes": 20, "capacity": 2},
+                    "LIC-PRACTICO": {"slot_minutes": 30, "capacity": 2, "min_notice_minutes": 24 * 60}},
     "LPZ-DIGEMIG": {"PASAPORTE": {"slot_minutes": 20}, "PERMANENCIA": {"slot_minutes": 30}},
     "LPZ-SEGELIC-EL-ALTO": {"LIC-RENOV": {}},
     BRIGADE: {"CI-RENOV": {}},  # slots only on the days of its stops

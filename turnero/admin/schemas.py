@@ -99,7 +99,7 @@ class ServiceCreate(_In):
     prefix: Prefix
     walk_in: bool = True
     bookable: bool = False
-    kind: Literal["counter", "exam"] = "counter"
+    kind: Literal["counter", "exam", "practical"] = "counter"
     requirements: Annotated[list[Requirement], Field(max_length=30)] = Field(default_factory=list)
     steps: Annotated[list[ServiceCode], Field(max_length=10)] = Field(default_factory=list)
     expected_service_minutes: Annotated[float, Field(ge=0.5, le=240)] = 8.0
@@ -115,7 +115,7 @@ class ServiceUpdate(_In):
     prefix: Prefix = None  # type: ignore[assignment]
     walk_in: bool = None  # type: ignore[assignment]
     bookable: bool = None  # type: ignore[assignment]
-    kind: Literal["counter", "exam"] = None  # type: ignore[assignment]
+    kind: Literal["counter", "exam", "practical"] = None  # type: ignore[assignment]
     requirements: Annotated[list[Requirement], Field(max_length=30)] = None  # type: ignore[assignment]
     steps: Annotated[list[ServiceCode], Field(max_length=10)] = None  # type: ignore[assignment]
     expected_service_minutes: Annotated[float, Field(ge=0.5, le=240)] = None  # type: ignore[assignment]

@@ -19,6 +19,7 @@ class Role(StrEnum):
 class ServiceKind(StrEnum):
     COUNTER = "counter"
     EXAM = "exam"
+    PRACTICAL = "practical"  # the practical driving test: a passed theory exam first (exam/licence_path.py)
 
 
 class OfficeKind(StrEnum):

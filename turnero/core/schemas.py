@@ -26,7 +26,7 @@ class ServiceOut(BaseModel):
     prefix: str
     walk_in: bool
     bookable: bool
-    kind: Literal["counter", "exam"]
+    kind: Literal["counter", "exam", "practical"]
     requirements: list[str]
     steps: list[str]
     fee_bs: float | None = None  # 0: free; null: no published figure (fee_note says so)

@@ -148,3 +148,27 @@ class ExamEvent(Model):
 
     class Meta:
         table = "exam_event"
+
+
+class LicenceResult(Model):
+    """The examiner's result of a licence step taken on a cita (issue 20): the medical
+    and psychological evaluation or the practical driving test (exam/licence_path.py).
+    One result per cita; the cita's AppointmentEvent `licence_result` is written in the
+    same transaction (migration 18_…_licence_results)."""
+
+    id = fields.IntField(primary_key=True)
+    appointment = fields.OneToOneField("models.Appointment", related_name="licence_result",
+                                       on_delete=fields.RESTRICT)
+    office = fields.ForeignKeyField("models.Office", related_name="licence_results", on_delete=fields.RESTRICT)
+    step = fields.CharField(max_length=16)  # "medical" | "practical"
+    document = fields.CharField(max_length=20)
+    category = fields.CharField(max_length=2, null=True)
+    passed = fields.BooleanField()
+    notes = fields.TextField(default="")
+    recorded_at = fields.DatetimeField()
+    user = fields.ForeignKeyField("models.User", related_name="licence_results", null=True,
+                                  on_delete=fields.SET_NULL)
+
+    class Meta:
+        table = "licence_result"
+        indexes = (("document", "step", "category"),)

@@ -231,3 +231,26 @@ class EligibilityOut(BaseModel):
     message: str
     not_before: str | None
 
+
+
+# ---------------------------------------------------------------- the licence path's results (issue 20)
+
+
+class LicenceResultIn(_Body):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    appointment: str = Field(min_length=4, max_length=32, description="código de la cita (evaluación médica o "
+                                                                      "examen práctico)")
+    passed: bool = Field(description="true: aprobado; false: reprobado")
+    notes: str = Field(default="", max_length=500, description="observaciones del examinador")
+
+
+class LicenceResultOut(BaseModel):
+    id: int
+    appointment: str
+    service: str
+    step: Literal["medical", "practical"]
+    category: str | None
+    passed: bool
+    notes: str
+    recorded_at: str

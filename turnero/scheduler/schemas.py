@@ -177,7 +177,7 @@ class AppointmentOut(BaseModel):
     office_address: str
     service: str
     service_name: str
-    kind: Literal["counter", "exam"]
+    kind: Literal["counter", "exam", "practical"]
     start: str
     end: str
     timezone: str
