@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from turnero.core import clock
 from turnero.core.errors import ApiError
-from turnero.notifications import policy
+from turnero.notifications import policy, service
 from turnero.notifications.models import Channel
+from turnero.scheduler.changes import cancel
+from turnero.scheduler.config import SchedulerConfig
+from turnero.scheduler.models import Appointment, AppointmentEvent, AppointmentStatus
 
 
 async def next_appointment(conn, phone: str):
     """The sender's next cita still booked and ahead (None if there is none)."""
-    from turnero.scheduler.models import Appointment, AppointmentStatus
-
     return (
         await Appointment.filter(phone=phone, status=AppointmentStatus.BOOKED, start__gt=clock.now())
         .order_by("start", "id")
@@ -24,11 +25,6 @@ async def next_appointment(conn, phone: str):
 
 async def apply_reply(conn, command: str, phone: str, channel: Channel, provider_sid: str, scheduler_config=None):
     """CANCEL or CONFIRM on the sender's next cita, inside the caller's transaction."""
-    from turnero.notifications import service
-    from turnero.scheduler.changes import cancel
-    from turnero.scheduler.config import SchedulerConfig
-    from turnero.scheduler.models import AppointmentEvent
-
     appointment = await next_appointment(conn, phone)
     if appointment is None:
         await service.reply_no_appointment(conn, phone, channel, provider_sid)

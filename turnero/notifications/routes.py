@@ -20,9 +20,10 @@ from twilio.request_validator import RequestValidator
 from turnero.core.api import ApiDoc, api_route
 from turnero.core.errors import ApiError, invalid
 from turnero.core.http import MAX_BODY_BYTES, describe_validation_error
-from turnero.notifications import service
+from turnero.notifications import replies, service
 from turnero.notifications.gateways import INBOUND_PATH, STATUS_CALLBACK_PATH
 from turnero.notifications.schemas import InboundMessageForm, StatusCallback
+from turnero.scheduler.config import config_of
 
 _EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
@@ -78,9 +79,7 @@ async def status_callback(request: Request):
 
 async def inbound_message(request: Request):
     form = _parse(InboundMessageForm, await verified_form(request))
-    from turnero.scheduler.config import config_of
-
-    await service.handle_reply(
+    await replies.handle_reply(
         provider_sid=form.MessageSid, from_address=form.From, body=form.Body,
         scheduler_config=config_of(request.app),
     )

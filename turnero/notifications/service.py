@@ -25,7 +25,9 @@ from turnero.core.db import db_datetime, placeholders
 from turnero.core.models import Office
 from turnero.notifications import outbox, policy
 from turnero.notifications.messages import render, short_day, short_time, sms_segments
-from turnero.notifications.models import Channel, InboundMessage, MessageStatus, OutboundMessage
+from turnero.notifications.models import Channel, MessageStatus, OutboundMessage
+from turnero.queue.models import Ticket, TicketStatus, waiting_with_phone
+from turnero.queue.views import ticket_view
 
 REMINDER = "cita_recordatorio"
 APPOINTMENT_TEMPLATES_TO_REPLAN = ("cita_confirmada", "cita_reprogramada", REMINDER)
@@ -90,9 +92,6 @@ async def notify_near_turns(queue_config, config: policy.NotificationConfig | No
     page shows them) and was not told yet, and the "es su turno" any called one still
     lacks. Runs as a job, off the call-next path; each message is written at most once
     per ticket (its event key is unique). Returns how many were written."""
-    from turnero.queue.models import Ticket, TicketStatus, waiting_with_phone
-    from turnero.queue.views import ticket_view
-
     config = config or outbox.current_config()
     written = 0
     for office in await Office.filter(active=True):
@@ -319,54 +318,6 @@ async def record_delivery(*, message_id: int | None, provider_sid: str, status: 
 class ReplyOutcome:
     action: str  # cancelled, too_late, confirmed, no_appointment, rated, nothing_to_rate, unknown_command, duplicate
     appointment_id: int | None = None
-
-
-async def handle_reply(
-    *, provider_sid: str, from_address: str, body: str, scheduler_config=None
-) -> ReplyOutcome:
-    """An SMS/WhatsApp reply. CANCELAR cancels the sender's next cita and SI confirms
-    attendance, each answered by message; a lone digit 1–5 rates the sender's latest
-    finished visit (queue/satisfaction.py; no answer); anything else is recorded only.
-    A webhook the provider retries (same MessageSid) is handled once."""
-    from turnero.notifications import citas
-    from turnero.queue.satisfaction import rate_by_phone, score_from_reply
-
-    channel, phone = policy.split_address(from_address)
-    if await InboundMessage.exists(provider_sid=provider_sid):
-        return ReplyOutcome("duplicate")
-    command = policy.parse_reply(body)
-    score = score_from_reply(body)  # "1".."5": the answer to the satisfaction survey
-    now = clock.now()
-    try:
-        async with in_transaction() as conn:
-            outcome = ReplyOutcome("unknown_command")
-            if score is not None:
-                # Rated, or no finished unrated visit of this number in the last day;
-                # either way no answer goes back (a thanks would cost a message).
-                outcome = ReplyOutcome("rated" if await rate_by_phone(conn, phone, score) else "nothing_to_rate")
-            elif command is not None:
-                outcome = await citas.apply_reply(conn, command, phone, channel, provider_sid, scheduler_config)
-            if not await _record_inbound(conn, provider_sid, phone, channel, body, outcome, now):
-                raise _DuplicateReply  # the same webhook, handled concurrently: undo this one
-    except _DuplicateReply:
-        return ReplyOutcome("duplicate")
-    return outcome
-
-
-class _DuplicateReply(Exception):
-    pass
-
-
-async def _record_inbound(conn, sid, phone, channel, body, outcome: ReplyOutcome, now) -> bool:
-    rows = await conn.execute_query_dict(
-        placeholders(
-            "INSERT INTO inbound_message"
-            " (provider_sid, from_number, channel, body, action, appointment_id, received_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (provider_sid) DO NOTHING RETURNING id"
-        ),
-        [sid, phone[:20], channel.value, body[:1600], outcome.action, outcome.appointment_id, now],
-    )
-    return bool(rows)
 
 
 async def reply_no_appointment(conn, phone: str, channel: Channel, provider_sid: str) -> None:

@@ -1,6 +1,6 @@
 """The satisfaction survey SMS (issue 20): after a visit with a phone ends (its last
 ticket `done`), one short message asks «¿Cómo le atendimos? Responda 1 a 5». The reply
-comes back through the inbound webhook (service.handle_reply -> queue.satisfaction).
+comes back through the inbound webhook (replies.handle_reply -> queue.satisfaction).
 
 A job writes them, off the finish path (the queue's finish is one statement on
 PostgreSQL): each pass looks at the tickets each office finished in the last
@@ -18,6 +18,7 @@ from turnero.core.db import placeholders
 from turnero.core.models import Office
 from turnero.notifications import outbox
 from turnero.notifications.models import OutboundMessage
+from turnero.queue.satisfaction import rated_ticket_ids
 
 TEMPLATE = "encuesta_satisfaccion"
 SWEEP_WINDOW = timedelta(minutes=30)  # a finish older than this gets no survey (a job was down)
@@ -30,8 +31,6 @@ def survey_key(ticket_id: int) -> str:
 
 async def queue_surveys(now=None) -> int:
     """One pass over the active offices; returns how many survey messages it wrote."""
-    from turnero.queue.satisfaction import rated_ticket_ids
-
     now = now or clock.now()
     written = 0
     for office in await Office.filter(active=True):
