@@ -46,7 +46,7 @@ from turnero.scheduler import places as scheduler_places
 from turnero.scheduler import routes as scheduler_routes
 from turnero.exam import booking as exam_booking
 from turnero.exam import jobs as exam_jobs
-from turnero.exam import licence_results, licence_routes
+from turnero.exam import licence_routes
 from turnero.exam import pages as exam_pages
 from turnero.exam import routes as exam_routes
 from turnero.queue import eta_service
@@ -78,9 +78,8 @@ JOB_REGISTRARS = (queue_jobs.register, scheduler_jobs.register, notification_job
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
-    # The kinds of service plugged into the citas engine (scheduler/kinds.py): the exam.
+    # The kinds of service plugged into the citas engine (scheduler/kinds.py): the exam and the practical test.
     exam_booking.register_kind()
-    licence_results.register_kind()  # the practical driving test: a passed theory exam first
     # The domains' reactions to each other's events (core/hooks.py; init_db repeats it).
     notification_subscribers.register()
     api = api_routes()

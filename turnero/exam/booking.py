@@ -121,8 +121,12 @@ EXAM_KIND = ExamKind()
 
 def register_kind() -> None:
     """Plug the exam into the citas engine: turnero/app.py at start-up, and wherever the
-    engine runs without the app (tests' fixtures, benchmarks, command line). Idempotent."""
+    engine runs without the app (tests' fixtures, benchmarks, command line). Idempotent.
+    The practical driving test too (a passed theory exam first: exam/licence_results.py)."""
+    from turnero.exam import licence_results
+
     kinds.register(ServiceKind.EXAM, EXAM_KIND)
+    licence_results.register_kind()
 
 
 # ---------------------------------------------------------------- sessions = slots
