@@ -39,6 +39,7 @@ FIELD_NAMES_ES = {
     "service": "trámite",
     "priority": "prioridad",
     "party_size": "personas",
+    "members": "menores",
     "phone": "teléfono",
     "document": "documento",
     "complement": "complemento",

@@ -17,10 +17,11 @@ from turnero.core.errors import invalid
 from turnero.core.ids import public_id
 from turnero.core.models import Office, Service
 from turnero.core.service import offered_service
-from turnero.queue import eta_service
+from turnero.queue import eta_service, groups
 from turnero.queue.config import QueueConfig
 from turnero.queue.events import _insert_event, _publish_queue_changed
 from turnero.queue.models import Lane, Priority, Ticket, TicketStatus
+from turnero.queue.schemas import GroupMemberIn
 from turnero.queue.sql import _connection
 from turnero.queue.views import ticket_view
 
@@ -105,6 +106,7 @@ async def issue_ticket(
     phone: str | None = None,
     actor: Principal | None,
     config: QueueConfig,
+    members: list[GroupMemberIn] | None = None,
 ) -> dict:
     tramite = await offered_service(office, service_code)
     if not tramite.walk_in:
@@ -129,7 +131,14 @@ async def issue_ticket(
     if config.predict_waits:  # what it is told now, kept: the estimate learns its error from it
         values["promised_wait"] = await eta_service.walk_in_promise(office, first.id, values["lane"], config.policy)
     event = {"service": first.code, "tramite": tramite.code, "priority": prio.value}
-    row = await _insert_ticket(values, tramite.prefix, event, _actor_id(actor))
+    if members:  # a tutor with minors (queue/groups.py): the ticket and its group in one transaction
+        values["party_size"] = 1 + len(members)
+        event["members"] = len(members)
+        async with in_transaction() as conn:
+            row = await _insert_ticket(values, tramite.prefix, event, _actor_id(actor))
+            await groups.add(conn, members, service_id=tramite.id, day=day, ticket_id=row["id"])
+    else:
+        row = await _insert_ticket(values, tramite.prefix, event, _actor_id(actor))
     ticket = model_from_row(Ticket, row)
     ticket.service = first  # so the view below needs no query for it
     metrics.ticket_issued(office.code, tramite.code)

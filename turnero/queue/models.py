@@ -221,3 +221,24 @@ class SatisfactionRating(Model):
     class Meta:
         table = "satisfaction_rating"
         indexes = (("office", "created_at"),)
+
+
+class GroupMember(Model):
+    """A minor in a tutor's group (issue 20): on the tutor's cita and/or ticket (a
+    check-in ticket carries its cita's members). Shown to staff only, never on public
+    screens. `service` and `day` serve the anti-hoarding check (queue/groups.py)."""
+
+    id = fields.IntField(primary_key=True)
+    position = fields.IntField(default=0)
+    name = fields.CharField(max_length=120)
+    document = fields.CharField(max_length=20)
+    document_type = fields.CharField(max_length=20)  # "ci" or "birth_certificate"
+    age = fields.IntField()
+    day = fields.DateField()
+    service = fields.ForeignKeyField("models.Service", related_name=False, on_delete=fields.CASCADE)
+    appointment = fields.ForeignKeyField("models.Appointment", related_name=False, null=True,
+                                         on_delete=fields.CASCADE)
+    ticket = fields.ForeignKeyField("models.Ticket", related_name=False, null=True, on_delete=fields.SET_NULL)
+
+    class Meta:
+        table = "group_member"

@@ -15,9 +15,10 @@ from turnero.core.service import get_office
 from turnero.core.templating import templates
 from turnero.kiosk.pages import not_found_page, page_office
 from turnero.kiosk.printing import PRIORITY_ES, STATUS_ES
-from turnero.queue import balancing, desks, views
+from turnero.queue import balancing, desks, groups, views
 from turnero.queue.config import QueueConfig
 from turnero.queue.models import ACTIVE_AT_DESK, Desk, Ticket
+from turnero.queue.sql import _connection
 
 STAFF = (Role.OPERATOR, Role.SUPERVISOR)
 DESK_STATUS_ES = {"open": "Abierta", "paused": "En pausa", "closed": "Cerrada"}
@@ -40,7 +41,10 @@ async def _desk_state(office: Office, desk_name: str, config: QueueConfig) -> di
         .order_by("-called_at", "-id")
         .first()
     )
-    return {"desk": view, "ticket": await views.ticket_view(ticket, office, config) if ticket else None}
+    current = await views.ticket_view(ticket, office, config) if ticket else None
+    if current is not None:  # the tutor's minors: staff only (never on public views)
+        current["members"] = await groups.of_visit(_connection(), ticket.visit_id)
+    return {"desk": view, "ticket": current}
 
 
 async def desk_list(request: Request) -> Response:

@@ -75,7 +75,7 @@ async def issue_ticket(request: Request):
     body = await read_json(request, IssueTicket)
     view = await issuing.issue_ticket(
         office, body.service, priority=body.priority, party_size=body.party_size, phone=body.phone,
-        actor=actor, config=_config(request),
+        members=body.members, actor=actor, config=_config(request),
     )
     return json_response(view, 201)
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from turnero.core.validation import normalise_bolivian_phone
 
@@ -15,11 +16,79 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
 
+MAX_MEMBERS = 6  # minors in one tutor's group (issue 20)
+_DOCUMENT = re.compile(r"^[A-Z0-9]{1,20}$")
+
+
+class GroupMemberIn(_Body):
+    """A minor in a tutor's group: name, CI or birth-certificate number, age 0–17."""
+
+    name: str = Field(max_length=120)
+    document: str = Field(max_length=24)
+    document_type: Literal["ci", "birth_certificate"] = "ci"
+    age: int
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if not value:
+            raise ValueError("escriba el nombre del menor")
+        if any(ord(c) < 32 for c in value):
+            raise ValueError("nombre inválido")
+        return value
+
+    @field_validator("document")
+    @classmethod
+    def _document(cls, value: str) -> str:
+        value = re.sub(r"[\s.\-/]", "", value).upper()
+        if not _DOCUMENT.match(value):
+            raise ValueError("escriba el número de CI o de certificado de nacimiento del menor (letras y dígitos)")
+        return value
+
+    @field_validator("age")
+    @classmethod
+    def _age(cls, value: int) -> int:
+        if not 0 <= value <= 17:
+            raise ValueError("la edad de un menor va de 0 a 17 años")
+        return value
+
+
+def _member_list(members: list[GroupMemberIn]) -> list[GroupMemberIn]:
+    if len(members) > MAX_MEMBERS:
+        raise ValueError(f"como máximo {MAX_MEMBERS} menores por grupo")
+    if len({(m.document_type, m.document) for m in members}) < len(members):
+        raise ValueError("el mismo documento figura dos veces en el grupo")
+    return members
+
+
+# Minors with their tutor (issue 20): at most MAX_MEMBERS, each document once.
+Members = Annotated[list[GroupMemberIn], AfterValidator(_member_list)]
+
+
+def check_members(members: list[GroupMemberIn], party_size: int, fields_set: set[str]) -> int:
+    """The group's places: 1 (the tutor) + its minors; ValueError (a 422) when an
+    explicit party_size says otherwise."""
+    if not members:
+        return party_size
+    places = 1 + len(members)
+    if "party_size" in fields_set and party_size != places:
+        raise ValueError(f"personas ({party_size}) no coincide con el tutor y sus {len(members)} menores ({places})")
+    return places
+
+
 class IssueTicket(_Body):
     service: str = Field(min_length=1, max_length=32)
     priority: PriorityName = "regular"
     party_size: int = Field(default=1, ge=1, le=10)
     phone: str | None = Field(default=None, max_length=20)
+    # Minors with their tutor (issue 20): the ticket counts 1 + len(members) people.
+    members: Members = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _group(self) -> "IssueTicket":
+        self.party_size = check_members(self.members, self.party_size, self.model_fields_set)
+        return self
 
     @field_validator("phone")
     @classmethod

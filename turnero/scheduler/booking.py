@@ -32,6 +32,7 @@ from turnero.core.errors import ApiError, conflict, invalid
 from turnero.core.ids import public_id
 from turnero.core.models import Office, Service
 from turnero.core.service import fee_words
+from turnero.queue import groups
 from turnero.scheduler import kinds, places, policy
 from turnero.scheduler.config import _ACTIVE_SQL, SchedulerConfig, _db, _offered, office_by_code
 from turnero.scheduler.models import AppointmentStatus, IdempotencyKey
@@ -164,7 +165,8 @@ async def _book(body: BookAppointment, key: str | None, print_: str, config: Sch
     ]
     for _attempt in range(5):
         try:
-            return await _commit(values, slot, office, service, rules, config, actor, key, print_, now)
+            return await _commit(values, slot, office, service, rules, config, actor, key, print_, now,
+                                 members=body.members)
         except _Taken:
             if await _db().execute_query_dict(placeholders(_HOLDER), [service.id, values[12]]):
                 raise conflict(
@@ -178,13 +180,14 @@ async def _book(body: BookAppointment, key: str | None, print_: str, config: Sch
 
 async def _commit(values: list, slot: places.KnownSlot, office: Office, service: Service, rules: policy.Rules,
                   config: SchedulerConfig, actor: Principal | None, key: str | None, print_: str,
-                  now) -> dict:
+                  now, members=()) -> dict:
     party, phone = values[15], values[14]
     user_id = actor.user_id if actor else None
-    event = json_text({"slot": slot.id, "party_size": party})
+    data = {"slot": slot.id, "party_size": party, **({"members": len(members)} if members else {})}
+    event = json_text(data)
     asked_at = places.known.epoch
     try:
-        if is_postgres() and key is None and not phone:
+        if is_postgres() and key is None and not phone and not members:
             # Nothing else to write (CitaBooked's reactions write nothing without a
             # phone): the statement is the whole transaction, and the slot's
             # row stays locked only while it runs, not for a round trip to COMMIT.
@@ -199,8 +202,12 @@ async def _commit(values: list, slot: places.KnownSlot, office: Office, service:
                     if not rows:
                         raise _Taken()
                     appt_id, counters = rows[0]["id"], None
-                    await record_event(conn, appt_id, "booked", now, actor, {"slot": slot.id, "party_size": party})
+                    await record_event(conn, appt_id, "booked", now, actor, data)
                 appt, view = _view(appt_id, values, office, service, rules, config, now)
+                if members:  # the tutor's minors (queue/groups.py: rows and their anti-hoarding check)
+                    await groups.add(conn, members, service_id=service.id, appointment_id=appt_id,
+                                     day=clock.local_day(slot.start, office.timezone))
+                    view["members"] = [m.model_dump() for m in members]
                 await hooks.emit(conn, hooks.CitaBooked(  # notifications: confirmation + reminders
                     **hooks.cita_fields(appt), office=office, service_code=service.code,
                     cost=fee_words(service.fee_bs)))

@@ -13,7 +13,7 @@ from turnero.core.auth import Principal
 from turnero.core.db import placeholders
 from turnero.core.errors import conflict, not_found
 from turnero.core.models import Office
-from turnero.queue import issuing, views
+from turnero.queue import groups, issuing, views
 from turnero.queue.events import publish_queue_changed
 from turnero.scheduler import kinds, policy
 from turnero.scheduler.config import SchedulerConfig
@@ -89,7 +89,9 @@ async def check_in(office: Office, *, code: str | None, document: str | None, ac
         await conn.execute_query_dict(
             placeholders("UPDATE appointment SET ticket_id = ? WHERE id = ?"), [ticket.id, found.id]
         )
-        await record_event(conn, found.id, "checked_in", now, actor, {"ticket": ticket.public_id, "late": late})
+        members = await groups.link_ticket(conn, found.id, ticket.id) if found.party_size > 1 else 0  # the minors
+        await record_event(conn, found.id, "checked_in", now, actor,
+                           {"ticket": ticket.public_id, "late": late, **({"members": members} if members else {})})
         # outbox: nothing yet (the queue's "your turn is near" messages take over).
     await publish_queue_changed(office)
     view = await views.ticket_view(ticket, office, queue_config)

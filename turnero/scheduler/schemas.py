@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from turnero.core.validation import normalise_bolivian_phone
+from turnero.queue.schemas import Members, check_members
 from turnero.scheduler import policy
 
 Code = Field(min_length=1, max_length=32)
@@ -43,6 +44,13 @@ class BookAppointment(BaseModel):
     phone: str | None = Field(default=None, max_length=32)
     party_size: int = Field(default=1, ge=1, le=10)
     category: Literal["A", "B", "C", "M", "P", "T"] | None = None
+    # Minors with their tutor (issue 20): the group takes 1 + len(members) places.
+    members: Members = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _group(self) -> "BookAppointment":
+        self.party_size = check_members(self.members, self.party_size, self.model_fields_set)
+        return self
 
     @field_validator("name")
     @classmethod

@@ -1,0 +1,223 @@
+"""Groups (issue 20): a tutor's cita or ticket carries its minors (name, document or
+birth-certificate number, age). The group takes 1 + len(members) places through the
+ordinary place-taking code, so it never overbooks; the members are shown at the desk
+only, never on public views; a check-in ticket carries its cita's members; a minor
+cannot be in two groups for the same trámite on the same day."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.conftest import assert_error, login
+from turnero.core import clock
+from turnero.queue.models import GroupMember, Ticket, TicketEvent
+from turnero.scheduler.models import Appointment, AppointmentEvent, Slot
+from turnero.settings import Settings
+
+ZONE = ZoneInfo("America/La_Paz")
+OFFICE = "LPZ-ZONA-SUR"
+KIOSK_OFFICE = "LPZ-PRINCIPAL"  # the demo kiosk user and operador1 belong here
+NOW = datetime(2026, 11, 30, 10, 0, tzinfo=ZONE)  # a Monday
+START = datetime(2026, 12, 2, 9, 0, tzinfo=ZONE)
+
+
+def minors(n: int, first: int = 1) -> list[dict]:
+    return [{"name": f"Menor {i} Quispe", "document": f"80000{i:02d}", "document_type": "birth_certificate",
+             "age": 3 + i % 10} for i in range(first, first + n)]
+
+
+def booking(start: datetime, number: str = "1234567", office: str = OFFICE, **extra) -> dict:
+    return {"office": office, "service": "CI-RENOV", "start": start.isoformat(),
+            "document": {"number": number, "issued_in": "LP"}, "name": "Juana Mamani", **extra}
+
+
+@pytest.fixture
+def settings(database) -> Settings:
+    return Settings(database_url=database.url, run_jobs=False, db_pool_size=10, booking_rate_limit="1000/minute")
+
+
+@pytest.fixture(autouse=True)
+def frozen():
+    clock.freeze(NOW.astimezone(timezone.utc))
+    yield
+
+
+async def set_capacity(client, capacity: int, office: str = OFFICE) -> None:
+    response = await client.put(f"/api/offices/{office}/booking-rules", json={"service": "CI-RENOV", "capacity": capacity},
+                                headers=await login(client, "admin"))
+    assert response.status_code == 200, response.text
+
+
+async def book(client, start=START, number="1234567", **extra):
+    return await client.post("/api/appointments", json=booking(start, number, **extra))
+
+
+async def booked_places(start: datetime = START) -> int:
+    slot = await Slot.get(start=start.astimezone(timezone.utc))
+    return slot.booked
+
+
+# ---------------------------------------------------------------- places
+
+
+async def test_a_group_takes_one_place_per_person_and_is_stored_with_its_event(client):
+    await set_capacity(client, 5)
+    response = await book(client, members=minors(2))
+    assert response.status_code == 201, response.text
+    cita = response.json()
+    assert cita["party_size"] == 3
+    assert [m["name"] for m in cita["members"]] == ["Menor 1 Quispe", "Menor 2 Quispe"]
+    assert await booked_places() == 3
+    appt = await Appointment.get(public_id=cita["id"])
+    rows = await GroupMember.filter(appointment_id=appt.id).order_by("position")
+    assert [(r.document, r.document_type, r.age, r.ticket_id) for r in rows] == [
+        ("8000001", "birth_certificate", 4, None), ("8000002", "birth_certificate", 5, None)]
+    event = await AppointmentEvent.get(appointment_id=appt.id, kind="booked")
+    assert event.data["members"] == 2 and event.data["party_size"] == 3
+    assert "Menor" not in str(event.data)  # the audit counts, it does not copy names
+
+
+async def test_a_slot_with_three_free_places_refuses_a_group_of_four(client):
+    await set_capacity(client, 4)
+    assert (await book(client, number="7000001")).status_code == 201  # 3 places left
+    refused = await book(client, members=minors(3))  # 1 + 3 = 4 people
+    assert_error(refused, 409, "slot_full")
+    assert await booked_places() == 1
+    assert await GroupMember.all().count() == 0
+    fits = await book(client, members=minors(2))
+    assert fits.status_code == 201, fits.text
+    assert await booked_places() == 4
+
+
+async def test_a_group_larger_than_a_slot_is_refused_as_such(client):
+    await set_capacity(client, 3)
+    assert_error(await book(client, members=minors(3)), 422, "party_too_large")
+
+
+async def test_concurrent_group_bookings_never_overbook(client):
+    await set_capacity(client, 7)
+    # Ten tutors with two minors each (3 places) race for 7 places: two groups fit.
+    responses = await asyncio.gather(*[
+        book(client, number=f"60000{i:02d}", members=minors(2, first=10 * i)) for i in range(10)
+    ])
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [201, 201] + [409] * 8, [r.text for r in responses if r.status_code not in (201, 409)]
+    assert await booked_places() == 6
+    appts = await Appointment.all().values_list("id", flat=True)
+    assert len(appts) == 2
+    assert await GroupMember.all().count() == 4
+    assert set(await GroupMember.all().values_list("appointment_id", flat=True)) == set(appts)
+
+
+# ---------------------------------------------------------------- validation
+
+
+@pytest.mark.parametrize(("member", "words"), [
+    ({"name": "Ana", "document": "123", "age": 18}, "edad"),
+    ({"name": "Ana", "document": "123", "age": -1}, "edad"),
+    ({"name": "   ", "document": "123", "age": 5}, "nombre"),
+    ({"name": "Ana", "document": "", "age": 5}, "certificado de nacimiento"),
+    ({"name": "Ana", "document": "123", "age": 5, "document_type": "passport"}, "menores"),
+])
+async def test_a_bad_member_is_refused_in_spanish(client, member, words):
+    error = assert_error(await book(client, members=[member]), 422, "validation_error")
+    assert words in error["message"] and "members" in error["message"]
+    assert await Appointment.all().count() == 0
+
+
+async def test_at_most_six_minors_and_each_document_once(client):
+    await set_capacity(client, 10)
+    error = assert_error(await book(client, members=minors(7)), 422, "validation_error")
+    assert "como máximo 6 menores" in error["message"]
+    twice = minors(1) * 2
+    error = assert_error(await book(client, members=twice), 422, "validation_error")
+    assert "dos veces" in error["message"]
+    error = assert_error(await book(client, members=minors(2), party_size=2), 422, "validation_error")
+    assert "no coincide" in error["message"]
+    assert (await book(client, members=minors(6))).status_code == 201
+
+
+async def test_a_minor_cannot_be_in_two_groups_for_the_same_tramite_and_day(client):
+    await set_capacity(client, 5)
+    first = await book(client, number="5000001", members=minors(2))
+    assert first.status_code == 201, first.text
+    again = await book(client, number="5000002", start=START + timedelta(minutes=30), members=minors(1, first=2))
+    error = assert_error(again, 409, "member_already_booked")
+    assert "8000002" in error["message"]
+    assert await Appointment.all().count() == 1 and await booked_places(START + timedelta(minutes=30)) == 0
+    other_day = await book(client, number="5000002", start=START + timedelta(days=1), members=minors(1, first=2))
+    assert other_day.status_code == 201, other_day.text
+    # Once the first cita is cancelled, its minors are free again that day.
+    cancel = await client.post(f"/api/appointments/{first.json()['code']}/cancel", json={"document": "5000001"})
+    assert cancel.status_code == 200, cancel.text
+    now_free = await book(client, number="5000003", start=START + timedelta(minutes=30), members=minors(1, first=2))
+    assert now_free.status_code == 201, now_free.text
+
+
+# ---------------------------------------------------------------- tickets, desk, public views
+
+
+async def issue(client, headers, **fields):
+    return await client.post(f"/api/offices/{KIOSK_OFFICE}/tickets", json={"service": "CI-RENOV", **fields},
+                             headers=headers)
+
+
+async def test_the_kiosk_issues_a_group_ticket_that_only_the_desk_sees(client, kiosk):
+    response = await issue(client, kiosk, members=minors(3))
+    assert response.status_code == 201, response.text
+    ticket = response.json()
+    assert ticket["party_size"] == 4 and "members" not in ticket
+    row = await Ticket.get(public_id=ticket["id"])
+    assert await GroupMember.filter(ticket_id=row.id).count() == 3
+    issued = await TicketEvent.get(ticket_id=row.id, kind="issued")
+    assert issued.data["members"] == 3
+    assert_error(await issue(client, kiosk, members=minors(7)), 422, "validation_error")
+
+    op = await login(client, "operador1")
+    assert (await client.post(f"/api/offices/{KIOSK_OFFICE}/desks/5/open", headers=op)).status_code == 200
+    called = await client.post(f"/api/offices/{KIOSK_OFFICE}/desks/5/call-next", headers=op)
+    assert called.status_code == 200 and called.json()["id"] == ticket["id"]
+    state = await client.get(f"/desk/{KIOSK_OFFICE}/5/state", headers=op)
+    assert state.status_code == 200, state.text
+    assert state.json()["ticket"]["members"] == [
+        {"name": f"Menor {i} Quispe", "document": f"80000{i:02d}", "document_type": "birth_certificate", "age": 3 + i}
+        for i in (1, 2, 3)]
+
+    # Public: the ticket's JSON and page, the board, the display page: no name, no document.
+    public = [
+        await client.get(f"/api/tickets/{ticket['id']}"),
+        await client.get(f"/t/{ticket['id']}"),
+        await client.get(f"/api/offices/{KIOSK_OFFICE}/board"),
+        await client.get(f"/display/{KIOSK_OFFICE}"),
+    ]
+    for response in public:
+        assert response.status_code == 200, (response.url, response.text[:200])
+        assert "Quispe" not in response.text and "8000001" not in response.text, response.url
+    assert "members" not in public[0].json()
+
+
+async def test_a_ticket_issued_at_check_in_carries_the_citas_members(client, kiosk):
+    start = datetime(2026, 11, 30, 11, 0, tzinfo=ZONE)
+    response = await book(client, start=start, office=KIOSK_OFFICE, members=minors(2))
+    assert response.status_code == 201, response.text
+    cita = response.json()
+    clock.freeze((start - timedelta(minutes=30)).astimezone(timezone.utc))
+    checked = await client.post(f"/api/offices/{KIOSK_OFFICE}/checkins", json={"code": cita["code"]}, headers=kiosk)
+    assert checked.status_code == 201, checked.text
+    ticket = await Ticket.get(public_id=checked.json()["id"])
+    assert ticket.party_size == 3
+    assert await GroupMember.filter(ticket_id=ticket.id).count() == 2
+    appt = await Appointment.get(public_id=cita["id"])
+    event = await AppointmentEvent.get(appointment_id=appt.id, kind="checked_in")
+    assert event.data["members"] == 2
+
+    op = await login(client, "operador1")
+    await client.post(f"/api/offices/{KIOSK_OFFICE}/desks/5/open", headers=op)
+    await client.post(f"/api/offices/{KIOSK_OFFICE}/desks/5/call", json={"ticket": ticket.number}, headers=op)
+    state = (await client.get(f"/desk/{KIOSK_OFFICE}/5/state", headers=op)).json()
+    assert state["ticket"]["number"] == ticket.number
+    assert [m["document"] for m in state["ticket"]["members"]] == ["8000001", "8000002"]
