@@ -20,8 +20,13 @@ from turnero.core.field_names import FIELD_NAMES_ES
 from turnero.core.models import Office, Role, Service
 from turnero.core.pages import PageRedirect, page_principal
 from turnero.core.templating import templates
+from turnero.exam.rooms import office_rooms
 from turnero.kiosk.pages import not_found_page
 from turnero.queue import satisfaction
+from turnero.scheduler.calendars import calendar_view
+from turnero.scheduler.config import config_of
+from turnero.scheduler.models import BookingRule
+from turnero.scheduler.rules import rule_capacity
 
 ROLE_ES = {"admin": "Administrador", "supervisor": "Supervisor", "operator": "Operador",
            "kiosk": "Quiosco", "display": "Pantalla de sala"}
@@ -94,12 +99,6 @@ async def calendar_page(request: Request) -> Response:
     """The office's citas calendar: each bookable service's booking rule (with a form
     to change it), the closed days ahead (holidays and closures, and a form to close a
     day), and its exam rooms with their seats. The forms use the citas API."""
-    from turnero.exam.rooms import office_rooms
-    from turnero.scheduler.calendars import calendar_view
-    from turnero.scheduler.config import config_of
-    from turnero.scheduler.models import BookingRule
-    from turnero.scheduler.rules import rule_capacity
-
     principal = await page_principal(request, Role.SUPERVISOR)
     code = request.path_params["office"]
     office = await _guarded(request, lambda: service.get_office(principal, code))

@@ -13,7 +13,9 @@ from turnero.core import clock
 from turnero.core.auth import Principal
 from turnero.core.db import db_datetime
 from turnero.core.errors import invalid
+from turnero.exam.models import ExamAttempt, ExamSession
 from turnero.queue.models import Desk, DeskEvent, Ticket, TicketEvent
+from turnero.scheduler.models import Appointment, Slot
 
 MAX_DAYS = 93
 
@@ -91,9 +93,6 @@ async def _report(office, day_from: date, day_to: date, days: list[reports.Servi
 async def _citas_and_exam(office_id: int, start: datetime, end: datetime,
                           days: list[reports.ServiceDay]) -> tuple[dict, dict]:
     """Citas and theory-exam figures, from the scheduler's and the exam's tables."""
-    from turnero.exam.models import ExamAttempt, ExamSession
-    from turnero.scheduler.models import Appointment, Slot
-
     slots = [reports.SlotFact(code, capacity, booked) for code, capacity, booked in await Slot.filter(
         office_id=office_id, start__gte=start, start__lt=end).values_list("service__code", "capacity", "booked")]
     statuses = [str(s) for s in await Appointment.filter(office_id=office_id, start__gte=start, start__lt=end)

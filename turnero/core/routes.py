@@ -12,7 +12,7 @@ from turnero.core.auth import issue_token, sign_in
 from turnero.core.ratelimit import attempts_for
 from turnero.core.errors import invalid, unauthorized
 from turnero.core.http import json_response, read_json
-from turnero.core.schemas import BrigadeStopOut, OfficeOut, ServiceOut, TokenOut, TokenRequest
+from turnero.core.schemas import BrigadeStopOut, ServiceOut, TokenOut, TokenRequest
 
 
 async def create_token(request: Request):
@@ -36,17 +36,6 @@ async def list_services(request: Request):
     return json_response(await service.list_services())
 
 
-async def list_offices(request: Request):
-    code = request.query_params.get("service")
-    offices = await service.list_offices(code)
-    if code is not None:
-        # Per office, the predicted wait of a regular walk-in and how many wait (issue 8).
-        from turnero.queue import ranking
-
-        await ranking.add_walk_in_waits(offices, code, request.app.state.queue_config.policy)
-    return json_response(offices)
-
-
 async def list_brigade_stops(request: Request):
     city = request.query_params.get("city")
     if city is not None and not 1 <= len(city.strip()) <= 80:
@@ -62,14 +51,6 @@ routes = [
     api_route(
         "/api/services", "GET", list_services,
         ApiDoc("Catálogo de trámites", "catalogue", response=ServiceOut, response_list=True),
-    ),
-    api_route(
-        "/api/offices", "GET", list_offices,
-        ApiDoc(
-            "Oficinas (opcionalmente las que ofrecen un trámite)", "catalogue",
-            response=OfficeOut, response_list=True, errors=(404,),
-            query={"service": "código de trámite"},
-        ),
     ),
     api_route(
         "/api/brigades", "GET", list_brigade_stops,

@@ -25,6 +25,8 @@ from turnero.exam.rooms import (
     seat_number_of,
     session_checkin_refusal,
 )
+from turnero.scheduler.models import AppointmentStatus
+from turnero.scheduler.places import record_event
 
 
 async def check_in(
@@ -56,8 +58,6 @@ async def check_in(
     pairs decides, and a check-in that loses the race tries the next free seat.
     The question draw is made here, from a per-attempt seed.
     """
-    from turnero.scheduler.models import AppointmentStatus
-
     appt = await booking.find_booking(session, reference, presented_document)
     if not booking.identity_matches(appt, presented_document):
         raise conflict("document_mismatch", "El documento presentado no coincide con el de la reserva.")
@@ -124,9 +124,6 @@ def choose_seat(seats: list[tuple], taken: list[int], seat_number: int | None, u
 
 
 async def _check_in_once(session, appt, seat_number, seed, drawn, actor, now) -> ExamAttempt:
-    from turnero.scheduler.places import record_event
-    from turnero.scheduler.models import AppointmentStatus
-
     try:
         async with in_transaction() as conn:
             taken = await ExamAttempt.filter(

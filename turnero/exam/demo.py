@@ -5,7 +5,9 @@ from __future__ import annotations
 from turnero.core.models import Office
 from turnero.exam import booking
 from turnero.exam.models import ExamRoom
+from turnero.exam.questions import seed_demo_bank
 from turnero.exam.rooms import create_room
+from turnero.scheduler.models import BookingRule
 
 DEMO_ROOM = ("SALA-1", "Sala de exámenes teóricos", 20)
 # Sessions of one hour at set times; booked up to 30 days ahead, at least 2 hours
@@ -19,10 +21,6 @@ DEMO_SESSIONS = {
 
 async def seed_exam_demo(office: Office) -> None:
     """The demo exam room (20 computers) and the demo question bank, if missing."""
-    from turnero.exam.questions import seed_demo_bank
-
-    from turnero.scheduler.models import BookingRule
-
     code, name, seats = DEMO_ROOM
     if not await ExamRoom.exists(office_id=office.id, code=code):
         await create_room(office, code, name, seats)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from tortoise.transactions import in_transaction
 
+from turnero.exam.models import Question
 from turnero.exam.policy import CATEGORIES
 
 LETTERS = "abcde"
@@ -195,8 +196,6 @@ def parse_file(path: Path) -> list[QuestionRow]:
 async def import_questions(rows: list[QuestionRow]) -> tuple[int, int]:
     """Create new codes and update existing ones that changed, in one transaction;
     (created, updated)."""
-    from turnero.exam.models import Question
-
     created = updated = 0
     async with in_transaction():
         existing = {q.code: q for q in await Question.filter(code__in=[r.code for r in rows])}
@@ -217,8 +216,6 @@ async def import_questions(rows: list[QuestionRow]) -> tuple[int, int]:
 
 async def seed_demo_bank() -> int:
     """Load the demo bank when the bank is empty (idempotent)."""
-    from turnero.exam.models import Question
-
     if await Question.exists():
         return 0
     created, _ = await import_questions(parse_file(DEMO_BANK))

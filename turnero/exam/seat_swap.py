@@ -23,6 +23,8 @@ from turnero.exam.rooms import (
     publish_seat,
     room_seat,
 )
+from turnero.scheduler.models import AppointmentStatus
+from turnero.scheduler.places import record_event
 
 
 async def swap_seat(attempt: ExamAttempt, *, seat_number: int | None = None, actor: Principal | None,
@@ -82,9 +84,6 @@ async def _swap_once(session: ExamSession, attempt_id: int, seat_number, actor, 
 
 async def cancel_attempt(attempt: ExamAttempt, actor: Principal | None, reason: str = "") -> ExamAttempt:
     """Release a check-in that was a mistake (the exam not started): frees the seat."""
-    from turnero.scheduler.places import record_event
-    from turnero.scheduler.models import AppointmentStatus
-
     async with in_transaction() as conn:
         updated = await ExamAttempt.filter(id=attempt.id, status=AttemptStatus.ASSIGNED, started_at__isnull=True
                                            ).update(status=AttemptStatus.CANCELLED, seat_token=None)

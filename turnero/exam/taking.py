@@ -17,6 +17,8 @@ from turnero.exam.models import AttemptStatus, ExamAnswer, ExamAttempt, Question
 from turnero.exam.policy import ExamConfig
 from turnero.exam.rooms import exam_event, get_attempt, get_session, locked_attempt, publish_seat, session_start
 from turnero.exam.seat_links import RESULT_SHOWN_FOR
+from turnero.scheduler.models import AppointmentStatus
+from turnero.scheduler.places import record_event
 
 
 async def current_attempt(seat: Seat) -> ExamAttempt | None:
@@ -128,9 +130,6 @@ async def finish_attempt(attempt: ExamAttempt, reason: str, config: ExamConfig,
     """Score and close an attempt in one transaction: claim it (only one finisher wins),
     read its answers, record the result, the audit event, the cita's end and the
     result SMS (the outbox)."""
-    from turnero.scheduler.places import record_event
-    from turnero.scheduler.models import AppointmentStatus
-
     now = clock.now()
     session = await get_session(attempt.session_id)
     async with in_transaction() as conn:

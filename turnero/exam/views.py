@@ -11,6 +11,7 @@ from turnero.exam.policy import ExamConfig
 from turnero.exam.rooms import get_session, seat_number_of, session_checkin_refusal, session_start
 from turnero.exam.seat_links import seat_link
 from turnero.exam.taking import current_attempt, finish_attempt
+from turnero.scheduler.models import Appointment, Slot
 
 
 async def seat_view(seat: Seat, config: ExamConfig, attempt: ExamAttempt | None = None) -> dict:
@@ -89,8 +90,6 @@ async def board_view(session: ExamSession, config: ExamConfig) -> dict:
     passed = sum(1 for a in finished if a.passed)
     in_service = sum(1 for s in seats if s.in_service)
     # The session's citas (the scheduler's slot): who is expected, who did not come.
-    from turnero.scheduler.models import Appointment, Slot
-
     slot = await Slot.get(id=session.slot_id)
     citas = await Appointment.filter(slot_id=session.slot_id).exclude(status="cancelled").order_by("name", "id")
     expected = [a for a in citas if a.status == "booked"]

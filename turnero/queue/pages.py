@@ -15,7 +15,7 @@ from turnero.core.service import get_office
 from turnero.core.templating import templates
 from turnero.kiosk.pages import not_found_page, page_office
 from turnero.kiosk.printing import PRIORITY_ES, STATUS_ES
-from turnero.queue import balancing, desks, groups, views
+from turnero.queue import balancing, desk_balancing, desks, groups, views
 from turnero.queue.config import QueueConfig
 from turnero.queue.models import ACTIVE_AT_DESK, Desk, Ticket
 from turnero.queue.sql import _connection
@@ -103,8 +103,6 @@ async def desk_state(request: Request) -> Response:
 async def balancing_page(request: Request) -> Response:
     """Supervisor view (issue 8): queues, open desks and predicted waits per service,
     and desk moves to apply (balancing.js refreshes it through the JSON API)."""
-    from turnero.queue import desk_balancing
-
     office, principal = await page_office(request, request.path_params["office"], Role.SUPERVISOR)
     # With automatic balancing on, the page opens at the threshold the server applies.
     threshold = office.auto_balance_minutes or balancing.DEFAULT_THRESHOLD_MINUTES

@@ -11,6 +11,8 @@ from turnero.core.errors import not_found
 from turnero.core.models import Office
 from turnero.core.service import get_service
 from turnero.queue import balancing, eta_service, policy
+from turnero.scheduler.availability import offices_for_service
+from turnero.scheduler.config import SchedulerConfig
 
 
 async def walk_in_waits(service_code: str, offices: list[Office], config: policy.PolicyConfig) -> dict[str, dict]:
@@ -75,9 +77,6 @@ async def ranking(
         city = city or here.city
     next_free = {}
     if service.bookable:
-        from turnero.scheduler.availability import offices_for_service
-        from turnero.scheduler.config import SchedulerConfig
-
         for row in await offices_for_service(service.code, scheduler_config or SchedulerConfig()):
             if row.get("next_free"):
                 next_free[row["code"]] = datetime.fromisoformat(row["next_free"]["start"])

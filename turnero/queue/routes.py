@@ -11,7 +11,9 @@ from turnero.core.api import ApiDoc, api_route
 from turnero.core.auth import current_principal, require
 from turnero.core.db import database_generation
 from turnero.core.http import json_response, read_json
+from turnero.core import service as core_service
 from turnero.core.models import Office, Role
+from turnero.core.schemas import OfficeOut
 from turnero.core.service import get_office
 from pydantic import Field, StrictInt
 
@@ -42,6 +44,7 @@ from turnero.queue.schemas import (
     Transfer,
     _Body,
 )
+from turnero.scheduler.config import config_of
 
 ISSUERS = (Role.KIOSK, Role.OPERATOR, Role.SUPERVISOR)
 STAFF = (Role.OPERATOR, Role.SUPERVISOR)
@@ -194,9 +197,18 @@ async def office_statistics_csv(request: Request):
         "Content-Disposition": f'attachment; filename="turnero-{office.code}-esperas-por-hora.csv"'})
 
 
-async def service_ranking(request: Request):
-    from turnero.scheduler.config import config_of
+async def list_offices(request: Request):
+    """The catalogue's offices (core.service); with `service`, per office the predicted
+    wait of a regular walk-in and how many wait (issue 8). Here, not in core/routes.py:
+    core never reaches up into the queue."""
+    code = request.query_params.get("service")
+    offices = await core_service.list_offices(code)
+    if code is not None:
+        await ranking.add_walk_in_waits(offices, code, request.app.state.queue_config.policy)
+    return json_response(offices)
 
+
+async def service_ranking(request: Request):
     query = request.query_params
     city = query.get("city") or None
     near = query.get("near") or None
@@ -297,6 +309,14 @@ routes = [
                      errors=(404,))),
     api_route("/api/offices/{office}/statistics.csv", "GET", office_statistics_csv,
               ApiDoc("Las esperas por hora del día, en CSV", "estimates", errors=(404,))),
+    api_route(
+        "/api/offices", "GET", list_offices,
+        ApiDoc(
+            "Oficinas (opcionalmente las que ofrecen un trámite)", "catalogue",
+            response=OfficeOut, response_list=True, errors=(404,),
+            query={"service": "código de trámite"},
+        ),
+    ),
     api_route("/api/services/{service}/ranking", "GET", service_ranking,
               ApiDoc("Oficinas ordenadas por espera estimada y próxima cita libre; con `near`, la oficina"
                      " más rápida a proponer", "estimates", errors=(404, 422),

@@ -273,8 +273,6 @@ async def listen() -> Listener | None:
     Returns the listener to pass to `unlisten` at shutdown (None on SQLite)."""
     from tortoise import connections
 
-    from turnero.core.db import is_postgres
-
     if not is_postgres():
         return None
     client = next(iter(connections.all()))

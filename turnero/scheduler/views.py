@@ -8,6 +8,7 @@ from turnero.core import clock
 from turnero.core.errors import not_found
 from turnero.core.models import Office, Service
 from turnero.core.service import can_match
+from turnero.queue.models import Ticket
 from turnero.scheduler import policy
 from turnero.scheduler.config import SchedulerConfig
 from turnero.scheduler.models import Appointment, AppointmentStatus, BookingRule
@@ -74,8 +75,6 @@ async def _full_view(appt: Appointment, config: SchedulerConfig) -> dict:
     rules = rules_of(rule) if rule else policy.Rules()
     ticket_id = None
     if appt.ticket_id is not None:
-        from turnero.queue.models import Ticket
-
         ticket_id = await Ticket.filter(id=appt.ticket_id).first().values_list("public_id", flat=True)
     return appointment_view(appt, office, service, rules, config, ticket_public_id=ticket_id)
 
