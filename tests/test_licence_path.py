@@ -240,3 +240,63 @@ def test_the_demo_bank_has_enough_questions_for_every_category():
     own = Counter(c for q in bank["preguntas"] if len(q["categorias"]) < len(CATEGORIES) for c in q["categorias"])
     for category in CATEGORIES:  # and questions of its own (vehicle, load, passengers)
         assert own[category] >= 8, (category, own[category])
+
+
+# ---------------------------------------------------------------- an institution's list into a session
+
+
+async def exam_session(client, day=2) -> dict:
+    examiner = await login(client, "examinador")
+    response = await client.get(f"/api/exam/offices/{OFFICE}/rooms/SALA-1/sessions",
+                                params={"date": f"2026-12-{day:02d}"}, headers=examiner)
+    assert response.status_code == 200, response.text
+    return response.json()[0]
+
+
+def candidates(n: int, first: int = 7100001) -> list[dict]:
+    return [{"name": f"Postulante {i}", "document": {"number": str(first + i), "issued_in": "PD"}} for i in range(n)]
+
+
+async def group(client, headers, session, people, **extra):
+    body = {"institution": "Asociación de Mototaxistas de Cobija", "category": "M", "candidates": people, **extra}
+    return await client.post(f"/api/exam/sessions/{session['id']}/group-bookings", json=body, headers=headers)
+
+
+async def test_an_institution_books_its_list_and_hears_who_got_a_seat(client):
+    session = await exam_session(client)
+    admin = await login(client, "admin")
+    assert_error(await group(client, {}, session, candidates(2)), 401)
+    assert_error(await group(client, await login(client, "examinador"), session, candidates(2)), 403)
+    await theory_pass(local(20, 11, month=11), document="7100002", category="M")  # passed already
+    people = candidates(3) + [candidates(1)[0]]  # the first one listed twice
+    response = await group(client, admin, session, people)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert [s["document"] for s in body["booked"]] == ["ci:7100001", "ci:7100003"]
+    assert {r["document"]: r["code"] for r in body["refused"]} == {"ci:7100002": "already_passed",
+                                                                   "ci:7100001": "duplicate"}
+    assert body["places_left"] == 18
+    slot = await Slot.get(id=session["slot_id"])
+    assert slot.booked == 2
+    for seat in body["booked"]:
+        appt = await Appointment.get(code=seat["appointment"])
+        assert (appt.category, appt.status, appt.slot_id) == ("M", AppointmentStatus.BOOKED, slot.id)
+        event = await AppointmentEvent.get(appointment_id=appt.id, kind="booked")
+        data = event.data if isinstance(event.data, dict) else json.loads(event.data)
+        assert data["group"] == "Asociación de Mototaxistas de Cobija"
+    # Sent again: both are booked already, nobody is booked twice.
+    again = (await group(client, admin, session, candidates(1) + candidates(1, first=7100003))).json()
+    assert again["booked"] == [] and {r["code"] for r in again["refused"]} == {"already_booked"}
+
+
+async def test_a_list_longer_than_the_free_seats_books_nobody(client):
+    session = await exam_session(client)
+    admin = await login(client, "admin")
+    error = assert_error(await group(client, admin, session, candidates(21)), 409, "not_enough_places")
+    assert "20 plazas libres" in error["message"]
+    assert (await Slot.get(id=session["slot_id"])).booked == 0
+    assert not await Appointment.filter(slot_id=session["slot_id"]).exists()
+    assert_error(await group(client, admin, session, []), 422)
+    assert_error(await group(client, admin, session, candidates(1), category="X"), 422)
+    full = await group(client, admin, session, candidates(20))
+    assert full.status_code == 201 and full.json()["places_left"] == 0

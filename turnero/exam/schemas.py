@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from turnero.scheduler.schemas import DocumentIn
+
 
 Category = Literal["A", "B", "C", "M", "P", "T"]
 _DOCUMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{3,19}")
@@ -254,3 +256,47 @@ class LicenceResultOut(BaseModel):
     passed: bool
     notes: str
     recorded_at: str
+
+
+class GroupCandidate(_Body):
+    name: str = Field(min_length=1, max_length=120)
+    document: DocumentIn  # the citas' document, checked the same way
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if not value or any(ord(c) < 32 for c in value):
+            raise ValueError("nombre inválido")
+        return value
+
+
+class GroupBookingIn(_Body):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    institution: str = Field(min_length=2, max_length=120, description="institución que inscribe la lista")
+    category: Category
+    candidates: list[GroupCandidate] = Field(min_length=1, max_length=200)
+
+
+class GroupSeat(BaseModel):
+    name: str
+    document: str
+    appointment: str
+
+
+class GroupRefusal(BaseModel):
+    name: str
+    document: str
+    code: str
+    message: str
+
+
+class GroupBookingOut(BaseModel):
+    session: int
+    institution: str
+    category: str
+    starts_at: str
+    booked: list[GroupSeat]
+    refused: list[GroupRefusal]
+    places_left: int
