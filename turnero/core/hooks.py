@@ -20,6 +20,14 @@ every process that opens the database: the CLI, benchmarks, tests), in two phase
 Registering the same handler twice for the same event and phase is a no-op, so every
 start-up path may register freely. Emitting an event nobody subscribed to is a dict
 lookup: cheap enough for the booking and call-next hot paths.
+
+Two hot paths emit only where a reaction can have something to write, so that without
+one they keep running as a lone statement with no transaction: `TicketCalled` only for
+a ticket with a phone (queue/calls.py), and `CitaBooked` not on PostgreSQL's one-statement
+booking of a cita without a phone nor an Idempotency-Key (scheduler/booking.py). A new
+subscriber that must see every call or booking changes those two places first.
+No emitter calls `committed` yet: there is no after-commit subscriber (the bus events
+are still published by the domains themselves, after their commits).
 """
 
 from __future__ import annotations
