@@ -120,7 +120,7 @@ async def test_an_in_transaction_handler_that_fails_rolls_the_change_back(client
     async def broken(conn, event):
         order.append(event.appointment_id)
         assert await conn.execute_query_dict(  # the notifications' row is there, on this connection
-            "SELECT id FROM outbound_message WHERE appointment_id = ? AND template = 'cita_cancelada'",
+            placeholders("SELECT id FROM outbound_message WHERE appointment_id = ? AND template = 'cita_cancelada'"),
             [event.appointment_id])
         raise RuntimeError("refused")
 
