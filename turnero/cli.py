@@ -16,6 +16,9 @@ import sys
 
 from turnero.settings import Settings
 
+# The commands import what they run inside their functions, on purpose: the start-up
+# cost (`turnero --help`, `turnero migrate`) stays that of argparse, not of every domain.
+
 ROLE_NAMES = ("admin", "supervisor", "operator", "kiosk", "display")
 
 

@@ -16,6 +16,9 @@ from turnero.core.http import describe_validation_error
 from turnero.core.models import Role
 from turnero.settings import Settings
 
+# The commands import the database and the admin service inside their functions, on
+# purpose: turnero/cli.py loads this module for every command, `--help` included.
+
 
 def _run(settings: Settings, work):
     # Lazy imports: `turnero --help` loads this module, not the database or the domains.

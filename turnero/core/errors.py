@@ -123,6 +123,8 @@ async def http_exception_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code, message = _HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
     if exc.status_code in _HTML_PAGES and prefers_html(request):
+        # Lazy: Jinja's environment loads only when an HTML error page is drawn
+        # (every command-line command imports this module; `turnero --help` stays quick).
         from turnero.core.templating import templates
 
         response = templates.TemplateResponse(request, _HTML_PAGES[exc.status_code], {"message": None},

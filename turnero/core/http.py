@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from turnero.core.errors import ApiError, invalid, invalid_text, malformed
+from turnero.core.field_names import FIELD_NAMES_ES
 from turnero.core.validation import bad_text_in_body
 
 S = TypeVar("S", bound=BaseModel)
@@ -54,8 +55,6 @@ def _message_es(err: dict) -> str:
 def describe_validation_error(exc: ValidationError) -> str:
     """«Datos inválidos — zona horaria (timezone): …»: the field's Spanish name for
     people, its key in brackets for whoever wrote the request."""
-    from turnero.core.field_names import FIELD_NAMES_ES
-
     parts = []
     for err in exc.errors()[:5]:
         loc = err.get("loc", ())

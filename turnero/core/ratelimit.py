@@ -111,6 +111,7 @@ import math
 from dataclasses import dataclass
 
 from turnero.core import clock
+from turnero.core.errors import ApiError
 
 log = logging.getLogger("turnero.ratelimit")
 
@@ -257,8 +258,6 @@ def attempts_for(app) -> Attempts:
 
 def too_many_attempts(wait: float, message: str = "Demasiados intentos fallidos; espere unos minutos."):
     """429 `too_many_attempts`, with Retry-After (whole seconds)."""
-    from turnero.core.errors import ApiError
-
     error = ApiError(429, "too_many_attempts", message, retry_after=max(1, math.ceil(wait)))
     error.headers = {"Retry-After": str(max(1, math.ceil(wait)))}
     return error
