@@ -34,7 +34,6 @@ from turnero.queue.models import Desk, DeskEvent, DeskService, DeskStatus, Ticke
 
 # Roles a supervisor may hand out within their own office.
 SUPERVISED_ROLES = (Role.OPERATOR, Role.KIOSK, Role.DISPLAY)
-DEVICE_ROLES = (Role.KIOSK, Role.DISPLAY)
 # Office fields a supervisor may change on their own office.
 SUPERVISOR_OFFICE_FIELDS = {"address", "opening_hours", "services"}
 

@@ -112,11 +112,11 @@ async def book(
     body: BookAppointment, *, idempotency_key: str | None, config: SchedulerConfig,
     actor: Principal | None = None,
 ) -> tuple[int, dict]:
-    """Book a cita; returns (201, view). With an Idempotency-Key, the first successful
-    result is stored with the request's fingerprint in the booking's own transaction,
-    and a retry with the same key and body gets it again (even while racing the first);
-    the same key with another body is 422. A refused booking stores nothing: it changed
-    nothing, so a retry simply runs again."""
+    """Book a cita (inserts an `Appointment` row); returns (201, its view). With an
+    Idempotency-Key, the first successful result is stored with the request's
+    fingerprint in the booking's own transaction, and a retry with the same key and body
+    gets it again (even while racing the first); the same key with another body is 422.
+    A refused booking stores nothing: it changed nothing, so a retry simply runs again."""
     if idempotency_key is None:
         return 201, await _book(body, None, "", config, actor)
     print_ = fingerprint(body.model_dump(mode="json"))

@@ -42,7 +42,8 @@ def _require_changeable(appt: Appointment, rules: policy.Rules, now: datetime, o
 
 async def cancel(ref: str, document: str, config: SchedulerConfig, actor: Principal | None = None,
                  reason: str = "citizen") -> dict:
-    """Cancel a booked cita (by code + document) until the cut-off; frees its places."""
+    """Cancel a booked cita (its `Appointment`, by code + document) until the cut-off;
+    frees its places. Returns the cita's view."""
     found = await find_for_citizen(ref, document)
     office, service = found.office, found.service
     rules = rules_of(await booking_rule_or_default(office, service))

@@ -4,6 +4,10 @@ A slot is one bookable start time of one service at one office, with `capacity` 
 and `booked` of them taken; booking is a conditional UPDATE of `booked` (never
 overbooks). An exam session (issue 7) is the same row: its capacity is the number of
 seats in service.
+
+One concept, two names: the product and the scheduler's docstrings say *cita*; the model
+and its tables say `Appointment` (`appointment`, `appointment_event`), as do the API's
+paths (/api/appointments). A function "about a cita" takes or returns an `Appointment`.
 """
 
 from __future__ import annotations

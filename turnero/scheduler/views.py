@@ -26,7 +26,7 @@ def _mask(value: str) -> str:
 
 def appointment_view(appt: Appointment, office: Office, service: Service, rules: policy.Rules,
                      config: SchedulerConfig, now: datetime | None = None, ticket_public_id: str | None = None) -> dict:
-    """A cita as the API shows it (document and phone masked)."""
+    """A cita (an `Appointment` row) as the API shows it (document and phone masked)."""
     tz = office.timezone
     now = now or clock.now()
     checkin = config.checkin
