@@ -32,7 +32,7 @@ from turnero.core.auth import Principal
 from turnero.core.db import db_datetime, placeholders
 from turnero.core.errors import ApiError, conflict, invalid, not_found
 from turnero.core.models import Office, Service, ServiceKind
-from turnero.exam import policy
+from turnero.exam import licence_results, policy
 from turnero.exam.eligibility import check_eligibility
 from turnero.exam.models import ExamRoom, ExamSession, Seat
 from turnero.exam.policy import ExamConfig
@@ -123,8 +123,6 @@ def register_kind() -> None:
     """Plug the exam into the citas engine: turnero/app.py at start-up, and wherever the
     engine runs without the app (tests' fixtures, benchmarks, command line). Idempotent.
     The practical driving test too (a passed theory exam first: exam/licence_results.py)."""
-    from turnero.exam import licence_results
-
     kinds.register(ServiceKind.EXAM, EXAM_KIND)
     licence_results.register_kind()
 

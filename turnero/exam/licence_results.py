@@ -22,6 +22,10 @@ from turnero.exam import licence_path
 from turnero.exam.licence_path import PathRules, PracticalResult
 from turnero.exam.models import AttemptStatus, ExamAttempt, LicenceResult
 from turnero.exam.policy import CATEGORIES
+from turnero.scheduler import kinds
+from turnero.scheduler import policy as citas
+from turnero.scheduler.models import Appointment, AppointmentStatus
+from turnero.scheduler.places import record_event
 
 _rules: PathRules | None = None
 
@@ -92,8 +96,6 @@ async def check_practical_booking(office: Office, service: Service, body: dict, 
 
 def register_kind() -> None:
     """Plug the practical test into the booking engine (scheduler/kinds.py)."""
-    from turnero.scheduler import kinds
-
     class PracticalTest(kinds.BookableKind):
         async def check_booking(self, office, service, body, now):
             await check_practical_booking(office, service, body, now)
@@ -108,10 +110,6 @@ async def record_result(reference: str, passed: bool, notes: str, actor: Princip
     """The examiner records the result of a medical evaluation or a practical test taken
     on a cita (by its code): one result per cita, written with the cita's
     AppointmentEvent `licence_result` in one transaction."""
-    from turnero.scheduler import policy as citas
-    from turnero.scheduler.models import Appointment, AppointmentStatus
-    from turnero.scheduler.places import record_event
-
     code = citas.normalise_code(reference.strip())
     appt = await Appointment.get_or_none(code=code).select_related("service", "office")
     if appt is None:
