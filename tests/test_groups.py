@@ -221,3 +221,71 @@ async def test_a_ticket_issued_at_check_in_carries_the_citas_members(client, kio
     state = (await client.get(f"/desk/{KIOSK_OFFICE}/5/state", headers=op)).json()
     assert state["ticket"]["number"] == ticket.number
     assert [m["document"] for m in state["ticket"]["members"]] == ["8000001", "8000002"]
+
+
+async def test_the_booking_page_has_agregar_menor_rows(client):
+    html = (await client.get("/citas")).text
+    assert 'id="member-add"' in html and "+ Agregar menor" in html and 'id="member-row"' in html
+    assert "style=" not in html.split('id="members-field"', 1)[1].split("</template>", 1)[0]  # CSP: no inline styles
+
+
+# ---------------------------------------------------------------- pages (headless Chromium)
+
+from tests.test_pages import _assert_touch_targets, _new_page, _sign_in, browser  # noqa: E402,F401
+
+
+@pytest.mark.browser
+def test_kiosk_group_step_issues_a_group_ticket_shown_at_the_desk(browser, live_server):  # noqa: F811
+    import re
+
+    from playwright.sync_api import expect
+
+    page = _new_page(browser)
+    page.add_init_script("window.print = () => { window.__printed = true }")
+    page.goto(f"{live_server.url}/login?next=/kiosk/{KIOSK_OFFICE}")
+    _sign_in(page, "kiosko")
+    page.get_by_role("button", name=re.compile("^Renovación de cédula de identidad(?! de extranjero)")).click()
+    page.get_by_role("button", name="No, atención general").click()
+    expect(page.get_by_role("heading", name=re.compile("aviso por SMS"))).to_be_visible()
+    page.get_by_role("button", name="¿Viene con menores?").click()
+
+    expect(page.get_by_role("heading", name="¿Viene con menores?")).to_be_visible()
+    _assert_touch_targets(page)
+    rows = page.locator("#group-list .group-row")
+    expect(rows).to_have_count(1)
+    rows.nth(0).get_by_label("Nombre completo").fill("Luis Quispe Mamani")
+    rows.nth(0).get_by_label("Número").fill("9100-001")
+    page.get_by_role("button", name="Listo").click()
+    expect(page.locator("#group-error")).to_have_text("Menor 1: elija su edad.")
+    rows.nth(0).get_by_label("Edad").select_option("7")
+    page.get_by_role("button", name="+ Agregar menor").click()
+    rows.nth(1).get_by_label("Nombre completo").fill("Ana Quispe Mamani")
+    rows.nth(1).get_by_label("Tipo de documento").select_option("ci")
+    rows.nth(1).get_by_label("Número").fill("9100002")
+    rows.nth(1).get_by_label("Edad").select_option("12")
+    for _ in range(4):
+        page.get_by_role("button", name="+ Agregar menor").click()
+    expect(rows).to_have_count(6)
+    expect(page.get_by_role("button", name="+ Agregar menor")).to_be_disabled()
+    page.get_by_role("button", name="Quitar al menor 6").click()
+    expect(rows).to_have_count(5)
+    page.get_by_role("button", name="Listo").click()  # blank rows are left out
+
+    expect(page.get_by_role("heading", name=re.compile("aviso por SMS"))).to_be_visible()
+    expect(page.locator("#group-summary")).to_have_text("Con 2 menores")
+    page.get_by_role("button", name="Omitir").click()
+    expect(page.locator("#t-number")).to_have_text(re.compile(r"^[A-Z]+-\d{3}$"))
+    page.wait_for_function("() => window.__printed === true")
+    assert "Quispe" not in page.locator("#print-area").inner_text()  # the slip names nobody
+    assert page.errors == []
+
+    desk = _new_page(browser)
+    desk.goto(f"{live_server.url}/login?next=/desk/{KIOSK_OFFICE}/5")
+    _sign_in(desk, "operador1")
+    desk.get_by_role("button", name="Abrir", exact=True).click()
+    desk.get_by_role("button", name=re.compile("^Llamar siguiente")).click()
+    expect(desk.locator("#cur-group")).to_be_visible()
+    expect(desk.locator("#cur-members tr")).to_have_count(2)
+    expect(desk.locator("#cur-members tr").nth(0)).to_have_text(re.compile("Luis Quispe Mamani.*Cert. de nacimiento 9100001.*7 años"))
+    expect(desk.locator("#cur-members tr").nth(1)).to_have_text(re.compile("Ana Quispe Mamani.*CI 9100002.*12 años"))
+    assert desk.errors == []

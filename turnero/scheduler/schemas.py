@@ -177,6 +177,13 @@ class AppointmentLinks(BaseModel):
     page: str
 
 
+class GroupMemberOut(BaseModel):
+    name: str
+    document: str
+    document_type: Literal["ci", "birth_certificate"]
+    age: int
+
+
 class AppointmentOut(BaseModel):
     id: str
     code: str
@@ -202,6 +209,8 @@ class AppointmentOut(BaseModel):
     checkin_until: str
     ticket: str | None
     links: AppointmentLinks
+    # Only in the booking's answer: the minors with their tutor (issue 20; docs/api.md «Groups»).
+    members: list[GroupMemberOut] | None = None
 
 
 class NextFree(BaseModel):

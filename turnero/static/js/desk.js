@@ -54,6 +54,7 @@
     const pr = $("cur-priority");
     pr.hidden = !t || t.priority === "regular";
     if (t) pr.textContent = boot.priority_es[t.priority] || t.priority;
+    renderMembers(t);
     renderTimer();
 
     // Enable only what the API would accept now (it refuses the rest anyway).
@@ -84,6 +85,23 @@
     $("btn-transfer").disabled = busy || !t || !sel.value;
 
     renderWaiting();
+  }
+
+  // The minors with their tutor (issue 20): name, document and age, for this desk only.
+  const DOC_ES = { ci: "CI", birth_certificate: "Cert. de nacimiento" };
+  function renderMembers(t) {
+    const members = (t && t.members) || [];
+    $("cur-group").hidden = !members.length;
+    $("cur-members").replaceChildren(...members.map((m) => {
+      const tr = document.createElement("tr");
+      for (const text of [m.name, (DOC_ES[m.document_type] || m.document_type) + " " + m.document,
+        m.age + (m.age === 1 ? " año" : " años")]) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        tr.append(td);
+      }
+      return tr;
+    }));
   }
 
   function waitingItem(code, count, weight) {

@@ -7,13 +7,13 @@
 (function () {
   "use strict";
   const data = JSON.parse(document.getElementById("kiosk-data").textContent);
-  const STEPS = ["service", "priority", "phone", "checkin", "busy", "ticket", "error"];
+  const STEPS = ["service", "priority", "phone", "group", "checkin", "busy", "ticket", "error"];
   // Without a touch or a key, the ticket stays this long (the last WARN_SECONDS warned
   // and extendable), then the screen is ready for the next citizen.
   const TICKET_SECONDS = 60;
   const TICKET_UNPRINTED_SECONDS = 120; // printing failed: time to write the number down
   const IDLE_SECONDS = 60; // an abandoned choice resets so the next citizen starts clean
-  const IDLE_STEPS = ["priority", "phone", "checkin", "error"];
+  const IDLE_STEPS = ["priority", "phone", "group", "checkin", "error"];
   const WARN_SECONDS = 20;
   const $ = (id) => document.getElementById(id);
   const audio = () => window.TurneroKioskAudio;
@@ -24,7 +24,7 @@
   let issuing = false;
 
   function fresh() {
-    return { step: "service", service: null, serviceName: "", priority: "regular", phone: "", printFailed: false };
+    return { step: "service", service: null, serviceName: "", priority: "regular", phone: "", members: [], printFailed: false };
   }
 
   // ---- announcements (screen readers) and focus
@@ -117,6 +117,8 @@
     clockTimer = null;
     state = fresh();
     renderPhone();
+    $("group-list").replaceChildren();
+    renderGroup();
     $("print-area").innerHTML = "";
     if (gone === true && audio()) audio().stop();
     show("service");
@@ -175,6 +177,72 @@
     else if (e.key === "Backspace") { e.preventDefault(); phoneKey("back"); }
   });
 
+  // ---- optional: minors with the tutor (issue 20), up to MAX_MINORS rows; the desk sees them
+  const MAX_MINORS = 6;
+  const groupRows = () => [...$("group-list").querySelectorAll(".group-row")];
+
+  function renderGroup() {
+    const n = state.members.length;
+    $("group-summary").textContent = n ? "Con " + n + (n === 1 ? " menor" : " menores") : "";
+    document.querySelector("[data-action=group-add]").disabled = groupRows().length >= MAX_MINORS;
+  }
+
+  function addMinor(values) {
+    if (groupRows().length >= MAX_MINORS) return;
+    const row = $("group-row").content.firstElementChild.cloneNode(true);
+    const n = groupRows().length + 1;
+    row.querySelectorAll("input, select").forEach((el) => {
+      el.setAttribute("aria-describedby", "group-error");
+      if (values && values[el.name] != null) el.value = String(values[el.name]);
+    });
+    const remove = row.querySelector(".group-remove");
+    remove.setAttribute("aria-label", "Quitar al menor " + n);
+    remove.addEventListener("click", () => { row.remove(); renderGroup(); $("h-group").focus(); });
+    $("group-list").append(row);
+    renderGroup();
+    if (!values) row.querySelector("input").focus();
+  }
+
+  function openGroup() {
+    $("group-list").replaceChildren();
+    $("group-error").textContent = "";
+    state.members.forEach((m) => addMinor(m));
+    if (!state.members.length) addMinor();
+    show("group");
+  }
+
+  // The rows as the API takes them; a blank row is left out. Errors in Spanish, per row.
+  function readGroup() {
+    const members = [];
+    const problems = [];
+    groupRows().forEach((row, i) => {
+      const get = (name) => row.querySelector("[name=" + name + "]").value.trim();
+      const m = { name: get("name").replace(/\s+/g, " "), document_type: get("document_type"),
+        document: get("document").replace(/[\s.\-/]/g, "").toUpperCase(), age: get("age") };
+      if (!m.name && !m.document && m.age === "") return;
+      const which = "Menor " + (i + 1) + ": ";
+      if (!m.name) problems.push(which + "escriba su nombre.");
+      else if (!/^[A-Z0-9]{1,20}$/.test(m.document)) problems.push(which + "escriba el número de su documento.");
+      else if (m.age === "") problems.push(which + "elija su edad.");
+      m.age = +m.age;
+      members.push(m);
+    });
+    return { members, problems };
+  }
+
+  function groupDone() {
+    const { members, problems } = readGroup();
+    if (problems.length) {
+      $("group-error").textContent = problems.join(" ");
+      if (audio() && audio().on) audio().say(problems.join(" "), true);
+      return;
+    }
+    state.members = members;
+    renderGroup();
+    show("phone");
+    if (members.length) announce($("group-summary").textContent + ".");
+  }
+
   // ---- issue, show, print
 
   // The ticket's line in the office's estimates (kiosk-eta.js), so its wait reads as on
@@ -190,6 +258,7 @@
     show("busy");
     const body = { service: state.service, priority: state.priority };
     if (state.phone) body.phone = "+591" + state.phone;
+    if (state.members.length) body.members = state.members;
     try {
       const { data: ticket } = await Turnero.api(
         "POST", "/api/offices/" + encodeURIComponent(data.office) + "/tickets", body);
@@ -276,7 +345,10 @@
 
   // ---- navigation buttons
   const actions = {
-    back: () => show(state.step === "phone" ? "priority" : "service"),
+    back: () => show(state.step === "phone" ? "priority" : state.step === "group" ? "phone" : "service"),
+    group: openGroup,
+    "group-add": () => addMinor(),
+    "group-ok": groupDone,
     "skip-phone": () => { state.phone = ""; issue(); },
     "phone-ok": () => { if (phoneValid(state.phone)) issue(); },
     done: () => restart(true),
@@ -302,6 +374,7 @@
   setInterval(tick, 10000);
 
   renderPhone();
+  renderGroup();
   show("service");
   // For kiosk-checkin.js: a cita's ticket is shown and printed like a walk-in's.
   window.TurneroKiosk = { show, restart, showTicket, printTicket, announce, office: data.office,

@@ -645,8 +645,52 @@
         if (message === null) continue; // keeps the message of the field sharing the line
         if (!setError(input, errorId, message) && !firstBad) firstBad = input;
       }
+      const [members, memberError, memberField] = readMembers();
+      $("e-members").textContent = memberError;
+      if (memberError && !firstBad) firstBad = memberField;
+      if (!memberError && members.length && state.slot && 1 + members.length > state.slot.available && !firstBad) {
+        $("e-members").textContent = "A esa hora queda " + places(state.slot.available) + ". Elija otro horario.";
+        firstBad = $("member-add");
+      }
       if (firstBad) firstBad.focus();
       return !firstBad;
+    }
+
+    // ---- minors with their tutor (issue 20): «Agregar menor» rows, up to MAX_MINORS
+    const MAX_MINORS = 6;
+    const memberRows = () => [...$("member-rows").querySelectorAll(".member-row")];
+    function syncParty() {
+      const n = memberRows().length;
+      $("member-add").disabled = n >= MAX_MINORS;
+      fields.party.disabled = n > 0; // the group is the tutor and the minors
+      if (n > 0) fields.party.value = String(Math.min(1 + n, fields.party.options.length));
+    }
+    $("member-add").addEventListener("click", () => {
+      if (memberRows().length >= MAX_MINORS) return;
+      const row = $("member-row").content.firstElementChild.cloneNode(true);
+      const remove = row.querySelector(".member-remove");
+      remove.setAttribute("aria-label", "Quitar al menor " + (memberRows().length + 1));
+      remove.addEventListener("click", () => { row.remove(); syncParty(); $("member-add").focus(); });
+      $("member-rows").append(row);
+      syncParty();
+      row.querySelector("input").focus();
+    });
+    // [members, message, the field to fix]: a blank row is left out.
+    function readMembers() {
+      const members = [];
+      for (const [i, row] of memberRows().entries()) {
+        const el = (name) => row.querySelector("[name=" + name + "]");
+        const m = { name: el("m-name").value.trim().replace(/\s+/g, " "), document_type: el("m-type").value,
+          document: el("m-doc").value.replace(/[\s.\-/]/g, "").toUpperCase(), age: el("m-age").value };
+        if (!m.name && !m.document && m.age === "") continue;
+        const which = "Menor " + (i + 1) + ": ";
+        if (!m.name) return [members, which + "escriba su nombre.", el("m-name")];
+        if (!/^[A-Z0-9]{1,20}$/.test(m.document)) return [members, which + "escriba el número de su documento.", el("m-doc")];
+        if (m.age === "") return [members, which + "elija su edad.", el("m-age")];
+        m.age = +m.age;
+        members.push(m);
+      }
+      return [members, "", null];
     }
 
     function bookingBody() {
@@ -660,6 +704,8 @@
       };
       if (fields.phone.value) body.phone = "+591" + fields.phone.value;
       if (!$("category-field").hidden) body.category = fields.category.value;
+      const members = readMembers()[0];
+      if (members.length) { body.members = members; delete body.party_size; }
       return body;
     }
 
@@ -714,7 +760,9 @@
       const docName = { ci: "CI", cie: "CIE", passport: "Pasaporte" }[doc.type || "ci"];
       const who = [typed.name, docName + " " + doc.number + (doc.complement ? "-" + doc.complement : "") +
         (doc.issued_in ? " " + doc.issued_in : "")];
-      if (typed.party_size > 1) who.push(typed.party_size + " personas");
+      const party = b.party_size || typed.party_size;
+      if (party > 1) who.push(party + " personas" + (typed.members ? " (con " + typed.members.length +
+        (typed.members.length === 1 ? " menor)" : " menores)") : ""));
       $("c-who").textContent = who.join(" · ");
       renderRequirements($("c-reqs"), b.requirements ? { requirements: b.requirements } : s);
       linkTo($("c-ics"), PATHS.ics(b), "cita-" + b.code + ".ics");
