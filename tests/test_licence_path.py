@@ -186,6 +186,7 @@ async def test_results_are_validated(client):
     clock.freeze(local(2, 8, 40).astimezone(UTC))
     examiner = await login(client, "examinador")
     assert_error(await record(client, examiner, "ZZZZZZZZ"), 404, "appointment_not_found")
+    assert_error(await record(client, examiner, "0" * 32), 404, "appointment_not_found")  # not a code's shape
     assert_error(await client.post("/api/licence/results", json={"appointment": cita["code"]}, headers=examiner), 422)
     assert_error(await record(client, examiner, cita["code"], notes="x" * 501), 422)
     assert_error(await record(client, examiner, cita["code"], passed="quizás"), 422)

@@ -111,7 +111,8 @@ async def record_result(reference: str, passed: bool, notes: str, actor: Princip
     on a cita (by its code): one result per cita, written with the cita's
     AppointmentEvent `licence_result` in one transaction."""
     code = citas.normalise_code(reference.strip())
-    appt = await Appointment.get_or_none(code=code).select_related("service", "office")
+    appt = (await Appointment.get_or_none(code=code).select_related("service", "office")
+            if citas.looks_like_code(code) else None)
     if appt is None:
         raise not_found("appointment_not_found", "No existe una cita con ese código.")
     if not actor.can_act_on(appt.office_id):
