@@ -585,7 +585,7 @@
     // ---- 4: the citizen's data
     function prepareForm() {
       const s = serviceBy(state.service);
-      $("category-field").hidden = !(s && s.kind === "exam");
+      $("category-field").hidden = !(s && (s.kind === "exam" || s.kind === "practical"));  // the licence category
       documentType();
       bind();
     }
