@@ -158,6 +158,55 @@ async def test_a_minor_cannot_be_in_two_groups_for_the_same_tramite_and_day(clie
     assert now_free.status_code == 201, now_free.text
 
 
+async def test_a_rescheduled_group_takes_its_minors_to_the_new_day_checked_there(client):
+    await set_capacity(client, 5)
+    first = await book(client, number="5000001", members=minors(2))
+    other_day = START + timedelta(days=1)
+    second = await book(client, number="5000002", start=other_day, members=minors(1, first=2))
+    assert first.status_code == 201 and second.status_code == 201
+    moved = await client.post(f"/api/appointments/{first.json()['code']}/reschedule",
+                              json={"document": "5000001", "start": other_day.isoformat()})
+    assert_error(moved, 409, "member_already_booked")  # 8000002 is in the other group that day
+    assert await booked_places() == 3 and await booked_places(other_day) == 2  # nothing moved
+    later = START + timedelta(days=2)
+    moved = await client.post(f"/api/appointments/{first.json()['code']}/reschedule",
+                              json={"document": "5000001", "start": later.isoformat()})
+    assert moved.status_code == 200, moved.text
+    assert await booked_places() == 0 and await booked_places(later) == 3
+    appt = await Appointment.get(public_id=first.json()["id"])
+    assert set(await GroupMember.filter(appointment_id=appt.id).values_list("day", flat=True)) == {later.date()}
+
+
+async def test_retention_deletes_the_minors_with_their_cita_and_ticket(client, kiosk):
+    from tortoise.transactions import in_transaction
+
+    from turnero.core.models import Office
+    from turnero.queue import retention as queue_retention
+    from turnero.scheduler import retention as scheduler_retention
+
+    start = datetime(2026, 11, 30, 11, 0, tzinfo=ZONE)
+    cita = (await book(client, start=start, office=KIOSK_OFFICE, members=minors(2))).json()
+    walk_in = (await issue(client, kiosk, members=minors(1, first=5))).json()
+    missed = (await book(client, start=start + timedelta(hours=1), number="7000009", office=KIOSK_OFFICE,
+                         members=minors(2, first=7))).json()
+    clock.freeze((start - timedelta(minutes=30)).astimezone(timezone.utc))
+    checked = (await client.post(f"/api/offices/{KIOSK_OFFICE}/checkins", json={"code": cita["code"]},
+                                 headers=kiosk)).json()
+    assert await GroupMember.all().count() == 5
+    await Ticket.filter(public_id__in=[walk_in["id"], checked["id"]]).update(status="done")
+    await Appointment.filter(public_id=cita["id"]).update(status="done")
+    await Appointment.filter(public_id=missed["id"]).update(status="no_show")
+    office = await Office.get(code=KIOSK_OFFICE)
+    later = start + timedelta(days=400)
+    async with in_transaction():
+        tickets, _ = await queue_retention.take_finished(office.id, later, 100)
+    assert len(tickets) == 2
+    assert await GroupMember.all().count() == 2  # the checked-in cita's minors went with its ticket
+    async with in_transaction():
+        citas, _ = await scheduler_retention.take_over_citas(office.id, later, 100)
+    assert len(citas) == 2 and await GroupMember.all().count() == 0  # the missed cita's with it
+
+
 # ---------------------------------------------------------------- tickets, desk, public views
 
 

@@ -24,8 +24,8 @@ from turnero.queue.schemas import GroupMemberIn
 _ACTIVE_CITA = "('booked', 'checked_in')"  # scheduler's active statuses (its partial unique index)
 
 
-def _key(service_id: int, day: date, member: GroupMemberIn) -> str:
-    return f"group:{service_id}:{day.isoformat()}:{member.document_type}:{member.document}"
+def _key(service_id: int, day: date, document_type: str, document: str) -> str:
+    return f"group:{service_id}:{day.isoformat()}:{document_type}:{document}"
 
 
 async def add(conn, members: list[GroupMemberIn], *, service_id: int, day: date,
@@ -34,9 +34,8 @@ async def add(conn, members: list[GroupMemberIn], *, service_id: int, day: date,
     anti-hoarding check of its minors."""
     if not members:
         return
-    if appointment_id is not None and is_postgres():
-        for key in sorted(_key(service_id, day, m) for m in members):
-            await conn.execute_query("SELECT pg_advisory_xact_lock(hashtext($1))", [key])
+    if appointment_id is not None:
+        await _lock(conn, service_id, day, [(m.document_type, m.document) for m in members])
     rows = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(members))
     values: list = []
     for i, m in enumerate(members):
@@ -44,13 +43,32 @@ async def add(conn, members: list[GroupMemberIn], *, service_id: int, day: date,
     await conn.execute_query(placeholders(
         'INSERT INTO group_member ("position", "name", "document", "document_type", "age", "day", "service_id",'
         f' "appointment_id", "ticket_id") VALUES {rows}'), values)
-    if appointment_id is None:
-        return
-    docs = ", ".join(["?"] * len(members))
+    if appointment_id is not None:
+        await _check(conn, service_id, day, [m.document for m in members], appointment_id)
+
+
+async def move(conn, appointment_id: int, service_id: int, day: date) -> None:
+    """A rescheduled cita's minors go with it to its new day, checked there again."""
+    rows = await conn.execute_query_dict(placeholders(
+        'UPDATE group_member SET "day" = ? WHERE appointment_id = ? RETURNING "document", "document_type"'),
+        [day, appointment_id])
+    if rows:
+        await _lock(conn, service_id, day, [(r["document_type"], r["document"]) for r in rows])
+        await _check(conn, service_id, day, [r["document"] for r in rows], appointment_id)
+
+
+async def _lock(conn, service_id: int, day: date, documents: list[tuple[str, str]]) -> None:
+    if is_postgres():  # SQLite: the writing transaction already excludes every other writer
+        for key in sorted(_key(service_id, day, *doc) for doc in documents):
+            await conn.execute_query("SELECT pg_advisory_xact_lock(hashtext($1))", [key])
+
+
+async def _check(conn, service_id: int, day: date, documents: list[str], appointment_id: int) -> None:
+    marks = ", ".join(["?"] * len(documents))
     taken = await conn.execute_query_dict(placeholders(
         "SELECT g.document FROM group_member g JOIN appointment a ON a.id = g.appointment_id"
-        f" WHERE g.service_id = ? AND g.day = ? AND g.document IN ({docs}) AND g.appointment_id <> ?"
-        f" AND a.status IN {_ACTIVE_CITA} LIMIT 1"), [service_id, day, *(m.document for m in members), appointment_id])
+        f" WHERE g.service_id = ? AND g.day = ? AND g.document IN ({marks}) AND g.appointment_id <> ?"
+        f" AND a.status IN {_ACTIVE_CITA} LIMIT 1"), [service_id, day, *documents, appointment_id])
     if taken:
         raise conflict(
             "member_already_booked",

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 from turnero.core.db import db_datetime, is_postgres, placeholders
-from turnero.queue.models import Ticket, TicketCounter, TicketEvent, TicketStatus
+from turnero.queue.models import GroupMember, Ticket, TicketCounter, TicketEvent, TicketStatus
 
 FINISHED = tuple(s.value for s in (TicketStatus.DONE, TicketStatus.NO_SHOW, TicketStatus.CANCELLED,
                                    TicketStatus.TRANSFERRED))
@@ -44,6 +44,7 @@ async def take_finished(office_id: int, before: datetime, limit: int) -> tuple[l
     closers = dict(await TicketEvent.filter(ticket_id__in=ids, kind__in=CLOSING_EVENTS).order_by("id")
                    .values_list("ticket_id", "user__username"))
     events = await TicketEvent.filter(ticket_id__in=ids).delete()
+    await GroupMember.filter(ticket_id__in=ids).delete()  # the minors' names go with the ticket
     # (The count SQLite reports would include the next hops unlinked: not used.)
     await Ticket.filter(id__in=ids, status__in=FINISHED).delete()
     tickets = [

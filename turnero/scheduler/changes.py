@@ -12,6 +12,7 @@ from turnero.core.auth import Principal
 from turnero.core.db import is_postgres, model_from_row, placeholders
 from turnero.core.errors import conflict, invalid
 from turnero.core.models import Office, Service
+from turnero.queue import groups
 from turnero.scheduler import places, policy
 from turnero.scheduler.config import SchedulerConfig
 from turnero.scheduler.models import Appointment, AppointmentStatus, BookingRule
@@ -106,6 +107,8 @@ async def reschedule(ref: str, document: str, new_start: datetime, config: Sched
             ),
             [slot.id, slot.start, slot.end, appt.id],
         )
+        if appt.party_size > 1:  # its minors go to the new day, checked there (queue/groups.py)
+            await groups.move(conn, appt.id, service.id, clock.local_day(slot.start, office.timezone))
         await record_event(conn, appt.id, "rescheduled", now, actor, {
             "from": clock.iso(appt.start, "UTC"), "to": clock.iso(slot.start, "UTC"), "from_slot": old_slot, "to_slot": slot.id,
         })

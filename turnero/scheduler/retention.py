@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 
 from turnero.core.db import db_datetime, is_postgres, placeholders
 from turnero.core.models import ServiceKind
+from turnero.queue.models import GroupMember
 from turnero.scheduler.models import ACTIVE_STATUSES, Appointment, AppointmentEvent, AppointmentStatus, Slot
 
 OVER = tuple(s.value for s in (AppointmentStatus.DONE, AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW))
@@ -47,6 +48,7 @@ async def take_over_citas(office_id: int, before: datetime, limit: int) -> tuple
         return [], 0
     rows = await Appointment.filter(id__in=ids).order_by("id").values("service__code", "start", "status")
     events = await AppointmentEvent.filter(appointment_id__in=ids).delete()
+    await GroupMember.filter(appointment_id__in=ids).delete()  # the minors' names go with the cita
     await Appointment.filter(id__in=ids, status__in=OVER).delete()
     citas = [{"service": r["service__code"], "start": db_datetime(r["start"]), "status": str(r["status"])}
              for r in rows]
