@@ -280,11 +280,14 @@ async def test_the_booking_page_has_agregar_menor_rows(client):
 
 # ---------------------------------------------------------------- pages (headless Chromium)
 
-from tests.test_pages import _assert_touch_targets, _new_page, _sign_in, browser  # noqa: E402,F401
+from tests import test_pages  # noqa: E402
+from tests.test_pages import _assert_touch_targets, _new_page, _sign_in  # noqa: E402
+
+browser = test_pages.browser  # headless Chromium, as the pages' tests have it
 
 
 @pytest.mark.browser
-def test_kiosk_group_step_issues_a_group_ticket_shown_at_the_desk(browser, live_server):  # noqa: F811
+def test_kiosk_group_step_issues_a_group_ticket_shown_at_the_desk(browser, live_server):
     import re
 
     from playwright.sync_api import expect
