@@ -217,6 +217,27 @@ async def test_a_result_is_recorded_once_and_audited(client):
     assert (result.passed, result.document, result.notes) == (False, DOC, "No respetó el paso peatonal.")
 
 
+async def test_a_result_by_the_ticket_of_the_cita_s_check_in(client):
+    cita = await _practical(client)
+    clock.freeze(local(2, 7, 50).astimezone(UTC))
+    admin = await login(client, "admin")
+    ticket = await client.post(f"/api/offices/{OFFICE}/checkins", json={"code": cita["code"]}, headers=admin)
+    assert ticket.status_code == 201, ticket.text
+    clock.freeze(local(2, 8, 40).astimezone(UTC))
+    examiner = await login(client, "examinador")
+    assert_error(await client.post("/api/licence/results", json={"ticket": "x" * 20, "passed": True},
+                                   headers=examiner), 404, "appointment_not_found")
+    both = {"ticket": ticket.json()["id"], "appointment": cita["code"], "passed": True}
+    assert_error(await client.post("/api/licence/results", json=both, headers=examiner), 422)
+    response = await client.post("/api/licence/results", json={"ticket": ticket.json()["id"], "passed": True},
+                                 headers=examiner)
+    assert response.status_code == 201, response.text
+    assert response.json()["appointment"] == cita["code"] and response.json()["passed"] is True
+    # Passed: no other practical of the category.
+    clock.freeze(NOW.astimezone(UTC))
+    assert_error(await book(client, local(9)), 422, "practical_already_passed")
+
+
 async def test_retake_after_a_failed_practical_waits_seven_days(client):
     cita = await _practical(client)
     clock.freeze(local(2, 8, 40).astimezone(UTC))

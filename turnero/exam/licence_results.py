@@ -106,15 +106,20 @@ def register_kind() -> None:
 # ---------------------------------------------------------------- results
 
 
-async def record_result(reference: str, passed: bool, notes: str, actor: Principal) -> dict:
+async def record_result(reference: str | None, passed: bool, notes: str, actor: Principal,
+                        ticket: str | None = None) -> dict:
     """The examiner records the result of a medical evaluation or a practical test taken
-    on a cita (by its code): one result per cita, written with the cita's
-    AppointmentEvent `licence_result` in one transaction."""
-    code = citas.normalise_code(reference.strip())
-    appt = (await Appointment.get_or_none(code=code).select_related("service", "office")
-            if citas.looks_like_code(code) else None)
+    on a cita (by its code, or by the id of the ticket its check-in gave): one result per
+    cita, written with the cita's AppointmentEvent `licence_result` in one transaction."""
+    if ticket is not None:
+        appt = await Appointment.filter(ticket__public_id=ticket).select_related("service", "office").first()
+    else:
+        code = citas.normalise_code(reference or "")
+        appt = (await Appointment.get_or_none(code=code).select_related("service", "office")
+                if citas.looks_like_code(code) else None)
     if appt is None:
-        raise not_found("appointment_not_found", "No existe una cita con ese código.")
+        raise not_found("appointment_not_found", "Ese ticket no corresponde a una cita." if ticket is not None
+                        else "No existe una cita con ese código.")
     if not actor.can_act_on(appt.office_id):
         raise forbidden("Solo puede registrar resultados de citas de su propia oficina.")
     step = licence_path.STEPS.get(appt.service.code)

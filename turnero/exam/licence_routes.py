@@ -19,7 +19,8 @@ EXAMINERS = (Role.SUPERVISOR,)  # the office's examiner (demo: `examinador`), an
 async def record_result(request: Request):
     actor = await require(request, *EXAMINERS)
     body = await read_json(request, LicenceResultIn)
-    return json_response(await licence_results.record_result(body.appointment, body.passed, body.notes, actor), 201)
+    return json_response(await licence_results.record_result(body.appointment, body.passed, body.notes, actor,
+                                                                    ticket=body.ticket), 201)
 
 
 async def group_booking(request: Request):

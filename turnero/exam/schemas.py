@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from turnero.scheduler.schemas import DocumentIn
 
@@ -239,12 +239,22 @@ class EligibilityOut(BaseModel):
 
 
 class LicenceResultIn(_Body):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    appointment: str = Field(min_length=4, max_length=32, description="código de la cita (evaluación médica o "
-                                                                      "examen práctico)")
+    # Exactly one of the two, as the validator below requires.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={"oneOf": [
+        {"required": ["appointment"]}, {"required": ["ticket"]},
+    ]})
+    appointment: str | None = Field(default=None, min_length=4, max_length=32,
+                                    description="código de la cita (evaluación médica o examen práctico)")
+    ticket: str | None = Field(default=None, min_length=4, max_length=32,
+                               description="id del ticket con que se registró la llegada de esa cita")
     passed: bool = Field(description="true: aprobado; false: reprobado")
     notes: str = Field(default="", max_length=500, description="observaciones del examinador")
+
+    @model_validator(mode="after")
+    def _one_reference(self) -> "LicenceResultIn":
+        if (self.appointment is None) == (self.ticket is None):
+            raise ValueError("indique la cita (appointment) o el ticket (ticket), uno de los dos")
+        return self
 
 
 class LicenceResultOut(BaseModel):
