@@ -286,6 +286,12 @@ from tests.test_pages import _assert_touch_targets, _new_page, _sign_in  # noqa:
 browser = test_pages.browser  # headless Chromium, as the pages' tests have it
 
 
+def axe(page, rules=None) -> list[str]:
+    from tests.test_a11y_axe import _axe_source, _violations
+
+    return _violations(page, _axe_source(), rules)
+
+
 @pytest.mark.browser
 def test_kiosk_group_step_issues_a_group_ticket_shown_at_the_desk(browser, live_server):
     import re
@@ -309,6 +315,7 @@ def test_kiosk_group_step_issues_a_group_ticket_shown_at_the_desk(browser, live_
     rows.nth(0).get_by_label("Número").fill("9100-001")
     page.get_by_role("button", name="Listo").click()
     expect(page.locator("#group-error")).to_have_text("Menor 1: elija su edad.")
+    problems = axe(page) + axe(page, ["label-content-name-mismatch"])  # WCAG 2.1 A/AA, with the error shown
     rows.nth(0).get_by_label("Edad").select_option("7")
     page.get_by_role("button", name="+ Agregar menor").click()
     rows.nth(1).get_by_label("Nombre completo").fill("Ana Quispe Mamani")
@@ -340,4 +347,43 @@ def test_kiosk_group_step_issues_a_group_ticket_shown_at_the_desk(browser, live_
     expect(desk.locator("#cur-members tr")).to_have_count(2)
     expect(desk.locator("#cur-members tr").nth(0)).to_have_text(re.compile("Luis Quispe Mamani.*Cert. de nacimiento 9100001.*7 años"))
     expect(desk.locator("#cur-members tr").nth(1)).to_have_text(re.compile("Ana Quispe Mamani.*CI 9100002.*12 años"))
+    problems += axe(desk)
+    assert problems == []
     assert desk.errors == []
+
+
+@pytest.mark.browser
+def test_portal_agregar_menor_rows_book_a_group(browser, live_server):
+    import secrets
+
+    from playwright.sync_api import expect
+
+    from tests.test_portal_browser import availability, choose_slot, fill_form
+
+    page = _new_page(browser, 360, 740)  # a phone
+    page.goto(f"{live_server.url}/citas")
+    start = choose_slot(page, "CI-RENOV", OFFICE)
+    before = next(s["available"] for s in availability(live_server, OFFICE, "CI-RENOV") if s["start"] == start)
+    assert before >= 3
+    document = str(1_000_000 + secrets.randbelow(8_999_999))
+    fill_form(page, document)
+    page.get_by_role("button", name="+ Agregar menor").click()
+    page.get_by_role("button", name="+ Agregar menor").click()
+    rows = page.locator("#member-rows .member-row")
+    expect(rows).to_have_count(2)
+    expect(page.get_by_label("Personas que harán el trámite")).to_be_disabled()
+    for i, (name, number) in enumerate([("Luis Quispe", "9200001"), ("Ana Quispe", "9200002")]):
+        rows.nth(i).get_by_label("Nombre completo del menor").fill(name)
+        rows.nth(i).get_by_label("Número").fill(number)
+    rows.nth(0).get_by_label("Edad").select_option("4")
+    page.get_by_role("button", name="Confirmar cita").click()
+    expect(page.locator("#e-members")).to_have_text("Menor 2: elija su edad.")
+    expect(rows.nth(1).get_by_label("Edad")).to_be_focused()
+    rows.nth(1).get_by_label("Edad").select_option("9")
+    page.get_by_role("button", name="Confirmar cita").click()
+
+    expect(page.get_by_role("heading", name="¡Su cita está reservada!")).to_be_visible()
+    expect(page.locator("#c-who")).to_contain_text("3 personas (con 2 menores)")
+    after = next(s["available"] for s in availability(live_server, OFFICE, "CI-RENOV") if s["start"] == start)
+    assert after == before - 3
+    assert page.errors == []
