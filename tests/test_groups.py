@@ -7,6 +7,7 @@ cannot be in two groups for the same trámite on the same day."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -111,6 +112,46 @@ async def test_concurrent_group_bookings_never_overbook(client):
     assert len(appts) == 2
     assert await GroupMember.all().count() == 4
     assert set(await GroupMember.all().values_list("appointment_id", flat=True)) == set(appts)
+
+
+# Many real concurrent clients against a real server process (as tests/test_appointments_concurrency.py).
+from tests import test_appointments_concurrency as storm  # noqa: E402
+
+server = storm.server  # `turnero demo` per backend, the per-client booking limit lifted
+
+
+async def test_concurrent_groups_on_a_real_server_never_overbook(server):
+    async with storm.client(server) as c:
+        slot = (await storm.slots_with(c, "CI-RENOV", 10))[0]
+        sizes = [1 + n % 4 for n in range(60)]  # 0 to 3 minors
+        responses = await asyncio.gather(*[
+            c.post("/api/appointments", json=storm.body(slot["start"], 4_100_000 + n, "CI-RENOV", members=[
+                {"name": f"Menor {n}-{j}", "document": f"9{n:03d}{j}", "age": 5} for j in range(size - 1)]))
+            for n, size in enumerate(sizes)
+        ])
+        assert {r.status_code for r in responses} <= {201, 409}, [r.text for r in responses][:3]
+        assert all(r.json()["error"]["code"] == "slot_full" for r in responses if r.status_code == 409)
+        taken = sum(size for size, r in zip(sizes, responses) if r.status_code == 201)
+        assert taken <= 10
+        assert all(r.json()["party_size"] == size for size, r in zip(sizes, responses) if r.status_code == 201)
+        assert await storm.available(c, "CI-RENOV", slot["start"]) == 10 - taken
+        refused = [size for size, r in zip(sizes, responses) if r.status_code == 409]
+        assert refused and 10 - taken < min(refused)
+
+
+async def test_one_minor_named_at_once_by_many_tutors_is_in_one_group(server):
+    async with storm.client(server) as c:
+        slots = await storm.slots_with(c, "CI-RENOV", 10)
+        day = slots[0]["start"][:10]
+        same_day = [s for s in slots if s["start"].startswith(day)][:8]
+        minor = {"name": "Rosa Condori", "document": "77001122", "document_type": "birth_certificate", "age": 8}
+        responses = await asyncio.gather(*[
+            c.post("/api/appointments", json=storm.body(same_day[n % len(same_day)]["start"], 4_200_000 + n,
+                                                       "CI-RENOV", members=[minor]))
+            for n in range(20)
+        ])
+        outcome = Counter((r.status_code, r.json().get("error", {}).get("code")) for r in responses)
+        assert outcome == {(201, None): 1, (409, "member_already_booked"): 19}, outcome
 
 
 # ---------------------------------------------------------------- validation
