@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import assert_error, login
-from turnero.admin.models import AuditEntry
+from turnero.core.audit import AuditEntry
 from turnero.core.models import Office, OfficeService, Service, User
 from turnero.queue.models import Desk, DeskService
 

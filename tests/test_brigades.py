@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 from tests.conftest import assert_error, login
-from turnero.admin.models import AuditEntry
+from turnero.core.audit import AuditEntry
 from turnero.core import brigades, clock
 from turnero.core.models import BrigadeInvitee, BrigadeStop, Office, OfficeKind
 from turnero.demo import BRIGADE, CI_OFFICES, DEMO_STOPS, LICENCE_OFFICES, NO_ADDRESS

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from turnero.displays import bus as bus_module
-from turnero.displays.bus import RESYNC, STALE, CoalescedEvents, MemoryBus, RedisBus, bus_for
+from turnero.core import bus as bus_module
+from turnero.core.bus import RESYNC, STALE, CoalescedEvents, MemoryBus, RedisBus, bus_for
 
 REDIS_URL = os.environ.get("TURNERO_TEST_REDIS_URL", "").strip() or "redis://127.0.0.1:6379/0"
 

@@ -332,7 +332,7 @@ async def test_automatic_balancing_moves_a_desk_by_itself_at_most_once_per_coold
     """A supervisor turns it on; the server's job then applies the first suggestion with
     nobody on the page, waits out the cooldown before the next move, and stops when it
     is turned off. Bad requests change nothing."""
-    from turnero.admin.models import AuditEntry
+    from turnero.core.audit import AuditEntry
     from turnero.queue.jobs import balance_offices
 
     clock.freeze(la_paz(23, 9))

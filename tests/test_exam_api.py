@@ -365,7 +365,7 @@ async def test_seat_page_state_start_only_from_the_session_start_and_live_events
     response = await client.post(f"/api/exam/seats/{token}/start", json={"attempt": attempt["id"]})
     assert_error(response, 409, "session_not_started")
     to_start(session)
-    from turnero.displays.bus import get_bus
+    from turnero.core.bus import get_bus
 
     async with get_bus().subscribe(OFFICE) as sub:
         state = await start(client, token, attempt["id"])

@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from turnero.admin import report_service, reports
-from turnero.admin.models import AuditEntry, ReportDay
+from turnero.admin.models import ReportDay
+from turnero.core.audit import AuditEntry
 from turnero.admin.reports import ServiceDay, TicketFact
 from turnero.admin.retention import LEASE, RetentionConfig, dry_run, run_retention
 from turnero.core import clock, leases

@@ -30,7 +30,7 @@ from turnero.core.ratelimit import RateLimiter
 from turnero.core.templating import STATIC_DIR
 from turnero.displays import pages as display_pages
 from turnero.displays import routes as display_routes
-from turnero.displays.bus import bus_for, coalesced, set_bus
+from turnero.core.bus import bus_for, coalesced, set_bus
 from turnero.displays.hub import BoardHub
 from turnero.kiosk import pages as kiosk_pages
 from turnero.notifications import jobs as notification_jobs

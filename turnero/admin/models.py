@@ -1,33 +1,10 @@
-"""The administration audit log: who changed what, when, with the values before and after."""
+"""Administration records: report figures rolled up from deleted detail (the audit log
+itself is shared by every domain: turnero/core/audit.py)."""
 
 from __future__ import annotations
 
 from tortoise import fields
 from tortoise.models import Model
-
-
-class AuditEntry(Model):
-    """One configuration change, written in the same transaction as the change."""
-
-    id = fields.IntField(primary_key=True)
-    at = fields.DatetimeField(db_index=True)
-    user = fields.ForeignKeyField(
-        "models.User", related_name="admin_audit", null=True, on_delete=fields.SET_NULL
-    )
-    # Kept as text too: the entry must still say who it was if the user is renamed.
-    username = fields.CharField(max_length=64)
-    # The office the change belongs to (None for the global catalogue), so a supervisor
-    # reads the history of their own office.
-    office = fields.ForeignKeyField(
-        "models.Office", related_name="admin_audit", null=True, on_delete=fields.SET_NULL
-    )
-    action = fields.CharField(max_length=48)  # e.g. "office.update", "desk.create"
-    target = fields.CharField(max_length=160)  # e.g. "LPZ-PRINCIPAL/5", "operador1"
-    before = fields.JSONField(null=True)
-    after = fields.JSONField(null=True)
-
-    class Meta:
-        table = "admin_audit"
 
 
 class ReportDay(Model):

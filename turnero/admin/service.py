@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from turnero.admin.models import AuditEntry
 from turnero.admin.schemas import (
     ConfigFile,
     DeskCreate,
@@ -25,7 +24,8 @@ from turnero.admin.schemas import (
     UserCreate,
     UserUpdate,
 )
-from turnero.core import auth, clock
+from turnero.core import auth
+from turnero.core.audit import AuditEntry, audit
 from turnero.core.auth import Principal, hash_password_off_loop
 from turnero.core.errors import conflict, forbidden, invalid, not_found
 from turnero.core.models import ApiToken, Office, OfficeService, Role, Service, ServiceKind, User
@@ -45,16 +45,6 @@ def cli_actor() -> Principal:
 
 
 # ---------------------------------------------------------------- helpers
-
-
-async def audit(actor: Principal, action: str, target: str, office_id: int | None,
-                before: dict | None, after: dict | None) -> None:
-    """One audit record; call it inside the change's transaction (other packages'
-    configuration changes — booking rules, closures — are recorded here too)."""
-    await AuditEntry.create(
-        at=clock.now(), user_id=actor.user_id, username=actor.username, office_id=office_id,
-        action=action, target=target, before=before, after=after,
-    )
 
 
 def _require_admin(actor: Principal, what: str) -> None:

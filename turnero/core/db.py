@@ -22,6 +22,7 @@ log = logging.getLogger("turnero.db")
 
 MODEL_MODULES = [
     "turnero.core.models",
+    "turnero.core.audit",
     "turnero.queue.models",
     "turnero.scheduler.models",
     "turnero.notifications.models",

@@ -31,7 +31,7 @@ from websockets.protocol import State as WsState
 
 from turnero.core import metrics
 from turnero.core.models import Office
-from turnero.displays.bus import RESYNC, STALE, EventBus, encode
+from turnero.core.bus import RESYNC, STALE, EventBus, encode
 from turnero.displays.service import board_desks, board_snapshot, service_names, waiting_counts
 from turnero.queue import waiting
 

@@ -10,7 +10,7 @@ from turnero.core.api import ApiDoc, api_route
 from turnero.core.errors import ApiError
 from turnero.core.http import json_response
 from turnero.core.service import get_office
-from turnero.displays.bus import encode
+from turnero.core.bus import encode
 from turnero.displays.schemas import BoardOut
 from turnero.displays.service import board_snapshot
 

@@ -23,7 +23,7 @@ from turnero.core.errors import conflict, not_found
 from turnero.core.ids import public_id
 from turnero.core.models import Office
 from turnero.core.service import can_match
-from turnero.displays.bus import publish_office_event
+from turnero.core.bus import publish_office_event
 from turnero.exam import booking, policy
 from turnero.exam.models import (
     AttemptStatus,

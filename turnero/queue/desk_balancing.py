@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from tortoise.transactions import in_transaction
 
-from turnero.admin import service as admin_service
+from turnero.core.audit import audit
 from turnero.core import clock
 from turnero.core.auth import Principal
 from turnero.core.errors import conflict
@@ -61,7 +61,7 @@ async def set_auto_balance(office: Office, threshold_minutes: int | None, actor:
     async with in_transaction():
         before = office.auto_balance_minutes
         await Office.filter(id=office.id).update(auto_balance_minutes=threshold_minutes)
-        await admin_service.audit(actor, "office.auto_balance", office.code, office.id,
+        await audit(actor, "office.auto_balance", office.code, office.id,
                                   {"auto_balance_minutes": before}, {"auto_balance_minutes": threshold_minutes})
     office.auto_balance_minutes = threshold_minutes
     return {"office": office.code, "auto_threshold_minutes": threshold_minutes}

@@ -9,7 +9,7 @@ from datetime import datetime
 from turnero.core import metrics
 from turnero.core.db import json_text, placeholders
 from turnero.core.models import Office
-from turnero.displays.bus import coalesced, publish_office_event
+from turnero.core.bus import coalesced, publish_office_event
 from turnero.queue import waiting
 
 

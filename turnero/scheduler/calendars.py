@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 from tortoise.transactions import in_transaction
 
-from turnero.admin import service as admin_service
+from turnero.core.audit import audit
 from turnero.core import clock, hooks
 from turnero.core.auth import Principal
 from turnero.core.db import placeholders
@@ -62,7 +62,7 @@ async def set_booking_rule(office: Office, body: dict, actor: Principal, config:
         if not created:
             await BookingRule.filter(id=rule.id).update(**fields)
             rule = await BookingRule.get(id=rule.id)
-        await admin_service.audit(actor, "booking_rule.create" if created else "booking_rule.update",
+        await audit(actor, "booking_rule.create" if created else "booking_rule.update",
                                   f"{office.code}/{service.code}", office.id, before, fields)
         capacity = await rule_capacity(office, service, rule)
         await _db().execute_query_dict(
@@ -88,7 +88,7 @@ async def add_closure(office: Office, day: date, reason: str, actor: Principal, 
         raise invalid("Solo se puede cerrar un día futuro.", code="invalid_date")
     async with in_transaction() as conn:
         await OfficeClosure.get_or_create(office_id=office.id, day=day, defaults={"reason": reason})
-        await admin_service.audit(actor, "closure.create", f"{office.code}/{day.isoformat()}", office.id,
+        await audit(actor, "closure.create", f"{office.code}/{day.isoformat()}", office.id,
                                   None, {"date": day.isoformat(), "reason": reason})
         rows = await conn.execute_query_dict(
             placeholders(
