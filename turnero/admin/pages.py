@@ -21,7 +21,7 @@ from turnero.core.models import Office, Role, Service
 from turnero.core.pages import PageRedirect, page_principal
 from turnero.core.templating import templates
 from turnero.exam.rooms import office_rooms
-from turnero.kiosk.pages import not_found_page
+from turnero.core.pages import not_found_page
 from turnero.queue import satisfaction
 from turnero.scheduler.calendars import calendar_view
 from turnero.scheduler.config import config_of

@@ -30,6 +30,19 @@ class PageRedirect(Exception):
         self.response = response
 
 
+def not_found_page(request: Request, message: str) -> Response:
+    return templates.TemplateResponse(request, "not_found.html", {"message": message}, status_code=404)
+
+
+async def page_office(request: Request, code: str, *roles: Role) -> tuple[Office, Principal]:
+    """The office of a staff page and its user: login and role first, then a 404 page."""
+    office = await Office.get_or_none(code=code, active=True)
+    principal = await page_principal(request, *roles, office=office)
+    if office is None:
+        raise PageRedirect(not_found_page(request, f"No existe la oficina «{code}»."))
+    return office, principal
+
+
 def home_for(principal: Principal) -> str:
     if principal.role == Role.KIOSK and principal.office_code:
         return f"/kiosk/{principal.office_code}"

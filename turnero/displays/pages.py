@@ -15,7 +15,7 @@ from turnero.core.errors import ApiError
 from turnero.core.service import get_office
 from turnero.core.templating import templates
 from turnero.displays.service import RECENT_CALLS, board_snapshot
-from turnero.kiosk.pages import not_found_page
+from turnero.core.pages import not_found_page
 
 
 async def display(request: Request) -> Response:

@@ -21,7 +21,7 @@ from turnero.exam.policy import CATEGORIES, CATEGORY_NAMES
 from turnero.exam.rooms import day_sessions, get_session, office_rooms
 from turnero.exam.routes import exam_config
 from turnero.exam.views import board_view, seat_view
-from turnero.kiosk.pages import not_found_page, page_office
+from turnero.core.pages import not_found_page, page_office
 
 PROCTORS = (Role.OPERATOR, Role.SUPERVISOR)
 

@@ -10,32 +10,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from turnero.core.auth import Principal
 from turnero.core.errors import ApiError
 from turnero.core.models import Office, OfficeService, Role
-from turnero.core.pages import PageRedirect, page_principal
+from turnero.core.pages import PageRedirect, not_found_page, page_office, page_principal
 from turnero.core.service import cost_line
 from turnero.core.templating import templates
-from turnero.kiosk.printing import PRIORITY_ES, STATUS_ES, escpos_bytes, slip_for
+from turnero.kiosk.printing import escpos_bytes, slip_for
+from turnero.queue.labels import PRIORITY_ES, STATUS_ES
 from turnero.queue import satisfaction
 from turnero.queue.models import Ticket
 from turnero.queue.actions import public_ticket_view
 from turnero.scheduler.policy import CODE_ALPHABET, CODE_LENGTH
 
 KIOSK_ROLES = (Role.KIOSK, Role.OPERATOR, Role.SUPERVISOR)
-
-
-def not_found_page(request: Request, message: str) -> Response:
-    return templates.TemplateResponse(request, "not_found.html", {"message": message}, status_code=404)
-
-
-async def page_office(request: Request, code: str, *roles: Role) -> tuple[Office, Principal]:
-    """The office of a staff page and its user: login and role first, then a 404 page."""
-    office = await Office.get_or_none(code=code, active=True)
-    principal = await page_principal(request, *roles, office=office)
-    if office is None:
-        raise PageRedirect(not_found_page(request, f"No existe la oficina «{code}»."))
-    return office, principal
 
 
 async def _kiosk_ticket(request: Request) -> Ticket:

@@ -15,29 +15,11 @@ from markupsafe import Markup
 from starlette.requests import Request
 
 from turnero.core import clock, wait_words
-from turnero.queue.models import Priority, Ticket, TicketStatus
+from turnero.queue.models import Priority, Ticket
 from turnero.queue.config import QueueConfig
+from turnero.queue.labels import PRIORITY_ES
 from turnero.queue.views import ticket_view
 
-# Spanish words shown to citizens and operators (pages pass them to the JS too).
-PRIORITY_ES = {
-    Priority.REGULAR.value: "Sin prioridad",
-    Priority.SENIOR.value: "Adulto mayor",
-    Priority.DISABILITY.value: "Persona con discapacidad",
-    Priority.PREGNANT.value: "Mujer embarazada",
-    Priority.CHILD.value: "Persona con niño pequeño",
-    Priority.CHRONIC.value: "Persona con enfermedad crónica",
-    Priority.CUSTODY.value: "Persona privada de libertad (con custodia)",
-}
-STATUS_ES = {
-    TicketStatus.WAITING.value: "En espera",
-    TicketStatus.CALLED.value: "Llamado",
-    TicketStatus.SERVING.value: "En atención",
-    TicketStatus.DONE.value: "Atendido",
-    TicketStatus.NO_SHOW.value: "No se presentó",
-    TicketStatus.CANCELLED.value: "Cancelado",
-    TicketStatus.TRANSFERRED.value: "Transferido",
-}
 
 # 42 columns fit font A on both 72 mm (512 dots) and 80 mm (576 dots) printers.
 ESCPOS_COLUMNS = 42

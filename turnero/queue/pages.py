@@ -13,8 +13,8 @@ from turnero.core.models import Office, OfficeService, Role
 from turnero.core.pages import PageRedirect
 from turnero.core.service import get_office
 from turnero.core.templating import templates
-from turnero.kiosk.pages import not_found_page, page_office
-from turnero.kiosk.printing import PRIORITY_ES, STATUS_ES
+from turnero.core.pages import not_found_page, page_office
+from turnero.queue.labels import PRIORITY_ES, STATUS_ES
 from turnero.queue import balancing, desk_balancing, desks, groups, views
 from turnero.queue.config import QueueConfig
 from turnero.queue.models import ACTIVE_AT_DESK, Desk, Ticket

@@ -21,7 +21,7 @@ from turnero.core.errors import ApiError, invalid
 from turnero.core.models import Office, Role
 from turnero.core.pages import PageRedirect
 from turnero.core.templating import templates
-from turnero.kiosk.pages import not_found_page, page_office
+from turnero.core.pages import not_found_page, page_office
 from turnero.queue import satisfaction, statistics
 from turnero.queue.models import Desk
 
