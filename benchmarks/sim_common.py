@@ -73,9 +73,9 @@ async def demo_office(directory: Path) -> AsyncIterator[DemoOffice]:
     (turnero.demo), opened for the demo's La Paz main office; closed on exit."""
     from turnero.core.db import close_db, init_db
     from turnero.demo import seed_demo
-    from turnero.exam.booking import register_kind
+    from turnero.wiring import wire
 
-    register_kind()  # the exam as a kind of the citas engine, as turnero/app.py does
+    wire()  # the domains plugged into each other, as turnero/app.py does
     # The folder must exist: SQLite cannot create it, and opening a database in a
     # missing folder never returns (aiosqlite 0.22 under Tortoise waits forever).
     directory.mkdir(parents=True, exist_ok=True)

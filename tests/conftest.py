@@ -168,12 +168,13 @@ def settings(database: FreshDatabase) -> Settings:
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _bookable_kinds():
-    """The exam plugged into the citas engine, as turnero/app.py does at start-up, for
-    the tests that run the services without the app."""
-    from turnero.exam.booking import register_kind
+def _wired():
+    """The domains plugged into each other (the exam's kinds, the notifications'
+    reactions), as turnero/app.py does at start-up, for the tests that run the services
+    without the app."""
+    from turnero.wiring import wire
 
-    register_kind()
+    wire()
 
 
 @pytest.fixture(autouse=True)

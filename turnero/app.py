@@ -35,7 +35,6 @@ from turnero.displays.hub import BoardHub
 from turnero.kiosk import pages as kiosk_pages
 from turnero.notifications import jobs as notification_jobs
 from turnero.notifications import routes as notification_routes
-from turnero.notifications import subscribers as notification_subscribers
 from turnero.queue import jobs as queue_jobs
 from turnero.queue import pages as desk_pages
 from turnero.queue import routes as queue_routes
@@ -44,7 +43,6 @@ from turnero.scheduler import jobs as scheduler_jobs
 from turnero.scheduler import pages as scheduler_pages
 from turnero.scheduler import places as scheduler_places
 from turnero.scheduler import routes as scheduler_routes
-from turnero.exam import booking as exam_booking
 from turnero.exam import jobs as exam_jobs
 from turnero.exam import licence_routes
 from turnero.exam import pages as exam_pages
@@ -53,6 +51,7 @@ from turnero.queue import eta_service
 from turnero.queue import following
 from turnero.queue.config import QueueConfig
 from turnero.settings import Settings
+from turnero.wiring import wire
 
 log = logging.getLogger("turnero")
 
@@ -78,10 +77,7 @@ JOB_REGISTRARS = (queue_jobs.register, scheduler_jobs.register, notification_job
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
-    # The kinds of service plugged into the citas engine (scheduler/kinds.py): the exam and the practical test.
-    exam_booking.register_kind()
-    # The domains' reactions to each other's events (core/hooks.py; init_db repeats it).
-    notification_subscribers.register()
+    wire()  # the exam's kinds into the citas engine, the notifications' reactions (wiring.py)
     api = api_routes()
     openapi_doc = build_openapi(api)
 

@@ -166,9 +166,9 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int)
 async def _with_db(settings: Settings, work, migrate: bool = True):
     # Lazy imports: a command loads only what it runs (start-up time of `turnero --help`).
     from turnero.core.db import with_db
-    from turnero.exam.booking import register_kind
+    from turnero.wiring import wire
 
-    register_kind()  # the exam as a kind of the citas engine, as turnero/app.py does
+    wire()  # the domains plugged into each other, as turnero/app.py does
     return await with_db(settings, work, migrate=migrate)
 
 

@@ -24,9 +24,9 @@ def _run(settings: Settings, work):
     # Lazy imports: `turnero --help` loads this module, not the database or the domains.
     from turnero.core.db import with_db
     from turnero.core.errors import ApiError
-    from turnero.exam.booking import register_kind
+    from turnero.wiring import wire
 
-    register_kind()  # the exam as a kind of the citas engine, as turnero/app.py does
+    wire()  # the domains plugged into each other, as turnero/app.py does
     try:
         return asyncio.run(with_db(settings, work))
     except ApiError as exc:  # the same refusals as the API, as a message and exit status 1

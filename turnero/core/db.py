@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import functools
-import importlib
 import json
 import logging
 from datetime import date, datetime, timezone
@@ -31,20 +30,6 @@ MODEL_MODULES = [
     "aerich.models",
 ]
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
-# The domains that react to others' events (core/hooks.py), named like the model modules
-# above: every process that opens the database (the app, the CLI, benchmarks, tests)
-# gets their reactions through init_db; app.create_app also registers them explicitly.
-HOOK_MODULES = [
-    "turnero.notifications.subscribers",
-]
-
-
-def register_hooks() -> None:
-    """Each HOOK_MODULES module's `register()` (idempotent, cheap)."""
-    for name in HOOK_MODULES:
-        importlib.import_module(name).register()
-
-
 def connection_name(url: str) -> str:
     return "sqlite" if url.startswith("sqlite") else "postgres"
 
@@ -157,7 +142,6 @@ def database_generation() -> int:
 async def init_db(settings: Settings, migrate: bool = True) -> None:
     global _generation
     _generation += 1
-    register_hooks()
     try:
         config = tortoise_config(settings)
         # Global fallback: the lifespan task initialises, request tasks use it.

@@ -7,12 +7,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from turnero.core import brigades, clock
-from turnero.core.errors import not_found
 from turnero.core.models import Office
 from turnero.core.service import get_service
 from turnero.queue import balancing, eta_service, policy
-from turnero.scheduler.availability import offices_for_service
-from turnero.scheduler.config import SchedulerConfig
 
 
 async def walk_in_waits(service_code: str, offices: list[Office], config: policy.PolicyConfig) -> dict[str, dict]:
@@ -60,48 +57,3 @@ async def recommend_offices(
             office.code, office.name, s.wait_minutes if service.walk_in else None, s.waiting, s.open_desks, cita,
         ))
     return [o.as_dict() for o in balancing.rank_offices(options, current=near)]
-
-
-async def ranking(
-    service_code: str, config: policy.PolicyConfig, *, city: str | None = None, near: str | None = None,
-    scheduler_config=None,
-) -> dict:
-    """The offices ranked for a trámite (walk-in wait, then next free cita) and, when
-    `near` is the citizen's office and its wait is long, the faster office to propose."""
-    service = await get_service(service_code)
-    here = None
-    if near is not None:
-        here = await Office.get_or_none(code=near, active=True)
-        if here is None:
-            raise not_found("office_not_found", f"No existe la oficina {near!r}.")
-        city = city or here.city
-    next_free = {}
-    if service.bookable:
-        for row in await offices_for_service(service.code, scheduler_config or SchedulerConfig()):
-            if row.get("next_free"):
-                next_free[row["code"]] = datetime.fromisoformat(row["next_free"]["start"])
-    ranked = await recommend_offices(service.code, config, city=city, near=near, next_free=next_free)
-    suggestion = None
-    if here is not None:
-        options = [
-            balancing.OfficeOption(
-                o["office"], o["name"], o["estimated_wait_minutes"], o["waiting"], o["open_desks"],
-                datetime.fromisoformat(o["next_appointment"]) if o["next_appointment"] else None,
-            )
-            for o in ranked
-        ]
-        best = balancing.faster_alternative(options, here.code)
-        if best is not None:
-            local = next(o for o in options if o.office == here.code)
-            target = await Office.get(code=best.office)
-            suggestion = {
-                **best.as_dict(), "address": target.address,
-                "saving_minutes": local.wait_minutes - best.wait_minutes,
-                "message": (
-                    f"La espera aquí es de unos {local.wait_minutes} min. En {target.name} ({target.address})"
-                    + (f" es de unos {best.wait_minutes} min." if best.wait_minutes else " no hay espera.")
-                ),
-            }
-    # Mobile brigades offering the trámite, with their stops ahead (in the city, when given).
-    stops = await brigades.upcoming_stops(city, service_id=service.id)
-    return {"service": service.code, "city": city, "offices": ranked, "suggestion": suggestion, "brigades": stops}

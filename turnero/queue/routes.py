@@ -44,7 +44,6 @@ from turnero.queue.schemas import (
     Transfer,
     _Body,
 )
-from turnero.scheduler.config import config_of
 
 ISSUERS = (Role.KIOSK, Role.OPERATOR, Role.SUPERVISOR)
 STAFF = (Role.OPERATOR, Role.SUPERVISOR)
@@ -208,19 +207,6 @@ async def list_offices(request: Request):
     return json_response(offices)
 
 
-async def service_ranking(request: Request):
-    query = request.query_params
-    city = query.get("city") or None
-    near = query.get("near") or None
-    for name, value in (("city", city), ("near", near)):
-        if value is not None and len(value) > 64:
-            raise invalid(f"Parámetro {name} demasiado largo.", code="invalid_query")
-    return json_response(await ranking.ranking(
-        request.path_params["service"], _config(request).policy, city=city, near=near,
-        scheduler_config=config_of(request.app),
-    ))
-
-
 def _threshold(request: Request) -> int:
     raw = request.query_params.get("threshold")
     if raw is None or raw == "":
@@ -317,10 +303,6 @@ routes = [
             query={"service": "código de trámite"},
         ),
     ),
-    api_route("/api/services/{service}/ranking", "GET", service_ranking,
-              ApiDoc("Oficinas ordenadas por espera estimada y próxima cita libre; con `near`, la oficina"
-                     " más rápida a proponer", "estimates", errors=(404, 422),
-                     query={"city": "ciudad (por defecto la de `near`)", "near": "código de la oficina actual"})),
     api_route("/api/offices/{office}/balancing", "GET", balancing_view,
               ApiDoc("Balanceo de ventanillas: filas, ventanillas, espera estimada y movimientos sugeridos",
                      "estimates", roles=("supervisor", "admin"), errors=(401, 403, 404, 422),

@@ -21,7 +21,7 @@ from turnero.core.http import MAX_BODY_BYTES, json_response, read_json, refuse_c
 from turnero.core.models import Role
 from turnero.core.ratelimit import CITA_GUESSES_PER_CLIENT, CITA_GUESSES_PER_CODE, attempts_for, too_many_attempts
 from turnero.core.service import fee_words, get_office
-from turnero.scheduler import booking, calendars, changes, checkin, views
+from turnero.scheduler import booking, calendars, changes, checkin, ranking, views
 from turnero.scheduler.availability import MAX_DAYS, availability_json, offices_for_service
 from turnero.scheduler.config import SchedulerConfig, config_of, office_by_code
 from turnero.scheduler.schemas import (
@@ -269,6 +269,19 @@ async def add_closure(request: Request):
     return json_response(await calendars.add_closure(office, body.date, body.reason, actor, _config(request)), 201)
 
 
+async def service_ranking(request: Request):
+    query = request.query_params
+    city = query.get("city") or None
+    near = query.get("near") or None
+    for name, value in (("city", city), ("near", near)):
+        if value is not None and len(value) > 64:
+            raise invalid(f"Parámetro {name} demasiado largo.", code="invalid_query")
+    return json_response(await ranking.ranking(
+        request.path_params["service"], request.app.state.queue_config.policy, city=city, near=near,
+        scheduler_config=_config(request),
+    ))
+
+
 routes = [
     api_route(
         "/api/offices/{office}/availability", "GET", availability,
@@ -332,4 +345,8 @@ routes = [
         ApiDoc("Cerrar la oficina un día futuro (cancela las citas de ese día)", "calendars", body=ClosureIn,
                success_status=201, roles=("supervisor", "admin"), errors=(400, 401, 403, 404, 422)),
     ),
+    api_route("/api/services/{service}/ranking", "GET", service_ranking,
+              ApiDoc("Oficinas ordenadas por espera estimada y próxima cita libre; con `near`, la oficina"
+                     " más rápida a proponer", "estimates", errors=(404, 422),
+                     query={"city": "ciudad (por defecto la de `near`)", "near": "código de la oficina actual"})),
 ]
