@@ -9,7 +9,7 @@ messages but answers 150 s late.
 2. two instances: 6 messages, every one hangs; two dispatchers on the same database.
 
 Each counts doubled and lost messages from the fake's records (by outbox id, from each
-request's StatusCallback URL). kill -9 runs are tests/test_outbox_faults.py
+request's StatusCallback URL). kill -9 runs are tests/live/test_outbox_faults.py
 (TURNERO_OUTBOX_KILLS=20 for a longer run).
 
     python benchmarks/outbox_faults.py --backend both
