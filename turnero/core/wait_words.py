@@ -1,7 +1,7 @@
 """The words of a wait estimate, for every server-side surface a citizen sees: the
 templates (registered as the Jinja global `wait_words`, used by templates/_eta.html),
 the ESC/POS slip (kiosk/printing.py) and the SMS (notifications/messages.py). The pages
-use the same rule in static/js/eta-format.js; tests/test_eta_format.py holds both to
+use the same rule in static/js/eta-format.js; tests/unit/test_eta_format.py holds both to
 one table of cases.
 
 The rule:

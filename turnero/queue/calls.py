@@ -140,7 +140,7 @@ def _policy_order_sql(h: str, streak: str, cutoff: str, ratio: str, now: str, *,
     regular while the streak is below `ratio` and after it otherwise, each by arrival.
     PostgreSQL (the engine's) in exact intervals; `sqlite` in milliseconds of SQLite's
     date functions (for the test that holds both equal to the policy on SQLite too).
-    tests/test_call_next_sql.py checks they agree."""
+    tests/api/test_call_next_sql.py checks they agree."""
     weight = f"(CASE WHEN {h}.lane = 'preferential' THEN {ratio} + 1 ELSE 1 END)"
     if sqlite:
         def elapsed(since: str) -> str:  # milliseconds from `since` to now

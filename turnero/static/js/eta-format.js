@@ -1,7 +1,7 @@
 /* One way to show a wait estimate, on every page that shows one (kiosk card and ticket,
    printed slip, citizen ticket page, lobby board, supervisor balancing, portal): the
    same figure, the same words. The server side (templates/_eta.html, the ESC/POS slip,
-   the SMS) uses the same rule from turnero/core/wait_words.py; tests/test_eta_format.py
+   the SMS) uses the same rule from turnero/core/wait_words.py; tests/unit/test_eta_format.py
    holds both to one table of cases.
 
    minutes:   `estimated_wait_minutes` (of a trámite in GET /api/offices/{office}/estimates,
