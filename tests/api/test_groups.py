@@ -343,6 +343,8 @@ def test_kiosk_group_step_issues_a_group_ticket_shown_at_the_desk(browser, live_
     page.add_init_script("window.print = () => { window.__printed = true }")
     page.goto(f"{live_server.url}/login?next=/kiosk/{KIOSK_OFFICE}")
     _sign_in(page, "kiosko")
+    # The kiosk's script binds its buttons once the page is up: a click before that is lost.
+    expect(page.get_by_role("heading", name="Elija su trámite")).to_be_visible()
     page.get_by_role("button", name=re.compile("^Renovación de cédula de identidad(?! de extranjero)")).click()
     page.get_by_role("button", name="No, atención general").click()
     expect(page.get_by_role("heading", name=re.compile("aviso por SMS"))).to_be_visible()
