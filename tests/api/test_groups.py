@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.conftest import assert_error, login
-from tests.driver import issue_response
+from tests.driver import cita as booking, issue_response
 from turnero.core import clock
 from turnero.queue.models import GroupMember, Ticket, TicketEvent
 from turnero.scheduler.models import Appointment, AppointmentEvent, Slot
@@ -31,10 +31,6 @@ def minors(n: int, first: int = 1) -> list[dict]:
     return [{"name": f"Menor {i} Quispe", "document": f"80000{i:02d}", "document_type": "birth_certificate",
              "age": 3 + i % 10} for i in range(first, first + n)]
 
-
-def booking(start: datetime, number: str = "1234567", office: str = OFFICE, **extra) -> dict:
-    return {"office": office, "service": "CI-RENOV", "start": start.isoformat(),
-            "document": {"number": number, "issued_in": "LP"}, "name": "Juana Mamani", **extra}
 
 
 @pytest.fixture

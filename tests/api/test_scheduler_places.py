@@ -19,6 +19,7 @@ from limits import parse, parse_many
 from tortoise import connections
 
 from tests.conftest import BACKENDS, FreshDatabase, LiveServer, assert_error, login
+from tests.driver import cita as booking_body
 from turnero.core import clock
 from turnero.core.ratelimit import RateLimiter
 from turnero.notifications.models import OutboundMessage
@@ -32,10 +33,6 @@ NOW = datetime(2026, 11, 30, 10, 0, tzinfo=ZONE)
 START = datetime(2026, 12, 2, 9, 0, tzinfo=ZONE)
 SLOT_FULL = {"error": {"code": "slot_full", "message": "Ese horario ya no tiene cupos; elija otro."}}
 
-
-def booking_body(start: datetime, number: str, **extra) -> dict:
-    return {"office": OFFICE, "service": "CI-RENOV", "start": start.isoformat(),
-            "document": {"number": number, "issued_in": "LP"}, "name": "Juana Mamani", **extra}
 
 
 @pytest.fixture
