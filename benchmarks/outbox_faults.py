@@ -56,14 +56,13 @@ async def scenario(database_url: str, name: str, messages: int, hangs: int, disp
 
     settings = Settings(database_url=database_url, run_jobs=False)
     config = NotificationConfig.from_settings(settings)
-    outbox.configure(config)
     await init_db(settings)
     fake = TwilioFake().start()
     gateways = [TwilioGateway(ACCOUNT_SID, AUTH_TOKEN, sms_from="+15005550006", public_url=PUBLIC_URL,
                               api_base_url=fake.url, timeout=config.send_timeout) for _ in range(dispatchers)]
     try:
         async with in_transaction() as conn:
-            ids = [await outbox.enqueue(conn, to=f"+5917{n:07d}", template="turno_llamado", dedupe_key=f"{name}:{n}",
+            ids = [await outbox.enqueue(conn, config, to=f"+5917{n:07d}", template="turno_llamado", dedupe_key=f"{name}:{n}",
                                         context={"institucion": "SEGIP", "numero": f"C-{n:03d}", "ventanilla": "3"})
                    for n in range(messages)]
         fake.hang(HANG, count=hangs)

@@ -75,11 +75,11 @@ async def demo_office(directory: Path) -> AsyncIterator[DemoOffice]:
     from turnero.demo import seed_demo
     from turnero.wiring import wire
 
-    wire()  # the domains plugged into each other, as turnero/app.py does
     # The folder must exist: SQLite cannot create it, and opening a database in a
     # missing folder never returns (aiosqlite 0.22 under Tortoise waits forever).
     directory.mkdir(parents=True, exist_ok=True)
     settings = Settings(database_url=f"sqlite://{directory / 'sim.sqlite3'}", run_jobs=False)
+    wire(settings)  # the domains plugged into each other, as turnero/app.py does
     await init_db(settings)
     try:
         await seed_demo()

@@ -25,10 +25,12 @@ import httpx
 import pytest
 
 # Passwords hashed and verified with argon2's cheapest parameters: tests sign in hundreds
-# of times (0.15–0.3 s each at the default cost). Server processes inherit it.
+# of times (0.15–0.3 s each at the default cost). Server processes inherit it (their
+# Settings.from_env); apps made in-process get it from tests.driver.app_settings.
 os.environ.setdefault("TURNERO_ARGON2_PROFILE", "cheapest")
 
-from turnero.core import auth, clock  # noqa: E402  (reads TURNERO_ARGON2_PROFILE)
+from tests.driver import app_settings  # noqa: E402
+from turnero.core import auth, clock  # noqa: E402
 from turnero.settings import Settings
 
 PG_URL = os.environ.get("TURNERO_TEST_POSTGRES_URL", "").strip()
@@ -75,7 +77,7 @@ async def _migrate_and_seed(url: str) -> None:
     from turnero.core.db import close_db, init_db
     from turnero.demo import seed_demo
 
-    await init_db(Settings(database_url=url, run_jobs=False, db_pool_size=2))
+    await init_db(app_settings(database_url=url, db_pool_size=2))
     try:
         await seed_demo()  # (its users' password hashed at the cheapest cost, above)
     finally:
@@ -164,7 +166,7 @@ def database(backend: str, tmp_path: Path) -> Iterator[FreshDatabase]:
 
 @pytest.fixture
 def settings(database: FreshDatabase) -> Settings:
-    return Settings(database_url=database.url, run_jobs=False, db_pool_size=10)
+    return app_settings(database_url=database.url)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -174,7 +176,7 @@ def _wired():
     without the app."""
     from turnero.wiring import wire
 
-    wire()
+    wire(app_settings())
 
 
 @pytest.fixture(autouse=True)

@@ -12,8 +12,16 @@ from datetime import datetime
 
 import httpx
 
+from turnero.settings import Settings
+
 OFFICE = "LPZ-PRINCIPAL"  # the demo office of the kiosk, operators and supervisor
 SERVICE = "CI-RENOV"
+
+
+def app_settings(**values) -> Settings:
+    """Settings for an app or a database in the tests: no background jobs, a small pool,
+    the cheapest password hashing (the suite signs in hundreds of times), and `values`."""
+    return Settings(**{"run_jobs": False, "db_pool_size": 10, "argon2_profile": "cheapest", **values})
 
 
 # ---------------------------------------------------------------- tickets over HTTP

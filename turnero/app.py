@@ -35,6 +35,7 @@ from turnero.displays.hub import BoardHub
 from turnero.kiosk import pages as kiosk_pages
 from turnero.notifications import jobs as notification_jobs
 from turnero.notifications import routes as notification_routes
+from turnero.notifications.policy import NotificationConfig
 from turnero.queue import jobs as queue_jobs
 from turnero.queue import pages as desk_pages
 from turnero.queue import routes as queue_routes
@@ -47,6 +48,7 @@ from turnero.exam import jobs as exam_jobs
 from turnero.exam import licence_routes
 from turnero.exam import pages as exam_pages
 from turnero.exam import routes as exam_routes
+from turnero.exam.policy import ExamConfig
 from turnero.queue import eta_service
 from turnero.queue import following
 from turnero.queue.config import QueueConfig
@@ -77,7 +79,7 @@ JOB_REGISTRARS = (queue_jobs.register, scheduler_jobs.register, notification_job
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
-    wire()  # the exam's kinds into the citas engine, the notifications' reactions (wiring.py)
+    wire(settings)  # the exam's kinds into the citas engine, the notifications' reactions (wiring.py)
     api = api_routes()
     openapi_doc = build_openapi(api)
 
@@ -153,6 +155,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
     )
     app.state.settings = settings
+    # Each domain's configuration, from the one settings object (routes and jobs read them here).
     app.state.queue_config = QueueConfig.from_settings(settings)
+    app.state.exam_config = ExamConfig.from_settings(settings)
+    app.state.notification_config = NotificationConfig.from_settings(settings)
     app.state.rate_limiter = RateLimiter()
     return app

@@ -168,7 +168,7 @@ async def _with_db(settings: Settings, work, migrate: bool = True):
     from turnero.core.db import with_db
     from turnero.wiring import wire
 
-    wire()  # the domains plugged into each other, as turnero/app.py does
+    wire(settings)  # the domains plugged into each other, as turnero/app.py does
     return await with_db(settings, work, migrate=migrate)
 
 

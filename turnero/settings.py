@@ -37,6 +37,26 @@ def _env_float(name: str, default: float) -> float:
     return value
 
 
+def _env_days(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise SystemExit(f"{name} debe ser un número de días, no {raw!r}")
+    return int(raw)
+
+
+def _env_seconds(name: str, default: float) -> float:
+    """A duration in seconds where 0 is allowed (it turns the thing off)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        raise SystemExit(f"{name} debe ser un número, no {raw!r}") from None
+
+
 def _env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name, "").strip().lower()
     if not raw:
@@ -135,6 +155,23 @@ class Settings:
     retention_batch: int = 500
     retention_pause_ms: int = 200
     retention_hour_utc: int = 7
+    # The theory exam (turnero/exam; README: «Examen teórico») and the licence path.
+    exam_questions: int = 20
+    exam_minutes: int = 30
+    exam_pass_percent: float = 80.0
+    exam_retake_wait_days: int = 7
+    exam_max_attempts: int = 3
+    exam_late_grace_minutes: int = 0
+    exam_checkin_opens_minutes: int = 60
+    licence_theory_valid_days: int = 90
+    licence_retake_wait_days: int = 7
+    licence_max_practical_attempts: int = 3
+    # How long a process trusts the database's answer about a slot's places when nothing
+    # said it changed (turnero/scheduler/places.py; 0: every attempt asks the database).
+    places_fresh_seconds: float = 1.0
+    # Password hashing cost (core/auth.py ARGON2_PROFILES): "low-memory", "high-memory"
+    # or "cheapest" (the test suite only).
+    argon2_profile: str = "low-memory"
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -201,6 +238,20 @@ class Settings:
             retention_batch=_env_int("TURNERO_RETENTION_BATCH", cls.retention_batch),
             retention_pause_ms=_env_int("TURNERO_RETENTION_PAUSE_MS", cls.retention_pause_ms),
             retention_hour_utc=_env_int("TURNERO_RETENTION_HOUR_UTC", cls.retention_hour_utc) % 24,
+            exam_questions=_env_int("TURNERO_EXAM_QUESTIONS", cls.exam_questions),
+            exam_minutes=_env_int("TURNERO_EXAM_MINUTES", cls.exam_minutes),
+            exam_pass_percent=_env_float("TURNERO_EXAM_PASS_PERCENT", cls.exam_pass_percent),
+            exam_retake_wait_days=_env_int("TURNERO_EXAM_RETAKE_WAIT_DAYS", cls.exam_retake_wait_days),
+            exam_max_attempts=_env_int("TURNERO_EXAM_MAX_ATTEMPTS", cls.exam_max_attempts),
+            exam_late_grace_minutes=_env_int("TURNERO_EXAM_LATE_GRACE_MINUTES", cls.exam_late_grace_minutes),
+            exam_checkin_opens_minutes=_env_int("TURNERO_EXAM_CHECKIN_OPENS_MINUTES",
+                                                cls.exam_checkin_opens_minutes),
+            licence_theory_valid_days=_env_days("TURNERO_LICENCE_THEORY_VALID_DAYS", cls.licence_theory_valid_days),
+            licence_retake_wait_days=_env_days("TURNERO_LICENCE_RETAKE_WAIT_DAYS", cls.licence_retake_wait_days),
+            licence_max_practical_attempts=_env_days("TURNERO_LICENCE_MAX_PRACTICAL_ATTEMPTS",
+                                                     cls.licence_max_practical_attempts),
+            places_fresh_seconds=_env_seconds("TURNERO_PLACES_FRESH_SECONDS", cls.places_fresh_seconds),
+            argon2_profile=_env("TURNERO_ARGON2_PROFILE", cls.argon2_profile).lower(),
         )
 
     def with_(self, **changes) -> "Settings":

@@ -139,9 +139,9 @@ def _turnero_here(database_url: str, cwd: Path, *args: str) -> subprocess.Comple
     import io
 
     from turnero.cli import build_parser
-    from turnero.settings import Settings
+    from tests.driver import app_settings
 
-    settings = Settings(database_url=database_url, run_jobs=False)
+    settings = app_settings(database_url=database_url)
     out, err = io.StringIO(), io.StringIO()
     code = 0
     previous = Path.cwd()

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import assert_error, login
-from tests.driver import book_response as book
+from tests.driver import app_settings, book_response as book
 from turnero.core import clock
 from turnero.queue.models import Lane, Ticket
 from turnero.scheduler.config import SchedulerConfig
@@ -42,7 +42,7 @@ def booking(start: datetime, number: str = "1234567", office: str = OFFICE, serv
 def settings(database) -> Settings:
     """As conftest's, with room for many bookings from one test client (the limit has
     its own test)."""
-    return Settings(database_url=database.url, run_jobs=False, db_pool_size=10, booking_rate_limit="1000/minute")
+    return app_settings(database_url=database.url, booking_rate_limit="1000/minute")
 
 
 @pytest.fixture(autouse=True)

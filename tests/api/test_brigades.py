@@ -14,6 +14,7 @@ from turnero.core.audit import AuditEntry
 from turnero.core import brigades, clock
 from turnero.core.models import BrigadeInvitee, BrigadeStop, Office, OfficeKind
 from turnero.demo import BRIGADE, CI_OFFICES, DEMO_STOPS, LICENCE_OFFICES, NO_ADDRESS
+from turnero.scheduler.config import config_of
 
 HOURS = [["08:00", "12:00"], ["14:00", "17:00"]]
 # Monday 14 December 2026, 10:00 in La Paz.
@@ -135,7 +136,7 @@ async def test_a_brigade_has_slots_only_on_its_stop_days_in_the_stop_hours(clien
     assert "La brigada no tiene parada ese día" in str(calendar)
 
 
-async def test_a_deleted_stop_offers_no_more_citas_on_its_days(client, monkeypatch):
+async def test_a_deleted_stop_offers_no_more_citas_on_its_days(client):
     clock.freeze(_at(MONDAY, 8))
     office = await Office.get(code=BRIGADE)
     await BrigadeStop.filter(office_id=office.id).delete()
@@ -146,7 +147,7 @@ async def test_a_deleted_stop_offers_no_more_citas_on_its_days(client, monkeypat
     assert (await client.get(f"/api/offices/{BRIGADE}/availability", params=params)).json()
     assert (await client.delete(f"/api/admin/offices/{BRIGADE}/stops/{stop['id']}", headers=admin)).status_code == 204
     # (Closed days are kept 10 s per process, as for closures: the cache has expired.)
-    monkeypatch.setattr("turnero.scheduler.config.CACHE_SECONDS", 0.0)
+    config_of(client._transport.app).cache.forget()
     assert (await client.get(f"/api/offices/{BRIGADE}/availability", params=params)).json() == []
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import assert_error
 from tests.api.test_appointments_api import NOW, booking, local
-from tests.driver import book as book_cita
+from tests.driver import app_settings, book as book_cita
 from turnero.core import clock
 from turnero.core.ratelimit import CITA_GUESSES_PER_CLIENT, CITA_GUESSES_PER_CODE
 from turnero.settings import Settings
@@ -26,7 +26,7 @@ REDIS_URL = os.environ.get("TURNERO_TEST_REDIS_URL", "").strip()
 
 @pytest.fixture
 def settings(database) -> Settings:
-    return Settings(database_url=database.url, run_jobs=False, db_pool_size=10, booking_rate_limit="1000/minute")
+    return app_settings(database_url=database.url, booking_rate_limit="1000/minute")
 
 
 @pytest.fixture(autouse=True)

@@ -15,12 +15,14 @@ import pytest
 
 from tests.conftest import assert_error, login
 from turnero.core import clock
-from turnero.exam import booking as exam_booking
 from turnero.exam.models import AttemptStatus, ExamAnswer, ExamAttempt, ExamEvent, Question, Seat
 from turnero.exam.policy import ExamConfig, draw_questions
 from turnero.notifications.models import OutboundMessage
+from turnero.notifications.policy import NotificationConfig
 from turnero.scheduler.models import Appointment, AppointmentEvent, Slot
+from tests.driver import app_settings
 from turnero.settings import Settings
+from turnero.wiring import wire
 
 OFFICE = "LPZ-SEGELIC"
 ROOM = "SALA-1"
@@ -34,19 +36,20 @@ NOON = NOW.replace(hour=12, minute=0)
 
 @pytest.fixture
 def settings(database) -> Settings:
-    return Settings(database_url=database.url, run_jobs=False, db_pool_size=10, booking_rate_limit="1000/minute")
+    # Known exam rules, whatever the environment says (the app and its wiring read them).
+    return app_settings(database_url=database.url, booking_rate_limit="1000/minute", exam_questions=QUESTIONS,
+                        exam_minutes=30, exam_pass_percent=80, exam_retake_wait_days=7, exam_max_attempts=3)
 
 
 @pytest.fixture(autouse=True)
 def _fixed_config_and_clock(client):
-    """Known rules and a known time for these tests, whatever the environment says."""
+    """The app's exam rules (from `settings`) and a known time for these tests."""
     clock.freeze(NOW.astimezone(timezone.utc))
-    config = ExamConfig(questions_per_exam=QUESTIONS, duration=timedelta(minutes=30), pass_mark=0.8,
-                        retake_wait=timedelta(days=7), max_attempts=3)
-    client._transport.app.state.exam_config = config
-    exam_booking.configure(config)
+    config = client._transport.app.state.exam_config
+    assert config == ExamConfig(questions_per_exam=QUESTIONS, duration=timedelta(minutes=30), pass_mark=0.8,
+                                retake_wait=timedelta(days=7), max_attempts=3)
     yield config
-    exam_booking.configure(None)
+    wire(app_settings())  # the default rules again for the tests after these
 
 
 @pytest.fixture
@@ -449,7 +452,7 @@ async def test_the_result_sms_is_sent_by_the_dispatcher_through_twilio(client, p
     gateway = TwilioGateway(ACCOUNT_SID, AUTH_TOKEN, sms_from="+15005550006", api_base_url=fake.url)
     try:
         await OutboundMessage.exclude(template="resultado_examen").delete()  # only the result here
-        assert (await dispatch_due(gateway)).sent == 1
+        assert (await dispatch_due(gateway, NotificationConfig())).sent == 1
         (sent,) = fake.accepted
         assert sent.one("To") == "+59171234567"
         assert sent.one("Body") == "SEGELIC: examen teorico categoria B: REPROBADO (0/20). Puede rendir un segundo intento."

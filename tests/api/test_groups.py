@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.conftest import assert_error, login
-from tests.driver import cita as booking, issue_response
+from tests.driver import app_settings, cita as booking, issue_response
 from turnero.core import clock
 from turnero.queue.models import GroupMember, Ticket, TicketEvent
 from turnero.scheduler.models import Appointment, AppointmentEvent, Slot
@@ -35,7 +35,7 @@ def minors(n: int, first: int = 1) -> list[dict]:
 
 @pytest.fixture
 def settings(database) -> Settings:
-    return Settings(database_url=database.url, run_jobs=False, db_pool_size=10, booking_rate_limit="1000/minute")
+    return app_settings(database_url=database.url, booking_rate_limit="1000/minute")
 
 
 @pytest.fixture(autouse=True)
@@ -241,7 +241,7 @@ async def test_retention_deletes_the_minors_with_their_cita_and_ticket(client, k
     assert len(tickets) == 2
     assert await GroupMember.all().count() == 2  # the checked-in cita's minors went with its ticket
     async with in_transaction():
-        citas, _ = await scheduler_retention.take_over_citas(office.id, later, 100)
+        citas, _ = await scheduler_retention.take_over_appointments(office.id, later, 100)
     assert len(citas) == 2 and await GroupMember.all().count() == 0  # the missed cita's with it
 
 

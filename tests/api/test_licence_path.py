@@ -21,6 +21,7 @@ from turnero.exam.licence_path import PathRules, PracticalResult
 from turnero.exam.models import AttemptStatus, ExamAttempt, ExamRoom, ExamSession, LicenceResult
 from turnero.exam.policy import CATEGORIES, ExamConfig
 from turnero.scheduler.models import Appointment, AppointmentEvent, AppointmentStatus, Slot
+from tests.driver import app_settings
 from turnero.settings import Settings
 
 ZONE = ZoneInfo("America/La_Paz")
@@ -36,7 +37,7 @@ def local(d, hh=8, mm=0, month=12) -> datetime:
 
 @pytest.fixture
 def settings(database) -> Settings:
-    return Settings(database_url=database.url, run_jobs=False, db_pool_size=10, booking_rate_limit="1000/minute")
+    return app_settings(database_url=database.url, booking_rate_limit="1000/minute")
 
 
 @pytest.fixture(autouse=True)
@@ -116,7 +117,7 @@ def test_retake_waits_after_a_failed_practical_and_attempts_are_limited_per_theo
 def test_rules_from_the_environment(monkeypatch):
     monkeypatch.setenv("TURNERO_LICENCE_RETAKE_WAIT_DAYS", "14")
     monkeypatch.setenv("TURNERO_LICENCE_MAX_PRACTICAL_ATTEMPTS", "2")
-    rules = PathRules.from_env()
+    rules = PathRules.from_settings(Settings.from_env())
     assert (rules.retake_wait, rules.max_practical_attempts, rules.theory_valid) == (
         timedelta(days=14), 2, timedelta(days=90))
 

@@ -10,12 +10,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.driver import book as book_cita, cita
+from tests.driver import app_settings, book as book_cita, cita
 from tests.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
 from turnero.core import clock
 from turnero.core.auth import Principal
 from turnero.core.models import Office, Role, User
-from turnero.notifications import outbox
 from turnero.notifications.dispatcher import dispatch_due
 from turnero.notifications.gateways import TwilioGateway
 from turnero.notifications.models import InboundMessage, MessageStatus, OutboundMessage
@@ -46,17 +45,14 @@ def fake():
 
 @pytest.fixture
 def settings(database) -> Settings:
-    return Settings(database_url=database.url, run_jobs=False, db_pool_size=10, booking_rate_limit="1000/minute",
+    return app_settings(database_url=database.url, booking_rate_limit="1000/minute",
                     twilio_auth_token=AUTH_TOKEN, public_url=PUBLIC)
 
 
 @pytest.fixture(autouse=True)
 def _setup(fake):
     fake.reset()
-    outbox.configure(CONFIG)
     clock.freeze(NOW.astimezone(timezone.utc))
-    yield
-    outbox.configure(None)
 
 
 @pytest.fixture

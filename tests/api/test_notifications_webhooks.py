@@ -11,6 +11,8 @@ from tortoise.transactions import in_transaction
 from tests.twilio_fake import AUTH_TOKEN, TwilioFake
 from turnero.notifications import outbox
 from turnero.notifications.models import InboundMessage, MessageStatus, OutboundMessage
+from turnero.notifications.policy import NotificationConfig
+from tests.driver import app_settings
 from turnero.settings import Settings
 
 PUBLIC = "https://turnero.example.bo"
@@ -23,14 +25,8 @@ SIGNER.auth_token = AUTH_TOKEN
 
 @pytest.fixture
 def settings(database) -> Settings:
-    return Settings(database_url=database.url, run_jobs=False, db_pool_size=10,
+    return app_settings(database_url=database.url,
                     twilio_auth_token=AUTH_TOKEN, public_url=PUBLIC)
-
-
-@pytest.fixture(autouse=True)
-def _config():
-    yield
-    outbox.configure(None)
 
 
 async def post_signed(client, path: str, params: dict, *, query: str = "", token: str | None = None,
@@ -59,7 +55,7 @@ def assert_forbidden(response):
 
 async def sent_message(sid: str = "SM" + "1" * 32) -> OutboundMessage:
     async with in_transaction() as conn:
-        row = await outbox.enqueue(conn, to=PHONE, template="sin_cita", context={}, dedupe_key=f"m:{sid}")
+        row = await outbox.enqueue(conn, NotificationConfig(), to=PHONE, template="sin_cita", context={}, dedupe_key=f"m:{sid}")
     await OutboundMessage.filter(id=row).update(status=MessageStatus.SENT, provider_sid=sid)
     return await OutboundMessage.get(id=row)
 
@@ -91,7 +87,7 @@ async def test_without_twilio_configured_every_webhook_is_refused(database, tmp_
 
     from turnero.app import create_app
 
-    app = create_app(Settings(database_url=database.url, run_jobs=False, public_url=PUBLIC))
+    app = create_app(app_settings(database_url=database.url, public_url=PUBLIC))
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
             response = await post_signed(client, STATUS, {"MessageSid": "SM1", "MessageStatus": "sent"})
@@ -128,7 +124,7 @@ async def test_undelivered_keeps_the_error_code(client):
 
 async def test_a_callback_before_the_sid_is_recorded_finds_the_message_by_id(client):
     async with in_transaction() as conn:
-        row = await outbox.enqueue(conn, to=PHONE, template="sin_cita", context={}, dedupe_key="early")
+        row = await outbox.enqueue(conn, NotificationConfig(), to=PHONE, template="sin_cita", context={}, dedupe_key="early")
     await OutboundMessage.filter(id=row).update(status=MessageStatus.SENDING)
     params = {"MessageSid": "SM" + "3" * 32, "MessageStatus": "queued"}
     assert (await post_signed(client, STATUS, params, query=f"id={row}")).status_code == 204

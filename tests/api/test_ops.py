@@ -19,6 +19,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import PG_URL, FreshDatabase, LiveServer, free_port, login
+from tests.driver import app_settings
 from turnero.settings import Settings
 
 REDIS_URL = os.environ.get("TURNERO_TEST_REDIS_URL", "").strip()
@@ -137,7 +138,7 @@ async def test_readyz_is_503_when_the_database_cannot_be_reached():
     from turnero.app import create_app
 
     dead = f"postgres://turnero:x@127.0.0.1:{free_port()}/nada"
-    app = create_app(Settings(database_url=dead, run_jobs=False))
+    app = create_app(app_settings(database_url=dead))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         response = await client.get("/readyz")
     assert response.status_code == 503
@@ -153,7 +154,7 @@ async def test_readyz_follows_a_postgres_outage_and_recovery(tmp_path):
     parts = urlsplit(database.url)
     proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
     app, lifespan, client = await _app_client(
-        Settings(database_url=_via(database.url, proxy.port), run_jobs=False, db_pool_size=3)
+        app_settings(database_url=_via(database.url, proxy.port), run_jobs=False, db_pool_size=3)
     )
     try:
         assert (await client.get("/readyz")).status_code == 200
@@ -266,34 +267,29 @@ async def test_bookings_are_counted_and_the_outbox_backlog_is_read_at_each_scrap
     from datetime import datetime, timedelta, timezone
 
     from turnero.core import clock
-    from turnero.notifications import outbox
     from turnero.notifications.dispatcher import dispatch_due
     from turnero.notifications.gateways import ConsoleGateway
     from turnero.notifications.policy import NotificationConfig
 
-    outbox.configure(NotificationConfig(reminder_hours=(24, 2)))
     clock.freeze(datetime(2026, 11, 30, 14, 0, tzinfo=timezone.utc))  # Monday 10:00 in La Paz
     key = ("turnero_bookings_total", (("office", "LPZ-ZONA-SUR"), ("service", "CI-RENOV")))
     backlog = ("turnero_outbox_backlog", ())
-    try:
-        before = _samples((await client.get("/metrics")).text)
-        body = {"office": "LPZ-ZONA-SUR", "service": "CI-RENOV", "start": "2026-12-02T09:00:00-04:00",
-                "document": {"number": "1234567", "issued_in": "LP"}, "name": "Juana Mamani", "phone": "71234567"}
-        assert (await client.post("/api/appointments", json=body)).status_code == 201
-        refused = await client.post("/api/appointments", json=body)  # same document again: not a booking
-        assert refused.status_code == 409, refused.text
-        after = _samples((await client.get("/metrics")).text)
-        assert after[key] - before.get(key, 0) == 1
-        assert after[backlog] - before[backlog] == 1  # the confirmation; two reminders are for later
+    before = _samples((await client.get("/metrics")).text)
+    body = {"office": "LPZ-ZONA-SUR", "service": "CI-RENOV", "start": "2026-12-02T09:00:00-04:00",
+            "document": {"number": "1234567", "issued_in": "LP"}, "name": "Juana Mamani", "phone": "71234567"}
+    assert (await client.post("/api/appointments", json=body)).status_code == 201
+    refused = await client.post("/api/appointments", json=body)  # same document again: not a booking
+    assert refused.status_code == 409, refused.text
+    after = _samples((await client.get("/metrics")).text)
+    assert after[key] - before.get(key, 0) == 1
+    assert after[backlog] - before[backlog] == 1  # the confirmation; two reminders are for later
 
-        clock.freeze(datetime(2026, 12, 1, 13, 30, tzinfo=timezone.utc))  # past the 24 h reminder's time
-        due = _samples((await client.get("/metrics")).text)[backlog]
-        assert due - before[backlog] == 2
-        sent = (await dispatch_due(ConsoleGateway(), outbox.current_config())).sent
-        assert sent == due
-        assert _samples((await client.get("/metrics")).text)[backlog] == 0
-    finally:
-        outbox.configure(None)
+    clock.freeze(datetime(2026, 12, 1, 13, 30, tzinfo=timezone.utc))  # past the 24 h reminder's time
+    due = _samples((await client.get("/metrics")).text)[backlog]
+    assert due - before[backlog] == 2
+    sent = (await dispatch_due(ConsoleGateway(), NotificationConfig())).sent
+    assert sent == due
+    assert _samples((await client.get("/metrics")).text)[backlog] == 0
 
 
 # ---------------------------------------------------------------- request id, docs

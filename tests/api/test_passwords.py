@@ -10,11 +10,12 @@ from argon2 import PasswordHasher, profiles
 
 from turnero.core import auth
 from turnero.core.models import User
+from turnero.settings import Settings
 
 
 def test_default_profile_is_argon2_cffis_recommended_one(monkeypatch):
     monkeypatch.delenv("TURNERO_ARGON2_PROFILE", raising=False)
-    hasher = auth._hasher_from_env()
+    hasher = auth.hasher_for(Settings.from_env().argon2_profile)
     default = PasswordHasher()
     assert (hasher.time_cost, hasher.memory_cost, hasher.parallelism, hasher.hash_len, hasher.salt_len) == (
         default.time_cost, default.memory_cost, default.parallelism, default.hash_len, default.salt_len)

@@ -17,12 +17,13 @@ from tests.api.test_notifications_webhooks import INBOUND, PUBLIC, post_signed
 from tests.api.test_pages import page_login
 from tests.twilio_fake import AUTH_TOKEN
 from turnero.core.models import User
-from turnero.notifications import outbox
 from turnero.notifications.messages import render, sms_segments
 from turnero.notifications.models import InboundMessage, OutboundMessage
+from turnero.notifications.policy import NotificationConfig
 from turnero.notifications.surveys import TEMPLATE, queue_surveys
 from turnero.queue.models import SatisfactionRating, Ticket, TicketEvent
 from turnero.queue.satisfaction import report_figures, score_from_reply, summarise
+from tests.driver import app_settings
 from turnero.settings import Settings
 
 OFFICE = "LPZ-PRINCIPAL"
@@ -33,14 +34,8 @@ PHONE = "+59171234567"
 @pytest.fixture
 def settings(database) -> Settings:
     # Twilio's webhooks are signed with this token, as seen at this public URL.
-    return Settings(database_url=database.url, run_jobs=False, db_pool_size=10,
+    return app_settings(database_url=database.url,
                     twilio_auth_token=AUTH_TOKEN, public_url=PUBLIC)
-
-
-@pytest.fixture(autouse=True)
-def _outbox_config():
-    yield
-    outbox.configure(None)
 
 
 @pytest.fixture
@@ -186,8 +181,8 @@ async def test_the_ticket_page_offers_five_buttons_once_the_visit_is_over_and_th
 async def test_a_finished_visit_with_a_phone_gets_one_survey_and_a_reply_rates_it(client, kiosk, op):
     with_phone = await finished(client, kiosk, op, phone="71234567")
     without = await finished(client, kiosk, op)
-    assert await queue_surveys() == 1
-    assert await queue_surveys() == 0  # once per ticket, whoever runs the job
+    assert await queue_surveys(NotificationConfig()) == 1
+    assert await queue_surveys(NotificationConfig()) == 0  # once per ticket, whoever runs the job
     message = await OutboundMessage.get(template=TEMPLATE)
     assert message.to == PHONE and message.ticket_id == (await Ticket.get(public_id=with_phone["id"])).id
     assert "Responda 1 a 5" in message.body and with_phone["number"] in message.body
@@ -223,7 +218,7 @@ async def test_a_reply_rates_the_latest_unrated_visit_and_a_page_rating_stops_th
     first = await finished(client, kiosk, op, phone="71234567")
     second = await finished(client, kiosk, op, phone="71234567")
     assert (await rate(client, second["id"], 2)).status_code == 201  # rated on its page first
-    assert await queue_surveys() == 1  # the first visit only
+    assert await queue_surveys(NotificationConfig()) == 1  # the first visit only
     assert (await OutboundMessage.get(template=TEMPLATE)).ticket_id == (await Ticket.get(public_id=first["id"])).id
     await post_signed(client, INBOUND, {"MessageSid": "SM" + "d" * 32, "From": PHONE, "Body": "5"})
     assert {r.ticket_id: r.score for r in await SatisfactionRating.all()} == {
@@ -243,7 +238,8 @@ def test_the_survey_job_follows_its_setting():
     for enabled in (True, False):
         settings = Settings(run_jobs=False, satisfaction_sms=enabled)
         scheduler = AsyncIOScheduler(timezone="UTC")
-        app = SimpleNamespace(state=SimpleNamespace(settings=settings, queue_config=None))
+        app = SimpleNamespace(state=SimpleNamespace(settings=settings, queue_config=None,
+                                                    notification_config=NotificationConfig.from_settings(settings)))
         jobs.register(scheduler, app)
         assert (scheduler.get_job("notifications.surveys") is not None) is enabled
     assert Settings().satisfaction_sms is True  # on by default

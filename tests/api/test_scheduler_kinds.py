@@ -14,7 +14,7 @@ from tests.conftest import assert_error
 from turnero.core import clock
 from turnero.core.errors import conflict, invalid
 from turnero.core.models import Office, Service, ServiceKind
-from turnero.exam.booking import EXAM_KIND
+from turnero.exam.booking import ExamKind
 from turnero.scheduler import kinds
 from turnero.scheduler.models import Appointment, AppointmentStatus
 
@@ -98,6 +98,6 @@ async def test_each_service_gets_its_kinds_hooks(db):
     counter = await Service.get(code="CI-RENOV")
     exam = await Service.filter(kind=ServiceKind.EXAM).first()
     assert kinds.kind_of(counter) is kinds.COUNTER
-    assert kinds.kind_of(exam) is EXAM_KIND  # plugged in by exam.booking.register_kind()
+    assert isinstance(kinds.kind_of(exam), ExamKind)  # plugged in by wiring.wire(settings)
     office = await Office.get(code=OFFICE)
     assert await kinds.COUNTER.capacity(office, counter, None) is None  # the rule's, or the desks'

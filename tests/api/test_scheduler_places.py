@@ -19,7 +19,7 @@ from limits import parse, parse_many
 from tortoise import connections
 
 from tests.conftest import BACKENDS, FreshDatabase, LiveServer, assert_error, login
-from tests.driver import cita as booking_body
+from tests.driver import app_settings, cita as booking_body
 from turnero.core import clock
 from turnero.core.ratelimit import RateLimiter
 from turnero.notifications.models import OutboundMessage
@@ -37,7 +37,7 @@ SLOT_FULL = {"error": {"code": "slot_full", "message": "Ese horario ya no tiene 
 
 @pytest.fixture
 def settings(database) -> Settings:
-    return Settings(database_url=database.url, run_jobs=False, db_pool_size=10, booking_rate_limit="1000/minute")
+    return app_settings(database_url=database.url, booking_rate_limit="1000/minute")
 
 
 @pytest.fixture(autouse=True)

@@ -47,10 +47,8 @@ def fake():
 @pytest.fixture(autouse=True)
 def _setup(fake):
     fake.reset()
-    outbox.configure(CONFIG)
     yield
     fake.hang(0)
-    outbox.configure(None)
 
 
 def gateway_for(fake: TwilioFake) -> TwilioGateway:
@@ -63,7 +61,7 @@ async def enqueue(count: int, prefix: str) -> list[int]:
     async with in_transaction() as conn:
         for n in range(count):
             ids.append(await outbox.enqueue(
-                conn, to=f"+5917{n % 7:07d}", template="turno_llamado", dedupe_key=f"{prefix}:{n}",
+                conn, CONFIG, to=f"+5917{n % 7:07d}", template="turno_llamado", dedupe_key=f"{prefix}:{n}",
                 context={"institucion": "SEGIP", "numero": f"{prefix[:1].upper()}-{n:03d}", "ventanilla": "3"},
             ))
     return ids
@@ -182,11 +180,12 @@ from turnero.core.db import init_db
 from turnero.notifications.dispatcher import dispatch_due
 from turnero.notifications.gateways import TwilioGateway
 from turnero.notifications.policy import NotificationConfig
+from tests.driver import app_settings
 from turnero.settings import Settings
 
 async def main(url, sid, token, base, public, timeout):
     timeout = float(timeout)
-    await init_db(Settings(database_url=url, db_pool_size=4), migrate=False)
+    await init_db(app_settings(database_url=url, db_pool_size=4), migrate=False)
     gateway = TwilioGateway(sid, token, sms_from="+15005550006", api_base_url=base, public_url=public,
                             timeout=timeout)
     config = NotificationConfig(send_timeout=timeout, lease=timedelta(seconds=3 * timeout), concurrency=4,

@@ -10,15 +10,17 @@ from zoneinfo import ZoneInfo
 import pytest
 from tortoise.transactions import in_transaction
 
-from tests.driver import book, cita
+from tests.driver import app_settings, book, cita
 from turnero.core import clock, hooks
 from turnero.core.db import placeholders
 from turnero.core.models import Office
 from turnero.notifications import subscribers
 from turnero.notifications.models import MessageStatus, OutboundMessage
+from turnero.notifications.policy import NotificationConfig
 from turnero.scheduler.changes import cancel
 from turnero.scheduler.config import SchedulerConfig
 from turnero.scheduler.models import Appointment, AppointmentStatus, Slot
+from turnero.wiring import wire
 
 ZONE = ZoneInfo("America/La_Paz")
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=ZONE)
@@ -67,11 +69,15 @@ async def test_handlers_run_in_registration_order_once_each(handlers):
     assert hooks.subscribers(Happened) == (first, second)
 
 
-def test_registering_the_notifications_again_changes_nothing():
-    subscribers.register()
-    subscribers.register()
-    assert hooks.subscribers(hooks.CitaBooked) == (subscribers.cita_booked,)
-    assert hooks.subscribers(hooks.TicketCalled) == (subscribers.ticket_called,)
+def test_wiring_the_notifications_again_replaces_them():
+    try:
+        subscribers.register(NotificationConfig())
+        subscribers.register(NotificationConfig(reminder_hours=(48,)))
+        (booked,) = hooks.subscribers(hooks.AppointmentBooked)  # one reaction, not two
+        assert booked.__self__.config.reminder_hours == (48,)  # with the settings wired last
+        assert len(hooks.subscribers(hooks.TicketCalled)) == 1
+    finally:
+        wire(app_settings())
 
 
 def test_an_unknown_phase_is_refused():
@@ -121,7 +127,7 @@ async def test_an_in_transaction_handler_that_fails_rolls_the_change_back(client
             [event.appointment_id])
         raise RuntimeError("refused")
 
-    handlers(hooks.CitaCancelled, broken)
+    handlers(hooks.AppointmentCancelled, broken)
     with pytest.raises(RuntimeError):
         await cancel(cita["code"], "1234567", SchedulerConfig())
     assert order == [appt.id]
@@ -133,6 +139,6 @@ async def test_an_in_transaction_handler_that_fails_rolls_the_change_back(client
     assert {t for t, _ in templates} == {"cita_confirmada", "cita_recordatorio"}
     assert all(status == MessageStatus.PENDING for _, status in templates)  # reminders still planned
     clock.freeze(NOW.astimezone(timezone.utc) + timedelta(minutes=1))
-    hooks.unsubscribe(hooks.CitaCancelled, broken)
+    hooks.unsubscribe(hooks.AppointmentCancelled, broken)
     await cancel(cita["code"], "1234567", SchedulerConfig())  # without it, the same cancel goes through
     assert await OutboundMessage.filter(appointment_id=appt.id, template="cita_cancelada").exists()

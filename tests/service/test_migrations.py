@@ -23,9 +23,9 @@ async def test_a_sqlite_file_in_a_folder_not_made_yet_opens(tmp_path):
     import asyncio
 
     from turnero.core.db import close_db, init_db
-    from turnero.settings import Settings
+    from tests.driver import app_settings
 
     path = tmp_path / "no" / "such" / "folder" / "turnero.sqlite3"
-    await asyncio.wait_for(init_db(Settings(database_url=f"sqlite://{path}", run_jobs=False)), 30)
+    await asyncio.wait_for(init_db(app_settings(database_url=f"sqlite://{path}")), 30)
     await close_db()
     assert path.exists()

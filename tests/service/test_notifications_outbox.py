@@ -25,18 +25,15 @@ CONFIG = NotificationConfig(backoff_base=timedelta(seconds=10), max_attempts=3)
 
 @pytest.fixture(autouse=True)
 def _config():
-    outbox.configure(CONFIG)
     clock.freeze(NOW)
-    yield
-    outbox.configure(None)
 
 
-async def _enqueue(conn=None, key="k1", **kw):
+async def _enqueue(conn=None, key="k1", config=CONFIG, **kw):
     values = dict(to=PHONE, template="turno_llamado", dedupe_key=key,
                   context={"institucion": "SEGIP", "numero": "C-001", "ventanilla": "3"})
     values.update(kw)
     async with in_transaction() as tx:
-        return await outbox.enqueue(conn or tx, **values)
+        return await outbox.enqueue(conn or tx, config, **values)
 
 
 async def test_enqueue_writes_a_pending_row_with_the_rendered_body(db):
@@ -63,17 +60,17 @@ async def test_a_rolled_back_state_change_leaves_no_message(db):
 
     with pytest.raises(Boom):
         async with in_transaction() as conn:
-            await outbox.enqueue(conn, to=PHONE, template="sin_cita", context={}, dedupe_key="k-rollback")
+            await outbox.enqueue(conn, CONFIG, to=PHONE, template="sin_cita", context={}, dedupe_key="k-rollback")
             raise Boom
     assert not await OutboundMessage.exists(dedupe_key="k-rollback")
 
 
 async def test_channel_comes_from_the_office_and_service_rules(db):
-    outbox.configure(NotificationConfig(channel_rules=parse_channel_rules("LPZ-PRINCIPAL=whatsapp,*/CERT=sms")))
+    rules = NotificationConfig(channel_rules=parse_channel_rules("LPZ-PRINCIPAL=whatsapp,*/CERT=sms"))
     principal = await Office.get(code="LPZ-PRINCIPAL")
-    whatsapp = await OutboundMessage.get(id=await _enqueue(key="a", office=principal, service_code="CI-RENOV",
+    whatsapp = await OutboundMessage.get(id=await _enqueue(key="a", config=rules, office=principal, service_code="CI-RENOV",
                                                            template="sin_cita", context={}))
-    sms = await OutboundMessage.get(id=await _enqueue(key="b", office=principal, service_code="CERT",
+    sms = await OutboundMessage.get(id=await _enqueue(key="b", config=rules, office=principal, service_code="CERT",
                                                       template="sin_cita", context={}))
     assert whatsapp.channel == Channel.WHATSAPP and "número" in whatsapp.body  # accents kept
     assert sms.channel == Channel.SMS and "numero" in sms.body  # GSM-7

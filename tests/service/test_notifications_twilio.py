@@ -42,10 +42,7 @@ def fake():
 @pytest.fixture(autouse=True)
 def _setup(fake):
     fake.reset()
-    outbox.configure(CONFIG)
     clock.freeze(NOW)
-    yield
-    outbox.configure(None)
 
 
 def gateway_for(fake: TwilioFake, **kw) -> TwilioGateway:
@@ -64,7 +61,7 @@ async def gateway(fake):
 async def enqueue(key: str, to: str = "+59171234567", channel: Channel | None = None, **context) -> int:
     async with in_transaction() as conn:
         return await outbox.enqueue(
-            conn, to=to, template="turno_llamado", dedupe_key=key, channel=channel,
+            conn, CONFIG, to=to, template="turno_llamado", dedupe_key=key, channel=channel,
             context={"institucion": "SEGIP", "numero": "C-001", "ventanilla": "3", **context},
         )
 
@@ -182,7 +179,7 @@ async def test_several_dispatchers_at_once_send_each_message_once(db, fake):
     config = NotificationConfig(batch_size=25, concurrency=8, backoff_base=timedelta(seconds=1), max_attempts=5)
     async with in_transaction() as conn:
         for n in range(total):
-            await outbox.enqueue(conn, to=f"+5917{n:07d}", template="sin_cita", context={}, dedupe_key=f"bulk:{n}")
+            await outbox.enqueue(conn, CONFIG, to=f"+5917{n:07d}", template="sin_cita", context={}, dedupe_key=f"bulk:{n}")
     fake.slow(0.002)
     fake.fail_next(20, status=500)
     gateways = [gateway_for(fake) for _ in range(4)]
@@ -209,10 +206,11 @@ from turnero.core.db import close_db, init_db
 from turnero.notifications.dispatcher import dispatch_due
 from turnero.notifications.gateways import TwilioGateway
 from turnero.notifications.policy import NotificationConfig
+from tests.driver import app_settings
 from turnero.settings import Settings
 
 async def main(url, sid, token, base, barrier, me, peers):
-    await init_db(Settings(database_url=url, db_pool_size=5), migrate=False)
+    await init_db(app_settings(database_url=url, db_pool_size=5), migrate=False)
     gateway = TwilioGateway(sid, token, sms_from="+15005550006", api_base_url=base)
     pathlib.Path(barrier, me).touch()
     while len(list(pathlib.Path(barrier).iterdir())) < int(peers):  # start together
@@ -235,7 +233,7 @@ async def test_dispatchers_in_separate_processes_send_each_message_once(db, fake
     clock.reset()  # the processes read the real clock: the messages are due by it
     async with in_transaction() as conn:
         for n in range(total):
-            await outbox.enqueue(conn, to=f"+5916{n:07d}", template="sin_cita", context={}, dedupe_key=f"p:{n}")
+            await outbox.enqueue(conn, CONFIG, to=f"+5916{n:07d}", template="sin_cita", context={}, dedupe_key=f"p:{n}")
     fake.slow(0.01)
     barrier = tmp_path / "barrier"
     barrier.mkdir()

@@ -14,7 +14,6 @@ from tests.driver import issue_in
 from turnero.core import clock, wait_words
 from turnero.core.auth import Principal
 from turnero.core.models import Office, Role, User
-from turnero.notifications import outbox
 from turnero.notifications.dispatcher import dispatch_due
 from turnero.notifications.gateways import ConsoleGateway
 from turnero.notifications.messages import render, sms_segments
@@ -32,10 +31,7 @@ CONFIG = NotificationConfig(near_turn_position=3, near_turn_minutes=10)
 
 @pytest.fixture(autouse=True)
 def _config():
-    outbox.configure(CONFIG)
     clock.freeze(NOW)
-    yield
-    outbox.configure(None)
 
 
 async def operator(office: Office, name: str = "operador3") -> Principal:

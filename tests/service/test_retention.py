@@ -26,6 +26,7 @@ from turnero.queue.config import QueueConfig
 from turnero.queue.desks import set_desk_status
 from turnero.queue.models import DeskStatus, Ticket, TicketCounter, TicketEvent, TicketStatus
 from turnero.scheduler.models import Appointment, AppointmentEvent, Slot
+from tests.driver import app_settings
 from turnero.settings import Settings
 
 LA_PAZ = ZoneInfo("America/La_Paz")
@@ -72,7 +73,7 @@ def test_roll_ups_give_the_figures_of_the_detail_they_replace():
     changes = [reports.DeskChange(desk, kind, local_at(day, hh, mm)) for day in days for desk in ("1", "2", "3")
                for kind, hh, mm in (("open", 7, 50), ("paused", 11, 5), ("open", 11, 40), ("closed", 16, 30))]
     slots = [reports.SlotFact("CI-RENOV", 4, rng.randint(0, 4), local_at(d, 9, 0)) for d in days for _ in range(5)]
-    citas = [reports.CitaFact("CI-RENOV", local_at(d, 9, 0), rng.choice(["done", "no_show", "cancelled", "booked"]))
+    citas = [reports.AppointmentFact("CI-RENOV", local_at(d, 9, 0), rng.choice(["done", "no_show", "cancelled", "booked"]))
              for d in days for _ in range(9)]
     whole = reports.build_report(tickets, changes, tz="America/La_Paz", start=start, end=end)
     whole_citas = reports.citas_fill(slots, [c.status for c in citas])
@@ -421,7 +422,7 @@ def test_purge_command_dry_run_and_run(database, monkeypatch, capsys):
     async def seed():
         from turnero.core.db import close_db, init_db
 
-        await init_db(Settings(database_url=database.url, run_jobs=False))
+        await init_db(app_settings(database_url=database.url))
         try:
             await play_day(OLD_DAYS[0], seed=6, leave_called=False)
             return await Ticket.all().count()
@@ -441,7 +442,7 @@ def test_purge_command_dry_run_and_run(database, monkeypatch, capsys):
     async def after():
         from turnero.core.db import close_db, init_db
 
-        await init_db(Settings(database_url=database.url, run_jobs=False))
+        await init_db(app_settings(database_url=database.url))
         try:
             entry = await AuditEntry.filter(action="retention.purge").first()
             return await Ticket.all().count(), entry.username, entry.after["counts"]["tickets"]

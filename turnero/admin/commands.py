@@ -26,7 +26,7 @@ def _run(settings: Settings, work):
     from turnero.core.errors import ApiError
     from turnero.wiring import wire
 
-    wire()  # the domains plugged into each other, as turnero/app.py does
+    wire(settings)  # the domains plugged into each other, as turnero/app.py does
     try:
         return asyncio.run(with_db(settings, work))
     except ApiError as exc:  # the same refusals as the API, as a message and exit status 1

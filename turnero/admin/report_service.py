@@ -83,14 +83,14 @@ async def _report(office, day_from: date, day_to: date, days: list[reports.Servi
         last = await DeskEvent.filter(desk_id=desk.id, at__lt=start).order_by("-at", "-id").first()
         if last is not None:
             initial[desk.name] = last.kind
-    citas, exam = await _citas_and_exam(office.id, start, end, days)
+    citas, exam = await _appointments_and_exam(office.id, start, end, days)
     report = reports.build_report(tickets, changes, tz=office.timezone, start=start,
                                   end=min(end, max(start, clock.now())), initial_desk_status=initial, days=days)
     return {"office": office.code, "office_name": office.name, "timezone": office.timezone,
             "from": day_from.isoformat(), "to": day_to.isoformat(), **report, "citas": citas, "exam": exam}
 
 
-async def _citas_and_exam(office_id: int, start: datetime, end: datetime,
+async def _appointments_and_exam(office_id: int, start: datetime, end: datetime,
                           days: list[reports.ServiceDay]) -> tuple[dict, dict]:
     """Citas and theory-exam figures, from the scheduler's and the exam's tables."""
     slots = [reports.SlotFact(code, capacity, booked) for code, capacity, booked in await Slot.filter(

@@ -210,7 +210,7 @@ class SlotFact:
 
 
 @dataclass(frozen=True)
-class CitaFact:
+class AppointmentFact:
     service: str
     start: datetime
     status: str
@@ -354,7 +354,7 @@ class ServiceDay:
         return self
 
 
-def roll_up(tickets: Iterable[TicketFact] = (), slots: Iterable[SlotFact] = (), citas: Iterable[CitaFact] = (),
+def roll_up(tickets: Iterable[TicketFact] = (), slots: Iterable[SlotFact] = (), citas: Iterable[AppointmentFact] = (),
             *, tz: str) -> list[ServiceDay]:
     """ServiceDays of detail (each ticket counts on the local day it was issued; slots
     and citas on the day they start), in (service, day) order."""

@@ -122,8 +122,8 @@ async def _messages(before: datetime, limit: int) -> tuple[int, dict]:
 
 
 async def _citas(office: Office, before: datetime, limit: int) -> tuple[int, dict]:
-    citas, events = await scheduler_retention.take_over_citas(office.id, before, limit)
-    facts = [reports.CitaFact(c["service"], c["start"], c["status"]) for c in citas]
+    citas, events = await scheduler_retention.take_over_appointments(office.id, before, limit)
+    facts = [reports.AppointmentFact(c["service"], c["start"], c["status"]) for c in citas]
     days = reports.roll_up(citas=facts, tz=office.timezone)
     await report_days.add(office.id, days)
     return len(citas), {"appointments": len(citas), "appointment_events": events}

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,6 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from starlette.requests import HTTPConnection
 
 from turnero.core import clock
+from turnero.core.cache import Cache
 from turnero.core.errors import forbidden, unauthorized
 from turnero.core.ids import new_token, token_digest
 from turnero.core.models import ApiToken, Role, User
@@ -46,20 +45,28 @@ ARGON2_PROFILES = {
 }
 
 
-def _hasher_from_env() -> PasswordHasher:
-    name = os.environ.get("TURNERO_ARGON2_PROFILE", "").strip().lower() or "low-memory"
-    if name not in ARGON2_PROFILES:
-        raise SystemExit(f"TURNERO_ARGON2_PROFILE debe ser uno de {', '.join(ARGON2_PROFILES)}, no {name!r}")
-    return PasswordHasher.from_parameters(ARGON2_PROFILES[name])
+def hasher_for(profile: str) -> PasswordHasher:
+    if profile not in ARGON2_PROFILES:
+        raise SystemExit(f"TURNERO_ARGON2_PROFILE debe ser uno de {', '.join(ARGON2_PROFILES)}, no {profile!r}")
+    return PasswordHasher.from_parameters(ARGON2_PROFILES[profile])
 
 
-_hasher = _hasher_from_env()
+def use_argon2_profile(profile: str) -> None:
+    """Hash new passwords under `profile` (settings.argon2_profile; turnero/wiring.py)."""
+    global _hasher, _hasher_profile, _DUMMY_HASH
+    if profile != _hasher_profile:
+        _hasher, _hasher_profile = hasher_for(profile), profile
+        _DUMMY_HASH = _hasher.hash("turnero-dummy-password")
+
+
+_hasher: PasswordHasher | None = None
+_hasher_profile = ""
+# A hash to verify against when the user does not exist, so timing does not tell.
+_DUMMY_HASH = ""
+use_argon2_profile("low-memory")  # until the process is wired with its settings
 # Verified tokens are remembered briefly so the hot path (call-next) skips a query;
 # a revoked token stops working on other instances within this many seconds.
-_CACHE_SECONDS = 15.0
-_cache: dict[str, tuple[float, "Principal"]] = {}
-# A hash to verify against when the user does not exist, so timing does not tell.
-_DUMMY_HASH = _hasher.hash("turnero-dummy-password")
+_tokens = Cache(15.0, max_size=10_000)
 
 
 @dataclass(frozen=True)
@@ -168,23 +175,23 @@ async def issue_token(user: User, ttl_hours: int) -> tuple[str, ApiToken]:
 
 async def revoke_token(token: str) -> None:
     digest = token_digest(token)
-    _cache.pop(digest, None)
+    _tokens.forget(digest)
     await ApiToken.filter(digest=digest).delete()
 
 
 async def principal_for_token(token: str) -> Principal | None:
     digest = token_digest(token)
     now_epoch = clock.now().timestamp()
-    cached = _cache.get(digest)
-    if cached and time.monotonic() - cached[0] < _CACHE_SECONDS and cached[1].expires_at_epoch > now_epoch:
-        return cached[1]
+    cached = _tokens.get(digest)
+    if cached is not None and cached.expires_at_epoch > now_epoch:
+        return cached
     row = (
         await ApiToken.filter(digest=digest, user__active=True)
         .select_related("user", "user__office")
         .first()
     )
     if row is None or row.expires_at.timestamp() <= now_epoch:
-        _cache.pop(digest, None)
+        _tokens.forget(digest)
         return None
     user = row.user
     principal = Principal(
@@ -195,10 +202,7 @@ async def principal_for_token(token: str) -> Principal | None:
         office_code=user.office.code if user.office else None,
         expires_at_epoch=row.expires_at.timestamp(),
     )
-    if len(_cache) > 10_000:
-        _cache.clear()
-    _cache[digest] = (time.monotonic(), principal)
-    return principal
+    return _tokens.put(digest, principal)
 
 
 def request_token(conn: HTTPConnection) -> str | None:
@@ -230,4 +234,4 @@ async def require(conn: HTTPConnection, *roles: Role, office_id: int | None = No
 
 
 def clear_cache() -> None:
-    _cache.clear()
+    _tokens.forget()

@@ -23,7 +23,7 @@ lookup: cheap enough for the booking and call-next hot paths.
 
 Two hot paths emit only where a reaction can have something to write, so that without
 one they keep running as a lone statement with no transaction: `TicketCalled` only for
-a ticket with a phone (queue/calls.py), and `CitaBooked` not on PostgreSQL's one-statement
+a ticket with a phone (queue/calls.py), and `AppointmentBooked` not on PostgreSQL's one-statement
 booking of a cita without a phone nor an Idempotency-Key (scheduler/booking.py). A new
 subscriber that must see every call or booking changes those two places first.
 No emitter calls `committed` yet: there is no after-commit subscriber (the bus events
@@ -54,7 +54,7 @@ PHASES = (IN_TRANSACTION, AFTER_COMMIT)
 
 
 @dataclass(frozen=True)
-class CitaBooked:
+class AppointmentBooked:
     """A cita was booked (the citizen's confirmation and reminders react)."""
 
     appointment_id: int
@@ -67,7 +67,7 @@ class CitaBooked:
 
 
 @dataclass(frozen=True)
-class CitaRescheduled:
+class AppointmentRescheduled:
     """A booked cita moved; `start` is its new time (UTC)."""
 
     appointment_id: int
@@ -79,7 +79,7 @@ class CitaRescheduled:
 
 
 @dataclass(frozen=True)
-class CitaCancelled:
+class AppointmentCancelled:
     """A booked cita was cancelled (by the citizen, an office closure, a seat out of service)."""
 
     appointment_id: int
@@ -117,7 +117,7 @@ class ExamScored:
     appointment_id: int | None = None
 
 
-def cita_fields(appointment, start: datetime | None = None) -> dict:
+def appointment_fields(appointment, start: datetime | None = None) -> dict:
     """The fields a cita event carries, from an Appointment, a raw appointment row
     (dict; SQLite gives `start` as text) or any object with id, code, phone and start;
     `start` overrides the one it carries (a reschedule's new time)."""

@@ -6,7 +6,7 @@ places are the room's seats in service, candidates book them with
 any cita (the exam rule's cut-off, e.g. 24 h), and the scheduler's sweep turns the
 unclaimed ones into no-shows. This module is the bridge:
 
-- `ExamKind`, registered by `register_kind()` as the exam's bookable kind
+- `ExamKind`, registered by `register_kind(config, rules)` as the exam's bookable kind
   (turnero/scheduler/kinds.py): the engine asks it a session's places (`places(office)`,
   so new sessions are made with the seats in service), the refusals before a place is
   taken (`check_booking(...)`: category, retake waiting period, attempt limit, one
@@ -35,30 +35,14 @@ from turnero.core.models import Office, Service, ServiceKind
 from turnero.exam import licence_results, policy
 from turnero.exam.eligibility import check_eligibility
 from turnero.exam.models import ExamRoom, ExamSession, Seat
+from turnero.exam.licence_path import PathRules
 from turnero.exam.policy import ExamConfig
 from turnero.scheduler import kinds
-from turnero.scheduler import policy as citas
+from turnero.scheduler import policy as appointment_rules
 from turnero.scheduler.config import SchedulerConfig
 from turnero.scheduler.models import Appointment, AppointmentStatus, BookingRule, Slot
 from turnero.scheduler.places import record_event, release_places, take_places
 from turnero.scheduler.rules import materialise_slots
-
-_config: ExamConfig | None = None
-
-
-def configure(config: ExamConfig | None) -> None:
-    """The process's exam rules (the app sets them at start; None: read the
-    environment again on next use)."""
-    global _config
-    _config = config
-
-
-def current_config() -> ExamConfig:
-    global _config
-    if _config is None:
-        _config = ExamConfig.from_env()
-    return _config
-
 
 # ---------------------------------------------------------------- the office's exam service and room
 
@@ -85,7 +69,7 @@ async def places(office: Office) -> int:
 # ---------------------------------------------------------------- booking (called by the scheduler)
 
 
-async def check_booking(office: Office, body: dict, now: datetime) -> None:
+async def check_booking(office: Office, body: dict, now: datetime, config: ExamConfig) -> None:
     """May this candidate book an exam place? Raises the API error if not (nothing has
     been written yet). `body` is the validated booking request."""
     if body.get("party_size", 1) != 1:
@@ -94,14 +78,18 @@ async def check_booking(office: Office, body: dict, now: datetime) -> None:
     category = body.get("category")
     if category not in policy.CATEGORIES:
         raise invalid("Indique la categoría de licencia (A, B, C, M, P o T).", code="category_required")
-    verdict = await check_eligibility(body["document"]["number"], category, current_config(), now)
+    verdict = await check_eligibility(body["document"]["number"], category, config, now)
     if not verdict.allowed:
         extra = {"not_before": clock.iso(verdict.not_before, office.timezone)} if verdict.not_before else {}
         raise ApiError(409, verdict.code, verdict.message, **extra)
 
 
 class ExamKind(kinds.BookableKind):
-    """The theory exam as a bookable kind of the citas engine (scheduler/kinds.py)."""
+    """The theory exam as a bookable kind of the citas engine (scheduler/kinds.py), with
+    the exam rules it was wired with (turnero/wiring.py, from the settings)."""
+
+    def __init__(self, config: ExamConfig) -> None:
+        self.config = config
 
     async def capacity(self, office: Office, service: Service, rule) -> int:
         return await places(office)
@@ -109,36 +97,29 @@ class ExamKind(kinds.BookableKind):
     async def check_booking(self, office: Office, service: Service, body: dict, now: datetime) -> None:
         if not body.get("category"):
             raise invalid("Indique la categoría de licencia (A, B, C, M, P o T).", code="category_required")
-        await check_booking(office, body, now)
+        await check_booking(office, body, now, self.config)
 
     def check_in(self, appt) -> None:
         raise conflict("exam_checkin_in_room", "Los postulantes al examen teórico se registran con el examinador, "
                        "en la sala de exámenes, con su documento.")
 
 
-EXAM_KIND = ExamKind()
-
-
-def register_kind() -> None:
-    """Plug the exam into the citas engine: turnero/app.py at start-up, and wherever the
-    engine runs without the app (tests' fixtures, benchmarks, command line). Idempotent.
+def register_kind(config: ExamConfig, rules: PathRules) -> None:
+    """Plug the exam into the citas engine with these rules (turnero/wiring.py, for the
+    app, the command line, the tests and the benchmarks). Idempotent: again replaces it.
     The practical driving test too (a passed theory exam first: exam/licence_results.py)."""
-    kinds.register(ServiceKind.EXAM, EXAM_KIND)
-    licence_results.register_kind()
+    kinds.register(ServiceKind.EXAM, ExamKind(config))
+    licence_results.register_kind(rules)
 
 
 # ---------------------------------------------------------------- sessions = slots
 
 
-def _scheduler_config():
-    return SchedulerConfig()
-
-
-async def _ensure_day(office: Office, service: Service, day: date, config=None) -> None:
+async def _ensure_day(office: Office, service: Service, day: date, config: SchedulerConfig) -> None:
     """Make the day's sessions from the exam booking rule (if the service has one)."""
     rule = await BookingRule.get_or_none(office_id=office.id, service_id=service.id, active=True)
     if rule is not None and service.bookable:
-        await materialise_slots(office, service, rule, config or _scheduler_config(), days=[day])
+        await materialise_slots(office, service, rule, config, days=[day])
 
 
 async def session_for_slot(room: ExamRoom, slot) -> ExamSession:
@@ -153,7 +134,7 @@ async def session_for_slot(room: ExamRoom, slot) -> ExamSession:
     return session
 
 
-async def sessions_of_day(room: ExamRoom, day: date | None = None, config=None) -> list[ExamSession]:
+async def sessions_of_day(room: ExamRoom, day: date | None, config: SchedulerConfig) -> list[ExamSession]:
     """The room's sessions on an office-local day (today if None), by start: the exam
     service's slots that day (made from its booking rule if not yet made)."""
     office = room.office
@@ -171,7 +152,8 @@ async def sessions_of_day(room: ExamRoom, day: date | None = None, config=None) 
     return sessions
 
 
-async def extra_session(room: ExamRoom, starts_at: datetime, duration: timedelta, config=None) -> ExamSession:
+async def extra_session(room: ExamRoom, starts_at: datetime, duration: timedelta,
+                        config: SchedulerConfig) -> ExamSession:
     """A session the office adds outside the rule's session times: a new slot of the
     exam service (bookable like the others, with the seats in service as places)."""
     office = room.office
@@ -263,8 +245,8 @@ async def seats_changed(conn, room: ExamRoom, actor: Principal | None) -> dict:
                 await record_event(db, appt["id"], "rescheduled", now, actor, {
                     "reason": "seat_out_of_service", "from_slot": slot["id"], "to_slot": new["id"],
                 })
-                await hooks.emit(db, hooks.CitaRescheduled(  # notifications: "reprogramada"
-                    **hooks.cita_fields(appt, start=_db_time(new["start"])), office=office,
+                await hooks.emit(db, hooks.AppointmentRescheduled(  # notifications: "reprogramada"
+                    **hooks.appointment_fields(appt, start=_db_time(new["start"])), office=office,
                     service_code=service.code))
                 moved += 1
             else:
@@ -276,8 +258,8 @@ async def seats_changed(conn, room: ExamRoom, actor: Principal | None) -> dict:
                 await record_event(db, appt["id"], "cancelled", now, actor, {
                     "reason": "seat_out_of_service", "slot": slot["id"],
                 })
-                await hooks.emit(db, hooks.CitaCancelled(  # notifications: "cancelada"
-                    **hooks.cita_fields(appt), office=office, service_code=service.code))
+                await hooks.emit(db, hooks.AppointmentCancelled(  # notifications: "cancelada"
+                    **hooks.appointment_fields(appt), office=office, service_code=service.code))
                 cancelled += 1
     if over:  # what could not leave (checked in already) keeps its places
         await db.execute_query_dict(clamp, [capacity, capacity, office.id, service.id, now])
@@ -296,8 +278,8 @@ async def find_booking(session: ExamSession, ref: str | None, presented: str):
     else the booking of this session made with the presented document. 404 when there
     is none; 409 `wrong_session` for a cita of another session."""
     if ref:
-        code = citas.normalise_code(ref.strip().rstrip("/").rsplit("/", 1)[-1])
-        appt = await Appointment.get_or_none(code=code) if citas.looks_like_code(code) else None
+        code = appointment_rules.normalise_code(ref.strip().rstrip("/").rsplit("/", 1)[-1])
+        appt = await Appointment.get_or_none(code=code) if appointment_rules.looks_like_code(code) else None
         if appt is None and 12 <= len(ref) <= 32 and ref.replace("-", "").replace("_", "").isalnum():
             appt = await Appointment.get_or_none(public_id=ref)
         if appt is None:
@@ -311,7 +293,7 @@ async def find_booking(session: ExamSession, ref: str | None, presented: str):
             raise conflict("wrong_session", "Esa reserva no es para esta sesión de examen.")
         return appt
     candidates = await Appointment.filter(slot_id=session.slot_id).exclude(status="cancelled")
-    mine = [a for a in candidates if citas.document_matches(a.document_number, a.document_complement, presented)]
+    mine = [a for a in candidates if appointment_rules.document_matches(a.document_number, a.document_complement, presented)]
     if not mine:
         raise not_found("appointment_not_found", "No hay una reserva para esta sesión con ese documento.")
     return mine[0]
@@ -322,7 +304,7 @@ def identity_matches(appt, presented: str) -> bool:
     the complement too when the booking has one (it tells apart people sharing a
     number)."""
     raw = "".join(ch for ch in (presented or "").upper() if ch.isalnum())
-    if not citas.document_matches(appt.document_number, appt.document_complement, presented or ""):
+    if not appointment_rules.document_matches(appt.document_number, appt.document_complement, presented or ""):
         return False
     return not appt.document_complement or raw.endswith(appt.document_complement)
 

@@ -23,14 +23,15 @@ from turnero.core.ids import public_id
 from turnero.exam import booking
 from turnero.exam.eligibility import check_eligibility
 from turnero.exam.models import ExamSession
-from turnero.scheduler import policy as citas
+from turnero.exam.policy import ExamConfig
+from turnero.scheduler import policy as appointment_rules
 from turnero.scheduler.booking import new_code
 from turnero.scheduler.models import ACTIVE_STATUSES, Appointment, AppointmentStatus, Slot
 from turnero.scheduler.places import record_event, take_places
 
 
 async def book_group(session: ExamSession, institution: str, category: str, candidates: list,
-                     actor: Principal) -> dict:
+                     actor: Principal, config: ExamConfig) -> dict:
     """Book `candidates` (objects with `name` and `document`: a scheduler DocumentIn)
     into `session`. Returns the seats given and the refusals; 409 `not_enough_places`
     (nothing written) when the session has fewer free places than candidates allowed."""
@@ -43,7 +44,6 @@ async def book_group(session: ExamSession, institution: str, category: str, cand
     now = clock.now()
     if session.starts_at <= now:
         raise conflict("session_started", "La sesión ya comenzó o terminó: elija una sesión futura.")
-    config = booking.current_config()
     seats, refused, seen = [], [], set()
     for person in candidates:
         doc = person.document.document()
@@ -51,7 +51,7 @@ async def book_group(session: ExamSession, institution: str, category: str, cand
         why = None
         if doc.key in seen:
             why = ("duplicate", "La persona figura dos veces en la lista.")
-        elif refusal := citas.document_refusal(service.documents or [], doc.type):
+        elif refusal := appointment_rules.document_refusal(service.documents or [], doc.type):
             why = ("document_not_accepted", refusal)
         elif await Appointment.exists(service_id=service.id, document_key=doc.key, status__in=ACTIVE_STATUSES):
             why = ("already_booked", "Ya tiene una cita activa para el examen teórico.")

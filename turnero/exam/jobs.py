@@ -6,17 +6,14 @@ import logging
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from turnero.exam import booking, taking
-from turnero.exam.policy import ExamConfig
+from turnero.exam import taking
 
 log = logging.getLogger("turnero.exam")
 
 
 def register(scheduler: AsyncIOScheduler, app) -> None:
     """Score attempts whose time ran out even when their seat page is closed."""
-    config = getattr(app.state, "exam_config", None) or ExamConfig.from_env()
-    app.state.exam_config = config
-    booking.configure(config)
+    config = app.state.exam_config
 
     async def finish_overdue() -> None:
         try:

@@ -16,24 +16,16 @@ Plain values in, plain values out: no database, no clock reads (callers pass the
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from turnero.settings import Settings
 
 MEDICAL = "LIC-EVAL-MEDICA"
 PRACTICAL = "LIC-PRACTICO"
 STEPS = {MEDICAL: "medical", PRACTICAL: "practical"}  # service code -> the result's step
 NOTES_MAX = 500
-
-
-def _days(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit():
-        raise SystemExit(f"{name} debe ser un número de días, no {raw!r}")
-    return int(raw)
 
 
 @dataclass(frozen=True)
@@ -43,11 +35,11 @@ class PathRules:
     max_practical_attempts: int = 3
 
     @classmethod
-    def from_env(cls) -> "PathRules":
+    def from_settings(cls, settings: Settings) -> "PathRules":
         return cls(
-            theory_valid=timedelta(days=_days("TURNERO_LICENCE_THEORY_VALID_DAYS", 90)),
-            retake_wait=timedelta(days=_days("TURNERO_LICENCE_RETAKE_WAIT_DAYS", 7)),
-            max_practical_attempts=_days("TURNERO_LICENCE_MAX_PRACTICAL_ATTEMPTS", 3),
+            theory_valid=timedelta(days=settings.licence_theory_valid_days),
+            retake_wait=timedelta(days=settings.licence_retake_wait_days),
+            max_practical_attempts=settings.licence_max_practical_attempts,
         )
 
 

@@ -23,25 +23,9 @@ from turnero.exam.licence_path import PathRules, PracticalResult
 from turnero.exam.models import AttemptStatus, ExamAttempt, LicenceResult
 from turnero.exam.policy import CATEGORIES
 from turnero.scheduler import kinds
-from turnero.scheduler import policy as citas
+from turnero.scheduler import policy as appointment_rules
 from turnero.scheduler.models import Appointment, AppointmentStatus
 from turnero.scheduler.places import record_event
-
-_rules: PathRules | None = None
-
-
-def configure(rules: PathRules | None) -> None:
-    """The process's licence-path rules (None: read the environment again on next use)."""
-    global _rules
-    _rules = rules
-
-
-def current_rules() -> PathRules:
-    global _rules
-    if _rules is None:
-        _rules = PathRules.from_env()
-    return _rules
-
 
 # ---------------------------------------------------------------- what the rules read
 
@@ -59,11 +43,11 @@ async def practical_results(document: str, category: str) -> list[PracticalResul
     return [PracticalResult(at, bool(passed)) for at, passed in rows]
 
 
-async def practical_verdict(document: str, category: str, at: datetime, now: datetime | None = None,
-                            rules: PathRules | None = None) -> licence_path.Verdict:
+async def practical_verdict(document: str, category: str, at: datetime, now: datetime,
+                            rules: PathRules) -> licence_path.Verdict:
     return licence_path.practical_verdict(
         await theory_passes(document, category), await practical_results(document, category),
-        at, now or clock.now(), rules or current_rules(),
+        at, now, rules,
     )
 
 
@@ -79,7 +63,8 @@ def _start(body: dict, tz: str) -> datetime:
     return start.astimezone(timezone.utc)
 
 
-async def check_practical_booking(office: Office, service: Service, body: dict, now: datetime) -> None:
+async def check_practical_booking(office: Office, service: Service, body: dict, now: datetime,
+                                  rules: PathRules) -> None:
     """Before a practical test's place is taken: the category, and a passed theory exam
     of the same document and category valid on the cita's day, and the retake rules
     (422 with the rule's code; nothing has been written yet)."""
@@ -88,19 +73,26 @@ async def check_practical_booking(office: Office, service: Service, body: dict, 
     category = body.get("category")
     if category not in CATEGORIES:
         raise invalid("Indique la categoría de licencia (A, B, C, M, P o T).", code="category_required")
-    verdict = await practical_verdict(body["document"]["number"], category, _start(body, office.timezone), now)
+    verdict = await practical_verdict(body["document"]["number"], category, _start(body, office.timezone), now,
+                                     rules)
     if not verdict.allowed:
         extra = {"not_before": clock.iso(verdict.not_before, office.timezone)} if verdict.not_before else {}
         raise ApiError(422, verdict.code, verdict.message, **extra)
 
 
-def register_kind() -> None:
-    """Plug the practical test into the booking engine (scheduler/kinds.py)."""
-    class PracticalTest(kinds.BookableKind):
-        async def check_booking(self, office, service, body, now):
-            await check_practical_booking(office, service, body, now)
+class PracticalTest(kinds.BookableKind):
+    """The practical test as a bookable kind, with the licence-path rules it was wired with."""
 
-    kinds.register(ServiceKind.PRACTICAL, PracticalTest())
+    def __init__(self, rules: PathRules) -> None:
+        self.rules = rules
+
+    async def check_booking(self, office, service, body, now):
+        await check_practical_booking(office, service, body, now, self.rules)
+
+
+def register_kind(rules: PathRules) -> None:
+    """Plug the practical test into the booking engine (scheduler/kinds.py)."""
+    kinds.register(ServiceKind.PRACTICAL, PracticalTest(rules))
 
 
 # ---------------------------------------------------------------- results
@@ -114,9 +106,9 @@ async def record_result(reference: str | None, passed: bool, notes: str, actor: 
     if ticket is not None:
         appt = await Appointment.filter(ticket__public_id=ticket).select_related("service", "office").first()
     else:
-        code = citas.normalise_code(reference or "")
+        code = appointment_rules.normalise_code(reference or "")
         appt = (await Appointment.get_or_none(code=code).select_related("service", "office")
-                if citas.looks_like_code(code) else None)
+                if appointment_rules.looks_like_code(code) else None)
     if appt is None:
         raise not_found("appointment_not_found", "Ese ticket no corresponde a una cita." if ticket is not None
                         else "No existe una cita con ese código.")

@@ -11,6 +11,7 @@ from turnero.core.auth import require
 from turnero.core.http import json_response, read_json
 from turnero.core.models import Role
 from turnero.exam import group_sessions, licence_results, rooms
+from turnero.exam.routes import exam_config
 from turnero.exam.schemas import GroupBookingIn, GroupBookingOut, LicenceResultIn, LicenceResultOut
 
 EXAMINERS = (Role.SUPERVISOR,)  # the office's examiner (demo: `examinador`), and admins
@@ -28,7 +29,8 @@ async def group_booking(request: Request):
     session = await rooms.get_session(request.path_params["session"])
     body = await read_json(request, GroupBookingIn)
     return json_response(
-        await group_sessions.book_group(session, body.institution, body.category, body.candidates, actor), 201)
+        await group_sessions.book_group(session, body.institution, body.category, body.candidates, actor,
+                                        exam_config(request)), 201)
 
 
 routes = [

@@ -20,6 +20,7 @@ from turnero.exam import seat_links
 from turnero.exam.policy import CATEGORIES, CATEGORY_NAMES
 from turnero.exam.rooms import day_sessions, get_session, office_rooms
 from turnero.exam.routes import exam_config
+from turnero.scheduler.config import config_of as scheduler_config_of
 from turnero.exam.views import board_view, seat_view
 from turnero.core.pages import not_found_page, page_office
 
@@ -37,7 +38,7 @@ async def rooms_page(request: Request) -> Response:
             "sessions": [
                 {"id": s.id, "label": f"{clock.local(s.starts_at, office.timezone):%H:%M}"
                                       f"–{clock.local(s.ends_at, office.timezone):%H:%M}"}
-                for s in await day_sessions(room)
+                for s in await day_sessions(room, None, scheduler_config_of(request.app))
             ],
         })
     local_now = clock.local(clock.now(), office.timezone)

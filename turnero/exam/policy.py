@@ -7,11 +7,12 @@ The booking engine calls `eligibility` before accepting an exam booking.
 from __future__ import annotations
 
 import math
-import os
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from turnero.settings import Settings
 
 CATEGORIES = ("A", "B", "C", "M", "P", "T")
 CATEGORY_NAMES = {
@@ -22,16 +23,6 @@ CATEGORY_NAMES = {
     "P": "P — particular",
     "T": "T — tractores y maquinaria especial",
 }
-
-
-def _env_number(name: str, default: float, cast=int):
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return cast(raw)
-    except ValueError:
-        raise SystemExit(f"{name} debe ser un número, no {raw!r}") from None
 
 
 @dataclass(frozen=True)
@@ -47,17 +38,16 @@ class ExamConfig:
     checkin_opens: timedelta = timedelta(minutes=60)
 
     @classmethod
-    def from_env(cls) -> "ExamConfig":
-        """TURNERO_EXAM_* variables (README: «Examen teórico»)."""
-        d = cls()
+    def from_settings(cls, settings: Settings) -> "ExamConfig":
+        """The TURNERO_EXAM_* settings (README: «Examen teórico»)."""
         return cls(
-            questions_per_exam=_env_number("TURNERO_EXAM_QUESTIONS", d.questions_per_exam),
-            duration=timedelta(minutes=_env_number("TURNERO_EXAM_MINUTES", 30)),
-            pass_mark=_env_number("TURNERO_EXAM_PASS_PERCENT", 80, float) / 100,
-            retake_wait=timedelta(days=_env_number("TURNERO_EXAM_RETAKE_WAIT_DAYS", 7)),
-            max_attempts=_env_number("TURNERO_EXAM_MAX_ATTEMPTS", d.max_attempts),
-            late_grace=timedelta(minutes=_env_number("TURNERO_EXAM_LATE_GRACE_MINUTES", 0)),
-            checkin_opens=timedelta(minutes=_env_number("TURNERO_EXAM_CHECKIN_OPENS_MINUTES", 60)),
+            questions_per_exam=settings.exam_questions,
+            duration=timedelta(minutes=settings.exam_minutes),
+            pass_mark=settings.exam_pass_percent / 100,
+            retake_wait=timedelta(days=settings.exam_retake_wait_days),
+            max_attempts=settings.exam_max_attempts,
+            late_grace=timedelta(minutes=settings.exam_late_grace_minutes),
+            checkin_opens=timedelta(minutes=settings.exam_checkin_opens_minutes),
         )
 
 

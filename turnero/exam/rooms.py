@@ -34,6 +34,7 @@ from turnero.exam.models import (
     Seat,
 )
 from turnero.exam.policy import ExamConfig
+from turnero.scheduler.config import SchedulerConfig
 
 log = logging.getLogger("turnero.exam")
 
@@ -116,7 +117,8 @@ async def set_seat_in_service(room: ExamRoom, number: int, in_service: bool, act
 # ---------------------------------------------------------------- sessions
 
 
-async def create_session(room: ExamRoom, starts_at: datetime, duration: timedelta, config=None) -> ExamSession:
+async def create_session(room: ExamRoom, starts_at: datetime, duration: timedelta,
+                         config: SchedulerConfig) -> ExamSession:
     """An extra session (a new slot of the office's exam service)."""
     return await booking.extra_session(room, starts_at, duration, config)
 
@@ -170,7 +172,7 @@ def _int_id(value) -> int | None:
     return None
 
 
-async def day_sessions(room: ExamRoom, day: date | None = None, config=None) -> list[ExamSession]:
+async def day_sessions(room: ExamRoom, day: date | None, config: SchedulerConfig) -> list[ExamSession]:
     """The room's sessions on an office-local day (today if None), by start time."""
     return await booking.sessions_of_day(room, day, config)
 

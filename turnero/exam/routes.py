@@ -15,7 +15,7 @@ from turnero.core.http import json_response, read_json
 from turnero.core.models import Office, Role
 from turnero.core.service import get_office
 from turnero.scheduler.config import config_of as scheduler_config_of
-from turnero.exam import booking, checkin, rooms, seat_links, seat_swap, taking, views
+from turnero.exam import checkin, rooms, seat_links, seat_swap, taking, views
 from turnero.exam.eligibility import check_eligibility
 from turnero.exam.policy import CATEGORIES, ExamConfig
 from turnero.exam.schemas import (
@@ -39,10 +39,8 @@ _PROCTOR_ROLES = ("operator", "supervisor", "admin")
 
 
 def exam_config(request: Request) -> ExamConfig:
-    state = request.app.state
-    if getattr(state, "exam_config", None) is None:
-        state.exam_config = booking.current_config()
-    return state.exam_config
+    """The exam rules the app was made with (app.py, from its settings)."""
+    return request.app.state.exam_config
 
 
 async def _office_proctor(request: Request) -> tuple[Office, Principal]:

@@ -7,6 +7,7 @@ from turnero.core import clock
 from turnero.core.errors import ApiError
 from turnero.notifications import policy, service
 from turnero.notifications.models import Channel
+from turnero.notifications.policy import NotificationConfig
 from turnero.scheduler.changes import cancel
 from turnero.scheduler.config import SchedulerConfig
 from turnero.scheduler.models import Appointment, AppointmentEvent, AppointmentStatus
@@ -23,11 +24,12 @@ async def next_appointment(conn, phone: str):
     )
 
 
-async def apply_reply(conn, command: str, phone: str, channel: Channel, provider_sid: str, scheduler_config=None):
+async def apply_reply(conn, command: str, phone: str, channel: Channel, provider_sid: str,
+                      config: NotificationConfig, scheduler_config: SchedulerConfig):
     """CANCEL or CONFIRM on the sender's next cita, inside the caller's transaction."""
     appointment = await next_appointment(conn, phone)
     if appointment is None:
-        await service.reply_no_appointment(conn, phone, channel, provider_sid)
+        await service.reply_no_appointment(conn, config, phone, channel, provider_sid)
         return service.ReplyOutcome("no_appointment")
     office, code = appointment.office, appointment.service.code
     if command == policy.CANCEL:
@@ -36,12 +38,12 @@ async def apply_reply(conn, command: str, phone: str, channel: Channel, provider
             # notifications hook writes the "cancelada" answer); nested in this
             # transaction, so the reply's record and the cancel commit together.
             await cancel(
-                appointment.public_id, None, scheduler_config or SchedulerConfig(),
+                appointment.public_id, None, scheduler_config,
                 reason=f"{channel.value}_reply",
             )
         except ApiError as exc:  # nothing changed (its savepoint was rolled back)
             if exc.code == "cutoff_passed":
-                await service.appointment_not_cancellable(conn, appointment, office, provider_sid, code)
+                await service.appointment_not_cancellable(conn, config, appointment, office, provider_sid, code)
                 return service.ReplyOutcome("too_late", appointment.id)
             return service.ReplyOutcome(exc.code[:24], appointment.id)  # e.g. cancelled meanwhile
         return service.ReplyOutcome("cancelled", appointment.id)
@@ -49,5 +51,5 @@ async def apply_reply(conn, command: str, phone: str, channel: Channel, provider
         appointment_id=appointment.id, kind="attendance_confirmed", at=clock.now(),
         data={"via": channel.value}, using_db=conn,
     )
-    await service.appointment_attendance_confirmed(conn, appointment, office, code)
+    await service.appointment_attendance_confirmed(conn, config, appointment, office, code)
     return service.ReplyOutcome("confirmed", appointment.id)

@@ -31,7 +31,6 @@ from turnero.core import clock
 from turnero.core.db import is_postgres, placeholders
 from turnero.notifications.gateways import Gateway, Outgoing, SendError
 from turnero.notifications.models import Channel, MessageStatus, OutboundMessage
-from turnero.notifications.outbox import current_config
 from turnero.notifications.policy import NotificationConfig, backoff, recheck_since, renew_every
 
 log = logging.getLogger("turnero.notifications")
@@ -210,13 +209,12 @@ async def _send_one(gateway: Gateway, row: dict, token: str, config: Notificatio
 
 
 async def dispatch_due(
-    gateway: Gateway, config: NotificationConfig | None = None, *, max_batches: int = 50, poll: float = 0.25
+    gateway: Gateway, config: NotificationConfig, *, max_batches: int = 50, poll: float = 0.25
 ) -> DispatchReport:
     """Send every due message (up to `max_batches` × `config.batch_size`), at most
     `config.concurrency` at once; returns when none is due and none in flight. While a
     send is in flight, rows that come due are claimed every `poll` seconds.
     Safe to run in several processes at once; each row is sent by one of them."""
-    config = config or current_config()
     report = DispatchReport()
     report.expired = await _expire(clock.now())
     semaphore = asyncio.Semaphore(config.concurrency)

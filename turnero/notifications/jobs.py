@@ -9,7 +9,6 @@ import logging
 from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from turnero.notifications import outbox
 from turnero.notifications.dispatcher import dispatch_due
 from turnero.notifications.gateways import Gateway, build_gateway
 from turnero.notifications.policy import NotificationConfig
@@ -34,8 +33,8 @@ async def run_near_turns(queue_config, config: NotificationConfig) -> None:
         log.info("avisos de turno cercano: %d", written)
 
 
-async def run_surveys() -> None:
-    written = await queue_surveys()
+async def run_surveys(config: NotificationConfig) -> None:
+    written = await queue_surveys(config)
     if written:
         log.info("encuestas de satisfacción: %d", written)
 
@@ -57,8 +56,7 @@ def _close_later(gateway: Gateway) -> None:
 def register(scheduler: AsyncIOScheduler, app) -> None:
     """Add this domain's jobs; `app.state` holds settings and configs."""
     settings = app.state.settings
-    config = NotificationConfig.from_settings(settings)
-    outbox.configure(config)
+    config = app.state.notification_config
     gateway = build_gateway(settings)
     app.state.notification_gateway = gateway
     # Each instance may run these: the dispatcher claims rows (SKIP LOCKED on
@@ -74,6 +72,6 @@ def register(scheduler: AsyncIOScheduler, app) -> None:
     )
     if settings.satisfaction_sms:
         scheduler.add_job(
-            run_surveys, "interval", seconds=30,
+            run_surveys, "interval", seconds=30, args=[config],
             id="notifications.surveys", max_instances=1, coalesce=True, replace_existing=True,
         )

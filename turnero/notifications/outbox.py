@@ -20,24 +20,6 @@ from turnero.core.models import Office
 from turnero.notifications.messages import render
 from turnero.notifications.models import Channel, MessageStatus, OutboundMessage
 from turnero.notifications.policy import NotificationConfig
-from turnero.settings import Settings
-
-_config: NotificationConfig | None = None
-
-
-def configure(config: NotificationConfig | None) -> None:
-    """Set the process's notification configuration (the app's lifespan does this);
-    None falls back to one read from the environment on next use."""
-    global _config
-    _config = config
-
-
-def current_config() -> NotificationConfig:
-    global _config
-    if _config is None:
-        _config = NotificationConfig.from_settings(Settings.from_env())
-    return _config
-
 
 def _connection(conn):
     # Inside in_transaction() the model's connection is the transaction's.
@@ -54,6 +36,7 @@ _INSERT = (
 
 async def enqueue(
     conn,
+    config: NotificationConfig,
     *,
     to: str,
     template: str,
@@ -69,12 +52,12 @@ async def enqueue(
 ) -> int | None:
     """Write one message to send at `send_at` (now by default) to `to` (E.164).
 
-    The channel is `channel`, else the configured one for the office and service. The
+    The channel is `channel`, else `config`'s for the office and service. The
     body is rendered now (SMS in GSM-7). Returns the row id, or None when a message
     with this `dedupe_key` already exists (the event was already handled)."""
     now = clock.now()
     if channel is None:
-        channel = current_config().channel_for(office.code if office else None, service_code)
+        channel = config.channel_for(office.code if office else None, service_code)
     body = render(template, context, sms=channel == Channel.SMS)
     due = send_at or now
     rows = await _connection(conn).execute_query_dict(

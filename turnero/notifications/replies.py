@@ -10,11 +10,13 @@ from turnero.core.db import placeholders
 from turnero.notifications import citas, policy
 from turnero.notifications.models import InboundMessage
 from turnero.notifications.service import ReplyOutcome
+from turnero.scheduler.config import SchedulerConfig
 from turnero.queue.satisfaction import rate_by_phone, score_from_reply
 
 
 async def handle_reply(
-    *, provider_sid: str, from_address: str, body: str, scheduler_config=None
+    *, provider_sid: str, from_address: str, body: str, config: policy.NotificationConfig,
+    scheduler_config: SchedulerConfig,
 ) -> ReplyOutcome:
     """An SMS/WhatsApp reply. CANCELAR cancels the sender's next cita and SI confirms
     attendance, each answered by message; a lone digit 1–5 rates the sender's latest
@@ -34,7 +36,8 @@ async def handle_reply(
                 # either way no answer goes back (a thanks would cost a message).
                 outcome = ReplyOutcome("rated" if await rate_by_phone(conn, phone, score) else "nothing_to_rate")
             elif command is not None:
-                outcome = await citas.apply_reply(conn, command, phone, channel, provider_sid, scheduler_config)
+                outcome = await citas.apply_reply(conn, command, phone, channel, provider_sid, config,
+                                                  scheduler_config)
             if not await _record_inbound(conn, provider_sid, phone, channel, body, outcome, now):
                 raise _DuplicateReply  # the same webhook, handled concurrently: undo this one
     except _DuplicateReply:

@@ -81,7 +81,7 @@ async def inbound_message(request: Request):
     form = _parse(InboundMessageForm, await verified_form(request))
     await replies.handle_reply(
         provider_sid=form.MessageSid, from_address=form.From, body=form.Body,
-        scheduler_config=config_of(request.app),
+        config=request.app.state.notification_config, scheduler_config=config_of(request.app),
     )
     # The answer (if any) goes out through the outbox, not as TwiML.
     return Response(_EMPTY_TWIML, media_type="text/xml")

@@ -7,7 +7,7 @@ outbox rows (see outbox.py); none of them sends anything. Citas call:
     appointment_rescheduled(conn, appointment, office, service_code) pending ones cancelled, re-planned
     appointment_cancelled(conn, appointment, office, service_code)   reminders cancelled + "cancelada"
 
-`appointment` is the scheduler's Appointment, a raw appointment row (dict) or a `Cita`:
+`appointment` is the scheduler's Appointment, a raw appointment row (dict) or an `AppointmentRef`:
 what is read of it is `id`, `code`, `phone` (E.164 or None) and `start` (UTC).
 """
 
@@ -45,7 +45,8 @@ def called_key(ticket_id: int) -> str:
 
 
 async def notify_called(
-    conn, *, ticket_id: int, number: str, phone: str, office: Office, desk_name: str, service_code: str | None
+    conn, config: policy.NotificationConfig, *, ticket_id: int, number: str, phone: str, office: Office,
+    desk_name: str, service_code: str | None,
 ) -> None:
     """"es su turno: ventanilla N", and no "faltan N turnos" after it (a pending one is
     cancelled, a later one can no longer be written). In the caller's transaction when
@@ -53,16 +54,16 @@ async def notify_called(
     the message commits or rolls back with the call), else in one of its own."""
     if conn is None:
         async with in_transaction() as own:
-            return await notify_called(own, ticket_id=ticket_id, number=number, phone=phone, office=office,
+            return await notify_called(own, config, ticket_id=ticket_id, number=number, phone=phone, office=office,
                                        desk_name=desk_name, service_code=service_code)
     now = clock.now()
     await outbox.void(conn, near_key(ticket_id), template="turno_cerca", to=phone, ticket_id=ticket_id,
                       reason="turno llamado")
     await outbox.enqueue(
-        conn, to=phone, template="turno_llamado", dedupe_key=called_key(ticket_id),
+        conn, config, to=phone, template="turno_llamado", dedupe_key=called_key(ticket_id),
         context={"institucion": office.institution, "numero": number, "ventanilla": desk_name},
         office=office, service_code=service_code, ticket_id=ticket_id,
-        expires_at=now + outbox.current_config().walk_in_ttl,
+        expires_at=now + config.walk_in_ttl,
     )
 
 
@@ -81,18 +82,17 @@ async def _sweep_called(office: Office, config: policy.NotificationConfig) -> in
         [office.id, clock.now() - config.walk_in_ttl],
     )
     for row in rows:
-        await notify_called(None, ticket_id=row["id"], number=row["number"], phone=row["phone"], office=office,
+        await notify_called(None, config, ticket_id=row["id"], number=row["number"], phone=row["phone"], office=office,
                             desk_name=row["desk_name"], service_code=row["service_code"])
     return len(rows)
 
 
-async def notify_near_turns(queue_config, config: policy.NotificationConfig | None = None) -> int:
+async def notify_near_turns(queue_config, config: policy.NotificationConfig) -> int:
     """One pass over the walk-in tickets that have a phone: a "faltan N turnos" for
     each waiting one that is near (position or estimated wait, as the citizen's ticket
     page shows them) and was not told yet, and the "es su turno" any called one still
     lacks. Runs as a job, off the call-next path; each message is written at most once
     per ticket (its event key is unique). Returns how many were written."""
-    config = config or outbox.current_config()
     written = 0
     for office in await Office.filter(active=True):
         written += await _sweep_called(office, config)
@@ -118,7 +118,7 @@ async def notify_near_turns(queue_config, config: policy.NotificationConfig | No
             # One statement. Should the ticket be called meanwhile, the call's void of
             # this key either cancels this row or makes this insert do nothing.
             created = await outbox.enqueue(
-                None, to=ticket.phone, template="turno_cerca", dedupe_key=near_key(ticket.id),
+                None, config, to=ticket.phone, template="turno_cerca", dedupe_key=near_key(ticket.id),
                 context={
                     "institucion": office.institution, "oficina": office.name, "numero": ticket.number,
                     "delante": view["position"] - 1, "minutos": view["estimated_wait_minutes"],
@@ -136,7 +136,7 @@ async def notify_near_turns(queue_config, config: policy.NotificationConfig | No
 
 
 @dataclass(frozen=True)
-class Cita:
+class AppointmentRef:
     """What the messages need of a cita."""
 
     id: int
@@ -145,14 +145,14 @@ class Cita:
     start: datetime  # UTC
 
     @classmethod
-    def of(cls, appointment, start: datetime | None = None) -> "Cita":
-        """From the scheduler's Appointment, a raw row (dict) or a Cita; `start`
+    def of(cls, appointment, start: datetime | None = None) -> "AppointmentRef":
+        """From the scheduler's Appointment, a raw row (dict) or an AppointmentRef; `start`
         overrides the one it carries (a reschedule's new time)."""
         get = appointment.get if isinstance(appointment, Mapping) else functools.partial(getattr, appointment)
         return cls(int(get("id")), get("code"), get("phone"), start or db_datetime(get("start")))
 
 
-def _cita_context(cita: Cita, office: Office) -> dict:
+def _appointment_context(cita: AppointmentRef, office: Office) -> dict:
     local = clock.local(cita.start, office.timezone)
     return {
         "institucion": office.institution, "codigo": cita.code, "oficina": office.name,
@@ -176,34 +176,34 @@ def _when(start: datetime, send_at: datetime, tz: str) -> str:
 
 
 async def appointment_booked(
-    conn, appointment, office: Office, service_code: str | None = None, *, start: datetime | None = None,
+    conn, config: policy.NotificationConfig, appointment, office: Office, service_code: str | None = None, *,
+    start: datetime | None = None,
     rescheduled: bool = False, cost: str | None = None,
 ) -> list[int]:
     """The confirmation (or "reprogramada") now and a reminder at each configured
     time before the cita still ahead. Nothing without a phone. Returns the row ids.
     `cost`: the trámite's fee in words (core.service.fee_words) for the confirmation."""
-    cita = Cita.of(appointment, start)
+    cita = AppointmentRef.of(appointment, start)
     if not cita.phone:
         return []
-    config = outbox.current_config()
     now = clock.now()
     start_key = cita.start.astimezone(timezone.utc).strftime("%Y%m%dT%H%MZ")
-    context = _cita_context(cita, office)
+    context = _appointment_context(cita, office)
     common = dict(office=office, service_code=service_code, appointment_id=cita.id, to=cita.phone)
     if rescheduled:
         first = await outbox.enqueue(
-            conn, template="cita_reprogramada", context=context,
+            conn, config, template="cita_reprogramada", context=context,
             dedupe_key=f"cita:{cita.id}:reprogramada:{start_key}", **common,
         )
     else:
         first = await outbox.enqueue(
-            conn, template="cita_confirmada", context=_confirmation_context(context, cost),
+            conn, config, template="cita_confirmada", context=_confirmation_context(context, cost),
             dedupe_key=f"cita:{cita.id}:confirmada", **common,
         )
     ids = [first] if first else []
     for hours, send_at in policy.reminder_times(cita.start, now, config.reminder_hours):
         row = await outbox.enqueue(
-            conn, template=REMINDER, context={**context, "cuando": _when(cita.start, send_at, office.timezone)},
+            conn, config, template=REMINDER, context={**context, "cuando": _when(cita.start, send_at, office.timezone)},
             dedupe_key=f"cita:{cita.id}:recordatorio:{policy.hours_label(hours)}:{start_key}",
             send_at=send_at, expires_at=cita.start, **common,
         )
@@ -213,51 +213,51 @@ async def appointment_booked(
 
 
 async def appointment_rescheduled(
-    conn, appointment, office: Office, service_code: str | None = None, *, start: datetime | None = None
+    conn, config: policy.NotificationConfig, appointment, office: Office, service_code: str | None = None, *, start: datetime | None = None
 ) -> list[int]:
     """The cita moved to `start` (or the start it already carries): the old plan's
     pending messages are cancelled and a "reprogramada" plus new reminders written."""
-    cita = Cita.of(appointment, start)
+    cita = AppointmentRef.of(appointment, start)
     await outbox.cancel_pending(
         conn, appointment_id=cita.id, templates=APPOINTMENT_TEMPLATES_TO_REPLAN, reason="cita reprogramada"
     )
-    return await appointment_booked(conn, cita, office, service_code, rescheduled=True)
+    return await appointment_booked(conn, config, cita, office, service_code, rescheduled=True)
 
 
 async def appointment_cancelled(
-    conn, appointment, office: Office, service_code: str | None = None, *, notify: bool = True
+    conn, config: policy.NotificationConfig, appointment, office: Office, service_code: str | None = None, *, notify: bool = True
 ) -> int | None:
     """Every pending message of the cita is cancelled; then, if `notify` and it has a
     phone, a "cancelada". Returns that message's row id."""
-    cita = Cita.of(appointment)
+    cita = AppointmentRef.of(appointment)
     await outbox.cancel_pending(conn, appointment_id=cita.id, reason="cita cancelada")
     if not (notify and cita.phone):
         return None
     return await outbox.enqueue(
-        conn, to=cita.phone, template="cita_cancelada", context=_cita_context(cita, office),
+        conn, config, to=cita.phone, template="cita_cancelada", context=_appointment_context(cita, office),
         dedupe_key=f"cita:{cita.id}:cancelada", office=office, service_code=service_code, appointment_id=cita.id,
     )
 
 
 async def appointment_attendance_confirmed(
-    conn, appointment, office: Office, service_code: str | None = None
+    conn, config: policy.NotificationConfig, appointment, office: Office, service_code: str | None = None
 ) -> int | None:
-    cita = Cita.of(appointment)
+    cita = AppointmentRef.of(appointment)
     if not cita.phone:
         return None
     return await outbox.enqueue(
-        conn, to=cita.phone, template="cita_asistencia_confirmada", context=_cita_context(cita, office),
+        conn, config, to=cita.phone, template="cita_asistencia_confirmada", context=_appointment_context(cita, office),
         dedupe_key=f"cita:{cita.id}:asistencia", office=office, service_code=service_code, appointment_id=cita.id,
     )
 
 
 async def appointment_not_cancellable(
-    conn, appointment, office: Office, provider_sid: str, service_code: str | None = None
+    conn, config: policy.NotificationConfig, appointment, office: Office, provider_sid: str, service_code: str | None = None
 ) -> int | None:
     """The answer to a CANCELAR that came after the cita's cancellation cut-off."""
-    cita = Cita.of(appointment)
+    cita = AppointmentRef.of(appointment)
     return await outbox.enqueue(
-        conn, to=cita.phone, template="cita_no_cancelable", context=_cita_context(cita, office),
+        conn, config, to=cita.phone, template="cita_no_cancelable", context=_appointment_context(cita, office),
         dedupe_key=f"respuesta:{provider_sid}", office=office, service_code=service_code, appointment_id=cita.id,
     )
 
@@ -266,13 +266,13 @@ async def appointment_not_cancellable(
 
 
 async def exam_result(
-    conn, *, result_key: str, phone: str, office: Office, category: str, passed: bool, correct: int, total: int,
+    conn, config: policy.NotificationConfig, *, result_key: str, phone: str, office: Office, category: str, passed: bool, correct: int, total: int,
     service_code: str | None = None, appointment_id: int | None = None,
 ) -> int | None:
     """The theory exam's result; `result_key` names the attempt (one message each),
     `appointment_id` the cita it was booked as (the cita's messages list it)."""
     return await outbox.enqueue(
-        conn, to=phone, template="resultado_examen", dedupe_key=f"examen:{result_key}:resultado",
+        conn, config, to=phone, template="resultado_examen", dedupe_key=f"examen:{result_key}:resultado",
         context={"institucion": office.institution, "categoria": category, "aprobado": passed,
                  "correctas": correct, "total": total},
         office=office, service_code=service_code, appointment_id=appointment_id,
@@ -320,7 +320,8 @@ class ReplyOutcome:
     appointment_id: int | None = None
 
 
-async def reply_no_appointment(conn, phone: str, channel: Channel, provider_sid: str) -> None:
+async def reply_no_appointment(conn, config: policy.NotificationConfig, phone: str, channel: Channel,
+                               provider_sid: str) -> None:
     await outbox.enqueue(
-        conn, to=phone, template="sin_cita", context={}, dedupe_key=f"respuesta:{provider_sid}", channel=channel,
+        conn, config, to=phone, template="sin_cita", context={}, dedupe_key=f"respuesta:{provider_sid}", channel=channel,
     )

@@ -18,6 +18,7 @@ from turnero.core.db import placeholders
 from turnero.core.models import Office
 from turnero.notifications import outbox
 from turnero.notifications.models import OutboundMessage
+from turnero.notifications.policy import NotificationConfig
 from turnero.queue.satisfaction import rated_ticket_ids
 
 TEMPLATE = "encuesta_satisfaccion"
@@ -29,7 +30,7 @@ def survey_key(ticket_id: int) -> str:
     return f"ticket:{ticket_id}:encuesta"
 
 
-async def queue_surveys(now=None) -> int:
+async def queue_surveys(config: NotificationConfig, now=None) -> int:
     """One pass over the active offices; returns how many survey messages it wrote."""
     now = now or clock.now()
     written = 0
@@ -51,7 +52,7 @@ async def queue_surveys(now=None) -> int:
             if row["id"] in rated:
                 continue
             created = await outbox.enqueue(
-                None, to=row["phone"], template=TEMPLATE, dedupe_key=survey_key(row["id"]),
+                None, config, to=row["phone"], template=TEMPLATE, dedupe_key=survey_key(row["id"]),
                 context={"institucion": office.institution, "numero": row["number"]},
                 office=office, service_code=row["service_code"], ticket_id=row["id"],
                 expires_at=now + SURVEY_TTL,

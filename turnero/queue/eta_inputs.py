@@ -17,7 +17,8 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from turnero.core import clock
-from turnero.core.db import database_generation, db_datetime, is_postgres, placeholders
+from turnero.core.cache import Cache
+from turnero.core.db import db_datetime, is_postgres, placeholders
 from turnero.core.models import Office
 from turnero.queue import eta, eta_range, policy, staffing
 from turnero.queue.models import Ticket, TicketStatus
@@ -96,15 +97,15 @@ class Stats:
     model: eta.ServiceTimeModel
     # (service id, lane, flow service id, step index) -> visits issued in the window
     arrivals: dict[tuple, int]
-    generation: int = 0  # of the database (core.db.database_generation): ids are per database
 
 
-_stats_cache: dict[int, Stats] = {}
+# Per office and local day, on the estimate's own clock (`now`): tests move it.
+_stats_cache = Cache(STATS_TTL.total_seconds())
 
 
 def clear_cache() -> None:
-    _stats_cache.clear()
-    _errors_cache.clear()
+    _stats_cache.forget()
+    _errors_cache.forget()
 
 
 def _utc_offset_hours(tz: str, at: datetime) -> float:
@@ -147,9 +148,8 @@ async def _arrival_counts(office_id: int, today: date, since: datetime) -> dict[
 
 async def office_stats(office: Office, catalogue: dict[int, CatalogueService], now: datetime) -> Stats:
     today = clock.local_day(now, office.timezone)
-    cached = _stats_cache.get(office.id)
-    if (cached and cached.generation == database_generation() and cached.day == today
-            and timedelta(0) <= now - cached.computed_at < STATS_TTL):
+    cached = _stats_cache.get((office.id, today), now=now.timestamp())
+    if cached is not None:
         return cached
     offset = _utc_offset_hours(office.timezone, now)
     observations = [
@@ -159,10 +159,8 @@ async def office_stats(office: Office, catalogue: dict[int, CatalogueService], n
     model = eta.ServiceTimeModel.fit(
         observations, {s.id: s.prior_minutes for s in catalogue.values()}, utc_offset_hours=offset
     )
-    stats = Stats(now, today, model, await _arrival_counts(office.id, today, now - ARRIVAL_WINDOW),
-                   database_generation())
-    _stats_cache[office.id] = stats
-    return stats
+    stats = Stats(now, today, model, await _arrival_counts(office.id, today, now - ARRIVAL_WINDOW))
+    return _stats_cache.put((office.id, today), stats, now=now.timestamp())
 
 
 async def service_times(office: Office) -> eta.ServiceTimeModel:
@@ -184,7 +182,7 @@ def arrival_streams(stats: Stats, catalogue: dict[int, CatalogueService]) -> lis
 
 # The errors of past promises change slowly: read again at most this often.
 ERRORS_TTL = timedelta(minutes=10)
-_errors_cache: dict[int, tuple[date, int, datetime, eta_range.ErrorModel]] = {}
+_errors_cache = Cache(ERRORS_TTL.total_seconds())  # per office and local day, like _stats_cache
 
 
 def day_slot(office: Office, at: datetime) -> str:
@@ -209,10 +207,9 @@ async def wait_errors(office: Office, now: datetime) -> eta_range.ErrorModel:
     """What the office's walk-ins were promised at issue against the wait they had, over
     its last HISTORY_DAYS days and today, fitted (eta_range.ErrorModel)."""
     today = clock.local_day(now, office.timezone)
-    cached = _errors_cache.get(office.id)
-    if (cached and cached[0] == today and cached[1] == database_generation()
-            and timedelta(0) <= now - cached[2] < ERRORS_TTL):
-        return cached[3]
+    cached = _errors_cache.get((office.id, today), now=now.timestamp())
+    if cached is not None:
+        return cached
     # (office, day, called_at) index: the office's days, their calls.
     rows = await _connection().execute_query_dict(
         placeholders(
@@ -227,6 +224,5 @@ async def wait_errors(office: Office, now: datetime) -> eta_range.ErrorModel:
         samples.append(eta_range.Sample(r["lane"], in_first_hour(office, issued), int(r["promised_wait"]),
                                         max(0.0, (called - issued).total_seconds() / 60), day_slot(office, issued)))
     model = eta_range.ErrorModel.fit(samples)
-    _errors_cache[office.id] = (today, database_generation(), now, model)
-    return model
+    return _errors_cache.put((office.id, today), model, now=now.timestamp())
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from turnero.core.api import ApiDoc, api_route
 from turnero.core.auth import current_principal, require
-from turnero.core.db import database_generation
+from turnero.core.cache import Cache
 from turnero.core.http import json_response, read_json
 from turnero.core import service as core_service
 from turnero.core.models import Office, Role
@@ -55,20 +54,12 @@ def _config(request: Request) -> QueueConfig:
 
 # Offices by code, for the busiest routes (issue, call-next): one query less per
 # request. Only the id, code and time zone are used there, which do not change in
-# practice; a deactivated office stops answering within this many seconds.
-_OFFICE_SECONDS = 5.0
-_offices: dict[str, tuple[float, int, Office]] = {}
+# practice; a deactivated office stops answering within 5 seconds.
+_offices = Cache(5.0)
 
 
 async def _office(code: str) -> Office:
-    hit = _offices.get(code)
-    if hit is not None and hit[1] == database_generation() and time.monotonic() - hit[0] < _OFFICE_SECONDS:
-        return hit[2]
-    office = await get_office(code)
-    if len(_offices) > 1000:
-        _offices.clear()
-    _offices[code] = (time.monotonic(), database_generation(), office)
-    return office
+    return await _offices.get_or_load(code, lambda: get_office(code))
 
 
 async def issue_ticket(request: Request):

@@ -49,14 +49,14 @@ past days cached per office and day for HISTORY_TTL, today's rows read fresh.
 from __future__ import annotations
 
 import statistics
-import time as monotonic_time
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from turnero.core.db import database_generation, db_datetime, placeholders
+from turnero.core.cache import Cache
+from turnero.core.db import db_datetime, placeholders
 from turnero.queue import eta
 from turnero.queue.models import Ticket
 
@@ -298,24 +298,16 @@ def expected_start(
 class _History:
     """An office's past days: read once per HISTORY_TTL, learnt once per window."""
 
-    day: date
-    generation: int
-    read_at: datetime
-    read_mono: float
     changes: list[StatusChange]
     usual: dict[_Window, Usual] = field(default_factory=dict)
 
-    def fresh(self, today: date, now: datetime) -> bool:
-        return (self.day == today and self.generation == database_generation()
-                and timedelta(0) <= now - self.read_at < HISTORY_TTL
-                and monotonic_time.monotonic() - self.read_mono < HISTORY_TTL.total_seconds())
 
-
-_history: dict[int, _History] = {}
+# Per office and local day, on the estimate's clock (`now`), like eta_inputs' caches.
+_history = Cache(HISTORY_TTL.total_seconds())
 
 
 def clear_cache() -> None:
-    _history.clear()
+    _history.forget()
 
 
 def _connection():
@@ -340,16 +332,13 @@ async def _changes(office_id: int, since: datetime, until: datetime) -> list[Sta
 
 async def _past(office_id: int, zone: ZoneInfo, today: date, now: datetime) -> _History:
     """The office's desk changes over the HISTORY_DAYS + 1 days before today, cached."""
-    cached = _history.get(office_id)
-    if cached is not None and cached.fresh(today, now):
+    cached = _history.get((office_id, today), now=now.timestamp())
+    if cached is not None:
         return cached
     midnight = datetime.combine(today, time(0), zone)
     since = datetime.combine(today - timedelta(days=HISTORY_DAYS + 1), time(0), zone)
     changes = await _changes(office_id, since, midnight)
-    if len(_history) > 10000:
-        _history.clear()
-    history = _history[office_id] = _History(today, database_generation(), now, monotonic_time.monotonic(), changes)
-    return history
+    return _history.put((office_id, today), _History(changes), now=now.timestamp())
 
 
 async def expected_desks(office, now: datetime, desks: Sequence[Mapping]) -> list[eta.DeskState]:

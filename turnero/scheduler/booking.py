@@ -188,7 +188,7 @@ async def _commit(values: list, slot: places.KnownSlot, office: Office, service:
     asked_at = places.known.epoch
     try:
         if is_postgres() and key is None and not phone and not members:
-            # Nothing else to write (CitaBooked's reactions write nothing without a
+            # Nothing else to write (AppointmentBooked's reactions write nothing without a
             # phone): the statement is the whole transaction, and the slot's
             # row stays locked only while it runs, not for a round trip to COMMIT.
             appt_id, counters = await _book_pg(_db(), party, slot, values, now, user_id, event)
@@ -208,8 +208,8 @@ async def _commit(values: list, slot: places.KnownSlot, office: Office, service:
                     await groups.add(conn, members, service_id=service.id, appointment_id=appt_id,
                                      day=clock.local_day(slot.start, office.timezone))
                     view["members"] = [m.model_dump() for m in members]
-                await hooks.emit(conn, hooks.CitaBooked(  # notifications: confirmation + reminders
-                    **hooks.cita_fields(appt), office=office, service_code=service.code,
+                await hooks.emit(conn, hooks.AppointmentBooked(  # notifications: confirmation + reminders
+                    **hooks.appointment_fields(appt), office=office, service_code=service.code,
                     cost=fee_words(service.fee_bs)))
                 if key is not None:
                     await _store_key(conn, key, print_, view, now)

@@ -82,7 +82,7 @@ async def set_booking_rule(office: Office, body: dict, actor: Principal, config:
 
 async def add_closure(office: Office, day: date, reason: str, actor: Principal, config: SchedulerConfig) -> dict:
     """Close an office on a future day: its slots lose their places and the citas
-    booked then are cancelled (each with its event, and CitaCancelled: its message)."""
+    booked then are cancelled (each with its event, and AppointmentCancelled: its message)."""
     now = clock.now()
     if day <= clock.local_day(now, office.timezone):
         raise invalid("Solo se puede cerrar un día futuro.", code="invalid_date")
@@ -99,7 +99,7 @@ async def add_closure(office: Office, day: date, reason: str, actor: Principal, 
         )
         for row in rows:
             await record_event(conn, row["id"], "cancelled", now, actor, {"reason": "office_closed", "closure": day.isoformat()})
-            await hooks.emit(conn, hooks.CitaCancelled(**hooks.cita_fields(row), office=office))  # "cancelada"
+            await hooks.emit(conn, hooks.AppointmentCancelled(**hooks.appointment_fields(row), office=office))  # "cancelada"
         await conn.execute_query_dict(
             placeholders("UPDATE slot SET booked = 0, capacity = 0 WHERE office_id = ? AND day = ? RETURNING id"),
             [office.id, day],

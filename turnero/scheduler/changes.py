@@ -58,8 +58,8 @@ async def cancel(ref: str, document: str, config: SchedulerConfig, actor: Princi
         )
         await release_places(conn, appt.slot_id, appt.party_size)
         await record_event(conn, appt.id, "cancelled", now, actor, {"reason": reason, "slot": appt.slot_id})
-        await hooks.emit(conn, hooks.CitaCancelled(  # notifications: reminders off, "cancelada"
-            **hooks.cita_fields(appt), office=office, service_code=service.code))
+        await hooks.emit(conn, hooks.AppointmentCancelled(  # notifications: reminders off, "cancelada"
+            **hooks.appointment_fields(appt), office=office, service_code=service.code))
     places.known.forget((appt.slot_id,))  # again: a read that crossed the commit must not keep "full"
     appt.status, appt.cancelled_at = AppointmentStatus.CANCELLED, now
     return appointment_view(appt, office, service, rules, config, now)
@@ -112,8 +112,8 @@ async def reschedule(ref: str, document: str, new_start: datetime, config: Sched
         await record_event(conn, appt.id, "rescheduled", now, actor, {
             "from": clock.iso(appt.start, "UTC"), "to": clock.iso(slot.start, "UTC"), "from_slot": old_slot, "to_slot": slot.id,
         })
-        await hooks.emit(conn, hooks.CitaRescheduled(  # notifications: re-planned, "reprogramada"
-            **hooks.cita_fields(appt, start=slot.start), office=office, service_code=service.code))
+        await hooks.emit(conn, hooks.AppointmentRescheduled(  # notifications: re-planned, "reprogramada"
+            **hooks.appointment_fields(appt, start=slot.start), office=office, service_code=service.code))
     places.known.forget((old_slot,))  # again after the commit (see cancel)
     appt.slot_id, appt.start, appt.end = slot.id, slot.start, slot.end
     appt.reschedule_count += 1

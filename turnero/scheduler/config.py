@@ -16,16 +16,15 @@ unique index the insert runs into (`ON CONFLICT DO NOTHING`), never a check-then
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
-import time as time_module
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from limits import RateLimitItem, parse_many
 
 from turnero.core import clock
+from turnero.core.cache import Cache
 from turnero.core.db import db_datetime
 from turnero.core.models import Office, Service
 from turnero.core.service import get_office, offered_service
@@ -37,6 +36,7 @@ from turnero.settings import Settings
 log = logging.getLogger("turnero.citas")
 
 _ACTIVE_SQL = "('booked', 'checked_in')"  # policy.ACTIVE_STATUSES, as in the partial index
+CACHE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -46,11 +46,10 @@ class SchedulerConfig:
     checkin: policy.CheckinRules = policy.CheckinRules()
     booking_rate_limit: str = "20/minute"
     public_url: str = ""
-    # Booking rules and closed days, kept CACHE_SECONDS per app: every booking and
-    # availability request reads them, and they change rarely (a closure also takes
+    # Booking rules, offices and closed days, kept CACHE_SECONDS per app: every booking
+    # and availability request reads them, and they change rarely (a closure also takes
     # the day's places away, so a stale copy cannot let a booking in).
-    cache: dict = field(default_factory=dict, compare=False, repr=False)
-    loading: dict = field(default_factory=dict, compare=False, repr=False)  # key -> the load under way
+    cache: Cache = field(default_factory=lambda: Cache(CACHE_SECONDS, max_size=10_000), compare=False, repr=False)
     # booking_rate_limit parsed once ("5/second;100/hour" is two rules, both applied).
     booking_limits: tuple[RateLimitItem, ...] = field(default=(), compare=False, repr=False)
 
@@ -96,44 +95,15 @@ def _db():
     return Slot._meta.db
 
 
-CACHE_SECONDS = 10.0
-
-
 async def _cached(config: SchedulerConfig, key: tuple, load):
-    """`load()`'s value, kept CACHE_SECONDS. One load per key at a time: when a storm's
-    first hundreds of requests all find the value missing or expired at once, they
-    wait for the same load instead of each running its queries (that herd alone held
-    the first answers of a release back by seconds)."""
-    hit = config.cache.get(key)
-    if hit is not None and time_module.monotonic() - hit[0] < CACHE_SECONDS:
-        return hit[1]
-    loading = config.loading.get(key)
-    if loading is None:
-        loading = config.loading[key] = asyncio.ensure_future(_load(config, key, load))
-    # Shielded: a waiter that is cancelled (its client left) does not cancel the others'.
-    return await asyncio.shield(loading)
-
-
-async def _load(config: SchedulerConfig, key: tuple, load):
-    this = asyncio.current_task()
-    try:
-        value = await load()
-    finally:
-        stored = config.loading.get(key)
-        if stored is not None and stored is this:  # (not forgotten meanwhile)
-            del config.loading[key]
-    if stored is this:
-        if len(config.cache) > 10_000:
-            config.cache.clear()
-        config.cache[key] = (time_module.monotonic(), value)
-    return value
+    """`load()`'s value, kept CACHE_SECONDS in the app's cache, one load per key at a time."""
+    return await config.cache.get_or_load(key, load)
 
 
 def _forget_cached(config: SchedulerConfig) -> None:
     """Rules, offices or closed days changed: the next request loads them again (and a
     load already under way is not kept)."""
-    config.cache.clear()
-    config.loading.clear()
+    config.cache.forget()
 
 
 async def _closed(office: Office, start: date, end: date, config: SchedulerConfig) -> dict[date, str]:

@@ -22,7 +22,7 @@ async def materialise_slots(config: SchedulerConfig) -> None:
         log.info("citas: %d horarios nuevos", created)
 
 
-async def sweep_citas(config: SchedulerConfig) -> None:
+async def sweep_appointments(config: SchedulerConfig) -> None:
     no_shows = await mark_no_shows(config)
     done = await close_finished()
     await purge_idempotency_keys()
@@ -40,6 +40,6 @@ def register(scheduler: AsyncIOScheduler, app) -> None:
         next_run_time=datetime.now(timezone.utc), max_instances=1, coalesce=True, replace_existing=True,
     )
     scheduler.add_job(
-        sweep_citas, "interval", minutes=1, args=[config], id="citas.sweep",
+        sweep_appointments, "interval", minutes=1, args=[config], id="citas.sweep",
         max_instances=1, coalesce=True, replace_existing=True,
     )

@@ -13,8 +13,8 @@ slot, `UPDATE slot SET booked = booked + n … <= capacity`, the cita (model
   it is checked in elsewhere).
 
 A kind that is not registered books as a counter (`COUNTER`: every hook does nothing).
-The kinds are registered by the composition (turnero/app.py at start-up; the tests,
-benchmarks and command line through `turnero.exam.booking.register_kind()`): the
+The kinds are registered, with their rules from the settings, by the composition
+(turnero/wiring.py's `wire(settings)`: the app, the tests, benchmarks and command line): the
 scheduler imports no kind's package, the kinds import the scheduler's public parts
 (places.take_places, places.release_places, places.record_event, rules.materialise_slots).
 """

@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import os
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,17 +41,17 @@ from turnero.core.errors import ApiError, conflict
 
 log = logging.getLogger("turnero.citas")
 
-def _fresh_seconds() -> float:
-    raw = os.environ.get("TURNERO_PLACES_FRESH_SECONDS", "").strip()
-    try:
-        return max(0.0, float(raw)) if raw else 1.0
-    except ValueError:
-        raise SystemExit(f"TURNERO_PLACES_FRESH_SECONDS debe ser un número, no {raw!r}") from None
-
-
 # How long an answer of the database about a slot's places is trusted when nothing said
-# it changed (TURNERO_PLACES_FRESH_SECONDS; 0: every attempt asks the database).
-FRESH_SECONDS = _fresh_seconds()
+# it changed (settings.places_fresh_seconds, set by turnero/wiring.py; 0: every attempt
+# asks the database).
+FRESH_SECONDS = 1.0
+
+
+def set_fresh_seconds(seconds: float) -> None:
+    global FRESH_SECONDS
+    FRESH_SECONDS = max(0.0, seconds)
+
+
 CHANNEL = "turnero_places"
 ALL = "*"  # the payload that forgets every slot (a capacity change)
 MAX_SLOTS = 200_000  # slots remembered per process before starting again

@@ -20,7 +20,7 @@ from turnero.scheduler.config import SchedulerConfig
 
 async def ranking(
     service_code: str, config: policy.PolicyConfig, *, city: str | None = None, near: str | None = None,
-    scheduler_config=None,
+    scheduler_config: SchedulerConfig,
 ) -> dict:
     """The offices ranked for a trámite (walk-in wait, then next free cita) and, when
     `near` is the citizen's office and its wait is long, the faster office to propose."""
@@ -33,7 +33,7 @@ async def ranking(
         city = city or here.city
     next_free = {}
     if service.bookable:
-        for row in await offices_for_service(service.code, scheduler_config or SchedulerConfig()):
+        for row in await offices_for_service(service.code, scheduler_config):
             if row.get("next_free"):
                 next_free[row["code"]] = datetime.fromisoformat(row["next_free"]["start"])
     ranked = await recommend_offices(service.code, config, city=city, near=near, next_free=next_free)

@@ -37,7 +37,7 @@ async def _pick(sql: str, values: list) -> list[int]:
     return [r["id"] for r in await db.execute_query_dict(placeholders(sql + _lock()), values)]
 
 
-async def take_over_citas(office_id: int, before: datetime, limit: int) -> tuple[list[dict], int]:
+async def take_over_appointments(office_id: int, before: datetime, limit: int) -> tuple[list[dict], int]:
     """Delete up to `limit` citas of the office that are over and started before
     `before`, with their events. Returns the citas (service, start,
     status) and the number of events deleted."""
