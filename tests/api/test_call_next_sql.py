@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 
 from tests.conftest import assert_error, login
-from tests.driver import issue_many
+from tests.driver import issue_many, open_desk
 from turnero.core.db import connection_name, is_postgres
 from turnero.queue import policy
 from turnero.queue.calls import _policy_order_sql
@@ -97,11 +97,6 @@ async def test_policy_as_sql_picks_what_choose_next_picks(db):
 # ---------------------------------------------------------------- one desk, racing calls
 
 
-async def _open(client, headers, desk: str) -> None:
-    response = await client.post(f"/api/offices/{OFFICE}/desks/{desk}/open", headers=headers)
-    assert response.status_code == 200, response.text
-
-
 async def _active_at(desk: str) -> int:
     return await Ticket.filter(
         desk__name=desk, desk__office__code=OFFICE, status__in=[TicketStatus.CALLED, TicketStatus.SERVING]
@@ -111,7 +106,7 @@ async def _active_at(desk: str) -> int:
 async def test_calls_racing_at_one_desk_call_one_ticket(client, kiosk):
     op = await login(client, "operador3")
     await issue_many(client, kiosk, 12)
-    await _open(client, op, "3")
+    await open_desk(client, op, "3")
     for _round in range(3):
         responses = await asyncio.gather(
             *(client.post(f"/api/offices/{OFFICE}/desks/3/call-next", headers=op) for _ in range(10))
@@ -131,7 +126,7 @@ async def test_calls_racing_at_one_desk_call_one_ticket(client, kiosk):
 async def test_call_next_and_calling_a_number_racing_at_one_desk_call_one_ticket(client, kiosk):
     op = await login(client, "operador3")
     tickets = await issue_many(client, kiosk, 8)
-    await _open(client, op, "3")
+    await open_desk(client, op, "3")
     for ticket in tickets[-4:]:
         responses = await asyncio.gather(
             client.post(f"/api/offices/{OFFICE}/desks/3/call", json={"ticket": ticket["number"]}, headers=op),
@@ -153,7 +148,7 @@ async def test_the_streak_is_kept_by_the_desk_across_calls(client, kiosk):
             f"/api/offices/{OFFICE}/tickets", json={"service": "CI-RENOV", "priority": priority}, headers=kiosk
         )
         assert response.status_code == 201
-    await _open(client, op, "3")
+    await open_desk(client, op, "3")
     order = []
     for _ in range(7):
         response = await client.post(f"/api/offices/{OFFICE}/desks/3/call-next", headers=op)
@@ -169,7 +164,7 @@ async def test_the_streak_is_kept_by_the_desk_across_calls(client, kiosk):
 
 async def _called(client, kiosk, op, desk: str = "3", service: str = "CI-RENOV") -> dict:
     await issue_many(client, kiosk, 1, service)
-    await _open(client, op, desk)
+    await open_desk(client, op, desk)
     response = await client.post(f"/api/offices/{OFFICE}/desks/{desk}/call-next", headers=op)
     assert response.status_code == 200, response.text
     return response.json()

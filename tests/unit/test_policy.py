@@ -227,9 +227,10 @@ def test_wait_estimate_grows_with_position_and_shrinks_with_desks(position, desk
 
 
 def play_day(seed: int, load: float, desks: int = 6, minutes: int = 240, preferential_share: float = 0.15,
-             config: PolicyConfig = PolicyConfig()) -> dict[str, list[float]]:
+             config: PolicyConfig = PolicyConfig(), calls: list | None = None) -> dict[str, list[float]]:
     """Desks calling with choose_next while walk-ins arrive at `load` times the desks'
-    capacity (Poisson arrivals, lognormal service times); the waits per lane."""
+    capacity (Poisson arrivals, lognormal service times); the waits per lane. `calls`
+    gets (now, the ticket called, those still waiting) for each call."""
     import heapq
     import random
 
@@ -262,6 +263,8 @@ def play_day(seed: int, load: float, desks: int = 6, minutes: int = 240, prefere
             continue
         c = decision.candidate
         waiting.remove(c)
+        if calls is not None:
+            calls.append((now, c, list(waiting)))
         streaks[desk] = decision.preferential_streak
         waits[c.lane].append((now - c.arrived_at).total_seconds() / 60)
         heapq.heappush(free, (at + rnd.lognormvariate(2.0, 0.5) * mean_service / 8.4, desk))
@@ -273,29 +276,41 @@ def p90(values: list[float]) -> float:
     return ordered[int(0.9 * (len(ordered) - 1))]
 
 
-def assert_preferential_waits_no_longer(seed: float, load: float) -> None:
-    waits = play_day(seed, load)
-    preferential, regular = waits[PREFERENTIAL], waits[REGULAR]
-    if len(preferential) < 10:
-        return
-    mean = lambda values: sum(values) / len(values)  # noqa: E731
-    assert mean(preferential) <= mean(regular) + 0.5, (mean(preferential), mean(regular))
-    assert p90(preferential) <= p90(regular) + 0.5, (p90(preferential), p90(regular))
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), load=st.sampled_from([0.5, 0.8, 0.95, 1.05, 1.2, 1.4]),
+       ratio=st.integers(1, 3))
+def test_no_regular_ticket_that_came_later_is_called_before_a_waiting_preferential_one(seed, load, ratio):
+    """The law's priority, call by call: whenever a regular ticket is called, no
+    preferential ticket of the same service has been waiting since before it — unless
+    that regular ticket was past its target (the starvation guard, which weighs a
+    preferential minute `ratio + 1` times, so the preferential one waited less)."""
+    config = PolicyConfig(preferential_ratio=ratio)
+    calls: list = []
+    play_day(seed, load, config=config, calls=calls)
+    assert calls
+    for now, called, still_waiting in calls:
+        if called.lane != REGULAR or weighed_wait(called, now, config) >= config.regular_max_wait:
+            continue
+        passed = [c for c in still_waiting if c.lane == PREFERENTIAL and c.arrived_at <= called.arrived_at]
+        assert not passed, (now, called, passed)
 
 
-# Derandomized: the same 25 days on every run, so CI is repeatable; the one day known to
-# break the p90 guarantee is pinned below (a known gap of issue 16, not hidden).
-@settings(max_examples=25, deadline=None, derandomize=True)
+@settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 10_000), load=st.sampled_from([0.5, 0.8, 0.95, 1.05, 1.2, 1.4]))
 def test_preferential_tickets_never_wait_longer_than_regular_ones_at_any_load(seed, load):
-    assert_preferential_waits_no_longer(seed, load)
-
-
-@pytest.mark.xfail(strict=True, reason="known gap (issue 16): at light load the per-desk interleave lets a "
-                   "regular that arrived later go before a waiting preferential ticket once a desk has called "
-                   "`ratio` preferential ones in a row; preferential p90 2.3 min vs regular 1.1 on this day")
-def test_known_day_where_the_interleave_puts_a_preferential_ticket_behind_a_later_regular():
-    assert_preferential_waits_no_longer(426, 0.8)
+    """Mean and p90 over eight days pooled (one light day has a dozen preferential
+    tickets: its p90 is the luck of who came while every desk was busy)."""
+    preferential, regular = [], []
+    for day in range(8):
+        waits = play_day(seed * 8 + day, load)
+        preferential += waits[PREFERENTIAL]
+        regular += waits[REGULAR]
+    mean = lambda values: sum(values) / len(values)  # noqa: E731
+    assert mean(preferential) <= mean(regular) + 0.5, (mean(preferential), mean(regular))
+    if load >= 0.8:
+        # (At half load about 9 % of either lane waits at all, so both p90s sit on the
+        # boundary between 0 and a minute: which lane is above it is chance, not policy.)
+        assert p90(preferential) <= p90(regular) + 0.5, (p90(preferential), p90(regular))
 
 
 def test_under_a_backlog_regular_tickets_still_move_and_preferential_ones_stay_ahead():

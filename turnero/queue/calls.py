@@ -137,7 +137,8 @@ def _policy_order_sql(h: str, streak: str, cutoff: str, ratio: str, now: str, *,
     after calling it. Same rule order: due appointments by time; then walk-ins past
     their target (weighed wait ≥ now - `cutoff`), the longest weighed wait first, a
     preferential one on a tie; then the best tier, where preferential goes before
-    regular while the streak is below `ratio` and after it otherwise, each by arrival.
+    regular while the streak is below `ratio`, and after it the earliest arrival of
+    either lane (each by arrival).
     PostgreSQL (the engine's) in exact intervals; `sqlite` in milliseconds of SQLite's
     date functions (for the test that holds both equal to the policy on SQLite too).
     tests/api/test_call_next_sql.py checks they agree."""
@@ -158,7 +159,7 @@ def _policy_order_sql(h: str, streak: str, cutoff: str, ratio: str, now: str, *,
         f" CASE WHEN {overdue} THEN {weighed} END DESC,"
         f" CASE WHEN {overdue} AND {h}.lane = 'preferential' THEN 0 ELSE 1 END,"
         f" CASE WHEN {walk_in} THEN {h}.weight ELSE 0 END,"
-        f" CASE WHEN {walk_in} AND ({h}.lane = 'preferential') <> ({streak} < {ratio}) THEN 1 ELSE 0 END,"
+        f" CASE WHEN {walk_in} AND {h}.lane = 'preferential' AND {streak} < {ratio} THEN 0 ELSE 1 END,"
         f" {h}.arrived_at, {h}.id"
     )
     new_streak = (

@@ -102,7 +102,12 @@ def choose_next(
     ratio = max(1, config.preferential_ratio)
     if preferential and (not regular or preferential_streak < ratio):
         return Decision(min(preferential, key=by_arrival), preferential_streak + 1)
-    return Decision(min(regular, key=by_arrival), 0)
+    # The desk has called `ratio` preferential tickets in a row: the walk-in who has
+    # waited longest now, of either lane. A regular that came after a waiting
+    # preferential ticket never goes first (the law's priority is not inverted at a
+    # light load); under a backlog the oldest regular is older, so the lane still moves.
+    first = min(preferential + regular, key=by_arrival)
+    return Decision(first, preferential_streak + 1 if first.lane == PREFERENTIAL else 0)
 
 
 def queue_position(
