@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 from argon2 import PasswordHasher, profiles
 
 from turnero.core import auth
@@ -84,3 +85,22 @@ async def test_a_current_hash_is_left_alone(client):
     response = await client.post("/api/auth/token", json={"username": "admin", "password": "demo"})
     assert response.status_code == 200
     assert (await User.get(username="admin")).password_hash == before
+
+
+def test_wiring_sets_the_hashing_cost_and_the_places_window_from_the_settings(monkeypatch):
+    from tests.driver import app_settings
+    from turnero.scheduler import places
+    from turnero.wiring import wire
+
+    try:
+        wire(app_settings(argon2_profile="low-memory", places_fresh_seconds=7.0))
+        assert places.FRESH_SECONDS == 7.0
+        assert (auth._hasher.time_cost, auth._hasher.memory_cost) == (3, 64 * 1024)
+        with pytest.raises(SystemExit):
+            wire(app_settings(argon2_profile="ultra"))
+        monkeypatch.setenv("TURNERO_PLACES_FRESH_SECONDS", "no")
+        with pytest.raises(SystemExit):
+            Settings.from_env()
+    finally:
+        wire(app_settings())
+    assert places.FRESH_SECONDS == 1.0 and auth._hasher_profile == "cheapest"

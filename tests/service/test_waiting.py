@@ -51,12 +51,13 @@ async def sql_position(ticket: Ticket, ratio: int) -> int:
     due = [(d, i) for lane, a, d, i in rows if lane == "appointment" and d <= now]
     if ticket.lane == "appointment":
         return policy.queue_position("appointment", appointments_ahead=sum(1 for k in due if k < (ticket.due_at, ticket.id)),
-                                     same_lane_ahead=0, other_lane_waiting=0, ratio=ratio)
+                                     same_lane_ahead=0, other_lane_waiting=0, other_lane_older=0, ratio=ratio)
     other = "regular" if ticket.lane == "preferential" else "preferential"
     return policy.queue_position(
         str(ticket.lane), appointments_ahead=len(due),
         same_lane_ahead=sum(1 for lane, a, d, i in rows if lane == ticket.lane and (a, i) < (ticket.arrived_at, ticket.id)),
         other_lane_waiting=sum(1 for lane, *_ in rows if lane == other), ratio=ratio,
+        other_lane_older=sum(1 for lane, a, d, i in rows if lane == other and (a, i) < (ticket.arrived_at, ticket.id)),
     )
 
 

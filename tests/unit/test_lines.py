@@ -23,12 +23,13 @@ def recount(tickets: dict[int, tuple[int, str, datetime, datetime | None]], tick
     if lane == policy.APPOINTMENT:
         ahead = sum(1 for key in due_now if key < (due, ticket_id))
         return policy.queue_position(lane, appointments_ahead=ahead, same_lane_ahead=0, other_lane_waiting=0,
-                                     ratio=ratio)
+                                     other_lane_older=0, ratio=ratio)
     other = policy.REGULAR if lane == policy.PREFERENTIAL else policy.PREFERENTIAL
     return policy.queue_position(
         lane, appointments_ahead=len(due_now),
         same_lane_ahead=sum(1 for i, s, ln, a, d in same if ln == lane and (a, i) < (arrived, ticket_id)),
         other_lane_waiting=sum(1 for i, s, ln, a, d in same if ln == other), ratio=ratio,
+        other_lane_older=sum(1 for i, s, ln, a, d in same if ln == other and (a, i) < (arrived, ticket_id)),
     )
 
 

@@ -118,11 +118,13 @@ class OfficeLines:
             # Both counts are prefixes of the same ordered line: those before it that are due.
             ahead = min(self.ahead(e), self.due(e.service_id, now))
             return policy.queue_position(policy.APPOINTMENT, appointments_ahead=ahead, same_lane_ahead=0,
-                                         other_lane_waiting=0, ratio=ratio)
+                                         other_lane_waiting=0, other_lane_older=0, ratio=ratio)
         other = policy.REGULAR if e.lane == policy.PREFERENTIAL else policy.PREFERENTIAL
+        other_line = self._lines.get((e.service_id, other))
         return policy.queue_position(
             e.lane, appointments_ahead=self.due(e.service_id, now), same_lane_ahead=self.ahead(e),
             other_lane_waiting=self.length(e.service_id, other), ratio=ratio,
+            other_lane_older=other_line.bisect_left(e.key) if other_line is not None else 0,
         )
 
     def first(self, service_id: int, lane: str, n: int) -> Iterator[tuple[int, int]]:

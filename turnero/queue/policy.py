@@ -117,19 +117,25 @@ def queue_position(
     same_lane_ahead: int,
     other_lane_waiting: int,
     ratio: int,
+    other_lane_older: int,
 ) -> int:
-    """1-based place of a ticket in its service's queue under the interleave.
+    """1-based place of a ticket in its service's queue under choose_next's walk-in rule.
 
-    A regular ticket also waits for up to `ratio` preferential tickets per regular ahead
-    of it (including itself); a preferential ticket lets one regular through per `ratio`
-    preferential ahead of it. Appointments that are due go before both."""
+    A regular ticket waits for up to `ratio` preferential tickets per regular ahead of it
+    (including itself), and for every preferential ticket that arrived before it
+    (`other_lane_older`); a preferential ticket lets one regular through per `ratio`
+    preferential ahead of it, and only regulars that arrived before it. Appointments
+    that are due go before both. One desk from a fresh streak; exact when the lanes'
+    arrivals alternate, and on 95 % of places in queues of random arrivals — otherwise a
+    few places off (a regular ticket told too early, a preferential one too late): the
+    counts do not say when each regular ahead came (tests/unit/test_policy.py)."""
     ratio = max(1, ratio)
     if lane == APPOINTMENT:
         return appointments_ahead + 1
     if lane == PREFERENTIAL:
-        interleaved = min(other_lane_waiting, same_lane_ahead // ratio)
+        interleaved = min(other_lane_older, same_lane_ahead // ratio)
     else:
-        interleaved = min(other_lane_waiting, ratio * (same_lane_ahead + 1))
+        interleaved = min(other_lane_waiting, max(ratio * (same_lane_ahead + 1), other_lane_older))
     return appointments_ahead + same_lane_ahead + interleaved + 1
 
 
