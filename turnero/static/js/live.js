@@ -14,7 +14,8 @@
    With pollWhileDown the board JSON is re-read every 15 s while the socket is down, and
    every 5 s while the server's pings say its event bus is down (`"bus": "down"`: only
    that instance's own events reach the socket then), so no screen stays stale; those
-   snapshots come with `polled: true`. */
+   snapshots come with `polled: true`. A poll that succeeds while the socket is down
+   reconnects it at once. */
 (function () {
   "use strict";
 
@@ -137,6 +138,13 @@
           { headers: { Accept: "application/json" }, cache: "no-store" });
         if (res.ok && (status !== "live" || busDown) && o.onSnapshot) {
           o.onSnapshot(Object.assign(await res.json(), { polled: true }));
+        }
+        // The server answers again: try the socket now rather than at the end of a backoff
+        // that grew while it was away (up to 30 s). The backoff itself is kept, so a socket
+        // that a proxy refuses is still tried only as often as the board is polled.
+        if (res.ok && !ws && !stopped && status !== "live") {
+          clearTimeout(retryTimer);
+          connect();
         }
       } catch (e) { /* still offline */ }
     }
