@@ -62,3 +62,28 @@ async def test_short_world_accounts_for_every_ticket(tmp_path):
     assert {g["goal"] for g in figures["goals"]} and all(g["pass"] in (True, False, None) for g in figures["goals"])
     text = world_day.markdown(rep)
     assert "| load |" in text and ("PASS" in text or "FAIL" in text)
+
+
+def test_wait_with_usual_desks_converts_the_work_done():
+    # 10 desks today against 20 usually: what took 30 minutes takes 15 at the usual rate;
+    # with the same hours nothing changes; a ticket issued before the doors (minute -30
+    # from opening) is converted over the hours as they were.
+    today, usual = [10.0] * 300, [20.0] * 300
+    assert world_day.wait_with_usual_desks(0.0, 30.0, today, usual) == 15.0
+    assert world_day.wait_with_usual_desks(12.5, 7.25, usual, usual) == 7.25
+    step = [0.0] * 60 + [10.0] * 240  # nobody until opening (minute 60 from an hour before)
+    assert abs(world_day.wait_with_usual_desks(-30.0, 60.0, step, [10.0] * 300) - 30.0) < 1e-9
+    assert world_day.wait_with_usual_desks(5.0, 0.0, today, usual) == 0.0
+
+
+def test_desk_capacity_follows_the_plan():
+    world = dataclasses.replace(world_day.WORLD, desks=6)
+    plan = world_day.plan_day(world, 3, world_day.DAY, 0, 0.9, 240)
+    tr = world_day.traits(world, 3)
+    capacity = world_day.desk_capacity(world, plan, tr)
+    assert capacity[0] == 0.0  # an hour before opening
+    full = sum(1 / tr.speed[d.name] for d in plan.desks if d.opens is not None)
+    assert abs(capacity[-1] - full) < 1e-9  # late in the day every staffed desk is back
+    assert min(capacity[60 + 60: 60 + 240]) < full  # a break in the morning takes a desk away
+    today, usual = world_day.usual_capacity(world, 3, 0.9, 240)
+    assert today == capacity and len(usual) == len(capacity)
