@@ -174,6 +174,8 @@ def test_errors_that_move_with_the_clock_are_corrected_per_half_hour():
     model = ErrorModel.fit(past)
     assert 80 <= model.corrected(60, "regular", False, "09:30") <= 87  # (60 + 5) × 1.4 − 5 = 86
     assert 45 <= model.corrected(60, "regular", False, "10:30") <= 49  # (60 + 5) × 0.8 − 5 = 47
-    # A half hour never seen borrows the lane's, and no slot at all is the lane's too.
+    # A quarter hour never seen borrows the lane's, and no slot at all is the lane's too.
     assert model.corrected(60, "regular", False, "14:00") == model.corrected(60, "regular", False)
     assert eta_inputs.day_slot(Office(timezone="America/La_Paz"), la_paz(9, 44)) == "09:30"
+    assert eta_inputs.day_slot(Office(timezone="America/La_Paz"), la_paz(9, 45)) == "09:45"
+    assert eta_inputs.day_slot(Office(timezone="America/La_Paz"), la_paz(7, 14)) == "07:00"

@@ -12,7 +12,9 @@ estimate itself: an engine that under-promises near capacity (desks on a break, 
 heavier tail than its average minutes) learns by how much, per group, and the figure
 shown is (m + SHIFT)·q_mid − SHIFT, always inside its range. The errors are kept apart by lane
 (preferential and regular waits err differently), by part of the day (the first hour
-after opening errs most) and by the half hour of the day it was issued in: the engine
+after opening errs most) and by the quarter hour of the day it was issued in (quarter
+hours, not halves: at opening the crowd at the door and those who come as the desks
+open err in opposite directions within one half hour): the engine
 does not know when desks will take their breaks and lunch, and on a day near capacity
 its error moves with the clock — the same way day after day (a promise made at 09:30
 runs into the 10:00 breaks). A group with fewer than MIN_SAMPLES borrows the wider
@@ -38,7 +40,7 @@ class Sample:
     first_hour: bool  # issued before the office's first hour of the day was over
     promised: int
     actual: float  # minutes from issue to the first call
-    slot: str | None = None  # the local half hour it was issued in ("09:30")
+    slot: str | None = None  # the local quarter hour it was issued in ("09:45")
 
 
 def quantile(sorted_values: list[float], q: float) -> float:
@@ -51,7 +53,7 @@ def quantile(sorted_values: list[float], q: float) -> float:
 
 @dataclass(frozen=True)
 class ErrorModel:
-    # (lane, first hour, half hour) -> (q_low, q_mid, q_high); a None is the wider group.
+    # (lane, first hour, quarter hour) -> (q_low, q_mid, q_high); a None is the wider group.
     factors: dict[tuple[str | None, bool | None, str | None], tuple[float, float, float]] = field(
         default_factory=dict)
     samples: int = 0

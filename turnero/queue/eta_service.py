@@ -245,7 +245,7 @@ class OfficeEstimate:
     tickets: dict[int, int | None] = field(default_factory=dict)  # as played (appointments use it)
     errors: eta_range.ErrorModel = field(default_factory=eta_range.ErrorModel)
     first_hour: bool = False  # computed within the office's first hour of the day (it errs most)
-    slot: str | None = None  # the local half hour it was computed in (eta_range: errors by the clock)
+    slot: str | None = None  # the local quarter hour it was computed in (eta_range: errors by the clock)
     lines_version: int = 0
     queue_version: int = 0
     desk_version: int = 0
