@@ -93,6 +93,54 @@ async def test_history_with_a_known_service_time_gives_known_waits(db):
     assert await eta_service.estimate_for_ticket(ticket, office, POLICY) == 20
 
 
+async def walk_ins_history(office: Office, code: str, lane: str, *, days_ago: int, hour: int, count: int) -> None:
+    """`count` walk-ins of `lane` issued between hour:00 and hour:29 `days_ago` days before the 23rd."""
+    svc = await Service.get(code=code)
+    for n in range(count):
+        issued = la_paz(23 - days_ago, hour, n * 30 // count)
+        await Ticket.create(
+            public_id=f"w{lane[0]}{code}{days_ago}{hour}{n}", visit_id=f"w{lane[0]}{code}{days_ago}{hour}{n}",
+            office=office, service=svc, day=issued.astimezone(LA_PAZ).date(), number=f"W{lane[0]}-{hour}{n:03d}",
+            status=TicketStatus.DONE, priority="senior" if lane == "preferential" else "regular", lane=lane,
+            arrived_at=issued, issued_at=issued,
+            called_at=issued + timedelta(minutes=40), started_at=issued + timedelta(minutes=40),
+            finished_at=issued + timedelta(minutes=45))
+
+
+async def test_walk_ins_still_at_the_kiosks_are_expected_from_the_usual_day(db):
+    """At the doors' opening nothing is issued yet: the preferential walk-ins the office
+    usually issues in the coming hour are still expected (and go before a regular one
+    issued now), scaled by how today compares; a weekend day is not a weekday's guide."""
+    office = await Office.get(code="LPZ-ZONA-SUR")
+    ci = await Service.get(code="CI-RENOV")
+    for days_ago in (1, 2, 3):  # Fri 20, Thu 19 … before Monday the 23rd; Sun 22 is the weekend
+        await walk_ins_history(office, "CI-RENOV", "preferential", days_ago=days_ago + 2, hour=7, count=12)
+        await walk_ins_history(office, "CI-RENOV", "regular", days_ago=days_ago + 2, hour=7, count=60)
+    await walk_ins_history(office, "CI-RENOV", "preferential", days_ago=1, hour=7, count=300)  # Sunday: not counted
+    today = la_paz(23, 7).astimezone(LA_PAZ).date()
+    expected = await eta_inputs.expected_arrivals(office, today, la_paz(23, 7))
+    key = (ci.id, "preferential", None, 0)
+    assert expected[key] == pytest.approx(12.0)  # the mean over the three weekdays, nobody issued yet
+    assert expected[(ci.id, "regular", None, 0)] == pytest.approx(60.0)
+    # Past the usual arrivals nothing more is expected; a quiet morning lowers the figure.
+    eta_inputs.clear_cache()
+    assert await eta_inputs.expected_arrivals(office, today, la_paz(23, 9)) == {}
+    eta_inputs.clear_cache()
+    later = await eta_inputs.expected_arrivals(office, today, la_paz(23, 7, 15))
+    assert 0 < later[key] < 6.0  # 6 usually come after 07:15, and today nobody came by then
+    # The replay plays them in: the second regular ticket issued at the doors waits for
+    # the preferential ones who come while the first is at the desk.
+    eta_inputs.clear_cache()
+    clock.freeze(la_paz(23, 7))
+    await desks.set_desk_status(office, "3", DeskStatus.OPEN, await actor())
+    await issue(office)
+    second = await Ticket.get(public_id=(await issue(office))["id"])
+    alone = (await eta_service.estimates_for_office(office, POLICY, with_arrivals=False)).tickets[second.id]
+    eta_service.clear_cache()
+    behind_them = (await eta_service.estimates_for_office(office, POLICY)).tickets[second.id]
+    assert 0 < alone < behind_them
+
+
 async def test_todays_finished_calls_update_the_service_time(db):
     office = await Office.get(code="LPZ-ZONA-SUR")
     who = await actor()

@@ -5,8 +5,9 @@ Service times come straight from the ticket rows (called_at → finished_at of f
 calls, written by the engine in the same transaction as the finish): one grouped
 statement per office over its last HISTORY_DAYS days, cached for STATS_TTL of the
 clock — so they follow every finished ticket without a statistics table, a write in
-the finish hot path or a job. The walk-ins still expected come from the last
-ARRIVAL_WINDOW's issues.
+the finish hot path or a job. The walk-ins still expected come from the office's usual
+day (`arrivals`: its comparable earlier days by quarter hour, scaled by today so far),
+or from the last ARRIVAL_WINDOW's issues when it has no such days yet.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from turnero.core import clock
 from turnero.core.cache import Cache
 from turnero.core.db import db_datetime, is_postgres, placeholders
 from turnero.core.models import Office
-from turnero.queue import eta, eta_range, policy, staffing
+from turnero.queue import arrivals, eta, eta_range, policy, staffing
 from turnero.queue.models import Ticket, TicketStatus
 
 STATS_TTL = timedelta(seconds=60)
@@ -95,16 +96,19 @@ class Stats:
     computed_at: datetime
     day: date
     model: eta.ServiceTimeModel
-    # (service id, lane, flow service id, step index) -> visits issued in the window
-    arrivals: dict[tuple, int]
+    # (service id, lane, flow service id, step index) -> visits expected in the next ARRIVAL_WINDOW
+    arrivals: dict[tuple, float]
 
 
 # Per office and local day, on the estimate's own clock (`now`): tests move it.
 _stats_cache = Cache(STATS_TTL.total_seconds())
+# The usual day's arrivals do not change during the day (per office and local day).
+_usual_cache = Cache(timedelta(hours=1).total_seconds())
 
 
 def clear_cache() -> None:
     _stats_cache.forget()
+    _usual_cache.forget()
     _errors_cache.forget()
 
 
@@ -146,6 +150,57 @@ async def _arrival_counts(office_id: int, today: date, since: datetime) -> dict[
     return {(r["service_id"], r["lane"], r["flow_service_id"], r["step_index"]): int(r["n"]) for r in rows}
 
 
+async def _usual_arrivals(office: Office, today: date, offset_hours: float) -> tuple[dict[tuple, dict[int, int]], int]:
+    """Walk-ins per stream and local quarter hour summed over the comparable earlier days
+    (the last HISTORY_DAYS days of the same kind as today: weekdays or weekend), and how
+    many such days had any. Today does not change them: cached for the day."""
+    cached = _usual_cache.get((office.id, today))
+    if cached is not None:
+        return cached
+    if is_postgres():
+        hour = "CAST(EXTRACT(HOUR FROM issued_at AT TIME ZONE 'UTC') AS INTEGER)"
+        quarter = "CAST(FLOOR(EXTRACT(MINUTE FROM issued_at AT TIME ZONE 'UTC') / 15) AS INTEGER)"
+    else:
+        hour = "CAST(strftime('%H', issued_at) AS INTEGER)"
+        quarter = "CAST(strftime('%M', issued_at) AS INTEGER) / 15"
+    rows = await _connection().execute_query_dict(
+        placeholders(
+            f"SELECT day, service_id, lane, flow_service_id, step_index, {hour} AS utc_hour, {quarter} AS utc_quarter,"
+            " COUNT(*) AS n FROM ticket WHERE office_id = ? AND day >= ? AND day < ? AND hop = 0 AND lane <> ?"
+            " GROUP BY day, service_id, lane, flow_service_id, step_index, utc_hour, utc_quarter"
+        ),
+        [office.id, today - timedelta(days=HISTORY_DAYS), today, policy.APPOINTMENT],
+    )
+    usual: dict[tuple, dict[int, int]] = {}
+    days = set()
+    shift = round(offset_hours * 60)
+    for r in rows:
+        day = r["day"] if isinstance(r["day"], date) else date.fromisoformat(str(r["day"]))
+        if staffing.same_kind(day, today):
+            days.add(day)
+            key = (r["service_id"], r["lane"], r["flow_service_id"], r["step_index"])
+            minute = (int(r["utc_hour"]) * 60 + int(r["utc_quarter"]) * arrivals.QUARTER + shift) % (24 * 60)
+            by_quarter = usual.setdefault(key, {})
+            q = minute // arrivals.QUARTER
+            by_quarter[q] = by_quarter.get(q, 0) + int(r["n"])
+    return _usual_cache.put((office.id, today), (usual, len(days)))
+
+
+async def expected_arrivals(office: Office, today: date, now: datetime) -> dict[tuple, float]:
+    """Walk-ins expected per stream in the next ARRIVAL_WINDOW (see `arrivals`); a stream
+    the usual day does not know keeps its last hour's count."""
+    offset = _utc_offset_hours(office.timezone, now)
+    last_hour = await _arrival_counts(office.id, today, now - ARRIVAL_WINDOW)
+    usual, days = await _usual_arrivals(office, today, offset)
+    if not days:
+        return dict(last_hour)
+    local = now.astimezone(ZoneInfo(office.timezone))
+    so_far = sum((await _arrival_counts(office.id, today, now - timedelta(days=1))).values())  # all of today's
+    coming = arrivals.expected(usual, days, so_far, local.hour * 60 + local.minute + local.second / 60,
+                               ARRIVAL_WINDOW.total_seconds() / 60)
+    return {**{k: float(n) for k, n in last_hour.items() if k not in usual}, **coming}
+
+
 async def office_stats(office: Office, catalogue: dict[int, CatalogueService], now: datetime) -> Stats:
     today = clock.local_day(now, office.timezone)
     cached = _stats_cache.get((office.id, today), now=now.timestamp())
@@ -159,7 +214,7 @@ async def office_stats(office: Office, catalogue: dict[int, CatalogueService], n
     model = eta.ServiceTimeModel.fit(
         observations, {s.id: s.prior_minutes for s in catalogue.values()}, utc_offset_hours=offset
     )
-    stats = Stats(now, today, model, await _arrival_counts(office.id, today, now - ARRIVAL_WINDOW))
+    stats = Stats(now, today, model, await expected_arrivals(office, today, now))
     return _stats_cache.put((office.id, today), stats, now=now.timestamp())
 
 

@@ -107,6 +107,11 @@ def _weekend(day: date) -> bool:
     return day.weekday() >= 5
 
 
+def same_kind(day: date, other: date) -> bool:
+    """Comparable days: weekdays with weekdays, Saturday and Sunday with weekends."""
+    return _weekend(day) == _weekend(other)
+
+
 @dataclass(frozen=True)
 class _Window:
     """The part of a day that matters: from `start` (previous span's end or midnight)
@@ -201,7 +206,7 @@ def usual_staffing(
     today = local_now.date()
     window = _window(spans, local_now) or _Window(timedelta(0), None, _DAY)
     days = [today - timedelta(days=n) for n in range(1, history_days + 1)]
-    bounds = {d: window.on(d, zone) for d in days if _weekend(d) == _weekend(today)}
+    bounds = {d: window.on(d, zone) for d in days if same_kind(d, today)}
     first_opens: dict[int, tuple[float, ...]] = {}
     pauses: dict[int, tuple[float, ...]] = {}
     worked: set[date] = set()

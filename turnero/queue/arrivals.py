@@ -1,0 +1,59 @@
+"""Walk-ins still to come in the next hour, for the wait replay. Pure: plain values in.
+
+The replay plays future walk-ins in because a preferential ticket issued later is still
+called before a regular one waiting now. Counting only the last hour's issues fails
+exactly when it matters most: at the doors' opening nothing has been issued yet, so a
+regular ticket at the head of the morning crowd was told it goes at opening, and then
+every senior, pregnant woman and parent with a child still queueing at the kiosks went
+first (measured: 37–41 of them, half an hour's wait the promise did not hold).
+
+So the office's usual day says what comes next: per line, lane and flow, the walk-ins
+issued in each local quarter hour on its comparable earlier days, averaged over those
+days, summed over the coming window — scaled by how today compares with them so far
+(today's issues against the usual count by this time of day, both with a few tickets'
+weight added so an early quiet quarter does not make the day look empty).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+
+QUARTER = 15  # minutes
+QUARTERS_PER_DAY = 24 * 60 // QUARTER
+# Tickets added to today's count and to the usual one before comparing them.
+SCALE_WEIGHT = 20.0
+
+
+def _overlap(quarter: int, start: float, end: float) -> float:
+    """How much of the quarter hour `quarter` (of the local day) lies in [start, end),
+    in minutes of the day, as a share of the quarter."""
+    lo, hi = quarter * QUARTER, (quarter + 1) * QUARTER
+    return max(0.0, min(hi, end) - max(lo, start)) / QUARTER
+
+
+def expected(
+    usual: Mapping[Hashable, Mapping[int, int]],
+    days: int,
+    today_so_far: int,
+    minute_of_day: float,
+    window_minutes: float = 60.0,
+) -> dict[Hashable, float]:
+    """Walk-ins expected in [now, now + window) per stream key.
+
+    `usual`: per key, walk-ins issued in each local quarter hour (0 = 00:00–00:15) summed
+    over `days` comparable earlier days; `today_so_far`: walk-ins issued today before now
+    (all keys); `minute_of_day`: now, local. Nothing is expected without history."""
+    if days <= 0:
+        return {}
+    end = minute_of_day + window_minutes
+    usual_so_far = 0.0
+    coming: dict[Hashable, float] = {}
+    for key, by_quarter in usual.items():
+        ahead = 0.0
+        for quarter, count in by_quarter.items():
+            usual_so_far += count * _overlap(quarter, 0.0, minute_of_day)
+            ahead += count * _overlap(quarter, minute_of_day, end)
+        if ahead > 0:
+            coming[key] = ahead / days
+    scale = (today_so_far + SCALE_WEIGHT) / (usual_so_far / days + SCALE_WEIGHT)
+    return {key: n * scale for key, n in coming.items()}
