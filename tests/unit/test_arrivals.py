@@ -29,20 +29,28 @@ def test_the_crowd_still_at_the_kiosks_is_expected_before_any_ticket_is_issued()
     got = arrivals.expected(usual, 10, 0, 7 * 60)
     assert got == {PREF: pytest.approx(16.0)}
     # Half way through the first quarter: 3 of the usual 16 are behind, 13 ahead; nobody
-    # came yet where 3 usually have, so today looks a little quieter: 13 × 20 / 23.
+    # came in the last hour where 3 usually have, so today looks a little quieter: 13 × 20 / 23.
     w = arrivals.SCALE_WEIGHT
     assert arrivals.expected(usual, 10, 0, 7 * 60 + 7.5)[PREF] == pytest.approx(13.0 * w / (3.0 + w))
 
 
-def test_a_busier_day_than_usual_expects_more():
+def test_a_busier_hour_than_usual_expects_more():
     usual = {REG: {q(7, 0): 100, q(7, 15): 100, q(7, 30): 100, q(7, 45): 100, q(8, 0): 100, q(8, 15): 100}}
-    usual_by_0730 = 20.0  # per day
+    usual_by_0730 = 20.0  # per day, in the hour before 07:30
     quiet = arrivals.expected(usual, 10, 10, 7 * 60 + 30)[REG]
     usual_day = arrivals.expected(usual, 10, round(usual_by_0730), 7 * 60 + 30)[REG]
     busy = arrivals.expected(usual, 10, 40, 7 * 60 + 30)[REG]
     assert quiet < usual_day < busy
     assert usual_day == pytest.approx(40.0)  # 4 quarters × 10 a day, today as usual
     assert busy == pytest.approx(40.0 * (40 + arrivals.SCALE_WEIGHT) / (20 + arrivals.SCALE_WEIGHT))
+    # Only the last hour compares: at 08:15 the usual hour before holds 40 a day.
+    assert arrivals.expected(usual, 10, 40, 8 * 60 + 15)[REG] == pytest.approx(10.0)  # 08:15–08:30 only
+
+
+def test_a_big_morning_crowd_does_not_make_the_afternoon_busy():
+    usual = {REG: {q(7, 0): 1000, q(13, 0): 100, q(13, 15): 100, q(13, 30): 100, q(13, 45): 100}}
+    # At 12:45 the last hour is as usual (nothing): the 40 usual walk-ins of 13:00–13:45.
+    assert arrivals.expected(usual, 10, 0, 12 * 60 + 45)[REG] == pytest.approx(30.0)
 
 
 def test_past_the_usual_last_walk_in_nothing_more_is_expected():
@@ -60,5 +68,6 @@ def test_never_negative_and_within_the_window(by_quarter, days, today, minute):
     else:
         assert got[REG] > 0
         scale = (today + arrivals.SCALE_WEIGHT) / (
-            sum(n * arrivals._overlap(k, 0, minute) for k, n in by_quarter.items()) / days + arrivals.SCALE_WEIGHT)
+            sum(n * arrivals._overlap(k, minute - 60, minute) for k, n in by_quarter.items()) / days
+            + arrivals.SCALE_WEIGHT)
         assert got[REG] == pytest.approx(window * scale)

@@ -9,9 +9,11 @@ first (measured: 37–41 of them, half an hour's wait the promise did not hold).
 
 So the office's usual day says what comes next: per line, lane and flow, the walk-ins
 issued in each local quarter hour on its comparable earlier days, averaged over those
-days, summed over the coming window — scaled by how today compares with them so far
-(today's issues against the usual count by this time of day, both with a few tickets'
-weight added so an early quiet quarter does not make the day look empty).
+days, summed over the coming window — scaled by how the last window compares with the
+same window of the usual day (both with a few tickets' weight added, so a quiet quarter
+does not make the day look empty). The last window, not the whole day so far: the size
+of the morning crowd says little about the afternoon, and a day that turns busy or
+quiet shows it within the hour.
 """
 
 from __future__ import annotations
@@ -34,26 +36,27 @@ def _overlap(quarter: int, start: float, end: float) -> float:
 def expected(
     usual: Mapping[Hashable, Mapping[int, int]],
     days: int,
-    today_so_far: int,
+    today_recent: int,
     minute_of_day: float,
     window_minutes: float = 60.0,
 ) -> dict[Hashable, float]:
     """Walk-ins expected in [now, now + window) per stream key.
 
     `usual`: per key, walk-ins issued in each local quarter hour (0 = 00:00–00:15) summed
-    over `days` comparable earlier days; `today_so_far`: walk-ins issued today before now
-    (all keys); `minute_of_day`: now, local. Nothing is expected without history."""
+    over `days` comparable earlier days; `today_recent`: walk-ins issued today in
+    [now − window, now) (all keys); `minute_of_day`: now, local. Nothing is expected
+    without history."""
     if days <= 0:
         return {}
-    end = minute_of_day + window_minutes
-    usual_so_far = 0.0
+    start, end = minute_of_day - window_minutes, minute_of_day + window_minutes
+    usual_recent = 0.0
     coming: dict[Hashable, float] = {}
     for key, by_quarter in usual.items():
         ahead = 0.0
         for quarter, count in by_quarter.items():
-            usual_so_far += count * _overlap(quarter, 0.0, minute_of_day)
+            usual_recent += count * _overlap(quarter, start, minute_of_day)
             ahead += count * _overlap(quarter, minute_of_day, end)
         if ahead > 0:
             coming[key] = ahead / days
-    scale = (today_so_far + SCALE_WEIGHT) / (usual_so_far / days + SCALE_WEIGHT)
+    scale = (today_recent + SCALE_WEIGHT) / (usual_recent / days + SCALE_WEIGHT)
     return {key: n * scale for key, n in coming.items()}

@@ -6,7 +6,7 @@ calls, written by the engine in the same transaction as the finish): one grouped
 statement per office over its last HISTORY_DAYS days, cached for STATS_TTL of the
 clock — so they follow every finished ticket without a statistics table, a write in
 the finish hot path or a job. The walk-ins still expected come from the office's usual
-day (`arrivals`: its comparable earlier days by quarter hour, scaled by today so far),
+day (`arrivals`: its comparable earlier days by quarter hour, scaled by the last hour),
 or from the last ARRIVAL_WINDOW's issues when it has no such days yet.
 """
 
@@ -195,8 +195,7 @@ async def expected_arrivals(office: Office, today: date, now: datetime) -> dict[
     if not days:
         return dict(last_hour)
     local = now.astimezone(ZoneInfo(office.timezone))
-    so_far = sum((await _arrival_counts(office.id, today, now - timedelta(days=1))).values())  # all of today's
-    coming = arrivals.expected(usual, days, so_far, local.hour * 60 + local.minute + local.second / 60,
+    coming = arrivals.expected(usual, days, sum(last_hour.values()), local.hour * 60 + local.minute + local.second / 60,
                                ARRIVAL_WINDOW.total_seconds() / 60)
     return {**{k: float(n) for k, n in last_hour.items() if k not in usual}, **coming}
 
