@@ -107,6 +107,32 @@ async def walk_ins_history(office: Office, code: str, lane: str, *, days_ago: in
             finished_at=issued + timedelta(minutes=45))
 
 
+async def test_a_desk_is_expected_to_take_its_usual_lunch(db):
+    """A desk that pauses at 10:30 for half an hour on every weekday is expected to: the
+    ticket it would have called then waits until it is back; once it took its pause
+    today, nobody waits for it any more."""
+    office = await Office.get(code="LPZ-ZONA-SUR")
+    await history(office, "CI-RENOV", days_ago=3, hour=10, minutes=10.0, count=400)
+    desk = await Desk.get(office=office, name="3")
+    for day in (16, 17, 18, 19, 20):  # Monday 16th to Friday 20th
+        for kind, hh, mm in (("open", 8, 0), ("paused", 10, 30), ("open", 11, 0), ("closed", 16, 0)):
+            await DeskEvent.create(desk=desk, kind=kind, at=la_paz(day, hh, mm))
+    clock.freeze(la_paz(23, 10))
+    await desks.set_desk_status(office, "3", DeskStatus.OPEN, await actor())
+    tickets = [await issue(office) for _ in range(5)]
+    ids = [(await Ticket.get(public_id=t["id"])).id for t in tickets]
+    estimate = await eta_service.estimates_for_office(office, POLICY, with_arrivals=False)
+    assert [estimate.tickets[i] for i in ids] == [0, 10, 20, 60, 70]
+    # The pause taken today (at 10:25, near its usual time): after it, the line moves on.
+    clock.freeze(la_paz(23, 10, 25))
+    await desks.set_desk_status(office, "3", DeskStatus.PAUSED, await actor())
+    clock.freeze(la_paz(23, 10, 55))
+    await desks.set_desk_status(office, "3", DeskStatus.OPEN, await actor())
+    eta_service.clear_cache()
+    estimate = await eta_service.estimates_for_office(office, POLICY, with_arrivals=False)
+    assert [estimate.tickets[i] for i in ids] == [0, 10, 20, 30, 40]
+
+
 async def test_walk_ins_still_at_the_kiosks_are_expected_from_the_usual_day(db):
     """At the doors' opening nothing is issued yet: the preferential walk-ins the office
     usually issues in the coming hour are still expected (and go before a regular one

@@ -142,6 +142,33 @@ def test_a_busy_desk_is_free_when_its_call_should_end():
     assert simulate([t(1)], [late], flat({A: 10}), now=NOW, config=NO_LIMIT).wait_minutes(1) == 3
 
 
+def test_a_planned_pause_is_taken_once_the_call_under_way_ends():
+    # One desk, 10 minutes a call, lunch planned at +15 for 30 minutes: the call begun at
+    # +10 ends at +20, then the desk goes; the third ticket waits until +50.
+    lunch = ((NOW + timedelta(minutes=15), timedelta(minutes=30)),)
+    p = simulate([t(1), t(2), t(3)], [DeskState(1, {A: 1}, pauses=lunch)], flat({A: 10}), now=NOW,
+                 config=NO_LIMIT, ghosts=[(A, REGULAR)])
+    assert waits(p, [1, 2, 3]) == [0, 10, 50]
+    assert p.walk_in_minutes(A) == 60
+    # The other desk, without a pause, takes the line alone from +20 to +50.
+    both = [DeskState(1, {A: 1}, pauses=lunch), DeskState(2, {A: 1})]
+    p = simulate([t(i) for i in range(1, 9)], both, flat({A: 10}), now=NOW, config=NO_LIMIT)
+    assert waits(p, range(1, 9)) == [0, 0, 10, 10, 20, 30, 40, 50]
+
+
+def test_an_idle_desk_takes_its_pause_at_its_start():
+    # Nothing to call until an appointment falls due at +20: the desk, idle, went to its
+    # pause at +5 and is back at +25, not 20 minutes after it found the appointment.
+    pause = ((NOW + timedelta(minutes=5), timedelta(minutes=20)),)
+    queue = [t(9, APPOINTMENT, 1, due_at=NOW + timedelta(minutes=20))]
+    p = simulate(queue, [DeskState(1, {A: 1}, pauses=pause)], flat({A: 10}), now=NOW, config=NO_LIMIT)
+    assert p.wait_minutes(9) == 25
+    # A pause over before the desk is needed changes nothing.
+    early = ((NOW + timedelta(minutes=1), timedelta(minutes=10)),)
+    p = simulate(queue, [DeskState(1, {A: 1}, pauses=early)], flat({A: 10}), now=NOW, config=NO_LIMIT)
+    assert p.wait_minutes(9) == 20
+
+
 def test_a_fallback_service_waits_for_the_primary_line_to_empty():
     queue = [t(1, minutes_ago=1), t(2, minutes_ago=2), t(3, minutes_ago=30, service=B)]
     p = simulate(queue, [DeskState(1, {A: 1, B: 2})], flat({A: 10, B: 5}), now=NOW, config=NO_LIMIT,

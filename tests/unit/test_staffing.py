@@ -267,16 +267,102 @@ def test_every_expected_time_is_at_or_after_now_and_before_the_closing(plan, sta
             assert value < at(day, closing.hour, closing.minute)
     if closing is not None and now >= at(day, closing.hour, closing.minute):
         assert all(v is None for v in got.values())
-    # What expected_desks does: the past learnt once (cached), today's changes apart.
+    # What desk_plan does: the past learnt once (cached), today's changes apart.
     usual = staffing.usual_staffing(events, spans=spans, now=now, tz=TZ)
     today = [e for e in events if e.at >= at(day, 0)]
     assert expected_start(desks, today, spans=spans, now=now, tz=TZ, usual=usual) == got
+    # Expected pauses: from now on, before the closing, earliest first, of a known length.
+    pauses = staffing.expected_pauses([1, 2, 3, 4], today, spans=spans, now=now, tz=TZ, usual=usual)
+    for planned in pauses.values():
+        assert planned and [start for start, _ in planned] == sorted(start for start, _ in planned)
+        for start, length in planned:
+            assert start >= now and length > timedelta(0)
+            if closing is not None:
+                assert start < at(day, closing.hour, closing.minute)
+
+
+# ---------------------------------------------------------------- pauses a desk is expected to take
+
+
+def lunches(day: date, starts: dict[int, list[tuple[int, int, int]]]) -> list[StatusChange]:
+    """Every weekday before `day`: each desk open 08:00–16:00 with its pauses; `starts`
+    desk -> [(hh, mm, minutes)], the n-th weekday shifted by (n % 5) - 2 minutes."""
+    out = []
+    for n, d in enumerate(weekdays_before(day)):
+        for desk_id, pauses in starts.items():
+            out += shift(desk_id, d, (8, 0))
+            for hh, mm, minutes in pauses:
+                begin = at(d, hh, mm) + timedelta(minutes=n % 5 - 2)
+                out += [StatusChange(desk_id, "paused", begin), StatusChange(desk_id, "open", begin + timedelta(minutes=minutes))]
+    return sorted(out, key=lambda c: c.at)
+
+
+def pauses_at(now: datetime, events, today=(), desks=(1, 2)) -> dict:
+    usual = staffing.usual_staffing(events, spans=HOURS, now=now, tz=TZ)
+    return staffing.expected_pauses(desks, list(today), spans=HOURS, now=now, tz=TZ, usual=usual)
+
+
+def test_a_desk_that_lunches_at_the_same_time_is_expected_to_lunch_today():
+    events = lunches(MONDAY, {1: [(12, 40, 40)], 2: [(13, 30, 30)]})
+    got = pauses_at(at(MONDAY, 9), events)
+    assert got == {1: ((at(MONDAY, 12, 40), timedelta(minutes=40)),),
+                   2: ((at(MONDAY, 13, 30), timedelta(minutes=30)),)}
+    # Two habits of one desk, earliest first.
+    events = lunches(MONDAY, {1: [(13, 0, 45), (10, 0, 15)]})
+    assert pauses_at(at(MONDAY, 8), events, desks=[1])[1] == (
+        (at(MONDAY, 10), timedelta(minutes=15)), (at(MONDAY, 13), timedelta(minutes=45)))
+
+
+def test_breaks_at_any_time_of_a_long_morning_make_no_habit():
+    events = []
+    for n, d in enumerate(weekdays_before(MONDAY)):
+        events += shift(1, d, (8, 0))
+        begin = at(d, 9, 30) + timedelta(minutes=(n * 37) % 105)  # 09:30–11:15, scattered
+        events += [StatusChange(1, "paused", begin), StatusChange(1, "open", begin + timedelta(minutes=20))]
+    events.sort(key=lambda c: c.at)
+    assert staffing.usual_staffing(events, spans=HOURS, now=at(MONDAY, 8), tz=TZ).habits == {}
+    assert pauses_at(at(MONDAY, 8), events) == {}
+
+
+def test_a_pause_on_fewer_than_half_of_the_days_is_no_habit():
+    days = weekdays_before(MONDAY)
+    events = history(MONDAY, {1: (8, 0)})
+    for d in days[: len(days) // 2 - 1]:
+        events += [StatusChange(1, "paused", at(d, 12)), StatusChange(1, "open", at(d, 12, 30))]
+    events.sort(key=lambda c: c.at)
+    assert pauses_at(at(MONDAY, 9), events) == {}
+
+
+def test_a_habit_taken_today_or_long_past_is_not_expected_and_a_late_one_is_expected_now():
+    events = lunches(MONDAY, {1: [(12, 40, 40)]})
+    taken = [StatusChange(1, "open", at(MONDAY, 8)), StatusChange(1, "paused", at(MONDAY, 12, 31)),
+             StatusChange(1, "open", at(MONDAY, 13, 10))]
+    assert pauses_at(at(MONDAY, 13, 15), events, taken) == {}
+    assert pauses_at(at(MONDAY, 12, 35), events, taken[:2]) == {}  # under way
+    # Not gone yet at 12:50: expected now; at 13:40 it is skipped today.
+    assert pauses_at(at(MONDAY, 12, 50), events, taken[:1]) == {1: ((at(MONDAY, 12, 50), timedelta(minutes=40)),)}
+    assert pauses_at(at(MONDAY, 13, 40), events, taken[:1]) == {}
+    # A pause this morning at another time does not stand for the lunch.
+    coffee = [*taken[:1], StatusChange(1, "paused", at(MONDAY, 10)), StatusChange(1, "open", at(MONDAY, 10, 15))]
+    assert pauses_at(at(MONDAY, 11), events, coffee)[1] == ((at(MONDAY, 12, 40), timedelta(minutes=40)),)
+
+
+def test_pauses_of_the_other_kind_of_day_or_after_closing_do_not_count():
+    saturdays = []
+    for k in range(1, 3):
+        d = SATURDAY - timedelta(days=7 * k)
+        saturdays += shift(1, d, (8, 0)) + [StatusChange(1, "paused", at(d, 12)), StatusChange(1, "open", at(d, 12, 30))]
+    saturdays.sort(key=lambda c: c.at)
+    assert pauses_at(at(MONDAY, 9), saturdays) == {}
+    events = lunches(MONDAY, {1: [(15, 30, 20)]})
+    assert pauses_at(at(MONDAY, 9), events) == {1: ((at(MONDAY, 15, 30), timedelta(minutes=20)),)}
+    assert pauses_at(at(MONDAY, 16, 5), events) == {}
 
 
 # ---------------------------------------------------------------- from the database
 
 
-async def test_expected_desks_reads_the_history_of_past_days_and_today(db):
+async def test_desk_plan_reads_the_history_of_past_days_and_today(db):
     from turnero.core.models import Office
     from turnero.queue import eta
     from turnero.queue.models import Desk, DeskEvent, DeskService
@@ -301,9 +387,13 @@ async def test_expected_desks_reads_the_history_of_past_days_and_today(db):
     # Sunday 23:00 in La Paz is Monday 03:00 UTC: a day apart, whatever the zone of `now`.
     await DeskEvent.create(desk_id=desks["3"].id, kind="open", at=at(MONDAY - timedelta(days=1), 23))
     now = at(MONDAY, 7, 36)  # (in the office's zone: the statements must bind UTC all the same)
-    got = await staffing.expected_desks(office, now, rows)
-    # Desk 1 at its usual 07:40; desk 2, paused at 07:35 today, back after its usual 20 min.
+    plan = await staffing.desk_plan(office, now, rows)
+    got = plan.coming
+    # Desk 1 at its usual 07:40; desk 2, paused at 07:35 today, back after its usual 20 min,
+    # and its pause of every day at 10:00 still to come.
     assert [(d.desk_id, d.available_at) for d in got] == [(early.id, at(MONDAY, 7, 40)), (paused.id, at(MONDAY, 7, 55))]
+    assert plan.pauses == {paused.id: ((at(MONDAY, 10), timedelta(minutes=20)),)}
+    assert got[1].pauses == plan.pauses[paused.id] and got[0].pauses == ()
     assert all(isinstance(d, eta.DeskState) and d.weights for d in got)
     assert {d.desk_id: dict(d.weights) for d in got}[early.id] == next(r["weights"] for r in rows if r["id"] == early.id)
 
@@ -311,8 +401,8 @@ async def test_expected_desks_reads_the_history_of_past_days_and_today(db):
     await DeskEvent.create(desk_id=early.id, kind="open", at=at(MONDAY, 7, 38))
     await DeskEvent.create(desk_id=early.id, kind="closed", at=at(MONDAY, 7, 39))
     later = at(MONDAY, 7, 39, 30).astimezone(timezone.utc)
-    got = await staffing.expected_desks(office, later, rows)
+    got = (await staffing.desk_plan(office, later, rows)).coming
     assert [d.desk_id for d in got] == [paused.id]  # desk 1 came and went today
 
     # After closing, nothing (and nothing is read).
-    assert await staffing.expected_desks(office, at(MONDAY, 16, 1), rows) == []
+    assert await staffing.desk_plan(office, at(MONDAY, 16, 1), rows) == staffing.DeskPlan([], {})

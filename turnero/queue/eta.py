@@ -152,6 +152,9 @@ class DeskState:
     busy_since: datetime | None = None
     # A desk not open yet: when it is expected to start calling (staffing.py).
     available_at: datetime | None = None
+    # Pauses it is expected to take (start, length), earliest first (staffing.py): it
+    # takes each once free from its call under way, or at its start when idle.
+    pauses: tuple[tuple[datetime, timedelta], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -284,6 +287,18 @@ class _Simulation:
         return max(min(wake), at + timedelta(seconds=1)) if wake else None
 
 
+def back_from_pauses(pauses: list[tuple[datetime, timedelta]], free_since: datetime, at: datetime) -> datetime:
+    """When a desk, free since `free_since` and looking for work at `at`, can call: past
+    the planned pauses due by `at` (each begun once the desk was free, at its start at the
+    earliest). Pauses taken are removed from `pauses`."""
+    while pauses and pauses[0][0] <= at:
+        start, length = pauses.pop(0)
+        back = max(start, free_since) + length
+        if back > at:
+            return back
+    return at
+
+
 def simulate(
     waiting: Sequence[WaitingTicket],
     desks: Sequence[DeskState],
@@ -316,6 +331,8 @@ def simulate(
         desk_list.append(DeskState(-service_id, {service_id: 1}))
         served.add(service_id)
     streaks = [d.preferential_streak for d in desk_list]
+    pauses = [sorted(d.pauses) for d in desk_list]
+    free_since: list[datetime] = []
     sim.serves = [d.weights for d in desk_list]
     for i, d in enumerate(desk_list):
         free_at = max(now, d.available_at) if d.available_at is not None else now
@@ -325,6 +342,7 @@ def simulate(
             free_at = max(done, now + overrun)
             if d.busy.next_steps:
                 sim.later(free_at, next_hop(d.busy, sim.new_id()))
+        free_since.append(free_at)
         heapq.heappush(sim.heap, (free_at, i, i))
     for stream in arrivals:
         if stream.per_minute > 0:
@@ -338,6 +356,11 @@ def simulate(
         free_at, order, i = heapq.heappop(sim.heap)
         if free_at > end:
             break
+        back = back_from_pauses(pauses[i], free_since[i], free_at)
+        if back > free_at:
+            free_since[i] = back
+            heapq.heappush(sim.heap, (back, order, i))
+            continue
         sim.flush(free_at)
         desk = desk_list[i]
         while True:
@@ -370,6 +393,7 @@ def simulate(
             done_at = sim.busy_for(t, free_at)
             if t.next_steps:
                 sim.later(done_at, next_hop(t, sim.new_id()))
+            free_since[i] = done_at
             heapq.heappush(sim.heap, (done_at, order, i))
             break
     return Prediction(now, calls, walk_in, sim.desk_minutes)

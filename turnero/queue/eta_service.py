@@ -138,12 +138,14 @@ async def _snapshot(office: Office, catalogue: dict[int, eta_inputs.CatalogueSer
                                        "streak": r["preferential_streak"], "weights": {}})
         if r["service_id"] is not None:
             d["weights"][r["service_id"]] = r["weight"]
+    plan = await staffing.desk_plan(office, now, list(desks.values()))
     states = []
     for d in desks.values():
         if d["status"] == DeskStatus.OPEN.value and d["weights"]:
             busy, since = at_desk.get(d["id"], (None, None))
-            states.append(eta.DeskState(d["id"], d["weights"], d["streak"] or 0, busy, since))
-    states += await staffing.expected_desks(office, now, list(desks.values()))
+            states.append(eta.DeskState(d["id"], d["weights"], d["streak"] or 0, busy, since,
+                                        pauses=plan.pauses.get(d["id"], ())))
+    states += plan.coming
     return _Snapshot(waiting_tickets, truncated, states, list(desks.values()))
 
 

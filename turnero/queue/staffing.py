@@ -41,7 +41,18 @@ The rules (`expected_start`, a pure function):
   is before now, before the opening of the span for a paused desk, nor at or after the
   span's end (then the desk is not expected: None).
 
-`expected_desks(office, now, desks)` feeds the replay from the database: two indexed
+And the pauses a desk is expected to take later today (`expected_pauses`, pure): a
+desk's *habits* are its pauses of the comparable days that start at about the same
+time (a lunch rota: 12:40 give or take 5 minutes) — starts of its pauses within the
+window, sorted, cut where two are more than HABIT_SPREAD apart; a group counts when it
+comes on at least MIN_SHARE of the days the desk worked and its quartiles lie within
+HABIT_SPREAD. Breaks taken at any time of a long morning make no habit (nobody can say
+when the next one comes). Today a habit is expected at its median start for its median
+length, unless the desk already paused near that time today; a habit whose time has
+passed is expected now until it is HABIT_SPREAD (plus its spread) late. The replay
+(eta.py) makes the desk take it once free, as operators do.
+
+`desk_plan(office, now, desks)` feeds the replay from the database: two indexed
 statements (desk_event by desk and time, through the office's desks), the history of
 past days cached per office and day for HISTORY_TTL, today's rows read fresh.
 """
@@ -70,6 +81,8 @@ MIN_PAUSES = 3
 MAX_PAUSE = timedelta(hours=3)
 MIN_LATE = timedelta(minutes=5)
 GIVE_UP = timedelta(minutes=60)
+# A desk's pauses that start within this of one another on most days are a habit.
+HABIT_SPREAD = 20.0  # minutes
 HISTORY_TTL = timedelta(minutes=5)
 
 OPEN, PAUSED, CLOSED = "open", "paused", "closed"
@@ -161,14 +174,44 @@ def _quartiles(values: list[float]) -> tuple[float, float]:
 
 
 @dataclass(frozen=True)
+class Habit:
+    """A pause a desk takes at about the same time on most days: its median start
+    (minutes after local midnight), the spread of its starts (upper minus lower
+    quartile) and its median length (minutes)."""
+
+    start: float
+    spread: float
+    minutes: float
+
+
+def habits(pauses: Iterable[tuple[date, float, float]], days_worked: int) -> tuple[Habit, ...]:
+    """A desk's habits from its pauses of the comparable days, (day, start, minutes)
+    with starts in minutes after local midnight (see the module doc)."""
+    found: list[Habit] = []
+    group: list[tuple[date, float, float]] = []
+    for pause in [*sorted(pauses, key=lambda p: p[1]), None]:
+        if group and (pause is None or pause[1] - group[-1][1] > HABIT_SPREAD):
+            starts = [p[1] for p in group]
+            low, _median, high = (statistics.quantiles(starts, n=4, method="inclusive")
+                                  if len(starts) > 1 else starts * 3)
+            if len({p[0] for p in group}) >= max(1, MIN_SHARE * days_worked) and high - low <= HABIT_SPREAD:
+                found.append(Habit(statistics.median(starts), high - low, statistics.median(p[2] for p in group)))
+            group = []
+        if pause is not None:
+            group.append(pause)
+    return tuple(found)
+
+
+@dataclass(frozen=True)
 class Usual:
     """What the past comparable days say about one window of the day: on how many the
     office worked it, and per desk its first openings (minutes after local midnight,
-    one per day it opened) and its pause lengths (minutes)."""
+    one per day it opened), its pause lengths (minutes) and its habits."""
 
     office_days: int
     first_opens: Mapping[int, tuple[float, ...]]
     pauses: Mapping[int, tuple[float, ...]]
+    habits: Mapping[int, tuple[Habit, ...]] = field(default_factory=dict)
 
     def pause(self, desk_id: int) -> timedelta:
         own = self.pauses.get(desk_id, ())
@@ -209,6 +252,7 @@ def usual_staffing(
     bounds = {d: window.on(d, zone) for d in days if same_kind(d, today)}
     first_opens: dict[int, tuple[float, ...]] = {}
     pauses: dict[int, tuple[float, ...]] = {}
+    desk_habits: dict[int, tuple[Habit, ...]] = {}
     worked: set[date] = set()
     midnight = datetime.combine(today, time(0), zone)
     for desk_id, rows in _by_desk(changes, midnight - timedelta(microseconds=1)).items():
@@ -226,11 +270,15 @@ def usual_staffing(
         worked |= set(opened)
         if opened:
             first_opens[desk_id] = tuple(opened.values())
-        gaps = tuple((b.at - a.at).total_seconds() / 60 for a, b in zip(rows, rows[1:])
-                     if a.kind == PAUSED and b.kind == OPEN and b.at - a.at <= MAX_PAUSE)
-        if gaps:
-            pauses[desk_id] = gaps
-    return Usual(len(worked), first_opens, pauses)
+        taken = [(a.at, (b.at - a.at).total_seconds() / 60) for a, b in zip(rows, rows[1:])
+                 if a.kind == PAUSED and b.kind == OPEN and b.at - a.at <= MAX_PAUSE]
+        if taken:
+            pauses[desk_id] = tuple(minutes for _at, minutes in taken)
+        in_window = [(d, _minutes_into(d, at, zone), minutes) for at, minutes in taken
+                     for d in [at.astimezone(zone).date()] if d in bounds and bounds[d][0] <= at < bounds[d][2]]
+        if found := habits(in_window, len(opened)):
+            desk_habits[desk_id] = found
+    return Usual(len(worked), first_opens, pauses, desk_habits)
 
 
 def expected_start(
@@ -296,6 +344,51 @@ def expected_start(
     return out
 
 
+Pauses = tuple[tuple[datetime, timedelta], ...]
+
+
+def expected_pauses(
+    desk_ids: Iterable[int],
+    changes: Iterable[StatusChange],
+    *,
+    spans: Sequence[tuple[time, time]],
+    now: datetime,
+    tz: str,
+    usual: Usual,
+) -> dict[int, Pauses]:
+    """The pauses each desk is expected to take in the part of today under way, from
+    its habits in `usual` (see the module doc): (start, length), starts at or after
+    `now` and before the span's end, earliest first; desks without any are left out.
+    `changes`: today's status changes (later ones than `now` are ignored)."""
+    zone = ZoneInfo(tz)
+    local_now = now.astimezone(zone)
+    today = local_now.date()
+    window = _window(spans, local_now)
+    if window is None:
+        return {}
+    _start, _opens, end_today = window.on(today, zone)
+    midnight = datetime.combine(today, time(0), zone)
+    by_desk = _by_desk((c for c in changes if c.at >= midnight), now)
+    out: dict[int, Pauses] = {}
+    for desk_id in desk_ids:
+        paused_at = [_minutes_into(today, c.at, zone) for c in by_desk.get(desk_id, []) if c.kind == PAUSED]
+        coming = []
+        for habit in usual.habits.get(desk_id, ()):
+            near = HABIT_SPREAD + habit.spread
+            if any(abs(m - habit.start) <= near for m in paused_at):
+                continue  # taken today already (or under way)
+            start = _wall(today, timedelta(minutes=habit.start), zone)
+            if start < now:
+                if now - start > timedelta(minutes=near):
+                    continue  # long past its time: skipped today
+                start = now
+            if start < end_today:
+                coming.append((start.astimezone(zone), timedelta(minutes=habit.minutes)))
+        if coming:
+            out[desk_id] = tuple(sorted(coming))
+    return out
+
+
 # ---------------------------------------------------------------- from the database
 
 
@@ -346,32 +439,47 @@ async def _past(office_id: int, zone: ZoneInfo, today: date, now: datetime) -> _
     return _history.put((office_id, today), _History(changes), now=now.timestamp())
 
 
-async def expected_desks(office, now: datetime, desks: Sequence[Mapping]) -> list[eta.DeskState]:
+@dataclass(frozen=True)
+class DeskPlan:
+    """What the replay needs beyond the desks open now: the desks not open that are
+    expected to start calling (with `available_at`, earliest first, and their pauses),
+    and the pauses expected of the open ones, by desk id."""
+
+    coming: list[eta.DeskState]
+    pauses: dict[int, Pauses]
+
+
+async def desk_plan(office, now: datetime, desks: Sequence[Mapping]) -> DeskPlan:
     """The desks of `office` not open at `now` that are expected to start calling today,
-    as replay desks with `available_at` set (earliest first).
+    as replay desks, and the pauses every desk is expected to take (see the module doc).
 
     `office`: anything with `id`, `timezone` and `opening_hours` (core.models.Office);
     `desks`: every desk of the office as {"id", "status", "weights": {service id: tier}}
-    (the rows eta_service reads; open ones and ones serving nothing are skipped).
+    (the rows eta_service reads; ones serving nothing are skipped).
     Reads desk_event: the past days through a per-office cache (HISTORY_TTL), today's
-    rows fresh — two indexed statements at most, none after closing time."""
-    candidates = [DeskNow(d["id"], str(d["status"]), dict(d["weights"])) for d in desks
-                  if str(d["status"]) != OPEN and d["weights"]]
-    if not candidates:
-        return []
+    rows fresh — two indexed statements at most, only the cached one when no desk is
+    closed or paused and none has a habit, none after closing time."""
+    serving = [DeskNow(d["id"], str(d["status"]), dict(d["weights"])) for d in desks if d["weights"]]
+    candidates = [d for d in serving if d.status != OPEN]
     zone = ZoneInfo(office.timezone)
     local_now = now.astimezone(zone)
     today = local_now.date()
     spans = spans_for(office.opening_hours, today)
     window = _window(spans, local_now)
-    if window is None:
-        return []  # the office has closed for the day
+    if window is None or not serving:
+        return DeskPlan([], {})  # the office has closed for the day
     history = await _past(office.id, zone, today, now)
     usual = history.usual.get(window)
     if usual is None:
         usual = history.usual[window] = usual_staffing(history.changes, spans=spans, now=now, tz=office.timezone)
+    if not candidates and not any(d.desk_id in usual.habits for d in serving):
+        return DeskPlan([], {})
     today_changes = await _changes(office.id, datetime.combine(today, time(0), zone), now + timedelta(microseconds=1))
     starts = expected_start(candidates, today_changes, spans=spans, now=now, tz=office.timezone, usual=usual)
+    pauses = expected_pauses([d.desk_id for d in serving], today_changes, spans=spans, now=now,
+                             tz=office.timezone, usual=usual)
     weights = {d.desk_id: d.weights for d in candidates}
     expected = sorted((at, desk_id) for desk_id, at in starts.items() if at is not None)
-    return [eta.DeskState(desk_id, weights[desk_id], available_at=at) for at, desk_id in expected]
+    coming = [eta.DeskState(desk_id, weights[desk_id], available_at=at, pauses=pauses.get(desk_id, ()))
+              for at, desk_id in expected]
+    return DeskPlan(coming, pauses)
