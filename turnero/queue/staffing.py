@@ -41,16 +41,23 @@ The rules (`expected_start`, a pure function):
   is before now, before the opening of the span for a paused desk, nor at or after the
   span's end (then the desk is not expected: None).
 
-And the pauses a desk is expected to take later today (`expected_pauses`, pure): a
-desk's *habits* are its pauses of the comparable days that start at about the same
-time (a lunch rota: 12:40 give or take 5 minutes) — starts of its pauses within the
-window, sorted, cut where two are more than HABIT_SPREAD apart; a group counts when it
-comes on at least MIN_SHARE of the days the desk worked and its quartiles lie within
-HABIT_SPREAD. Breaks taken at any time of a long morning make no habit (nobody can say
-when the next one comes). Today a habit is expected at its median start for its median
-length, unless the desk already paused near that time today; a habit whose time has
-passed is expected now until it is HABIT_SPREAD (plus its spread) late. The replay
-(eta.py) makes the desk take it once free, as operators do.
+And the pauses a desk is expected to take later today (`expected_pauses`, pure), from
+its *habits* — its pauses of the comparable days within the window:
+
+* **At a set time** (a lunch rota: 12:40 give or take 5 minutes): the starts, sorted,
+  cut where two are more than HABIT_SPREAD apart; a group that comes on at least
+  MIN_SHARE of the days the desk worked, its quartiles within HABIT_SPREAD. Expected at
+  its median start; once that has passed, now, until it is HABIT_SPREAD past the upper
+  quartile.
+* **Some time in a stretch of the day** (a mid-morning break, whenever the desk can):
+  the pauses left, when they come on at least MIN_SHARE of the days worked; the stretch
+  runs from their first to their last decile. Nobody knows when a desk will take it, so
+  the desks that have not taken theirs are spread evenly over what is left of their
+  stretches (by desk id): the desks away at any time are about as many as usual.
+
+Each for its median length, unless the desk already paused in the habit's stretch today
+(HABIT_SPREAD either side). The replay (eta.py) makes the desk take it once free, as
+operators do.
 
 `desk_plan(office, now, desks)` feeds the replay from the database: two indexed
 statements (desk_event by desk and time, through the office's desks), the history of
@@ -175,31 +182,49 @@ def _quartiles(values: list[float]) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class Habit:
-    """A pause a desk takes at about the same time on most days: its median start
-    (minutes after local midnight), the spread of its starts (upper minus lower
-    quartile) and its median length (minutes)."""
+    """A pause a desk takes on most days: from `earliest` to `latest` (minutes after
+    local midnight: the quartiles of its starts when it keeps a set time, the first and
+    last decile when it does not), about `start` (median), for `minutes` (median)."""
 
     start: float
-    spread: float
+    earliest: float
+    latest: float
     minutes: float
+
+    @property
+    def set_time(self) -> bool:
+        return self.latest - self.earliest <= HABIT_SPREAD
+
+
+def _habit(group: Sequence[tuple[date, float, float]], quantiles: int) -> Habit:
+    starts = [p[1] for p in group]
+    cuts = statistics.quantiles(starts, n=quantiles, method="inclusive") if len(starts) > 1 else starts
+    return Habit(statistics.median(starts), cuts[0], cuts[-1], statistics.median(p[2] for p in group))
 
 
 def habits(pauses: Iterable[tuple[date, float, float]], days_worked: int) -> tuple[Habit, ...]:
     """A desk's habits from its pauses of the comparable days, (day, start, minutes)
-    with starts in minutes after local midnight (see the module doc)."""
+    with starts in minutes after local midnight (see the module doc): those at a set
+    time, then at most one of a stretch of the day, by start."""
+    def often(group) -> bool:
+        return len({p[0] for p in group}) >= max(1, MIN_SHARE * days_worked)
+
     found: list[Habit] = []
+    loose: list[tuple[date, float, float]] = []
     group: list[tuple[date, float, float]] = []
     for pause in [*sorted(pauses, key=lambda p: p[1]), None]:
         if group and (pause is None or pause[1] - group[-1][1] > HABIT_SPREAD):
-            starts = [p[1] for p in group]
-            low, _median, high = (statistics.quantiles(starts, n=4, method="inclusive")
-                                  if len(starts) > 1 else starts * 3)
-            if len({p[0] for p in group}) >= max(1, MIN_SHARE * days_worked) and high - low <= HABIT_SPREAD:
-                found.append(Habit(statistics.median(starts), high - low, statistics.median(p[2] for p in group)))
+            habit = _habit(group, 4)
+            if often(group) and habit.set_time:
+                found.append(habit)
+            else:
+                loose += group
             group = []
         if pause is not None:
             group.append(pause)
-    return tuple(found)
+    if loose and often(loose):
+        found.append(_habit(loose, 10))
+    return tuple(sorted(found, key=lambda h: h.start))
 
 
 @dataclass(frozen=True)
@@ -369,24 +394,30 @@ def expected_pauses(
     _start, _opens, end_today = window.on(today, zone)
     midnight = datetime.combine(today, time(0), zone)
     by_desk = _by_desk((c for c in changes if c.at >= midnight), now)
-    out: dict[int, Pauses] = {}
-    for desk_id in desk_ids:
+    out: dict[int, list[tuple[float, timedelta]]] = {}  # desk -> (minutes after midnight, length)
+    stretches: list[tuple[int, float, float, Habit]] = []  # (desk, from, to, habit) to spread
+    clock = _minutes_into(today, now, zone)
+    for desk_id in sorted(desk_ids):
         paused_at = [_minutes_into(today, c.at, zone) for c in by_desk.get(desk_id, []) if c.kind == PAUSED]
-        coming = []
         for habit in usual.habits.get(desk_id, ()):
-            near = HABIT_SPREAD + habit.spread
-            if any(abs(m - habit.start) <= near for m in paused_at):
+            if any(habit.earliest - HABIT_SPREAD <= m <= habit.latest + HABIT_SPREAD for m in paused_at):
                 continue  # taken today already (or under way)
-            start = _wall(today, timedelta(minutes=habit.start), zone)
-            if start < now:
-                if now - start > timedelta(minutes=near):
-                    continue  # long past its time: skipped today
-                start = now
-            if start < end_today:
-                coming.append((start.astimezone(zone), timedelta(minutes=habit.minutes)))
-        if coming:
-            out[desk_id] = tuple(sorted(coming))
-    return out
+            if clock > habit.latest + HABIT_SPREAD:
+                continue  # long past its time: skipped today
+            if habit.set_time:
+                out.setdefault(desk_id, []).append((max(habit.start, clock), timedelta(minutes=habit.minutes)))
+            else:
+                stretches.append((desk_id, max(habit.earliest, clock), max(habit.latest, clock), habit))
+    for rank, (desk_id, begin, end, habit) in enumerate(stretches):
+        at = begin + (rank + 0.5) / len(stretches) * (end - begin)
+        out.setdefault(desk_id, []).append((at, timedelta(minutes=habit.minutes)))
+    result: dict[int, Pauses] = {}
+    for desk_id, planned in out.items():
+        starts = sorted((max(_wall(today, timedelta(minutes=m), zone), now).astimezone(zone), length)
+                        for m, length in planned)
+        if kept := tuple(p for p in starts if p[0] < end_today):
+            result[desk_id] = kept
+    return result
 
 
 # ---------------------------------------------------------------- from the database
