@@ -351,6 +351,26 @@ def test_a_pause_on_fewer_than_half_of_the_days_is_no_habit():
     assert pauses_at(at(MONDAY, 9), events) == {}
 
 
+def test_a_habit_of_some_days_counts_for_its_share_of_them():
+    # Lunch at 12:40 on 6 of the 10 weekdays: expected for 0.6 of its 40 minutes.
+    days = weekdays_before(MONDAY)
+    events = history(MONDAY, {1: (8, 0)})
+    for d in days[:6]:
+        events += [StatusChange(1, "paused", at(d, 12, 40)), StatusChange(1, "open", at(d, 13, 20))]
+    events.sort(key=lambda c: c.at)
+    assert pauses_at(at(MONDAY, 9), events, desks=[1]) == {1: ((at(MONDAY, 12, 40), timedelta(minutes=24)),)}
+    # A break somewhere in a stretch, on 6 of 10 days: less likely still to come the later it is.
+    events = history(MONDAY, {1: (8, 0)})
+    for n, d in enumerate(days[:6]):
+        begin = at(d, 9, 30) + timedelta(minutes=n * 21)
+        events += [StatusChange(1, "paused", begin), StatusChange(1, "open", begin + timedelta(minutes=20))]
+    events.sort(key=lambda c: c.at)
+    (habit,) = staffing.usual_staffing(events, spans=HOURS, now=at(MONDAY, 8), tz=TZ).habits[1]
+    assert habit.share == 0.6 and not habit.set_time
+    lengths = [pauses_at(at(MONDAY, hh, mm), events, desks=[1])[1][0][1] for hh, mm in ((8, 0), (10, 0), (10, 45))]
+    assert lengths[0] == timedelta(minutes=12) and lengths[0] > lengths[1] > lengths[2] > timedelta(0)
+
+
 def test_a_habit_taken_today_or_long_past_is_not_expected_and_a_late_one_is_expected_now():
     events = lunches(MONDAY, {1: [(12, 40, 40)]})
     taken = [StatusChange(1, "open", at(MONDAY, 8)), StatusChange(1, "paused", at(MONDAY, 12, 31)),

@@ -55,7 +55,9 @@ its *habits* — its pauses of the comparable days within the window:
   the desks that have not taken theirs are spread evenly over what is left of their
   stretches (by desk id): the desks away at any time are about as many as usual.
 
-Each for its median length, unless the desk already paused in the habit's stretch today
+Each for its median length times the chance it comes today — its share of the days
+worked, and for a stretch that share with the part of the stretch gone taken out: the
+expected minutes away, unless the desk already paused in the habit's stretch today
 (HABIT_SPREAD either side). The replay (eta.py) makes the desk take it once free, as
 operators do.
 
@@ -90,6 +92,8 @@ MIN_LATE = timedelta(minutes=5)
 GIVE_UP = timedelta(minutes=60)
 # A desk's pauses that start within this of one another on most days are a habit.
 HABIT_SPREAD = 20.0  # minutes
+# An expected pause shorter than this (a habit unlikely today) is left out.
+MIN_PAUSE = timedelta(minutes=1)
 HISTORY_TTL = timedelta(minutes=5)
 
 OPEN, PAUSED, CLOSED = "open", "paused", "closed"
@@ -190,16 +194,18 @@ class Habit:
     earliest: float
     latest: float
     minutes: float
+    share: float = 1.0  # of the days the desk worked, those it took this pause
 
     @property
     def set_time(self) -> bool:
         return self.latest - self.earliest <= HABIT_SPREAD
 
 
-def _habit(group: Sequence[tuple[date, float, float]], quantiles: int) -> Habit:
+def _habit(group: Sequence[tuple[date, float, float]], quantiles: int, days_worked: int) -> Habit:
     starts = [p[1] for p in group]
     cuts = statistics.quantiles(starts, n=quantiles, method="inclusive") if len(starts) > 1 else starts
-    return Habit(statistics.median(starts), cuts[0], cuts[-1], statistics.median(p[2] for p in group))
+    share = min(1.0, len({p[0] for p in group}) / max(1, days_worked))
+    return Habit(statistics.median(starts), cuts[0], cuts[-1], statistics.median(p[2] for p in group), share)
 
 
 def habits(pauses: Iterable[tuple[date, float, float]], days_worked: int) -> tuple[Habit, ...]:
@@ -214,7 +220,7 @@ def habits(pauses: Iterable[tuple[date, float, float]], days_worked: int) -> tup
     group: list[tuple[date, float, float]] = []
     for pause in [*sorted(pauses, key=lambda p: p[1]), None]:
         if group and (pause is None or pause[1] - group[-1][1] > HABIT_SPREAD):
-            habit = _habit(group, 4)
+            habit = _habit(group, 4, days_worked)
             if often(group) and habit.set_time:
                 found.append(habit)
             else:
@@ -223,7 +229,7 @@ def habits(pauses: Iterable[tuple[date, float, float]], days_worked: int) -> tup
         if pause is not None:
             group.append(pause)
     if loose and often(loose):
-        found.append(_habit(loose, 10))
+        found.append(_habit(loose, 10, days_worked))
     return tuple(sorted(found, key=lambda h: h.start))
 
 
@@ -372,6 +378,14 @@ def expected_start(
 Pauses = tuple[tuple[datetime, timedelta], ...]
 
 
+def _still_to_come(habit: Habit, clock: float) -> float:
+    """The chance a desk that has not taken a stretch-of-the-day pause by `clock`
+    (minutes after midnight) still takes it today: its share of the days, the part of
+    the stretch already gone taken out (uniform over the stretch)."""
+    gone = min(1.0, max(0.0, (clock - habit.earliest) / max(1.0, habit.latest - habit.earliest)))
+    return habit.share * (1 - gone) / (1 - habit.share * gone) if habit.share * gone < 1 else 0.0
+
+
 def expected_pauses(
     desk_ids: Iterable[int],
     changes: Iterable[StatusChange],
@@ -394,7 +408,7 @@ def expected_pauses(
     _start, _opens, end_today = window.on(today, zone)
     midnight = datetime.combine(today, time(0), zone)
     by_desk = _by_desk((c for c in changes if c.at >= midnight), now)
-    out: dict[int, list[tuple[float, timedelta]]] = {}  # desk -> (minutes after midnight, length)
+    out: dict[int, list[tuple[float, float]]] = {}  # desk -> (start, expected length), minutes
     stretches: list[tuple[int, float, float, Habit]] = []  # (desk, from, to, habit) to spread
     clock = _minutes_into(today, now, zone)
     for desk_id in sorted(desk_ids):
@@ -405,17 +419,17 @@ def expected_pauses(
             if clock > habit.latest + HABIT_SPREAD:
                 continue  # long past its time: skipped today
             if habit.set_time:
-                out.setdefault(desk_id, []).append((max(habit.start, clock), timedelta(minutes=habit.minutes)))
+                out.setdefault(desk_id, []).append((max(habit.start, clock), habit.share * habit.minutes))
             else:
                 stretches.append((desk_id, max(habit.earliest, clock), max(habit.latest, clock), habit))
     for rank, (desk_id, begin, end, habit) in enumerate(stretches):
         at = begin + (rank + 0.5) / len(stretches) * (end - begin)
-        out.setdefault(desk_id, []).append((at, timedelta(minutes=habit.minutes)))
+        out.setdefault(desk_id, []).append((at, _still_to_come(habit, clock) * habit.minutes))
     result: dict[int, Pauses] = {}
     for desk_id, planned in out.items():
-        starts = sorted((max(_wall(today, timedelta(minutes=m), zone), now).astimezone(zone), length)
+        starts = sorted((max(_wall(today, timedelta(minutes=m), zone), now).astimezone(zone), timedelta(minutes=length))
                         for m, length in planned)
-        if kept := tuple(p for p in starts if p[0] < end_today):
+        if kept := tuple(p for p in starts if p[0] < end_today and p[1] >= MIN_PAUSE):
             result[desk_id] = kept
     return result
 
