@@ -42,24 +42,18 @@ The rules (`expected_start`, a pure function):
   span's end (then the desk is not expected: None).
 
 And the pauses a desk is expected to take later today (`expected_pauses`, pure), from
-its *habits* — its pauses of the comparable days within the window:
-
-* **At a set time** (a lunch rota: 12:40 give or take 5 minutes): the starts, sorted,
-  cut where two are more than HABIT_SPREAD apart; a group that comes on at least
-  MIN_SHARE of the days the desk worked, its quartiles within HABIT_SPREAD. Expected at
-  its median start; once that has passed, now, until it is HABIT_SPREAD past the upper
-  quartile.
-* **Some time in a stretch of the day** (a mid-morning break, whenever the desk can):
-  the pauses left, when they come on at least MIN_SHARE of the days worked; the stretch
-  runs from their first to their last decile. Nobody knows when a desk will take it, so
-  the desks that have not taken theirs are spread evenly over what is left of their
-  stretches (by desk id): the desks away at any time are about as many as usual.
-
-Each for its median length times the chance it comes today — its share of the days
-worked, and for a stretch that share with the part of the stretch gone taken out: the
-expected minutes away, unless the desk already paused in the habit's stretch today
-(HABIT_SPREAD either side). The replay (eta.py) makes the desk take it once free, as
-operators do.
+its *habits*: its pauses of the comparable days that start at about the same time (a
+lunch rota: 12:40 give or take 5 minutes) — the starts of its pauses within the window,
+sorted, cut where two are more than HABIT_SPREAD apart; a group counts when it comes on
+at least MIN_SHARE of the days the desk worked and its quartiles lie within
+HABIT_SPREAD. Today a habit is expected at its median start (once that has passed, now,
+until it is HABIT_SPREAD past the upper quartile) for its median length times the share
+of the days it came — the expected minutes away — unless the desk already paused near
+that time today (HABIT_SPREAD either side of the quartiles). The replay (eta.py) makes
+the desk take it once free, as operators do. Breaks taken at any time of a long morning
+make no habit: played in spread over the morning they made the estimate worse in
+`benchmarks/world_day.py` (the correction per quarter hour, eta_range.py, already
+carries their usual effect, and which desks go when is not knowable).
 
 `desk_plan(office, now, desks)` feeds the replay from the database: two indexed
 statements (desk_event by desk and time, through the office's desks), the history of
@@ -186,51 +180,38 @@ def _quartiles(values: list[float]) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class Habit:
-    """A pause a desk takes on most days: from `earliest` to `latest` (minutes after
-    local midnight: the quartiles of its starts when it keeps a set time, the first and
-    last decile when it does not), about `start` (median), for `minutes` (median)."""
+    """A pause a desk takes at about the same time on most days: its starts' quartiles
+    `earliest` and `latest` and median `start` (minutes after local midnight), its median
+    length `minutes`, and the `share` of the days the desk worked on which it came."""
 
     start: float
     earliest: float
     latest: float
     minutes: float
-    share: float = 1.0  # of the days the desk worked, those it took this pause
-
-    @property
-    def set_time(self) -> bool:
-        return self.latest - self.earliest <= HABIT_SPREAD
+    share: float = 1.0
 
 
-def _habit(group: Sequence[tuple[date, float, float]], quantiles: int, days_worked: int) -> Habit:
+def _habit(group: Sequence[tuple[date, float, float]], days_worked: int) -> Habit:
     starts = [p[1] for p in group]
-    cuts = statistics.quantiles(starts, n=quantiles, method="inclusive") if len(starts) > 1 else starts
+    low, _median, high = statistics.quantiles(starts, n=4, method="inclusive") if len(starts) > 1 else starts * 3
     share = min(1.0, len({p[0] for p in group}) / max(1, days_worked))
-    return Habit(statistics.median(starts), cuts[0], cuts[-1], statistics.median(p[2] for p in group), share)
+    return Habit(statistics.median(starts), low, high, statistics.median(p[2] for p in group), share)
 
 
 def habits(pauses: Iterable[tuple[date, float, float]], days_worked: int) -> tuple[Habit, ...]:
     """A desk's habits from its pauses of the comparable days, (day, start, minutes)
-    with starts in minutes after local midnight (see the module doc): those at a set
-    time, then at most one of a stretch of the day, by start."""
-    def often(group) -> bool:
-        return len({p[0] for p in group}) >= max(1, MIN_SHARE * days_worked)
-
+    with starts in minutes after local midnight (see the module doc), by start."""
     found: list[Habit] = []
-    loose: list[tuple[date, float, float]] = []
     group: list[tuple[date, float, float]] = []
     for pause in [*sorted(pauses, key=lambda p: p[1]), None]:
         if group and (pause is None or pause[1] - group[-1][1] > HABIT_SPREAD):
-            habit = _habit(group, 4, days_worked)
-            if often(group) and habit.set_time:
+            habit = _habit(group, days_worked)
+            if len({p[0] for p in group}) >= max(1, MIN_SHARE * days_worked) and habit.latest - habit.earliest <= HABIT_SPREAD:
                 found.append(habit)
-            else:
-                loose += group
             group = []
         if pause is not None:
             group.append(pause)
-    if loose and often(loose):
-        found.append(_habit(loose, 10, days_worked))
-    return tuple(sorted(found, key=lambda h: h.start))
+    return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -378,14 +359,6 @@ def expected_start(
 Pauses = tuple[tuple[datetime, timedelta], ...]
 
 
-def _still_to_come(habit: Habit, clock: float) -> float:
-    """The chance a desk that has not taken a stretch-of-the-day pause by `clock`
-    (minutes after midnight) still takes it today: its share of the days, the part of
-    the stretch already gone taken out (uniform over the stretch)."""
-    gone = min(1.0, max(0.0, (clock - habit.earliest) / max(1.0, habit.latest - habit.earliest)))
-    return habit.share * (1 - gone) / (1 - habit.share * gone) if habit.share * gone < 1 else 0.0
-
-
 def expected_pauses(
     desk_ids: Iterable[int],
     changes: Iterable[StatusChange],
@@ -409,7 +382,6 @@ def expected_pauses(
     midnight = datetime.combine(today, time(0), zone)
     by_desk = _by_desk((c for c in changes if c.at >= midnight), now)
     out: dict[int, list[tuple[float, float]]] = {}  # desk -> (start, expected length), minutes
-    stretches: list[tuple[int, float, float, Habit]] = []  # (desk, from, to, habit) to spread
     clock = _minutes_into(today, now, zone)
     for desk_id in sorted(desk_ids):
         paused_at = [_minutes_into(today, c.at, zone) for c in by_desk.get(desk_id, []) if c.kind == PAUSED]
@@ -418,13 +390,7 @@ def expected_pauses(
                 continue  # taken today already (or under way)
             if clock > habit.latest + HABIT_SPREAD:
                 continue  # long past its time: skipped today
-            if habit.set_time:
-                out.setdefault(desk_id, []).append((max(habit.start, clock), habit.share * habit.minutes))
-            else:
-                stretches.append((desk_id, max(habit.earliest, clock), max(habit.latest, clock), habit))
-    for rank, (desk_id, begin, end, habit) in enumerate(stretches):
-        at = begin + (rank + 0.5) / len(stretches) * (end - begin)
-        out.setdefault(desk_id, []).append((at, _still_to_come(habit, clock) * habit.minutes))
+            out.setdefault(desk_id, []).append((max(habit.start, clock), habit.share * habit.minutes))
     result: dict[int, Pauses] = {}
     for desk_id, planned in out.items():
         starts = sorted((max(_wall(today, timedelta(minutes=m), zone), now).astimezone(zone), timedelta(minutes=length))
