@@ -341,6 +341,13 @@ def test_a_habit_of_some_days_counts_for_its_share_of_them():
         events += [StatusChange(1, "paused", at(d, 12, 40)), StatusChange(1, "open", at(d, 13, 20))]
     events.sort(key=lambda c: c.at)
     assert pauses_at(at(MONDAY, 9), events, desks=[1]) == {1: ((at(MONDAY, 12, 40), timedelta(minutes=24)),)}
+    # A stop of a minute and a half on half of the days is worth 45 s: not played in.
+    events = history(MONDAY, {1: (8, 0)})
+    for d in days[:5]:
+        events += [StatusChange(1, "paused", at(d, 12, 40)), StatusChange(1, "open", at(d, 12, 41, 30))]
+    events.sort(key=lambda c: c.at)
+    assert staffing.usual_staffing(events, spans=HOURS, now=at(MONDAY, 9), tz=TZ).habits[1][0].share == 0.5
+    assert pauses_at(at(MONDAY, 9), events, desks=[1]) == {}
 
 
 def test_a_habit_taken_today_or_long_past_is_not_expected_and_a_late_one_is_expected_now():

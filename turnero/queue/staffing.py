@@ -87,7 +87,7 @@ GIVE_UP = timedelta(minutes=60)
 # A desk's pauses that start within this of one another on most days are a habit.
 HABIT_SPREAD = 20.0  # minutes
 # An expected pause shorter than this (a habit unlikely today) is left out.
-MIN_PAUSE = timedelta(minutes=1)
+SHORTEST_EXPECTED_PAUSE = timedelta(minutes=1)
 HISTORY_TTL = timedelta(minutes=5)
 
 OPEN, PAUSED, CLOSED = "open", "paused", "closed"
@@ -206,7 +206,7 @@ def habits(pauses: Iterable[tuple[date, float, float]], days_worked: int) -> tup
     for pause in [*sorted(pauses, key=lambda p: p[1]), None]:
         if group and (pause is None or pause[1] - group[-1][1] > HABIT_SPREAD):
             habit = _habit(group, days_worked)
-            if len({p[0] for p in group}) >= max(1, MIN_SHARE * days_worked) and habit.latest - habit.earliest <= HABIT_SPREAD:
+            if habit.share >= MIN_SHARE and habit.latest - habit.earliest <= HABIT_SPREAD:
                 found.append(habit)
             group = []
         if pause is not None:
@@ -381,23 +381,23 @@ def expected_pauses(
     _start, _opens, end_today = window.on(today, zone)
     midnight = datetime.combine(today, time(0), zone)
     by_desk = _by_desk((c for c in changes if c.at >= midnight), now)
-    out: dict[int, list[tuple[float, float]]] = {}  # desk -> (start, expected length), minutes
     clock = _minutes_into(today, now, zone)
-    for desk_id in sorted(desk_ids):
+    out: dict[int, Pauses] = {}
+    for desk_id in desk_ids:
         paused_at = [_minutes_into(today, c.at, zone) for c in by_desk.get(desk_id, []) if c.kind == PAUSED]
+        planned = []
         for habit in usual.habits.get(desk_id, ()):
             if any(habit.earliest - HABIT_SPREAD <= m <= habit.latest + HABIT_SPREAD for m in paused_at):
                 continue  # taken today already (or under way)
             if clock > habit.latest + HABIT_SPREAD:
                 continue  # long past its time: skipped today
-            out.setdefault(desk_id, []).append((max(habit.start, clock), habit.share * habit.minutes))
-    result: dict[int, Pauses] = {}
-    for desk_id, planned in out.items():
-        starts = sorted((max(_wall(today, timedelta(minutes=m), zone), now).astimezone(zone), timedelta(minutes=length))
-                        for m, length in planned)
-        if kept := tuple(p for p in starts if p[0] < end_today and p[1] >= MIN_PAUSE):
-            result[desk_id] = kept
-    return result
+            start = max(_wall(today, timedelta(minutes=habit.start), zone), now)  # late: from now
+            length = timedelta(minutes=habit.share * habit.minutes)
+            if start < end_today and length >= SHORTEST_EXPECTED_PAUSE:
+                planned.append((start.astimezone(zone), length))
+        if planned:
+            out[desk_id] = tuple(sorted(planned))
+    return out
 
 
 # ---------------------------------------------------------------- from the database
@@ -478,7 +478,7 @@ async def desk_plan(office, now: datetime, desks: Sequence[Mapping]) -> DeskPlan
     spans = spans_for(office.opening_hours, today)
     window = _window(spans, local_now)
     if window is None or not serving:
-        return DeskPlan([], {})  # the office has closed for the day
+        return DeskPlan([], {})  # closed for the day, or no desk serves anything
     history = await _past(office.id, zone, today, now)
     usual = history.usual.get(window)
     if usual is None:
