@@ -287,3 +287,39 @@ def test_display_announces_the_calls_it_missed_after_a_silent_channel(browser, t
         assert page.errors == []
     finally:
         server.stop()
+
+
+def test_a_socket_whose_snapshot_was_lost_asks_again_and_goes_live(browser, tmp_path):  # noqa: F811
+    """The first message of a new socket (the snapshot) is lost on the way: the socket
+    stays open and the server's pings keep it alive, so nothing closes it. The page must
+    notice at a ping that it still has no snapshot, ask for one and go live — in the
+    field a screen otherwise sat 'sin conexión' for good behind a proxy that had dropped
+    one frame (and a browser test did, after a silent channel)."""
+    from tests.conftest import FreshDatabase, LiveServer
+
+    database = FreshDatabase("sqlite", tmp_path, seeded=True)
+    server = LiveServer(database.url, tmp_path / "server.log", extra_env={
+        "TURNERO_WS_PING_SECONDS": "1", "TURNERO_ACCESS_LOG": "0", "TURNERO_SHUTDOWN_TIMEOUT": "2"})
+    try:
+        dropped: list[str] = []
+
+        def through(ws):
+            upstream = ws.connect_to_server()
+
+            def relay(message):
+                if not dropped:
+                    dropped.append(message)  # the snapshot never reaches the page
+                else:
+                    ws.send(message)
+            upstream.on_message(relay)
+
+        page = _new_page(browser, 1920, 1080)
+        page.route_web_socket("**/ws/offices/**", through)
+        page.route("**/api/offices/*/board", lambda route: route.abort())  # no HTTP rescue either
+        page.goto(f"{server.url}/display/{OFFICE}")
+        page.wait_for_function("() => document.body.dataset.live === 'live'", timeout=10000)
+        assert '"snapshot"' in dropped[0]
+        assert page.evaluate("() => window.TurneroDisplay.spoken.length") == 0
+        assert page.errors == []
+    finally:
+        server.stop()

@@ -105,8 +105,11 @@
         return;
       }
       if (msg.type === "ping") {
-        // A ping says which event came last: one we lack means the tail was lost.
-        if (!waitingSnapshot && seq !== null && msg.last_seq > seq) resync(sock);
+        // A ping says which event came last: one we lack means the tail was lost. Still
+        // waiting for a snapshot at a ping means it was lost on the way (a proxy, a channel
+        // that was silent when the socket opened): ask again, or the socket would stay
+        // open, kept alive by pings, and never go live (the server rate-limits resyncs).
+        if (waitingSnapshot || (seq !== null && msg.last_seq > seq)) resync(sock);
         setBusDown(msg.bus === "down");
         if (o.onPing) o.onPing(msg);
         return;
