@@ -262,21 +262,35 @@ def _lines(tramite: str) -> tuple[str, ...]:
 
 
 def _steps(world: World, rng: random.Random, tramite: str, priority: str, party: int, cita: bool) -> list[Step]:
-    medians, sigmas = dict(world.median_minutes), dict(world.sigma)
     steps = []
     for i, line in enumerate(_lines(tramite)):
-        median = medians[line]
-        if rng.random() < world.long_share:
-            minutes = median * _uniform(rng, world.long_factor)
-        else:
-            minutes = median * math.exp(rng.gauss(0.0, sigmas[line]))
-        if priority != "regular":
-            minutes *= world.preferential_factor
-        minutes *= 1 + world.party_factor * (party - 1)
+        minutes = _desk_minutes(world, rng, line, priority, party)
         p_gone = world.no_show_later if i else (world.no_show_cita if cita else world.no_show_first)
         steps.append(Step(minutes, _uniform(rng, world.walk_minutes), rng.random() < p_gone,
                           _uniform(rng, world.no_show_wait)))
     return steps
+
+
+def _desk_minutes(world: World, rng: random.Random, line: str, priority: str, party: int) -> float:
+    """One call's desk minutes at pace 1.0: lognormal around the line's median, or long."""
+    median = dict(world.median_minutes)[line]
+    if rng.random() < world.long_share:
+        minutes = median * _uniform(rng, world.long_factor)
+    else:
+        minutes = median * math.exp(rng.gauss(0.0, dict(world.sigma)[line]))
+    if priority != "regular":
+        minutes *= world.preferential_factor
+    return minutes * (1 + world.party_factor * (party - 1))
+
+
+def redraw_minutes(world: World, plan: DayPlan, seed: int, twin: int) -> DayPlan:
+    """The same day with every call's desk minutes drawn anew (arrivals, desks, breaks,
+    walks and no-shows kept): what even a clairvoyant estimate cannot know at issue."""
+    rng = random.Random(f"twin-{seed}-{twin}")
+    visits = [dataclasses.replace(v, steps=[
+        dataclasses.replace(step, minutes=_desk_minutes(world, rng, line, v.priority, v.party))
+        for line, step in zip(_lines(v.tramite), v.steps)]) for v in plan.visits]
+    return dataclasses.replace(plan, visits=visits)
 
 
 def _kind(rng: random.Random, pairs: tuple[tuple[str, float], ...]) -> str:
@@ -450,7 +464,7 @@ def _lane_name(lane: str) -> str:
 
 
 async def play_day(sim: sim_common.DemoOffice, world: World, plan: DayPlan, tr: Traits,
-                   config: QueueConfig, *, seed: int) -> DayResult:
+                   config: QueueConfig, *, seed: int, board: bool = True) -> DayResult:
     began = time.perf_counter()
     office, actor = sim.office, sim.actor
     serves = await sim_common.desk_services(office)
@@ -599,8 +613,9 @@ async def play_day(sim: sim_common.DemoOffice, world: World, plan: DayPlan, tr: 
                 await wake(now, nxt["service"])
         # A lobby board reads the estimates after each change (displays), and the
         # refresh that starts ends before the next event.
-        await eta_service.service_estimates(office, config.policy)
-        await eta_service.settled()
+        if board:
+            await eta_service.service_estimates(office, config.policy)
+            await eta_service.settled()
     # The day is over: nobody left; every desk closes (at closing time at the earliest).
     now = max(clock.now(), sim_common.la_paz_at(plan.day, 0, _minutes_of(world.closing)))
     clock.freeze(now)
@@ -622,9 +637,11 @@ async def play_day(sim: sim_common.DemoOffice, world: World, plan: DayPlan, tr: 
 
 
 async def run_world(world: World, seed: int, load: float, *, minutes: float | None, directory: Path,
-                    quiet: bool = True) -> dict:
+                    quiet: bool = True, twins: int = 0) -> dict:
     """history_days earlier days, then the measured one, on a fresh database: the
-    measured day's records and accounting."""
+    measured day's records and accounting. With `twins`, the measured day is played that
+    many times more, each on a fresh database with the desk minutes drawn anew
+    (redraw_minutes), and every record gets its waits there (`twin_waits`)."""
     eta_service.clear_cache()
     tr = traits(world, seed)
     try:
@@ -643,16 +660,50 @@ async def run_world(world: World, seed: int, load: float, *, minutes: float | No
         print(f"  semilla {seed} carga {load}: día medido {day.visits} visitas, {day.seconds:.0f} s", file=sys.stderr)
     for r in day.records:
         r["seed"], r["load"] = seed, load
+    add_twin_waits(day.records, await play_twins(world, seed, load, minutes, directory, twins))
     return {"seed": seed, "load": load, "visits": day.visits, "statuses": day.statuses,
             "last_call_ends": day.last_call_ends, "records": day.records, "seconds": day.seconds}
 
 
+async def play_twins(world: World, seed: int, load: float, minutes: float | None, directory: Path,
+                     twins: int) -> list[dict[int, float | None]]:
+    """The measured day played `twins` times, each on a fresh database with the desk
+    minutes drawn anew (redraw_minutes): per twin, each visit's wait. No earlier days and
+    no estimates: the calls depend on neither (checked in the tests)."""
+    tr = traits(world, seed)
+    plan = plan_day(world, seed, DAY, 0, load, minutes)
+    out = []
+    for twin in range(1, twins + 1):
+        eta_service.clear_cache()
+        try:
+            async with sim_common.demo_office(directory / f"twin-{twin}") as sim:
+                config = dataclasses.replace(QueueConfig.from_settings(sim.settings), predict_waits=False)
+                again = await play_day(sim, world, redraw_minutes(world, plan, seed, twin), tr, config,
+                                       seed=seed, board=False)
+        finally:
+            clock.reset()
+        out.append({r["n"]: r["wait"] for r in again.records})
+    return out
+
+
+def add_twin_waits(records: list[dict], twins: list[dict[int, float | None]]) -> None:
+    for r in records:
+        r["twin_waits"] = [waits.get(r["n"]) for waits in twins]
+
+
+def _twins_job(job: tuple) -> list[dict[int, float | None]]:
+    world, seed, load, minutes, twins = job
+    with tempfile.TemporaryDirectory(prefix="turnero-twins-") as tmp:
+        return asyncio.run(play_twins(world, seed, load, minutes, Path(tmp), twins))
+
+
 def _run_job(job: tuple) -> dict:
-    world, seed, load, minutes, quiet = job
+    world, seed, load, minutes, quiet, twins = job
     logging.basicConfig(level=logging.WARNING)
     shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
     with tempfile.TemporaryDirectory(prefix="turnero-world-", dir=shm) as tmp:
-        return asyncio.run(run_world(world, seed, load, minutes=minutes, directory=Path(tmp), quiet=quiet))
+        return asyncio.run(run_world(world, seed, load, minutes=minutes, directory=Path(tmp), quiet=quiet,
+                                     twins=twins))
 
 
 # ---------------------------------------------------------------- figures
@@ -757,11 +808,33 @@ def section(records: list[dict]) -> dict:
         # against the wait with the earlier days' usual desk hours (see wait_with_usual_desks)
         "shown_usual_desks": _errors([(r["shown"], r["wait_usual"]) for r in called
                                       if r["shown"] is not None and r.get("wait_usual") is not None]),
+        "clairvoyant": clairvoyant(called),
         "no_estimate": sum(1 for r in called if r["shown"] is None),
         "ranged": len(ranged),
         "coverage": statistics.fmean(inside(r) for r in ranged) if ranged else None,
         "range_width_median": statistics.median(r["high"] - r["low"] for r in ranged) if ranged else None,
     }
+
+
+def clairvoyant(called: list[dict]) -> dict:
+    """The error of an estimate that knows the whole day (every arrival, desk hour, break,
+    walk and no-show) but not the minutes each call will take. The actual wait and its
+    K twins' (the day played again with those minutes drawn anew) are K + 1 equally likely
+    waits of the same ticket; the best such estimate is their expected value, and each
+    wait's distance from their mean, times √((K+1)/K) (the mean's own error taken out,
+    exact for normal noise), is one sample of its error: a floor no estimate can go
+    under in this world."""
+    errors = []
+    for r in called:
+        waits = [r["wait"], *r.get("twin_waits", ())]
+        if len(waits) < 2 or None in waits:
+            continue
+        mean, scale = statistics.fmean(waits), math.sqrt(len(waits) / (len(waits) - 1))
+        errors += [abs(w - mean) * scale for w in waits]
+    if not errors:
+        return {"n": 0, "mae": None, "p90": None, "twins": 0}
+    return {"n": len(errors), "mae": statistics.fmean(errors), "p90": sim_common.p90(errors),
+            "twins": max(len(r.get("twin_waits", ())) for r in called)}
 
 
 def _goal(name: str, value: float | None, ok) -> dict:
@@ -799,6 +872,7 @@ def summarise(runs: list[dict]) -> dict:
         "all_day": section(records),
         "first_hour": section(first),
         "from_second_hour": section(later),
+        "regular_from_second_hour": section([r for r in later if r["lane"] == "regular"]),
         "by_hour": {f"{h:02d}": section([r for r in records if r["hour"] == h])
                     for h in sorted({r["hour"] for r in records})},
         "by_lane": {lane: section([r for r in records if r["lane"] == lane]) for lane in LANES},
@@ -915,6 +989,16 @@ def markdown(rep: dict) -> str:
         cells = [f"{_pair(f[part]['shown'])} · {_pair(f[part]['shown_usual_desks'])}"
                  for part in ("all_day", "first_hour", "from_second_hour")]
         lines.append(f"| {f['load']:g} | " + " | ".join(cells) + " |")
+    if any(f["all_day"]["clairvoyant"]["n"] for f in loads):
+        k = next(f["all_day"]["clairvoyant"]["twins"] for f in loads if f["all_day"]["clairvoyant"]["n"])
+        lines += ["", f"The floor: an estimate that knew the whole day but the minutes each call takes (the mean"
+                  f" wait over the day and {k} replays of it with those minutes drawn anew; see clairvoyant()),"
+                  " MAE / p90 — shown · floor:", "",
+                  "| load | all day | first hour | from 2nd hour | regular, from 2nd hour |", "|---|---|---|---|---|"]
+        for f in loads:
+            cells = [f"{_pair(f[part]['shown'])} · {_pair(f[part]['clairvoyant'])}"
+                     for part in ("all_day", "first_hour", "from_second_hour", "regular_from_second_hour")]
+            lines.append(f"| {f['load']:g} | " + " | ".join(cells) + " |")
     hours = sorted({h for f in loads for h in f["by_hour"]})
     lines += ["", "By hour of issue (shown · naive, MAE / p90):", "",
               "| hour | " + " | ".join(f"load {f['load']:g}" for f in loads) + " |",
@@ -957,10 +1041,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, help="days end this long after opening (default: whole days)")
     parser.add_argument("--history", type=int, help=f"earlier days played first (default {WORLD.history_days})")
     parser.add_argument("--desks", type=int, help=f"desks staffed (default {WORLD.desks}; at least 6)")
+    parser.add_argument("--twins", type=int, default=0,
+                        help="play each measured day this many times more with the desk minutes drawn anew: "
+                             "the error even a clairvoyant estimate would make")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="processes")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--dump", type=Path, help="also write every run's tickets to this JSON file")
-    parser.add_argument("--from", dest="source", type=Path, help="summarise a --dump file instead of running")
+    parser.add_argument("--from", dest="source", type=Path,
+                        help="summarise a --dump file instead of running (with --twins: add the floor to it)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     world = WORLD
@@ -978,8 +1066,15 @@ def main(argv: list[str] | None = None) -> int:
         runs, minutes, version = saved["runs"], saved["minutes"], saved.get("version", version)
         world = World(**{k: tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v
                          for k, v in saved["world"].items()})
+        if args.twins:  # the floor for a saved run: the twins need no earlier days
+            with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+                played = list(pool.map(_twins_job, [(world, run["seed"], run["load"], minutes, args.twins)
+                                                    for run in runs]))
+            for run, twins in zip(runs, played):
+                add_twin_waits(run["records"], [{int(n): w for n, w in t.items()} for t in twins])
     else:
-        jobs = [(world, seed, load, minutes, args.json) for load in loads for seed in range(1, seeds + 1)]
+        jobs = [(world, seed, load, minutes, args.json, args.twins) for load in loads
+                for seed in range(1, seeds + 1)]
         print(f"{len(jobs)} días medidos ({world.history_days} anteriores cada uno), {args.jobs} procesos…",
               file=sys.stderr)
         if args.jobs > 1:
@@ -987,9 +1082,9 @@ def main(argv: list[str] | None = None) -> int:
                 runs = list(pool.map(_run_job, jobs))
         else:
             runs = [_run_job(job) for job in jobs]
-        if args.dump:
-            args.dump.write_text(json.dumps({"world": dataclasses.asdict(world), "minutes": minutes, "runs": runs,
-                                             "version": version}, ensure_ascii=False))
+    if args.dump:
+        args.dump.write_text(json.dumps({"world": dataclasses.asdict(world), "minutes": minutes, "runs": runs,
+                                         "version": version}, ensure_ascii=False))
     rep = report(runs, world, minutes, version)
     if args.json:
         print(json.dumps(rep, ensure_ascii=False, indent=1))

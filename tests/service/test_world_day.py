@@ -87,3 +87,47 @@ def test_desk_capacity_follows_the_plan():
     assert min(capacity[60 + 60: 60 + 240]) < full  # a break in the morning takes a desk away
     today, usual = world_day.usual_capacity(world, 3, 0.9, 240)
     assert today == capacity and len(usual) == len(capacity)
+
+
+async def test_twins_replay_the_day_with_only_the_desk_minutes_drawn_anew(tmp_path):
+    world = dataclasses.replace(world_day.WORLD, desks=6, history_days=1)
+    plan = world_day.plan_day(world, 2, world_day.DAY, 0, 0.9, 40)
+    twin = world_day.redraw_minutes(world, plan, 2, 1)
+    assert twin.desks == plan.desks
+    assert [(v.issue, v.tramite, v.priority, [(s.walk, s.gone) for s in v.steps]) for v in twin.visits] == [
+        (v.issue, v.tramite, v.priority, [(s.walk, s.gone) for s in v.steps]) for v in plan.visits]
+    assert [s.minutes for v in twin.visits for s in v.steps] != [s.minutes for v in plan.visits for s in v.steps]
+
+    run = await asyncio.wait_for(world_day.run_world(world, 2, 0.9, minutes=40, directory=tmp_path, twins=2), 240)
+    assert all(len(r["twin_waits"]) == 2 and None not in r["twin_waits"] for r in run["records"])
+    assert any(r["twin_waits"][0] != r["wait"] for r in run["records"])  # other minutes, other waits
+    floor = world_day.report([run], world, 40)["loads"][0]["all_day"]["clairvoyant"]
+    assert floor["n"] == 3 * len(run["records"]) and floor["twins"] == 2 and floor["mae"] >= 0
+
+    # A twin whose minutes are not drawn anew is the measured day again, to the second:
+    # the calls do not depend on the estimates nor on the earlier day (so a twin played
+    # without them differs from the day only by its minutes).
+    from benchmarks import sim_common
+    from turnero.core import clock
+    from turnero.queue import eta_service
+    from turnero.queue.config import QueueConfig
+
+    eta_service.clear_cache()
+    try:
+        async with sim_common.demo_office(tmp_path / "same") as sim:
+            config = dataclasses.replace(QueueConfig.from_settings(sim.settings), predict_waits=False)
+            same = await world_day.play_day(sim, world, world_day.plan_day(world, 2, world_day.DAY, 0, 0.9, 40),
+                                            world_day.traits(world, 2), config, seed=2, board=False)
+    finally:
+        clock.reset()
+    assert {r["n"]: r["wait"] for r in same.records} == {r["n"]: r["wait"] for r in run["records"]}
+
+
+def test_the_floor_is_the_spread_of_equally_likely_waits():
+    # One twin: the two waits are equally likely, the error of their expected value is
+    # |a - b| / √2 for each (normal noise); a ticket without twins does not count.
+    floor = world_day.clairvoyant([{"wait": 10.0, "twin_waits": [20.0]}, {"wait": 30.0, "twin_waits": [30.0]},
+                                   {"wait": 5.0}])
+    assert floor["n"] == 4 and floor["twins"] == 1
+    assert abs(floor["mae"] - (2 * 10 / 2 ** 0.5) / 4) < 1e-9
+    assert world_day.clairvoyant([{"wait": 3.0}])["n"] == 0
