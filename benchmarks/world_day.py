@@ -283,20 +283,14 @@ def _desk_minutes(world: World, rng: random.Random, line: str, priority: str, pa
     return minutes * (1 + world.party_factor * (party - 1))
 
 
-def redraw(world: World, plan: DayPlan, seed: int, twin: int, *, desks: bool = False) -> DayPlan:
-    """The same day with every call's desk minutes drawn anew (arrivals, walks and
-    no-shows kept): what even a clairvoyant estimate cannot know at issue. With `desks`,
-    the desks' day too (absences, lateness, break and lunch times): what an estimate that
-    knows the office's habits but not today's draws cannot know either."""
-    rng = random.Random(f"twin-{seed}-{twin}-{desks}")
+def redraw_minutes(world: World, plan: DayPlan, seed: int, twin: int) -> DayPlan:
+    """The same day with every call's desk minutes drawn anew (arrivals, desks, breaks,
+    walks and no-shows kept): what even a clairvoyant estimate cannot know at issue."""
+    rng = random.Random(f"twin-{seed}-{twin}")
     visits = [dataclasses.replace(v, steps=[
         dataclasses.replace(step, minutes=_desk_minutes(world, rng, line, v.priority, v.party))
         for line, step in zip(_lines(v.tramite), v.steps)]) for v in plan.visits]
-    if not desks:
-        return dataclasses.replace(plan, visits=visits)
-    t = lambda m: sim_common.la_paz_at(plan.day, 0, m)  # noqa: E731 — minutes after midnight
-    end = (plan.end - t(0)).total_seconds() / 60
-    return dataclasses.replace(plan, visits=visits, desks=_desk_days(world, rng, traits(world, seed), t, end))
+    return dataclasses.replace(plan, visits=visits)
 
 
 def _kind(rng: random.Random, pairs: tuple[tuple[str, float], ...]) -> str:
@@ -339,16 +333,23 @@ def capacity_per_minute(world: World) -> float:
     return desk_minutes / mean_visit_minutes(world) / span
 
 
-def _desk_days(world: World, rng: random.Random, tr: Traits, t, end: float) -> list[DeskDay]:
-    """The desks' day: who is absent, who opens late and by how much, the break and lunch."""
-    names = list(DESK_ORDER[: world.desks])
+def plan_day(world: World, seed: int, day: date, day_index: int, load: float, minutes: float | None) -> DayPlan:
+    """One day of the world: arrivals, kiosk times and the desks' day. `minutes`: the day
+    ends that long after opening (a shorter day: arrivals and pauses within it)."""
+    rng = random.Random(f"day-{seed}-{day_index}")
+    tr = traits(world, seed)
+    t = lambda m: sim_common.la_paz_at(day, 0, m)  # noqa: E731 — minutes after midnight
     opening = _minutes_of(world.opening)
+    end = min(_minutes_of(world.last_ticket), opening + minutes if minutes else math.inf)
+    scale = world.desks / 24
+    # -- desks
+    names = list(DESK_ORDER[: world.desks])
     absent: set[str] = set()
     for d in names:
         if rng.random() < world.absent_share and _covers(names, absent | {d}):
             absent.add(d)
     staffed = [d for d in names if d not in absent]
-    n_late = min(len(staffed), round(world.late_desks * world.desks / 24))
+    n_late = min(len(staffed), round(world.late_desks * scale))
     late: set[str] = set()
     pool = staffed[:]
     while len(late) < n_late:
@@ -363,19 +364,6 @@ def _desk_days(world: World, rng: random.Random, tr: Traits, t, end: float) -> l
         pauses.append((lunch_at, _uniform(rng, world.lunch_minutes)))
         desks.append(DeskDay(d, None if d in absent else t(opening + late_by),
                              [(t(at), length) for at, length in pauses if at < end]))
-    return desks
-
-
-def plan_day(world: World, seed: int, day: date, day_index: int, load: float, minutes: float | None) -> DayPlan:
-    """One day of the world: arrivals, kiosk times and the desks' day. `minutes`: the day
-    ends that long after opening (a shorter day: arrivals and pauses within it)."""
-    rng = random.Random(f"day-{seed}-{day_index}")
-    tr = traits(world, seed)
-    t = lambda m: sim_common.la_paz_at(day, 0, m)  # noqa: E731 — minutes after midnight
-    opening = _minutes_of(world.opening)
-    end = min(_minutes_of(world.last_ticket), opening + minutes if minutes else math.inf)
-    scale = world.desks / 24
-    desks = _desk_days(world, rng, tr, t, end)
     # -- arrivals
     rate = load * capacity_per_minute(world)  # visits per minute over the day
     crowd_size = round(_uniform(rng, world.crowd) * load * scale)
@@ -653,7 +641,7 @@ async def run_world(world: World, seed: int, load: float, *, minutes: float | No
     """history_days earlier days, then the measured one, on a fresh database: the
     measured day's records and accounting. With `twins`, the measured day is played that
     many times more, each on a fresh database with the desk minutes drawn anew
-    (redraw), and every record gets its waits there (`twin_waits`)."""
+    (redraw_minutes), and every record gets its waits there (`twin_waits`)."""
     eta_service.clear_cache()
     tr = traits(world, seed)
     try:
@@ -678,19 +666,19 @@ async def run_world(world: World, seed: int, load: float, *, minutes: float | No
 
 
 async def play_twins(world: World, seed: int, load: float, minutes: float | None, directory: Path,
-                     twins: int, *, desks: bool = False) -> list[dict[int, float | None]]:
+                     twins: int) -> list[dict[int, float | None]]:
     """The measured day played `twins` times, each on a fresh database with the desk
-    minutes (and with `desks` the desks' day) drawn anew (redraw): per twin, each visit's
-    wait. No earlier days and no estimates: the calls depend on neither (checked in the tests)."""
+    minutes drawn anew (redraw_minutes): per twin, each visit's wait. No earlier days and
+    no estimates: the calls depend on neither (checked in the tests)."""
     tr = traits(world, seed)
     plan = plan_day(world, seed, DAY, 0, load, minutes)
     out = []
     for twin in range(1, twins + 1):
         eta_service.clear_cache()
         try:
-            async with sim_common.demo_office(directory / f"twin-{twin}-{desks}") as sim:
+            async with sim_common.demo_office(directory / f"twin-{twin}") as sim:
                 config = dataclasses.replace(QueueConfig.from_settings(sim.settings), predict_waits=False)
-                again = await play_day(sim, world, redraw(world, plan, seed, twin, desks=desks), tr, config,
+                again = await play_day(sim, world, redraw_minutes(world, plan, seed, twin), tr, config,
                                        seed=seed, board=False)
         finally:
             clock.reset()
@@ -698,16 +686,15 @@ async def play_twins(world: World, seed: int, load: float, minutes: float | None
     return out
 
 
-def add_twin_waits(records: list[dict], twins: list[dict[int, float | None]], key: str = "twin_waits") -> None:
+def add_twin_waits(records: list[dict], twins: list[dict[int, float | None]]) -> None:
     for r in records:
-        r[key] = [waits.get(r["n"]) for waits in twins]
+        r["twin_waits"] = [waits.get(r["n"]) for waits in twins]
 
 
-def _twins_job(job: tuple) -> tuple[list[dict[int, float | None]], list[dict[int, float | None]]]:
-    world, seed, load, minutes, twins, day_twins = job
+def _twins_job(job: tuple) -> list[dict[int, float | None]]:
+    world, seed, load, minutes, twins = job
     with tempfile.TemporaryDirectory(prefix="turnero-twins-") as tmp:
-        return (asyncio.run(play_twins(world, seed, load, minutes, Path(tmp), twins)),
-                asyncio.run(play_twins(world, seed, load, minutes, Path(tmp), day_twins, desks=True)))
+        return asyncio.run(play_twins(world, seed, load, minutes, Path(tmp), twins))
 
 
 def _run_job(job: tuple) -> dict:
@@ -822,7 +809,6 @@ def section(records: list[dict]) -> dict:
         "shown_usual_desks": _errors([(r["shown"], r["wait_usual"]) for r in called
                                       if r["shown"] is not None and r.get("wait_usual") is not None]),
         "clairvoyant": clairvoyant(called),
-        "clairvoyant_arrivals": clairvoyant(called, "day_twin_waits"),
         "no_estimate": sum(1 for r in called if r["shown"] is None),
         "ranged": len(ranged),
         "coverage": statistics.fmean(inside(r) for r in ranged) if ranged else None,
@@ -830,19 +816,17 @@ def section(records: list[dict]) -> dict:
     }
 
 
-def clairvoyant(called: list[dict], key: str = "twin_waits") -> dict:
+def clairvoyant(called: list[dict]) -> dict:
     """The error of an estimate that knows the whole day (every arrival, desk hour, break,
     walk and no-show) but not the minutes each call will take. The actual wait and its
     K twins' (the day played again with those minutes drawn anew) are K + 1 equally likely
     waits of the same ticket; the best such estimate is their expected value, and each
     wait's distance from their mean, times √((K+1)/K) (the mean's own error taken out,
     exact for normal noise), is one sample of its error: a floor no estimate can go
-    under in this world. With key="day_twin_waits" (the desks' day drawn anew too): the
-    floor for an estimate that knows the arrivals and the office's habits, not today's
-    lateness and breaks."""
+    under in this world."""
     errors = []
     for r in called:
-        waits = [r["wait"], *r.get(key, ())]
+        waits = [r["wait"], *r.get("twin_waits", ())]
         if len(waits) < 2 or None in waits:
             continue
         mean, scale = statistics.fmean(waits), math.sqrt(len(waits) / (len(waits) - 1))
@@ -850,7 +834,7 @@ def clairvoyant(called: list[dict], key: str = "twin_waits") -> dict:
     if not errors:
         return {"n": 0, "mae": None, "p90": None, "twins": 0}
     return {"n": len(errors), "mae": statistics.fmean(errors), "p90": sim_common.p90(errors),
-            "twins": max(len(r.get(key, ())) for r in called)}
+            "twins": max(len(r.get("twin_waits", ())) for r in called)}
 
 
 def _goal(name: str, value: float | None, ok) -> dict:
@@ -1005,18 +989,15 @@ def markdown(rep: dict) -> str:
         cells = [f"{_pair(f[part]['shown'])} · {_pair(f[part]['shown_usual_desks'])}"
                  for part in ("all_day", "first_hour", "from_second_hour")]
         lines.append(f"| {f['load']:g} | " + " | ".join(cells) + " |")
-    parts = ("all_day", "first_hour", "from_second_hour", "regular_from_second_hour")
-    for floor, knew in (("clairvoyant", "the whole day but the minutes each call takes"),
-                        ("clairvoyant_arrivals", "every arrival and the office's habits, not today's desk hours,"
-                                                 " breaks nor minutes")):
-        counts = [f["all_day"][floor]["twins"] for f in loads if f["all_day"][floor]["n"]]
-        if not counts:
-            continue
-        lines += ["", f"A floor: an estimate that knew {knew} (the mean wait over the day and {counts[0]} replays"
-                  f" of it with those drawn anew; see clairvoyant()), MAE / p90 — shown · floor:", "",
+    if any(f["all_day"]["clairvoyant"]["n"] for f in loads):
+        k = next(f["all_day"]["clairvoyant"]["twins"] for f in loads if f["all_day"]["clairvoyant"]["n"])
+        lines += ["", f"The floor: an estimate that knew the whole day but the minutes each call takes (the mean"
+                  f" wait over the day and {k} replays of it with those minutes drawn anew; see clairvoyant()),"
+                  " MAE / p90 — shown · floor:", "",
                   "| load | all day | first hour | from 2nd hour | regular, from 2nd hour |", "|---|---|---|---|---|"]
         for f in loads:
-            cells = [f"{_pair(f[part]['shown'])} · {_pair(f[part][floor])}" for part in parts]
+            cells = [f"{_pair(f[part]['shown'])} · {_pair(f[part]['clairvoyant'])}"
+                     for part in ("all_day", "first_hour", "from_second_hour", "regular_from_second_hour")]
             lines.append(f"| {f['load']:g} | " + " | ".join(cells) + " |")
     hours = sorted({h for f in loads for h in f["by_hour"]})
     lines += ["", "By hour of issue (shown · naive, MAE / p90):", "",
@@ -1063,8 +1044,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--twins", type=int, default=0,
                         help="play each measured day this many times more with the desk minutes drawn anew: "
                              "the error even a clairvoyant estimate would make")
-    parser.add_argument("--day-twins", type=int, default=0,
-                        help="with --from: replays with the desks' day (lateness, breaks) drawn anew too")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="processes")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--dump", type=Path, help="also write every run's tickets to this JSON file")
@@ -1087,15 +1066,12 @@ def main(argv: list[str] | None = None) -> int:
         runs, minutes, version = saved["runs"], saved["minutes"], saved.get("version", version)
         world = World(**{k: tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v
                          for k, v in saved["world"].items()})
-        if args.twins or args.day_twins:  # the floors for a saved run: the twins need no earlier days
+        if args.twins:  # the floor for a saved run: the twins need no earlier days
             with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-                played = list(pool.map(_twins_job, [(world, run["seed"], run["load"], minutes, args.twins,
-                                                     args.day_twins) for run in runs]))
-            for run, (twins, day_twins) in zip(runs, played):
-                if args.twins:
-                    add_twin_waits(run["records"], twins)
-                if args.day_twins:
-                    add_twin_waits(run["records"], day_twins, "day_twin_waits")
+                played = list(pool.map(_twins_job, [(world, run["seed"], run["load"], minutes, args.twins)
+                                                    for run in runs]))
+            for run, twins in zip(runs, played):
+                add_twin_waits(run["records"], [{int(n): w for n, w in t.items()} for t in twins])
     else:
         jobs = [(world, seed, load, minutes, args.json, args.twins) for load in loads
                 for seed in range(1, seeds + 1)]
