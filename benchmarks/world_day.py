@@ -283,7 +283,7 @@ def _desk_minutes(world: World, rng: random.Random, line: str, priority: str, pa
     return minutes * (1 + world.party_factor * (party - 1))
 
 
-def redraw_minutes(world: World, plan: DayPlan, seed: int, twin: int) -> DayPlan:
+def redraw(world: World, plan: DayPlan, seed: int, twin: int) -> DayPlan:
     """The same day with every call's desk minutes drawn anew (arrivals, desks, breaks,
     walks and no-shows kept): what even a clairvoyant estimate cannot know at issue."""
     rng = random.Random(f"twin-{seed}-{twin}")
@@ -463,9 +463,22 @@ def _lane_name(lane: str) -> str:
     return "cita" if lane == "appointment" else lane
 
 
+@dataclass(frozen=True)
+class Branch:
+    """A replay that leaves the day at `since`: calls that start from then on take their
+    desk minutes from `later` (the same day, minutes drawn anew); it ends once every
+    visit issued before `until` has been called."""
+
+    later: DayPlan
+    since: datetime
+    until: datetime
+
+
 async def play_day(sim: sim_common.DemoOffice, world: World, plan: DayPlan, tr: Traits,
-                   config: QueueConfig, *, seed: int, board: bool = True) -> DayResult:
+                   config: QueueConfig, *, seed: int, board: bool = True, branch: Branch | None = None) -> DayResult:
     began = time.perf_counter()
+    later_steps = {v.n: v.steps for v in branch.later.visits} if branch else {}
+    watched = 0  # with a branch: visits issued before branch.until and not called yet
     office, actor = sim.office, sim.actor
     serves = await sim_common.desk_services(office)
     medians = dict(world.median_minutes)
@@ -511,10 +524,12 @@ async def play_day(sim: sim_common.DemoOffice, world: World, plan: DayPlan, tr: 
         busy.add(desk)
         h = held[view["id"]]
         waiting[(h.line, h.lane)] -= 1
+        nonlocal watched
         record = records[h.visit.n]
         if record["called"] is None:
             record["called"] = now
-        step = h.visit.steps[h.step]
+            watched -= branch is not None and record["issued"] < branch.until
+        step = (later_steps[h.visit.n] if branch and now >= branch.since else h.visit.steps)[h.step]
         if step.gone:
             events.at(now + timedelta(minutes=step.no_show_wait), "no_show", (desk, view["id"]))
         else:
@@ -544,6 +559,8 @@ async def play_day(sim: sim_common.DemoOffice, world: World, plan: DayPlan, tr: 
         return wait
 
     async def issue(v: Visit, now: datetime) -> None:
+        nonlocal watched
+        watched += branch is not None and now < branch.until
         line = _lines(v.tramite)[0]
         in_lane = v.cita is not None and not v.cita_walk_in
         lane = "appointment" if in_lane else ("regular" if v.priority == "regular" else "preferential")
@@ -616,6 +633,8 @@ async def play_day(sim: sim_common.DemoOffice, world: World, plan: DayPlan, tr: 
         if board:
             await eta_service.service_estimates(office, config.policy)
             await eta_service.settled()
+        if branch and now >= branch.until and not watched:
+            break  # a branch is played for the visits it watches only: its desks stay as they are
     # The day is over: nobody left; every desk closes (at closing time at the earliest).
     now = max(clock.now(), sim_common.la_paz_at(plan.day, 0, _minutes_of(world.closing)))
     clock.freeze(now)
@@ -623,7 +642,7 @@ async def play_day(sim: sim_common.DemoOffice, world: World, plan: DayPlan, tr: 
     for t in await Ticket.filter(office_id=office.id, day=plan.day).values("status"):
         statuses[str(t["status"])] = statuses.get(str(t["status"]), 0) + 1
     for desk in names:
-        if state[desk] != "closed":
+        if state[desk] != "closed" and desk not in busy:
             await set_status(desk, DeskStatus.CLOSED)
     for r in records.values():
         r["wait"] = (r["called"] - r["issued"]).total_seconds() / 60 if r["called"] else None
@@ -641,7 +660,7 @@ async def run_world(world: World, seed: int, load: float, *, minutes: float | No
     """history_days earlier days, then the measured one, on a fresh database: the
     measured day's records and accounting. With `twins`, the measured day is played that
     many times more, each on a fresh database with the desk minutes drawn anew
-    (redraw_minutes), and every record gets its waits there (`twin_waits`)."""
+    (play_twins), and every record gets its waits there (`twin_waits`)."""
     eta_service.clear_cache()
     tr = traits(world, seed)
     try:
@@ -665,24 +684,39 @@ async def run_world(world: World, seed: int, load: float, *, minutes: float | No
             "last_call_ends": day.last_call_ends, "records": day.records, "seconds": day.seconds}
 
 
+# The floor's replays leave the day every FLOOR_WINDOW minutes: a ticket's twins share
+# its day up to at most that long before its issue (what the engine could see then).
+FLOOR_WINDOW = timedelta(minutes=15)
+
+
 async def play_twins(world: World, seed: int, load: float, minutes: float | None, directory: Path,
                      twins: int) -> list[dict[int, float | None]]:
-    """The measured day played `twins` times, each on a fresh database with the desk
-    minutes drawn anew (redraw_minutes): per twin, each visit's wait. No earlier days and
-    no estimates: the calls depend on neither (checked in the tests)."""
+    """Per twin, each visit's wait in a replay of the measured day that keeps everything
+    (arrivals, desks, breaks, walks, no-shows, and the desk minutes of every call started
+    before the visit's window of FLOOR_WINDOW) and draws anew the minutes of the calls
+    that start later (redraw, Branch). Each replay is on a fresh database, with no
+    earlier days and no estimates: the calls depend on neither (checked in the tests)."""
     tr = traits(world, seed)
     plan = plan_day(world, seed, DAY, 0, load, minutes)
-    out = []
-    for twin in range(1, twins + 1):
-        eta_service.clear_cache()
-        try:
-            async with sim_common.demo_office(directory / f"twin-{twin}") as sim:
-                config = dataclasses.replace(QueueConfig.from_settings(sim.settings), predict_waits=False)
-                again = await play_day(sim, world, redraw_minutes(world, plan, seed, twin), tr, config,
-                                       seed=seed, board=False)
-        finally:
-            clock.reset()
-        out.append({r["n"]: r["wait"] for r in again.records})
+    opening = sim_common.la_paz_at(plan.day, 0, _minutes_of(world.opening))  # no call starts before
+    last_issue = max((v.issue for v in plan.visits), default=opening)
+    out: list[dict[int, float | None]] = [{} for _ in range(twins)]
+    since, window = opening, 0
+    while since <= last_issue:
+        until = since + FLOOR_WINDOW
+        watched = {v.n for v in plan.visits if v.issue < until and (window == 0 or v.issue >= since)}
+        for twin in range(twins):
+            eta_service.clear_cache()
+            try:
+                async with sim_common.demo_office(directory / f"floor-{window}-{twin}") as sim:
+                    config = dataclasses.replace(QueueConfig.from_settings(sim.settings), predict_waits=False)
+                    later = redraw(world, plan, seed, 1000 * window + twin)
+                    played = await play_day(sim, world, plan, tr, config, seed=seed, board=False,
+                                            branch=Branch(later, since, until))
+            finally:
+                clock.reset()
+            out[twin].update((r["n"], r["wait"]) for r in played.records if r["n"] in watched)
+        since, window = until, window + 1
     return out
 
 
@@ -818,12 +852,13 @@ def section(records: list[dict]) -> dict:
 
 def clairvoyant(called: list[dict]) -> dict:
     """The error of an estimate that knows the whole day (every arrival, desk hour, break,
-    walk and no-show) but not the minutes each call will take. The actual wait and its
-    K twins' (the day played again with those minutes drawn anew) are K + 1 equally likely
-    waits of the same ticket; the best such estimate is their expected value, and each
-    wait's distance from their mean, times √((K+1)/K) (the mean's own error taken out,
-    exact for normal noise), is one sample of its error: a floor no estimate can go
-    under in this world."""
+    walk and no-show, and the minutes of the calls started by its window) but not the
+    minutes of the calls still to come. The actual wait and its K twins' (play_twins) are
+    K + 1 equally likely waits of the same ticket; the best such estimate is their
+    expected value, and each wait's distance from their mean, times √((K+1)/K) (the
+    mean's own error taken out, exact for normal noise), is one sample of its error: a
+    floor no estimate can go under in this world (a little above the exact one: the
+    twins also redraw the calls of up to FLOOR_WINDOW before the issue)."""
     errors = []
     for r in called:
         waits = [r["wait"], *r.get("twin_waits", ())]
@@ -991,9 +1026,9 @@ def markdown(rep: dict) -> str:
         lines.append(f"| {f['load']:g} | " + " | ".join(cells) + " |")
     if any(f["all_day"]["clairvoyant"]["n"] for f in loads):
         k = next(f["all_day"]["clairvoyant"]["twins"] for f in loads if f["all_day"]["clairvoyant"]["n"])
-        lines += ["", f"The floor: an estimate that knew the whole day but the minutes each call takes (the mean"
-                  f" wait over the day and {k} replays of it with those minutes drawn anew; see clairvoyant()),"
-                  " MAE / p90 — shown · floor:", "",
+        lines += ["", "The floor: an estimate that knew the whole day but the minutes of the calls still to come"
+                  f" (the mean wait over the day and {k} replays of it with those minutes drawn anew; see"
+                  " clairvoyant()), MAE / p90 — shown · floor:", "",
                   "| load | all day | first hour | from 2nd hour | regular, from 2nd hour |", "|---|---|---|---|---|"]
         for f in loads:
             cells = [f"{_pair(f[part]['shown'])} · {_pair(f[part]['clairvoyant'])}"

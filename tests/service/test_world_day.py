@@ -92,7 +92,7 @@ def test_desk_capacity_follows_the_plan():
 async def test_twins_replay_the_day_with_only_the_desk_minutes_drawn_anew(tmp_path):
     world = dataclasses.replace(world_day.WORLD, desks=6, history_days=1)
     plan = world_day.plan_day(world, 2, world_day.DAY, 0, 0.9, 40)
-    twin = world_day.redraw_minutes(world, plan, 2, 1)
+    twin = world_day.redraw(world, plan, 2, 1)
     assert twin.desks == plan.desks
     assert [(v.issue, v.tramite, v.priority, [(s.walk, s.gone) for s in v.steps]) for v in twin.visits] == [
         (v.issue, v.tramite, v.priority, [(s.walk, s.gone) for s in v.steps]) for v in plan.visits]
@@ -104,9 +104,10 @@ async def test_twins_replay_the_day_with_only_the_desk_minutes_drawn_anew(tmp_pa
     floor = world_day.report([run], world, 40)["loads"][0]["all_day"]["clairvoyant"]
     assert floor["n"] == 3 * len(run["records"]) and floor["twins"] == 2 and floor["mae"] >= 0
 
-    # A twin whose minutes are not drawn anew is the measured day again, to the second:
+    # A replay whose minutes are not drawn anew is the measured day again, to the second:
     # the calls do not depend on the estimates nor on the earlier day (so a twin played
-    # without them differs from the day only by its minutes).
+    # without them differs from the day only by its minutes); a branch keeps every call
+    # before it as it was.
     from benchmarks import sim_common
     from turnero.core import clock
     from turnero.queue import eta_service
@@ -118,9 +119,20 @@ async def test_twins_replay_the_day_with_only_the_desk_minutes_drawn_anew(tmp_pa
             config = dataclasses.replace(QueueConfig.from_settings(sim.settings), predict_waits=False)
             same = await world_day.play_day(sim, world, world_day.plan_day(world, 2, world_day.DAY, 0, 0.9, 40),
                                             world_day.traits(world, 2), config, seed=2, board=False)
+        async with sim_common.demo_office(tmp_path / "branch") as sim:
+            since = sim_common.la_paz_at(plan.day, 7, 50)
+            branch = world_day.Branch(twin, since, since + world_day.FLOOR_WINDOW)
+            branched = await world_day.play_day(sim, world, plan, world_day.traits(world, 2), config, seed=2,
+                                                board=False, branch=branch)
     finally:
         clock.reset()
-    assert {r["n"]: r["wait"] for r in same.records} == {r["n"]: r["wait"] for r in run["records"]}
+    day = {r["n"]: r for r in run["records"]}
+    assert {r["n"]: r["wait"] for r in same.records} == {n: r["wait"] for n, r in day.items()}
+    before = [r for r in branched.records if r["called"] and r["called"] < "07:50"]
+    assert before and all(r["wait"] == day[r["n"]]["wait"] for r in before)
+    watched = [r for r in branched.records if r["issued"] < "08:05"]
+    assert all(r["wait"] is not None for r in watched)  # played until all of them were called
+    assert any(r["wait"] != day[r["n"]]["wait"] for r in watched)
 
 
 def test_the_floor_is_the_spread_of_equally_likely_waits():
