@@ -635,6 +635,7 @@ async def play_day(sim: sim_common.DemoOffice, world: World, plan: DayPlan, tr: 
             await eta_service.settled()
         if branch and now >= branch.until and not watched:
             break  # a branch is played for the visits it watches only: its desks stay as they are
+    await eta_service.settled()  # a refresh started by the last change ends before the database closes
     # The day is over: nobody left; every desk closes (at closing time at the earliest).
     now = max(clock.now(), sim_common.la_paz_at(plan.day, 0, _minutes_of(world.closing)))
     clock.freeze(now)
