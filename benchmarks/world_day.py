@@ -54,6 +54,13 @@ actual wait (issue -> first call). Figures are pooled over seeds, per load.
     python benchmarks/world_day.py --quick            # 2 seeds, load 0.95, 4-hour days (minutes)
     python benchmarks/world_day.py                    # 5 seeds x loads 0.5 0.8 0.95 1.0, whole days
     python benchmarks/world_day.py --load 0.95 --seeds 5 --json
+    python benchmarks/world_day.py --load 0.95 --seeds 5 --dump /tmp/day.json
+    python benchmarks/world_day.py --from /tmp/day.json --twins 1   # + the floor (play_twins)
+
+With `--twins K` every measured day is also replayed K times per quarter hour of issue,
+the desk minutes of the calls after that quarter hour drawn anew: the spread of those
+equally likely waits is the error even an estimate that knew the whole day but those
+minutes would make (`clairvoyant`), a floor for the figures above.
 """
 
 from __future__ import annotations
