@@ -136,8 +136,11 @@ def test_display_keeps_its_state_through_an_outage_and_catches_up(browser, live_
     _screenshot(page, f"display-reconnecting-{live_server.backend}.png")
 
     state["blocked"] = False
-    _hero_is(page, second["number"], 20000)  # reconnected (backoff) and resnapshotted
-    page.wait_for_function("() => document.getElementById('d-conn').hidden", timeout=5000)
+    _hero_is(page, second["number"], 20000)  # reconnected (backoff) and resnapshotted, or polled
+    # Back live: at the end of the backoff, or at the next board poll (every 15 s while the
+    # socket is down; a poll that succeeds reconnects at once). The hero may already have
+    # come by a poll while the socket was still refused, so this waits for the socket itself.
+    page.wait_for_function("() => document.getElementById('d-conn').hidden", timeout=20000)
     page.wait_for_function("t => window.TurneroDisplay.spoken.some(s => s.includes(t))",
                            arg=page.evaluate("t => window.TurneroDisplay.speakable(t)", second["number"]),
                            timeout=15000)
