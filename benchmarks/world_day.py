@@ -520,6 +520,7 @@ async def play_day(sim: sim_common.DemoOffice, world: World, plan: DayPlan, tr: 
         events.at(now + timedelta(minutes=minutes), "resume", desk)
 
     async def try_call(desk: str, now: datetime) -> bool:
+        nonlocal watched
         if state[desk] != "open" or desk in busy:
             return False
         if desk in pause_due:
@@ -531,7 +532,6 @@ async def play_day(sim: sim_common.DemoOffice, world: World, plan: DayPlan, tr: 
         busy.add(desk)
         h = held[view["id"]]
         waiting[(h.line, h.lane)] -= 1
-        nonlocal watched
         record = records[h.visit.n]
         if record["called"] is None:
             record["called"] = now
@@ -666,9 +666,9 @@ async def play_day(sim: sim_common.DemoOffice, world: World, plan: DayPlan, tr: 
 async def run_world(world: World, seed: int, load: float, *, minutes: float | None, directory: Path,
                     quiet: bool = True, twins: int = 0) -> dict:
     """history_days earlier days, then the measured one, on a fresh database: the
-    measured day's records and accounting. With `twins`, the measured day is played that
-    many times more, each on a fresh database with the desk minutes drawn anew
-    (play_twins), and every record gets its waits there (`twin_waits`)."""
+    measured day's records and accounting. With `twins`, every record also gets the waits
+    of that many replays of the measured day that branch from it at its quarter hour of
+    issue (play_twins): `twin_waits`, the floor's input (clairvoyant)."""
     eta_service.clear_cache()
     tr = traits(world, seed)
     try:
@@ -1035,8 +1035,8 @@ def markdown(rep: dict) -> str:
     if any(f["all_day"]["clairvoyant"]["n"] for f in loads):
         k = next(f["all_day"]["clairvoyant"]["twins"] for f in loads if f["all_day"]["clairvoyant"]["n"])
         lines += ["", "The floor: an estimate that knew the whole day but the minutes of the calls still to come"
-                  f" (the mean wait over the day and {k} replays of it with those minutes drawn anew; see"
-                  " clairvoyant()), MAE / p90 — shown · floor:", "",
+                  f" (the mean wait over the day and {k} replay(s) branching from it at each quarter hour of"
+                  " issue with those minutes drawn anew; see clairvoyant()), MAE / p90 — shown · floor:", "",
                   "| load | all day | first hour | from 2nd hour | regular, from 2nd hour |", "|---|---|---|---|---|"]
         for f in loads:
             cells = [f"{_pair(f[part]['shown'])} · {_pair(f[part]['clairvoyant'])}"
@@ -1085,8 +1085,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--history", type=int, help=f"earlier days played first (default {WORLD.history_days})")
     parser.add_argument("--desks", type=int, help=f"desks staffed (default {WORLD.desks}; at least 6)")
     parser.add_argument("--twins", type=int, default=0,
-                        help="play each measured day this many times more with the desk minutes drawn anew: "
-                             "the error even a clairvoyant estimate would make")
+                        help="replays of each measured day per quarter hour of issue, the minutes of the calls "
+                             "after it drawn anew: the floor, the error even a clairvoyant estimate would make")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="processes")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--dump", type=Path, help="also write every run's tickets to this JSON file")
@@ -1114,7 +1114,7 @@ def main(argv: list[str] | None = None) -> int:
                 played = list(pool.map(_twins_job, [(world, run["seed"], run["load"], minutes, args.twins)
                                                     for run in runs]))
             for run, twins in zip(runs, played):
-                add_twin_waits(run["records"], [{int(n): w for n, w in t.items()} for t in twins])
+                add_twin_waits(run["records"], twins)
     else:
         jobs = [(world, seed, load, minutes, args.json, args.twins) for load in loads
                 for seed in range(1, seeds + 1)]
