@@ -61,7 +61,8 @@ async def issue(office: Office, code: str = "CI-RENOV", **kw) -> dict:
     return view
 
 
-async def history(office: Office, code: str, *, days_ago: int, hour: int, minutes: float, count: int) -> None:
+async def history(office: Office, code: str, *, days_ago: int, hour: int, minutes: float, count: int,
+                  desk: Desk | None = None) -> None:
     """Finished calls of `minutes` each, called at `hour` (La Paz) `days_ago` days before the 23rd."""
     svc = await Service.get(code=code)
     for n in range(count):
@@ -69,7 +70,7 @@ async def history(office: Office, code: str, *, days_ago: int, hour: int, minute
         await Ticket.create(
             public_id=f"h{code}{days_ago}{hour}{n}", visit_id=f"v{code}{days_ago}{hour}{n}", office=office,
             service=svc, day=called.astimezone(LA_PAZ).date(), number=f"H-{hour}{n:03d}", status=TicketStatus.DONE,
-            arrived_at=called - timedelta(minutes=20), issued_at=called - timedelta(minutes=20),
+            desk=desk, arrived_at=called - timedelta(minutes=20), issued_at=called - timedelta(minutes=20),
             called_at=called, started_at=called, finished_at=called + timedelta(minutes=minutes),
         )
 
@@ -91,6 +92,21 @@ async def test_history_with_a_known_service_time_gives_known_waits(db):
     assert 9.5 < model.minutes_at_hour((await Service.get(code="CI-RENOV")).id, 14) <= 10.0
     ticket = await Ticket.get(public_id=tickets[2]["id"])
     assert await eta_service.estimate_for_ticket(ticket, office, POLICY) == 20
+
+
+async def test_a_desk_that_was_slow_on_earlier_days_is_played_slow(db):
+    office = await Office.get(code="LPZ-ZONA-SUR")
+    slow, fast = await Desk.get(office=office, name="3"), await Desk.get(office=office, name="4")
+    await history(office, "CI-RENOV", days_ago=3, hour=10, minutes=15.0, count=300, desk=slow)
+    await history(office, "CI-RENOV", days_ago=4, hour=10, minutes=5.0, count=300, desk=fast)
+    clock.freeze(la_paz(23, 10))
+    await desks.set_desk_status(office, "3", DeskStatus.OPEN, await actor())
+    tickets = [await issue(office) for _ in range(3)]
+    estimate = await eta_service.estimates_for_office(office, POLICY, with_arrivals=False)
+    ids = [(await Ticket.get(public_id=t["id"])).id for t in tickets]
+    model = await eta_inputs.service_times(office)
+    assert abs(model.pace(slow.id) - (20 + 300 * 1.5) / 320) < 0.01  # 15 min where the office takes 10
+    assert [estimate.tickets[i] for i in ids] == [0, 15, 29]
 
 
 async def walk_ins_history(office: Office, code: str, lane: str, *, days_ago: int, hour: int, count: int) -> None:

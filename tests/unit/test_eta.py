@@ -77,6 +77,41 @@ def test_a_slow_day_scales_every_hour_by_todays_ratio():
     assert model.minutes_at_hour(B, 9) == 8.0  # other services untouched
 
 
+def test_each_desk_keeps_its_own_pace_and_the_service_its_average():
+    # Service A: 10 min on average, desk 1 takes 6, desk 2 takes 14 (200 calls each).
+    history = [Observation(A, 9, 200, 200 * 6.0, desk_id=1), Observation(A, 9, 200, 200 * 14.0, desk_id=2)]
+    model = ServiceTimeModel.fit(history, {A: 10.0})
+    assert abs(model.minutes_at_hour(A, 9) - 10.0) < 0.01
+    at_nine = NOW - timedelta(hours=1) + timedelta(hours=4)  # 09:00 in La Paz with the offset below
+    model = ServiceTimeModel.fit(history, {A: 10.0}, utc_offset_hours=-4)
+    assert abs(model.minutes(A, at_nine, desk_id=1) - 10.0 * (20 + 200 * 0.6) / 220) < 0.01
+    assert abs(model.minutes(A, at_nine, desk_id=2) - 10.0 * (20 + 200 * 1.4) / 220) < 0.01
+    assert model.minutes(A, at_nine, desk_id=3) == model.minutes(A, at_nine) == model.minutes_at_hour(A, 9)
+    # A desk with a few calls is barely moved from the average.
+    few = ServiceTimeModel.fit(history + [Observation(A, 9, 2, 2 * 30.0, desk_id=3)], {A: 10.0})
+    assert 1.0 < few.pace(3) < 1.2
+
+
+def test_todays_factor_compares_each_desk_with_its_own_pace():
+    history = [Observation(A, 9, 200, 200 * 6.0, desk_id=1), Observation(A, 9, 200, 200 * 14.0, desk_id=2)]
+    # Today only the slow desk has worked, at its usual pace: the day is not slow.
+    today = [Observation(A, 9, 40, 40 * 14.0, today=True, desk_id=2)]
+    model = ServiceTimeModel.fit(history + today, {A: 10.0})
+    assert abs(model.today_factor[A] - 1.0) < 0.05
+
+
+def test_a_slow_desk_takes_longer_over_the_same_line():
+    history = [Observation(A, 10, 400, 400 * 5.0, desk_id=1), Observation(A, 10, 400, 400 * 15.0, desk_id=2)]
+    model = ServiceTimeModel.fit(history, {A: 10.0}, utc_offset_hours=-4)
+    queue = [t(i, minutes_ago=10 - i) for i in range(1, 4)]
+    fast = simulate(queue, [DeskState(1, {A: 1})], model, now=NOW, config=NO_LIMIT, ghosts=[(A, REGULAR)])
+    slow = simulate(queue, [DeskState(2, {A: 1})], model, now=NOW, config=NO_LIMIT, ghosts=[(A, REGULAR)])
+    fast_minutes, slow_minutes = 10.0 * (20 + 400 * 0.5) / 420, 10.0 * (20 + 400 * 1.5) / 420  # 5.2 and 14.8
+    assert waits(fast, [1, 2, 3]) == [0, round(fast_minutes), round(2 * fast_minutes)] == [0, 5, 10]
+    assert waits(slow, [1, 2, 3]) == [0, round(slow_minutes), round(2 * slow_minutes)] == [0, 15, 30]
+    assert fast.walk_in_minutes(A) == 16 and slow.walk_in_minutes(A) == 44
+
+
 def test_minutes_use_the_office_local_hour():
     model = ServiceTimeModel.fit(
         [Observation(A, 10, 1000, 12_000.0), Observation(A, 14, 1000, 4_000.0)], {A: 8.0}, utc_offset_hours=-4

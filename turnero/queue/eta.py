@@ -7,7 +7,10 @@ Two parts:
   level is shrunk towards the one above it (service prior → service mean → hour mean),
   so a few observations move it a little and many move it all the way; today's
   observations then scale it by how today's desks compare with history (a slow system
-  day, a new operator).
+  day, a new operator). Each desk keeps its own *pace* — its calls' minutes over what
+  the service and hour expected, over the earlier days, shrunk to 1 — since operators
+  differ (one takes 0.7 of the usual time, another 1.5) and which desks serve a line
+  today (the fast ones busy with another line, a slow one back from lunch) moves it.
 * `simulate` — the call-next policy played forward: every open desk, when it becomes
   free, asks the real `policy.choose_next` for the heads of its lines, exactly as
   `service.call_next` does, and is busy for the expected minutes of what it picked. The
@@ -30,6 +33,9 @@ from turnero.queue import policy
 DEFAULT_PRIOR_MINUTES = 8.0
 # Weight of a prior, in observations: five tickets count as much as the prior.
 PRIOR_WEIGHT = 5.0
+# A desk's pace is shrunk to 1 by this many calls: a day's calls at a desk (~40) make it
+# its own, a handful barely moves it.
+PACE_WEIGHT = 20.0
 # A desk whose ticket has outlasted the expected time is assumed to need this share of
 # an expected service more (service times are skewed: a long one tends to go on).
 OVERRUN_SHARE = 0.3
@@ -57,6 +63,7 @@ class Observation:
     count: int
     total_minutes: float
     today: bool = False
+    desk_id: int | None = None  # None: not kept apart by desk
 
 
 @dataclass
@@ -67,6 +74,7 @@ class ServiceTimeModel:
     hourly: dict[tuple[int, int], float] = field(default_factory=dict)
     overall: dict[int, float] = field(default_factory=dict)
     today_factor: dict[int, float] = field(default_factory=dict)
+    desk_pace: dict[int, float] = field(default_factory=dict)
     utc_offset_hours: float = 0.0
 
     @classmethod
@@ -102,13 +110,17 @@ class ServiceTimeModel:
                 # Shrunk towards the other hours' level (not counting its own calls twice).
                 others = (prior_weight * prior + total_all - total) / (prior_weight + n - count)
                 model.hourly[(service_id, hour)] = (prior_weight * others + total) / (prior_weight + count)
-            recent = today.get(service_id, [])
-            if recent:
-                # Observed minutes over what history expected for the same hours, shrunk to 1.
-                ratio_sum = sum(o.total_minutes / model._base(service_id, o.hour) for o in recent)
-                count = sum(o.count for o in recent)
-                model.today_factor[service_id] = (prior_weight + ratio_sum) / (prior_weight + count)
+        model.desk_pace = _desk_paces(model, [o for obs in history.values() for o in obs])
+        for service_id, recent in today.items():
+            # Observed minutes over what history expected (hour and desk), shrunk to 1.
+            ratio_sum = sum(o.total_minutes / (model._base(service_id, o.hour) * model.pace(o.desk_id))
+                            for o in recent)
+            count = sum(o.count for o in recent)
+            model.today_factor[service_id] = (prior_weight + ratio_sum) / (prior_weight + count)
         return model
+
+    def pace(self, desk_id: int | None) -> float:
+        return self.desk_pace.get(desk_id, 1.0) if desk_id is not None else 1.0
 
     def _base(self, service_id: int, hour: int) -> float:
         hourly = self.hourly.get((service_id, hour % 24))
@@ -119,10 +131,24 @@ class ServiceTimeModel:
     def minutes_at_hour(self, service_id: int, hour: int) -> float:
         return self._base(service_id, hour) * self.today_factor.get(service_id, 1.0)
 
-    def minutes(self, service_id: int, at: datetime) -> float:
-        """Expected desk minutes for a call of `service_id` starting at `at` (UTC)."""
+    def minutes(self, service_id: int, at: datetime, desk_id: int | None = None) -> float:
+        """Expected desk minutes for a call of `service_id` starting at `at` (UTC), at
+        desk `desk_id`'s pace (None: the service's average desk)."""
         hour = int((at.hour + at.minute / 60 + self.utc_offset_hours) // 1) % 24
-        return self.minutes_at_hour(service_id, hour)
+        return self.minutes_at_hour(service_id, hour) * self.pace(desk_id)
+
+
+def _desk_paces(model: ServiceTimeModel, history: list[Observation]) -> dict[int, float]:
+    """Per desk: its calls' minutes over what their service and hour expected, shrunk
+    to 1 by PACE_WEIGHT calls. The service levels average over the desks that served
+    them, so the paces average about 1 over the calls."""
+    sums: dict[int, list[float]] = {}
+    for o in history:
+        if o.desk_id is not None:
+            acc = sums.setdefault(o.desk_id, [0.0, 0.0])
+            acc[0] += o.total_minutes / model._base(o.service_id, o.hour)
+            acc[1] += o.count
+    return {desk_id: (PACE_WEIGHT + ratio) / (PACE_WEIGHT + count) for desk_id, (ratio, count) in sums.items()}
 
 
 # ---------------------------------------------------------------- the queue played forward
@@ -247,8 +273,8 @@ class _Simulation:
         self.next_id += 1
         return self.next_id
 
-    def busy_for(self, ticket: WaitingTicket, start: datetime) -> datetime:
-        minutes = self.times.minutes(ticket.service_id, start) * max(1, ticket.party_size)
+    def busy_for(self, ticket: WaitingTicket, start: datetime, desk_id: int | None) -> datetime:
+        minutes = self.times.minutes(ticket.service_id, start, desk_id) * max(1, ticket.party_size)
         self.desk_minutes[ticket.service_id] = self.desk_minutes.get(ticket.service_id, 0.0) + minutes
         return start + timedelta(minutes=minutes)
 
@@ -337,7 +363,7 @@ def simulate(
     for i, d in enumerate(desk_list):
         free_at = max(now, d.available_at) if d.available_at is not None else now
         if d.busy is not None and d.busy_since is not None:
-            done = sim.busy_for(d.busy, d.busy_since)
+            done = sim.busy_for(d.busy, d.busy_since, d.desk_id)
             overrun = (done - d.busy_since) * OVERRUN_SHARE
             free_at = max(done, now + overrun)
             if d.busy.next_steps:
@@ -390,7 +416,7 @@ def simulate(
             if t.ticket_id in calls and calls[t.ticket_id] is None:
                 calls[t.ticket_id] = free_at
                 open_real -= 1
-            done_at = sim.busy_for(t, free_at)
+            done_at = sim.busy_for(t, free_at, desk.desk_id)
             if t.next_steps:
                 sim.later(done_at, next_hop(t, sim.new_id()))
             free_since[i] = done_at

@@ -117,7 +117,7 @@ def _utc_offset_hours(tz: str, at: datetime) -> float:
     return offset.total_seconds() / 3600 if offset else 0.0
 
 
-async def _observations(office_id: int, today: date) -> list[eta.Observation]:
+async def _observations(office_id: int, today: date) -> list[tuple]:
     if is_postgres():
         hour = "CAST(EXTRACT(HOUR FROM called_at AT TIME ZONE 'UTC') AS INTEGER)"
         minutes = f"LEAST(EXTRACT(EPOCH FROM (finished_at - called_at)) / 60.0, {MAX_CALL_MINUTES})"
@@ -127,15 +127,16 @@ async def _observations(office_id: int, today: date) -> list[eta.Observation]:
     # The (office, day, number, hop) unique index covers office and day.
     rows = await _connection().execute_query_dict(
         placeholders(
-            f"SELECT service_id, {hour} AS utc_hour, CASE WHEN day = ? THEN 1 ELSE 0 END AS today,"
+            f"SELECT service_id, desk_id, {hour} AS utc_hour, CASE WHEN day = ? THEN 1 ELSE 0 END AS today,"
             f" COUNT(*) AS n, SUM({minutes}) AS total FROM ticket"
             f" WHERE office_id = ? AND day >= ? AND day <= ? AND status IN {sql_list(_FINISHED)}"
             " AND called_at IS NOT NULL AND finished_at IS NOT NULL AND finished_at >= called_at"
-            " GROUP BY service_id, utc_hour, today"
+            " GROUP BY service_id, desk_id, utc_hour, today"
         ),
         [today, office_id, today - timedelta(days=HISTORY_DAYS), today],
     )
-    return [(r["service_id"], int(r["utc_hour"]), int(r["n"]), float(r["total"] or 0.0), bool(r["today"])) for r in rows]
+    return [(r["service_id"], int(r["utc_hour"]), int(r["n"]), float(r["total"] or 0.0), bool(r["today"]), r["desk_id"])
+            for r in rows]
 
 
 async def _arrival_counts(office_id: int, today: date, since: datetime) -> dict[tuple, int]:
@@ -207,8 +208,8 @@ async def office_stats(office: Office, catalogue: dict[int, CatalogueService], n
         return cached
     offset = _utc_offset_hours(office.timezone, now)
     observations = [
-        eta.Observation(service_id, int((utc_hour + offset) // 1) % 24, n, total, is_today)
-        for service_id, utc_hour, n, total, is_today in await _observations(office.id, today)
+        eta.Observation(service_id, int((utc_hour + offset) // 1) % 24, n, total, is_today, desk_id)
+        for service_id, utc_hour, n, total, is_today, desk_id in await _observations(office.id, today)
     ]
     model = eta.ServiceTimeModel.fit(
         observations, {s.id: s.prior_minutes for s in catalogue.values()}, utc_offset_hours=offset
