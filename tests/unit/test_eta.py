@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import random
+from datetime import date, datetime, timedelta, timezone
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 from turnero.queue import policy
 from turnero.queue.eta import (
     DEFAULT_PRIOR_MINUTES,
+    PRIOR_WEIGHT,
     ArrivalStream,
     DeskState,
     Observation,
@@ -98,6 +100,41 @@ def test_todays_factor_compares_each_desk_with_its_own_pace():
     today = [Observation(A, 9, 40, 40 * 14.0, today=True, desk_id=2)]
     model = ServiceTimeModel.fit(history + today, {A: 10.0})
     assert abs(model.today_factor[A] - 1.0) < 0.05
+
+
+def _days(day_means: list[float], calls: int, today: float, seed: int = 7) -> list[Observation]:
+    """Earlier days of service A at 09:00 whose calls scatter lognormally (s ~ 0.7)
+    around each day's mean × 10 min, and today's `calls` calls at `today` × 10 min."""
+    rng = random.Random(seed)
+    out = []
+    for i, mean in enumerate(day_means, start=1):
+        minutes = [10.0 * mean * rng.lognormvariate(-0.2, 0.63) for _ in range(calls)]
+        out.append(Observation(A, 9, calls, sum(minutes), day=date(2027, 3, i),
+                               total_squares=sum(m * m for m in minutes)))
+    out.append(Observation(A, 9, calls, calls * 10.0 * today, today=True))
+    return out
+
+
+def test_a_mornings_luck_does_not_stretch_the_day_when_days_never_differ():
+    # Ten earlier days alike but for their calls' scatter: 150 calls today that ran 12 %
+    # long (as likely as not, luck: s/√150 is 6 %) move the factor by a third of that at most.
+    model = ServiceTimeModel.fit(_days([1.0] * 10, 150, today=1.12), {A: 10.0})
+    assert model.day_weight[A] > 300
+    assert 1.0 < model.today_factor[A] < 1.04
+
+
+def test_days_that_really_differ_let_today_count_from_its_first_calls():
+    # Earlier days from 0.7 to 1.3 of the usual: today's 40 calls at 1.3x are believed.
+    model = ServiceTimeModel.fit(_days([0.7, 1.3, 0.8, 1.2, 1.0, 0.75, 1.25, 0.9, 1.1, 1.0], 150, today=1.3),
+                                 {A: 10.0})
+    assert model.day_weight[A] < 20
+    assert model.today_factor[A] > 1.25
+
+
+def test_without_days_kept_apart_today_is_shrunk_by_the_prior_weight():
+    history = [Observation(A, 9, 1000, 10_000.0)]
+    model = ServiceTimeModel.fit(history + [Observation(A, 9, 45, 45 * 15.0, today=True)], {A: 8.0})
+    assert model.day_weight[A] == PRIOR_WEIGHT
 
 
 def test_a_slow_desk_takes_longer_over_the_same_line():

@@ -7,7 +7,9 @@ Two parts:
   level is shrunk towards the one above it (service prior → service mean → hour mean),
   so a few observations move it a little and many move it all the way; today's
   observations then scale it by how today's desks compare with history (a slow system
-  day, a new operator). Each desk keeps its own *pace* — its calls' minutes over what
+  day, a new operator) — shrunk by as much as the earlier days say whole days differ
+  beyond their calls' scatter: where they hardly do, a morning's unlucky long calls are
+  luck, not the day, and must not stretch every promise made at 09:00. Each desk keeps its own *pace* — its calls' minutes over what
   the service and hour expected, over the earlier days, shrunk to 1 — since operators
   differ (one takes 0.7 of the usual time, another 1.5) and which desks serve a line
   today (the fast ones busy with another line, a slow one back from lunch) moves it.
@@ -26,13 +28,17 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from turnero.queue import policy
 
 DEFAULT_PRIOR_MINUTES = 8.0
 # Weight of a prior, in observations: five tickets count as much as the prior.
 PRIOR_WEIGHT = 5.0
+# Today's factor is shrunk to 1 by at most this many calls, when the earlier days do not
+# differ beyond their calls' scatter (below MIN_DAYS of them: by PRIOR_WEIGHT).
+MAX_DAY_WEIGHT = 2000.0
+MIN_DAYS = 4
 # A desk's pace is shrunk to 1 by this many calls: a day's calls at a desk (~40) make it
 # its own, a handful barely moves it.
 PACE_WEIGHT = 20.0
@@ -64,6 +70,8 @@ class Observation:
     total_minutes: float
     today: bool = False
     desk_id: int | None = None  # None: not kept apart by desk
+    day: date | None = None  # None: not kept apart by day
+    total_squares: float | None = None  # sum of the calls' squared minutes, if known
 
 
 @dataclass
@@ -74,6 +82,8 @@ class ServiceTimeModel:
     hourly: dict[tuple[int, int], float] = field(default_factory=dict)
     overall: dict[int, float] = field(default_factory=dict)
     today_factor: dict[int, float] = field(default_factory=dict)
+    # Per service: the calls' worth of evidence today's factor is shrunk to 1 by.
+    day_weight: dict[int, float] = field(default_factory=dict)
     desk_pace: dict[int, float] = field(default_factory=dict)
     utc_offset_hours: float = 0.0
 
@@ -113,11 +123,15 @@ class ServiceTimeModel:
         model.desk_pace = _desk_paces(model, [o for obs in history.values() for o in obs])
         for service_id, recent in today.items():
             # Observed minutes over what history expected (hour and desk), shrunk to 1.
-            ratio_sum = sum(o.total_minutes / (model._base(service_id, o.hour) * model.pace(o.desk_id))
-                            for o in recent)
+            weight = model.day_weight[service_id] = _day_weight(model, history.get(service_id, []), prior_weight)
+            ratio_sum = sum(model._ratio_sum(o) for o in recent)
             count = sum(o.count for o in recent)
-            model.today_factor[service_id] = (prior_weight + ratio_sum) / (prior_weight + count)
+            model.today_factor[service_id] = (weight + ratio_sum) / (weight + count)
         return model
+
+    def _ratio_sum(self, o: Observation) -> float:
+        """The observation's minutes over what its service, hour and desk expected."""
+        return o.total_minutes / (self._base(o.service_id, o.hour) * self.pace(o.desk_id))
 
     def pace(self, desk_id: int | None) -> float:
         return self.desk_pace.get(desk_id, 1.0) if desk_id is not None else 1.0
@@ -136,6 +150,35 @@ class ServiceTimeModel:
         desk `desk_id`'s pace (None: the service's average desk)."""
         hour = int((at.hour + at.minute / 60 + self.utc_offset_hours) // 1) % 24
         return self.minutes_at_hour(service_id, hour) * self.pace(desk_id)
+
+
+def _day_weight(model: ServiceTimeModel, past: list[Observation], floor: float) -> float:
+    """How many calls' worth of evidence today's factor is shrunk to 1 by, from how the
+    earlier days of one service differ: each call's minutes over what its hour and desk
+    expected scatter with variance s² within a day (a heavy tail: s is 0.7 or more), and
+    whole days' means around each other with τ² beyond that scatter (the one-way random
+    effects estimate); today's mean of n calls then deserves weight n against s²/τ². With
+    fewer than MIN_DAYS days, or without the squares, `floor`."""
+    days: dict[date, list[float]] = {}  # day -> [calls, sum of ratios, sum of squared ratios]
+    for o in past:
+        if o.day is None or o.total_squares is None:
+            return floor
+        scale = model._base(o.service_id, o.hour) * model.pace(o.desk_id)
+        acc = days.setdefault(o.day, [0.0, 0.0, 0.0])
+        acc[0] += o.count
+        acc[1] += o.total_minutes / scale
+        acc[2] += o.total_squares / scale ** 2
+    calls = sum(n for n, _x, _q in days.values())
+    if len(days) < MIN_DAYS or calls <= len(days):
+        return floor
+    within = sum(q - x * x / n for n, x, q in days.values()) / (calls - len(days))
+    mean = sum(x for _n, x, _q in days.values()) / calls
+    between = sum(n * (x / n - mean) ** 2 for n, x, _q in days.values())
+    spread = (calls - sum(n * n for n, _x, _q in days.values()) / calls) or 1.0
+    day_variance = (between - (len(days) - 1) * within) / spread
+    if day_variance <= 0:
+        return MAX_DAY_WEIGHT
+    return min(MAX_DAY_WEIGHT, max(floor, within / day_variance))
 
 
 def _desk_paces(model: ServiceTimeModel, history: list[Observation]) -> dict[int, float]:

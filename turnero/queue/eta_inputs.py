@@ -127,16 +127,20 @@ async def _observations(office_id: int, today: date) -> list[tuple]:
     # The (office, day, number, hop) unique index covers office and day.
     rows = await _connection().execute_query_dict(
         placeholders(
-            f"SELECT service_id, desk_id, {hour} AS utc_hour, CASE WHEN day = ? THEN 1 ELSE 0 END AS today,"
-            f" COUNT(*) AS n, SUM({minutes}) AS total FROM ticket"
+            f"SELECT service_id, desk_id, {hour} AS utc_hour, day, COUNT(*) AS n, SUM({minutes}) AS total,"
+            f" SUM({minutes} * {minutes}) AS squares FROM ticket"
             f" WHERE office_id = ? AND day >= ? AND day <= ? AND status IN {sql_list(_FINISHED)}"
             " AND called_at IS NOT NULL AND finished_at IS NOT NULL AND finished_at >= called_at"
-            " GROUP BY service_id, desk_id, utc_hour, today"
+            " GROUP BY service_id, desk_id, utc_hour, day"
         ),
-        [today, office_id, today - timedelta(days=HISTORY_DAYS), today],
+        [office_id, today - timedelta(days=HISTORY_DAYS), today],
     )
-    return [(r["service_id"], int(r["utc_hour"]), int(r["n"]), float(r["total"] or 0.0), bool(r["today"]), r["desk_id"])
-            for r in rows]
+    return [(r["service_id"], int(r["utc_hour"]), int(r["n"]), float(r["total"] or 0.0), _as_date(r["day"]),
+             float(r["squares"] or 0.0), r["desk_id"]) for r in rows]
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 async def _arrival_counts(office_id: int, today: date, since: datetime) -> dict[tuple, int]:
@@ -176,7 +180,7 @@ async def _usual_arrivals(office: Office, today: date, offset_hours: float) -> t
     days = set()
     shift = round(offset_hours * 60)
     for r in rows:
-        day = r["day"] if isinstance(r["day"], date) else date.fromisoformat(str(r["day"]))
+        day = _as_date(r["day"])
         if staffing.same_kind(day, today):
             days.add(day)
             key = (r["service_id"], r["lane"], r["flow_service_id"], r["step_index"])
@@ -208,8 +212,8 @@ async def office_stats(office: Office, catalogue: dict[int, CatalogueService], n
         return cached
     offset = _utc_offset_hours(office.timezone, now)
     observations = [
-        eta.Observation(service_id, int((utc_hour + offset) // 1) % 24, n, total, is_today, desk_id)
-        for service_id, utc_hour, n, total, is_today, desk_id in await _observations(office.id, today)
+        eta.Observation(service_id, int((utc_hour + offset) // 1) % 24, n, total, day == today, desk_id, day, squares)
+        for service_id, utc_hour, n, total, day, squares, desk_id in await _observations(office.id, today)
     ]
     model = eta.ServiceTimeModel.fit(
         observations, {s.id: s.prior_minutes for s in catalogue.values()}, utc_offset_hours=offset
