@@ -15,7 +15,8 @@ Two parts:
   today (the fast ones busy with another line, a slow one back from lunch) moves it.
 * `simulate` — the call-next policy played forward: every open desk, when it becomes
   free, asks the real `policy.choose_next` for the heads of its lines, exactly as
-  `service.call_next` does, and is busy for the expected minutes of what it picked. The
+  `service.call_next` does, and is busy for the expected minutes of what it picked (a
+  desk busy now, for what its service's past calls that ran as long still took). The
   time a ticket is picked is its predicted call time. Multi-step visits re-enter the
   next step's line with their arrival time when a step ends (as the engine does);
   future walk-ins can be played in at their observed rate; and "ghost" tickets (one per
@@ -43,8 +44,11 @@ MIN_DAYS = 4
 # its own, a handful barely moves it.
 PACE_WEIGHT = 20.0
 # A desk whose ticket has outlasted the expected time is assumed to need this share of
-# an expected service more (service times are skewed: a long one tends to go on).
+# an expected service more (service times are skewed: a long one tends to go on)…
 OVERRUN_SHARE = 0.3
+# …unless the service's own past calls say how much more: those that lasted as long,
+# when there are at least this many of them.
+MIN_OUTLASTING = 20
 # Never play the queue further ahead than this.
 HORIZON = timedelta(hours=12)
 # Walk-ins still to come are played in for this long: the rate was seen over the last
@@ -86,6 +90,8 @@ class ServiceTimeModel:
     day_weight: dict[int, float] = field(default_factory=dict)
     desk_pace: dict[int, float] = field(default_factory=dict)
     utc_offset_hours: float = 0.0
+    # Per service: its past calls' minutes, as (whole minute, calls) sorted by minute.
+    durations: dict[int, tuple[tuple[int, int], ...]] = field(default_factory=dict)
 
     @classmethod
     def fit(
@@ -150,6 +156,28 @@ class ServiceTimeModel:
         desk `desk_id`'s pace (None: the service's average desk)."""
         hour = int((at.hour + at.minute / 60 + self.utc_offset_hours) // 1) % 24
         return self.minutes_at_hour(service_id, hour) * self.pace(desk_id)
+
+
+def remaining_minutes(durations: Sequence[tuple[int, int]], expected: float, elapsed: float) -> float | None:
+    """Minutes a call under way for `elapsed` still needs, from a service's past calls
+    (`durations`: whole minutes and how many calls took them): the mean of what the
+    calls that lasted as long went on for. A call's minutes have a long tail (a record
+    to fix, a system down), so one that has run long is likely to be one of those, and
+    "the expected minutes minus those gone" promises the desk back too soon. The past
+    calls are scaled to this call's `expected` minutes (this desk's pace, this hour,
+    today), the distribution's shape kept. None: fewer than MIN_OUTLASTING past calls
+    lasted as long (the caller falls back to OVERRUN_SHARE)."""
+    calls = sum(n for _m, n in durations)
+    if calls == 0 or expected <= 0:
+        return None
+    mean = sum((m + 0.5) * n for m, n in durations) / calls
+    scale = expected / mean if mean > 0 else 1.0
+    past = elapsed / scale
+    longer = [(m + 0.5, n) for m, n in durations if m + 0.5 > past]
+    count = sum(n for _m, n in longer)
+    if count < MIN_OUTLASTING:
+        return None
+    return scale * sum((m - past) * n for m, n in longer) / count
 
 
 def _day_weight(model: ServiceTimeModel, past: list[Observation], floor: float) -> float:
@@ -407,8 +435,13 @@ def simulate(
         free_at = max(now, d.available_at) if d.available_at is not None else now
         if d.busy is not None and d.busy_since is not None:
             done = sim.busy_for(d.busy, d.busy_since, d.desk_id)
-            overrun = (done - d.busy_since) * OVERRUN_SHARE
-            free_at = max(done, now + overrun)
+            expected = done - d.busy_since
+            left = remaining_minutes(times.durations.get(d.busy.service_id, ()), expected.total_seconds() / 60,
+                                     max(0.0, (now - d.busy_since).total_seconds() / 60))
+            if left is not None:
+                free_at = now + timedelta(minutes=left)
+            else:
+                free_at = max(done, now + expected * OVERRUN_SHARE)
             if d.busy.next_steps:
                 sim.later(free_at, next_hop(d.busy, sim.new_id()))
         free_since.append(free_at)

@@ -139,6 +139,30 @@ async def _observations(office_id: int, today: date) -> list[tuple]:
              float(r["squares"] or 0.0), r["desk_id"]) for r in rows]
 
 
+async def _durations(office_id: int, today: date) -> dict[int, tuple[tuple[int, int], ...]]:
+    """Per service, how many finished calls of the last HISTORY_DAYS days took each whole
+    minute (what a call under way still needs is read from it: eta.remaining_minutes)."""
+    if is_postgres():
+        minute = f"CAST(FLOOR(LEAST(EXTRACT(EPOCH FROM (finished_at - called_at)) / 60.0, {MAX_CALL_MINUTES})) AS INTEGER)"
+    else:
+        # Whole seconds first: julianday's float would make 6 minutes 5.99999.
+        seconds = "CAST(ROUND((julianday(finished_at) - julianday(called_at)) * 86400.0) AS INTEGER)"
+        minute = f"MIN({seconds} / 60, {int(MAX_CALL_MINUTES)})"
+    rows = await _connection().execute_query_dict(
+        placeholders(
+            f"SELECT service_id, {minute} AS minute, COUNT(*) AS n FROM ticket"
+            f" WHERE office_id = ? AND day >= ? AND day <= ? AND status IN {sql_list(_FINISHED)}"
+            " AND called_at IS NOT NULL AND finished_at IS NOT NULL AND finished_at >= called_at"
+            " GROUP BY service_id, minute"
+        ),
+        [office_id, today - timedelta(days=HISTORY_DAYS), today],
+    )
+    out: dict[int, list[tuple[int, int]]] = {}
+    for r in rows:
+        out.setdefault(r["service_id"], []).append((int(r["minute"]), int(r["n"])))
+    return {service_id: tuple(sorted(counts)) for service_id, counts in out.items()}
+
+
 def _as_date(value) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
@@ -218,6 +242,7 @@ async def office_stats(office: Office, catalogue: dict[int, CatalogueService], n
     model = eta.ServiceTimeModel.fit(
         observations, {s.id: s.prior_minutes for s in catalogue.values()}, utc_offset_hours=offset
     )
+    model.durations = await _durations(office.id, today)
     stats = Stats(now, today, model, await expected_arrivals(office, today, now))
     return _stats_cache.put((office.id, today), stats, now=now.timestamp())
 
