@@ -102,13 +102,16 @@ class Stats:
 
 # Per office and local day, on the estimate's own clock (`now`): tests move it.
 _stats_cache = Cache(STATS_TTL.total_seconds())
-# The usual day's arrivals do not change during the day (per office and local day).
+# The usual day's arrivals and the earlier days' call minutes do not change during the
+# day (per office and local day).
 _usual_cache = Cache(timedelta(hours=1).total_seconds())
+_durations_cache = Cache(timedelta(hours=1).total_seconds())
 
 
 def clear_cache() -> None:
     _stats_cache.forget()
     _usual_cache.forget()
+    _durations_cache.forget()
     _errors_cache.forget()
 
 
@@ -140,8 +143,12 @@ async def _observations(office_id: int, today: date) -> list[tuple]:
 
 
 async def _durations(office_id: int, today: date) -> dict[int, tuple[tuple[int, int], ...]]:
-    """Per service, how many finished calls of the last HISTORY_DAYS days took each whole
-    minute (what a call under way still needs is read from it: eta.remaining_minutes)."""
+    """Per service, how many finished calls of the last HISTORY_DAYS days before today took
+    each whole minute (what a call under way still needs is read from it:
+    eta.remaining_minutes). Today does not change them: cached for the day."""
+    cached = _durations_cache.get((office_id, today))
+    if cached is not None:
+        return cached
     if is_postgres():
         minute = f"CAST(FLOOR(LEAST(EXTRACT(EPOCH FROM (finished_at - called_at)) / 60.0, {MAX_CALL_MINUTES})) AS INTEGER)"
     else:
@@ -151,7 +158,7 @@ async def _durations(office_id: int, today: date) -> dict[int, tuple[tuple[int, 
     rows = await _connection().execute_query_dict(
         placeholders(
             f"SELECT service_id, {minute} AS minute, COUNT(*) AS n FROM ticket"
-            f" WHERE office_id = ? AND day >= ? AND day <= ? AND status IN {sql_list(_FINISHED)}"
+            f" WHERE office_id = ? AND day >= ? AND day < ? AND status IN {sql_list(_FINISHED)}"
             " AND called_at IS NOT NULL AND finished_at IS NOT NULL AND finished_at >= called_at"
             " GROUP BY service_id, minute"
         ),
@@ -160,7 +167,7 @@ async def _durations(office_id: int, today: date) -> dict[int, tuple[tuple[int, 
     out: dict[int, list[tuple[int, int]]] = {}
     for r in rows:
         out.setdefault(r["service_id"], []).append((int(r["minute"]), int(r["n"])))
-    return {service_id: tuple(sorted(counts)) for service_id, counts in out.items()}
+    return _durations_cache.put((office_id, today), {s: tuple(sorted(counts)) for s, counts in out.items()})
 
 
 def _as_date(value) -> date:
