@@ -13,11 +13,11 @@ from turnero.queue.eta import (
     DEFAULT_PRIOR_MINUTES,
     PRIOR_WEIGHT,
     ArrivalStream,
+    CallLengths,
     DeskState,
     Observation,
     ServiceTimeModel,
     WaitingTicket,
-    remaining_minutes,
     simulate,
 )
 from turnero.queue.policy import APPOINTMENT, PREFERENTIAL, REGULAR, PolicyConfig
@@ -216,20 +216,20 @@ def test_a_busy_desk_is_free_when_its_call_should_end():
 
 
 # 80 calls of 5 minutes and 20 of 40 (a record to fix): 12.5 minutes on average.
-LONG_TAIL = ((5, 80), (40, 20))
+LONG_TAIL = CallLengths.from_counts([(40, 20), (5, 80)])
 
 
 def test_a_call_that_has_run_long_goes_on_as_the_long_ones_did():
-    assert remaining_minutes(LONG_TAIL, 12.5, 0.0) == 12.5  # not begun: the mean
-    assert remaining_minutes(LONG_TAIL, 12.5, 3.0) == (80 * 2.5 + 20 * 37.5) / 100
+    assert LONG_TAIL.mean == 12.5 and LONG_TAIL.remaining(12.5, 0.0) == 12.5  # not begun: the mean
+    assert LONG_TAIL.remaining(12.5, 3.0) == (80 * 2.5 + 20 * 37.5) / 100
     # Past 5.5 minutes it is one of the long ones: 30.5 more, not "a share of one".
-    assert remaining_minutes(LONG_TAIL, 12.5, 10.0) == 30.5
+    assert LONG_TAIL.remaining(12.5, 10.0) == 30.5
     # A desk twice as slow (or a party of two): the same shape, twice the minutes.
-    assert remaining_minutes(LONG_TAIL, 25.0, 20.0) == 61.0
+    assert LONG_TAIL.remaining(25.0, 20.0) == 61.0
     # Longer than all but a handful of past calls, or no past: no answer from them.
-    assert remaining_minutes(LONG_TAIL, 12.5, 41.0) is None
-    assert remaining_minutes(((5, 10),), 5.5, 1.0) is None
-    assert remaining_minutes((), 8.0, 1.0) is None
+    assert LONG_TAIL.remaining(12.5, 41.0) is None
+    assert CallLengths.from_counts([(5, 10)]).remaining(5.5, 1.0) is None
+    assert CallLengths.from_counts([]).remaining(8.0, 1.0) is None
 
 
 def test_a_busy_desk_on_a_line_with_a_long_tail_is_expected_back_late():

@@ -26,6 +26,7 @@ Two parts:
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -90,8 +91,8 @@ class ServiceTimeModel:
     day_weight: dict[int, float] = field(default_factory=dict)
     desk_pace: dict[int, float] = field(default_factory=dict)
     utc_offset_hours: float = 0.0
-    # Per service: its past calls' minutes, as (whole minute, calls) sorted by minute.
-    durations: dict[int, tuple[tuple[int, int], ...]] = field(default_factory=dict)
+    # Per service: its past calls' minutes (what a call under way still needs).
+    durations: dict[int, CallLengths] = field(default_factory=dict)
 
     @classmethod
     def fit(
@@ -158,26 +159,47 @@ class ServiceTimeModel:
         return self.minutes_at_hour(service_id, hour) * self.pace(desk_id)
 
 
-def remaining_minutes(durations: Sequence[tuple[int, int]], expected: float, elapsed: float) -> float | None:
-    """Minutes a call under way for `elapsed` still needs, from a service's past calls
-    (`durations`: whole minutes and how many calls took them): the mean of what the
-    calls that lasted as long went on for. A call's minutes have a long tail (a record
-    to fix, a system down), so one that has run long is likely to be one of those, and
-    "the expected minutes minus those gone" promises the desk back too soon. The past
-    calls are scaled to this call's `expected` minutes (this desk's pace, this hour,
-    today), the distribution's shape kept. None: fewer than MIN_OUTLASTING past calls
-    lasted as long (the caller falls back to OVERRUN_SHARE)."""
-    calls = sum(n for _m, n in durations)
-    if calls == 0 or expected <= 0:
-        return None
-    mean = sum((m + 0.5) * n for m, n in durations) / calls
-    scale = expected / mean if mean > 0 else 1.0
-    past = elapsed / scale
-    longer = [(m + 0.5, n) for m, n in durations if m + 0.5 > past]
-    count = sum(n for _m, n in longer)
-    if count < MIN_OUTLASTING:
-        return None
-    return scale * sum((m - past) * n for m, n in longer) / count
+@dataclass(frozen=True)
+class CallLengths:
+    """A service's past calls by whole minute, arranged to answer what a call under way
+    still needs (`remaining`) in a binary search: the replay asks it for every busy desk."""
+
+    minutes: tuple[float, ...] = ()  # each whole minute's middle, ascending
+    calls_from: tuple[int, ...] = ()  # calls of that minute or longer
+    minutes_from: tuple[float, ...] = ()  # …and their minutes
+    mean: float = 0.0
+
+    @classmethod
+    def from_counts(cls, counts: Iterable[tuple[int, int]]) -> "CallLengths":
+        """`counts`: whole minutes and how many calls took them."""
+        rows = sorted((m + 0.5, n) for m, n in counts if n > 0)
+        calls_from, minutes_from = [0] * len(rows), [0.0] * len(rows)
+        calls, total = 0, 0.0
+        for i in range(len(rows) - 1, -1, -1):
+            calls += rows[i][1]
+            total += rows[i][0] * rows[i][1]
+            calls_from[i], minutes_from[i] = calls, total
+        return cls(tuple(m for m, _n in rows), tuple(calls_from), tuple(minutes_from), total / calls if calls else 0.0)
+
+    def remaining(self, expected: float, elapsed: float) -> float | None:
+        """Minutes a call under way for `elapsed` still needs: the mean of what the past
+        calls that lasted as long went on for. A call's minutes have a long tail (a record
+        to fix, a system down), so one that has run long is likely one of those, and "the
+        expected minutes minus those gone" promises the desk back too soon. The past calls
+        are scaled to this call's `expected` minutes (this desk's pace, this hour, today),
+        the shape kept. None: fewer than MIN_OUTLASTING past calls lasted as long (the
+        caller falls back to OVERRUN_SHARE)."""
+        if self.mean <= 0 or expected <= 0:
+            return None
+        scale = expected / self.mean
+        past = elapsed / scale
+        i = bisect.bisect_right(self.minutes, past)
+        if i == len(self.minutes) or self.calls_from[i] < MIN_OUTLASTING:
+            return None
+        return scale * (self.minutes_from[i] / self.calls_from[i] - past)
+
+
+NO_LENGTHS = CallLengths()
 
 
 def _day_weight(model: ServiceTimeModel, past: list[Observation], floor: float) -> float:
@@ -436,8 +458,8 @@ def simulate(
         if d.busy is not None and d.busy_since is not None:
             done = sim.busy_for(d.busy, d.busy_since, d.desk_id)
             expected = done - d.busy_since
-            left = remaining_minutes(times.durations.get(d.busy.service_id, ()), expected.total_seconds() / 60,
-                                     max(0.0, (now - d.busy_since).total_seconds() / 60))
+            left = times.durations.get(d.busy.service_id, NO_LENGTHS).remaining(
+                expected.total_seconds() / 60, max(0.0, (now - d.busy_since).total_seconds() / 60))
             if left is not None:
                 free_at = now + timedelta(minutes=left)
             else:

@@ -142,10 +142,10 @@ async def _observations(office_id: int, today: date) -> list[tuple]:
              float(r["squares"] or 0.0), r["desk_id"]) for r in rows]
 
 
-async def _durations(office_id: int, today: date) -> dict[int, tuple[tuple[int, int], ...]]:
+async def _durations(office_id: int, today: date) -> dict[int, eta.CallLengths]:
     """Per service, how many finished calls of the last HISTORY_DAYS days before today took
     each whole minute (what a call under way still needs is read from it:
-    eta.remaining_minutes). Today does not change them: cached for the day."""
+    eta.CallLengths). Today does not change them: cached for the day."""
     cached = _durations_cache.get((office_id, today))
     if cached is not None:
         return cached
@@ -167,7 +167,7 @@ async def _durations(office_id: int, today: date) -> dict[int, tuple[tuple[int, 
     out: dict[int, list[tuple[int, int]]] = {}
     for r in rows:
         out.setdefault(r["service_id"], []).append((int(r["minute"]), int(r["n"])))
-    return _durations_cache.put((office_id, today), {s: tuple(sorted(counts)) for s, counts in out.items()})
+    return _durations_cache.put((office_id, today), {s: eta.CallLengths.from_counts(c) for s, c in out.items()})
 
 
 def _as_date(value) -> date:
