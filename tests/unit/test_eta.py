@@ -13,7 +13,6 @@ from turnero.queue.eta import (
     DEFAULT_PRIOR_MINUTES,
     PRIOR_WEIGHT,
     ArrivalStream,
-    CallLengths,
     DeskState,
     Observation,
     ServiceTimeModel,
@@ -213,33 +212,6 @@ def test_a_busy_desk_is_free_when_its_call_should_end():
     # A call already longer than expected is given a share of a service more.
     late = DeskState(1, {A: 1}, busy=busy, busy_since=NOW - timedelta(minutes=30))
     assert simulate([t(1)], [late], flat({A: 10}), now=NOW, config=NO_LIMIT).wait_minutes(1) == 3
-
-
-# 80 calls of 5 minutes and 20 of 40 (a record to fix): 12.5 minutes on average.
-LONG_TAIL = CallLengths.from_counts([(40, 20), (5, 80)])
-
-
-def test_a_call_that_has_run_long_goes_on_as_the_long_ones_did():
-    assert LONG_TAIL.mean == 12.5 and LONG_TAIL.remaining(12.5, 0.0) == 12.5  # not begun: the mean
-    assert LONG_TAIL.remaining(12.5, 3.0) == (80 * 2.5 + 20 * 37.5) / 100
-    # Past 5.5 minutes it is one of the long ones: 30.5 more, not "a share of one".
-    assert LONG_TAIL.remaining(12.5, 10.0) == 30.5
-    # A desk twice as slow (or a party of two): the same shape, twice the minutes.
-    assert LONG_TAIL.remaining(25.0, 20.0) == 61.0
-    # Longer than all but a handful of past calls, or no past: no answer from them.
-    assert LONG_TAIL.remaining(12.5, 41.0) is None
-    assert CallLengths.from_counts([(5, 10)]).remaining(5.5, 1.0) is None
-    assert CallLengths.from_counts([]).remaining(8.0, 1.0) is None
-
-
-def test_a_busy_desk_on_a_line_with_a_long_tail_is_expected_back_late():
-    model = ServiceTimeModel.fit([Observation(A, 10, 100, 1250.0)], {A: 12.5}, utc_offset_hours=-4)
-    model.durations = {A: LONG_TAIL}
-    busy = WaitingTicket(99, REGULAR, A, NOW - timedelta(minutes=20))
-    early = DeskState(1, {A: 1}, busy=busy, busy_since=NOW - timedelta(minutes=3))
-    late = DeskState(1, {A: 1}, busy=busy, busy_since=NOW - timedelta(minutes=10))
-    assert simulate([t(1)], [early], model, now=NOW, config=NO_LIMIT).wait_minutes(1) == 10  # 9.5
-    assert simulate([t(1)], [late], model, now=NOW, config=NO_LIMIT).wait_minutes(1) == 30  # 30.5, not 4
 
 
 def test_a_planned_pause_is_taken_once_the_call_under_way_ends():

@@ -15,8 +15,7 @@ Two parts:
   today (the fast ones busy with another line, a slow one back from lunch) moves it.
 * `simulate` — the call-next policy played forward: every open desk, when it becomes
   free, asks the real `policy.choose_next` for the heads of its lines, exactly as
-  `service.call_next` does, and is busy for the expected minutes of what it picked (a
-  desk busy now, for what its service's past calls that ran as long still took). The
+  `service.call_next` does, and is busy for the expected minutes of what it picked. The
   time a ticket is picked is its predicted call time. Multi-step visits re-enter the
   next step's line with their arrival time when a step ends (as the engine does);
   future walk-ins can be played in at their observed rate; and "ghost" tickets (one per
@@ -26,7 +25,6 @@ Two parts:
 
 from __future__ import annotations
 
-import bisect
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,11 +43,8 @@ MIN_DAYS = 4
 # its own, a handful barely moves it.
 PACE_WEIGHT = 20.0
 # A desk whose ticket has outlasted the expected time is assumed to need this share of
-# an expected service more (service times are skewed: a long one tends to go on)…
+# an expected service more (service times are skewed: a long one tends to go on).
 OVERRUN_SHARE = 0.3
-# …unless the service's own past calls say how much more: those that lasted as long,
-# when there are at least this many of them.
-MIN_OUTLASTING = 20
 # Never play the queue further ahead than this.
 HORIZON = timedelta(hours=12)
 # Walk-ins still to come are played in for this long: the rate was seen over the last
@@ -91,8 +86,6 @@ class ServiceTimeModel:
     day_weight: dict[int, float] = field(default_factory=dict)
     desk_pace: dict[int, float] = field(default_factory=dict)
     utc_offset_hours: float = 0.0
-    # Per service: its past calls' minutes (what a call under way still needs).
-    durations: dict[int, CallLengths] = field(default_factory=dict)
 
     @classmethod
     def fit(
@@ -157,49 +150,6 @@ class ServiceTimeModel:
         desk `desk_id`'s pace (None: the service's average desk)."""
         hour = int((at.hour + at.minute / 60 + self.utc_offset_hours) // 1) % 24
         return self.minutes_at_hour(service_id, hour) * self.pace(desk_id)
-
-
-@dataclass(frozen=True)
-class CallLengths:
-    """A service's past calls by whole minute, arranged to answer what a call under way
-    still needs (`remaining`) in a binary search: the replay asks it for every busy desk."""
-
-    minutes: tuple[float, ...] = ()  # each whole minute's middle, ascending
-    calls_from: tuple[int, ...] = ()  # calls of that minute or longer
-    minutes_from: tuple[float, ...] = ()  # …and their minutes
-    mean: float = 0.0
-
-    @classmethod
-    def from_counts(cls, counts: Iterable[tuple[int, int]]) -> "CallLengths":
-        """`counts`: whole minutes and how many calls took them."""
-        rows = sorted((m + 0.5, n) for m, n in counts if n > 0)
-        calls_from, minutes_from = [0] * len(rows), [0.0] * len(rows)
-        calls, total = 0, 0.0
-        for i in range(len(rows) - 1, -1, -1):
-            calls += rows[i][1]
-            total += rows[i][0] * rows[i][1]
-            calls_from[i], minutes_from[i] = calls, total
-        return cls(tuple(m for m, _n in rows), tuple(calls_from), tuple(minutes_from), total / calls if calls else 0.0)
-
-    def remaining(self, expected: float, elapsed: float) -> float | None:
-        """Minutes a call under way for `elapsed` still needs: the mean of what the past
-        calls that lasted as long went on for. A call's minutes have a long tail (a record
-        to fix, a system down), so one that has run long is likely one of those, and "the
-        expected minutes minus those gone" promises the desk back too soon. The past calls
-        are scaled to this call's `expected` minutes (this desk's pace, this hour, today),
-        the shape kept. None: fewer than MIN_OUTLASTING past calls lasted as long (the
-        caller falls back to OVERRUN_SHARE)."""
-        if self.mean <= 0 or expected <= 0:
-            return None
-        scale = expected / self.mean
-        past = elapsed / scale
-        i = bisect.bisect_right(self.minutes, past)
-        if i == len(self.minutes) or self.calls_from[i] < MIN_OUTLASTING:
-            return None
-        return scale * (self.minutes_from[i] / self.calls_from[i] - past)
-
-
-NO_LENGTHS = CallLengths()
 
 
 def _day_weight(model: ServiceTimeModel, past: list[Observation], floor: float) -> float:
@@ -457,13 +407,8 @@ def simulate(
         free_at = max(now, d.available_at) if d.available_at is not None else now
         if d.busy is not None and d.busy_since is not None:
             done = sim.busy_for(d.busy, d.busy_since, d.desk_id)
-            expected = done - d.busy_since
-            left = times.durations.get(d.busy.service_id, NO_LENGTHS).remaining(
-                expected.total_seconds() / 60, max(0.0, (now - d.busy_since).total_seconds() / 60))
-            if left is not None:
-                free_at = now + timedelta(minutes=left)
-            else:
-                free_at = max(done, now + expected * OVERRUN_SHARE)
+            overrun = (done - d.busy_since) * OVERRUN_SHARE
+            free_at = max(done, now + overrun)
             if d.busy.next_steps:
                 sim.later(free_at, next_hop(d.busy, sim.new_id()))
         free_since.append(free_at)

@@ -102,16 +102,13 @@ class Stats:
 
 # Per office and local day, on the estimate's own clock (`now`): tests move it.
 _stats_cache = Cache(STATS_TTL.total_seconds())
-# The usual day's arrivals and the earlier days' call minutes do not change during the
-# day (per office and local day).
+# The usual day's arrivals do not change during the day (per office and local day).
 _usual_cache = Cache(timedelta(hours=1).total_seconds())
-_durations_cache = Cache(timedelta(hours=1).total_seconds())
 
 
 def clear_cache() -> None:
     _stats_cache.forget()
     _usual_cache.forget()
-    _durations_cache.forget()
     _errors_cache.forget()
 
 
@@ -140,34 +137,6 @@ async def _observations(office_id: int, today: date) -> list[tuple]:
     )
     return [(r["service_id"], int(r["utc_hour"]), int(r["n"]), float(r["total"] or 0.0), _as_date(r["day"]),
              float(r["squares"] or 0.0), r["desk_id"]) for r in rows]
-
-
-async def _durations(office_id: int, today: date) -> dict[int, eta.CallLengths]:
-    """Per service, how many finished calls of the last HISTORY_DAYS days before today took
-    each whole minute (what a call under way still needs is read from it:
-    eta.CallLengths). Today does not change them: cached for the day."""
-    cached = _durations_cache.get((office_id, today))
-    if cached is not None:
-        return cached
-    if is_postgres():
-        minute = f"CAST(FLOOR(LEAST(EXTRACT(EPOCH FROM (finished_at - called_at)) / 60.0, {MAX_CALL_MINUTES})) AS INTEGER)"
-    else:
-        # Whole seconds first: julianday's float would make 6 minutes 5.99999.
-        seconds = "CAST(ROUND((julianday(finished_at) - julianday(called_at)) * 86400.0) AS INTEGER)"
-        minute = f"MIN({seconds} / 60, {int(MAX_CALL_MINUTES)})"
-    rows = await _connection().execute_query_dict(
-        placeholders(
-            f"SELECT service_id, {minute} AS minute, COUNT(*) AS n FROM ticket"
-            f" WHERE office_id = ? AND day >= ? AND day < ? AND status IN {sql_list(_FINISHED)}"
-            " AND called_at IS NOT NULL AND finished_at IS NOT NULL AND finished_at >= called_at"
-            " GROUP BY service_id, minute"
-        ),
-        [office_id, today - timedelta(days=HISTORY_DAYS), today],
-    )
-    out: dict[int, list[tuple[int, int]]] = {}
-    for r in rows:
-        out.setdefault(r["service_id"], []).append((int(r["minute"]), int(r["n"])))
-    return _durations_cache.put((office_id, today), {s: eta.CallLengths.from_counts(c) for s, c in out.items()})
 
 
 def _as_date(value) -> date:
@@ -249,7 +218,6 @@ async def office_stats(office: Office, catalogue: dict[int, CatalogueService], n
     model = eta.ServiceTimeModel.fit(
         observations, {s.id: s.prior_minutes for s in catalogue.values()}, utc_offset_hours=offset
     )
-    model.durations = await _durations(office.id, today)
     stats = Stats(now, today, model, await expected_arrivals(office, today, now))
     return _stats_cache.put((office.id, today), stats, now=now.timestamp())
 
