@@ -131,10 +131,14 @@ def test_days_that_really_differ_let_today_count_from_its_first_calls():
     assert model.today_factor[A] > 1.25
 
 
-def test_without_days_kept_apart_today_is_shrunk_by_the_prior_weight():
+def test_without_days_kept_apart_or_enough_of_them_today_is_shrunk_by_the_prior_weight():
     history = [Observation(A, 9, 1000, 10_000.0)]
     model = ServiceTimeModel.fit(history + [Observation(A, 9, 45, 45 * 15.0, today=True)], {A: 8.0})
     assert model.day_weight[A] == PRIOR_WEIGHT
+    three_days = ServiceTimeModel.fit(_days([1.0] * 3, 150, today=1.12), {A: 10.0})  # MIN_DAYS is 4
+    assert three_days.day_weight[A] == PRIOR_WEIGHT
+    four_days = ServiceTimeModel.fit(_days([1.0] * 4, 150, today=1.12), {A: 10.0})
+    assert four_days.day_weight[A] > PRIOR_WEIGHT
 
 
 def test_a_slow_desk_takes_longer_over_the_same_line():

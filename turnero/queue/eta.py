@@ -9,8 +9,8 @@ Two parts:
   observations then scale it by how today's desks compare with history (a slow system
   day, a new operator) — shrunk by as much as the earlier days say whole days differ
   beyond their calls' scatter: where they hardly do, a morning's unlucky long calls are
-  luck, not the day, and must not stretch every promise made at 09:00. Each desk keeps its own *pace* — its calls' minutes over what
-  the service and hour expected, over the earlier days, shrunk to 1 — since operators
+  luck, not the day, and must not stretch every promise made at 09:00. Each desk keeps
+  its own *pace* — its calls' minutes over what the service and hour expected, over the earlier days, shrunk to 1 — since operators
   differ (one takes 0.7 of the usual time, another 1.5) and which desks serve a line
   today (the fast ones busy with another line, a slow one back from lunch) moves it.
 * `simulate` — the call-next policy played forward: every open desk, when it becomes
@@ -124,14 +124,14 @@ class ServiceTimeModel:
         for service_id, recent in today.items():
             # Observed minutes over what history expected (hour and desk), shrunk to 1.
             weight = model.day_weight[service_id] = _day_weight(model, history.get(service_id, []), prior_weight)
-            ratio_sum = sum(model._ratio_sum(o) for o in recent)
+            ratio_sum = sum(o.total_minutes / model._expected(o) for o in recent)
             count = sum(o.count for o in recent)
             model.today_factor[service_id] = (weight + ratio_sum) / (weight + count)
         return model
 
-    def _ratio_sum(self, o: Observation) -> float:
-        """The observation's minutes over what its service, hour and desk expected."""
-        return o.total_minutes / (self._base(o.service_id, o.hour) * self.pace(o.desk_id))
+    def _expected(self, o: Observation) -> float:
+        """Minutes a call of the observation's service, hour and desk was expected to take."""
+        return self._base(o.service_id, o.hour) * self.pace(o.desk_id)
 
     def pace(self, desk_id: int | None) -> float:
         return self.desk_pace.get(desk_id, 1.0) if desk_id is not None else 1.0
@@ -163,7 +163,7 @@ def _day_weight(model: ServiceTimeModel, past: list[Observation], floor: float) 
     for o in past:
         if o.day is None or o.total_squares is None:
             return floor
-        scale = model._base(o.service_id, o.hour) * model.pace(o.desk_id)
+        scale = model._expected(o)
         acc = days.setdefault(o.day, [0.0, 0.0, 0.0])
         acc[0] += o.count
         acc[1] += o.total_minutes / scale
@@ -174,7 +174,7 @@ def _day_weight(model: ServiceTimeModel, past: list[Observation], floor: float) 
     within = sum(q - x * x / n for n, x, q in days.values()) / (calls - len(days))
     mean = sum(x for _n, x, _q in days.values()) / calls
     between = sum(n * (x / n - mean) ** 2 for n, x, _q in days.values())
-    spread = (calls - sum(n * n for n, _x, _q in days.values()) / calls) or 1.0
+    spread = calls - sum(n * n for n, _x, _q in days.values()) / calls  # > 0: at least MIN_DAYS days
     day_variance = (between - (len(days) - 1) * within) / spread
     if day_variance <= 0:
         return MAX_DAY_WEIGHT
