@@ -586,7 +586,7 @@ async def play_day(sim: sim_common.DemoOffice, world: World, plan: DayPlan, tr: 
         waiting[(line, lane)] = waiting.get((line, lane), 0) + 1
         local = clock.local(now, office.timezone)
         records[v.n] = {
-            "n": v.n, "number": view["number"], "tramite": v.tramite, "lane": _lane_name(lane),
+            "n": v.n, "id": view["id"], "number": view["number"], "tramite": v.tramite, "lane": _lane_name(lane),
             "priority": v.priority, "cita_walk_in": v.cita_walk_in, "hour": local.hour,
             "issued": now, "since_opening": (now - opening).total_seconds() / 60,
             "shown": view.get("estimated_wait_minutes"), "low": view.get("estimated_wait_low_minutes"),
@@ -652,7 +652,10 @@ async def play_day(sim: sim_common.DemoOffice, world: World, plan: DayPlan, tr: 
     for desk in names:
         if state[desk] != "closed" and desk not in busy:
             await set_status(desk, DeskStatus.CLOSED)
+    promised = dict(await Ticket.filter(public_id__in=[r["id"] for r in records.values()]).values_list(
+        "public_id", "promised_wait"))
     for r in records.values():
+        r["promised"] = promised.get(r["id"])  # the engine's own minutes, before the learnt correction
         r["wait"] = (r["called"] - r["issued"]).total_seconds() / 60 if r["called"] else None
         r["cita_past"] = ((r["called"] - max(r["cita"], r["issued"])).total_seconds() / 60
                           if r["cita"] is not None and r["called"] else None)
@@ -681,6 +684,7 @@ async def run_world(world: World, seed: int, load: float, *, minutes: float | No
                           file=sys.stderr)
             plan = plan_day(world, seed, DAY, 0, load, minutes)
             day = await play_day(sim, world, plan, tr, config, seed=seed)
+            samples = await error_samples(sim.office)
     finally:
         clock.reset()
     if not quiet:
@@ -689,7 +693,19 @@ async def run_world(world: World, seed: int, load: float, *, minutes: float | No
         r["seed"], r["load"] = seed, load
     add_twin_waits(day.records, await play_twins(world, seed, load, minutes, directory, twins))
     return {"seed": seed, "load": load, "visits": day.visits, "statuses": day.statuses,
-            "last_call_ends": day.last_call_ends, "records": day.records, "seconds": day.seconds}
+            "last_call_ends": day.last_call_ends, "records": day.records, "seconds": day.seconds,
+            "error_samples": samples}
+
+
+async def error_samples(office) -> list[list]:
+    """Every day's walk-in promises against their waits, as the engine's ranges learn
+    them (eta_inputs.wait_errors): [day, lane, issued (local HH:MM:SS), promised, wait].
+    With them a --dump can refit the correction offline."""
+    rows = await Ticket.filter(office_id=office.id, hop=0, called_at__isnull=False,
+                               promised_wait__isnull=False).values("day", "lane", "issued_at", "called_at",
+                                                                    "promised_wait")
+    return [[r["day"].isoformat(), getattr(r["lane"], "value", r["lane"]), clock.local(r["issued_at"], office.timezone).strftime("%H:%M:%S"),
+             r["promised_wait"], round((r["called_at"] - r["issued_at"]).total_seconds() / 60, 3)] for r in rows]
 
 
 # The floor's replays leave the day every FLOOR_WINDOW minutes: a ticket's twins share
