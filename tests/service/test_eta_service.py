@@ -23,11 +23,13 @@ from turnero.queue import (
     eta,
     eta_inputs,
     eta_service,
+    policy,
     ranking,
     waiting,
 )
 from turnero.queue.config import QueueConfig
 from turnero.queue.models import Desk, DeskEvent, DeskService, DeskStatus, Ticket, TicketStatus
+from turnero.scheduler.models import Appointment, AppointmentStatus, Slot
 
 LA_PAZ = ZoneInfo("America/La_Paz")
 CONFIG = QueueConfig()
@@ -208,6 +210,48 @@ async def test_walk_ins_still_at_the_kiosks_are_expected_from_the_usual_day(db):
     eta_service.clear_cache()
     behind_them = (await eta_service.estimates_for_office(office, POLICY)).tickets[second.id]
     assert 0 < alone < behind_them
+
+
+async def cita(office: Office, code: str, start: datetime, status: AppointmentStatus, n: int) -> None:
+    svc = await Service.get(code=code)
+    slot, _ = await Slot.get_or_create(office_id=office.id, service_id=svc.id, start=start, defaults={
+        "end": start + timedelta(minutes=15), "day": start.astimezone(LA_PAZ).date(), "capacity": 50})
+    await Appointment.create(
+        public_id=f"cita{n:08d}", code=f"C{n:07d}", office=office, service=svc, slot=slot, start=start,
+        end=slot.end, status=status, document_number=f"{n}", document_key=f"ci:{n}", name="Juana Mamani",
+        created_at=start - timedelta(days=3))
+
+
+async def test_citas_booked_for_later_today_are_expected_at_their_time(db):
+    """A walk-in waits behind the citas that will fall due before its call, though none
+    has checked in yet: the booked ones still on time, as many as came on earlier days
+    (there: 5 of 10, shrunk to 90 % by 10 citas' weight: 70 %). Cancelled, checked-in
+    (a ticket already) and too late ones (past the check-in window) are not expected."""
+    office = await Office.get(code="LPZ-ZONA-SUR")
+    for n in range(10):  # last week: half of them came
+        status = AppointmentStatus.DONE if n % 2 else AppointmentStatus.NO_SHOW
+        await cita(office, "CI-RENOV", la_paz(16, 9, 3 * n), status, n)
+    await cita(office, "CI-RENOV", la_paz(16, 10), AppointmentStatus.CANCELLED, 99)
+    clock.freeze(la_paz(23, 9))
+    await desks.set_desk_status(office, "3", DeskStatus.OPEN, await actor())
+    for _ in range(4):
+        await issue(office)
+    fourth = (await Ticket.filter(office_id=office.id, status=TicketStatus.WAITING).order_by("-id").first()).id
+    alone = (await eta_service.estimates_for_office(office, POLICY)).tickets[fourth]
+    for n in range(6):  # due from 09:05 to 09:10, before the fourth walk-in's call
+        await cita(office, "CI-RENOV", la_paz(23, 9, 5 + n), AppointmentStatus.BOOKED, 100 + n)
+    await cita(office, "CI-RENOV", la_paz(23, 8, 40), AppointmentStatus.BOOKED, 200)  # 20 min late: not let in
+    await cita(office, "CI-RENOV", la_paz(23, 9, 5), AppointmentStatus.CANCELLED, 201)
+    await cita(office, "CI-RENOV", la_paz(23, 9, 5), AppointmentStatus.CHECKED_IN, 202)
+    await cita(office, "CI-RENOV", la_paz(24, 9, 5), AppointmentStatus.BOOKED, 203)  # tomorrow
+    catalogue = await eta_inputs.catalogue(office.id)
+    coming = await eta_inputs.coming_citas(office, catalogue, clock.now())
+    assert len(coming) == 4  # 70 % of the 6
+    assert all(c.lane == policy.APPOINTMENT and la_paz(23, 9, 5) <= c.due_at <= la_paz(23, 9, 10) for c in coming)
+    eta_service.clear_cache()
+    behind_them = (await eta_service.estimates_for_office(office, POLICY)).tickets[fourth]
+    minutes = (await services_now(office))["CI-RENOV"].service_minutes
+    assert behind_them - alone == pytest.approx(4 * minutes, abs=1.5)
 
 
 async def test_todays_finished_calls_update_the_service_time(db):

@@ -18,7 +18,8 @@ Two parts:
   `service.call_next` does, and is busy for the expected minutes of what it picked. The
   time a ticket is picked is its predicted call time. Multi-step visits re-enter the
   next step's line with their arrival time when a step ends (as the engine does);
-  future walk-ins can be played in at their observed rate; and "ghost" tickets (one per
+  future walk-ins can be played in at their observed rate, and the day's booked citas
+  at their time; and "ghost" tickets (one per
   service and lane, arriving now, taking no desk time) give the wait a new walk-in
   would have, without changing anyone else's prediction.
 """
@@ -377,12 +378,15 @@ def simulate(
     config: policy.PolicyConfig,
     ghosts: Iterable[tuple[int, str]] = (),
     arrivals: Sequence[ArrivalStream] = (),
+    coming: Sequence[WaitingTicket] = (),
     assume_desk_for: Iterable[int] = (),
     horizon: timedelta = HORIZON,
 ) -> Prediction:
     """Play the office's queue forward from `now` (see module doc).
 
-    `assume_desk_for`: services that get a desk of their own when no open desk serves
+    `coming`: tickets known to join their line later (today's booked citas), each at
+    its `arrived_at`; like the walk-ins to come, they take desk time and get no
+    prediction of their own. `assume_desk_for`: services that get a desk of their own when no open desk serves
     them and someone (or a ghost) waits for them ("a desk will open")."""
     sim = _Simulation(times, config, now)
     calls: dict[int, datetime | None] = {t.ticket_id: None for t in waiting}
@@ -416,6 +420,8 @@ def simulate(
     for stream in arrivals:
         if stream.per_minute > 0:
             sim.later(now + timedelta(minutes=0.5 / stream.per_minute), stream)
+    for t in coming:
+        sim.later(max(now, t.arrived_at), t)
 
     # Stop once every reachable ticket and ghost has its time (unreachable ones: None).
     open_real = sum(1 for t in waiting if t.service_id in served)

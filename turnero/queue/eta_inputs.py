@@ -237,6 +237,52 @@ def arrival_streams(stats: Stats, catalogue: dict[int, CatalogueService]) -> lis
     return streams
 
 
+# ---------------------------------------------------------------- citas still to come
+
+# Where today's booked citas come from: the scheduler's, plugged in by turnero/wiring.py
+# (the scheduler imports the queue, not the other way round). None: no citas expected.
+# Called with (office id, the office's local midnight today, now); returns an object
+# with `coming` [(service id, start, party size)], `came` and `booked` (earlier days).
+_citas_source = None
+# Until the earlier days say otherwise, this share of the booked come, with this weight
+# in citas: an office with no record yet is told most come, and its own days soon decide.
+SHOW_PRIOR, SHOW_PRIOR_WEIGHT = 0.9, 10.0
+
+
+def expect_citas(source) -> None:
+    global _citas_source
+    _citas_source = source
+
+
+def show_share(came: int, booked: int) -> float:
+    """The share of booked citas expected to come, shrunk to SHOW_PRIOR."""
+    return (came + SHOW_PRIOR * SHOW_PRIOR_WEIGHT) / (booked + SHOW_PRIOR_WEIGHT)
+
+
+async def coming_citas(office: Office, catalogue: dict[int, CatalogueService], now: datetime) -> list[eta.WaitingTicket]:
+    """Today's citas not checked in yet, as the tickets they will be: each joins its
+    trámite's first line at its start (the appointment lane calls a cita when due), its
+    later steps after. Of n booked, the share that came on the earlier days is played:
+    every cita whose running count of expected arrivals passes a whole one."""
+    if _citas_source is None:
+        return []
+    zone = ZoneInfo(office.timezone)
+    midnight = datetime.combine(now.astimezone(zone).date(), datetime.min.time(), zone)
+    expected = await _citas_source(office.id, midnight, now)
+    share = show_share(expected.came, expected.booked)
+    out, running = [], 0.0
+    for n, (service_id, start, party) in enumerate(expected.coming, start=1):
+        service = catalogue.get(service_id)
+        line = first_step(catalogue, service) if service is not None else None
+        before, running = running, running + share
+        if line is None or int(running) == int(before):
+            continue
+        later = step_ids(catalogue, service.steps[1:]) if service.steps else ()
+        start = db_datetime(start)
+        out.append(eta.WaitingTicket(-n, policy.APPOINTMENT, line, max(now, start), start, party, later, policy.REGULAR))
+    return out
+
+
 # ---------------------------------------------------------------- the estimate's own error
 
 # The errors of past promises change slowly: read again at most this often.

@@ -372,6 +372,7 @@ async def estimates_for_office(
     prediction = eta.simulate(
         snap.waiting, snap.desks + assumed, stats.model, now=now, config=config, ghosts=ghosts,
         arrivals=eta_inputs.arrival_streams(stats, catalogue) if with_arrivals else (),
+        coming=await eta_inputs.coming_citas(office, catalogue, now) if with_arrivals else (),
     )
     capacity = balancing.desk_capacity([d.weights for d in open_states])
     opens_at: dict[int, datetime] = {}  # (a desk assumed for an unstaffed line opens nothing)
