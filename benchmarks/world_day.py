@@ -100,6 +100,7 @@ from turnero.queue.config import QueueConfig  # noqa: E402
 from turnero.queue.desks import set_desk_status  # noqa: E402
 from turnero.queue.events import publish_queue_changed  # noqa: E402
 from turnero.queue.models import ACTIVE_AT_DESK, DeskStatus, Ticket, TicketStatus  # noqa: E402
+from turnero.scheduler.models import Appointment, AppointmentStatus, Slot  # noqa: E402
 from turnero.settings import Settings  # noqa: E402
 
 from benchmarks import sim_common  # noqa: E402
@@ -509,6 +510,7 @@ async def play_day(sim: sim_common.DemoOffice, world: World, plan: DayPlan, tr: 
             for at, minutes in d.pauses:
                 events.at(at, "pause", (d.name, minutes))
     last_end: datetime | None = None
+    citas = await book_citas(office, plan, seed)
 
     async def set_status(desk: str, status: DeskStatus) -> None:
         await set_desk_status(office, desk, status, actor)
@@ -577,6 +579,8 @@ async def play_day(sim: sim_common.DemoOffice, world: World, plan: DayPlan, tr: 
             async with in_transaction():  # what scheduler.check_in writes, in its transaction
                 ticket = await issuing.issue_checkin_ticket(office, tramite, due_at=v.cita, party_size=v.party,
                                                             actor=actor, data={"appointment": f"W{v.n}"})
+                await Appointment.filter(id=citas[v.n]).update(status=AppointmentStatus.CHECKED_IN,
+                                                               checked_in_at=now, ticket_id=ticket.id)
             await publish_queue_changed(office)
             view = await views.ticket_view(ticket, office, config)
         else:
@@ -664,6 +668,31 @@ async def play_day(sim: sim_common.DemoOffice, world: World, plan: DayPlan, tr: 
     return DayResult(plan.day.isoformat(), list(records.values()), len(plan.visits), statuses,
                      clock.local(last_end, office.timezone).strftime("%H:%M") if last_end else None,
                      time.perf_counter() - began)
+
+
+async def book_citas(office, plan: DayPlan, seed: int) -> dict[int, int]:
+    """Every cita of the day booked days before, as the portal does (one row per visit
+    with a cita, the late ones too: they come and are sent to a walk-in ticket; their
+    booking stays booked, as it would until the no-show sweep): visit -> appointment id.
+    The estimate sees the booked ones not checked in yet."""
+    slots: dict[tuple[int, datetime], Slot] = {}
+    out = {}
+    for v in plan.visits:
+        if v.cita is None:
+            continue
+        service = await Service.get(code=v.tramite)
+        key = (service.id, v.cita)
+        if key not in slots:
+            slots[key], _ = await Slot.get_or_create(office_id=office.id, service_id=service.id, start=v.cita, defaults={
+                "end": v.cita + timedelta(minutes=15), "day": plan.day, "capacity": 100})
+        number = f"{seed}{plan.day:%m%d}{v.n:05d}"
+        appointment = await Appointment.create(
+            public_id=f"w{number}", code=f"W{number}"[-12:], office_id=office.id, service_id=service.id,
+            slot_id=slots[key].id, start=v.cita, end=slots[key].end, document_number=number,
+            document_key=f"ci:{number}", name="Cita del mundo", party_size=v.party,
+            created_at=v.cita - timedelta(days=3))
+        out[v.n] = appointment.id
+    return out
 
 
 async def run_world(world: World, seed: int, load: float, *, minutes: float | None, directory: Path,
