@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from tortoise.functions import Count
+
 from turnero.scheduler.models import Appointment, AppointmentStatus
 
 # The earlier days whose citas say how many of the booked come.
@@ -31,8 +33,9 @@ async def expected_citas(office_id: int, day_start: datetime, now: datetime, lat
         office_id=office_id, status=AppointmentStatus.BOOKED, start__gte=max(day_start, now - late),
         start__lt=day_start + timedelta(days=1),
     ).order_by("start", "id").values_list("service_id", "start", "party_size")
+    # Counted in the database (the office-status-start index): this runs with every replay.
     earlier = await Appointment.filter(
         office_id=office_id, start__gte=day_start - timedelta(days=SHOW_DAYS), start__lt=day_start,
-    ).exclude(status=AppointmentStatus.CANCELLED).values_list("status", flat=True)
+    ).exclude(status=AppointmentStatus.CANCELLED).annotate(n=Count("id")).group_by("status").values_list("status", "n")
     return ExpectedCitas([(s, start, max(1, party or 1)) for s, start, party in coming],
-                         sum(1 for status in earlier if status in _CAME), len(earlier))
+                         sum(n for status, n in earlier if status in _CAME), sum(n for _status, n in earlier))
