@@ -26,7 +26,7 @@ against Turnero's estimate:
   the call to the desk; 8 % of walk-ins gone when called (3 % between steps, 3 % of
   citas), the desk waiting 1-3 min before marking the no-show;
 * 10 % of the day's visits for bookable trámites come with a cita at a slot
-  (08:00-15:00), arriving around it (mean 10 min early, sd 9); too early, the kiosk
+  (08:00-15:00), booked days before (an appointment row, as the portal writes), arriving around it (mean 10 min early, sd 9); too early, the kiosk
   sends them back until 30 min before; more than 15 min late they take a walk-in
   ticket (the service's check-in rules);
 * `--load` scales arrivals: 1.0 is the offered desk-minutes equal to what the staffed
