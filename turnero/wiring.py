@@ -11,8 +11,6 @@ Core never imports a domain, not even by name."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from turnero.core import auth
 from turnero.exam import booking as exam_booking
 from turnero.exam.licence_path import PathRules
@@ -21,6 +19,7 @@ from turnero.notifications import subscribers as notification_subscribers
 from turnero.notifications.policy import NotificationConfig
 from turnero.queue import eta_inputs
 from turnero.scheduler import places
+from turnero.scheduler.config import SchedulerConfig
 from turnero.scheduler.expected import expected_citas
 from turnero.settings import Settings
 
@@ -30,5 +29,5 @@ def wire(settings: Settings) -> None:
     places.set_fresh_seconds(settings.places_fresh_seconds)
     exam_booking.register_kind(ExamConfig.from_settings(settings), PathRules.from_settings(settings))
     notification_subscribers.register(NotificationConfig.from_settings(settings))
-    late = timedelta(minutes=max(0, settings.checkin_after_minutes))
+    late = SchedulerConfig.from_settings(settings).checkin.after  # citas still let in this late
     eta_inputs.expect_citas(lambda office_id, midnight, now: expected_citas(office_id, midnight, now, late))

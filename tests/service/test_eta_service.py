@@ -244,10 +244,13 @@ async def test_citas_booked_for_later_today_are_expected_at_their_time(db):
     await cita(office, "CI-RENOV", la_paz(23, 9, 5), AppointmentStatus.CANCELLED, 201)
     await cita(office, "CI-RENOV", la_paz(23, 9, 5), AppointmentStatus.CHECKED_IN, 202)
     await cita(office, "CI-RENOV", la_paz(24, 9, 5), AppointmentStatus.BOOKED, 203)  # tomorrow
+    await cita(office, "CI-NUEVO", la_paz(23, 9, 6), AppointmentStatus.BOOKED, 204)  # not offered here
     catalogue = await eta_inputs.catalogue(office.id)
+    renewals = await Service.get(code="CI-RENOV")
     coming = await eta_inputs.coming_citas(office, catalogue, clock.now())
     assert len(coming) == 4  # 70 % of the 6
-    assert all(c.lane == policy.APPOINTMENT and la_paz(23, 9, 5) <= c.due_at <= la_paz(23, 9, 10) for c in coming)
+    assert all(c.lane == policy.APPOINTMENT and c.service_id == renewals.id
+               and la_paz(23, 9, 5) <= c.due_at <= la_paz(23, 9, 10) for c in coming)
     eta_service.clear_cache()
     behind_them = (await eta_service.estimates_for_office(office, POLICY)).tickets[fourth]
     minutes = (await services_now(office))["CI-RENOV"].service_minutes

@@ -71,3 +71,23 @@ def test_never_negative_and_within_the_window(by_quarter, days, today, minute):
             sum(n * arrivals._overlap(k, minute - 60, minute) for k, n in by_quarter.items()) / days
             + arrivals.SCALE_WEIGHT)
         assert got[REG] == pytest.approx(window * scale)
+
+
+def test_booked_citas_come_as_the_earlier_days_say_shrunk_to_most():
+    assert arrivals.show_share(0, 0) == pytest.approx(arrivals.SHOW_PRIOR)  # a new office: most come
+    assert arrivals.show_share(5, 10) == pytest.approx(0.7)
+    assert arrivals.show_share(990, 1000) == pytest.approx(0.99, abs=0.001)
+
+
+def test_the_citas_played_are_as_many_as_expected_and_spread_over_the_day():
+    assert arrivals.citas_to_play(3, 1.0) == [0, 1, 2]
+    assert arrivals.citas_to_play(6, 0.7) == [1, 2, 4, 5]
+    assert len(arrivals.citas_to_play(10, 0.7)) == 7  # not 6 for 6.999…
+    assert arrivals.citas_to_play(4, 0.0) == []
+
+
+@given(st.integers(0, 300), st.floats(0.0, 1.0))
+def test_the_citas_played_are_the_expected_count_rounded_down(booked, share):
+    played = arrivals.citas_to_play(booked, share)
+    assert len(played) == int(booked * share + 1e-9) and played == sorted(set(played))
+    assert all(0 <= i < booked for i in played)

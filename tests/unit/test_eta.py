@@ -287,14 +287,14 @@ def test_preferential_walk_ins_expected_to_arrive_push_a_regular_back():
 
 def test_citas_booked_for_later_take_the_desk_at_their_time():
     queue = [t(i, minutes_ago=10 - i) for i in range(1, 4)]
-    desks = [DeskState(1, {A: 1, B: 2})]
-    without = simulate(queue, desks, flat({A: 10, B: 10}), now=NOW, config=NO_LIMIT)
+    desks = [DeskState(1, {A: 1})]
+    without = simulate(queue, desks, flat({A: 10}), now=NOW, config=NO_LIMIT)
     assert waits(without, [1, 2, 3]) == [0, 10, 20]
     # Not checked in yet: one due at 15 min (called then, before the third walk-in), one
     # due after everyone is called (it changes nobody's wait), neither predicted itself.
-    due = [WaitingTicket(-1, APPOINTMENT, A, NOW + timedelta(minutes=15), NOW + timedelta(minutes=15), 1, (B,), REGULAR),
+    due = [WaitingTicket(-1, APPOINTMENT, A, NOW + timedelta(minutes=15), NOW + timedelta(minutes=15)),
            WaitingTicket(-2, APPOINTMENT, A, NOW + timedelta(hours=2), NOW + timedelta(hours=2))]
-    with_citas = simulate(queue, desks, flat({A: 10, B: 10}), now=NOW, config=NO_LIMIT, coming=due)
+    with_citas = simulate(queue, desks, flat({A: 10}), now=NOW, config=NO_LIMIT, coming=due)
     assert waits(with_citas, [1, 2, 3]) == [0, 10, 30]
     assert with_citas.wait_minutes(-1) is None
     # The replay ends once every waiting ticket is called: the 2-hour cita is never played.

@@ -1,4 +1,5 @@
-"""Walk-ins still to come in the next hour, for the wait replay. Pure: plain values in.
+"""Walk-ins still to come in the next hour, and how many of the day's booked citas come,
+for the wait replay. Pure: plain values in.
 
 The replay plays future walk-ins in because a preferential ticket issued later is still
 called before a regular one waiting now. Counting only the last hour's issues fails
@@ -14,10 +15,14 @@ same window of the usual day (both with a few tickets' weight added, so a quiet 
 does not make the day look empty). The last window, not the whole day so far: the size
 of the morning crowd says little about the afternoon, and a day that turns busy or
 quiet shows it within the hour.
+
+The day's booked citas are known by name and time, not by rate; only how many of them
+come is learnt (`show_share`, `citas_to_play`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Mapping
 
 QUARTER = 15  # minutes
@@ -60,3 +65,23 @@ def expected(
             coming[key] = ahead / days
     scale = (today_recent + SCALE_WEIGHT) / (usual_recent / days + SCALE_WEIGHT)
     return {key: n * scale for key, n in coming.items()}
+
+
+# Booked citas: until an office's earlier days say otherwise, this share of them come,
+# with this weight in citas (a new office is told most come; its own days soon decide).
+SHOW_PRIOR, SHOW_PRIOR_WEIGHT = 0.9, 10.0
+
+
+def show_share(came: int, booked: int) -> float:
+    """The share of booked citas expected to come: `came` of `booked` on the earlier
+    days, shrunk to SHOW_PRIOR."""
+    return (came + SHOW_PRIOR * SHOW_PRIOR_WEIGHT) / (booked + SHOW_PRIOR_WEIGHT)
+
+
+def citas_to_play(booked: int, share: float) -> list[int]:
+    """Which of `booked` citas (earliest first, by index) the replay plays so that as
+    many as are expected come, spread over the day: each one at which the running count
+    of expected arrivals passes a whole one."""
+    def whole(x: float) -> int:
+        return math.floor(x + 1e-9)  # 10 x 0.7 is 7, not 6.999…
+    return [i for i in range(booked) if whole((i + 1) * share) > whole(i * share)]

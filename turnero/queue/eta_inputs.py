@@ -244,9 +244,6 @@ def arrival_streams(stats: Stats, catalogue: dict[int, CatalogueService]) -> lis
 # Called with (office id, the office's local midnight today, now); returns an object
 # with `coming` [(service id, start, party size)], `came` and `booked` (earlier days).
 _citas_source = None
-# Until the earlier days say otherwise, this share of the booked come, with this weight
-# in citas: an office with no record yet is told most come, and its own days soon decide.
-SHOW_PRIOR, SHOW_PRIOR_WEIGHT = 0.9, 10.0
 
 
 def expect_citas(source) -> None:
@@ -254,32 +251,29 @@ def expect_citas(source) -> None:
     _citas_source = source
 
 
-def show_share(came: int, booked: int) -> float:
-    """The share of booked citas expected to come, shrunk to SHOW_PRIOR."""
-    return (came + SHOW_PRIOR * SHOW_PRIOR_WEIGHT) / (booked + SHOW_PRIOR_WEIGHT)
-
-
 async def coming_citas(office: Office, catalogue: dict[int, CatalogueService], now: datetime) -> list[eta.WaitingTicket]:
     """Today's citas not checked in yet, as the tickets they will be: each joins its
     trámite's first line at its start (the appointment lane calls a cita when due), its
-    later steps after. Of n booked, the share that came on the earlier days is played:
-    every cita whose running count of expected arrivals passes a whole one."""
+    later steps after; as many as came on the earlier days (arrivals.citas_to_play).
+    Their ids are negative: no ticket has one."""
     if _citas_source is None:
         return []
     zone = ZoneInfo(office.timezone)
     midnight = datetime.combine(now.astimezone(zone).date(), datetime.min.time(), zone)
     expected = await _citas_source(office.id, midnight, now)
-    share = show_share(expected.came, expected.booked)
-    out, running = [], 0.0
-    for n, (service_id, start, party) in enumerate(expected.coming, start=1):
+    playable = []  # (service, its first line, start, party): a trámite the office no longer offers is left out
+    for service_id, start, party in expected.coming:
         service = catalogue.get(service_id)
         line = first_step(catalogue, service) if service is not None else None
-        before, running = running, running + share
-        if line is None or int(running) == int(before):
-            continue
+        if line is not None:
+            playable.append((service, line, db_datetime(start), party))
+    share = arrivals.show_share(expected.came, expected.booked)
+    out = []
+    for n in arrivals.citas_to_play(len(playable), share):
+        service, line, start, party = playable[n]
         later = step_ids(catalogue, service.steps[1:]) if service.steps else ()
-        start = db_datetime(start)
-        out.append(eta.WaitingTicket(-n, policy.APPOINTMENT, line, max(now, start), start, party, later, policy.REGULAR))
+        out.append(eta.WaitingTicket(-(n + 1), policy.APPOINTMENT, line, max(now, start), start, party, later,
+                                     policy.REGULAR))
     return out
 
 
