@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
 from turnero.admin import report_days, reports
 from turnero.admin.service import _require_office, office_by_code
@@ -35,12 +34,6 @@ def parse_period(raw_from: str | None, raw_to: str | None, tz: str) -> tuple[dat
     return start, end
 
 
-def _bounds(start: date, end: date, tz: str) -> tuple[datetime, datetime]:
-    zone = ZoneInfo(tz)
-    return (datetime.combine(start, time(0), zone).astimezone(timezone.utc),
-            datetime.combine(end + timedelta(days=1), time(0), zone).astimezone(timezone.utc))
-
-
 async def office_report(actor: Principal, office_code: str, raw_from: str | None, raw_to: str | None) -> dict:
     office = await office_by_code(office_code)
     _require_office(actor, office)
@@ -57,7 +50,7 @@ async def office_report(actor: Principal, office_code: str, raw_from: str | None
 
 
 async def _report(office, day_from: date, day_to: date, days: list[reports.ServiceDay]) -> dict:
-    start, end = _bounds(day_from, day_to, office.timezone)
+    start, end = clock.days_span(day_from, day_to, office.timezone)
     in_period = {"office_id": office.id, "issued_at__gte": start, "issued_at__lt": end}
     rows = await Ticket.filter(**in_period).values(
         "id", "status", "issued_at", "hop", "called_at", "started_at", "finished_at", "service__code", "desk__name")

@@ -26,8 +26,10 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+from turnero.core import clock
 
 
 @dataclass(frozen=True)
@@ -307,11 +309,6 @@ def us_minutes(us: int) -> float:
     return us / 10**6 / 60
 
 
-def day_bounds(day: date, tz: str) -> tuple[datetime, datetime]:
-    zone = ZoneInfo(tz)
-    return datetime.combine(day, time(0), zone), datetime.combine(day + timedelta(days=1), time(0), zone)
-
-
 @dataclass
 class ServiceDay:
     """The figures of one service on one office-local day, from detail that is gone."""
@@ -388,7 +385,7 @@ def roll_up(tickets: Iterable[TicketFact] = (), slots: Iterable[SlotFact] = (), 
             else:
                 sums[1] += 1
         if t.desk and t.called_at and t.finished_at:
-            _, day_end = day_bounds(d.day, tz)
+            day_end = clock.day_start(d.day + timedelta(days=1), tz)
             sums = d.desks.setdefault(t.desk, [0, 0])
             sums[0] += max(0, _us(t.called_at, min(t.finished_at, day_end)))
             sums[1] += max(0, _us(max(t.called_at, day_end), t.finished_at))

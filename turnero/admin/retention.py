@@ -28,8 +28,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
@@ -101,9 +100,7 @@ def job_actor() -> Principal:
 
 def office_cutoff(office: Office, now: datetime, days: int) -> datetime:
     """The start (UTC) of the oldest office-local day whose detail is kept."""
-    zone = ZoneInfo(office.timezone)
-    day = clock.local_day(now, office.timezone) - timedelta(days=days)
-    return datetime.combine(day, datetime.min.time(), zone).astimezone(timezone.utc)
+    return clock.day_start(clock.local_day(now, office.timezone) - timedelta(days=days), office.timezone)
 
 
 class _Stop(Exception):

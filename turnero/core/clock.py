@@ -6,7 +6,7 @@ All stored times are UTC; offices convert to their own zone for days and display
 from __future__ import annotations
 
 import functools
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 _offset = timedelta(0)
@@ -48,6 +48,17 @@ def local(at: datetime, tz: str) -> datetime:
 
 def local_day(at: datetime, tz: str) -> date:
     return local(at, tz).date()
+
+
+def day_start(day: date, tz: str | ZoneInfo) -> datetime:
+    """When the office-local `day` begins (its midnight in zone `tz`), in UTC."""
+    zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+    return datetime.combine(day, time(0), zone).astimezone(timezone.utc)
+
+
+def days_span(first: date, last: date, tz: str | ZoneInfo) -> tuple[datetime, datetime]:
+    """The office-local days `first` to `last`, both included, as [start, end) in UTC."""
+    return day_start(first, tz), day_start(last + timedelta(days=1), tz)
 
 
 def iso(at: datetime | None, tz: str | None = None) -> str | None:

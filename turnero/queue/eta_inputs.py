@@ -258,8 +258,7 @@ async def coming_citas(office: Office, catalogue: dict[int, CatalogueService], n
     Their ids are negative: no ticket has one."""
     if _citas_source is None:
         return []
-    zone = ZoneInfo(office.timezone)
-    midnight = datetime.combine(now.astimezone(zone).date(), datetime.min.time(), zone)
+    midnight = clock.day_start(clock.local_day(now, office.timezone), office.timezone)
     expected = await _citas_source(office.id, midnight, now)
     playable = []  # (service, its first line, start, party): a trámite the office no longer offers is left out
     for service_id, start, party in expected.coming:

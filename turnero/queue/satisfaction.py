@@ -19,8 +19,7 @@ import io
 import json
 import re
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 from tortoise.transactions import in_transaction
 
@@ -233,15 +232,9 @@ def parse_range(raw_from: str | None, raw_to: str | None, tz: str) -> tuple[date
     return start, end
 
 
-def _bounds(start: date, end: date, tz: str) -> tuple[datetime, datetime]:
-    zone = ZoneInfo(tz)
-    return (datetime.combine(start, time(0), zone).astimezone(timezone.utc),
-            datetime.combine(end + timedelta(days=1), time(0), zone).astimezone(timezone.utc))
-
-
 async def office_report(office: Office, day_from: date, day_to: date) -> dict:
     """Staff report: ratings of the period per service and per operator."""
-    start, end = _bounds(day_from, day_to, office.timezone)
+    start, end = clock.days_span(day_from, day_to, office.timezone)
     rows = await SatisfactionRating.filter(office_id=office.id, created_at__gte=start, created_at__lt=end).values_list(
         "service__code", "operator__username", "score")
     names = dict(await SatisfactionRating.filter(office_id=office.id, created_at__gte=start,
@@ -273,7 +266,7 @@ async def public_summary(office: Office) -> dict:
     """For anyone: the office's average and count over the last 30 days, nothing else."""
     today = clock.local_day(clock.now(), office.timezone)
     first = today - timedelta(days=REPORT_DAYS - 1)
-    start, end = _bounds(first, today, office.timezone)
+    start, end = clock.days_span(first, today, office.timezone)
     scores = await SatisfactionRating.filter(office_id=office.id, created_at__gte=start,
                                              created_at__lt=end).values_list("score", flat=True)
     figures = summarise(scores)

@@ -69,6 +69,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from turnero.core import clock
 from turnero.core.cache import Cache
 from turnero.core.db import db_datetime, placeholders
 from turnero.queue import eta
@@ -162,10 +163,10 @@ def _window(spans: Sequence[tuple[time, time]], local_now: datetime) -> _Window 
     """The span under way or next today; None once the last one has closed."""
     if not spans:
         return _Window(timedelta(0), None, _DAY)
-    clock = _offset(local_now.time())
+    time_of_day = _offset(local_now.time())
     previous_end = timedelta(0)
     for start, end in spans:
-        if _offset(end) > clock:
+        if _offset(end) > time_of_day:
             return _Window(previous_end, _offset(start), _offset(end))
         previous_end = _offset(end)
     return None
@@ -266,7 +267,7 @@ def usual_staffing(
     pauses: dict[int, tuple[float, ...]] = {}
     desk_habits: dict[int, tuple[Habit, ...]] = {}
     worked: set[date] = set()
-    midnight = datetime.combine(today, time(0), zone)
+    midnight = clock.day_start(today, zone)
     for desk_id, rows in _by_desk(changes, midnight - timedelta(microseconds=1)).items():
         ats = [c.at for c in rows]
         opened: dict[date, float] = {}
@@ -323,7 +324,7 @@ def expected_start(
     if usual is None:
         usual = usual_staffing(changes, spans=spans, now=now, tz=tz, history_days=history_days)
     start_today, opens_today, end_today = window.on(today, zone)
-    midnight = datetime.combine(today, time(0), zone)
+    midnight = clock.day_start(today, zone)
     by_desk = _by_desk((c for c in changes if c.at >= midnight), now)
 
     for desk in candidates:
@@ -379,9 +380,9 @@ def expected_pauses(
     if window is None:
         return {}
     _start, _opens, end_today = window.on(today, zone)
-    midnight = datetime.combine(today, time(0), zone)
+    midnight = clock.day_start(today, zone)
     by_desk = _by_desk((c for c in changes if c.at >= midnight), now)
-    clock = _minutes_into(today, now, zone)
+    minutes_now = _minutes_into(today, now, zone)
     out: dict[int, Pauses] = {}
     for desk_id in desk_ids:
         paused_at = [_minutes_into(today, c.at, zone) for c in by_desk.get(desk_id, []) if c.kind == PAUSED]
@@ -389,7 +390,7 @@ def expected_pauses(
         for habit in usual.habits.get(desk_id, ()):
             if any(habit.earliest - HABIT_SPREAD <= m <= habit.latest + HABIT_SPREAD for m in paused_at):
                 continue  # taken today already (or under way)
-            if clock > habit.latest + HABIT_SPREAD:
+            if minutes_now > habit.latest + HABIT_SPREAD:
                 continue  # long past its time: skipped today
             start = max(_wall(today, timedelta(minutes=habit.start), zone), now)  # late: from now
             length = timedelta(minutes=habit.share * habit.minutes)
@@ -444,8 +445,8 @@ async def _past(office_id: int, zone: ZoneInfo, today: date, now: datetime) -> _
     cached = _history.get((office_id, today), now=now.timestamp())
     if cached is not None:
         return cached
-    midnight = datetime.combine(today, time(0), zone)
-    since = datetime.combine(today - timedelta(days=HISTORY_DAYS + 1), time(0), zone)
+    midnight = clock.day_start(today, zone)
+    since = clock.day_start(today - timedelta(days=HISTORY_DAYS + 1), zone)
     changes = await _changes(office_id, since, midnight)
     return _history.put((office_id, today), _History(changes), now=now.timestamp())
 
@@ -485,7 +486,7 @@ async def desk_plan(office, now: datetime, desks: Sequence[Mapping]) -> DeskPlan
         usual = history.usual[window] = usual_staffing(history.changes, spans=spans, now=now, tz=office.timezone)
     if not candidates and not any(d.desk_id in usual.habits for d in serving):
         return DeskPlan([], {})
-    today_changes = await _changes(office.id, datetime.combine(today, time(0), zone), now + timedelta(microseconds=1))
+    today_changes = await _changes(office.id, clock.day_start(today, zone), now + timedelta(microseconds=1))
     starts = expected_start(candidates, today_changes, spans=spans, now=now, tz=office.timezone, usual=usual)
     pauses = expected_pauses([d.desk_id for d in serving], today_changes, spans=spans, now=now,
                              tz=office.timezone, usual=usual)

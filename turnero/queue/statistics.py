@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import statistics
-from datetime import datetime, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from turnero.core import clock
@@ -45,8 +45,7 @@ async def office_statistics(office: Office) -> dict:
     now = clock.now()
     today = now.astimezone(zone).date()
     first = today - timedelta(weeks=WEEKS)
-    start = datetime.combine(first, datetime.min.time(), zone)
-    midnight = datetime.combine(today, datetime.min.time(), zone)
+    start, midnight = clock.day_start(first, zone), clock.day_start(today, zone)
     rows = await Ticket.filter(office_id=office.id, hop=0, issued_at__gte=start).values_list(
         "issued_at", "called_at", "status")
     past, issued_today, served_today = [], 0, 0

@@ -4,7 +4,7 @@ where a service can be booked with their next free time."""
 from __future__ import annotations
 
 import functools
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from turnero.core import clock
@@ -71,8 +71,8 @@ async def _available_rows(
     now = clock.now()
     earliest, latest = policy.bookable_range(now, rules, tz)
     first = from_day or clock.local_day(now, tz)
-    low = max(earliest, datetime.combine(first, time(0, 0), zone))
-    high = min(latest, datetime.combine(first + timedelta(days=days), time(0, 0), zone))
+    low = max(earliest, clock.day_start(first, zone))
+    high = min(latest, clock.day_start(first + timedelta(days=days), zone))
     if low >= high:
         return []
     # Closed days have no slots, or (closed after their slots were made) no places;

@@ -3,7 +3,7 @@ appointment lane."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
@@ -36,9 +36,7 @@ async def _find_for_checkin(office: Office, code: str | None, document: str | No
             )
         return appt
     # By document: today's citas at this office for that number, the nearest first.
-    tz = ZoneInfo(office.timezone)
-    local_today = now.astimezone(tz).date()
-    day_start = datetime.combine(local_today, time(0, 0), tz).astimezone(timezone.utc)
+    day_start = clock.day_start(clock.local_day(now, office.timezone), office.timezone)
     candidates = await Appointment.filter(
         office_id=office.id, start__gte=day_start, start__lt=day_start + timedelta(days=1),
         status__in=[AppointmentStatus.BOOKED, AppointmentStatus.CHECKED_IN],

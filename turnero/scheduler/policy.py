@@ -13,6 +13,8 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from turnero.core import clock
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEPARTMENTS = ("LP", "CB", "SC", "OR", "PT", "CH", "TJ", "BE", "PD")
 LICENCE_CATEGORIES = ("A", "B", "C", "M", "P", "T")
@@ -104,9 +106,7 @@ def booking_refusal(start: datetime, now: datetime, rules: Rules, tz: str, close
 def bookable_range(now: datetime, rules: Rules, tz: str) -> tuple[datetime, datetime]:
     """[earliest start, end) of the slots that may be booked at `now` (closures aside):
     one range for the availability query."""
-    zone = ZoneInfo(tz)
-    end = datetime.combine(last_open_day(now, rules, tz) + timedelta(days=1), time(0, 0), zone)
-    return now + rules.min_notice, end
+    return now + rules.min_notice, clock.day_start(last_open_day(now, rules, tz) + timedelta(days=1), tz)
 
 
 def can_cancel(start: datetime, now: datetime, rules: Rules) -> bool:
