@@ -728,13 +728,14 @@ async def run_world(world: World, seed: int, load: float, *, minutes: float | No
 
 async def error_samples(office) -> list[list]:
     """Every day's walk-in promises against their waits, as the engine's ranges learn
-    them (eta_inputs.wait_errors): [day, lane, issued (local HH:MM:SS), promised, wait].
-    With them a --dump can refit the correction offline."""
+    them (eta_inputs.wait_errors): [day, lane, issued (local HH:MM:SS), promised, wait,
+    service code]. With them a --dump can refit the correction offline."""
     rows = await Ticket.filter(office_id=office.id, hop=0, called_at__isnull=False,
                                promised_wait__isnull=False).values("day", "lane", "issued_at", "called_at",
-                                                                    "promised_wait")
+                                                                    "promised_wait", "service__code")
     return [[r["day"].isoformat(), getattr(r["lane"], "value", r["lane"]), clock.local(r["issued_at"], office.timezone).strftime("%H:%M:%S"),
-             r["promised_wait"], round((r["called_at"] - r["issued_at"]).total_seconds() / 60, 3)] for r in rows]
+             r["promised_wait"], round((r["called_at"] - r["issued_at"]).total_seconds() / 60, 3), r["service__code"]]
+            for r in rows]
 
 
 # The floor's replays leave the day every FLOOR_WINDOW minutes: a ticket's twins share
