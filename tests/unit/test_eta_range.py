@@ -60,6 +60,18 @@ def test_lanes_and_the_first_hour_learn_their_own_spread():
     assert model.factors_for("preferential", False) == model.factors[(None, None, None)]
 
 
+def test_short_waits_get_a_range_as_wide_as_their_errors_to_the_nearest_minute():
+    rnd = random.Random(11)
+    # Promised one minute; called within 0–6 minutes, evenly: 80 % of them in 0.6–5.4.
+    past = [Sample("regular", False, 1, rnd.uniform(0.0, 6.0)) for _ in range(2000)]
+    model = ErrorModel.fit(past)
+    assert model.range(1, "regular", False) == (1, 5)  # «entre 1 y 5», not «entre 0 y 6»
+    new = [rnd.uniform(0.0, 6.0) for _ in range(2000)]
+    low, high = model.range(1, "regular", False)
+    read = sum(low - 0.5 <= wait <= high + 0.5 for wait in new) / len(new)  # as shown: whole minutes
+    assert 0.75 <= read <= 0.88  # rounded outwards, 0–6 would hold every one of them
+
+
 def test_with_few_samples_the_default_is_used():
     model = ErrorModel.fit([Sample("regular", False, 10, 12.0)] * 5)
     assert model.factors == {} and model.factors_for("regular", False) == DEFAULT

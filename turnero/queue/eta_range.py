@@ -92,13 +92,15 @@ class ErrorModel:
 
     def range(self, minutes: int | None, lane: str, first_hour: bool, slot: str | None = None) -> tuple[int, int] | None:
         """(low, high) minutes around the engine's estimate; always holds the estimate
-        and its corrected figure."""
+        and its corrected figure. Each end is its quantile to the nearest minute, as every
+        wait is shown and read: rounded outwards, a range would cover more than it says
+        (an afternoon's one-minute waits told «entre 0 y 4» when their errors span 0–3.4)."""
         if minutes is None:
             return None
         low_factor, _mid, high_factor = self.factors_for(lane, first_hour, slot)
         shown = self.corrected(minutes, lane, first_hour, slot)
-        low = math.floor((minutes + SHIFT) * low_factor - SHIFT)
-        high = math.ceil((minutes + SHIFT) * high_factor - SHIFT)
+        low = round((minutes + SHIFT) * low_factor - SHIFT)
+        high = round((minutes + SHIFT) * high_factor - SHIFT)
         return max(0, min(low, minutes, shown)), max(high, minutes, shown)
 
 
