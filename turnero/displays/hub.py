@@ -369,11 +369,15 @@ class OfficeFeed:
             while True:
                 if client.need_snapshot:
                     client.need_snapshot = False
+                    if client.followed is not None:
+                        # Its ticket is sent again after the snapshot — unless a batch of
+                        # followers queues it while the snapshot is read: forgetting that one
+                        # afterwards left the page due, and its next moves were pushed at once.
+                        client.last_update, client.last_update_at = None, 0.0
                     seq, text = await self.snapshot()
                     await client.send(text)
                     client.last_sent = seq
                     if client.followed is not None:
-                        client.last_update, client.last_update_at = None, 0.0
                         self.follow_soon()
                 elif client.buffer:
                     seq, text = client.buffer.popleft()
