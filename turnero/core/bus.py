@@ -27,6 +27,8 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from turnero.core.redis_pool import bounded_client
+
 log = logging.getLogger("turnero.bus")
 
 # Not an event: "you may have missed events; read a new snapshot".
@@ -214,18 +216,9 @@ class RedisBus(EventBus):
         return self._healthy
 
     async def start(self) -> None:
-        from redis.asyncio import BlockingConnectionPool, Redis
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
-
-        # Short timeouts and no client-side retries: a request publishing after its
-        # commit must never hang on an unreachable Redis. A burst of publishes waits
-        # (briefly) for a pooled connection rather than failing.
-        pool = BlockingConnectionPool.from_url(
-            self.url, max_connections=32, timeout=1.0, socket_connect_timeout=1.0, socket_timeout=2.0,
-            retry=Retry(NoBackoff(), 0), health_check_interval=0,
-        )
-        self._redis = Redis(connection_pool=pool)
+        # A request publishing after its commit must never hang on an unreachable Redis;
+        # a burst of publishes waits (briefly) for a pooled connection rather than failing.
+        self._redis = bounded_client(self.url, socket_timeout=2.0)
         self._script = self._redis.register_script(_PUBLISH_LUA)
         self._task = asyncio.create_task(self._run(), name="turnero-redis-bus")
         # Wait briefly for the first connection, but start anyway: the service works

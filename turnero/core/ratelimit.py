@@ -112,6 +112,7 @@ from dataclasses import dataclass
 
 from turnero.core import clock
 from turnero.core.errors import ApiError
+from turnero.core.redis_pool import bounded_client
 
 log = logging.getLogger("turnero.ratelimit")
 
@@ -187,9 +188,7 @@ class Attempts:
         self._prefix = prefix + "attempts:"
         self._redis = None
         if redis_url:
-            from redis import asyncio as aioredis
-
-            self._redis = aioredis.from_url(redis_url, socket_connect_timeout=1.0, socket_timeout=1.0)
+            self._redis = bounded_client(redis_url, socket_timeout=1.0)
             self._take = self._redis.register_script(_TAKE)
             self._give_back = self._redis.register_script(_GIVE_BACK)
 
