@@ -40,6 +40,9 @@ class Recorded:
     status: int  # what the fake answered
     sid: str | None  # the MessageSid given, for a 201
     at: float = 0.0  # time.monotonic() when it arrived
+    # Seconds its answer was held back (`hang`). Arrival order is not hang order: two
+    # requests arriving together take their turn at the script in either order.
+    held: float = 0.0
 
     @property
     def outbox_id(self) -> int | None:
@@ -174,12 +177,12 @@ class TwilioFake:
                         status, body = 201, _message_resource(fake.account_sid, sid, form)
                 hang = 0.0
                 with fake._lock:
-                    fake.requests.append(
-                        Recorded(self.path, form, auth, dict(self.headers.items()), status, sid, arrived)
-                    )
                     if status == 201:
                         fake.messages.append(body)
                         hang = fake._script.hangs.pop(0) if fake._script.hangs else fake._script.hang_all
+                    fake.requests.append(
+                        Recorded(self.path, form, auth, dict(self.headers.items()), status, sid, arrived, hang)
+                    )
                 if hang:
                     time.sleep(hang)
                 self._answer(status, {k: v for k, v in body.items() if not k.startswith("_")})
