@@ -370,9 +370,10 @@ class OfficeFeed:
                 if client.need_snapshot:
                     client.need_snapshot = False
                     if client.followed is not None:
-                        # Its ticket is sent again after the snapshot — unless a batch of
-                        # followers queues it while the snapshot is read: forgetting that one
-                        # afterwards left the page due, and its next moves were pushed at once.
+                        # Its ticket is due again after a snapshot. Reset before the snapshot
+                        # is read, not after: a batch of followers may queue the ticket during
+                        # that await, and forgetting it would leave the page due, so its next
+                        # moves would be pushed at once instead of once per interval.
                         client.last_update, client.last_update_at = None, 0.0
                     seq, text = await self.snapshot()
                     await client.send(text)
