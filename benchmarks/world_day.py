@@ -95,7 +95,7 @@ from tortoise.transactions import in_transaction  # noqa: E402
 
 from turnero.core import clock  # noqa: E402
 from turnero.core.models import Service  # noqa: E402
-from turnero.queue import actions, calls, eta_service, issuing, views  # noqa: E402
+from turnero.queue import actions, calls, eta_service, issuing, pause_plan, views  # noqa: E402
 from turnero.queue.config import QueueConfig  # noqa: E402
 from turnero.queue.desks import set_desk_status  # noqa: E402
 from turnero.queue.events import publish_queue_changed  # noqa: E402
@@ -139,6 +139,10 @@ class World:
     lunch_starts: tuple[str, ...] = ("12:00", "12:45", "13:30")  # three groups of desks
     lunch_jitter: float = 10.0  # minutes after the group's start
     lunch_minutes: tuple[float, float] = (30.0, 45.0)
+    # The supervisor enters each day's drawn break and lunch of every desk (to the
+    # minute) as the day's pause plan before the doors open (pause_plan.py); the
+    # operators then go at those times, each once free. False: no plan (--no-roster).
+    pause_roster: bool = True
     # -- demand
     crowd: tuple[float, float] = (150.0, 300.0)  # at the door at opening, at load 1 with 24 desks
     crowd_from: str = "06:00"  # their arrivals: triangular from here to opening, mode doors + 10 min
@@ -511,6 +515,8 @@ async def play_day(sim: sim_common.DemoOffice, world: World, plan: DayPlan, tr: 
                 events.at(at, "pause", (d.name, minutes))
     last_end: datetime | None = None
     citas = await book_citas(office, plan, seed)
+    if world.pause_roster:
+        await enter_pause_plan(sim, world, plan)
 
     async def set_status(desk: str, status: DeskStatus) -> None:
         await set_desk_status(office, desk, status, actor)
@@ -668,6 +674,20 @@ async def play_day(sim: sim_common.DemoOffice, world: World, plan: DayPlan, tr: 
     return DayResult(plan.day.isoformat(), list(records.values()), len(plan.visits), statuses,
                      clock.local(last_end, office.timezone).strftime("%H:%M") if last_end else None,
                      time.perf_counter() - began)
+
+
+async def enter_pause_plan(sim: sim_common.DemoOffice, world: World, plan: DayPlan) -> None:
+    """The day's pauses as drawn, each to the nearest minute, entered as its plan an hour
+    before the doors open (every desk's, the absent ones' too: the roster is made before
+    anyone knows who will not come)."""
+    clock.freeze(sim_common.la_paz_at(plan.day, 0, _minutes_of(world.doors) - 60))
+    pauses = []
+    for d in plan.desks:
+        for k, (at, minutes) in enumerate(d.pauses):
+            local = clock.local(at + timedelta(seconds=30), sim.office.timezone)
+            pauses.append(pause_plan.Pause(d.name, local.time().replace(second=0, microsecond=0),
+                                           max(1, round(minutes)), "refrigerio" if k == 0 else "almuerzo"))
+    await pause_plan.replace_plan(sim.office, plan.day, pauses, sim.actor)
 
 
 async def book_citas(office, plan: DayPlan, seed: int) -> dict[int, int]:
@@ -1133,6 +1153,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--twins", type=int, default=0,
                         help="replays of each measured day per quarter hour of issue, the minutes of the calls "
                              "after it drawn anew: the floor, the error even a clairvoyant estimate would make")
+    parser.add_argument("--no-roster", action="store_true",
+                        help="the supervisor enters no pause plan: the estimate learns the pauses from history only")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="processes")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--dump", type=Path, help="also write every run's tickets to this JSON file")
@@ -1145,6 +1167,8 @@ def main(argv: list[str] | None = None) -> int:
         world = dataclasses.replace(world, desks=max(6, min(24, args.desks)))
     if args.history is not None:
         world = dataclasses.replace(world, history_days=args.history)
+    if args.no_roster:
+        world = dataclasses.replace(world, pause_roster=False)
     seeds, loads, minutes = args.seeds, tuple(args.load or world.loads), args.minutes
     if args.quick:
         seeds, loads, minutes = min(seeds, 2), tuple(args.load or (0.95,)), minutes or 180

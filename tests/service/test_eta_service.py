@@ -178,6 +178,26 @@ async def test_a_desk_is_expected_to_take_its_usual_lunch(db):
     assert [estimate.tickets[i] for i in ids] == [0, 10, 20, 30, 40]
 
 
+async def test_a_desk_is_expected_to_take_the_pause_planned_for_it(db):
+    """A pause in the day's plan (pause_plan.py) is played like a habit, with no history:
+    written while tickets wait, the next estimate holds the ticket the desk would have
+    called then until it is back."""
+    from turnero.queue import pause_plan
+
+    office = await Office.get(code="LPZ-ZONA-SUR")
+    await history(office, "CI-RENOV", days_ago=3, hour=10, minutes=10.0, count=400)
+    clock.freeze(la_paz(23, 10))
+    await desks.set_desk_status(office, "3", DeskStatus.OPEN, await actor())
+    tickets = [await issue(office) for _ in range(5)]
+    ids = [(await Ticket.get(public_id=t["id"])).id for t in tickets]
+    estimate = await eta_service.estimates_for_office(office, POLICY, with_arrivals=False)
+    assert [estimate.tickets[i] for i in ids] == [0, 10, 20, 30, 40]
+    plan = [pause_plan.Pause("3", datetime.min.replace(hour=10, minute=30).time(), 30, "refrigerio")]
+    await pause_plan.replace_plan(office, la_paz(23, 10).astimezone(LA_PAZ).date(), plan, await actor())
+    estimate = await eta_service.current_estimate(office, POLICY)  # the plan changed the desks: replayed now
+    assert [estimate.tickets[i] for i in ids[:4]] == [0, 10, 20, 60]
+
+
 async def test_walk_ins_still_at_the_kiosks_are_expected_from_the_usual_day(db):
     """At the doors' opening nothing is issued yet: the preferential walk-ins the office
     usually issues in the coming hour are still expected (and go before a regular one

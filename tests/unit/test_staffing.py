@@ -376,6 +376,50 @@ def test_pauses_of_the_other_kind_of_day_or_after_closing_do_not_count():
     assert pauses_at(at(MONDAY, 16, 5), events) == {}
 
 
+def test_planned_pauses_are_expected_in_full_and_stand_for_the_habits_near_them():
+    events = lunches(MONDAY, {1: [(12, 40, 40)], 2: [(13, 30, 30)]})
+    usual = staffing.usual_staffing(events, spans=HOURS, now=at(MONDAY, 8), tz=TZ)
+    # Desk 1's roster: a refrigerio at 10:15 and lunch at 12:30 (not its habitual 12:40,
+    # which the plan replaces); desk 2 has no plan and keeps its habit.
+    planned = {1: [(at(MONDAY, 10, 15), 20.0), (at(MONDAY, 12, 30), 45.0)]}
+    got = staffing.expected_pauses([1, 2], [], spans=HOURS, now=at(MONDAY, 8), tz=TZ, usual=usual, planned=planned)
+    assert got == {1: ((at(MONDAY, 10, 15), timedelta(minutes=20)), (at(MONDAY, 12, 30), timedelta(minutes=45))),
+                   2: ((at(MONDAY, 13, 30), timedelta(minutes=30)),)}
+    # Without any history at all the plan is still played.
+    empty = staffing.usual_staffing([], spans=HOURS, now=at(MONDAY, 8), tz=TZ)
+    got = staffing.expected_pauses([1], [], spans=HOURS, now=at(MONDAY, 8), tz=TZ, usual=empty, planned=planned)
+    assert got[1][0] == (at(MONDAY, 10, 15), timedelta(minutes=20))
+
+
+def test_a_planned_pause_taken_is_not_expected_again_and_one_overdue_is_expected_now():
+    empty = staffing.usual_staffing([], spans=HOURS, now=at(MONDAY, 8), tz=TZ)
+    planned = {1: [(at(MONDAY, 10, 15), 20.0)]}
+    opened = [StatusChange(1, "open", at(MONDAY, 8))]
+    went = [*opened, StatusChange(1, "paused", at(MONDAY, 10, 18))]
+
+    def expected(now, today):
+        return staffing.expected_pauses([1], today, spans=HOURS, now=now, tz=TZ, usual=empty, planned=planned)
+
+    assert expected(at(MONDAY, 10, 20), went) == {}  # under way
+    assert expected(at(MONDAY, 10, 25), opened) == {1: ((at(MONDAY, 10, 25), timedelta(minutes=20)),)}  # a call ran long
+    assert expected(at(MONDAY, 10, 40), opened) == {}  # long past its time: skipped today
+
+
+def test_a_desk_paused_for_its_planned_pause_is_expected_back_when_the_plan_says():
+    events = []
+    for d in weekdays_before(MONDAY):  # its usual pause: 15 minutes
+        events += [StatusChange(1, "open", at(d, 8)), StatusChange(1, "paused", at(d, 10)),
+                   StatusChange(1, "open", at(d, 10, 15)), StatusChange(1, "closed", at(d, 16))]
+    events += [StatusChange(1, "open", at(MONDAY, 8)), StatusChange(1, "paused", at(MONDAY, 12, 33))]
+    paused = [DeskNow(1, "paused", {1: 1})]
+    lunch = {1: [(at(MONDAY, 10), 15.0), (at(MONDAY, 12, 30), 45.0)]}
+    now = at(MONDAY, 12, 40)
+    assert expected_start(paused, events, spans=HOURS, now=now, tz=TZ, planned=lunch) == {1: at(MONDAY, 13, 18)}
+    # A pause far from any planned one lasts its usual time.
+    assert expected_start(paused, events, spans=HOURS, now=now, tz=TZ, planned={1: [(at(MONDAY, 10), 15.0)]}) == {
+        1: at(MONDAY, 12, 48)}
+
+
 # ---------------------------------------------------------------- from the database
 
 
@@ -423,3 +467,27 @@ async def test_desk_plan_reads_the_history_of_past_days_and_today(db):
 
     # After closing, nothing (and nothing is read).
     assert await staffing.desk_plan(office, at(MONDAY, 16, 1), rows) == staffing.DeskPlan([], {})
+
+
+async def test_desk_plan_plays_the_pauses_planned_for_today_of_open_desks_too(db):
+    from turnero.core import clock
+    from turnero.core.auth import Principal
+    from turnero.core.models import Office, Role
+    from turnero.queue import pause_plan
+    from turnero.queue.models import Desk, DeskService
+
+    office = await Office.get(code="LPZ-PRINCIPAL")
+    desks = {d.name: d for d in await Desk.filter(office_id=office.id)}
+    clock.freeze(at(MONDAY, 6))
+    supervisor = Principal(None, "supervisor", Role.SUPERVISOR, office.id, office.code, 0.0)
+    await pause_plan.replace_plan(office, MONDAY, [pause_plan.Pause("1", time(10, 15), 20),
+                                                   pause_plan.Pause("1", time(12, 30), 45, "almuerzo")], supervisor)
+    await pause_plan.replace_plan(office, MONDAY + timedelta(days=1), [pause_plan.Pause("2", time(10), 30)], supervisor)
+    rows = [{"id": d.id, "name": d.name, "status": "open", "streak": 0,
+             "weights": {s.service_id: s.weight for s in await DeskService.filter(desk_id=d.id)}}
+            for d in desks.values()]
+    staffing.clear_cache()
+    # Every desk open, none with a habit: only today's plan is played (tomorrow's is not).
+    plan = await staffing.desk_plan(office, at(MONDAY, 9), rows)
+    assert plan == staffing.DeskPlan([], {desks["1"].id: ((at(MONDAY, 10, 15), timedelta(minutes=20)),
+                                                          (at(MONDAY, 12, 30), timedelta(minutes=45)))})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -289,3 +290,18 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def query_date(request: Request, name: str) -> date | None:
+    """The query parameter `name` as a date (AAAA-MM-DD), None when absent or empty; 422
+    when it is not one, or not in this century."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = date.fromisoformat(raw)
+    except ValueError:
+        raise invalid(f"Datos inválidos — {name}: fecha AAAA-MM-DD") from None
+    if not (2000 <= value.year < 2100):
+        raise invalid(f"Datos inválidos — {name}: fecha fuera de rango")
+    return value

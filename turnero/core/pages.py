@@ -56,7 +56,9 @@ async def page_principal(request: Request, *roles: Role, office: Office | None =
     role or office does not fit."""
     principal = await current_principal(request)
     if principal is None:
-        target = quote(request.url.path)
+        # The query too: back to the same day or report after signing in.
+        query = request.url.query
+        target = quote(request.url.path + (f"?{query}" if query else ""))
         raise PageRedirect(RedirectResponse(f"/login?next={target}", status_code=303))
     allowed = principal.is_admin or principal.role in roles
     if allowed and office is not None:

@@ -180,6 +180,23 @@ class DeskEvent(Model):
         indexes = (("desk", "at"),)
 
 
+class PlannedPause(Model):
+    """A pause planned for a desk on a day — the office's roster of refrigerios and
+    almuerzos (pause_plan.py): from `starts_at` for `minutes`. The wait estimate plays
+    it (staffing.py), so the people waiting are told of the desk's absence beforehand."""
+
+    id = fields.IntField(primary_key=True)
+    desk = fields.ForeignKeyField("models.Desk", related_name="planned_pauses", on_delete=fields.CASCADE)
+    day = fields.DateField()  # the office's local day
+    starts_at = fields.DatetimeField()
+    minutes = fields.IntField()
+    kind = fields.CharField(max_length=16)  # refrigerio, almuerzo, otra
+
+    class Meta:
+        table = "planned_pause"
+        indexes = (("day", "desk"),)
+
+
 class PaymentRecord(Model):
     """A trámite's payment as the descarte desk saw it: the bank slip's or UNIMOVIL
     transaction's reference, recorded once (the unique reference is the rule: a slip

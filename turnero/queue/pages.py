@@ -1,4 +1,5 @@
-"""Operator desk console: pick a desk, then work it (the buttons call the JSON API)."""
+"""Operator desk console: pick a desk, then work it (the buttons call the JSON API); the
+supervisor's balancing page and plan of pauses."""
 
 from __future__ import annotations
 
@@ -6,16 +7,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from turnero.core import clock
 from turnero.core.auth import require
-from turnero.core.errors import not_found
-from turnero.core.http import json_response
+from turnero.core.errors import ApiError, not_found
+from turnero.core.http import json_response, query_date
 from turnero.core.models import Office, OfficeService, Role
 from turnero.core.pages import PageRedirect
 from turnero.core.service import get_office
 from turnero.core.templating import templates
 from turnero.core.pages import not_found_page, page_office
 from turnero.queue.labels import PRIORITY_ES, STATUS_ES
-from turnero.queue import balancing, desk_balancing, desks, groups, views
+from turnero.queue import balancing, desk_balancing, desks, groups, pause_plan, views
+from turnero.queue.staffing import spans_for
 from turnero.queue.config import QueueConfig
 from turnero.queue.models import ACTIVE_AT_DESK, Desk, Ticket
 from turnero.queue.sql import _connection
@@ -120,8 +123,40 @@ async def balancing_page(request: Request) -> Response:
     )
 
 
+async def pause_plan_page(request: Request) -> Response:
+    """Supervisor: a day's plan of pauses, one row per desk with its refrigerio and its
+    almuerzo (pause-plan.js writes the whole day through the JSON API)."""
+    office, principal = await page_office(request, request.path_params["office"], Role.SUPERVISOR)
+    today = clock.local_day(clock.now(), office.timezone)
+    try:
+        day = query_date(request, "day") or today
+    except ApiError:
+        day = today  # a mistyped date in the address: today's plan
+    plan = await pause_plan.plan_view(office, day)
+    by_desk: dict[str, list[dict]] = {}
+    for p in plan["pauses"]:
+        by_desk.setdefault(p["desk"], []).append(p)
+    rows = []
+    for desk in await views.desk_views(office):
+        pauses = by_desk.get(desk["name"], [])
+        first = {kind: next((p for p in pauses if p["kind"] == kind), None) for kind in ("refrigerio", "almuerzo")}
+        rows.append({"name": desk["name"], "services": desk["service_weights"], **first,
+                     "others": [p for p in pauses if p not in first.values()]})
+    hours = spans_for(office.opening_hours, day)
+    return templates.TemplateResponse(
+        request,
+        "supervisor/pause_plan.html",
+        {
+            "principal": principal, "office": office, "day": day, "today": today, "rows": rows,
+            "hours": [(f"{a:%H:%M}", f"{b:%H:%M}") for a, b in hours], "editable": day >= today,
+            "boot": {"office": office.code, "day": day.isoformat()},
+        },
+    )
+
+
 routes = [
     Route("/supervisor/{office}/balancing", balancing_page, methods=["GET"]),
+    Route("/supervisor/{office}/pausas", pause_plan_page, methods=["GET"]),
     Route("/desk/{office}", desk_list, methods=["GET"]),
     Route("/desk/{office}/{desk}", desk_console, methods=["GET"]),
     Route("/desk/{office}/{desk}/state", desk_state, methods=["GET"]),

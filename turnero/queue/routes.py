@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import time
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from turnero.core.api import ApiDoc, api_route
+from turnero.core import clock
 from turnero.core.auth import current_principal, require
 from turnero.core.cache import Cache
-from turnero.core.http import json_response, read_json
+from turnero.core.http import json_response, query_date, read_json
 from turnero.core import service as core_service
 from turnero.core.models import Office, Role
 from turnero.core.schemas import OfficeOut
@@ -25,6 +27,7 @@ from turnero.queue import (
     desks,
     eta_service,
     issuing,
+    pause_plan,
     payments,
     ranking,
     statistics,
@@ -37,6 +40,8 @@ from turnero.queue.schemas import (
     CallTicket,
     DeskOut,
     IssueTicket,
+    PausePlanIn,
+    PausePlanOut,
     PaymentOut,
     RecordPayment,
     TicketOut,
@@ -228,6 +233,21 @@ async def set_auto_balance(request: Request):
     return json_response(await desk_balancing.set_auto_balance(office, body.threshold_minutes, actor))
 
 
+async def get_pause_plan(request: Request):
+    office = await get_office(request.path_params["office"])
+    await require(request, *STAFF, office_id=office.id)
+    day = query_date(request, "day") or clock.local_day(clock.now(), office.timezone)
+    return json_response(await pause_plan.plan_view(office, day))
+
+
+async def put_pause_plan(request: Request):
+    office = await get_office(request.path_params["office"])
+    actor = await require(request, Role.SUPERVISOR, office_id=office.id)
+    body = await read_json(request, PausePlanIn)
+    pauses = [pause_plan.Pause(p.desk, time.fromisoformat(p.start), p.minutes, p.kind) for p in body.pauses]
+    return json_response(await pause_plan.replace_plan(office, body.day, pauses, actor))
+
+
 _STAFF_ROLES = ("operator", "supervisor", "admin")
 _DESK_ERRORS = (401, 403, 404, 409)
 
@@ -301,6 +321,14 @@ routes = [
     api_route("/api/offices/{office}/balancing/apply", "POST", apply_move,
               ApiDoc("Mover una ventanilla a un trámite (pasa a ser su trámite principal)", "estimates",
                      body=DeskMove, roles=("supervisor", "admin"), errors=(400, 401, 403, 404, 409, 422))),
+    api_route("/api/offices/{office}/pause-plan", "GET", get_pause_plan,
+              ApiDoc("Plan de pausas del día (refrigerios y almuerzos por ventanilla); sin `day`, el de hoy",
+                     "desks", response=PausePlanOut, roles=_STAFF_ROLES, errors=(401, 403, 404, 422),
+                     query={"day": "fecha AAAA-MM-DD (por defecto hoy)"})),
+    api_route("/api/offices/{office}/pause-plan", "PUT", put_pause_plan,
+              ApiDoc("Escribir el plan de pausas de un día, completo (la lista vacía lo borra); la espera"
+                     " estimada cuenta con esas pausas", "desks", body=PausePlanIn, response=PausePlanOut,
+                     roles=("supervisor", "admin"), errors=(400, 401, 403, 404, 422))),
     api_route("/api/offices/{office}/balancing/auto", "PUT", set_auto_balance,
               ApiDoc("Balanceo automático: el servidor mueve una ventanilla cuando una espera estimada supera"
                      " `threshold_minutes` (como mucho una cada 10 min); null lo apaga", "estimates",

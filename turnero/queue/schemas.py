@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import date as Date
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from turnero.core.validation import normalise_bolivian_phone
 
@@ -154,3 +155,36 @@ class DeskOut(BaseModel):
     service_weights: dict[str, int]
     operator: str | None
     serving: str | None
+
+
+PauseKind = Literal["refrigerio", "almuerzo", "otra"]
+
+
+class PlannedPauseIn(_Body):
+    """One pause of a day's plan: the desk, its local start (HH:MM) and minutes."""
+
+    desk: str = Field(min_length=1, max_length=32)
+    start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="hora local de inicio, HH:MM")
+    minutes: StrictInt = Field(ge=1, le=180)
+    kind: PauseKind = "refrigerio"
+
+
+class PausePlanIn(_Body):
+    """A day's whole plan of pauses (an empty list clears it)."""
+
+    day: Date
+    pauses: list[PlannedPauseIn] = Field(max_length=400)
+
+
+class PlannedPauseOut(BaseModel):
+    desk: str
+    start: str
+    ends: str
+    minutes: int
+    kind: PauseKind
+
+
+class PausePlanOut(BaseModel):
+    office: str
+    day: str
+    pauses: list[PlannedPauseOut]

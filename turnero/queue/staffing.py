@@ -303,6 +303,7 @@ def expected_start(
     tz: str,
     history_days: int = HISTORY_DAYS,
     usual: Usual | None = None,
+    planned: Mapping[int, Sequence[tuple[datetime, float]]] | None = None,
 ) -> dict[int, datetime | None]:
     """For each desk that is not open now and serves something: when it is expected to
     start calling (aware, in `tz`, never before `now`), or None: not expected in the
@@ -311,7 +312,7 @@ def expected_start(
     `changes`: the desks' status changes from at least `history_days` + 1 days before
     today up to now (later ones are ignored) — or only today's, with `usual` learnt
     from the earlier ones by `usual_staffing` for the same window; `spans`: today's
-    opening hours, local."""
+    opening hours, local; `planned`: today's planned pauses by desk, (start, minutes)."""
     zone = ZoneInfo(tz)
     local_now = now.astimezone(zone)
     today = local_now.date()
@@ -332,7 +333,9 @@ def expected_start(
         at: datetime | None = None
         if desk.status == PAUSED:
             if rows and rows[-1].kind == PAUSED:
-                back = rows[-1].at + usual.pause(desk.desk_id)
+                paused_at = rows[-1].at
+                back = paused_at + (_planned_length((planned or {}).get(desk.desk_id, ()), paused_at)
+                                    or usual.pause(desk.desk_id))
                 if back >= now:
                     at = back
                 elif now - back <= GIVE_UP:
@@ -360,6 +363,14 @@ def expected_start(
 Pauses = tuple[tuple[datetime, timedelta], ...]
 
 
+def _planned_length(planned: Sequence[tuple[datetime, float]], paused_at: datetime) -> timedelta | None:
+    """The length of the planned pause a pause begun at `paused_at` is taking — the one
+    due nearest it, within HABIT_SPREAD — or None."""
+    near = [(abs((start - paused_at).total_seconds()), minutes) for start, minutes in planned
+            if abs((start - paused_at).total_seconds()) <= HABIT_SPREAD * 60]
+    return timedelta(minutes=min(near)[1]) if near else None
+
+
 def expected_pauses(
     desk_ids: Iterable[int],
     changes: Iterable[StatusChange],
@@ -368,11 +379,14 @@ def expected_pauses(
     now: datetime,
     tz: str,
     usual: Usual,
+    planned: Mapping[int, Sequence[tuple[datetime, float]]] | None = None,
 ) -> dict[int, Pauses]:
     """The pauses each desk is expected to take in the part of today under way, from
-    its habits in `usual` (see the module doc): (start, length), starts at or after
-    `now` and before the span's end, earliest first; desks without any are left out.
-    `changes`: today's status changes (later ones than `now` are ignored)."""
+    today's plan and its habits in `usual` (see the module doc): (start, length), starts
+    at or after `now` and before the span's end, earliest first; desks without any are
+    left out. `changes`: today's status changes (later ones than `now` are ignored);
+    `planned`: today's planned pauses by desk, (start, minutes) — each is played like a
+    habit kept every day, in full, and stands for any habit of the desk near it."""
     zone = ZoneInfo(tz)
     local_now = now.astimezone(zone)
     today = local_now.date()
@@ -386,8 +400,12 @@ def expected_pauses(
     out: dict[int, Pauses] = {}
     for desk_id in desk_ids:
         paused_at = [_minutes_into(today, c.at, zone) for c in by_desk.get(desk_id, []) if c.kind == PAUSED]
-        planned = []
-        for habit in usual.habits.get(desk_id, ()):
+        roster = [Habit(m, m, m, minutes) for start, minutes in (planned or {}).get(desk_id, ())
+                  for m in [_minutes_into(today, start, zone)]]
+        kept = [h for h in usual.habits.get(desk_id, ())
+                if not any(abs(h.start - r.start) <= HABIT_SPREAD for r in roster)]
+        expected = []
+        for habit in roster + kept:
             if any(habit.earliest - HABIT_SPREAD <= m <= habit.latest + HABIT_SPREAD for m in paused_at):
                 continue  # taken today already (or under way)
             if minutes_now > habit.latest + HABIT_SPREAD:
@@ -395,9 +413,9 @@ def expected_pauses(
             start = max(_wall(today, timedelta(minutes=habit.start), zone), now)  # late: from now
             length = timedelta(minutes=habit.share * habit.minutes)
             if start < end_today and length >= SHORTEST_EXPECTED_PAUSE:
-                planned.append((start.astimezone(zone), length))
-        if planned:
-            out[desk_id] = tuple(sorted(planned))
+                expected.append((start.astimezone(zone), length))
+        if expected:
+            out[desk_id] = tuple(sorted(expected))
     return out
 
 
@@ -440,6 +458,22 @@ async def _changes(office_id: int, since: datetime, until: datetime) -> list[Sta
     return [StatusChange(r["desk_id"], r["kind"], db_datetime(r["at"])) for r in rows]
 
 
+_PLANNED = (
+    "SELECT p.desk_id, p.starts_at, p.minutes FROM planned_pause p JOIN desk d ON d.id = p.desk_id"
+    " WHERE p.day = ? AND d.office_id = ? ORDER BY p.starts_at"
+)
+
+
+async def _planned(office_id: int, day: date) -> dict[int, list[tuple[datetime, float]]]:
+    """The office's planned pauses of `day` (pause_plan.py) by desk id: (start,
+    minutes), earliest first — one statement, by the (day, desk) index."""
+    rows = await _connection().execute_query_dict(placeholders(_PLANNED), [day, office_id])
+    out: dict[int, list[tuple[datetime, float]]] = {}
+    for r in rows:
+        out.setdefault(r["desk_id"], []).append((db_datetime(r["starts_at"]), float(r["minutes"])))
+    return out
+
+
 async def _past(office_id: int, zone: ZoneInfo, today: date, now: datetime) -> _History:
     """The office's desk changes over the HISTORY_DAYS + 1 days before today, cached."""
     cached = _history.get((office_id, today), now=now.timestamp())
@@ -469,7 +503,7 @@ async def desk_plan(office, now: datetime, desks: Sequence[Mapping]) -> DeskPlan
     `desks`: every desk of the office as {"id", "status", "weights": {service id: tier}}
     (the rows eta_service reads; ones serving nothing are skipped).
     Reads desk_event: the past days through a per-office cache (HISTORY_TTL), today's
-    rows fresh — two indexed statements at most, only the cached one when no desk is
+    rows fresh, and today's planned pauses — three indexed statements at most, two when no desk is
     closed or paused and none has a habit, none after closing time."""
     serving = [DeskNow(d["id"], str(d["status"]), dict(d["weights"])) for d in desks if d["weights"]]
     candidates = [d for d in serving if d.status != OPEN]
@@ -484,12 +518,14 @@ async def desk_plan(office, now: datetime, desks: Sequence[Mapping]) -> DeskPlan
     usual = history.usual.get(window)
     if usual is None:
         usual = history.usual[window] = usual_staffing(history.changes, spans=spans, now=now, tz=office.timezone)
-    if not candidates and not any(d.desk_id in usual.habits for d in serving):
+    planned = await _planned(office.id, today)
+    if not candidates and not planned and not any(d.desk_id in usual.habits for d in serving):
         return DeskPlan([], {})
     today_changes = await _changes(office.id, clock.day_start(today, zone), now + timedelta(microseconds=1))
-    starts = expected_start(candidates, today_changes, spans=spans, now=now, tz=office.timezone, usual=usual)
+    starts = expected_start(candidates, today_changes, spans=spans, now=now, tz=office.timezone, usual=usual,
+                            planned=planned)
     pauses = expected_pauses([d.desk_id for d in serving], today_changes, spans=spans, now=now,
-                             tz=office.timezone, usual=usual)
+                             tz=office.timezone, usual=usual, planned=planned)
     weights = {d.desk_id: d.weights for d in candidates}
     expected = sorted((at, desk_id) for desk_id, at in starts.items() if at is not None)
     coming = [eta.DeskState(desk_id, weights[desk_id], available_at=at, pauses=pauses.get(desk_id, ()))

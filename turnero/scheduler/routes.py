@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import math
 import re
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 
 import segno
 from icalendar import Calendar, Event
@@ -17,7 +17,7 @@ from starlette.responses import Response
 from turnero.core.api import ApiDoc, api_route
 from turnero.core.auth import current_principal, require
 from turnero.core.errors import ApiError, api_error_handler, invalid
-from turnero.core.http import MAX_BODY_BYTES, json_response, read_json, refuse_control_text
+from turnero.core.http import MAX_BODY_BYTES, json_response, query_date, read_json, refuse_control_text
 from turnero.core.models import Role
 from turnero.core.ratelimit import CITA_GUESSES_PER_CLIENT, CITA_GUESSES_PER_CODE, attempts_for, too_many_attempts
 from turnero.core.service import fee_words, get_office
@@ -47,19 +47,6 @@ def _config(request: Request) -> SchedulerConfig:
     return config_of(request.app)
 
 
-def _query_date(request: Request, name: str) -> date | None:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        value = date.fromisoformat(raw)
-    except ValueError:
-        raise invalid(f"Datos inválidos — {name}: fecha AAAA-MM-DD") from None
-    if not (2000 <= value.year < 2100):
-        raise invalid(f"Datos inválidos — {name}: fecha fuera de rango")
-    return value
-
-
 def _query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
@@ -74,7 +61,7 @@ async def availability(request: Request):
     service_code = request.query_params.get("service")
     if not service_code:
         raise invalid("Datos inválidos — service: falta este campo")
-    from_day = _query_date(request, "from")
+    from_day = query_date(request, "from")
     days = _query_int(request, "days", 30, 1, MAX_DAYS)
     body = await availability_json(office, service_code, from_day, days, _config(request))
     return Response(body, media_type="application/json")

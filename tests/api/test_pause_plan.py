@@ -1,0 +1,151 @@
+"""The day's plan of pauses (GET/PUT /api/offices/{office}/pause-plan): a supervisor
+writes it whole, every desk's staff read it, bad plans change nothing, and the wait
+estimate counts with the pauses it holds."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from zoneinfo import ZoneInfo
+
+from tests.conftest import assert_error, login
+from turnero.core import clock
+from turnero.core.audit import AuditEntry
+
+THURSDAY = "2026-12-10"
+PATH = "/api/offices/LPZ-PRINCIPAL/pause-plan"
+ZONE = ZoneInfo("America/La_Paz")
+
+
+@pytest.fixture(autouse=True)
+def _wednesday_evening():
+    clock.freeze(datetime(2026, 12, 9, 18, 0, tzinfo=ZONE))
+
+
+@pytest.fixture
+async def supervisor(client) -> dict:
+    return await login(client, "supervisor")  # of LPZ-PRINCIPAL
+
+
+ROSTER = [
+    {"desk": "9", "start": "12:30", "minutes": 45, "kind": "almuerzo"},
+    {"desk": "1", "start": "10:15", "minutes": 20},
+    {"desk": "9", "start": "10:00", "minutes": 15, "kind": "refrigerio"},
+]
+
+
+async def test_a_supervisor_writes_the_days_plan_whole_and_staff_read_it(client, supervisor):
+    response = await client.put(PATH, json={"day": THURSDAY, "pauses": ROSTER}, headers=supervisor)
+    assert response.status_code == 200, response.text
+    plan = response.json()
+    assert plan == {"office": "LPZ-PRINCIPAL", "day": THURSDAY, "pauses": [
+        {"desk": "1", "start": "10:15", "ends": "10:35", "minutes": 20, "kind": "refrigerio"},
+        {"desk": "9", "start": "10:00", "ends": "10:15", "minutes": 15, "kind": "refrigerio"},
+        {"desk": "9", "start": "12:30", "ends": "13:15", "minutes": 45, "kind": "almuerzo"},
+    ]}
+    operator = await login(client, "operador1")
+    assert (await client.get(PATH, params={"day": THURSDAY}, headers=operator)).json() == plan
+    # Another day has its own plan; without a day, today's (Wednesday's: none).
+    assert (await client.get(PATH, params={"day": "2026-12-11"}, headers=operator)).json()["pauses"] == []
+    assert (await client.get(PATH, headers=operator)).json() == {"office": "LPZ-PRINCIPAL", "day": "2026-12-09",
+                                                                  "pauses": []}
+
+    # Written again: replaced, not added to; the empty list clears it. Each write audited.
+    again = await client.put(PATH, json={"day": THURSDAY, "pauses": ROSTER[1:2]}, headers=supervisor)
+    assert [p["desk"] for p in again.json()["pauses"]] == ["1"]
+    cleared = await client.put(PATH, json={"day": THURSDAY, "pauses": []}, headers=supervisor)
+    assert cleared.json()["pauses"] == []
+    entries = await AuditEntry.filter(action="pause_plan.replace").order_by("id")
+    assert [e.target for e in entries] == [f"LPZ-PRINCIPAL/{THURSDAY}"] * 3
+    assert (len(entries[0].before["pauses"]), len(entries[0].after["pauses"])) == (0, 3)
+    assert (len(entries[2].before["pauses"]), len(entries[2].after["pauses"])) == (1, 0)
+    assert entries[0].username == "supervisor"
+
+
+@pytest.mark.parametrize("pauses, code", [
+    ([{"desk": "99", "start": "10:00", "minutes": 15}], "desk_not_found"),
+    ([{"desk": "1", "start": "10:00", "minutes": 30}, {"desk": "1", "start": "10:20", "minutes": 15}],
+     "overlapping_pauses"),
+    ([{"desk": "1", "start": "06:00", "minutes": 15}], "pause_outside_hours"),
+    ([{"desk": "1", "start": "16:00", "minutes": 15}], "pause_outside_hours"),
+    ([{"desk": "1", "start": "10:00", "minutes": 0}], "validation_error"),
+    ([{"desk": "1", "start": "10:00", "minutes": 181}], "validation_error"),
+    ([{"desk": "1", "start": "10:00", "minutes": "15"}], "validation_error"),
+    ([{"desk": "1", "start": "25:00", "minutes": 15}], "validation_error"),
+    ([{"desk": "1", "start": "10h", "minutes": 15}], "validation_error"),
+    ([{"desk": "", "start": "10:00", "minutes": 15}], "validation_error"),
+    ([{"desk": "1", "start": "10:00", "minutes": 15, "kind": "siesta"}], "validation_error"),
+    ([{"desk": "1", "start": f"{8 + k:02d}:00", "minutes": 10} for k in range(7)], "invalid_pause"),
+])
+async def test_a_bad_plan_is_refused_and_changes_nothing(client, supervisor, pauses, code):
+    await client.put(PATH, json={"day": THURSDAY, "pauses": ROSTER}, headers=supervisor)
+    response = await client.put(PATH, json={"day": THURSDAY, "pauses": pauses}, headers=supervisor)
+    error = assert_error(response, 422, code)
+    if code != "validation_error":  # the desk at fault is named
+        assert error["desk"] in {p["desk"] for p in pauses}
+    assert len((await client.get(PATH, params={"day": THURSDAY}, headers=supervisor)).json()["pauses"]) == 3
+    assert await AuditEntry.filter(action="pause_plan.replace").count() == 1
+
+
+@pytest.mark.parametrize("body, code", [
+    ({"day": "2026-12-08", "pauses": []}, "day_past"),
+    ({"day": "2027-03-01", "pauses": []}, "day_too_far"),
+    ({"day": "10/12/2026", "pauses": []}, "validation_error"),
+    ({"pauses": []}, "validation_error"),
+    ({"day": THURSDAY}, "validation_error"),
+    ({"day": THURSDAY, "pauses": "1 a las 10"}, "validation_error"),
+])
+async def test_a_bad_day_or_body_is_refused(client, supervisor, body, code):
+    assert_error(await client.put(PATH, json=body, headers=supervisor), 422, code)
+
+
+async def test_only_the_offices_supervisor_writes_and_only_its_staff_read(client, supervisor):
+    body = {"day": THURSDAY, "pauses": ROSTER}
+    assert_error(await client.put(PATH, json=body), 401)
+    assert_error(await client.get(PATH), 401)
+    assert_error(await client.put(PATH, json=body, headers=await login(client, "operador1")), 403)
+    assert_error(await client.get(PATH, headers=await login(client, "kiosko")), 403)
+    other = "/api/offices/LPZ-TELEFERICO-ROJO/pause-plan"
+    assert_error(await client.put(other, json=body, headers=supervisor), 403)
+    assert_error(await client.get(other, headers=supervisor), 403)
+    assert_error(await client.put("/api/offices/NO-EXISTE/pause-plan", json=body, headers=supervisor), 404)
+    assert_error(await client.get(PATH, params={"day": "mañana"}, headers=supervisor), 422)
+    assert_error(await client.put(PATH, content=b"[]", headers=supervisor), 400)
+    admin = await login(client, "admin")
+    assert (await client.put(other, json={"day": THURSDAY, "pauses": [
+        {"desk": "1", "start": "10:00", "minutes": 15}]}, headers=admin)).status_code == 200
+
+
+async def test_the_supervisors_page_shows_the_plan_desk_by_desk(client, supervisor):
+    from tests.api.test_admin_pages import page_login
+
+    await client.put(PATH, json={"day": THURSDAY, "pauses": [*ROSTER, {"desk": "9", "start": "15:00", "minutes": 10,
+                                                                       "kind": "otra"}]}, headers=supervisor)
+    await page_login(client, "supervisor")
+    page = await client.get(f"/supervisor/LPZ-PRINCIPAL/pausas?day={THURSDAY}")
+    assert page.status_code == 200
+    html = page.text
+    assert html.count('<tr data-desk="') == 24
+    row9 = html.split('<tr data-desk="9">')[1].split("</tr>")[0]
+    assert 'data-kind="refrigerio" data-field="start" value="10:00"' in row9
+    assert 'data-kind="almuerzo" data-field="start" value="12:30"' in row9
+    assert 'data-start="15:00" data-minutes="10" data-kind="otra"' in row9  # kept as it is on saving
+    row2 = html.split('<tr data-desk="2">')[1].split("</tr>")[0]
+    assert 'data-field="start" value=""' in row2  # no pause planned: empty
+    assert "07:30–16:00" in html and 'id="pp-save"' in html
+    # Without a day (or with a mistyped one): today's. A past day: read only.
+    assert "2026-12-09" in (await client.get("/supervisor/LPZ-PRINCIPAL/pausas?day=ayer")).text
+    past = (await client.get("/supervisor/LPZ-PRINCIPAL/pausas?day=2026-12-01")).text
+    assert 'id="pp-save"' not in past and "Un día pasado no se modifica" in past
+    # Signed out: to the login form, and back to the same day after it.
+    client.cookies.clear()
+    away = await client.get(f"/supervisor/LPZ-PRINCIPAL/pausas?day={THURSDAY}")
+    assert away.status_code == 303 and away.headers["location"] == f"/login?next=/supervisor/LPZ-PRINCIPAL/pausas%3Fday%3D{THURSDAY}"
+    back = await client.post("/login", data={"username": "supervisor", "password": "demo",
+                                              "next": f"/supervisor/LPZ-PRINCIPAL/pausas?day={THURSDAY}"})
+    assert back.headers["location"] == f"/supervisor/LPZ-PRINCIPAL/pausas?day={THURSDAY}"
+    # Supervisors only, of their office.
+    assert (await client.get("/supervisor/LPZ-TELEFERICO-ROJO/pausas")).status_code == 403
+    await page_login(client, "operador1")
+    assert (await client.get("/supervisor/LPZ-PRINCIPAL/pausas")).status_code == 403

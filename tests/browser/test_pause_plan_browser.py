@@ -1,0 +1,61 @@
+"""The supervisor's plan of pauses in headless Chromium against a real server: the day's
+refrigerios and almuerzos typed into the table are saved whole, a bad one is refused with
+the reason and changes nothing, and axe finds nothing on the page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from tests.api.test_pages import _new_page, _screenshot, _sign_in, _token, browser  # noqa: F401
+from tests.browser.test_a11y_axe import _axe_source, _violations
+from turnero.core import clock
+
+pytestmark = pytest.mark.browser
+OFFICE = "LPZ-PRINCIPAL"
+
+
+def _next_weekday() -> str:
+    day = clock.local_day(clock.now(), "America/La_Paz") + timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day.isoformat()
+
+
+def test_a_supervisor_plans_the_days_pauses(browser, live_server):  # noqa: F811
+    from playwright.sync_api import expect
+
+    day = _next_weekday()
+    page = _new_page(browser)
+    page.goto(f"{live_server.url}/supervisor/{OFFICE}/pausas?day={day}")
+    _sign_in(page, "supervisor")
+    expect(page.locator("h1")).to_have_text("Plan de pausas")
+    expect(page.locator("#pp-desks tbody tr")).to_have_count(24)
+    row = page.locator('#pp-desks tr[data-desk="9"]')
+    row.get_by_label("Ventanilla 9: inicio del refrigerio").fill("10:00")
+    row.get_by_label("Ventanilla 9: minutos de refrigerio").fill("20")
+    row.get_by_label("Ventanilla 9: inicio del almuerzo").fill("12:30")
+    row.get_by_label("Ventanilla 9: minutos de almuerzo").fill("45")
+    page.locator('#pp-desks tr[data-desk="1"]').get_by_label("Ventanilla 1: inicio del refrigerio").fill("10:15")
+    page.get_by_role("button", name=f"Guardar el plan del {day}").click()
+    expect(page.locator("#pp-message")).to_have_text(f"Plan guardado: 3 pausas el {day}.")
+    url = f"{live_server.url}/api/offices/{OFFICE}/pause-plan?day={day}"
+    supervisor = _token(live_server, "supervisor")
+    plan = httpx.get(url, headers=supervisor).json()["pauses"]
+    assert [(p["desk"], p["start"], p["minutes"], p["kind"]) for p in plan] == [
+        ("1", "10:15", 15, "refrigerio"), ("9", "10:00", 20, "refrigerio"), ("9", "12:30", 45, "almuerzo")]
+    _screenshot(page, f"pause-plan-{live_server.backend}.png")
+
+    # Lunch moved into the refrigerio: refused with the reason, the saved plan kept.
+    row.get_by_label("Ventanilla 9: inicio del almuerzo").fill("10:10")
+    page.get_by_role("button", name=f"Guardar el plan del {day}").click()
+    expect(page.locator("#pp-message")).to_contain_text("se superponen")
+    assert httpx.get(url, headers=supervisor).json()["pauses"] == plan
+
+    # Read back: the page opens with the saved plan; axe finds nothing.
+    page.reload()
+    expect(row.get_by_label("Ventanilla 9: inicio del almuerzo")).to_have_value("12:30")
+    assert _violations(page, _axe_source()) == []
+    assert page.errors == []

@@ -1,0 +1,129 @@
+"""The office's roster of planned pauses: each desk's refrigerio and almuerzo of a day.
+
+A supervisor plans the day's pauses (the evening before, or during the day for what is
+left of it), and the wait estimate plays them (staffing.expected_pauses): a line is told
+beforehand that one of its two desks leaves for its refrigerio at 10:15, instead of
+learning it once the desk has gone. Breaks taken at any time of a long morning make no
+habit the estimate could learn, and at a line with few desks their timing moves every
+wait by many minutes.
+
+A day's plan is written whole (`replace_plan`), as a roster is made and read: a table,
+one row per pause. `check_plan` is the pure rule on what a plan may hold; the statements
+around it read and write the `planned_pause` rows, with the audit record in the same
+transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from tortoise.transactions import in_transaction
+
+from turnero.core import clock
+from turnero.core.audit import audit
+from turnero.core.auth import Principal
+from turnero.core.db import db_datetime
+from turnero.core.errors import invalid
+from turnero.core.models import Office
+from turnero.queue.models import Desk, PlannedPause
+from turnero.queue import waiting
+from turnero.queue.staffing import spans_for
+
+KINDS = ("refrigerio", "almuerzo", "otra")
+MAX_MINUTES = 180
+MAX_PAUSES_PER_DESK = 6
+# How far ahead a plan may be written (a roster for the coming weeks, not the year).
+MAX_DAYS_AHEAD = 62
+
+
+@dataclass(frozen=True)
+class Pause:
+    """One planned pause: desk name, local start, length in minutes, kind."""
+
+    desk: str
+    start: time
+    minutes: int
+    kind: str = "refrigerio"
+
+    def ends(self) -> time:
+        end = datetime.combine(date.min, self.start) + timedelta(minutes=self.minutes)
+        return end.time() if end.date() == date.min else time(23, 59)
+
+
+def check_plan(pauses: Sequence[Pause], desk_names: Iterable[str],
+               spans: Sequence[tuple[time, time]]) -> list[Pause]:
+    """The plan sorted by desk and start, or 422 naming the first fault: a desk the
+    office does not have, a pause outside the day's opening hours (`spans`; none: the
+    whole day), two pauses of a desk that overlap, too many for one desk."""
+    names = set(desk_names)
+    for p in pauses:
+        if p.desk not in names:
+            raise invalid(f"La oficina no tiene la ventanilla {p.desk!r}.", code="desk_not_found", desk=p.desk)
+        if not 1 <= p.minutes <= MAX_MINUTES:
+            raise invalid(f"Una pausa dura de 1 a {MAX_MINUTES} minutos.", code="invalid_pause", desk=p.desk)
+        if p.kind not in KINDS:
+            raise invalid(f"El tipo de pausa es uno de: {', '.join(KINDS)}.", code="invalid_pause", desk=p.desk)
+        if spans and not any(start <= p.start < end for start, end in spans):
+            raise invalid(f"La pausa de {p.desk} a las {p.start:%H:%M} cae fuera del horario de atención.",
+                          code="pause_outside_hours", desk=p.desk)
+    ordered = sorted(pauses, key=lambda p: (p.desk, p.start))
+    for a, b in zip(ordered, ordered[1:]):
+        if a.desk == b.desk and b.start < a.ends():
+            raise invalid(f"Las pausas de {a.desk} de las {a.start:%H:%M} y de las {b.start:%H:%M} se superponen.",
+                          code="overlapping_pauses", desk=a.desk)
+    counts: dict[str, int] = {}
+    for p in ordered:
+        counts[p.desk] = counts.get(p.desk, 0) + 1
+        if counts[p.desk] > MAX_PAUSES_PER_DESK:
+            raise invalid(f"Como máximo {MAX_PAUSES_PER_DESK} pausas por ventanilla y día.",
+                          code="invalid_pause", desk=p.desk)
+    return ordered
+
+
+def _row_view(row: Mapping, zone: ZoneInfo) -> dict:
+    start = db_datetime(row["starts_at"]).astimezone(zone)
+    end = start + timedelta(minutes=row["minutes"])
+    return {"desk": row["desk__name"], "start": f"{start:%H:%M}", "ends": f"{end:%H:%M}",
+            "minutes": row["minutes"], "kind": row["kind"]}
+
+
+async def _rows(office: Office, day: date) -> list[dict]:
+    return await PlannedPause.filter(desk__office_id=office.id, day=day).order_by("desk__name", "starts_at").values(
+        "id", "desk__name", "starts_at", "minutes", "kind")
+
+
+async def plan_view(office: Office, day: date) -> dict:
+    """The day's plan: {"office", "day", "pauses": [{desk, start, ends, minutes, kind}]},
+    by desk and start; times local (HH:MM)."""
+    zone = ZoneInfo(office.timezone)
+    return {"office": office.code, "day": day.isoformat(),
+            "pauses": [_row_view(r, zone) for r in await _rows(office, day)]}
+
+
+async def replace_plan(office: Office, day: date, pauses: Sequence[Pause], actor: Principal) -> dict:
+    """Write `day`'s plan whole (an empty list clears it), with its audit record; 422 for
+    a day gone by or too far ahead, or a plan `check_plan` refuses."""
+    zone = ZoneInfo(office.timezone)
+    today = clock.local_day(clock.now(), office.timezone)
+    if day < today:
+        raise invalid("No se puede planificar un día pasado.", code="day_past")
+    if day > today + timedelta(days=MAX_DAYS_AHEAD):
+        raise invalid(f"Se planifica como máximo {MAX_DAYS_AHEAD} días adelante.", code="day_too_far")
+    desks = dict(await Desk.filter(office_id=office.id).values_list("name", "id"))
+    ordered = check_plan(pauses, desks, spans_for(office.opening_hours, day))
+    async with in_transaction():
+        before = [_row_view(r, zone) for r in await _rows(office, day)]
+        await PlannedPause.filter(desk_id__in=list(desks.values()), day=day).delete()
+        await PlannedPause.bulk_create([
+            PlannedPause(desk_id=desks[p.desk], day=day, minutes=p.minutes, kind=p.kind,
+                         starts_at=datetime.combine(day, p.start, tzinfo=zone).astimezone(timezone.utc))
+            for p in ordered])
+        view = await plan_view(office, day)
+        await audit(actor, "pause_plan.replace", f"{office.code}/{day.isoformat()}", office.id,
+                    {"pauses": before}, {"pauses": view["pauses"]})
+    if day == today:
+        waiting.desks_changed(office.id)  # this instance's next estimate plays the new plan at once
+    return view
