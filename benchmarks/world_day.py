@@ -143,6 +143,11 @@ class World:
     # minute) as the day's pause plan before the doors open (pause_plan.py); the
     # operators then go at those times, each once free. False: no plan (--no-roster).
     pause_roster: bool = True
+    # How the operators keep that plan: each pause begins this many minutes off its
+    # planned start (uniform) and lasts this factor of its planned length (uniform);
+    # (0, 0) and (1, 1): to the minute. --roster-slip: (-5, 10) and (0.9, 1.3).
+    roster_slip: tuple[float, float] = (0.0, 0.0)
+    roster_stretch: tuple[float, float] = (1.0, 1.0)
     # -- demand
     crowd: tuple[float, float] = (150.0, 300.0)  # at the door at opening, at load 1 with 24 desks
     crowd_from: str = "06:00"  # their arrivals: triangular from here to opening, mode doors + 10 min
@@ -508,11 +513,13 @@ async def play_day(sim: sim_common.DemoOffice, world: World, plan: DayPlan, tr: 
         events.at(v.issue, "issue", v)
         if v.cita is not None and not v.cita_walk_in:
             events.at(v.cita, "due", _lines(v.tramite)[0])
+    slips = random.Random(f"slip-{seed}-{plan.day}")  # its own stream: the rest of the day is unchanged
     for d in plan.desks:
         if d.opens is not None:
             events.at(d.opens, "open", d.name)
             for at, minutes in d.pauses:
-                events.at(at, "pause", (d.name, minutes))
+                slip, stretch = _uniform(slips, world.roster_slip), _uniform(slips, world.roster_stretch)
+                events.at(at + timedelta(minutes=slip), "pause", (d.name, minutes * stretch))
     last_end: datetime | None = None
     citas = await book_citas(office, plan, seed)
     if world.pause_roster:
@@ -1155,6 +1162,9 @@ def main(argv: list[str] | None = None) -> int:
                              "after it drawn anew: the floor, the error even a clairvoyant estimate would make")
     parser.add_argument("--no-roster", action="store_true",
                         help="the supervisor enters no pause plan: the estimate learns the pauses from history only")
+    parser.add_argument("--roster-slip", action="store_true",
+                        help="operators keep the plan loosely: each pause begins -5 to +10 min off it and lasts"
+                             " 0.9-1.3 times its planned length")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="processes")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--dump", type=Path, help="also write every run's tickets to this JSON file")
@@ -1169,6 +1179,8 @@ def main(argv: list[str] | None = None) -> int:
         world = dataclasses.replace(world, history_days=args.history)
     if args.no_roster:
         world = dataclasses.replace(world, pause_roster=False)
+    if args.roster_slip:
+        world = dataclasses.replace(world, roster_slip=(-5.0, 10.0), roster_stretch=(0.9, 1.3))
     seeds, loads, minutes = args.seeds, tuple(args.load or world.loads), args.minutes
     if args.quick:
         seeds, loads, minutes = min(seeds, 2), tuple(args.load or (0.95,)), minutes or 180

@@ -143,3 +143,23 @@ def test_the_floor_is_the_spread_of_equally_likely_waits():
     assert floor["n"] == 4 and floor["twins"] == 1
     assert abs(floor["mae"] - (2 * 10 / 2 ** 0.5) / 4) < 1e-9
     assert world_day.clairvoyant([{"wait": 3.0}])["n"] == 0
+
+
+async def test_the_world_enters_its_drawn_pauses_as_the_days_plan(tmp_path):
+    from benchmarks import sim_common
+    from turnero.core import clock
+    from turnero.queue import pause_plan
+
+    world = dataclasses.replace(world_day.WORLD, desks=6)
+    plan = world_day.plan_day(world, 3, world_day.DAY, 0, 0.9, None)  # a whole day: a break and lunch each
+    try:
+        async with sim_common.demo_office(tmp_path) as sim:
+            await world_day.enter_pause_plan(sim, world, plan)
+            entered = (await pause_plan.plan_view(sim.office, plan.day))["pauses"]
+    finally:
+        clock.reset()
+    drawn = sorted((d.name, clock.local(at + timedelta(seconds=30), "America/La_Paz").strftime("%H:%M"),
+                    max(1, round(minutes))) for d in plan.desks for at, minutes in d.pauses)
+    assert len(drawn) == 2 * len(plan.desks)
+    assert sorted((p["desk"], p["start"], p["minutes"]) for p in entered) == drawn
+    assert {p["kind"] for p in entered} == {"refrigerio", "almuerzo"}
