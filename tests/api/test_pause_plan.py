@@ -149,3 +149,16 @@ async def test_the_supervisors_page_shows_the_plan_desk_by_desk(client, supervis
     assert (await client.get("/supervisor/LPZ-TELEFERICO-ROJO/pausas")).status_code == 403
     await page_login(client, "operador1")
     assert (await client.get("/supervisor/LPZ-PRINCIPAL/pausas")).status_code == 403
+
+
+async def test_plans_written_at_once_leave_exactly_one_of_them(client, supervisor):
+    import asyncio
+
+    plans = [[{"desk": str(d), "start": f"10:{5 * k:02d}", "minutes": 10 + k} for d in range(1, 7)]
+             for k in range(8)]
+    answers = await asyncio.gather(*(client.put(PATH, json={"day": THURSDAY, "pauses": p}, headers=supervisor)
+                                     for p in plans))
+    assert [a.status_code for a in answers] == [200] * 8
+    saved = (await client.get(PATH, params={"day": THURSDAY}, headers=supervisor)).json()["pauses"]
+    assert len(saved) == 6 and len({(p["start"], p["minutes"]) for p in saved}) == 1
+    assert await AuditEntry.filter(action="pause_plan.replace").count() == 8

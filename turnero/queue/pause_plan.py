@@ -115,6 +115,10 @@ async def replace_plan(office: Office, day: date, pauses: Sequence[Pause], actor
     desks = dict(await Desk.filter(office_id=office.id).values_list("name", "id"))
     ordered = check_plan(pauses, desks, spans_for(office.opening_hours, day))
     async with in_transaction():
+        # One writer of an office's plans at a time (PostgreSQL: the office row's lock;
+        # SQLite writes one transaction at a time): two plans written at once would
+        # otherwise both delete the old rows and both insert theirs.
+        await Office.filter(id=office.id).select_for_update().get()
         before = [_row_view(r, zone) for r in await _rows(office, day)]
         await PlannedPause.filter(desk_id__in=list(desks.values()), day=day).delete()
         await PlannedPause.bulk_create([
