@@ -139,10 +139,11 @@ class World:
     lunch_starts: tuple[str, ...] = ("12:00", "12:45", "13:30")  # three groups of desks
     lunch_jitter: float = 10.0  # minutes after the group's start
     lunch_minutes: tuple[float, float] = (30.0, 45.0)
-    # The supervisor enters each day's drawn break and lunch of every desk (to the
-    # minute) as the day's pause plan before the doors open (pause_plan.py); the
-    # operators then go at those times, each once free. False: no plan (--no-roster).
-    pause_roster: bool = True
+    # --roster (not part of the world the figures are set on, which has no plan): the
+    # supervisor enters each day's drawn break and lunch of every desk (to the minute)
+    # as the day's plan of pauses before the doors open (pause_plan.py); the operators
+    # then go at those times, each once free.
+    pause_roster: bool = False
     # How the operators keep that plan: each pause begins this many minutes off its
     # planned start (uniform) and lasts this factor of its planned length (uniform);
     # (0, 0) and (1, 1): to the minute. --roster-slip: (-5, 10) and (0.9, 1.3).
@@ -1078,10 +1079,15 @@ def _verdict(g: dict) -> str:
 def markdown(rep: dict) -> str:
     loads = rep["loads"]
     seeds = len(loads[0]["seeds"]) if loads else 0
+    world = rep["world"]
+    roster = ""
+    if world.get("pause_roster"):
+        roster = ", each day's pauses entered as its plan" + (" and kept loosely" if any(world["roster_slip"]) else "")
     lines = [
         f"World day (`benchmarks/world_day.py`): commit `{(rep['commit'] or '?')[:60]}`, {seeds} seed(s) per load, "
         + (f"{rep['minutes']:g}-minute days" if rep["minutes"] else "whole days")
         + f", {rep['world']['desks']} desks, {rep['world']['history_days']} earlier days played first"
+        + roster
         + (f" (engine files changed since that commit: {', '.join(rep['uncommitted'])})" if rep.get("uncommitted")
            else "") + ".",
         "",
@@ -1160,10 +1166,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--twins", type=int, default=0,
                         help="replays of each measured day per quarter hour of issue, the minutes of the calls "
                              "after it drawn anew: the floor, the error even a clairvoyant estimate would make")
-    parser.add_argument("--no-roster", action="store_true",
-                        help="the supervisor enters no pause plan: the estimate learns the pauses from history only")
+    parser.add_argument("--roster", action="store_true",
+                        help="the supervisor enters each day's drawn breaks and lunches as its plan of pauses")
     parser.add_argument("--roster-slip", action="store_true",
-                        help="operators keep the plan loosely: each pause begins -5 to +10 min off it and lasts"
+                        help="--roster, kept loosely: each pause begins -5 to +10 min off the plan and lasts"
                              " 0.9-1.3 times its planned length")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="processes")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -1177,8 +1183,8 @@ def main(argv: list[str] | None = None) -> int:
         world = dataclasses.replace(world, desks=max(6, min(24, args.desks)))
     if args.history is not None:
         world = dataclasses.replace(world, history_days=args.history)
-    if args.no_roster:
-        world = dataclasses.replace(world, pause_roster=False)
+    if args.roster or args.roster_slip:
+        world = dataclasses.replace(world, pause_roster=True)
     if args.roster_slip:
         world = dataclasses.replace(world, roster_slip=(-5.0, 10.0), roster_stretch=(0.9, 1.3))
     seeds, loads, minutes = args.seeds, tuple(args.load or world.loads), args.minutes
