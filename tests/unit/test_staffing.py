@@ -376,11 +376,11 @@ def test_pauses_of_the_other_kind_of_day_or_after_closing_do_not_count():
     assert pauses_at(at(MONDAY, 16, 5), events) == {}
 
 
-def test_planned_pauses_are_expected_in_full_and_stand_for_the_habits_near_them():
-    events = lunches(MONDAY, {1: [(12, 40, 40)], 2: [(13, 30, 30)]})
+def test_planned_pauses_are_expected_in_full_and_stand_for_the_desks_habits():
+    events = lunches(MONDAY, {1: [(12, 40, 40), (15, 0, 10)], 2: [(13, 30, 30)]})
     usual = staffing.usual_staffing(events, spans=HOURS, now=at(MONDAY, 8), tz=TZ)
     # Desk 1's roster: a refrigerio at 10:15 and lunch at 12:30 (not its habitual 12:40,
-    # which the plan replaces); desk 2 has no plan and keeps its habit.
+    # nor its 15:00 stop: the plan is its day); desk 2 has no plan and keeps its habit.
     planned = {1: [(at(MONDAY, 10, 15), 20.0), (at(MONDAY, 12, 30), 45.0)]}
     got = staffing.expected_pauses([1, 2], [], spans=HOURS, now=at(MONDAY, 8), tz=TZ, usual=usual, planned=planned)
     assert got == {1: ((at(MONDAY, 10, 15), timedelta(minutes=20)), (at(MONDAY, 12, 30), timedelta(minutes=45))),

@@ -50,7 +50,9 @@ HABIT_SPREAD. Today a habit is expected at its median start (once that has passe
 until it is HABIT_SPREAD past the upper quartile) for its median length times the share
 of the days it came — the expected minutes away — unless the desk already paused near
 that time today (HABIT_SPREAD either side of the quartiles). The replay (eta.py) makes
-the desk take it once free, as operators do. Breaks taken at any time of a long morning
+the desk take it once free, as operators do. A desk with pauses in today's plan
+(pause_plan.py) has those expected instead, in full at their times (late: from now, until
+HABIT_SPREAD past), and none of its habits. Breaks taken at any time of a long morning
 make no habit: played in spread over the morning they made the estimate worse in
 `benchmarks/world_day.py` (the correction per quarter hour, eta_range.py, already
 carries their usual effect, and which desks go when is not knowable).
@@ -386,7 +388,7 @@ def expected_pauses(
     at or after `now` and before the span's end, earliest first; desks without any are
     left out. `changes`: today's status changes (later ones than `now` are ignored);
     `planned`: today's planned pauses by desk, (start, minutes) — each is played like a
-    habit kept every day, in full, and stands for any habit of the desk near it."""
+    habit kept every day, in full, and a desk with a plan has no other pause expected."""
     zone = ZoneInfo(tz)
     local_now = now.astimezone(zone)
     today = local_now.date()
@@ -400,12 +402,13 @@ def expected_pauses(
     out: dict[int, Pauses] = {}
     for desk_id in desk_ids:
         paused_at = [_minutes_into(today, c.at, zone) for c in by_desk.get(desk_id, []) if c.kind == PAUSED]
+        # A desk with a plan for today keeps to it: its habits are only a guess without
+        # one (and breaks scattered over the earlier mornings can leave a false habit
+        # that, played beside the planned break, would take the desk away twice).
         roster = [Habit(m, m, m, minutes) for start, minutes in (planned or {}).get(desk_id, ())
                   for m in [_minutes_into(today, start, zone)]]
-        kept = [h for h in usual.habits.get(desk_id, ())
-                if not any(abs(h.start - r.start) <= HABIT_SPREAD for r in roster)]
         expected = []
-        for habit in roster + kept:
+        for habit in roster or usual.habits.get(desk_id, ()):
             if any(habit.earliest - HABIT_SPREAD <= m <= habit.latest + HABIT_SPREAD for m in paused_at):
                 continue  # taken today already (or under way)
             if minutes_now > habit.latest + HABIT_SPREAD:
