@@ -1,10 +1,11 @@
 """The supervisor's plan of pauses in headless Chromium against a real server: the day's
 refrigerios and almuerzos typed into the table are saved whole, a bad one is refused with
-the reason and changes nothing, and axe finds nothing on the page."""
+the reason and changes nothing, a week later the plan is copied in and saved, and axe
+finds nothing on the page."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -58,4 +59,25 @@ def test_a_supervisor_plans_the_days_pauses(browser, live_server):  # noqa: F811
     page.reload()
     expect(row.get_by_label("Ventanilla 9: inicio del almuerzo")).to_have_value("12:30")
     assert _violations(page, _axe_source()) == []
+
+    # A week later: the table starts empty, a day without a plan copies nothing, and
+    # the week before's plan (the default) is copied in and saved as that day's.
+    later = (date.fromisoformat(day) + timedelta(days=7)).isoformat()
+    page.goto(f"{live_server.url}/supervisor/{OFFICE}/pausas?day={later}")
+    later_row = page.locator('#pp-desks tr[data-desk="9"]')
+    expect(later_row.get_by_label("Ventanilla 9: inicio del almuerzo")).to_have_value("")
+    expect(page.get_by_label("Copiar el plan del día")).to_have_value(day)
+    page.get_by_label("Copiar el plan del día").fill(later)
+    page.get_by_role("button", name="Copiar a esta tabla").click()
+    expect(page.locator("#pp-message")).to_have_text(f"El {later} no tiene pausas planificadas; la tabla no cambió.")
+    page.get_by_label("Copiar el plan del día").fill(day)
+    page.get_by_role("button", name="Copiar a esta tabla").click()
+    expect(page.locator("#pp-message")).to_contain_text(f"Copiado el plan del {day}: 3 pausas.")
+    expect(later_row.get_by_label("Ventanilla 9: inicio del almuerzo")).to_have_value("12:30")
+    expect(later_row.get_by_label("Ventanilla 9: minutos de almuerzo")).to_have_value("45")
+    later_url = f"{live_server.url}/api/offices/{OFFICE}/pause-plan?day={later}"
+    assert httpx.get(later_url, headers=supervisor).json()["pauses"] == []  # nothing written before saving
+    page.get_by_role("button", name=f"Guardar el plan del {later}").click()
+    expect(page.locator("#pp-message")).to_have_text(f"Plan guardado: 3 pausas el {later}.")
+    assert httpx.get(later_url, headers=supervisor).json()["pauses"] == plan
     assert page.errors == []

@@ -3,6 +3,8 @@ supervisor's balancing page and plan of pauses."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -149,6 +151,7 @@ async def pause_plan_page(request: Request) -> Response:
         {
             "principal": principal, "office": office, "day": day, "today": today, "rows": rows,
             "hours": [(f"{a:%H:%M}", f"{b:%H:%M}") for a, b in hours], "editable": day >= today,
+            "copy_from": day - timedelta(days=7),  # a roster repeats by the week
             "boot": {"office": office.code, "day": day.isoformat()},
         },
     )
