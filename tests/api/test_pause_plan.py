@@ -151,6 +151,24 @@ async def test_the_supervisors_page_shows_the_plan_desk_by_desk(client, supervis
     assert (await client.get("/supervisor/LPZ-PRINCIPAL/pausas")).status_code == 403
 
 
+async def test_a_desks_console_shows_its_own_pauses_planned_today(client, supervisor):
+    from tests.api.test_admin_pages import page_login
+
+    today = "2026-12-09"
+    await client.put(PATH, json={"day": today, "pauses": ROSTER}, headers=supervisor)
+    await client.put(PATH, json={"day": THURSDAY, "pauses": [{"desk": "2", "start": "11:00", "minutes": 15}]},
+                     headers=supervisor)
+    await page_login(client, "operador1")
+    desk9 = (await client.get("/desk/LPZ-PRINCIPAL/9")).text
+    plan9 = desk9.split('id="desk-plan"')[1].split("</p>")[0]
+    assert plan9.count('class="planned-pause"') == 2
+    assert "refrigerio 10:00–10:15" in plan9 and "almuerzo 12:30–13:15" in plan9
+    desk1 = (await client.get("/desk/LPZ-PRINCIPAL/1")).text
+    assert "refrigerio 10:15–10:35" in desk1 and "10:00–10:15" not in desk1  # its own, not desk 9's
+    # Desk 2 has a pause planned tomorrow only: nothing shown today.
+    assert 'id="desk-plan"' not in (await client.get("/desk/LPZ-PRINCIPAL/2")).text
+
+
 async def test_plans_written_at_once_leave_exactly_one_of_them(client, supervisor):
     import asyncio
 

@@ -73,6 +73,9 @@ async def desk_console(request: Request) -> Response:
     if not await Desk.exists(office_id=office.id, name=name):
         raise PageRedirect(not_found_page(request, f"No existe la ventanilla «{name}» en {office.code}."))
     state = await _desk_state(office, name, request.app.state.queue_config)
+    today = clock.local_day(clock.now(), office.timezone)
+    # The desk's own planned pauses today, so its operator knows them (the estimate counts on them).
+    planned = [p for p in (await pause_plan.plan_view(office, today))["pauses"] if p["desk"] == name]
     return templates.TemplateResponse(
         request,
         "desk/console.html",
@@ -80,6 +83,7 @@ async def desk_console(request: Request) -> Response:
             "principal": principal,
             "office": office,
             "desk": state["desk"],
+            "planned_pauses": planned,
             "boot": {
                 "office": office.code,
                 "desk": name,
