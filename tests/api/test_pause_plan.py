@@ -151,6 +151,32 @@ async def test_the_supervisors_page_shows_the_plan_desk_by_desk(client, supervis
     assert (await client.get("/supervisor/LPZ-PRINCIPAL/pausas")).status_code == 403
 
 
+async def test_the_page_copies_another_days_plan_into_the_table_and_writes_nothing(client, supervisor):
+    from tests.api.test_admin_pages import page_login
+
+    next_thursday = "2026-12-17"
+    await client.put(PATH, json={"day": THURSDAY, "pauses": ROSTER}, headers=supervisor)
+    await page_login(client, "supervisor")
+    page = (await client.get(f"/supervisor/LPZ-PRINCIPAL/pausas?day={next_thursday}")).text
+    assert f'name="copy" value="{THURSDAY}"' in page  # the same weekday a week before, offered
+    copied = (await client.get(f"/supervisor/LPZ-PRINCIPAL/pausas?day={next_thursday}&copy={THURSDAY}")).text
+    row9 = copied.split('<tr data-desk="9">')[1].split("</tr>")[0]
+    assert 'data-kind="almuerzo" data-field="start" value="12:30"' in row9 and 'value="45"' in row9
+    assert f"Copiado el plan del {THURSDAY}: 3 pausas. Revíselo y guarde el plan del {next_thursday}." in copied
+    assert f"Guardar el plan del {next_thursday}" in copied
+    assert (await client.get(PATH, params={"day": next_thursday}, headers=supervisor)).json()["pauses"] == []
+    # A day without a plan, or a mistyped one: the day's own table, said so.
+    empty = (await client.get(f"/supervisor/LPZ-PRINCIPAL/pausas?day={THURSDAY}&copy=2026-12-11")).text
+    assert "El 2026-12-11 no tiene pausas planificadas; la tabla no cambió." in empty
+    assert 'data-kind="refrigerio" data-field="start" value="10:00"' in empty.split('<tr data-desk="9">')[1]
+    bad = (await client.get(f"/supervisor/LPZ-PRINCIPAL/pausas?day={next_thursday}&copy=jueves")).text
+    assert "La fecha del plan a copiar no es válida; la tabla no cambió." in bad
+    assert 'value="12:30"' not in bad
+    # A past day is read only: nothing is copied into it, and no copy form is offered.
+    past = (await client.get(f"/supervisor/LPZ-PRINCIPAL/pausas?day=2026-12-01&copy={THURSDAY}")).text
+    assert "Copiado" not in past and 'id="pp-copy"' not in past and 'value="12:30"' not in past
+
+
 async def test_a_desks_console_shows_its_own_pauses_planned_today(client, supervisor):
     from tests.api.test_admin_pages import page_login
 

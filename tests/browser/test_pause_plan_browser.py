@@ -72,7 +72,8 @@ def test_a_supervisor_plans_the_days_pauses(browser, live_server):  # noqa: F811
     expect(page.locator("#pp-message")).to_have_text(f"El {later} no tiene pausas planificadas; la tabla no cambió.")
     page.get_by_label("Copiar el plan del día").fill(day)
     page.get_by_role("button", name="Copiar a esta tabla").click()
-    expect(page.locator("#pp-message")).to_contain_text(f"Copiado el plan del {day}: 3 pausas.")
+    expect(page.locator("#pp-message")).to_have_text(
+        f"Copiado el plan del {day}: 3 pausas. Revíselo y guarde el plan del {later}.")
     expect(later_row.get_by_label("Ventanilla 9: inicio del almuerzo")).to_have_value("12:30")
     expect(later_row.get_by_label("Ventanilla 9: minutos de almuerzo")).to_have_value("45")
     later_url = f"{live_server.url}/api/offices/{OFFICE}/pause-plan?day={later}"

@@ -73,9 +73,8 @@ async def desk_console(request: Request) -> Response:
     if not await Desk.exists(office_id=office.id, name=name):
         raise PageRedirect(not_found_page(request, f"No existe la ventanilla «{name}» en {office.code}."))
     state = await _desk_state(office, name, request.app.state.queue_config)
-    today = clock.local_day(clock.now(), office.timezone)
     # The desk's own planned pauses today, so its operator knows them (the estimate counts on them).
-    planned = [p for p in (await pause_plan.plan_view(office, today))["pauses"] if p["desk"] == name]
+    planned = await pause_plan.desk_pauses(office, clock.local_day(clock.now(), office.timezone), name)
     return templates.TemplateResponse(
         request,
         "desk/console.html",
@@ -131,14 +130,32 @@ async def balancing_page(request: Request) -> Response:
 
 async def pause_plan_page(request: Request) -> Response:
     """Supervisor: a day's plan of pauses, one row per desk with its refrigerio and its
-    almuerzo (pause-plan.js writes the whole day through the JSON API)."""
+    almuerzo (pause-plan.js writes the whole day through the JSON API). With
+    `?copy=AAAA-MM-DD` the table holds that day's plan instead, to be checked and saved
+    as this day's: nothing is written until then."""
     office, principal = await page_office(request, request.path_params["office"], Role.SUPERVISOR)
     today = clock.local_day(clock.now(), office.timezone)
     try:
         day = query_date(request, "day") or today
     except ApiError:
         day = today  # a mistyped date in the address: today's plan
+    editable = day >= today
     plan = await pause_plan.plan_view(office, day)
+    notice = ""
+    if editable and "copy" in request.query_params:
+        try:
+            source = query_date(request, "copy")
+        except ApiError:
+            source = None
+        copied = await pause_plan.plan_view(office, source) if source else None
+        if copied is None:
+            notice = "La fecha del plan a copiar no es válida; la tabla no cambió."
+        elif not copied["pauses"]:
+            notice = f"El {source.isoformat()} no tiene pausas planificadas; la tabla no cambió."
+        else:
+            plan = copied
+            notice = (f"Copiado el plan del {source.isoformat()}: {len(copied['pauses'])} pausas. "
+                      f"Revíselo y guarde el plan del {day.isoformat()}.")
     by_desk: dict[str, list[dict]] = {}
     for p in plan["pauses"]:
         by_desk.setdefault(p["desk"], []).append(p)
@@ -154,12 +171,12 @@ async def pause_plan_page(request: Request) -> Response:
         "supervisor/pause_plan.html",
         {
             "principal": principal, "office": office, "day": day, "today": today, "rows": rows,
-            "hours": [(f"{a:%H:%M}", f"{b:%H:%M}") for a, b in hours], "editable": day >= today,
+            "hours": [(f"{a:%H:%M}", f"{b:%H:%M}") for a, b in hours], "editable": editable,
             "copy_from": day - timedelta(days=7),  # a roster repeats by the week
+            "notice": notice,
             "boot": {"office": office.code, "day": day.isoformat()},
         },
     )
-
 
 routes = [
     Route("/supervisor/{office}/balancing", balancing_page, methods=["GET"]),

@@ -90,9 +90,11 @@ def _row_view(row: Mapping, zone: ZoneInfo) -> dict:
             "minutes": row["minutes"], "kind": row["kind"]}
 
 
-async def _rows(office: Office, day: date) -> list[dict]:
-    return await PlannedPause.filter(desk__office_id=office.id, day=day).order_by("desk__name", "starts_at").values(
-        "id", "desk__name", "starts_at", "minutes", "kind")
+async def _rows(office: Office, day: date, desk: str | None = None) -> list[dict]:
+    rows = PlannedPause.filter(desk__office_id=office.id, day=day)
+    if desk is not None:
+        rows = rows.filter(desk__name=desk)
+    return await rows.order_by("desk__name", "starts_at").values("id", "desk__name", "starts_at", "minutes", "kind")
 
 
 async def plan_view(office: Office, day: date) -> dict:
@@ -101,6 +103,13 @@ async def plan_view(office: Office, day: date) -> dict:
     zone = ZoneInfo(office.timezone)
     return {"office": office.code, "day": day.isoformat(),
             "pauses": [_row_view(r, zone) for r in await _rows(office, day)]}
+
+
+async def desk_pauses(office: Office, day: date, desk: str) -> list[dict]:
+    """One desk's planned pauses of `day` ({desk, start, ends, minutes, kind}, by start):
+    what its console shows its operator."""
+    zone = ZoneInfo(office.timezone)
+    return [_row_view(r, zone) for r in await _rows(office, day, desk)]
 
 
 async def replace_plan(office: Office, day: date, pauses: Sequence[Pause], actor: Principal) -> dict:
