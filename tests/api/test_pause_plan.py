@@ -191,8 +191,54 @@ async def test_a_desks_console_shows_its_own_pauses_planned_today(client, superv
     assert "refrigerio 10:00–10:15" in plan9 and "almuerzo 12:30–13:15" in plan9
     desk1 = (await client.get("/desk/LPZ-PRINCIPAL/1")).text
     assert "refrigerio 10:15–10:35" in desk1 and "10:00–10:15" not in desk1  # its own, not desk 9's
-    # Desk 2 has a pause planned tomorrow only: nothing shown today.
-    assert 'id="desk-plan"' not in (await client.get("/desk/LPZ-PRINCIPAL/2")).text
+    # Desk 2 has a pause planned tomorrow only: nothing shown today (the list is there, hidden).
+    desk2 = (await client.get("/desk/LPZ-PRINCIPAL/2")).text
+    assert 'id="desk-plan" hidden' in desk2 and 'class="planned-pause"' not in desk2
+
+
+async def test_the_consoles_state_follows_the_plan_and_reminds_the_operator(client, supervisor):
+    """The console re-reads /desk/{office}/{desk}/state every few seconds: a plan written
+    during the day shows there at once, and the reminder follows the clock and the desk."""
+    from tests.api.test_admin_pages import page_login
+
+    today = "2026-12-10"
+    clock.freeze(datetime(2026, 12, 10, 7, 45, tzinfo=ZONE))  # the day itself: sign in then
+    supervisor = await login(client, "supervisor")
+    operator = await login(client, "operador1")
+    await page_login(client, "operador1")
+    state_url = "/desk/LPZ-PRINCIPAL/9/state"
+
+    async def plan_now(hhmm: str) -> dict:
+        hour, minute = map(int, hhmm.split(":"))
+        clock.freeze(datetime(2026, 12, 10, hour, minute, tzinfo=ZONE))
+        response = await client.get(state_url)
+        assert response.status_code == 200, response.text
+        return response.json()["plan"]
+
+    async def desk(action: str) -> None:
+        response = await client.post(f"/api/offices/LPZ-PRINCIPAL/desks/9/{action}", headers=operator)
+        assert response.status_code == 200, response.text
+
+    await desk("open")
+    assert await plan_now("07:50") == {"pauses": [], "reminder": None}
+    await client.put(PATH, json={"day": today, "pauses": ROSTER}, headers=supervisor)  # written during the day
+    plan = await plan_now("07:51")
+    assert [(p["kind"], p["start"], p["ends"]) for p in plan["pauses"]] == [
+        ("refrigerio", "10:00", "10:15"), ("almuerzo", "12:30", "13:15")]
+    assert plan["reminder"] is None
+    assert (await plan_now("09:56"))["reminder"] == {
+        "kind": "soon", "text": "Su refrigerio (10:00–10:15) empieza en 4 min."}
+    assert (await plan_now("10:03"))["reminder"]["kind"] == "due"
+    await desk("pause")  # at 10:03
+    away = (await plan_now("10:10"))["reminder"]
+    assert away["kind"] == "away" and "vuelva a las 10:18" in away["text"]
+    assert (await plan_now("10:20"))["reminder"]["kind"] == "over"
+    await desk("open")  # back at 10:20: the refrigerio was taken, nothing more until lunch
+    assert (await plan_now("10:21"))["reminder"] is None
+    assert (await plan_now("12:31"))["reminder"]["kind"] == "due"
+    # Another desk's operator reads nothing of desk 9's plan through desk 2's state.
+    other = (await client.get("/desk/LPZ-PRINCIPAL/2/state")).json()["plan"]
+    assert other == {"pauses": [], "reminder": None}
 
 
 async def test_plans_written_at_once_leave_exactly_one_of_them(client, supervisor):

@@ -82,3 +82,43 @@ def test_a_supervisor_plans_the_days_pauses(browser, live_server):  # noqa: F811
     expect(page.locator("#pp-message")).to_have_text(f"Plan guardado: 3 pausas el {later}.")
     assert httpx.get(later_url, headers=supervisor).json()["pauses"] == plan
     assert page.errors == []
+
+
+def test_the_desk_console_redraws_its_plan_and_reminder_from_each_refresh(browser, live_server):  # noqa: F811
+    """desk.js draws the desk's plan and the reminder the server computes from each
+    re-read of the console's state (every few seconds): a plan changed during the day
+    shows without a reload. The state is the real server's; only its `plan` is set here,
+    so the page does not depend on the hour the test runs at (a plan for today must fall
+    within today's opening hours; the reminder's rule is tested in tests/unit and
+    through the server in tests/api/test_pause_plan.py)."""
+    import json
+
+    from playwright.sync_api import expect
+
+    plan = {"pauses": [], "reminder": None}
+
+    def state(route):
+        body = route.fetch().json()
+        body["plan"] = plan
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    page = _new_page(browser)
+    page.route(f"**/desk/{OFFICE}/9/state", state)
+    page.goto(f"{live_server.url}/desk/{OFFICE}/9")
+    _sign_in(page, "operador1")
+    expect(page.get_by_role("heading", name="Ventanilla 9")).to_be_visible()
+    expect(page.locator("#desk-plan")).to_be_hidden()
+    plan["pauses"] = [{"desk": "9", "start": "10:00", "ends": "10:15", "minutes": 15, "kind": "refrigerio"},
+                      {"desk": "9", "start": "12:30", "ends": "13:15", "minutes": 45, "kind": "almuerzo"}]
+    plan["reminder"] = {"kind": "due", "text": "Es hora de su refrigerio (10:00–10:15): ponga la ventanilla en "
+                                               "pausa al quedar libre."}
+    expect(page.locator("#desk-plan")).to_have_text(
+        "Pausas planificadas hoy: refrigerio 10:00–10:15, almuerzo 12:30–13:15", timeout=12_000)
+    reminder = page.get_by_role("status").filter(has_text="Es hora de su refrigerio")
+    expect(reminder).to_have_class("plan-reminder plan-reminder-due")
+    assert _violations(page, _axe_source()) == []
+    _screenshot(page, f"desk-plan-reminder-{live_server.backend}.png")
+    plan["pauses"], plan["reminder"] = [], None  # the supervisor cleared today's plan
+    expect(page.locator("#desk-plan")).to_be_hidden(timeout=12_000)
+    expect(page.locator("#desk-reminder")).to_have_text("")
+    assert page.errors == []

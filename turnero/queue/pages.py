@@ -38,7 +38,8 @@ async def _office_services(office: Office) -> dict[str, str]:
 
 
 async def _desk_state(office: Office, desk_name: str, config: QueueConfig) -> dict:
-    """The desk and the ticket it has called or is serving (None when free)."""
+    """The desk, the ticket it has called or is serving (None when free) and its plan of
+    pauses today with what the console reminds of it (pause_plan.desk_today)."""
     desk = await desks.get_desk(office, desk_name)
     view = next(v for v in await views.desk_views(office) if v["name"] == desk.name)
     ticket = (
@@ -49,7 +50,7 @@ async def _desk_state(office: Office, desk_name: str, config: QueueConfig) -> di
     current = await views.ticket_view(ticket, office, config) if ticket else None
     if current is not None:  # the tutor's minors: staff only (never on public views)
         current["members"] = await groups.of_visit(_connection(), ticket.visit_id)
-    return {"desk": view, "ticket": current}
+    return {"desk": view, "ticket": current, "plan": await pause_plan.desk_today(office, desk, str(view["status"]))}
 
 
 async def desk_list(request: Request) -> Response:
@@ -73,8 +74,6 @@ async def desk_console(request: Request) -> Response:
     if not await Desk.exists(office_id=office.id, name=name):
         raise PageRedirect(not_found_page(request, f"No existe la ventanilla «{name}» en {office.code}."))
     state = await _desk_state(office, name, request.app.state.queue_config)
-    # The desk's own planned pauses today, so its operator knows them (the estimate counts on them).
-    planned = await pause_plan.desk_pauses(office, clock.local_day(clock.now(), office.timezone), name)
     return templates.TemplateResponse(
         request,
         "desk/console.html",
@@ -82,7 +81,8 @@ async def desk_console(request: Request) -> Response:
             "principal": principal,
             "office": office,
             "desk": state["desk"],
-            "planned_pauses": planned,
+            # The desk's own planned pauses today, so its operator knows them (the estimate counts on them).
+            "plan": state["plan"],
             "boot": {
                 "office": office.code,
                 "desk": name,

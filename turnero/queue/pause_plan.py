@@ -11,6 +11,12 @@ A day's plan is written whole (`replace_plan`), as a roster is made and read: a 
 one row per pause. `check_plan` is the pure rule on what a plan may hold; the statements
 around it read and write the `planned_pause` rows, with the audit record in the same
 transaction.
+
+A plan helps only if it is kept, so each desk's console lists its pauses of the day and
+reminds its operator (`reminder`, pure): a planned pause is coming, is due now, or has
+run its planned length — on the same terms the estimate plays it (a pause begun within
+staffing.HABIT_SPREAD of its planned start is that pause; one not begun by then is no
+longer expected, and no longer reminded).
 """
 
 from __future__ import annotations
@@ -28,15 +34,20 @@ from turnero.core.auth import Principal
 from turnero.core.db import db_datetime
 from turnero.core.errors import invalid
 from turnero.core.models import Office
-from turnero.queue.models import Desk, PlannedPause
+from turnero.queue.models import Desk, DeskEvent, PlannedPause
 from turnero.queue import waiting
-from turnero.queue.staffing import spans_for
+from turnero.queue.staffing import HABIT_SPREAD, spans_for
 
 KINDS = ("refrigerio", "almuerzo", "otra")
 MAX_MINUTES = 180
 MAX_PAUSES_PER_DESK = 6
 # How far ahead a plan may be written (a roster for the coming weeks, not the year).
 MAX_DAYS_AHEAD = 62
+# The console tells its operator this long before a planned pause begins.
+REMIND_BEFORE = timedelta(minutes=5)
+# The estimate's window for a planned pause (staffing.expected_pauses): begun within it
+# of its planned start, it is that pause; not begun by its end, it is skipped today.
+TAKEN_WITHIN = timedelta(minutes=HABIT_SPREAD)
 
 
 @dataclass(frozen=True)
@@ -105,11 +116,91 @@ async def plan_view(office: Office, day: date) -> dict:
             "pauses": [_row_view(r, zone) for r in await _rows(office, day)]}
 
 
-async def desk_pauses(office: Office, day: date, desk: str) -> list[dict]:
-    """One desk's planned pauses of `day` ({desk, start, ends, minutes, kind}, by start):
-    what its console shows its operator."""
+@dataclass(frozen=True)
+class Planned:
+    """A planned pause of one desk today: aware start, minutes, kind."""
+
+    start: datetime
+    minutes: int
+    kind: str
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(minutes=self.minutes)
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """What the console tells its operator about the plan now: `kind` is "soon" (a
+    planned pause begins within REMIND_BEFORE), "due" (it has begun and the desk is
+    still open), "away" (the desk is on it: back at `back`) or "over" (on it longer
+    than planned)."""
+
+    kind: str
+    text: str
+    back: datetime | None = None
+
+
+def _span(p: Planned, zone: ZoneInfo) -> str:
+    return f"{p.kind} ({p.start.astimezone(zone):%H:%M}–{p.end.astimezone(zone):%H:%M})"
+
+
+def reminder(planned: Sequence[Planned], *, status: str, paused_at: Sequence[datetime], now: datetime,
+             tz: str) -> Reminder | None:
+    """The reminder for a desk with `planned` pauses today, `status` now (open / paused
+    / closed) and its pauses begun today at `paused_at` (aware, earliest first), or None.
+    A planned pause counts as taken when a pause began within TAKEN_WITHIN of its start
+    (the estimate's rule); a paused desk is on the planned pause nearest its last pause's
+    start, within that window, and expected back its planned length after it began."""
+    zone = ZoneInfo(tz)
+
+    def taken(p: Planned) -> bool:
+        return any(abs(at - p.start) <= TAKEN_WITHIN for at in paused_at)
+
+    if status == "paused" and paused_at:
+        began = paused_at[-1]
+        near = [p for p in planned if abs(began - p.start) <= TAKEN_WITHIN]
+        if not near:
+            return None  # a pause the plan does not hold
+        p = min(near, key=lambda p: abs(began - p.start))
+        back = began + timedelta(minutes=p.minutes)
+        if now < back:
+            return Reminder("away", f"En su {p.kind} planificado: la espera estimada cuenta con que la ventanilla"
+                                    f" vuelva a las {back.astimezone(zone):%H:%M}.", back)
+        return Reminder("over", f"El {p.kind} planificado era de {p.minutes} min y ya pasó: reanude la"
+                                f" ventanilla al volver.", back)
+    if status != "open":
+        return None
+    for p in planned:
+        if taken(p):
+            continue
+        if p.start <= now <= p.start + TAKEN_WITHIN:
+            return Reminder("due", f"Es hora de su {_span(p, zone)}: ponga la ventanilla en pausa al quedar libre.")
+        if p.start - REMIND_BEFORE <= now < p.start:
+            left = max(1, round((p.start - now).total_seconds() / 60))
+            return Reminder("soon", f"Su {_span(p, zone)} empieza en {left} min.")
+    return None
+
+
+async def desk_today(office: Office, desk: Desk, status: str) -> dict:
+    """One desk's plan for its console now: {"pauses": [{desk, start, ends, minutes,
+    kind}], "reminder": {kind, text} | None} — its planned pauses of today and what
+    `reminder` says of them, with its pauses begun today from the desk_event trail."""
     zone = ZoneInfo(office.timezone)
-    return [_row_view(r, zone) for r in await _rows(office, day, desk)]
+    now = clock.now()
+    today = clock.local_day(now, office.timezone)
+    rows = await _rows(office, today, desk.name)
+    said = None
+    if rows:
+        # In UTC, as stored: SQLite compares the ISO text, offset and all.
+        began = await DeskEvent.filter(desk_id=desk.id, kind="paused",
+                                       at__gte=clock.day_start(today, zone).astimezone(timezone.utc),
+                                       at__lte=now.astimezone(timezone.utc)).order_by("at").values_list("at", flat=True)
+        planned = [Planned(db_datetime(r["starts_at"]), r["minutes"], r["kind"]) for r in rows]
+        said = reminder(planned, status=status, paused_at=[db_datetime(at) for at in began], now=now,
+                        tz=office.timezone)
+    return {"pauses": [_row_view(r, zone) for r in rows],
+            "reminder": {"kind": said.kind, "text": said.text} if said else None}
 
 
 async def replace_plan(office: Office, day: date, pauses: Sequence[Pause], actor: Principal) -> dict:

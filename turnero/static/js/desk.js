@@ -85,6 +85,24 @@
     $("btn-transfer").disabled = busy || !t || !sel.value;
 
     renderWaiting();
+    renderPlan(state.plan);
+  }
+
+  // The desk's planned pauses today and the reminder the server computed for now
+  // (pause_plan.reminder): coming, due, on it, or over its planned length.
+  function renderPlan(plan) {
+    if (!plan) return;
+    $("desk-plan").hidden = !plan.pauses.length;
+    $("desk-plan-list").replaceChildren(...plan.pauses.flatMap((p, i) => {
+      const span = document.createElement("span");
+      span.className = "planned-pause";
+      span.textContent = p.kind + " " + p.start + "–" + p.ends;
+      return i ? [", ", span] : [span];
+    }));
+    const r = plan.reminder;
+    const el = $("desk-reminder");
+    if (el.textContent !== (r ? r.text : "")) el.textContent = r ? r.text : "";
+    el.className = "plan-reminder" + (r ? " plan-reminder-" + r.kind : "");
   }
 
   // The minors with their tutor (issue 20): name, document and age, for this desk only.
