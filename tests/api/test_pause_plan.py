@@ -252,3 +252,170 @@ async def test_plans_written_at_once_leave_exactly_one_of_them(client, superviso
     saved = (await client.get(PATH, params={"day": THURSDAY}, headers=supervisor)).json()["pauses"]
     assert len(saved) == 6 and len({(p["start"], p["minutes"]) for p in saved}) == 1
     assert await AuditEntry.filter(action="pause_plan.replace").count() == 8
+
+
+# ------------------------------------------------- repeating a saved day's plan
+
+REPEAT = PATH + "/repeat"
+WEEKLY = ["2026-12-31", "2026-12-17", "2026-12-24"]  # Thursdays after THURSDAY, in any order
+
+
+async def _plan(client, headers, day: str) -> list[dict]:
+    return (await client.get(PATH, params={"day": day}, headers=headers)).json()["pauses"]
+
+
+async def test_a_saved_plan_is_repeated_weekly_each_day_replaced_whole_and_audited(client, supervisor):
+    from turnero.core.models import Office
+    from turnero.queue import waiting
+
+    saved = (await client.put(PATH, json={"day": THURSDAY, "pauses": ROSTER}, headers=supervisor)).json()["pauses"]
+    # One target already has a plan of its own: replaced whole, not added to.
+    await client.put(PATH, json={"day": "2026-12-24", "pauses": [{"desk": "2", "start": "11:00", "minutes": 15}]},
+                     headers=supervisor)
+    office = await Office.get(code="LPZ-PRINCIPAL")
+    version = waiting.desk_version(office.id)
+    response = await client.post(REPEAT, json={"from": THURSDAY, "days": WEEKLY}, headers=supervisor)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"office": "LPZ-PRINCIPAL", "from": THURSDAY, "days": sorted(WEEKLY), "pauses": saved}
+    for day in WEEKLY:
+        assert await _plan(client, supervisor, day) == saved
+    assert await _plan(client, supervisor, THURSDAY) == saved  # the source is left as it was
+    assert await _plan(client, supervisor, "2026-12-18") == []  # a day not asked for: untouched
+    entries = await AuditEntry.filter(action="pause_plan.replace").order_by("id")
+    repeated = entries[2:]
+    assert [e.target for e in repeated] == [f"LPZ-PRINCIPAL/{day}" for day in sorted(WEEKLY)]
+    assert all(e.after == {"pauses": saved} and e.username == "supervisor" for e in repeated)
+    assert [len(e.before["pauses"]) for e in repeated] == [0, 1, 0]
+    assert waiting.desk_version(office.id) == version  # today was not among the days
+
+    # Today among the days: this instance's estimate plays the new plan at once.
+    today = "2026-12-09"
+    assert (await client.post(REPEAT, json={"from": THURSDAY, "days": [today]}, headers=supervisor)).status_code == 200
+    assert await _plan(client, supervisor, today) == saved
+    assert waiting.desk_version(office.id) > version
+
+
+async def test_a_past_days_plan_is_repeated_forward(client, supervisor):
+    await client.put(PATH, json={"day": THURSDAY, "pauses": ROSTER}, headers=supervisor)
+    saved = await _plan(client, supervisor, THURSDAY)
+    clock.freeze(datetime(2026, 12, 14, 8, 0, tzinfo=ZONE))  # the Monday after: THURSDAY is gone by
+    supervisor = await login(client, "supervisor")
+    response = await client.post(REPEAT, json={"from": THURSDAY, "days": ["2026-12-17"]}, headers=supervisor)
+    assert response.status_code == 200, response.text
+    assert await _plan(client, supervisor, "2026-12-17") == saved
+
+
+@pytest.mark.parametrize("bad_day, code", [
+    ("2026-12-08", "day_past"),
+    ("2027-02-11", "day_too_far"),
+    ("2026-12-26", "pause_outside_hours"),  # a Saturday: open 08:00–12:00, the 12:30 almuerzo does not fit
+])
+async def test_one_bad_day_leaves_every_days_plan_as_it_was(client, supervisor, bad_day, code):
+    await client.put(PATH, json={"day": THURSDAY, "pauses": ROSTER}, headers=supervisor)
+    other = [{"desk": "2", "start": "11:00", "minutes": 15}]
+    await client.put(PATH, json={"day": "2026-12-24", "pauses": other}, headers=supervisor)
+    days = ["2026-12-17", "2026-12-24", bad_day, "2026-12-31"]
+    error = assert_error(await client.post(REPEAT, json={"from": THURSDAY, "days": days}, headers=supervisor),
+                         422, code)
+    assert error["day"] == bad_day and bad_day in error["message"]
+    assert await _plan(client, supervisor, "2026-12-17") == []
+    assert [p["desk"] for p in await _plan(client, supervisor, "2026-12-24")] == ["2"]
+    assert await _plan(client, supervisor, "2026-12-31") == []
+    assert await AuditEntry.filter(action="pause_plan.replace").count() == 2
+
+
+@pytest.mark.parametrize("body, code", [
+    ({"from": THURSDAY, "days": ["2026-12-08"]}, "day_past"),
+    ({"from": THURSDAY, "days": ["2027-02-10"]}, "day_too_far"),  # 63 days ahead
+    ({"from": "2026-12-11", "days": ["2026-12-18"]}, "nothing_to_copy"),  # Friday: no plan
+    ({"from": "2026-12-01", "days": ["2026-12-17"]}, "nothing_to_copy"),
+    ({"from": THURSDAY, "days": []}, "invalid_days"),
+    ({"from": THURSDAY, "days": [f"2027-01-{d:02d}" for d in range(1, 32)] + ["2026-12-31"]}, "invalid_days"),
+    ({"from": THURSDAY, "days": ["2026-12-17", THURSDAY]}, "invalid_days"),
+    ({"from": THURSDAY, "days": ["2026-12-17", "2026-12-24", "2026-12-17"]}, "invalid_days"),
+    ({"from": THURSDAY, "days": ["2026-12-12"]}, "pause_outside_hours"),
+    ({"from": "10/12/2026", "days": ["2026-12-17"]}, "validation_error"),
+    ({"from": THURSDAY, "days": "2026-12-17"}, "validation_error"),
+    ({"from": THURSDAY, "days": [17]}, "validation_error"),
+    ({"days": ["2026-12-17"]}, "validation_error"),
+    ({"from": THURSDAY}, "validation_error"),
+])
+async def test_a_bad_repeat_is_refused_and_writes_nothing(client, supervisor, body, code):
+    await client.put(PATH, json={"day": THURSDAY, "pauses": ROSTER}, headers=supervisor)
+    error = assert_error(await client.post(REPEAT, json=body, headers=supervisor), 422, code)
+    if code == "pause_outside_hours":  # the day that does not hold the plan is named
+        assert error["message"].startswith("El 2026-12-12: ") and error["day"] == "2026-12-12"
+    for day in ("2026-12-17", "2026-12-24", "2026-12-31", "2027-01-01", "2026-12-12"):
+        assert await _plan(client, supervisor, day) == []
+    assert await AuditEntry.filter(action="pause_plan.replace").count() == 1
+
+
+async def test_only_the_offices_supervisor_repeats_a_plan(client, supervisor):
+    body = {"from": THURSDAY, "days": ["2026-12-17"]}
+    await client.put(PATH, json={"day": THURSDAY, "pauses": ROSTER}, headers=supervisor)
+    assert_error(await client.post(REPEAT, json=body), 401)
+    assert_error(await client.post(REPEAT, json=body, headers=await login(client, "operador1")), 403)
+    assert_error(await client.post(REPEAT, json=body, headers=await login(client, "kiosko")), 403)
+    other = "/api/offices/LPZ-TELEFERICO-ROJO/pause-plan"
+    assert_error(await client.post(other + "/repeat", json=body, headers=supervisor), 403)
+    assert_error(await client.post("/api/offices/NO-EXISTE/pause-plan/repeat", json=body, headers=supervisor), 404)
+    assert_error(await client.post(REPEAT, content=b"[]", headers=supervisor), 400)
+    assert await _plan(client, supervisor, "2026-12-17") == []
+    admin = await login(client, "admin")
+    await client.put(other, json={"day": THURSDAY, "pauses": [{"desk": "1", "start": "10:00", "minutes": 15}]},
+                     headers=admin)
+    response = await client.post(other + "/repeat", json=body, headers=admin)
+    assert response.status_code == 200, response.text
+    assert [p["start"] for p in response.json()["pauses"]] == ["10:00"]
+
+
+async def test_repeats_at_once_leave_each_day_one_whole_plan(client, supervisor):
+    import asyncio
+
+    friday = "2026-12-11"
+    await client.put(PATH, json={"day": THURSDAY, "pauses": ROSTER}, headers=supervisor)
+    await client.put(PATH, json={"day": friday, "pauses": [{"desk": str(d), "start": "11:00", "minutes": 10}
+                                                           for d in range(1, 7)]}, headers=supervisor)
+    days = ["2026-12-28", "2026-12-29", "2026-12-30"]
+    answers = await asyncio.gather(*(client.post(REPEAT, json={"from": source, "days": days}, headers=supervisor)
+                                     for source in [THURSDAY, friday] * 4))
+    assert [a.status_code for a in answers] == [200] * 8
+    plans = [await _plan(client, supervisor, day) for day in days]
+    assert plans[0] in (await _plan(client, supervisor, THURSDAY), await _plan(client, supervisor, friday))
+    assert plans[1] == plans[0] and plans[2] == plans[0]  # one repeat's plan on every day, none mixed
+    assert await AuditEntry.filter(action="pause_plan.replace").count() == 2 + 8 * 3
+
+
+def _boot(html: str) -> dict:
+    import json
+
+    return json.loads(html.split('<script type="application/json" id="pp-data">')[1].split("</script>")[0])
+
+
+async def test_the_page_offers_to_repeat_only_a_saved_plan_of_an_editable_day(client, supervisor):
+    from tests.api.test_admin_pages import page_login
+
+    await client.put(PATH, json={"day": THURSDAY, "pauses": ROSTER}, headers=supervisor)
+    await page_login(client, "supervisor")
+    page = (await client.get(f"/supervisor/LPZ-PRINCIPAL/pausas?day={THURSDAY}")).text
+    form = page.split('<form class="pp-repeat" id="pp-repeat" data-no-submit>')[1].split("</form>")[0]
+    assert "<legend>Repetir este plan</legend>" in form
+    assert 'value="week" checked> el mismo día de cada semana' in form
+    assert 'value="workday"> cada día hábil (lunes a viernes)' in form
+    # «hasta»: four weeks later by default, from the next day, at most as far as a plan is written.
+    assert 'value="2027-01-07"' in form and 'min="2026-12-11"' in form and 'max="2027-02-09"' in form
+    assert _boot(page)["saved"] == [{k: p[k] for k in ("desk", "start", "minutes", "kind")}
+                                    for p in await _plan(client, supervisor, THURSDAY)]
+    # A day with no saved plan: the form is there but hidden (shown once a plan is saved);
+    # so is it while another day's plan is copied into the table, unsaved.
+    for url in ("?day=2026-12-17", f"?day=2026-12-17&copy={THURSDAY}"):
+        unsaved = (await client.get(f"/supervisor/LPZ-PRINCIPAL/pausas{url}")).text
+        assert '<form class="pp-repeat" id="pp-repeat" data-no-submit hidden>' in unsaved
+        assert _boot(unsaved)["saved"] == []
+    # The table holding a copy, the day's own saved plan is what would be repeated.
+    copied = (await client.get(f"/supervisor/LPZ-PRINCIPAL/pausas?day=2026-12-11&copy={THURSDAY}")).text
+    assert "Copiado el plan" in copied and _boot(copied)["saved"] == []
+    # A past day, or the last day a plan may be written for: no form at all.
+    assert 'id="pp-repeat"' not in (await client.get("/supervisor/LPZ-PRINCIPAL/pausas?day=2026-12-01")).text
+    await client.put(PATH, json={"day": "2027-02-09", "pauses": ROSTER}, headers=supervisor)
+    assert 'id="pp-repeat"' not in (await client.get("/supervisor/LPZ-PRINCIPAL/pausas?day=2027-02-09")).text

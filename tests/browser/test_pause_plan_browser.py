@@ -1,7 +1,8 @@
 """The supervisor's plan of pauses in headless Chromium against a real server: the day's
 refrigerios and almuerzos typed into the table are saved whole, a bad one is refused with
-the reason and changes nothing, a week later the plan is copied in and saved, and axe
-finds nothing on the page."""
+the reason and changes nothing, a week later the plan is copied in and saved, a saved plan
+is repeated on later days (never a table changed since it was saved), and axe finds
+nothing on the page."""
 
 from __future__ import annotations
 
@@ -81,6 +82,81 @@ def test_a_supervisor_plans_the_days_pauses(browser, live_server):  # noqa: F811
     page.get_by_role("button", name=f"Guardar el plan del {later}").click()
     expect(page.locator("#pp-message")).to_have_text(f"Plan guardado: 3 pausas el {later}.")
     assert httpx.get(later_url, headers=supervisor).json()["pauses"] == plan
+    assert page.errors == []
+
+
+def _weekday_from(days: int) -> date:
+    """The first Monday to Friday at least `days` days from today (La Paz)."""
+    day = clock.local_day(clock.now(), "America/La_Paz") + timedelta(days=days)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
+
+
+def test_a_supervisor_repeats_a_saved_plan_on_later_days(browser, live_server):  # noqa: F811
+    """Days clear of the other test's (today + 1 and a week later): this one stands alone."""
+    from playwright.sync_api import expect
+
+    source = _weekday_from(9)
+    iso = source.isoformat()
+    supervisor = _token(live_server, "supervisor")
+
+    def plan(day: date) -> list:
+        url = f"{live_server.url}/api/offices/{OFFICE}/pause-plan?day={day.isoformat()}"
+        return httpx.get(url, headers=supervisor).json()["pauses"]
+
+    page = _new_page(browser)
+    page.goto(f"{live_server.url}/supervisor/{OFFICE}/pausas?day={iso}")
+    _sign_in(page, "supervisor")
+    repeat = page.get_by_role("group", name="Repetir este plan")
+    expect(repeat).to_be_hidden()  # nothing saved for the day yet: nothing to repeat
+    row = page.locator('#pp-desks tr[data-desk="9"]')
+    row.get_by_label("Ventanilla 9: inicio del refrigerio").fill("10:00")
+    row.get_by_label("Ventanilla 9: inicio del almuerzo").fill("12:30")
+    page.get_by_role("button", name=f"Guardar el plan del {iso}").click()
+    expect(page.locator("#pp-message")).to_have_text(f"Plan guardado: 2 pausas el {iso}.")
+    expect(repeat).to_be_visible()  # saved: it can be repeated at once
+    saved = plan(source)
+    assert _violations(page, _axe_source()) == []
+
+    # The same weekday of each week, until two weeks later.
+    weekly = [source + timedelta(days=7), source + timedelta(days=14)]
+    expect(repeat.get_by_label("el mismo día de cada semana")).to_be_checked()
+    repeat.get_by_label("hasta").fill(weekly[-1].isoformat())
+    repeat.get_by_role("button", name="Repetir este plan").click()
+    expect(page.locator("#pp-message")).to_have_text(
+        f"Plan del {iso} repetido en 2 días: {weekly[0].isoformat()}, {weekly[1].isoformat()}.")
+    assert [plan(day) for day in weekly] == [saved, saved]
+    _screenshot(page, f"pause-plan-repeat-{live_server.backend}.png")
+
+    # The table changed and not saved: refused, nothing written (neither the old plan).
+    workdays = [source + timedelta(days=k) for k in range(1, 5) if (source + timedelta(days=k)).weekday() < 5]
+    row.get_by_label("Ventanilla 9: inicio del almuerzo").fill("13:00")
+    repeat.get_by_label("cada día hábil (lunes a viernes)").check()
+    repeat.get_by_label("hasta").fill((source + timedelta(days=4)).isoformat())
+    repeat.get_by_role("button", name="Repetir este plan").click()
+    expect(page.locator("#pp-message")).to_have_text("Guarde el plan antes de repetirlo.")
+    assert all(plan(day) == [] for day in workdays)
+
+    # Back as saved: each working day after it, Saturday and Sunday left out.
+    row.get_by_label("Ventanilla 9: inicio del almuerzo").fill("12:30")
+    repeat.get_by_role("button", name="Repetir este plan").click()
+    expect(page.locator("#pp-message")).to_have_text(
+        f"Plan del {iso} repetido en {len(workdays)} días: {', '.join(d.isoformat() for d in workdays)}.")
+    assert all(plan(day) == saved for day in workdays)
+    weekend = [source + timedelta(days=k) for k in range(1, 5) if (source + timedelta(days=k)).weekday() >= 5]
+    assert all(plan(day) == [] for day in weekend)
+
+    # Every working day up to the last one a plan is written for: more than 31 days at
+    # once, refused with the server's reason, nothing written.
+    last = date.fromisoformat(repeat.get_by_label("hasta").get_attribute("max"))
+    repeat.get_by_label("hasta").fill(last.isoformat())
+    repeat.get_by_role("button", name="Repetir este plan").click()
+    expect(page.locator("#pp-message")).to_contain_text("1 a 31 días a la vez")
+    while last.weekday() >= 5:
+        last -= timedelta(days=1)
+    assert plan(last) == []
+    assert _violations(page, _axe_source()) == []
     assert page.errors == []
 
 

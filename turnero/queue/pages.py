@@ -132,7 +132,8 @@ async def pause_plan_page(request: Request) -> Response:
     """Supervisor: a day's plan of pauses, one row per desk with its refrigerio and its
     almuerzo (pause-plan.js writes the whole day through the JSON API). With
     `?copy=AAAA-MM-DD` the table holds that day's plan instead, to be checked and saved
-    as this day's: nothing is written until then."""
+    as this day's: nothing is written until then. A day with a saved plan offers to
+    repeat it on later days (pause-plan.js: POST …/pause-plan/repeat)."""
     office, principal = await page_office(request, request.path_params["office"], Role.SUPERVISOR)
     today = clock.local_day(clock.now(), office.timezone)
     try:
@@ -141,6 +142,7 @@ async def pause_plan_page(request: Request) -> Response:
         day = today  # a mistyped date in the address: today's plan
     editable = day >= today
     plan = await pause_plan.plan_view(office, day)
+    saved = plan["pauses"]  # what is written for the day (the table may show a copy instead)
     notice = ""
     if editable and "copy" in request.query_params:
         try:
@@ -166,6 +168,7 @@ async def pause_plan_page(request: Request) -> Response:
         rows.append({"name": desk["name"], "services": desk["service_weights"], **first,
                      "others": [p for p in pauses if p not in first.values()]})
     hours = spans_for(office.opening_hours, day)
+    last_day = today + timedelta(days=pause_plan.MAX_DAYS_AHEAD)
     return templates.TemplateResponse(
         request,
         "supervisor/pause_plan.html",
@@ -173,8 +176,13 @@ async def pause_plan_page(request: Request) -> Response:
             "principal": principal, "office": office, "day": day, "today": today, "rows": rows,
             "hours": [(f"{a:%H:%M}", f"{b:%H:%M}") for a, b in hours], "editable": editable,
             "copy_from": day - timedelta(days=7),  # a roster repeats by the week
-            "notice": notice,
-            "boot": {"office": office.code, "day": day.isoformat()},
+            "notice": notice, "saved": bool(saved),
+            # Repeated until four weeks later by default, at most as far as a plan is written.
+            "last_day": last_day, "repeat_min": day + timedelta(days=1),
+            "repeat_until": min(day + timedelta(days=28), last_day),
+            "boot": {"office": office.code, "day": day.isoformat(),
+                     # The saved plan: the table is compared with it before repeating it.
+                     "saved": [{k: p[k] for k in ("desk", "start", "minutes", "kind")} for p in saved]},
         },
     )
 

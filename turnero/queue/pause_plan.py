@@ -8,9 +8,10 @@ habit the estimate could learn, and at a line with few desks their timing moves 
 wait by many minutes.
 
 A day's plan is written whole (`replace_plan`), as a roster is made and read: a table,
-one row per pause. `check_plan` is the pure rule on what a plan may hold; the statements
-around it read and write the `planned_pause` rows, with the audit record in the same
-transaction.
+one row per pause. A roster repeats by the week, so a saved day's plan can be repeated on
+many days at once (`repeat_plan`: all of them or none, in one transaction). `check_plan`
+is the pure rule on what a plan may hold; the statements around it read and write the
+`planned_pause` rows, with an audit record per day written in the same transaction.
 
 A plan helps only if it is kept, so each desk's console lists its pauses of the day and
 reminds its operator (`reminder`, pure): a planned pause is coming, is due now, or has
@@ -32,7 +33,7 @@ from turnero.core import clock
 from turnero.core.audit import audit
 from turnero.core.auth import Principal
 from turnero.core.db import db_datetime
-from turnero.core.errors import invalid
+from turnero.core.errors import ApiError, invalid
 from turnero.core.models import Office
 from turnero.queue.models import Desk, DeskEvent, PlannedPause
 from turnero.queue import waiting
@@ -43,6 +44,8 @@ MAX_MINUTES = 180
 MAX_PAUSES_PER_DESK = 6
 # How far ahead a plan may be written (a roster for the coming weeks, not the year).
 MAX_DAYS_AHEAD = 62
+# How many days one repeat of a day's plan writes at most (a month of a roster).
+MAX_REPEAT_DAYS = 31
 # The console tells its operator this long before a planned pause begins.
 REMIND_BEFORE = timedelta(minutes=5)
 # The estimate's window for a planned pause (staffing.expected_pauses): begun within it
@@ -203,31 +206,109 @@ async def desk_today(office: Office, desk: Desk, status: str) -> dict:
             "reminder": {"kind": said.kind, "text": said.text} if said else None}
 
 
+def _check_day(day: date, today: date) -> None:
+    """422 for a day whose plan may not be written: gone by, or too far ahead."""
+    if day < today:
+        raise invalid(f"No se puede planificar un día pasado ({day.isoformat()}).", code="day_past",
+                      day=day.isoformat())
+    if day > today + timedelta(days=MAX_DAYS_AHEAD):
+        raise invalid(f"Se planifica como máximo {MAX_DAYS_AHEAD} días adelante ({day.isoformat()}).",
+                      code="day_too_far", day=day.isoformat())
+
+
+async def _desk_ids(office: Office) -> dict[str, int]:
+    return dict(await Desk.filter(office_id=office.id).values_list("name", "id"))
+
+
+async def _lock_plans(office: Office) -> None:
+    """One writer of an office's plans at a time (PostgreSQL: the office row's lock;
+    SQLite writes one transaction at a time): two plans written at once would otherwise
+    both delete the old rows and both insert theirs. Call it inside the transaction."""
+    await Office.filter(id=office.id).select_for_update().get()
+
+
+async def _write_day(office: Office, day: date, ordered: Sequence[Pause], desks: Mapping[str, int],
+                     actor: Principal) -> dict:
+    """Replace `day`'s rows by the checked plan `ordered`, with the audit record of the
+    plan before and after; inside the caller's transaction, under `_lock_plans`."""
+    zone = ZoneInfo(office.timezone)
+    before = [_row_view(r, zone) for r in await _rows(office, day)]
+    await PlannedPause.filter(desk_id__in=list(desks.values()), day=day).delete()
+    await PlannedPause.bulk_create([
+        PlannedPause(desk_id=desks[p.desk], day=day, minutes=p.minutes, kind=p.kind,
+                     starts_at=datetime.combine(day, p.start, tzinfo=zone).astimezone(timezone.utc))
+        for p in ordered])
+    view = await plan_view(office, day)
+    await audit(actor, "pause_plan.replace", f"{office.code}/{day.isoformat()}", office.id,
+                {"pauses": before}, {"pauses": view["pauses"]})
+    return view
+
+
+def _after_commit(office: Office, days: Iterable[date], today: date) -> None:
+    """After commit: a plan written for today is played by this instance's next estimate at once."""
+    if today in days:
+        waiting.desks_changed(office.id)
+
+
 async def replace_plan(office: Office, day: date, pauses: Sequence[Pause], actor: Principal) -> dict:
     """Write `day`'s plan whole (an empty list clears it), with its audit record; 422 for
     a day gone by or too far ahead, or a plan `check_plan` refuses."""
-    zone = ZoneInfo(office.timezone)
     today = clock.local_day(clock.now(), office.timezone)
-    if day < today:
-        raise invalid("No se puede planificar un día pasado.", code="day_past")
-    if day > today + timedelta(days=MAX_DAYS_AHEAD):
-        raise invalid(f"Se planifica como máximo {MAX_DAYS_AHEAD} días adelante.", code="day_too_far")
-    desks = dict(await Desk.filter(office_id=office.id).values_list("name", "id"))
+    _check_day(day, today)
+    desks = await _desk_ids(office)
     ordered = check_plan(pauses, desks, spans_for(office.opening_hours, day))
     async with in_transaction():
-        # One writer of an office's plans at a time (PostgreSQL: the office row's lock;
-        # SQLite writes one transaction at a time): two plans written at once would
-        # otherwise both delete the old rows and both insert theirs.
-        await Office.filter(id=office.id).select_for_update().get()
-        before = [_row_view(r, zone) for r in await _rows(office, day)]
-        await PlannedPause.filter(desk_id__in=list(desks.values()), day=day).delete()
-        await PlannedPause.bulk_create([
-            PlannedPause(desk_id=desks[p.desk], day=day, minutes=p.minutes, kind=p.kind,
-                         starts_at=datetime.combine(day, p.start, tzinfo=zone).astimezone(timezone.utc))
-            for p in ordered])
-        view = await plan_view(office, day)
-        await audit(actor, "pause_plan.replace", f"{office.code}/{day.isoformat()}", office.id,
-                    {"pauses": before}, {"pauses": view["pauses"]})
-    if day == today:
-        waiting.desks_changed(office.id)  # this instance's next estimate plays the new plan at once
+        await _lock_plans(office)
+        view = await _write_day(office, day, ordered, desks, actor)
+    _after_commit(office, [day], today)
     return view
+
+
+def _check_days(source: date, days: Sequence[date], today: date) -> list[date]:
+    """The target days sorted, or 422: none, more than MAX_REPEAT_DAYS, repeated or the
+    source among them (`invalid_days`), one gone by or too far ahead."""
+    if not 1 <= len(days) <= MAX_REPEAT_DAYS:
+        raise invalid(f"Un plan se repite en 1 a {MAX_REPEAT_DAYS} días a la vez; se indicaron {len(days)}.",
+                      code="invalid_days")
+    if len(set(days)) != len(days) or source in days:
+        raise invalid("Cada día se indica una sola vez, y no el día cuyo plan se repite.", code="invalid_days")
+    for day in sorted(days):
+        _check_day(day, today)
+    return sorted(days)
+
+
+def _check_on(day: date, pauses: Sequence[Pause], desks: Iterable[str], office: Office) -> list[Pause]:
+    """check_plan against `day`'s opening hours, its refusal naming the day."""
+    try:
+        return check_plan(pauses, desks, spans_for(office.opening_hours, day))
+    except ApiError as error:
+        raise invalid(f"El {day.isoformat()}: {error.message}", code=error.code, day=day.isoformat(),
+                      **error.extra) from None
+
+
+async def _saved_pauses(office: Office, day: date) -> list[Pause]:
+    zone = ZoneInfo(office.timezone)
+    return [Pause(r["desk__name"], db_datetime(r["starts_at"]).astimezone(zone).time(), r["minutes"], r["kind"])
+            for r in await _rows(office, day)]
+
+
+async def repeat_plan(office: Office, source_day: date, days: Sequence[date], actor: Principal) -> dict:
+    """Copy `source_day`'s saved plan onto each of `days` (each replaced whole), all in
+    one transaction, one audit record per day → {"office", "from", "days", "pauses": the
+    plan each day now holds}. 422, nothing written: `_check_days`'s refusals,
+    `nothing_to_copy` (the source has no pauses), or a day whose hours do not hold the
+    plan (check_plan, the day named). The source may be a past day."""
+    today = clock.local_day(clock.now(), office.timezone)
+    targets = _check_days(source_day, days, today)
+    desks = await _desk_ids(office)
+    async with in_transaction():
+        await _lock_plans(office)
+        pauses = await _saved_pauses(office, source_day)
+        if not pauses:
+            raise invalid(f"El {source_day.isoformat()} no tiene pausas planificadas: no hay nada que repetir.",
+                          code="nothing_to_copy")
+        plans = {day: _check_on(day, pauses, desks, office) for day in targets}
+        views = [await _write_day(office, day, plan, desks, actor) for day, plan in plans.items()]
+    _after_commit(office, targets, today)
+    return {"office": office.code, "from": source_day.isoformat(), "days": [d.isoformat() for d in targets],
+            "pauses": views[0]["pauses"]}

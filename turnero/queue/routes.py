@@ -42,6 +42,8 @@ from turnero.queue.schemas import (
     IssueTicket,
     PausePlanIn,
     PausePlanOut,
+    PausePlanRepeatIn,
+    PausePlanRepeatOut,
     PaymentOut,
     RecordPayment,
     TicketOut,
@@ -248,6 +250,13 @@ async def put_pause_plan(request: Request):
     return json_response(await pause_plan.replace_plan(office, body.day, pauses, actor))
 
 
+async def repeat_pause_plan(request: Request):
+    office = await get_office(request.path_params["office"])
+    actor = await require(request, Role.SUPERVISOR, office_id=office.id)
+    body = await read_json(request, PausePlanRepeatIn)
+    return json_response(await pause_plan.repeat_plan(office, body.from_, body.days, actor))
+
+
 _STAFF_ROLES = ("operator", "supervisor", "admin")
 _DESK_ERRORS = (401, 403, 404, 409)
 
@@ -328,6 +337,11 @@ routes = [
     api_route("/api/offices/{office}/pause-plan", "PUT", put_pause_plan,
               ApiDoc("Escribir el plan de pausas de un día, completo (la lista vacía lo borra); la espera"
                      " estimada cuenta con esas pausas", "desks", body=PausePlanIn, response=PausePlanOut,
+                     roles=("supervisor", "admin"), errors=(400, 401, 403, 404, 422))),
+    api_route("/api/offices/{office}/pause-plan/repeat", "POST", repeat_pause_plan,
+              ApiDoc("Repetir el plan de pausas guardado de un día (`from`) en otros días (`days`, hasta 31):"
+                     " el plan de cada día se reemplaza completo, todos o ninguno", "desks",
+                     body=PausePlanRepeatIn, response=PausePlanRepeatOut,
                      roles=("supervisor", "admin"), errors=(400, 401, 403, 404, 422))),
     api_route("/api/offices/{office}/balancing/auto", "PUT", set_auto_balance,
               ApiDoc("Balanceo automático: el servidor mueve una ventanilla cuando una espera estimada supera"

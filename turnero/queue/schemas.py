@@ -176,6 +176,13 @@ class PausePlanIn(_Body):
     pauses: list[PlannedPauseIn] = Field(max_length=400)
 
 
+class PausePlanRepeatIn(_Body):
+    """Repeat one day's saved plan on other days (each day's plan replaced whole)."""
+
+    from_: Date = Field(alias="from", description="el día cuyo plan guardado se repite (puede ser pasado)")
+    days: list[Date] = Field(description="los días que reciben el plan: de 1 a 31, distintos, sin `from`")
+
+
 class PlannedPauseOut(BaseModel):
     desk: str
     start: str
@@ -188,3 +195,10 @@ class PausePlanOut(BaseModel):
     office: str
     day: str
     pauses: list[PlannedPauseOut]
+
+
+class PausePlanRepeatOut(BaseModel):
+    office: str
+    from_: str = Field(alias="from")
+    days: list[str]
+    pauses: list[PlannedPauseOut] = Field(description="el plan que cada uno de esos días tiene ahora")
