@@ -419,3 +419,42 @@ async def test_the_page_offers_to_repeat_only_a_saved_plan_of_an_editable_day(cl
     assert 'id="pp-repeat"' not in (await client.get("/supervisor/LPZ-PRINCIPAL/pausas?day=2026-12-01")).text
     await client.put(PATH, json={"day": "2027-02-09", "pauses": ROSTER}, headers=supervisor)
     assert 'id="pp-repeat"' not in (await client.get("/supervisor/LPZ-PRINCIPAL/pausas?day=2027-02-09")).text
+
+
+async def test_the_supervisors_page_shows_how_each_planned_pause_was_kept(client):
+    """Today and past days: per desk, each planned pause against the pause taken for it
+    (the desk_event trail), pending while the estimate still expects it."""
+    from tests.api.test_admin_pages import page_login
+
+    def at(hhmm: str) -> None:
+        hour, minute = map(int, hhmm.split(":"))
+        clock.freeze(datetime(2026, 12, 10, hour, minute, tzinfo=ZONE))
+
+    at("07:45")
+    supervisor = await login(client, "supervisor")
+    operator = await login(client, "operador1")
+    await client.put(PATH, json={"day": "2026-12-10", "pauses": ROSTER}, headers=supervisor)
+    for when, action in (("07:50", "open"), ("10:04", "pause"), ("10:22", "open"), ("11:00", "pause"),
+                         ("11:05", "open")):
+        at(when)
+        response = await client.post(f"/api/offices/LPZ-PRINCIPAL/desks/9/{action}", headers=operator)
+        assert response.status_code == 200, response.text
+    await page_login(client, "supervisor")
+    at("12:00")
+    page = (await client.get("/supervisor/LPZ-PRINCIPAL/pausas")).text
+    assert '<th scope="col">Cumplimiento</th>' in page
+    row9 = page.split('<tr data-desk="9">')[1].split("</tr>")[0]
+    assert "refrigerio 10:00–10:15: de 10:04 a 10:22 (4 min tarde; 18 de 15 min)" in row9
+    assert "almuerzo 12:30–13:15: pendiente" in row9
+    row1 = page.split('<tr data-desk="1">')[1].split("</tr>")[0]
+    assert "refrigerio 10:15–10:35: no se tomó" in row1  # desk 1 never paused
+    # The next day, the 10th is a past day: still shown, with the lunch not taken.
+    clock.freeze(datetime(2026, 12, 11, 8, 0, tzinfo=ZONE))
+    await page_login(client, "supervisor")
+    past = (await client.get("/supervisor/LPZ-PRINCIPAL/pausas?day=2026-12-10")).text
+    assert "almuerzo 12:30–13:15: no se tomó" in past and "de 10:04 a 10:22" in past
+    # A day ahead, or a day without a plan, has no such column.
+    supervisor = await login(client, "supervisor")
+    await client.put(PATH, json={"day": "2026-12-14", "pauses": ROSTER}, headers=supervisor)
+    assert "Cumplimiento" not in (await client.get("/supervisor/LPZ-PRINCIPAL/pausas?day=2026-12-14")).text
+    assert "Cumplimiento" not in (await client.get("/supervisor/LPZ-PRINCIPAL/pausas?day=2026-12-09")).text

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from zoneinfo import ZoneInfo
 
-from turnero.queue.pause_plan import Planned, reminder
+from turnero.queue.pause_plan import Planned, kept, kept_text, reminder
 
 TZ = "America/La_Paz"
 ZONE = ZoneInfo(TZ)
@@ -65,3 +65,32 @@ def test_a_pause_off_the_plan_or_a_closed_desk_gets_no_reminder():
     assert said("11:00", status="paused", paused=("11:00",)) is None
     assert said("10:05", status="closed") is None
     assert said("10:05", status="paused") is None  # paused with no pause on record today
+
+
+# ---------------------------------------------------------------- how the plan was kept
+
+
+def test_each_planned_pause_is_matched_to_the_pause_taken_nearest_its_start():
+    taken = [(at("10:04"), at("10:22")), (at("12:20"), at("13:10")), (at("14:00"), None)]
+    refrigerio, almuerzo = kept(PLAN, taken)
+    assert (refrigerio.began, refrigerio.ended) == (at("10:04"), at("10:22"))
+    assert (almuerzo.began, almuerzo.ended) == (at("12:20"), at("13:10"))
+    now = at("14:05")
+    assert kept_text(refrigerio, now, TZ) == "refrigerio 10:00–10:15: de 10:04 a 10:22 (4 min tarde; 18 de 15 min)"
+    assert kept_text(almuerzo, now, TZ) == "almuerzo 12:30–13:15: de 12:20 a 13:10 (10 min antes; 50 de 45 min)"
+
+
+def test_a_pause_not_taken_is_pending_until_the_estimate_gives_it_up_then_not_taken():
+    nothing = kept(PLAN, [(at("11:00"), at("11:10"))])  # 60 min off: another pause
+    assert [k.began for k in nothing] == [None, None]
+    assert kept_text(nothing[0], at("10:20"), TZ) == "refrigerio 10:00–10:15: pendiente"
+    assert kept_text(nothing[0], at("10:21"), TZ) == "refrigerio 10:00–10:15: no se tomó"
+    on_it = kept(PLAN, [(at("10:00"), None)])[0]
+    assert kept_text(on_it, at("10:05"), TZ) == "refrigerio 10:00–10:15: en curso desde 10:00"
+    assert kept_text(kept(PLAN, [(at("10:00"), at("10:15"))])[0], at("11:00"), TZ).endswith("(a tiempo; 15 de 15 min)")
+
+
+def test_one_pause_taken_counts_for_one_planned_pause_only():
+    close = [Planned(at("10:00"), 15, "refrigerio"), Planned(at("10:20"), 10, "otra")]
+    first, second = kept(close, [(at("10:05"), at("10:20"))])
+    assert first.began == at("10:05") and second.began is None

@@ -158,6 +158,8 @@ async def pause_plan_page(request: Request) -> Response:
             plan = copied
             notice = (f"Copiado el plan del {source.isoformat()}: {len(copied['pauses'])} pausas. "
                       f"Revíselo y guarde el plan del {day.isoformat()}.")
+    # Today and past days: how the day's saved plan was kept, desk by desk.
+    kept = await pause_plan.kept_view(office, day)
     by_desk: dict[str, list[dict]] = {}
     for p in plan["pauses"]:
         by_desk.setdefault(p["desk"], []).append(p)
@@ -166,7 +168,7 @@ async def pause_plan_page(request: Request) -> Response:
         pauses = by_desk.get(desk["name"], [])
         first = {kind: next((p for p in pauses if p["kind"] == kind), None) for kind in ("refrigerio", "almuerzo")}
         rows.append({"name": desk["name"], "services": desk["service_weights"], **first,
-                     "others": [p for p in pauses if p not in first.values()]})
+                     "others": [p for p in pauses if p not in first.values()], "kept": kept.get(desk["name"], [])})
     hours = spans_for(office.opening_hours, day)
     last_day = today + timedelta(days=pause_plan.MAX_DAYS_AHEAD)
     return templates.TemplateResponse(
@@ -174,6 +176,7 @@ async def pause_plan_page(request: Request) -> Response:
         "supervisor/pause_plan.html",
         {
             "principal": principal, "office": office, "day": day, "today": today, "rows": rows,
+            "show_kept": day <= today and bool(saved),
             "hours": [(f"{a:%H:%M}", f"{b:%H:%M}") for a, b in hours], "editable": editable,
             "copy_from": day - timedelta(days=7),  # a roster repeats by the week
             "notice": notice, "saved": bool(saved),

@@ -185,6 +185,83 @@ def reminder(planned: Sequence[Planned], *, status: str, paused_at: Sequence[dat
     return None
 
 
+@dataclass(frozen=True)
+class Kept:
+    """How a planned pause was kept: the pause taken for it (`began`, and `ended`: None
+    while it lasts), or none."""
+
+    planned: Planned
+    began: datetime | None = None
+    ended: datetime | None = None
+
+
+def kept(planned: Sequence[Planned], taken: Sequence[tuple[datetime, datetime | None]]) -> list[Kept]:
+    """Each planned pause (by start) with the pause taken for it: of the desk's pauses
+    `taken` that day ((began, ended or None), aware), the one begun nearest its start
+    within TAKEN_WITHIN — the estimate's rule — each pause taken counting once."""
+    free = sorted(taken, key=lambda t: t[0])
+    out = []
+    for p in sorted(planned, key=lambda p: p.start):
+        near = [t for t in free if abs(t[0] - p.start) <= TAKEN_WITHIN]
+        if not near:
+            out.append(Kept(p))
+            continue
+        began, ended = min(near, key=lambda t: abs(t[0] - p.start))
+        free.remove((began, ended))
+        out.append(Kept(p, began, ended))
+    return out
+
+
+def kept_text(k: Kept, now: datetime, tz: str) -> str:
+    """One line of the supervisor's page: «refrigerio 10:00–10:15: de 10:04 a 10:22 (4 min
+    tarde; 18 de 15 min)», «… en curso desde 10:04», «… pendiente», «… no se tomó»."""
+    zone = ZoneInfo(tz)
+    p = k.planned
+    head = f"{p.kind} {p.start.astimezone(zone):%H:%M}–{p.end.astimezone(zone):%H:%M}: "
+    if k.began is None:
+        return head + ("pendiente" if now <= p.start + TAKEN_WITHIN else "no se tomó")
+    if k.ended is None:
+        return head + f"en curso desde {k.began.astimezone(zone):%H:%M}"
+    off = round((k.began - p.start).total_seconds() / 60)
+    when = "a tiempo" if off == 0 else (f"{off} min tarde" if off > 0 else f"{-off} min antes")
+    minutes = round((k.ended - k.began).total_seconds() / 60)
+    return head + (f"de {k.began.astimezone(zone):%H:%M} a {k.ended.astimezone(zone):%H:%M}"
+                   f" ({when}; {minutes} de {p.minutes} min)")
+
+
+async def kept_view(office: Office, day: date) -> dict[str, list[str]]:
+    """Per desk name, how `day`'s planned pauses were kept so far (kept_text, by start),
+    from the desk_event trail: each pause begun, ended by the desk's next opening or
+    closing. Empty for a day ahead or without a plan."""
+    now = clock.now()
+    if day > clock.local_day(now, office.timezone):
+        return {}
+    zone = ZoneInfo(office.timezone)
+    rows = await _rows(office, day)
+    if not rows:
+        return {}
+    # In UTC, as stored: SQLite compares the ISO text, offset and all.
+    events = await DeskEvent.filter(
+        desk__office_id=office.id, kind__in=("open", "paused", "closed"),
+        at__gte=clock.day_start(day, zone).astimezone(timezone.utc),
+        at__lt=clock.day_start(day + timedelta(days=1), zone).astimezone(timezone.utc),
+    ).order_by("at", "id").values("desk__name", "kind", "at")
+    taken: dict[str, list[tuple[datetime, datetime | None]]] = {}
+    for e in events:
+        pauses = taken.setdefault(e["desk__name"], [])
+        at = db_datetime(e["at"])
+        if e["kind"] == "paused":
+            if not pauses or pauses[-1][1] is not None:
+                pauses.append((at, None))
+        elif pauses and pauses[-1][1] is None:
+            pauses[-1] = (pauses[-1][0], at)
+    planned: dict[str, list[Planned]] = {}
+    for r in rows:
+        planned.setdefault(r["desk__name"], []).append(Planned(db_datetime(r["starts_at"]), r["minutes"], r["kind"]))
+    return {desk: [kept_text(k, now, office.timezone) for k in kept(pauses, taken.get(desk, []))]
+            for desk, pauses in planned.items()}
+
+
 async def desk_today(office: Office, desk: Desk, status: str) -> dict:
     """One desk's plan for its console now: {"pauses": [{desk, start, ends, minutes,
     kind}], "reminder": {kind, text} | None} — its planned pauses of today and what
