@@ -1,5 +1,6 @@
-"""The console's reminder of a desk's planned pauses (pause_plan.reminder, pure): coming,
-due while the desk is still open, on it, over its length — on the estimate's terms."""
+"""The plan of pauses' pure rules on the estimate's terms: the console's reminder of a
+desk's planned pauses (pause_plan.reminder: coming, due while the desk is still open, on
+it, over its length) and how each was kept (pause_plan.kept / kept_text)."""
 
 from __future__ import annotations
 
