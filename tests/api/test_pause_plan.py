@@ -458,3 +458,28 @@ async def test_the_supervisors_page_shows_how_each_planned_pause_was_kept(client
     await client.put(PATH, json={"day": "2026-12-14", "pauses": ROSTER}, headers=supervisor)
     assert "Cumplimiento" not in (await client.get("/supervisor/LPZ-PRINCIPAL/pausas?day=2026-12-14")).text
     assert "Cumplimiento" not in (await client.get("/supervisor/LPZ-PRINCIPAL/pausas?day=2026-12-09")).text
+
+
+async def test_the_balancing_view_shows_each_desks_next_planned_pause(client):
+    """A desk about to leave is a poor one to move: the balancing API and page show each
+    desk's next planned pause today that is not over yet."""
+    from tests.api.test_admin_pages import page_login
+
+    clock.freeze(datetime(2026, 12, 10, 7, 45, tzinfo=ZONE))
+    supervisor = await login(client, "supervisor")
+    await client.put(PATH, json={"day": "2026-12-10", "pauses": ROSTER}, headers=supervisor)
+    url = "/api/offices/LPZ-PRINCIPAL/balancing"
+
+    async def next_pauses(hour: int, minute: int) -> dict:
+        clock.freeze(datetime(2026, 12, 10, hour, minute, tzinfo=ZONE))
+        response = await client.get(url, headers=supervisor)
+        assert response.status_code == 200, response.text
+        return {d["name"]: d["next_pause"] for d in response.json()["desks"] if d["next_pause"]}
+
+    assert await next_pauses(10, 5) == {"9": "refrigerio 10:00–10:15", "1": "refrigerio 10:15–10:35"}
+    assert await next_pauses(10, 20) == {"9": "almuerzo 12:30–13:15", "1": "refrigerio 10:15–10:35"}
+    assert await next_pauses(13, 15) == {}  # the day's plan is over
+    clock.freeze(datetime(2026, 12, 10, 10, 5, tzinfo=ZONE))
+    await page_login(client, "supervisor")
+    page = (await client.get("/supervisor/LPZ-PRINCIPAL/balancing")).text
+    assert "<th>Próxima pausa planificada</th>" in page and "<td>refrigerio 10:00–10:15</td>" in page

@@ -15,7 +15,7 @@ from turnero.core.auth import Principal
 from turnero.core.errors import conflict
 from turnero.core.models import Office, Service
 from turnero.core.service import offered_service
-from turnero.queue import balancing, eta_service, policy, waiting
+from turnero.queue import balancing, eta_service, pause_plan, policy, waiting
 from turnero.queue.desks import get_desk
 from turnero.queue.events import publish_queue_changed
 from turnero.queue.models import Desk, DeskEvent, DeskService, DeskStatus
@@ -26,7 +26,8 @@ log = logging.getLogger("turnero.eta")
 async def balancing_view(
     office: Office, config: policy.PolicyConfig, *, threshold_minutes: int = balancing.DEFAULT_THRESHOLD_MINUTES
 ) -> dict:
-    """Per service: queue, open desks and predicted wait; and suggested desk moves."""
+    """Per service: queue, open desks and predicted wait; suggested desk moves; and the
+    desks, each with its next planned pause today (pause_plan.next_pauses)."""
     estimate = await eta_service.current_estimate(office, config)
     lines_now = await waiting.office_lines(office.id)
     services = estimate.services(lines_now)
@@ -38,7 +39,10 @@ async def balancing_view(
         balancing.DeskAssignment(d["name"], d["services"]) for d in estimate.desks if d["status"] == DeskStatus.OPEN.value
     ]
     moves = balancing.suggest_moves(queues, open_desks, threshold_minutes=threshold_minutes)
-    return {**estimate.as_dict(lines_now), "desks": estimate.desks, "threshold_minutes": threshold_minutes,
+    # Each desk's next planned pause today: a desk about to leave is a poor one to move.
+    coming = await pause_plan.next_pauses(office)
+    desks = [{**d, "next_pause": coming.get(d["name"])} for d in estimate.desks]
+    return {**estimate.as_dict(lines_now), "desks": desks, "threshold_minutes": threshold_minutes,
             "auto_threshold_minutes": office.auto_balance_minutes,
             "suggestions": [m.as_dict() for m in moves]}
 

@@ -262,6 +262,24 @@ async def kept_view(office: Office, day: date) -> dict[str, list[str]]:
             for desk, pauses in planned.items()}
 
 
+def next_pause(planned: Sequence[Planned], now: datetime, tz: str) -> str | None:
+    """A desk's next planned pause not over yet («refrigerio 10:00–10:15»), or None."""
+    zone = ZoneInfo(tz)
+    coming = [p for p in sorted(planned, key=lambda p: p.start) if p.end > now]
+    return (f"{coming[0].kind} {coming[0].start.astimezone(zone):%H:%M}–{coming[0].end.astimezone(zone):%H:%M}"
+            if coming else None)
+
+
+async def next_pauses(office: Office) -> dict[str, str]:
+    """Per desk name, its next planned pause today not over yet (next_pause): what the
+    supervisor's balancing page shows beside each desk."""
+    now = clock.now()
+    planned: dict[str, list[Planned]] = {}
+    for r in await _rows(office, clock.local_day(now, office.timezone)):
+        planned.setdefault(r["desk__name"], []).append(Planned(db_datetime(r["starts_at"]), r["minutes"], r["kind"]))
+    return {desk: text for desk, pauses in planned.items() if (text := next_pause(pauses, now, office.timezone))}
+
+
 async def desk_today(office: Office, desk: Desk, status: str) -> dict:
     """One desk's plan for its console now: {"pauses": [{desk, start, ends, minutes,
     kind}], "reminder": {kind, text} | None} — its planned pauses of today and what

@@ -51,7 +51,8 @@
       for (const [code, w] of Object.entries(d.services)) {
         cell.append(el("span", code, w === 1 ? "svc svc-main" : "svc"), " ");
       }
-      tr.append(el("td", d.name), el("td", boot.desk_status_es[d.status] || d.status), cell);
+      tr.append(el("td", d.name), el("td", boot.desk_status_es[d.status] || d.status), cell,
+        el("td", d.next_pause || "—"));
       desks.append(tr);
     }
     $("bal-updated").textContent = "Actualizado " + view.computed_at.slice(11, 16);
