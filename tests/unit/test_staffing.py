@@ -491,3 +491,15 @@ async def test_desk_plan_plays_the_pauses_planned_for_today_of_open_desks_too(db
     plan = await staffing.desk_plan(office, at(MONDAY, 9), rows)
     assert plan == staffing.DeskPlan([], {desks["1"].id: ((at(MONDAY, 10, 15), timedelta(minutes=20)),
                                                           (at(MONDAY, 12, 30), timedelta(minutes=45)))})
+
+
+def test_a_pause_is_taking_the_planned_pause_due_nearest_it_within_the_habits_spread():
+    """pause_taken: the rule the estimate (a paused desk's return) and the desk console's
+    reminder share."""
+    day = datetime(2026, 12, 10, tzinfo=ZoneInfo("America/La_Paz"))
+    starts = [day.replace(hour=10), day.replace(hour=10, minute=30), day.replace(hour=12, minute=30)]
+    assert staffing.pause_taken(starts, day.replace(hour=10, minute=12)) == 0
+    assert staffing.pause_taken(starts, day.replace(hour=10, minute=18)) == 1  # nearer 10:30
+    assert staffing.pause_taken(starts, day.replace(hour=12, minute=10)) == 2  # 20 min early: still it
+    assert staffing.pause_taken(starts, day.replace(hour=11, minute=30)) is None  # no planned pause near
+    assert staffing.pause_taken([], day.replace(hour=10)) is None

@@ -176,7 +176,7 @@ async def pause_plan_page(request: Request) -> Response:
         "supervisor/pause_plan.html",
         {
             "principal": principal, "office": office, "day": day, "today": today, "rows": rows,
-            "show_kept": day <= today and bool(saved),
+            "show_kept": bool(kept),  # today or a past day, with a plan
             "hours": [(f"{a:%H:%M}", f"{b:%H:%M}") for a, b in hours], "editable": editable,
             "copy_from": day - timedelta(days=7),  # a roster repeats by the week
             "notice": notice, "saved": bool(saved),

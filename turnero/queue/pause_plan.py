@@ -37,7 +37,7 @@ from turnero.core.errors import ApiError, invalid
 from turnero.core.models import Office
 from turnero.queue.models import Desk, DeskEvent, PlannedPause
 from turnero.queue import waiting
-from turnero.queue.staffing import HABIT_SPREAD, spans_for
+from turnero.queue.staffing import HABIT_SPREAD, pause_taken, spans_for
 
 KINDS = ("refrigerio", "almuerzo", "otra")
 MAX_MINUTES = 180
@@ -121,7 +121,7 @@ async def plan_view(office: Office, day: date) -> dict:
 
 @dataclass(frozen=True)
 class Planned:
-    """A planned pause of one desk today: aware start, minutes, kind."""
+    """A planned pause of one desk: aware start, minutes, kind."""
 
     start: datetime
     minutes: int
@@ -130,6 +130,14 @@ class Planned:
     @property
     def end(self) -> datetime:
         return self.start + timedelta(minutes=self.minutes)
+
+    def times(self, zone: ZoneInfo) -> str:
+        """«10:00–10:15», local."""
+        return f"{self.start.astimezone(zone):%H:%M}–{self.end.astimezone(zone):%H:%M}"
+
+
+# A pause taken: when it began, and when it ended (None while it lasts).
+Taken = tuple[datetime, datetime | None]
 
 
 @dataclass(frozen=True)
@@ -144,28 +152,20 @@ class Reminder:
     back: datetime | None = None
 
 
-def _span(p: Planned, zone: ZoneInfo) -> str:
-    return f"{p.kind} ({p.start.astimezone(zone):%H:%M}–{p.end.astimezone(zone):%H:%M})"
-
-
 def reminder(planned: Sequence[Planned], *, status: str, paused_at: Sequence[datetime], now: datetime,
              tz: str) -> Reminder | None:
     """The reminder for a desk with `planned` pauses today, `status` now (open / paused
     / closed) and its pauses begun today at `paused_at` (aware, earliest first), or None.
-    A planned pause counts as taken when a pause began within TAKEN_WITHIN of its start
-    (the estimate's rule); a paused desk is on the planned pause nearest its last pause's
-    start, within that window, and expected back its planned length after it began."""
+    A planned pause counts as taken when a pause began within TAKEN_WITHIN of its start,
+    and a paused desk is on the planned pause staffing.pause_taken names and expected back
+    its planned length after it began: the estimate's rules."""
     zone = ZoneInfo(tz)
-
-    def taken(p: Planned) -> bool:
-        return any(abs(at - p.start) <= TAKEN_WITHIN for at in paused_at)
-
     if status == "paused" and paused_at:
         began = paused_at[-1]
-        near = [p for p in planned if abs(began - p.start) <= TAKEN_WITHIN]
-        if not near:
+        taking = pause_taken([p.start for p in planned], began)
+        if taking is None:
             return None  # a pause the plan does not hold
-        p = min(near, key=lambda p: abs(began - p.start))
+        p = planned[taking]
         back = began + timedelta(minutes=p.minutes)
         if now < back:
             return Reminder("away", f"En su {p.kind} planificado: la espera estimada cuenta con que la ventanilla"
@@ -175,13 +175,14 @@ def reminder(planned: Sequence[Planned], *, status: str, paused_at: Sequence[dat
     if status != "open":
         return None
     for p in planned:
-        if taken(p):
-            continue
+        if any(abs(at - p.start) <= TAKEN_WITHIN for at in paused_at):
+            continue  # taken already
         if p.start <= now <= p.start + TAKEN_WITHIN:
-            return Reminder("due", f"Es hora de su {_span(p, zone)}: ponga la ventanilla en pausa al quedar libre.")
+            return Reminder("due", f"Es hora de su {p.kind} ({p.times(zone)}): ponga la ventanilla en pausa al"
+                                   f" quedar libre.")
         if p.start - REMIND_BEFORE <= now < p.start:
             left = max(1, round((p.start - now).total_seconds() / 60))
-            return Reminder("soon", f"Su {_span(p, zone)} empieza en {left} min.")
+            return Reminder("soon", f"Su {p.kind} ({p.times(zone)}) empieza en {left} min.")
     return None
 
 
@@ -195,10 +196,10 @@ class Kept:
     ended: datetime | None = None
 
 
-def kept(planned: Sequence[Planned], taken: Sequence[tuple[datetime, datetime | None]]) -> list[Kept]:
+def kept(planned: Sequence[Planned], taken: Sequence[Taken]) -> list[Kept]:
     """Each planned pause (by start) with the pause taken for it: of the desk's pauses
-    `taken` that day ((began, ended or None), aware), the one begun nearest its start
-    within TAKEN_WITHIN — the estimate's rule — each pause taken counting once."""
+    `taken` that day, the one begun nearest its start within TAKEN_WITHIN — the
+    estimate's rule — each pause taken counting once."""
     free = sorted(taken, key=lambda t: t[0])
     out = []
     for p in sorted(planned, key=lambda p: p.start):
@@ -217,7 +218,7 @@ def kept_text(k: Kept, now: datetime, tz: str) -> str:
     tarde; 18 de 15 min)», «… en curso desde 10:04», «… pendiente», «… no se tomó»."""
     zone = ZoneInfo(tz)
     p = k.planned
-    head = f"{p.kind} {p.start.astimezone(zone):%H:%M}–{p.end.astimezone(zone):%H:%M}: "
+    head = f"{p.kind} {p.times(zone)}: "
     if k.began is None:
         return head + ("pendiente" if now <= p.start + TAKEN_WITHIN else "no se tomó")
     if k.ended is None:
@@ -229,25 +230,34 @@ def kept_text(k: Kept, now: datetime, tz: str) -> str:
                    f" ({when}; {minutes} de {p.minutes} min)")
 
 
-async def kept_view(office: Office, day: date) -> dict[str, list[str]]:
-    """Per desk name, how `day`'s planned pauses were kept so far (kept_text, by start),
-    from the desk_event trail: each pause begun, ended by the desk's next opening or
-    closing. Empty for a day ahead or without a plan."""
-    now = clock.now()
-    if day > clock.local_day(now, office.timezone):
-        return {}
+def next_pause(planned: Sequence[Planned], now: datetime, tz: str) -> str | None:
+    """A desk's next planned pause not over yet («refrigerio 10:00–10:15»), or None."""
+    coming = [p for p in sorted(planned, key=lambda p: p.start) if p.end > now]
+    return f"{coming[0].kind} {coming[0].times(ZoneInfo(tz))}" if coming else None
+
+
+def _planned_by_desk(rows: Iterable[Mapping]) -> dict[str, list[Planned]]:
+    """`_rows`' rows as Planned, by desk name, earliest first."""
+    out: dict[str, list[Planned]] = {}
+    for r in rows:
+        out.setdefault(r["desk__name"], []).append(Planned(db_datetime(r["starts_at"]), r["minutes"], r["kind"]))
+    return out
+
+
+async def _taken(office: Office, day: date, until: datetime, desk_id: int | None = None) -> dict[str, list[Taken]]:
+    """The pauses the office's desks (or one) took on `day` up to `until`, by desk name,
+    from the desk_event trail: each begun by a pause, ended by the desk's next opening
+    or closing (None: it lasts)."""
     zone = ZoneInfo(office.timezone)
-    rows = await _rows(office, day)
-    if not rows:
-        return {}
-    # In UTC, as stored: SQLite compares the ISO text, offset and all.
-    events = await DeskEvent.filter(
-        desk__office_id=office.id, kind__in=("open", "paused", "closed"),
-        at__gte=clock.day_start(day, zone).astimezone(timezone.utc),
-        at__lt=clock.day_start(day + timedelta(days=1), zone).astimezone(timezone.utc),
-    ).order_by("at", "id").values("desk__name", "kind", "at")
-    taken: dict[str, list[tuple[datetime, datetime | None]]] = {}
-    for e in events:
+    events = DeskEvent.filter(desk__office_id=office.id, kind__in=("open", "paused", "closed"),
+                              # In UTC, as stored: SQLite compares the ISO text, offset and all.
+                              at__gte=clock.day_start(day, zone).astimezone(timezone.utc),
+                              at__lt=clock.day_start(day + timedelta(days=1), zone).astimezone(timezone.utc),
+                              at__lte=until.astimezone(timezone.utc))
+    if desk_id is not None:
+        events = events.filter(desk_id=desk_id)
+    taken: dict[str, list[Taken]] = {}
+    for e in await events.order_by("at", "id").values("desk__name", "kind", "at"):
         pauses = taken.setdefault(e["desk__name"], [])
         at = db_datetime(e["at"])
         if e["kind"] == "paused":
@@ -255,49 +265,42 @@ async def kept_view(office: Office, day: date) -> dict[str, list[str]]:
                 pauses.append((at, None))
         elif pauses and pauses[-1][1] is None:
             pauses[-1] = (pauses[-1][0], at)
-    planned: dict[str, list[Planned]] = {}
-    for r in rows:
-        planned.setdefault(r["desk__name"], []).append(Planned(db_datetime(r["starts_at"]), r["minutes"], r["kind"]))
+    return taken
+
+
+async def kept_view(office: Office, day: date) -> dict[str, list[str]]:
+    """Per desk name, how `day`'s planned pauses were kept so far (kept_text, by start).
+    Empty for a day ahead or without a plan."""
+    now = clock.now()
+    if day > clock.local_day(now, office.timezone):
+        return {}
+    planned = _planned_by_desk(await _rows(office, day))
+    taken = await _taken(office, day, now) if planned else {}
     return {desk: [kept_text(k, now, office.timezone) for k in kept(pauses, taken.get(desk, []))]
             for desk, pauses in planned.items()}
-
-
-def next_pause(planned: Sequence[Planned], now: datetime, tz: str) -> str | None:
-    """A desk's next planned pause not over yet («refrigerio 10:00–10:15»), or None."""
-    zone = ZoneInfo(tz)
-    coming = [p for p in sorted(planned, key=lambda p: p.start) if p.end > now]
-    return (f"{coming[0].kind} {coming[0].start.astimezone(zone):%H:%M}–{coming[0].end.astimezone(zone):%H:%M}"
-            if coming else None)
 
 
 async def next_pauses(office: Office) -> dict[str, str]:
     """Per desk name, its next planned pause today not over yet (next_pause): what the
     supervisor's balancing page shows beside each desk."""
     now = clock.now()
-    planned: dict[str, list[Planned]] = {}
-    for r in await _rows(office, clock.local_day(now, office.timezone)):
-        planned.setdefault(r["desk__name"], []).append(Planned(db_datetime(r["starts_at"]), r["minutes"], r["kind"]))
+    planned = _planned_by_desk(await _rows(office, clock.local_day(now, office.timezone)))
     return {desk: text for desk, pauses in planned.items() if (text := next_pause(pauses, now, office.timezone))}
 
 
 async def desk_today(office: Office, desk: Desk, status: str) -> dict:
     """One desk's plan for its console now: {"pauses": [{desk, start, ends, minutes,
     kind}], "reminder": {kind, text} | None} — its planned pauses of today and what
-    `reminder` says of them, with its pauses begun today from the desk_event trail."""
-    zone = ZoneInfo(office.timezone)
+    `reminder` says of them, with the pauses it began today."""
     now = clock.now()
     today = clock.local_day(now, office.timezone)
     rows = await _rows(office, today, desk.name)
     said = None
     if rows:
-        # In UTC, as stored: SQLite compares the ISO text, offset and all.
-        began = await DeskEvent.filter(desk_id=desk.id, kind="paused",
-                                       at__gte=clock.day_start(today, zone).astimezone(timezone.utc),
-                                       at__lte=now.astimezone(timezone.utc)).order_by("at").values_list("at", flat=True)
-        planned = [Planned(db_datetime(r["starts_at"]), r["minutes"], r["kind"]) for r in rows]
-        said = reminder(planned, status=status, paused_at=[db_datetime(at) for at in began], now=now,
+        began = [b for b, _ended in (await _taken(office, today, now, desk.id)).get(desk.name, [])]
+        said = reminder(_planned_by_desk(rows)[desk.name], status=status, paused_at=began, now=now,
                         tz=office.timezone)
-    return {"pauses": [_row_view(r, zone) for r in rows],
+    return {"pauses": [_row_view(r, ZoneInfo(office.timezone)) for r in rows],
             "reminder": {"kind": said.kind, "text": said.text} if said else None}
 
 

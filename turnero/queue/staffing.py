@@ -336,8 +336,10 @@ def expected_start(
         if desk.status == PAUSED:
             if rows and rows[-1].kind == PAUSED:
                 paused_at = rows[-1].at
-                back = paused_at + (_planned_length((planned or {}).get(desk.desk_id, ()), paused_at)
-                                    or usual.pause(desk.desk_id))
+                own = (planned or {}).get(desk.desk_id, ())
+                taking = pause_taken([start for start, _minutes in own], paused_at)
+                back = paused_at + (timedelta(minutes=own[taking][1]) if taking is not None
+                                    else usual.pause(desk.desk_id))
                 if back >= now:
                     at = back
                 elif now - back <= GIVE_UP:
@@ -365,12 +367,13 @@ def expected_start(
 Pauses = tuple[tuple[datetime, timedelta], ...]
 
 
-def _planned_length(planned: Sequence[tuple[datetime, float]], paused_at: datetime) -> timedelta | None:
-    """The length of the planned pause a pause begun at `paused_at` is taking — the one
-    due nearest it, within HABIT_SPREAD — or None."""
-    near = [(abs((start - paused_at).total_seconds()), minutes) for start, minutes in planned
-            if abs((start - paused_at).total_seconds()) <= HABIT_SPREAD * 60]
-    return timedelta(minutes=min(near)[1]) if near else None
+def pause_taken(starts: Sequence[datetime], paused_at: datetime) -> int | None:
+    """Which planned pause a pause begun at `paused_at` is taking: the index in `starts`
+    of the one due nearest it, within HABIT_SPREAD — or None (a pause the plan does not
+    hold). The desk console tells its operator the same (pause_plan.reminder)."""
+    gaps = [(abs((start - paused_at).total_seconds()), i) for i, start in enumerate(starts)]
+    near = [(gap, i) for gap, i in gaps if gap <= HABIT_SPREAD * 60]
+    return min(near)[1] if near else None
 
 
 def expected_pauses(
