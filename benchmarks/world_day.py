@@ -311,6 +311,72 @@ def redraw(world: World, plan: DayPlan, seed: int, twin: int) -> DayPlan:
     return dataclasses.replace(plan, visits=visits)
 
 
+def unknown_after(world: World, plan: DayPlan, seed: int, load: float, since: datetime, until: datetime,
+                  twin: int) -> tuple[DayPlan, DayPlan]:
+    """The same day with everything nobody knows at `since` drawn anew from the world's own
+    draws, conditioned on what has happened by then: the walk-ins arriving from `until`
+    on (count, times, trámites; the citas were booked days before and are kept), the
+    opening of desks not open yet, each pause not begun yet (a break anywhere in what is
+    left of its window, a lunch in what is left of its group's jitter; their lengths),
+    and every call's minutes, walk and no-show. A replay of the first plan with the
+    second's steps from `since` (Branch) is one wait each ticket of the window could
+    equally have had, for an estimate that knew all that can be known at its issue."""
+    rng = random.Random(f"unknown-{seed}-{twin}")
+    tr = traits(world, seed)
+    at = lambda m: sim_common.la_paz_at(plan.day, 0, m)  # noqa: E731 — minutes after midnight
+    minutes_of = lambda moment: (moment - at(0)).total_seconds() / 60  # noqa: E731
+    opening, now, end = _minutes_of(world.opening), minutes_of(since), minutes_of(plan.end)
+    staffed = [d for d in plan.desks if d.opens is not None]
+    late_share = min(1.0, round(world.late_desks * world.desks / 24) / max(1, len(staffed)))
+    first_lunch = at(_minutes_of(world.lunch_starts[0]))
+    desks = []
+    for d in plan.desks:
+        opens = d.opens
+        if opens is not None and opens >= since:
+            opens = at(opening + _late_after(world, rng, now - opening, late_share))
+        pauses = []
+        for start, length in d.pauses:
+            if start < since:
+                pauses.append((start, length))
+                continue
+            if start < first_lunch:
+                lo, hi = map(_minutes_of, world.break_window)
+                span = world.break_minutes
+            else:
+                lo = _minutes_of(world.lunch_starts[tr.lunch_group[d.name]])
+                hi, span = lo + world.lunch_jitter, world.lunch_minutes
+            begin = rng.uniform(max(lo, now), max(hi, now))
+            if begin < end:
+                pauses.append((at(begin), _uniform(rng, span)))
+        desks.append(DeskDay(d.name, opens, pauses))
+    visits = [v for v in plan.visits if v.issue < until or v.arrival < since or v.cita is not None]
+    kiosks = [minutes_of(until)] * world.kiosks
+    for k, came in enumerate(sorted(later_arrivals(world, rng, load, minutes_of(until), end))):
+        tramite, priority, party = _visit_traits(world, rng)
+        if _books_cita(world, rng, tramite, came):
+            continue  # one of the day's citas: those are kept as booked
+        free = min(range(len(kiosks)), key=kiosks.__getitem__)
+        issue = max(came, kiosks[free])
+        kiosks[free] = issue + _uniform(rng, world.kiosk_seconds) / 60
+        visits.append(Visit(10 ** 6 + k, at(came), at(issue), tramite, priority, party, None, False,
+                            _steps(world, rng, tramite, priority, party, cita=False)))
+    visits.sort(key=lambda v: v.issue)
+    played = dataclasses.replace(plan, visits=visits, desks=desks)
+    later = [dataclasses.replace(v, steps=_steps(world, rng, v.tramite, v.priority, v.party,
+                                                 cita=v.cita is not None and not v.cita_walk_in)) for v in visits]
+    return played, dataclasses.replace(played, visits=later)
+
+
+def _late_after(world: World, rng: random.Random, elapsed: float, late_share: float) -> float:
+    """How late after opening a desk opens that is not open `elapsed` minutes after it."""
+    on_lo, on_hi = world.on_time_minutes
+    late_lo, late_hi = world.late_minutes
+    on_time = (1 - late_share) * max(0.0, on_hi - max(elapsed, on_lo)) / (on_hi - on_lo)
+    if rng.random() * (on_time + late_share) < on_time:
+        return rng.uniform(max(elapsed, on_lo), on_hi)
+    return rng.uniform(max(elapsed, late_lo), max(late_hi, elapsed))
+
+
 def _kind(rng: random.Random, pairs: tuple[tuple[str, float], ...]) -> str:
     return rng.choices([p[0] for p in pairs], [p[1] for p in pairs])[0]
 
@@ -383,24 +449,14 @@ def plan_day(world: World, seed: int, day: date, day_index: int, load: float, mi
         desks.append(DeskDay(d, None if d in absent else t(opening + late_by),
                              [(t(at), length) for at, length in pauses if at < end]))
     # -- arrivals
-    rate = load * capacity_per_minute(world)  # visits per minute over the day
     crowd_size = round(_uniform(rng, world.crowd) * load * scale)
     arrivals: list[tuple[float, bool]] = []  # (minutes after midnight, may be a cita)
     doors = _minutes_of(world.doors)
     for _ in range(crowd_size):
         arrivals.append((rng.triangular(_minutes_of(world.crowd_from), opening, doors + 10), False))
-    mean_crowd = statistics.fmean(world.crowd) * load * scale
-    later_total = max(0.0, rate * (_minutes_of(world.closing) - opening) - mean_crowd)
-    for h, share in enumerate(world.hourly):
-        lo = opening + 60 * h
-        hi = min(lo + 60, end)
-        if hi <= lo:
-            break
-        for _ in range(_poisson(rng, later_total * share * (hi - lo) / 60)):
-            arrivals.append((rng.uniform(lo, hi), True))
+    arrivals += [(at, True) for at in later_arrivals(world, rng, load, opening, end)]
     arrivals.sort()
     slots = dict(world.slot_minutes)
-    cita_lo, cita_hi = map(_minutes_of, world.cita_hours)
     rules = Settings()
     before, after = rules.checkin_before_minutes, rules.checkin_after_minutes
     pending: list[tuple[float, int, str, str, int, float | None, bool]] = []
@@ -409,7 +465,8 @@ def plan_day(world: World, seed: int, day: date, day_index: int, load: float, mi
         cita = None
         cita_walk_in = False
         came = at
-        if may_cita and tramite in slots and cita_lo <= at <= cita_hi and rng.random() < world.cita_share:
+        if may_cita and _books_cita(world, rng, tramite, at):
+            cita_lo = _minutes_of(world.cita_hours[0])
             step = slots[tramite]
             cita = cita_lo + step * math.floor((at - cita_lo) / step) + step
             offset = min(max(rng.gauss(*world.cita_offset), world.cita_offset_clip[0]), world.cita_offset_clip[1])
@@ -431,6 +488,29 @@ def plan_day(world: World, seed: int, day: date, day_index: int, load: float, mi
         visits.append(Visit(n, t(came), t(issue), tramite, priority, party,
                             t(cita) if cita is not None else None, cita_walk_in, steps))
     return DayPlan(day, visits, desks, t(end))
+
+
+def later_arrivals(world: World, rng: random.Random, load: float, since: float, end: float) -> list[float]:
+    """The arrivals after the crowd at the door, from `since` to `end` (minutes after
+    midnight): Poisson by hour from opening, with the hour's share of the day's."""
+    opening = _minutes_of(world.opening)
+    rate = load * capacity_per_minute(world)  # visits per minute over the day
+    mean_crowd = statistics.fmean(world.crowd) * load * world.desks / 24
+    later_total = max(0.0, rate * (_minutes_of(world.closing) - opening) - mean_crowd)
+    out = []
+    for h, share in enumerate(world.hourly):
+        lo = max(opening + 60 * h, since)
+        hi = min(opening + 60 * (h + 1), end)
+        if hi > lo:
+            out += [rng.uniform(lo, hi) for _ in range(_poisson(rng, later_total * share * (hi - lo) / 60))]
+    return out
+
+
+def _books_cita(world: World, rng: random.Random, tramite: str, at: float) -> bool:
+    """A later arrival at `at` for `tramite` comes with a cita (booked days before)."""
+    cita_lo, cita_hi = map(_minutes_of, world.cita_hours)
+    return (tramite in dict(world.slot_minutes) and cita_lo <= at <= cita_hi
+            and rng.random() < world.cita_share)
 
 
 def _covers(names: list[str], absent: set[str]) -> bool:
@@ -772,11 +852,12 @@ FLOOR_WINDOW = timedelta(minutes=15)
 
 
 async def play_twins(world: World, seed: int, load: float, minutes: float | None, directory: Path,
-                     twins: int) -> list[dict[int, float | None]]:
+                     twins: int, unknown: bool = False) -> list[dict[int, float | None]]:
     """Per twin, each visit's wait in a replay of the measured day that keeps everything
     (arrivals, desks, breaks, walks, no-shows, and the desk minutes of every call started
     before the visit's window of FLOOR_WINDOW) and draws anew the minutes of the calls
-    that start later (redraw, Branch). Each replay is on a fresh database, with no
+    that start later (redraw, Branch); with `unknown`, also all else nobody knows at the
+    window's start (unknown_after). Each replay is on a fresh database, with no
     earlier days and no estimates: the calls depend on neither (checked in the tests)."""
     tr = traits(world, seed)
     plan = plan_day(world, seed, DAY, 0, load, minutes)
@@ -792,8 +873,11 @@ async def play_twins(world: World, seed: int, load: float, minutes: float | None
             try:
                 async with sim_common.demo_office(directory / f"floor-{window}-{twin}") as sim:
                     config = dataclasses.replace(QueueConfig.from_settings(sim.settings), predict_waits=False)
-                    later = redraw(world, plan, seed, 1000 * window + twin)
-                    played = await play_day(sim, world, plan, tr, config, seed=seed, board=False,
+                    if unknown:
+                        replayed, later = unknown_after(world, plan, seed, load, since, until, 1000 * window + twin)
+                    else:
+                        replayed, later = plan, redraw(world, plan, seed, 1000 * window + twin)
+                    played = await play_day(sim, world, replayed, tr, config, seed=seed, board=False,
                                             branch=Branch(later, since, until))
             finally:
                 clock.reset()
@@ -802,15 +886,15 @@ async def play_twins(world: World, seed: int, load: float, minutes: float | None
     return out
 
 
-def add_twin_waits(records: list[dict], twins: list[dict[int, float | None]]) -> None:
+def add_twin_waits(records: list[dict], twins: list[dict[int, float | None]], key: str = "twin_waits") -> None:
     for r in records:
-        r["twin_waits"] = [waits.get(r["n"]) for waits in twins]
+        r[key] = [waits.get(r["n"]) for waits in twins]
 
 
 def _twins_job(job: tuple) -> list[dict[int, float | None]]:
-    world, seed, load, minutes, twins = job
+    world, seed, load, minutes, twins, unknown = job
     with tempfile.TemporaryDirectory(prefix="turnero-twins-") as tmp:
-        return asyncio.run(play_twins(world, seed, load, minutes, Path(tmp), twins))
+        return asyncio.run(play_twins(world, seed, load, minutes, Path(tmp), twins, unknown))
 
 
 def _run_job(job: tuple) -> dict:
@@ -925,6 +1009,7 @@ def section(records: list[dict]) -> dict:
         "shown_usual_desks": _errors([(r["shown"], r["wait_usual"]) for r in called
                                       if r["shown"] is not None and r.get("wait_usual") is not None]),
         "clairvoyant": clairvoyant(called),
+        "knowable": clairvoyant(called, "unknown_waits"),
         "no_estimate": sum(1 for r in called if r["shown"] is None),
         "ranged": len(ranged),
         "coverage": statistics.fmean(inside(r) for r in ranged) if ranged else None,
@@ -932,7 +1017,7 @@ def section(records: list[dict]) -> dict:
     }
 
 
-def clairvoyant(called: list[dict]) -> dict:
+def clairvoyant(called: list[dict], key: str = "twin_waits") -> dict:
     """The error of an estimate that knows the whole day (every arrival, desk hour, break,
     walk and no-show, and the minutes of the calls started by its window) but not the
     minutes of the calls still to come. The actual wait and its K twins' (play_twins) are
@@ -940,10 +1025,12 @@ def clairvoyant(called: list[dict]) -> dict:
     expected value, and each wait's distance from their mean, times √((K+1)/K) (the
     mean's own error taken out, exact for normal noise), is one sample of its error: a
     floor no estimate can go under in this world (a little above the exact one: the
-    twins also redraw the calls of up to FLOOR_WINDOW before the issue)."""
+    twins also redraw the calls of up to FLOOR_WINDOW before the issue). With `key`
+    "unknown_waits" (--unknown): the same for the twins that also draw anew what is not
+    known at issue (unknown_after) — the floor of an estimate that knows all that can be."""
     errors = []
     for r in called:
-        waits = [r["wait"], *r.get("twin_waits", ())]
+        waits = [r["wait"], *r.get(key, ())]
         if len(waits) < 2 or None in waits:
             continue
         mean, scale = statistics.fmean(waits), math.sqrt(len(waits) / (len(waits) - 1))
@@ -951,7 +1038,7 @@ def clairvoyant(called: list[dict]) -> dict:
     if not errors:
         return {"n": 0, "mae": None, "p90": None, "twins": 0}
     return {"n": len(errors), "mae": statistics.fmean(errors), "p90": sim_common.p90(errors),
-            "twins": max(len(r.get("twin_waits", ())) for r in called)}
+            "twins": max(len(r.get(key, ())) for r in called)}
 
 
 def _goal(name: str, value: float | None, ok) -> dict:
@@ -1111,14 +1198,20 @@ def markdown(rep: dict) -> str:
         cells = [f"{_pair(f[part]['shown'])} · {_pair(f[part]['shown_usual_desks'])}"
                  for part in ("all_day", "first_hour", "from_second_hour")]
         lines.append(f"| {f['load']:g} | " + " | ".join(cells) + " |")
-    if any(f["all_day"]["clairvoyant"]["n"] for f in loads):
-        k = next(f["all_day"]["clairvoyant"]["twins"] for f in loads if f["all_day"]["clairvoyant"]["n"])
-        lines += ["", "The floor: an estimate that knew the whole day but the minutes of the calls still to come"
-                  f" (the mean wait over the day and {k} replay(s) branching from it at each quarter hour of"
-                  " issue with those minutes drawn anew; see clairvoyant()), MAE / p90 — shown · floor:", "",
+    floors = (("clairvoyant", "The floor: an estimate that knew the whole day but the minutes of the calls still"
+                              " to come"),
+              ("knowable", "The floor of what can be known at issue: an estimate that knew the world's own"
+                           " draws and the day so far, but not the walk-ins to come, the pauses not begun, the"
+                           " desks not open yet nor the minutes of the calls to come"))
+    for name, what in floors:
+        if not any(f["all_day"][name]["n"] for f in loads):
+            continue
+        k = next(f["all_day"][name]["twins"] for f in loads if f["all_day"][name]["n"])
+        lines += ["", f"{what} (the mean wait over the day and {k} replay(s) branching from it at each quarter"
+                  " hour of issue with those drawn anew; see clairvoyant()), MAE / p90 — shown · floor:", "",
                   "| load | all day | first hour | from 2nd hour | regular, from 2nd hour |", "|---|---|---|---|---|"]
         for f in loads:
-            cells = [f"{_pair(f[part]['shown'])} · {_pair(f[part]['clairvoyant'])}"
+            cells = [f"{_pair(f[part]['shown'])} · {_pair(f[part][name])}"
                      for part in ("all_day", "first_hour", "from_second_hour", "regular_from_second_hour")]
             lines.append(f"| {f['load']:g} | " + " | ".join(cells) + " |")
     hours = sorted({h for f in loads for h in f["by_hour"]})
@@ -1166,6 +1259,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--twins", type=int, default=0,
                         help="replays of each measured day per quarter hour of issue, the minutes of the calls "
                              "after it drawn anew: the floor, the error even a clairvoyant estimate would make")
+    parser.add_argument("--unknown", type=int, default=0,
+                        help="with --from: replays of each measured day per quarter hour of issue with all that is"
+                             " not known then drawn anew (arrivals to come, pauses not begun, desks not open, the"
+                             " calls' minutes): the floor of an estimate that knows all that can be known")
     parser.add_argument("--roster", action="store_true",
                         help="the supervisor enters each day's drawn breaks and lunches as its plan of pauses")
     parser.add_argument("--roster-slip", action="store_true",
@@ -1197,12 +1294,13 @@ def main(argv: list[str] | None = None) -> int:
         runs, minutes, version = saved["runs"], saved["minutes"], saved.get("version", version)
         world = World(**{k: tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v
                          for k, v in saved["world"].items()})
-        if args.twins:  # the floor for a saved run: the twins need no earlier days
-            with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-                played = list(pool.map(_twins_job, [(world, run["seed"], run["load"], minutes, args.twins)
-                                                    for run in runs]))
-            for run, twins in zip(runs, played):
-                add_twin_waits(run["records"], twins)
+        for k, unknown, key in ((args.twins, False, "twin_waits"), (args.unknown, True, "unknown_waits")):
+            if k:  # a floor for a saved run: the twins need no earlier days
+                with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+                    played = list(pool.map(_twins_job, [(world, run["seed"], run["load"], minutes, k, unknown)
+                                                        for run in runs]))
+                for run, twins in zip(runs, played):
+                    add_twin_waits(run["records"], twins, key)
     else:
         jobs = [(world, seed, load, minutes, args.json, args.twins) for load in loads
                 for seed in range(1, seeds + 1)]

@@ -163,3 +163,80 @@ async def test_the_world_enters_its_drawn_pauses_as_the_days_plan(tmp_path):
     assert len(drawn) == 2 * len(plan.desks)
     assert sorted((p["desk"], p["start"], p["minutes"]) for p in entered) == drawn
     assert {p["kind"] for p in entered} == {"refrigerio", "almuerzo"}
+
+
+def test_what_is_unknown_at_a_branch_is_drawn_anew_and_the_rest_kept():
+    # The knowable floor's twin: at 09:45 (the window until 10:00) the day so far is kept
+    # — the visits issued before the window ends, the citas booked, the desks opened, the
+    # pauses begun — and what nobody knows then is drawn anew from the world's draws.
+    from benchmarks import sim_common
+
+    world = dataclasses.replace(world_day.WORLD, desks=8)
+    plan = world_day.plan_day(world, 2, world_day.DAY, 0, 0.95, None)
+    since = sim_common.la_paz_at(plan.day, 9, 45)
+    until = since + world_day.FLOOR_WINDOW
+    played, later = world_day.unknown_after(world, plan, 2, 0.95, since, until, 7)
+    kept = [v for v in plan.visits if v.issue < until or v.cita is not None]
+    new = [v for v in played.visits if v.n >= 10 ** 6]
+    assert [v for v in played.visits if v.n < 10 ** 6] == sorted(kept, key=lambda v: v.issue)
+    assert new and all(v.arrival >= until and v.issue >= v.arrival and v.cita is None for v in new)
+    # about as many walk-ins to come as the day had (Poisson: within a few standard deviations)
+    coming = sum(1 for v in plan.visits if v.arrival >= until and v.cita is None)
+    assert abs(len(new) - coming) < 5 * coming ** 0.5
+    window = [sim_common.la_paz_at(plan.day, *hm) for hm in ((9, 30), (11, 15))]
+    tr = world_day.traits(world, 2)
+    for before, after in zip(plan.desks, played.desks):
+        assert after.opens == before.opens  # every desk is open (or absent) by 09:45
+        assert [p for p in after.pauses if p[0] < since] == [p for p in before.pauses if p[0] < since]
+        for start, minutes in (p for p in after.pauses if p[0] >= since):
+            if start < window[1]:  # the break: anywhere in what is left of its window
+                assert world.break_minutes[0] <= minutes <= world.break_minutes[1]
+            else:  # lunch: what is left of its group's ten minutes
+                group = world_day._minutes_of(world.lunch_starts[tr.lunch_group[before.name]])
+                lo = sim_common.la_paz_at(plan.day, 0, group)
+                assert lo <= start <= lo + timedelta(minutes=world.lunch_jitter)
+                assert world.lunch_minutes[0] <= minutes <= world.lunch_minutes[1]
+    moved = [(a.pauses, b.pauses) for a, b in zip(plan.desks, played.desks) if a.pauses != b.pauses]
+    assert moved  # some pause not begun by 09:45 falls elsewhere
+    assert [v.n for v in later.visits] == [v.n for v in played.visits]
+    assert [s.minutes for v in later.visits for s in v.steps] != [s.minutes for v in played.visits for s in v.steps]
+    # At 07:30 a desk not open yet opens at some time the world could draw.
+    played, _ = world_day.unknown_after(world, plan, 2, 0.95, sim_common.la_paz_at(plan.day, 7, 40),
+                                        sim_common.la_paz_at(plan.day, 7, 55), 1)
+    opening = sim_common.la_paz_at(plan.day, 7, 30)
+    for before, after in zip(plan.desks, played.desks):
+        if before.opens is not None and before.opens >= sim_common.la_paz_at(plan.day, 7, 40):
+            assert opening + timedelta(minutes=10) <= after.opens <= opening + timedelta(minutes=45)
+        else:
+            assert after.opens == before.opens
+
+
+async def test_a_knowable_twin_keeps_the_day_before_its_branch(tmp_path):
+    from benchmarks import sim_common
+    from turnero.core import clock
+    from turnero.queue import eta_service
+    from turnero.queue.config import QueueConfig
+
+    world = dataclasses.replace(world_day.WORLD, desks=6, history_days=1)
+    plan = world_day.plan_day(world, 2, world_day.DAY, 0, 0.9, 60)
+    since = sim_common.la_paz_at(plan.day, 8, 0)
+    played, later = world_day.unknown_after(world, plan, 2, 0.9, since, since + world_day.FLOOR_WINDOW, 3)
+    eta_service.clear_cache()
+    try:
+        async with sim_common.demo_office(tmp_path / "day") as sim:
+            config = dataclasses.replace(QueueConfig.from_settings(sim.settings), predict_waits=False)
+            day = await world_day.play_day(sim, world, plan, world_day.traits(world, 2), config, seed=2, board=False)
+        async with sim_common.demo_office(tmp_path / "twin") as sim:
+            twin = await world_day.play_day(sim, world, played, world_day.traits(world, 2), config, seed=2,
+                                            board=False, branch=world_day.Branch(later, since,
+                                                                                 since + world_day.FLOOR_WINDOW))
+    finally:
+        clock.reset()
+    waits = {r["n"]: r["wait"] for r in day.records}
+    before = [r for r in twin.records if r["called"] and r["called"] < "08:00"]
+    assert before and all(r["wait"] == waits[r["n"]] for r in before)
+    watched = [r for r in twin.records if "08:00" <= r["issued"] < "08:15"]
+    assert watched and all(r["wait"] is not None for r in watched)
+    assert any(r["wait"] != waits[r["n"]] for r in watched)
+    floors = await world_day.play_twins(world, 2, 0.9, 60, tmp_path / "floors", 1, unknown=True)
+    assert set(floors[0]) == set(waits) and None not in floors[0].values()
