@@ -348,6 +348,41 @@ async def test_balancing_suggests_and_applies_a_desk_move(db):
     assert after["SANEAMIENTO"].wait_minutes < waits["SANEAMIENTO"]
 
 
+async def test_balancing_does_not_move_a_desk_about_to_leave_for_its_planned_pause(db):
+    from datetime import time
+
+    from turnero.queue import pause_plan
+
+    office = await Office.get(code="LPZ-ZONA-SUR")
+    who = await actor()
+    clock.freeze(la_paz(23, 9))
+    for desk in ("1", "2", "3", "4"):
+        await desks.set_desk_status(office, desk, DeskStatus.OPEN, who)
+    for _ in range(8):
+        await issue(office, "SANEAMIENTO")
+    for _ in range(2):
+        await issue(office, "CI-RENOV")
+
+    async def first_move(plan: list[pause_plan.Pause]) -> dict:
+        await pause_plan.replace_plan(office, date(2026, 11, 23), plan, who)
+        eta_service.clear_cache()
+        view = await desk_balancing.balancing_view(office, POLICY, threshold_minutes=30)
+        assert view["suggestions"], view
+        return view["suggestions"][0]
+
+    unplanned = await first_move([])
+    assert unplanned["leaves_for"] is None
+    # That desk's refrigerio begins in 10 minutes: another CI-RENOV desk is moved instead.
+    move = await first_move([pause_plan.Pause(unplanned["desk"], time(9, 10), 15)])
+    assert move["desk"] not in {unplanned["desk"], "4"} and move["leaves_for"] is None
+    # A pause in an hour does not count against it.
+    assert (await first_move([pause_plan.Pause(unplanned["desk"], time(10, 0), 15)]))["desk"] == unplanned["desk"]
+    # Every CI-RENOV desk leaves within half an hour: the move is still suggested, and says so.
+    move = await first_move([pause_plan.Pause(d, time(9, 5 + 5 * k), 15) for k, d in enumerate(("1", "2", "3"))])
+    assert move["leaves_for"] and move["leaves_for"].startswith("refrigerio 09:")
+    assert f"Ojo: tiene planificado su {move['leaves_for']}." in move["message"]
+
+
 async def test_a_move_to_a_desk_of_another_office_or_a_closed_desk_is_refused(db):
     office = await Office.get(code="LPZ-ZONA-SUR")
     with pytest.raises(ApiError) as error:

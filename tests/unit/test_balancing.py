@@ -82,6 +82,29 @@ def test_a_line_with_no_first_desk_gets_one():
     assert move.to_service == "CERT" and move.wait_after == 24
 
 
+def test_a_desk_about_to_leave_for_its_planned_pause_is_moved_only_when_no_other_would_do():
+    queues = [q("CERT", 2, 4, 2, 4), q("SAN", 8, 120, 1, 15)]
+
+    def desks(pause5: float | None, pause6: float | None) -> list[DeskAssignment]:
+        return [DeskAssignment("5", {"CERT": 1}, pause5, "refrigerio 10:00–10:15"),
+                DeskAssignment("6", {"CERT": 1}, pause6, "almuerzo 12:30–13:15"),
+                DeskAssignment("9", {"SAN": 1})]
+
+    # Both CERT desks would do as well: the one not leaving goes, whichever it is.
+    assert [m.desk for m in suggest_moves(queues, desks(None, None), threshold_minutes=30)] == ["5"]
+    [move] = suggest_moves(queues, desks(10, None), threshold_minutes=30)
+    assert move.desk == "6" and move.leaves_for is None and "Ojo" not in move.as_dict()["message"]
+    [move] = suggest_moves(queues, desks(-3, 150), threshold_minutes=30)  # 5's pause is due: still there
+    assert move.desk == "6"
+    # A pause far off does not count against a desk.
+    assert [m.desk for m in suggest_moves(queues, desks(45, None), threshold_minutes=30)] == ["5"]
+    # Only leaving desks would do: the best of them, and the suggestion says why to mind it.
+    [move] = suggest_moves(queues, desks(10, 20), threshold_minutes=30)
+    assert move.desk == "5" and move.leaves_for == "refrigerio 10:00–10:15"
+    assert move.as_dict()["leaves_for"] == "refrigerio 10:00–10:15"
+    assert move.as_dict()["message"].endswith("120 → 60 min. Ojo: tiene planificado su refrigerio 10:00–10:15.")
+
+
 # ---------------------------------------------------------------- offices
 
 

@@ -13,6 +13,10 @@ from datetime import datetime
 DEFAULT_THRESHOLD_MINUTES = 40
 # A move must shorten the longest of the two waits it touches by at least this much.
 MIN_GAIN_MINUTES = 5
+# A desk whose planned pause begins within this long (or is due) is moved only when no
+# other desk would do: it would leave the line it was moved to soon after the move, and
+# a move takes about the automatic cooldown (10 min) to show.
+LEAVES_SOON_MINUTES = 30
 
 
 def desk_capacity(desks: Iterable[Mapping]) -> dict:
@@ -42,6 +46,12 @@ class ServiceQueue:
 class DeskAssignment:
     desk: str
     services: Mapping[str, int]  # service code -> weight (1 = first)
+    pause_in_minutes: float | None = None  # until its next planned pause begins (≤ 0: due); None: none
+    pause: str | None = None  # that pause, as the page names it («refrigerio 10:00–10:15»)
+
+    @property
+    def leaves_soon(self) -> bool:
+        return self.pause_in_minutes is not None and self.pause_in_minutes < LEAVES_SOON_MINUTES
 
     @property
     def first(self) -> list[str]:
@@ -58,6 +68,7 @@ class Move:
     wait_after: int
     from_wait_before: int
     from_wait_after: int | None  # None: the desk's old service keeps no first desk (nobody waits)
+    leaves_for: str | None = None  # its planned pause that begins soon (DeskAssignment.leaves_soon)
 
     def as_dict(self) -> dict:
         return {
@@ -68,9 +79,11 @@ class Move:
             "wait_after": self.wait_after,
             "from_wait_before": self.from_wait_before,
             "from_wait_after": self.from_wait_after,
+            "leaves_for": self.leaves_for,
             "message": (
                 f"Mover la ventanilla {self.desk} de {', '.join(self.from_services)} a {self.to_service}: "
                 f"espera estimada {self.wait_before} → {self.wait_after} min."
+                + (f" Ojo: tiene planificado su {self.leaves_for}." if self.leaves_for else "")
             ),
         }
 
@@ -103,7 +116,9 @@ def suggest_moves(
     open desk whose move leaves the smaller of the worst two waits it touches, if that
     shortens the longer one by at least `min_gain_minutes` and saves more waiting than
     it adds (minutes × people waiting, over the lines it touches: a desk is not taken
-    from a long line of many to shorten a line of few). Each desk moves once."""
+    from a long line of many to shorten a line of few). Each desk moves once; a desk
+    about to leave for a planned pause (leaves_soon) only when no other desk would do,
+    and the move says so."""
     waits = {q.service: float(q.wait_minutes) for q in queues if q.wait_minutes is not None}
     capacity = {q.service: q.primary_desks for q in queues}
     by_code = {q.service: q for q in queues}
@@ -139,7 +154,7 @@ def suggest_moves(
             added = sum(by_code[s].waiting * (w - waits.get(s, 0.0)) for s, w in others_after.items())
             if added >= saved:
                 continue
-            key = (worst_after, sum(waits.get(s, 0.0) for s in first), desk.desk)
+            key = (desk.leaves_soon, worst_after, sum(waits.get(s, 0.0) for s in first), desk.desk)
             if best is None or key < best[0]:
                 best = (key, desk, hot_after, others_after)
         if best is None:
@@ -153,6 +168,7 @@ def suggest_moves(
             desk.desk, first, hot, round(waits[hot]), round(hot_after),
             round(waits.get(main_from, 0.0)), None if from_after is None or math.isinf(from_after) or (
                 capacity.get(main_from, 0.0) - 1.0 / len(first) <= 0) else round(from_after),
+            desk.pause if desk.leaves_soon else None,
         ))
         moved.add(desk.desk)
         share = 1.0 / len(first)

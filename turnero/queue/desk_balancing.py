@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
 
@@ -35,13 +36,18 @@ async def balancing_view(
         balancing.ServiceQueue(s.code, s.waiting, s.wait_minutes, s.primary_desks, s.service_minutes)
         for s in services.values()
     ]
-    open_desks = [
-        balancing.DeskAssignment(d["name"], d["services"]) for d in estimate.desks if d["status"] == DeskStatus.OPEN.value
-    ]
-    moves = balancing.suggest_moves(queues, open_desks, threshold_minutes=threshold_minutes)
     # Each desk's next planned pause today: a desk about to leave is a poor one to move.
     coming = await pause_plan.next_pauses(office)
-    desks = [{**d, "next_pause": coming.get(d["name"])} for d in estimate.desks]
+    zone, now = ZoneInfo(office.timezone), clock.now()
+    labels = {desk: pause.label(zone) for desk, pause in coming.items()}
+    open_desks = [
+        balancing.DeskAssignment(d["name"], d["services"], pause_in_minutes=(
+            (coming[d["name"]].start - now).total_seconds() / 60 if d["name"] in coming else None),
+            pause=labels.get(d["name"]))
+        for d in estimate.desks if d["status"] == DeskStatus.OPEN.value
+    ]
+    moves = balancing.suggest_moves(queues, open_desks, threshold_minutes=threshold_minutes)
+    desks = [{**d, "next_pause": labels.get(d["name"])} for d in estimate.desks]
     return {**estimate.as_dict(lines_now), "desks": desks, "threshold_minutes": threshold_minutes,
             "auto_threshold_minutes": office.auto_balance_minutes,
             "suggestions": [m.as_dict() for m in moves]}

@@ -135,6 +135,10 @@ class Planned:
         """«10:00–10:15», local."""
         return f"{self.start.astimezone(zone):%H:%M}–{self.end.astimezone(zone):%H:%M}"
 
+    def label(self, zone: ZoneInfo) -> str:
+        """«refrigerio 10:00–10:15», local."""
+        return f"{self.kind} {self.times(zone)}"
+
 
 # A pause taken: when it began, and when it ended (None while it lasts).
 Taken = tuple[datetime, datetime | None]
@@ -230,10 +234,9 @@ def kept_text(k: Kept, now: datetime, tz: str) -> str:
                    f" ({when}; {minutes} de {p.minutes} min)")
 
 
-def next_pause(planned: Sequence[Planned], now: datetime, tz: str) -> str | None:
-    """A desk's next planned pause not over yet («refrigerio 10:00–10:15»), or None."""
-    coming = [p for p in sorted(planned, key=lambda p: p.start) if p.end > now]
-    return f"{coming[0].kind} {coming[0].times(ZoneInfo(tz))}" if coming else None
+def next_pause(planned: Sequence[Planned], now: datetime) -> Planned | None:
+    """A desk's next planned pause not over yet, or None."""
+    return next((p for p in sorted(planned, key=lambda p: p.start) if p.end > now), None)
 
 
 def _planned_by_desk(rows: Iterable[Mapping]) -> dict[str, list[Planned]]:
@@ -280,12 +283,12 @@ async def kept_view(office: Office, day: date) -> dict[str, list[str]]:
             for desk, pauses in planned.items()}
 
 
-async def next_pauses(office: Office) -> dict[str, str]:
+async def next_pauses(office: Office) -> dict[str, Planned]:
     """Per desk name, its next planned pause today not over yet (next_pause): what the
-    supervisor's balancing page shows beside each desk."""
+    supervisor's balancing page shows beside each desk, and weighs in its moves."""
     now = clock.now()
     planned = _planned_by_desk(await _rows(office, clock.local_day(now, office.timezone)))
-    return {desk: text for desk, pauses in planned.items() if (text := next_pause(pauses, now, office.timezone))}
+    return {desk: coming for desk, pauses in planned.items() if (coming := next_pause(pauses, now))}
 
 
 async def desk_today(office: Office, desk: Desk, status: str) -> dict:
