@@ -192,9 +192,12 @@ def test_the_desk_console_redraws_its_plan_and_reminder_from_each_refresh(browse
         "Pausas planificadas hoy: refrigerio 10:00–10:15, almuerzo 12:30–13:15", timeout=12_000)
     reminder = page.get_by_role("status").filter(has_text="Es hora de su refrigerio")
     expect(reminder).to_have_class("plan-reminder plan-reminder-due")
+    # The reminder turning to «due» sounds once (tones.js), not again on each refresh.
+    assert page.evaluate("window.TurneroDesk.reminderSounds") == ["due"]
     assert _violations(page, _axe_source()) == []
     _screenshot(page, f"desk-plan-reminder-{live_server.backend}.png")
     plan["pauses"], plan["reminder"] = [], None  # the supervisor cleared today's plan
     expect(page.locator("#desk-plan")).to_be_hidden(timeout=12_000)
     expect(page.locator("#desk-reminder")).to_have_text("")
+    assert page.evaluate("window.TurneroDesk.reminderSounds") == ["due"]  # no reminder: no sound
     assert page.errors == []

@@ -88,6 +88,31 @@
     renderPlan(state.plan);
   }
 
+  // A sound when the reminder turns to a pause coming (one soft tone), due or overrun (two):
+  // the operator is looking at the citizen, not at the screen. Once per change, never for
+  // the reminder the page opened with; the browser allows it after the first click here.
+  const REMINDER_TONES = {
+    soon: [[660, 0, 0.25, 0.6]],
+    due: [[660, 0, 0.3, 0.6], [880, 0.35, 0.3, 0.8]],
+    over: [[880, 0, 0.3, 0.6], [660, 0.35, 0.3, 0.8]],
+  };
+  let audio = null;
+  let reminderKind = (state.plan && state.plan.reminder) ? state.plan.reminder.kind : null;
+  window.TurneroDesk = { reminderSounds: [] };
+  function unlockAudio() {
+    audio = audio || TurneroTones.context();
+    if (audio) audio.resume().catch(() => {});
+  }
+  document.addEventListener("pointerdown", unlockAudio);
+  document.addEventListener("keydown", unlockAudio);
+  function soundReminder(kind) {
+    if (kind === reminderKind) return;
+    reminderKind = kind;
+    if (!REMINDER_TONES[kind]) return;
+    window.TurneroDesk.reminderSounds.push(kind);
+    TurneroTones.play(audio, REMINDER_TONES[kind]);
+  }
+
   // The desk's planned pauses today and the reminder the server computed for now
   // (pause_plan.reminder): coming, due, on it, or over its planned length.
   function renderPlan(plan) {
@@ -103,6 +128,7 @@
     const el = $("desk-reminder");
     if (el.textContent !== (r ? r.text : "")) el.textContent = r ? r.text : "";
     el.className = "plan-reminder" + (r ? " plan-reminder-" + r.kind : "");
+    soundReminder(r ? r.kind : null);
   }
 
   // The minors with their tutor (issue 20): name, document and age, for this desk only.

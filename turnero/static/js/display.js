@@ -91,31 +91,14 @@
   window.TurneroDisplay = { spoken: [], highlighted: [], speakable, announcementText };
 
   function audioContext() {
-    if (!audio) {
-      const Ctx = window.AudioContext || window.webkitAudioContext;
-      if (!Ctx) return null;
-      audio = new Ctx();
-    }
+    audio = audio || TurneroTones.context();
     return audio;
   }
 
   function chime() {
     const ctx = audioContext();
     if (!ctx || ctx.state !== "running") return Promise.resolve();
-    // Two soft tones, "ding-dong".
-    [[880, 0], [659.25, 0.42]].forEach(([freq, at]) => {
-      const osc = ctx.createOscillator();
-      const gain = ctx.createGain();
-      osc.type = "sine";
-      osc.frequency.value = freq;
-      const t = ctx.currentTime + at;
-      gain.gain.setValueAtTime(0.0001, t);
-      gain.gain.exponentialRampToValueAtTime(0.35, t + 0.03);
-      gain.gain.exponentialRampToValueAtTime(0.0001, t + 0.9);
-      osc.connect(gain).connect(ctx.destination);
-      osc.start(t);
-      osc.stop(t + 0.95);
-    });
+    TurneroTones.play(ctx, [[880, 0, 0.35, 0.9], [659.25, 0.42, 0.35, 0.9]]);  // two soft tones, "ding-dong"
     return new Promise((resolve) => setTimeout(resolve, 1300));
   }
 

@@ -59,26 +59,13 @@
   // ---- sound when called (phones allow audio only after a touch: the button unlocks it)
   let audio = null;
   function beep() {
-    if (!audio || audio.state !== "running") return;
-    [0, 0.5, 1.0].forEach((at) => {
-      const osc = audio.createOscillator();
-      const gain = audio.createGain();
-      const t = audio.currentTime + at;
-      osc.frequency.value = 988;
-      gain.gain.setValueAtTime(0.0001, t);
-      gain.gain.exponentialRampToValueAtTime(0.4, t + 0.02);
-      gain.gain.exponentialRampToValueAtTime(0.0001, t + 0.35);
-      osc.connect(gain).connect(audio.destination);
-      osc.start(t);
-      osc.stop(t + 0.4);
-    });
+    TurneroTones.play(audio, [0, 0.5, 1.0].map((at) => [988, at, 0.4, 0.35]));
   }
   const soundButton = $("c-sound");
   if (soundButton) {
-    const Ctx = window.AudioContext || window.webkitAudioContext;
-    soundButton.hidden = !Ctx || FINAL.includes(last.status);
+    soundButton.hidden = !(window.AudioContext || window.webkitAudioContext) || FINAL.includes(last.status);
     soundButton.addEventListener("click", () => {
-      audio = audio || new Ctx();
+      audio = audio || TurneroTones.context();
       audio.resume().then(() => {
         $("c-sound-label").textContent = "Sonido activado";  // the bell icon (an SVG) stays
         soundButton.disabled = true;
