@@ -317,16 +317,23 @@ async def test_a_multi_step_walk_in_waits_in_its_first_steps_line(db):
     assert estimate["CI-RENOV"].wait_minutes == 0
 
 
-async def test_balancing_suggests_and_applies_a_desk_move(db):
+async def saneamiento_backlog() -> tuple[Office, Principal]:
+    """Zona Sur at 09:00 on the 23rd: four desks open, eight saneamientos waiting (15
+    minutes each, one desk) and two renewals."""
     office = await Office.get(code="LPZ-ZONA-SUR")
     who = await actor()
     clock.freeze(la_paz(23, 9))
     for desk in ("1", "2", "3", "4"):
         await desks.set_desk_status(office, desk, DeskStatus.OPEN, who)
     for _ in range(8):
-        await issue(office, "SANEAMIENTO")  # 15 minutes each, one desk
+        await issue(office, "SANEAMIENTO")
     for _ in range(2):
         await issue(office, "CI-RENOV")
+    return office, who
+
+
+async def test_balancing_suggests_and_applies_a_desk_move(db):
+    office, who = await saneamiento_backlog()
     view = await desk_balancing.balancing_view(office, POLICY, threshold_minutes=30)
     waits = {s["service"]: s["estimated_wait_minutes"] for s in view["services"]}
     assert waits["SANEAMIENTO"] >= 100
@@ -353,15 +360,7 @@ async def test_balancing_does_not_move_a_desk_about_to_leave_for_its_planned_pau
 
     from turnero.queue import pause_plan
 
-    office = await Office.get(code="LPZ-ZONA-SUR")
-    who = await actor()
-    clock.freeze(la_paz(23, 9))
-    for desk in ("1", "2", "3", "4"):
-        await desks.set_desk_status(office, desk, DeskStatus.OPEN, who)
-    for _ in range(8):
-        await issue(office, "SANEAMIENTO")
-    for _ in range(2):
-        await issue(office, "CI-RENOV")
+    office, who = await saneamiento_backlog()
 
     async def first_move(plan: list[pause_plan.Pause]) -> dict:
         await pause_plan.replace_plan(office, date(2026, 11, 23), plan, who)
