@@ -56,11 +56,16 @@ actual wait (issue -> first call). Figures are pooled over seeds, per load.
     python benchmarks/world_day.py --load 0.95 --seeds 5 --json
     python benchmarks/world_day.py --load 0.95 --seeds 5 --dump /tmp/day.json
     python benchmarks/world_day.py --from /tmp/day.json --twins 1   # + the floor (play_twins)
+    python benchmarks/world_day.py --from /tmp/day.json --unknown 1 # + the floor of what can be known
 
 With `--twins K` every measured day is also replayed K times per quarter hour of issue,
 the desk minutes of the calls after that quarter hour drawn anew: the spread of those
 equally likely waits is the error even an estimate that knew the whole day but those
-minutes would make (`clairvoyant`), a floor for the figures above.
+minutes would make (`clairvoyant`), a floor for the figures above. With `--unknown K` the
+replays also draw anew, from the world's own draws and given the day so far, all that
+nobody knows at the quarter hour (the walk-ins to come, the pauses not begun, the desks
+not open yet, every call's minutes, walk and no-show: unknown_after): the floor of an
+estimate that knows all that can be known.
 """
 
 from __future__ import annotations
