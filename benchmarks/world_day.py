@@ -83,7 +83,9 @@ if REPO not in sys.path:
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
+import contextlib  # noqa: E402
 import dataclasses  # noqa: E402
+import functools  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import math  # noqa: E402
@@ -408,6 +410,7 @@ def mean_visit_minutes(world: World, samples: int = 20000) -> float:
     return total / samples
 
 
+@functools.lru_cache(maxsize=None)  # (the world is frozen: each replay asks again)
 def capacity_per_minute(world: World) -> float:
     """Visits per minute the staffed desks can take, on average, from opening to
     closing: their minutes after lateness, breaks, lunch and absences, over the pace."""
@@ -870,25 +873,43 @@ async def play_twins(world: World, seed: int, load: float, minutes: float | None
     last_issue = max((v.issue for v in plan.visits), default=opening)
     out: list[dict[int, float | None]] = [{} for _ in range(twins)]
     since, window = opening, 0
-    while since <= last_issue:
-        until = since + FLOOR_WINDOW
-        watched = {v.n for v in plan.visits if v.issue < until and (window == 0 or v.issue >= since)}
-        for twin in range(twins):
-            eta_service.clear_cache()
-            try:
-                async with sim_common.demo_office(directory / f"floor-{window}-{twin}") as sim:
-                    config = dataclasses.replace(QueueConfig.from_settings(sim.settings), predict_waits=False)
-                    if unknown:
-                        replayed, later = unknown_after(world, plan, seed, load, since, until, 1000 * window + twin)
-                    else:
-                        replayed, later = plan, redraw(world, plan, seed, 1000 * window + twin)
-                    played = await play_day(sim, world, replayed, tr, config, seed=seed, board=False,
-                                            branch=Branch(later, since, until))
-            finally:
-                clock.reset()
-            out[twin].update((r["n"], r["wait"]) for r in played.records if r["n"] in watched)
-        since, window = until, window + 1
+    with no_wait_figures():
+        while since <= last_issue:
+            until = since + FLOOR_WINDOW
+            watched = {v.n for v in plan.visits if v.issue < until and (window == 0 or v.issue >= since)}
+            for twin in range(twins):
+                eta_service.clear_cache()
+                if unknown:
+                    replayed, later = unknown_after(world, plan, seed, load, since, until, 1000 * window + twin)
+                else:
+                    replayed, later = plan, redraw(world, plan, seed, 1000 * window + twin)
+                try:
+                    async with sim_common.demo_office(directory / f"floor-{window}-{twin}") as sim:
+                        config = dataclasses.replace(QueueConfig.from_settings(sim.settings), predict_waits=False)
+                        played = await play_day(sim, world, replayed, tr, config, seed=seed, board=False,
+                                                branch=Branch(later, since, until))
+                finally:
+                    clock.reset()
+                out[twin].update((r["n"], r["wait"]) for r in played.records if r["n"] in watched)
+            since, window = until, window + 1
     return out
+
+
+@contextlib.contextmanager
+def no_wait_figures():
+    """Replays show nobody a wait: a ticket's view gets no figure (views.fill_wait would
+    compute the office's estimate for it, most of a replay's time). The calls depend on
+    no figure (tests/service/test_world_day.py: a replay is the day again)."""
+    saved = views.fill_wait
+
+    async def none(view: dict, *_args) -> dict:
+        return view
+
+    views.fill_wait = none
+    try:
+        yield
+    finally:
+        views.fill_wait = saved
 
 
 def add_twin_waits(records: list[dict], twins: list[dict[int, float | None]], key: str = "twin_waits") -> None:

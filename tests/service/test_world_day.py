@@ -106,8 +106,8 @@ async def test_twins_replay_the_day_with_only_the_desk_minutes_drawn_anew(tmp_pa
 
     # A replay whose minutes are not drawn anew is the measured day again, to the second:
     # the calls do not depend on the estimates nor on the earlier day (so a twin played
-    # without them differs from the day only by its minutes); a branch keeps every call
-    # before it as it was.
+    # without them, and without any figure at issue, differs from the day only by its
+    # minutes); a branch keeps every call before it as it was.
     from benchmarks import sim_common
     from turnero.core import clock
     from turnero.queue import eta_service
@@ -117,8 +117,10 @@ async def test_twins_replay_the_day_with_only_the_desk_minutes_drawn_anew(tmp_pa
     try:
         async with sim_common.demo_office(tmp_path / "same") as sim:
             config = dataclasses.replace(QueueConfig.from_settings(sim.settings), predict_waits=False)
-            same = await world_day.play_day(sim, world, world_day.plan_day(world, 2, world_day.DAY, 0, 0.9, 40),
-                                            world_day.traits(world, 2), config, seed=2, board=False)
+            with world_day.no_wait_figures():
+                same = await world_day.play_day(sim, world, world_day.plan_day(world, 2, world_day.DAY, 0, 0.9, 40),
+                                                world_day.traits(world, 2), config, seed=2, board=False)
+            assert all(r["shown"] is None for r in same.records)
         async with sim_common.demo_office(tmp_path / "branch") as sim:
             since = sim_common.la_paz_at(plan.day, 7, 50)
             branch = world_day.Branch(twin, since, since + world_day.FLOOR_WINDOW)
