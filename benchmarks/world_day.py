@@ -1300,6 +1300,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from", dest="source", type=Path,
                         help="summarise a --dump file instead of running (with --twins: add the floor to it)")
     args = parser.parse_args(argv)
+    if args.unknown and not args.source:
+        parser.error("--unknown works on a saved run: give it --from (a --dump file)")
     logging.basicConfig(level=logging.WARNING)
     world = WORLD
     if args.desks:

@@ -242,3 +242,11 @@ async def test_a_knowable_twin_keeps_the_day_before_its_branch(tmp_path):
     assert any(r["wait"] != waits[r["n"]] for r in watched)
     floors = await world_day.play_twins(world, 2, 0.9, 60, tmp_path / "floors", 1, unknown=True)
     assert set(floors[0]) == set(waits) and None not in floors[0].values()
+
+
+def test_the_knowable_floor_needs_a_saved_run(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as stop:
+        world_day.main(["--unknown", "1", "--quick"])
+    assert stop.value.code == 2 and "--from" in capsys.readouterr().err
