@@ -479,6 +479,14 @@ async def test_the_balancing_view_shows_each_desks_next_planned_pause(client):
     assert await next_pauses(10, 5) == {"9": "refrigerio 10:00–10:15", "1": "refrigerio 10:15–10:35"}
     assert await next_pauses(10, 20) == {"9": "almuerzo 12:30–13:15", "1": "refrigerio 10:15–10:35"}
     assert await next_pauses(13, 15) == {}  # the day's plan is over
+    # Desk 1 takes its refrigerio early and is back before its planned end: its next
+    # pause is none left today, not the one it has taken (nor is it «about to leave»).
+    operator = await login(client, "operador1")
+    for hour, minute, action in ((10, 0, "open"), (10, 12, "pause"), (10, 25, "open")):
+        clock.freeze(datetime(2026, 12, 10, hour, minute, tzinfo=ZONE))
+        response = await client.post(f"/api/offices/LPZ-PRINCIPAL/desks/1/{action}", headers=operator)
+        assert response.status_code == 200, response.text
+    assert await next_pauses(10, 30) == {"9": "almuerzo 12:30–13:15"}
     clock.freeze(datetime(2026, 12, 10, 10, 5, tzinfo=ZONE))
     await page_login(client, "supervisor")
     page = (await client.get("/supervisor/LPZ-PRINCIPAL/balancing")).text

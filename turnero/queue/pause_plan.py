@@ -284,11 +284,19 @@ async def kept_view(office: Office, day: date) -> dict[str, list[str]]:
 
 
 async def next_pauses(office: Office) -> dict[str, Planned]:
-    """Per desk name, its next planned pause today not over yet (next_pause): what the
-    supervisor's balancing page shows beside each desk, and weighs in its moves."""
+    """Per desk name, its next planned pause today not over yet and not taken already
+    (kept: one the desk went on and came back from): what the supervisor's balancing page
+    shows beside each desk, and weighs in its moves."""
     now = clock.now()
-    planned = _planned_by_desk(await _rows(office, clock.local_day(now, office.timezone)))
-    return {desk: coming for desk, pauses in planned.items() if (coming := next_pause(pauses, now))}
+    today = clock.local_day(now, office.timezone)
+    planned = _planned_by_desk(await _rows(office, today))
+    taken = await _taken(office, today, now) if planned else {}
+    out = {}
+    for desk, pauses in planned.items():
+        done = {k.planned for k in kept(pauses, taken.get(desk, [])) if k.ended is not None}
+        if coming := next_pause([p for p in pauses if p not in done], now):
+            out[desk] = coming
+    return out
 
 
 async def desk_today(office: Office, desk: Desk, status: str) -> dict:
