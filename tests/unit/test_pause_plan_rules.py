@@ -52,6 +52,15 @@ def test_a_pause_taken_early_or_late_is_not_reminded_again():
     assert said("12:31", paused=("09:50",)).kind == "due"  # the refrigerio taken says nothing of lunch
 
 
+def test_one_pause_taken_does_not_stand_for_two_planned_close_together():
+    # A short break at 10:00 and another at 10:30 (two shifts of a rota): the pause
+    # begun at 10:12 was the first one, so the second is still due at 10:30.
+    plan = [Planned(at("10:00"), 10, "refrigerio"), Planned(at("10:30"), 10, "pausa activa")]
+    r = reminder(plan, status="open", paused_at=[at("10:12")], now=at("10:30"), tz=TZ)
+    assert r is not None and r.kind == "due" and "pausa activa (10:30–10:40)" in r.text
+    assert reminder(plan, status="open", paused_at=[at("10:12"), at("10:31")], now=at("10:35"), tz=TZ) is None
+
+
 def test_a_desk_on_its_planned_pause_is_told_when_the_estimate_expects_it_back():
     r = said("10:10", status="paused", paused=("10:04",))
     assert r.kind == "away" and r.back == at("10:19")

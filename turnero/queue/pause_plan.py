@@ -160,8 +160,8 @@ def reminder(planned: Sequence[Planned], *, status: str, paused_at: Sequence[dat
              tz: str) -> Reminder | None:
     """The reminder for a desk with `planned` pauses today, `status` now (open / paused
     / closed) and its pauses begun today at `paused_at` (aware, earliest first), or None.
-    A planned pause counts as taken when a pause began within TAKEN_WITHIN of its start,
-    and a paused desk is on the planned pause staffing.pause_taken names and expected back
+    A planned pause counts as taken when it was `kept` (a pause began within TAKEN_WITHIN
+    of its start, each pause counting once, as on the supervisor's page), and a paused desk is on the planned pause staffing.pause_taken names and expected back
     its planned length after it began: the estimate's rules."""
     zone = ZoneInfo(tz)
     if status == "paused" and paused_at:
@@ -178,8 +178,9 @@ def reminder(planned: Sequence[Planned], *, status: str, paused_at: Sequence[dat
                                 f" ventanilla al volver.", back)
     if status != "open":
         return None
-    for p in planned:
-        if any(abs(at - p.start) <= TAKEN_WITHIN for at in paused_at):
+    taken = {k.planned for k in kept(planned, [(at, None) for at in paused_at]) if k.began is not None}
+    for p in sorted(planned, key=lambda p: p.start):
+        if p in taken:
             continue  # taken already
         if p.start <= now <= p.start + TAKEN_WITHIN:
             return Reminder("due", f"Es hora de su {p.kind} ({p.times(zone)}): ponga la ventanilla en pausa al"
