@@ -161,8 +161,9 @@ def reminder(planned: Sequence[Planned], *, status: str, paused_at: Sequence[dat
     """The reminder for a desk with `planned` pauses today, `status` now (open / paused
     / closed) and its pauses begun today at `paused_at` (aware, earliest first), or None.
     A planned pause counts as taken when it was `kept` (a pause began within TAKEN_WITHIN
-    of its start, each pause counting once, as on the supervisor's page), and a paused desk is on the planned pause staffing.pause_taken names and expected back
-    its planned length after it began: the estimate's rules."""
+    of its start, each pause counting once, as on the supervisor's page), and a paused
+    desk is on the planned pause staffing.pause_taken names and expected back its
+    planned length after it began: the estimate's rules."""
     zone = ZoneInfo(tz)
     if status == "paused" and paused_at:
         began = paused_at[-1]
